@@ -1,0 +1,349 @@
+/*
+ * lx.h — the one public header of liblx, the library behind the lx tools.
+ *
+ * lx runs LXMERT (Tan & Bansal, 2019) in C.  The library is organised as:
+ *
+ *   errors     lx_error: every function that can fail fills one and returns -1 (or NULL)
+ *   tensors    lx_tensor: dtype + shape + data, owned or a view into someone else's memory
+ *   records    lx_record: an ordered list of named fields, each a JSON value or a tensor
+ *   streams    lx_reader / lx_writer: records as JSON lines or binary frames
+ *   tokenizer  BERT WordPiece (lx_vocab, lx_tokenizer)
+ *   features   bottom-up-attention TSV files and their offset index
+ *   checkpoints  safetensors / PyTorch zip / legacy pickle readers into an lx_tensor_dict
+ *   model      the .lxm model file: writer and mmap loader (lx_model)
+ *   network    the LXMERT forward pass (lx_net)
+ *   vqa        answer head, labels and the VQA evaluation
+ *
+ * Conventions.  Public names are lx_<object>_<verb>.  The library never prints, never
+ * exits and keeps no global mutable state.  A function that can fail takes an lx_error *
+ * as its last argument, fills it with a one-line message (no tool name, no newline) and
+ * returns -1 or NULL; the caller prints it.  Ownership is stated at each function: "owned"
+ * means the caller frees it with the matching _free.
+ */
+#ifndef LX_H
+#define LX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== errors (lib/error.c) =============================================== */
+
+typedef struct lx_error {
+    char msg[1024]; /* one line, no trailing newline; "" when no error */
+} lx_error;
+
+/* Format a message into err (if err is not NULL).  Returns -1 so that
+ * `return lx_error_set(err, "...")` reads naturally. */
+int lx_error_set(lx_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prefix an existing message: "prefix: old message".  Returns -1. */
+int lx_error_prefix(lx_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ==== tensors (lib/tensor.c) ============================================= */
+
+typedef enum lx_dtype {
+    LX_F32 = 0,
+    LX_F16,
+    LX_BF16,
+    LX_I32,
+    LX_I64,
+    LX_U8,
+    LX_DTYPE_COUNT
+} lx_dtype;
+
+#define LX_MAX_DIMS 8
+
+typedef struct lx_tensor {
+    lx_dtype dtype;
+    int ndim;                     /* 0..LX_MAX_DIMS */
+    int64_t shape[LX_MAX_DIMS];
+    void *data;                   /* nelem * dtype size bytes, 64-byte aligned when owned */
+    int owned;                    /* 1: data was allocated for this tensor; 0: a view */
+} lx_tensor;
+
+size_t lx_dtype_size(lx_dtype t);                 /* bytes per element */
+const char *lx_dtype_name(lx_dtype t);            /* "f32", "f16", "bf16", "i32", "i64", "u8" */
+/* Parse "f32"/"F32"/"float32"... into *out.  Returns 0, or -1 for an unknown name. */
+int lx_dtype_parse(const char *name, lx_dtype *out);
+
+/* Number of elements; -1 if the shape is invalid (negative) or overflows. */
+int64_t lx_tensor_nelem(const lx_tensor *t);
+/* Bytes of data; -1 on overflow. */
+int64_t lx_tensor_nbytes(const lx_tensor *t);
+/* Allocate an owned, zero-filled tensor (64-byte aligned).  Returns 0 or -1. */
+int lx_tensor_alloc(lx_tensor *t, lx_dtype dtype, int ndim, const int64_t *shape, lx_error *err);
+/* Free owned data (no-op for views) and reset to an empty tensor. */
+void lx_tensor_free(lx_tensor *t);
+/* Deep copy into an owned tensor. */
+int lx_tensor_copy(lx_tensor *dst, const lx_tensor *src, lx_error *err);
+/* "[36, 2048]" into buf. */
+const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len);
+
+/* Scalar conversions between the 16-bit floats and f32 (round to nearest even). */
+float lx_f16_to_f32(uint16_t h);
+uint16_t lx_f32_to_f16(float f);
+float lx_bf16_to_f32(uint16_t h);
+uint16_t lx_f32_to_bf16(float f);
+/* Convert n elements of any numeric dtype to f32 / i64.  Integer -> f32 rounds as C does. */
+void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n);
+void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n);
+/* Convert n f32 values into dtype (f32, f16 or bf16). */
+void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
+
+/* ==== records (lib/record.c) ============================================= */
+
+/* A field holds exactly one of: a JSON value (any JSON that is not a tensor: strings,
+ * numbers, objects, lists of objects, null...) or a tensor.  On input, a rectangular
+ * nested array of numbers becomes a tensor: i64 when every number is an integer literal,
+ * f32 when any is not. */
+typedef struct lx_field {
+    char *name;                   /* owned, NUL-terminated UTF-8 */
+    json_t *json;                 /* owned reference, or NULL when this is a tensor */
+    lx_tensor tensor;             /* valid when json == NULL */
+} lx_field;
+
+typedef struct lx_record {
+    lx_field *fields;
+    size_t nfields, cap;
+    void *buf;                    /* frame buffer that tensor views may point into (owned) */
+} lx_record;
+
+void lx_record_init(lx_record *r);
+/* Free every field and the buffer; leaves an empty, reusable record. */
+void lx_record_clear(lx_record *r);
+/* The field named name, or NULL. */
+lx_field *lx_record_find(const lx_record *r, const char *name);
+/* The tensor field named name, or NULL (also NULL if the field is JSON). */
+lx_tensor *lx_record_tensor(const lx_record *r, const char *name);
+/* The JSON field named name (borrowed), or NULL. */
+json_t *lx_record_json(const lx_record *r, const char *name);
+/* Set a tensor field: replaces an existing field of that name in place (keeping its
+ * position), else appends.  Takes ownership of *t (t is reset to empty). */
+int lx_record_set_tensor(lx_record *r, const char *name, lx_tensor *t, lx_error *err);
+/* Set a JSON field, as above.  Steals the reference to v. */
+int lx_record_set_json(lx_record *r, const char *name, json_t *v, lx_error *err);
+/* Remove a field if present.  Returns 1 if removed, 0 if absent. */
+int lx_record_remove(lx_record *r, const char *name);
+/* Make every tensor view own its data (needed before the record's buffer is reused). */
+int lx_record_own(lx_record *r, lx_error *err);
+/* Move src into dst (dst is cleared first); src is left empty. */
+void lx_record_move(lx_record *dst, lx_record *src);
+
+/* Read a tensor field as f32 / i64 into a freshly malloc'd array (caller frees).
+ * Checks that the field exists and is numeric; *t_out (optional) gets the tensor. */
+float *lx_record_get_f32(const lx_record *r, const char *name, const lx_tensor **t_out,
+                         lx_error *err);
+int64_t *lx_record_get_i64(const lx_record *r, const char *name, const lx_tensor **t_out,
+                           lx_error *err);
+
+/* ==== streams (lib/stream.c, lib/json_codec.c, lib/frame.c) ============== */
+
+typedef enum lx_format {
+    LX_FMT_AUTO = 0,              /* input: detect from the first bytes */
+    LX_FMT_JSON,                  /* JSON lines (also a JSON array of records on input) */
+    LX_FMT_BIN                    /* binary frames, see lx-stream(5) */
+} lx_format;
+
+/* Parse "json" / "bin".  Returns 0, or -1 for anything else. */
+int lx_format_parse(const char *s, lx_format *out);
+
+typedef struct lx_reader lx_reader;
+
+/* A reader over an open FILE (not closed by the reader).  name is used in messages. */
+lx_reader *lx_reader_open(FILE *f, const char *name, lx_error *err);
+/* Read the next record into r (cleared first).  Returns 1 for a record, 0 at the end,
+ * -1 on a bad record (message in err).  After a bad JSON record the reader can go on
+ * with the next one (see lx_reader_can_resume); after a bad frame it cannot. */
+int lx_reader_next(lx_reader *rd, lx_record *r, lx_error *err);
+/* 1 if, after an error, lx_reader_next may be called again to skip the bad record. */
+int lx_reader_can_resume(const lx_reader *rd);
+/* 1-based number of the record last returned or failed. */
+uint64_t lx_reader_record_no(const lx_reader *rd);
+/* The input's encoding (known after the first lx_reader_next). */
+lx_format lx_reader_format(const lx_reader *rd);
+/* Bytes consumed so far. */
+uint64_t lx_reader_bytes(const lx_reader *rd);
+/* Treat each input line as plain text: the record is {field: "<line>"} (for --lines). */
+void lx_reader_set_lines(lx_reader *rd, const char *field);
+void lx_reader_close(lx_reader *rd);
+
+typedef struct lx_writer lx_writer;
+
+/* A writer to f (not closed by the writer) in format fmt (LX_FMT_JSON or LX_FMT_BIN). */
+lx_writer *lx_writer_open(FILE *f, lx_format fmt, lx_error *err);
+/* Write one record.  A record is written whole or not at all (into an internal buffer,
+ * then one fwrite).  Returns 0, or -1 (write errors included). */
+int lx_writer_write(lx_writer *w, const lx_record *r, lx_error *err);
+int lx_writer_flush(lx_writer *w, lx_error *err);
+void lx_writer_close(lx_writer *w);   /* flushes; does not close f */
+
+/* Encode one record into a malloc'd buffer (caller frees).  JSON: one line with "\n". */
+int lx_record_to_json(const lx_record *r, char **out, size_t *len, lx_error *err);
+int lx_record_to_frame(const lx_record *r, char **out, size_t *len, lx_error *err);
+/* Decode one record from JSON text (one object) or from one whole frame.  For frames the
+ * record takes ownership of buf (which must be 64-byte aligned, from lx_aligned_alloc)
+ * and its tensors are views into it. */
+int lx_record_from_json(lx_record *r, const char *text, size_t len, lx_error *err);
+int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err);
+/* Shortest decimal text that reads back (strtof) as exactly f, always with '.' or 'e'
+ * ("0.0", "1e-07", "0.1").  buf must hold 32 bytes.  Returns the length. */
+int lx_format_float(char *buf, float f);
+
+/* Memory for frames and tensors: 64-byte aligned; free with free(). */
+void *lx_aligned_alloc(size_t n);
+
+/* ==== end of core ======================================================== */
+
+/* ==== tokenizer (lib/tokenizer.c) ======================================== */
+/* ==== end tokenizer ====================================================== */
+
+/* ==== features (lib/tsv.c, lib/featindex.c, lib/base64.c) ================ */
+/* ==== end features ======================================================= */
+
+/* ==== checkpoints (lib/safetensors.c, lib/zipfile.c, lib/pickle.c, ...) == */
+
+/* A set of named tensors read from a checkpoint (views into mapped files or owned
+ * buffers).  Names are the checkpoint's own until lx_names_normalize maps them. */
+typedef struct lx_tensor_entry {
+    char *name;                   /* owned */
+    lx_tensor t;
+} lx_tensor_entry;
+
+typedef struct lx_tensor_dict {
+    lx_tensor_entry *items;
+    size_t n, cap;
+    void **maps;                  /* mmap'd regions / buffers the views point into */
+    size_t *map_lens;
+    size_t nmaps;
+} lx_tensor_dict;
+
+void lx_tensor_dict_init(lx_tensor_dict *d);
+void lx_tensor_dict_free(lx_tensor_dict *d);        /* frees tensors, unmaps regions */
+/* Add a tensor under name (copied).  Takes ownership of *t.  A duplicate name is an error. */
+int lx_tensor_dict_add(lx_tensor_dict *d, const char *name, lx_tensor *t, lx_error *err);
+lx_tensor *lx_tensor_dict_get(const lx_tensor_dict *d, const char *name);
+/* Keep a region alive until the dict is freed: munmap(addr, len), or free(addr) if len == 0. */
+int lx_tensor_dict_keep(lx_tensor_dict *d, void *addr, size_t len, lx_error *err);
+
+/* safetensors (lib/safetensors.c): one file, or a shard index
+ * (model.safetensors.index.json).  Tensors are views into the mapped file(s). */
+int lx_safetensors_read(lx_tensor_dict *d, const char *path, lx_error *err);
+/* PyTorch checkpoints (lib/torch.c over lib/zipfile.c and lib/pickle.c): the zip format
+ * (data.pkl + data/N) and the legacy pickle sequence.  Only the allow-listed globals a
+ * state dict needs are accepted; anything else is refused and nothing is executed. */
+int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err);
+/* ==== end checkpoints ==================================================== */
+
+/* ==== model file (lib/config.c, lib/lxm.c) =============================== */
+
+/* The LXMERT configuration (HF LxmertConfig field names).  lx_config_default gives
+ * LXMERT-base: 30522 vocab, 768 hidden, 12 heads, 3072 intermediate, 512 positions,
+ * 2 token types, 9/5/5 layers (l/x/r), 2048-d features, 4-d boxes, 9500 QA labels,
+ * 1600 object and 400 attribute labels, LayerNorm eps 1e-12, lower-casing on. */
+typedef struct lx_config {
+    int vocab_size;
+    int hidden_size;
+    int num_attention_heads;
+    int intermediate_size;
+    int max_position_embeddings;
+    int type_vocab_size;
+    int l_layers, x_layers, r_layers;
+    int visual_feat_dim;
+    int visual_pos_dim;
+    int num_qa_labels;            /* rows of the QA head the file carries (0: none) */
+    int num_object_labels;
+    int num_attr_labels;
+    double layer_norm_eps;
+    int do_lower_case;            /* tokenizer: 1 = uncased (default) */
+} lx_config;
+
+void lx_config_default(lx_config *c);
+/* Read the fields of an HF config.json object over the current values of c
+ * (unknown keys are ignored; a present key of the wrong type is an error). */
+int lx_config_from_json(lx_config *c, const json_t *obj, lx_error *err);
+/* A new JSON object holding every field of c. */
+json_t *lx_config_to_json(const lx_config *c);
+/* Check the values are sane (positive, hidden divisible by heads, ...). */
+int lx_config_check(const lx_config *c, lx_error *err);
+
+/* A .lxm file opened with mmap (read-only).  Tensors are views into the mapping, named
+ * with HF LxmertFor... names ("lxmert.embeddings.word_embeddings.weight",
+ * "answer_head.logit_fc.0.weight", "cls.predictions.transform.dense.weight", ...). */
+typedef struct lx_model lx_model;
+
+/* Open and validate the header (every offset and size against the file).  Owned. */
+lx_model *lx_model_open(const char *path, lx_error *err);
+void lx_model_close(lx_model *m);
+const lx_config *lx_model_config(const lx_model *m);
+/* The tensor called name, or NULL if the file does not carry it (borrowed view). */
+const lx_tensor *lx_model_tensor(const lx_model *m, const char *name);
+size_t lx_model_ntensors(const lx_model *m);
+const char *lx_model_tensor_name(const lx_model *m, size_t i);
+const lx_tensor *lx_model_tensor_at(const lx_model *m, size_t i);
+/* The WordPiece vocabulary (index = id) and the answer labels (index = label);
+ * counts are 0 when the file has none.  Strings are borrowed, NUL-terminated. */
+size_t lx_model_vocab_size(const lx_model *m);
+const char *lx_model_vocab_token(const lx_model *m, size_t id);
+size_t lx_model_nlabels(const lx_model *m);
+const char *lx_model_label(const lx_model *m, size_t i);
+/* Check every tensor's CRC-32.  Returns 0, or -1 naming the first bad tensor. */
+int lx_model_verify(const lx_model *m, lx_error *err);
+/* ==== end model file ===================================================== */
+
+/* ==== network (lib/net.c, lib/kernels.c) ================================= */
+
+/* Which outputs lx_net_forward appends to each record (HF output names). */
+enum {
+    LX_OUT_LANGUAGE    = 1u << 0,  /* language_output           [L, H] */
+    LX_OUT_VISION      = 1u << 1,  /* vision_output             [N, H] */
+    LX_OUT_POOLED      = 1u << 2,  /* pooled_output             [H] */
+    LX_OUT_HIDDEN      = 1u << 3,  /* language_hidden_states, vision_hidden_states */
+    LX_OUT_ATTENTIONS  = 1u << 4,  /* language_attentions, vision_attentions,
+                                      cross_encoder_attentions */
+    LX_OUT_MLM         = 1u << 5,  /* prediction_logits         [L, vocab] */
+    LX_OUT_MATCH       = 1u << 6,  /* cross_relationship_score  [2] */
+    LX_OUT_OBJ         = 1u << 7,  /* visual_obj_logits         [N, n_obj] */
+    LX_OUT_ATTR        = 1u << 8,  /* visual_attr_logits        [N, n_attr] */
+    LX_OUT_FEAT        = 1u << 9,  /* visual_feat_logits        [N, feat_dim] */
+    LX_OUT_QA          = 1u << 10, /* question_answering_score  [n_labels] */
+};
+
+/* The network over an open model: weight views plus activation buffers (allocated
+ * once, grown to the largest batch seen).  Not thread-safe; one per thread of use. */
+typedef struct lx_net lx_net;
+
+typedef struct lx_net_opts {
+    int threads;                  /* worker threads (0: all cores) */
+    int box_check;                /* 1 (default): visual_pos must lie in [-1e-5, 1+1e-5] */
+} lx_net_opts;
+
+/* Bind the weights of m (which must outlive the net).  Owned. */
+lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err);
+void lx_net_free(lx_net *net);
+/* Which LX_OUT_* heads the model carries (the others cannot be asked for). */
+unsigned lx_net_available(const lx_net *net);
+/* Validate one record's inputs (input_ids, token_type_ids, attention_mask, visual_feats,
+ * visual_pos, visual_attention_mask): shapes, id ranges, finite features, boxes.
+ * Call before lx_net_forward so that errors name the record. */
+int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err);
+/* Run n checked records as one batch and append the outputs selected by want to each.
+ * Results equal those of running each record alone. */
+int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *err);
+/* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden]. */
+int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err);
+/* ==== end network ======================================================== */
+
+/* ==== vqa (lib/vqa.c, lib/vqaeval.c) ===================================== */
+/* ==== end vqa ============================================================ */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LX_H */

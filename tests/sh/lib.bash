@@ -1,0 +1,16 @@
+# Sourced by the shell tests: paths, a scratch directory and small assertions.
+# Each test is a bash script that exits non-zero (via fail) on the first broken check.
+set -u
+: "${LX_BIN:?run through make check}" "${LX_FIXTURES:?}" "${LX_BUILD:?}"
+FX=$LX_FIXTURES
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+PATH=$LX_BIN:$LX_BUILD/tools:$PATH
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect_status WANT CMD...: run CMD (stdout to $T/out, stderr to $T/err), check its exit status
+expect_status() {
+    local want=$1; shift
+    "$@" >"$T/out" 2>"$T/err"; local got=$?
+    [ "$got" -eq "$want" ] || { cat "$T/err" >&2; fail "'$*' exited $got, expected $want"; }
+}
+# expect_err PATTERN: stderr of the last expect_status matches the extended regex
+expect_err() { grep -Eq -- "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr does not match /$1/"; }; }

@@ -1,0 +1,31 @@
+/*
+ * error.c — lx_error: the one-line message every failing library call leaves behind.
+ * The library never prints; callers (the tools) decide where a message goes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "lx.h"
+
+int lx_error_set(lx_error *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int lx_error_prefix(lx_error *err, const char *fmt, ...) {
+    if (err) {
+        char pre[512], old[sizeof err->msg];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(pre, sizeof pre, fmt, ap);
+        va_end(ap);
+        memcpy(old, err->msg, sizeof old);
+        snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+    }
+    return -1;
+}

@@ -1,0 +1,195 @@
+/*
+ * tensor.c — lx_tensor: a dtype, a shape and data that the tensor owns or only views.
+ *
+ * Owned data is 64-byte aligned so that AVX-512 kernels and binary frames can use it in
+ * place.  The f16/bf16 conversions round to nearest even, as PyTorch's do, so that
+ * f32 -> bf16 -> f32 reproduces what torch.Tensor.to(torch.bfloat16) gives.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lx.h"
+
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[LX_DTYPE_COUNT] = {
+    [LX_F32] = {"f32", 4}, [LX_F16] = {"f16", 2}, [LX_BF16] = {"bf16", 2},
+    [LX_I32] = {"i32", 4}, [LX_I64] = {"i64", 8}, [LX_U8] = {"u8", 1},
+};
+
+size_t lx_dtype_size(lx_dtype t) {
+    return (unsigned)t < LX_DTYPE_COUNT ? dtypes[t].size : 0;
+}
+
+const char *lx_dtype_name(lx_dtype t) {
+    return (unsigned)t < LX_DTYPE_COUNT ? dtypes[t].name : "?";
+}
+
+int lx_dtype_parse(const char *name, lx_dtype *out) {
+    static const struct {
+        const char *s;
+        lx_dtype t;
+    } alias[] = {
+        {"f32", LX_F32},  {"F32", LX_F32},   {"float32", LX_F32}, {"f16", LX_F16},
+        {"F16", LX_F16},  {"float16", LX_F16}, {"bf16", LX_BF16}, {"BF16", LX_BF16},
+        {"bfloat16", LX_BF16}, {"i32", LX_I32}, {"I32", LX_I32}, {"int32", LX_I32},
+        {"i64", LX_I64},  {"I64", LX_I64},   {"int64", LX_I64},   {"u8", LX_U8},
+        {"U8", LX_U8},    {"uint8", LX_U8},
+    };
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
+        if (strcmp(name, alias[i].s) == 0) {
+            *out = alias[i].t;
+            return 0;
+        }
+    return -1;
+}
+
+int64_t lx_tensor_nelem(const lx_tensor *t) {
+    if (t->ndim < 0 || t->ndim > LX_MAX_DIMS) return -1;
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] < 0) return -1;
+        if (t->shape[i] && n > INT64_MAX / t->shape[i]) return -1;
+        n *= t->shape[i];
+    }
+    return n;
+}
+
+int64_t lx_tensor_nbytes(const lx_tensor *t) {
+    int64_t n = lx_tensor_nelem(t);
+    size_t sz = lx_dtype_size(t->dtype);
+    if (n < 0 || sz == 0 || n > INT64_MAX / (int64_t)sz) return -1;
+    return n * (int64_t)sz;
+}
+
+void *lx_aligned_alloc(size_t n) {
+    size_t r = (n + 63) & ~(size_t)63;
+    if (r < n) return NULL;
+    return aligned_alloc(64, r ? r : 64);
+}
+
+int lx_tensor_alloc(lx_tensor *t, lx_dtype dtype, int ndim, const int64_t *shape,
+                    lx_error *err) {
+    lx_tensor n = {.dtype = dtype, .ndim = ndim};
+    if (ndim < 0 || ndim > LX_MAX_DIMS)
+        return lx_error_set(err, "tensor of %d dimensions (at most %d)", ndim, LX_MAX_DIMS);
+    for (int i = 0; i < ndim; i++) n.shape[i] = shape[i];
+    int64_t bytes = lx_tensor_nbytes(&n);
+    if (bytes < 0 || (uint64_t)bytes > SIZE_MAX / 2)
+        return lx_error_set(err, "tensor shape is too large");
+    n.data = lx_aligned_alloc((size_t)bytes);
+    if (!n.data) return lx_error_set(err, "out of memory for a %lld-byte tensor", (long long)bytes);
+    memset(n.data, 0, (size_t)bytes);
+    n.owned = 1;
+    *t = n;
+    return 0;
+}
+
+void lx_tensor_free(lx_tensor *t) {
+    if (t->owned) free(t->data);
+    memset(t, 0, sizeof *t);
+}
+
+int lx_tensor_copy(lx_tensor *dst, const lx_tensor *src, lx_error *err) {
+    lx_tensor n;
+    if (lx_tensor_alloc(&n, src->dtype, src->ndim, src->shape, err) < 0) return -1;
+    memcpy(n.data, src->data, (size_t)lx_tensor_nbytes(src));
+    *dst = n;
+    return 0;
+}
+
+const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len) {
+    size_t o = 0;
+    o += snprintf(buf + o, len - o, "[");
+    for (int i = 0; i < t->ndim && o < len; i++)
+        o += snprintf(buf + o, len - o, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+    if (o < len) snprintf(buf + o, len - o, "]");
+    return buf;
+}
+
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float lx_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+uint16_t lx_f32_to_bf16(float f) {
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float lx_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (man << 13));
+    if (exp == 0) {
+        if (man == 0) return bits_f32(sign);
+        float v = ldexpf((float)man, -24); /* subnormal: man * 2^-24, exact */
+        return sign ? -v : v;
+    }
+    return bits_f32(sign | ((exp + 112u) << 23) | (man << 13));
+}
+
+uint16_t lx_f32_to_f16(float f) {
+    uint32_t u = f32_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return sign | 0x7e00u;            /* NaN */
+    if (a >= 0x477ff000u) return sign | 0x7c00u;           /* rounds to inf (>= 65520) */
+    if (a < 0x38800000u) {                                 /* below the normal range */
+        /* value = a_float; f16 subnormal unit is 2^-24: round(value / 2^-24) */
+        float v = bits_f32(a);
+        float q = v * 16777216.0f;                         /* exact: power of two scale */
+        float r = nearbyintf(q);                           /* ties to even (default mode) */
+        return sign | (uint16_t)r;
+    }
+    uint32_t exp = (a >> 23) - 112u, man = a & 0x7fffffu;
+    uint32_t h = (exp << 10) | (man >> 13);
+    uint32_t rest = man & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
+    return sign | (uint16_t)h;
+}
+
+void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n) {
+    switch (dtype) {
+    case LX_F32: memmove(dst, src, n * 4); break;
+    case LX_F16: for (size_t i = 0; i < n; i++) dst[i] = lx_f16_to_f32(((const uint16_t *)src)[i]); break;
+    case LX_BF16: for (size_t i = 0; i < n; i++) dst[i] = lx_bf16_to_f32(((const uint16_t *)src)[i]); break;
+    case LX_I32: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int32_t *)src)[i]; break;
+    case LX_I64: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int64_t *)src)[i]; break;
+    case LX_U8: for (size_t i = 0; i < n; i++) dst[i] = (float)((const uint8_t *)src)[i]; break;
+    default: break;
+    }
+}
+
+void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n) {
+    switch (dtype) {
+    case LX_F32: for (size_t i = 0; i < n; i++) dst[i] = (int64_t)((const float *)src)[i]; break;
+    case LX_F16: for (size_t i = 0; i < n; i++) dst[i] = (int64_t)lx_f16_to_f32(((const uint16_t *)src)[i]); break;
+    case LX_BF16: for (size_t i = 0; i < n; i++) dst[i] = (int64_t)lx_bf16_to_f32(((const uint16_t *)src)[i]); break;
+    case LX_I32: for (size_t i = 0; i < n; i++) dst[i] = ((const int32_t *)src)[i]; break;
+    case LX_I64: memmove(dst, src, n * 8); break;
+    case LX_U8: for (size_t i = 0; i < n; i++) dst[i] = ((const uint8_t *)src)[i]; break;
+    default: break;
+    }
+}
+
+void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n) {
+    switch (dtype) {
+    case LX_F32: memmove(dst, src, n * 4); break;
+    case LX_F16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = lx_f32_to_f16(src[i]); break;
+    case LX_BF16: for (size_t i = 0; i < n; i++) ((uint16_t *)dst)[i] = lx_f32_to_bf16(src[i]); break;
+    default: break;
+    }
+}

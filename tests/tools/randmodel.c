@@ -1,0 +1,581 @@
+/*
+ * randmodel — write a HuggingFace-style LXMERT model folder with deterministic random
+ * weights, for tests, benchmarks and the demo.
+ *
+ *   randmodel --preset base|demo|tiny [--labels N] [--heads qa,pretrain] [--seed S] -o DIR
+ *
+ * DIR gets config.json (HF LxmertConfig field names), vocab.txt (one WordPiece token a
+ * line), label2ans.json (the answer list, index = label; only when a QA head is written)
+ * and model.safetensors (every tensor f32, HF LxmertFor... names, in the order HF lists
+ * them).  The folder converts with `lx-convert DIR -o FILE.lxm` like a downloaded one.
+ *
+ * Presets (hidden / heads / intermediate / l,x,r layers / positions / vocab / answers):
+ *   base  768 / 12 / 3072 / 9,5,5 / 512 / 30522 / 3129   the released LXMERT's shape
+ *   tiny   48 /  4 /   80 / 2,2,1 /  64 / 30522 / 3129   the shape of the test fixtures
+ *   demo   64 /  4 /  128 / 2,2,1 /  64 / own words / own answers (a small demo model)
+ * Any shape field can be overridden (--hidden, --attention-heads, --intermediate,
+ * --layers L,X,R, --positions, --vocab, --labels).  Features are always 2048-d with 4-d
+ * boxes, 1600 object and 400 attribute classes (the pre-training heads).
+ *
+ * Weights.  Each tensor gets its own xorshift64* stream seeded from the seed and a hash of
+ * its name, so a tensor's values do not depend on which other tensors are written (a qa
+ * and a pretrain model of one seed share their encoder).  Matrices are uniform with the
+ * standard deviation 0.02 BERT initialises with (a wider 0.5 for the answer classifier,
+ * so answers differ clearly between inputs); biases are small and non-zero; LayerNorm
+ * weights lie around 1.
+ *
+ * The tied MLM decoder (cls.predictions.decoder.weight = the word embeddings) is not
+ * written, as HF's safetensors files leave it out.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum { HEAD_QA = 1, HEAD_PRETRAIN = 2 };
+
+typedef struct shape {
+    int hidden, heads, inter, l, x, r, positions, vocab, labels;
+} shape;
+
+/* The demo vocabulary after the special tokens: whole words a VQA question uses, then
+ * single characters and their ## continuations so that any ASCII word tokenizes. */
+static const char *const demo_words[] = {
+    "what", "is", "the", "a", "an", "of", "in", "on", "at", "to", "this", "that", "these",
+    "there", "are", "how", "many", "who", "where", "which", "why", "does", "do", "can",
+    "color", "colour", "kind", "type", "room", "sport", "animal", "animals", "person",
+    "people", "man", "woman", "boy", "girl", "child", "dog", "cat", "horse", "cow", "sheep",
+    "bird", "elephant", "giraffe", "zebra", "bear", "car", "bus", "truck", "train", "plane",
+    "boat", "bike", "bicycle", "motorcycle", "street", "road", "sign", "stop", "light",
+    "traffic", "table", "chair", "bed", "couch", "tv", "laptop", "phone", "book", "clock",
+    "cup", "bowl", "plate", "pizza", "cake", "banana", "apple", "orange", "sandwich", "food",
+    "water", "sky", "grass", "tree", "trees", "snow", "beach", "ocean", "field", "park",
+    "kitchen", "bathroom", "bedroom", "living", "window", "door", "wall", "floor", "picture",
+    "photo", "image", "shirt", "hat", "umbrella", "ball", "bat", "racket", "frisbee", "kite",
+    "skateboard", "surfboard", "skis", "tennis", "baseball", "soccer", "playing", "holding",
+    "wearing", "eating", "sitting", "standing", "riding", "doing", "near", "next", "behind",
+    "front", "under", "above", "left", "right", "top", "bottom", "big", "small", "large",
+    "red", "blue", "green", "yellow", "white", "black", "brown", "gray", "pink", "purple",
+    "yes", "no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+    "ten", "zero", "day", "night", "time", "weather", "sunny", "cloudy", "rainy", "made",
+    "wood", "metal", "plastic", "it", "he", "she", "they", "his", "her", "their", "be",
+    "has", "have", "any", "all", "or", "and", "with", "for", "from", "by", "open", "closed",
+    "empty", "full", "up", "down", "out", "inside", "outside", "here", "see", "looking",
+    "going", "flying", "parked", "lit", "on", "off", "round", "square", "old", "new",
+};
+static const char *const demo_answers[] = {
+    "yes", "no", "0", "1", "2", "3", "4", "5", "6", "red", "blue", "green", "yellow",
+    "white", "black", "brown", "gray", "orange", "pink", "dog", "cat", "horse", "cow",
+    "sheep", "bird", "elephant", "giraffe", "zebra", "bear", "man", "woman", "boy", "girl",
+    "car", "bus", "truck", "train", "plane", "boat", "bike", "tennis", "baseball", "soccer",
+    "skiing", "surfing", "frisbee", "kite", "pizza", "cake", "banana", "kitchen",
+    "bathroom", "bedroom", "living room", "street", "beach", "park", "field", "snow",
+    "sunny", "cloudy", "day", "night", "wood", "metal", "plastic", "left", "right", "table",
+    "bed", "couch", "sitting", "standing", "eating", "playing", "riding",
+};
+#define NELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- deterministic random numbers ------------------------------------------------ */
+
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t xorshift(uint64_t *st) {
+    uint64_t x = *st;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *st = x;
+    return x * 2685821657736338717ull;
+}
+
+/* Uniform in [-1, 1). */
+static float unit(uint64_t *st) {
+    return (float)((double)(xorshift(st) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+}
+
+/* ---- the tensor list ---------------------------------------------------------------- */
+
+typedef enum kind { K_MATRIX, K_BIAS, K_LN_WEIGHT, K_LN_BIAS, K_EMBED, K_CLASSIFIER } kind;
+
+typedef struct tensor {
+    char name[160];
+    int ndim;
+    int64_t dims[2];
+    kind k;
+} tensor;
+
+typedef struct tlist {
+    tensor *t;
+    size_t n, cap;
+} tlist;
+
+static void add(tlist *L, kind k, int64_t d0, int64_t d1, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void add(tlist *L, kind k, int64_t d0, int64_t d1, const char *fmt, ...) {
+    if (L->n == L->cap) {
+        L->cap = L->cap ? 2 * L->cap : 256;
+        L->t = realloc(L->t, L->cap * sizeof *L->t);
+        if (!L->t) {
+            perror("randmodel");
+            exit(1);
+        }
+    }
+    tensor *t = &L->t[L->n++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    va_end(ap);
+    t->k = k;
+    t->dims[0] = d0;
+    t->dims[1] = d1;
+    t->ndim = d1 > 0 ? 2 : 1;
+}
+
+/* A Linear(in, out) as PyTorch stores it: weight [out, in], bias [out]. */
+static void linear(tlist *L, const char *prefix, int64_t out, int64_t in, kind wk) {
+    add(L, wk, out, in, "%s.weight", prefix);
+    add(L, K_BIAS, out, 0, "%s.bias", prefix);
+}
+
+static void layernorm(tlist *L, const char *prefix, int64_t n) {
+    add(L, K_LN_WEIGHT, n, 0, "%s.weight", prefix);
+    add(L, K_LN_BIAS, n, 0, "%s.bias", prefix);
+}
+
+/* BertAttention-style block: P.{query,key,value} under att, then P.output.dense/LayerNorm. */
+static void attention(tlist *L, const char *p, const char *att, int64_t H) {
+    char b[160];
+    static const char *const qkv[] = {"query", "key", "value"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(b, sizeof b, "%s.%s.%s", p, att, qkv[i]);
+        linear(L, b, H, H, K_MATRIX);
+    }
+    snprintf(b, sizeof b, "%s.output.dense", p);
+    linear(L, b, H, H, K_MATRIX);
+    snprintf(b, sizeof b, "%s.output.LayerNorm", p);
+    layernorm(L, b, H);
+}
+
+/* A feed-forward block: INTER.dense [I, H], OUT.dense [H, I], OUT.LayerNorm [H]. */
+static void ffn(tlist *L, const char *inter, const char *out, int64_t H, int64_t I) {
+    char b[160];
+    snprintf(b, sizeof b, "%s.dense", inter);
+    linear(L, b, I, H, K_MATRIX);
+    snprintf(b, sizeof b, "%s.dense", out);
+    linear(L, b, H, I, K_MATRIX);
+    snprintf(b, sizeof b, "%s.LayerNorm", out);
+    layernorm(L, b, H);
+}
+
+static void build_list(tlist *L, const shape *s, int heads) {
+    const int64_t H = s->hidden, I = s->inter;
+    char p[160], q[160];
+    add(L, K_EMBED, s->vocab, H, "lxmert.embeddings.word_embeddings.weight");
+    add(L, K_EMBED, s->positions, H, "lxmert.embeddings.position_embeddings.weight");
+    add(L, K_EMBED, 2, H, "lxmert.embeddings.token_type_embeddings.weight");
+    layernorm(L, "lxmert.embeddings.LayerNorm", H);
+    linear(L, "lxmert.encoder.visn_fc.visn_fc", H, 2048, K_MATRIX);
+    layernorm(L, "lxmert.encoder.visn_fc.visn_layer_norm", H);
+    linear(L, "lxmert.encoder.visn_fc.box_fc", H, 4, K_MATRIX);
+    layernorm(L, "lxmert.encoder.visn_fc.box_layer_norm", H);
+    for (int i = 0; i < s->l; i++) {
+        snprintf(p, sizeof p, "lxmert.encoder.layer.%d.attention", i);
+        attention(L, p, "self", H);
+        snprintf(p, sizeof p, "lxmert.encoder.layer.%d.intermediate", i);
+        snprintf(q, sizeof q, "lxmert.encoder.layer.%d.output", i);
+        ffn(L, p, q, H, I);
+    }
+    for (int i = 0; i < s->x; i++) {
+        static const char *const blocks[] = {"visual_attention", "lang_self_att",
+                                             "visn_self_att"};
+        for (int b = 0; b < 3; b++) {
+            snprintf(p, sizeof p, "lxmert.encoder.x_layers.%d.%s", i, blocks[b]);
+            attention(L, p, b == 0 ? "att" : "self", H);
+        }
+        snprintf(p, sizeof p, "lxmert.encoder.x_layers.%d.lang_inter", i);
+        snprintf(q, sizeof q, "lxmert.encoder.x_layers.%d.lang_output", i);
+        ffn(L, p, q, H, I);
+        snprintf(p, sizeof p, "lxmert.encoder.x_layers.%d.visn_inter", i);
+        snprintf(q, sizeof q, "lxmert.encoder.x_layers.%d.visn_output", i);
+        ffn(L, p, q, H, I);
+    }
+    for (int i = 0; i < s->r; i++) {
+        snprintf(p, sizeof p, "lxmert.encoder.r_layers.%d.attention", i);
+        attention(L, p, "self", H);
+        snprintf(p, sizeof p, "lxmert.encoder.r_layers.%d.intermediate", i);
+        snprintf(q, sizeof q, "lxmert.encoder.r_layers.%d.output", i);
+        ffn(L, p, q, H, I);
+    }
+    linear(L, "lxmert.pooler.dense", H, H, K_MATRIX);
+    if (heads & HEAD_PRETRAIN) {
+        add(L, K_BIAS, s->vocab, 0, "cls.predictions.bias");
+        linear(L, "cls.predictions.transform.dense", H, H, K_MATRIX);
+        layernorm(L, "cls.predictions.transform.LayerNorm", H);
+        linear(L, "cls.seq_relationship", 2, H, K_MATRIX);
+        linear(L, "obj_predict_head.transform.dense", H, H, K_MATRIX);
+        layernorm(L, "obj_predict_head.transform.LayerNorm", H);
+        linear(L, "obj_predict_head.decoder_dict.obj", 1600, H, K_MATRIX);
+        linear(L, "obj_predict_head.decoder_dict.attr", 400, H, K_MATRIX);
+        linear(L, "obj_predict_head.decoder_dict.feat", 2048, H, K_MATRIX);
+    }
+    if ((heads & HEAD_QA) && s->labels > 0) {
+        /* Linear(H, 2H) -> GELU -> LayerNorm(2H) -> Linear(2H, labels) */
+        linear(L, "answer_head.logit_fc.0", 2 * H, H, K_MATRIX);
+        layernorm(L, "answer_head.logit_fc.2", 2 * H);
+        linear(L, "answer_head.logit_fc.3", s->labels, 2 * H, K_CLASSIFIER);
+    }
+}
+
+static float value(kind k, uint64_t *st) {
+    const float sd = 1.7320508f; /* uniform on [-a, a] has sd a / sqrt(3) */
+    switch (k) {
+    case K_MATRIX:
+    case K_EMBED: return 0.02f * sd * unit(st);
+    case K_CLASSIFIER: return 0.5f * sd * unit(st);
+    case K_BIAS: return 0.02f * unit(st) + (unit(st) < 0 ? -0.005f : 0.005f);
+    case K_LN_WEIGHT: return 1.0f + 0.1f * unit(st);
+    case K_LN_BIAS: return 0.05f * unit(st);
+    }
+    return 0;
+}
+
+/* ---- writers -------------------------------------------------------------------------- */
+
+static void die(const char *what, const char *path) {
+    fprintf(stderr, "randmodel: %s: %s: %s\n", what, path, strerror(errno));
+    exit(1);
+}
+
+static void write_json(const char *dir, const char *name, json_t *v) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (json_dump_file(v, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+        die("cannot write", path);
+    json_decref(v);
+}
+
+static void write_vocab(const char *dir, const shape *s, int demo) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die("cannot write", path);
+    int n = 0;
+    if (demo) {
+        static const char *const special[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+        for (size_t i = 0; i < NELEMS(special); i++, n++)
+            fprintf(f, "%s\n", special[i]);
+        static const char punct[] = "?.,!'-:;\"()/&";
+        for (const char *c = punct; *c; c++, n++)
+            fprintf(f, "%c\n", *c);
+        for (char c = '0'; c <= '9'; c++, n += 2)
+            fprintf(f, "%c\n##%c\n", c, c);
+        for (char c = 'a'; c <= 'z'; c++, n += 2)
+            fprintf(f, "%c\n##%c\n", c, c);
+        /* whole words, skipping one-letter words (already there) and repeats */
+        for (size_t i = 0; i < NELEMS(demo_words); i++) {
+            int dup = strlen(demo_words[i]) == 1;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = strcmp(demo_words[i], demo_words[j]) == 0;
+            if (!dup) {
+                fprintf(f, "%s\n", demo_words[i]);
+                n++;
+            }
+        }
+        static const char *const suffixes[] = {"##ing", "##ed", "##er", "##ly"};
+        for (size_t i = 0; i < NELEMS(suffixes); i++, n++)
+            fprintf(f, "%s\n", suffixes[i]);
+    } else {
+        /* BERT's layout: [PAD], [unused0..98], [UNK], [CLS], [SEP], [MASK], then tokens;
+         * synthetic "tokN" / "##tokN" fill it to the requested size. */
+        fprintf(f, "[PAD]\n");
+        n = 1;
+        for (; n < 100 && n < s->vocab; n++)
+            fprintf(f, "[unused%d]\n", n - 1);
+        static const char *const special[] = {"[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+        for (size_t i = 0; i < NELEMS(special) && n < s->vocab; i++, n++)
+            fprintf(f, "%s\n", special[i]);
+        for (char c = 'a'; c <= 'z' && n < s->vocab; c++, n++)
+            fprintf(f, "%c\n", c);
+        for (size_t i = 0; i < NELEMS(demo_words) && n < s->vocab; i++) {
+            int dup = strlen(demo_words[i]) == 1;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = strcmp(demo_words[i], demo_words[j]) == 0;
+            if (!dup) {
+                fprintf(f, "%s\n", demo_words[i]);
+                n++;
+            }
+        }
+        for (int k = 0; n < s->vocab; k++, n++)
+            fprintf(f, k % 2 ? "##tok%d\n" : "tok%d\n", k / 2);
+    }
+    if (fclose(f) != 0)
+        die("cannot write", path);
+    if (n != s->vocab) {
+        fprintf(stderr, "randmodel: internal error: wrote %d vocab entries, expected %d\n", n,
+                s->vocab);
+        exit(1);
+    }
+}
+
+/* The demo vocabulary's size (what write_vocab writes with demo = 1). */
+static int demo_vocab_size(void) {
+    int n = 5 + 13 + 20 + 52 + 4;
+    for (size_t i = 0; i < NELEMS(demo_words); i++) {
+        int dup = strlen(demo_words[i]) == 1;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = strcmp(demo_words[i], demo_words[j]) == 0;
+        n += !dup;
+    }
+    return n;
+}
+
+static json_t *labels_json(const shape *s, int demo) {
+    json_t *a = json_array();
+    for (int i = 0; i < s->labels; i++) {
+        char b[32];
+        if (demo && (size_t)i < NELEMS(demo_answers)) {
+            json_array_append_new(a, json_string(demo_answers[i]));
+        } else {
+            snprintf(b, sizeof b, "answer%d", i);
+            json_array_append_new(a, json_string(b));
+        }
+    }
+    return a;
+}
+
+static json_t *config_json(const shape *s, int heads) {
+    json_t *c = json_object();
+    json_object_set_new(c, "vocab_size", json_integer(s->vocab));
+    json_object_set_new(c, "hidden_size", json_integer(s->hidden));
+    json_object_set_new(c, "num_attention_heads", json_integer(s->heads));
+    json_object_set_new(c, "num_qa_labels", json_integer((heads & HEAD_QA) ? s->labels : 0));
+    json_object_set_new(c, "num_object_labels", json_integer(1600));
+    json_object_set_new(c, "num_attr_labels", json_integer(400));
+    json_object_set_new(c, "intermediate_size", json_integer(s->inter));
+    json_object_set_new(c, "hidden_act", json_string("gelu"));
+    json_object_set_new(c, "max_position_embeddings", json_integer(s->positions));
+    json_object_set_new(c, "type_vocab_size", json_integer(2));
+    json_object_set_new(c, "initializer_range", json_real(0.02));
+    json_object_set_new(c, "layer_norm_eps", json_real(1e-12));
+    json_object_set_new(c, "l_layers", json_integer(s->l));
+    json_object_set_new(c, "x_layers", json_integer(s->x));
+    json_object_set_new(c, "r_layers", json_integer(s->r));
+    json_object_set_new(c, "visual_feat_dim", json_integer(2048));
+    json_object_set_new(c, "visual_pos_dim", json_integer(4));
+    json_object_set_new(c, "model_type", json_string("lxmert"));
+    json_t *arch = json_array();
+    json_array_append_new(arch, json_string((heads & HEAD_PRETRAIN) ? "LxmertForPreTraining"
+                                                                     : "LxmertForQuestionAnswering"));
+    json_object_set_new(c, "architectures", arch);
+    return c;
+}
+
+static void write_safetensors(const char *dir, const tlist *L, uint64_t seed) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    json_t *h = json_object();
+    json_t *meta = json_object();
+    json_object_set_new(meta, "format", json_string("pt"));
+    json_object_set_new(h, "__metadata__", meta);
+    uint64_t off = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        const tensor *t = &L->t[i];
+        json_t *e = json_object(), *shp = json_array(), *offs = json_array();
+        uint64_t n = (uint64_t)t->dims[0] * (t->ndim == 2 ? (uint64_t)t->dims[1] : 1);
+        for (int d = 0; d < t->ndim; d++)
+            json_array_append_new(shp, json_integer(t->dims[d]));
+        json_array_append_new(offs, json_integer((json_int_t)off));
+        json_array_append_new(offs, json_integer((json_int_t)(off + 4 * n)));
+        json_object_set_new(e, "dtype", json_string("F32"));
+        json_object_set_new(e, "shape", shp);
+        json_object_set_new(e, "data_offsets", offs);
+        json_object_set_new(h, t->name, e);
+        off += 4 * n;
+    }
+    char *hs = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(h);
+    size_t hl = strlen(hs), pad = (8 - hl % 8) % 8; /* keep the data 8-byte aligned */
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        die("cannot write", path);
+    uint64_t total = hl + pad;
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)(total >> (8 * i));
+    fwrite(le, 1, 8, f);
+    fwrite(hs, 1, hl, f);
+    for (size_t i = 0; i < pad; i++)
+        fputc(' ', f);
+    free(hs);
+    enum { CHUNK = 1 << 16 };
+    static float buf[CHUNK];
+    for (size_t i = 0; i < L->n; i++) {
+        const tensor *t = &L->t[i];
+        uint64_t n = (uint64_t)t->dims[0] * (t->ndim == 2 ? (uint64_t)t->dims[1] : 1);
+        uint64_t st = (fnv1a(t->name) ^ (seed * 0x9E3779B97F4A7C15ull)) | 1;
+        for (int w = 0; w < 4; w++) /* decorrelate nearby seeds */
+            xorshift(&st);
+        while (n > 0) {
+            size_t m = n < CHUNK ? (size_t)n : CHUNK;
+            for (size_t j = 0; j < m; j++)
+                buf[j] = value(t->k, &st); /* little-endian hosts only (x86-64, arm64) */
+            if (fwrite(buf, sizeof(float), m, f) != m)
+                die("cannot write", path);
+            n -= m;
+        }
+    }
+    if (fclose(f) != 0)
+        die("cannot write", path);
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+static void usage(FILE *f) {
+    fputs("Usage: randmodel --preset base|tiny|demo [OPTION]... -o DIR\n"
+          "Write an LXMERT model folder (config.json, vocab.txt, label2ans.json,\n"
+          "model.safetensors in f32) with deterministic random weights.\n"
+          "\n"
+          "  -p, --preset NAME        base (LXMERT's shape), tiny (the fixtures' shape)\n"
+          "                           or demo (small, own vocabulary and answers)\n"
+          "      --heads LIST         qa, pretrain or qa,pretrain (default qa)\n"
+          "      --labels N           answers of the QA head (default: the preset's)\n"
+          "      --hidden N, --attention-heads N, --intermediate N, --positions N,\n"
+          "      --vocab N, --layers L,X,R      override the preset's shape\n"
+          "  -s, --seed S             random seed (default 1)\n"
+          "  -o, --output DIR         the folder to write (created if missing)\n"
+          "  -h, --help\n",
+          f);
+}
+
+static long num(const char *opt, const char *s, long min, long max) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "randmodel: %s: got '%s', expected an integer in [%ld, %ld]\n", opt,
+                s, min, max);
+        exit(2);
+    }
+    return v;
+}
+
+int main(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"preset", required_argument, 0, 'p'},  {"heads", required_argument, 0, 'H'},
+        {"labels", required_argument, 0, 'n'},  {"hidden", required_argument, 0, 1},
+        {"attention-heads", required_argument, 0, 2},
+        {"intermediate", required_argument, 0, 3},
+        {"positions", required_argument, 0, 4}, {"vocab", required_argument, 0, 5},
+        {"layers", required_argument, 0, 6},    {"seed", required_argument, 0, 's'},
+        {"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *preset = NULL, *out = NULL, *heads_arg = "qa";
+    long ov[7] = {-1, -1, -1, -1, -1, -1, -1}; /* hidden heads inter positions vocab labels */
+    int ol = -1, ox = -1, orr = -1;
+    uint64_t seed = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "p:s:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': preset = optarg; break;
+        case 'H': heads_arg = optarg; break;
+        case 'n': ov[5] = num("--labels", optarg, 0, 1000000); break;
+        case 1: ov[0] = num("--hidden", optarg, 1, 65536); break;
+        case 2: ov[1] = num("--attention-heads", optarg, 1, 1024); break;
+        case 3: ov[2] = num("--intermediate", optarg, 1, 1 << 20); break;
+        case 4: ov[3] = num("--positions", optarg, 1, 1 << 20); break;
+        case 5: ov[4] = num("--vocab", optarg, 110, 1 << 22); break;
+        case 6:
+            if (sscanf(optarg, "%d,%d,%d", &ol, &ox, &orr) != 3 || ol < 0 || ox < 0 ||
+                orr < 0 || ol > 64 || ox > 64 || orr > 64) {
+                fprintf(stderr, "randmodel: --layers: got '%s', expected L,X,R\n", optarg);
+                return 2;
+            }
+            break;
+        case 's': seed = (uint64_t)num("--seed", optarg, 0, 0x7fffffffL); break;
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!preset || !out || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    shape s;
+    int demo = 0;
+    if (strcmp(preset, "base") == 0) {
+        s = (shape){768, 12, 3072, 9, 5, 5, 512, 30522, 3129};
+    } else if (strcmp(preset, "tiny") == 0) {
+        s = (shape){48, 4, 80, 2, 2, 1, 64, 30522, 3129};
+    } else if (strcmp(preset, "demo") == 0) {
+        s = (shape){64, 4, 128, 2, 2, 1, 64, demo_vocab_size(), (int)NELEMS(demo_answers)};
+        demo = 1;
+    } else {
+        fprintf(stderr, "randmodel: --preset: got '%s', expected base, tiny or demo\n", preset);
+        return 2;
+    }
+    if (ov[0] > 0) s.hidden = (int)ov[0];
+    if (ov[1] > 0) s.heads = (int)ov[1];
+    if (ov[2] > 0) s.inter = (int)ov[2];
+    if (ov[3] > 0) s.positions = (int)ov[3];
+    if (ov[4] > 0) {
+        if (demo) {
+            fprintf(stderr, "randmodel: --vocab: the demo preset has its own vocabulary\n");
+            return 2;
+        }
+        s.vocab = (int)ov[4];
+    }
+    if (ov[5] >= 0) s.labels = (int)ov[5];
+    if (ol >= 0) {
+        s.l = ol;
+        s.x = ox;
+        s.r = orr;
+    }
+    if (s.hidden % s.heads != 0) {
+        fprintf(stderr, "randmodel: hidden %d is not divisible by %d heads\n", s.hidden,
+                s.heads);
+        return 2;
+    }
+    int heads = 0;
+    char *hl = strdup(heads_arg), *save = NULL;
+    for (char *tok = strtok_r(hl, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "qa") == 0) {
+            heads |= HEAD_QA;
+        } else if (strcmp(tok, "pretrain") == 0) {
+            heads |= HEAD_PRETRAIN;
+        } else {
+            fprintf(stderr, "randmodel: --heads: got '%s', expected qa or pretrain\n", tok);
+            return 2;
+        }
+    }
+    free(hl);
+    if (!(heads & HEAD_QA))
+        s.labels = 0;
+
+    if (mkdir(out, 0777) != 0 && errno != EEXIST)
+        die("cannot create", out);
+    tlist L = {0};
+    build_list(&L, &s, heads);
+    write_json(out, "config.json", config_json(&s, heads));
+    write_vocab(out, &s, demo);
+    if (s.labels > 0)
+        write_json(out, "label2ans.json", labels_json(&s, demo));
+    write_safetensors(out, &L, seed);
+    free(L.t);
+    return 0;
+}

@@ -25,7 +25,14 @@ int lx_error_prefix(lx_error *err, const char *fmt, ...) {
         vsnprintf(pre, sizeof pre, fmt, ap);
         va_end(ap);
         memcpy(old, err->msg, sizeof old);
-        snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+        size_t n = strlen(pre);
+        if (n > sizeof err->msg - 3) n = sizeof err->msg - 3;
+        memcpy(err->msg, pre, n);
+        memcpy(err->msg + n, ": ", 2);
+        size_t m = strnlen(old, sizeof old - 1);
+        if (m > sizeof err->msg - n - 3) m = sizeof err->msg - n - 3;
+        memcpy(err->msg + n + 2, old, m);
+        err->msg[n + 2 + m] = 0;
     }
     return -1;
 }

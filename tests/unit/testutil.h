@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <unistd.h>
 #include "lx.h"
 
 /* Absolute path of a fixture: $LX_FIXTURES/rel (set by tests/run-tests). */
@@ -25,5 +26,4 @@ static inline const char *scratch(const char *tag) {
     snprintf(buf, sizeof buf, "%s/lx-test-%d-%s", d ? d : "/tmp", (int)getpid(), tag);
     return buf;
 }
-#include <unistd.h>
 #endif

@@ -1,0 +1,372 @@
+/*
+ * stream.c — lx_reader and lx_writer: sequences of records in either encoding.
+ *
+ * The reader looks at the first non-blank byte: '{' starts JSON values (one per line,
+ * or pretty-printed: values are found by scanning brackets, not lines), '[' a JSON array
+ * whose elements are the records (LXMERT's train.json), "LXRF" binary frames.  It never
+ * holds more than one record: JSON text is scanned in a growing window that is
+ * compacted between records; a frame is read into a buffer of its own, grown only as
+ * bytes actually arrive, so a corrupt length cannot make it allocate memory the input
+ * does not back.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "strbuf.h"
+
+#define CHUNK (1u << 16)
+#define RECORD_MAX ((size_t)1 << 30)   /* one record's text or frame: 1 GiB at most */
+
+struct lx_reader {
+    FILE *f;
+    char *name;
+    lx_format fmt;
+    int array;                /* JSON array mode: inside the top-level [...] */
+    int array_done;
+    int dead;                 /* a frame error: cannot resume */
+    int eof;
+    char *buf;                /* JSON window */
+    size_t pos, len, cap;
+    uint64_t recno, consumed;
+    char *lines_field;        /* --lines: the field each line goes into */
+};
+
+lx_reader *lx_reader_open(FILE *f, const char *name, lx_error *err) {
+    lx_reader *rd = calloc(1, sizeof *rd);
+    if (!rd || !(rd->name = strdup(name ? name : "<stdin>"))) {
+        free(rd);
+        return lx_error_set(err, "out of memory"), NULL;
+    }
+    rd->f = f;
+    return rd;
+}
+
+void lx_reader_close(lx_reader *rd) {
+    if (!rd) return;
+    free(rd->buf);
+    free(rd->name);
+    free(rd->lines_field);
+    free(rd);
+}
+
+void lx_reader_set_lines(lx_reader *rd, const char *field) {
+    free(rd->lines_field);
+    rd->lines_field = field ? strdup(field) : NULL;
+}
+
+int lx_reader_can_resume(const lx_reader *rd) { return !rd->dead; }
+uint64_t lx_reader_record_no(const lx_reader *rd) { return rd->recno; }
+lx_format lx_reader_format(const lx_reader *rd) { return rd->fmt; }
+uint64_t lx_reader_bytes(const lx_reader *rd) { return rd->consumed; }
+
+/* Read more bytes into the window.  Returns bytes added, 0 at EOF, -1 on error. */
+static long fill(lx_reader *rd, lx_error *err) {
+    if (rd->eof) return 0;
+    if (rd->pos > 0 && rd->pos == rd->len) rd->pos = rd->len = 0;
+    if (rd->pos > rd->cap / 2) { /* compact: drop what earlier records used */
+        memmove(rd->buf, rd->buf + rd->pos, rd->len - rd->pos);
+        rd->len -= rd->pos;
+        rd->pos = 0;
+    }
+    if (rd->cap - rd->len < CHUNK) {
+        if (rd->len - rd->pos > RECORD_MAX)
+            return lx_error_set(err, "record is larger than %zu bytes", RECORD_MAX);
+        size_t cap = rd->cap ? rd->cap * 2 : 4 * CHUNK;
+        char *b = realloc(rd->buf, cap + 1);
+        if (!b) return lx_error_set(err, "out of memory");
+        rd->buf = b;
+        rd->cap = cap;
+    }
+    size_t n = fread(rd->buf + rd->len, 1, rd->cap - rd->len, rd->f);
+    if (n == 0) {
+        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+        rd->eof = 1;
+        return 0;
+    }
+    rd->len += n;
+    return (long)n;
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Skip blanks; returns the next byte (not consumed) or -1 at EOF, -2 on error. */
+static int peek(lx_reader *rd, lx_error *err) {
+    for (;;) {
+        while (rd->pos < rd->len && is_blank(rd->buf[rd->pos])) rd->pos++, rd->consumed++;
+        if (rd->pos < rd->len) return (unsigned char)rd->buf[rd->pos];
+        long n = fill(rd, err);
+        if (n < 0) return -2;
+        if (n == 0) return -1;
+    }
+}
+
+/* Find the end of the JSON value starting at rd->pos ('{' or '['), filling as needed.
+ * Returns its length, 0 if the input ended inside it, -1 on error. */
+static long scan_value(lx_reader *rd, lx_error *err) {
+    size_t i = rd->pos;
+    int depth = 0, in_str = 0, esc = 0;
+    for (;;) {
+        for (; i < rd->len; i++) {
+            char c = rd->buf[i];
+            if (in_str) {
+                if (esc) esc = 0;
+                else if (c == '\\') esc = 1;
+                else if (c == '"') in_str = 0;
+                continue;
+            }
+            if (c == '"') in_str = 1;
+            else if (c == '{' || c == '[') depth++;
+            else if ((c == '}' || c == ']') && --depth == 0) return (long)(i + 1 - rd->pos);
+        }
+        size_t off = i - rd->pos;
+        long n = fill(rd, err);
+        if (n < 0) return -1;
+        if (n == 0) return 0;
+        i = rd->pos + off;
+    }
+}
+
+/* Skip to the end of the current line (after a garbage record). */
+static void skip_line(lx_reader *rd, lx_error *err) {
+    for (;;) {
+        char *nl = memchr(rd->buf + rd->pos, '\n', rd->len - rd->pos);
+        if (nl) {
+            rd->consumed += (size_t)(nl + 1 - (rd->buf + rd->pos));
+            rd->pos = (size_t)(nl + 1 - rd->buf);
+            return;
+        }
+        rd->consumed += rd->len - rd->pos;
+        rd->pos = rd->len;
+        if (fill(rd, err) <= 0) return;
+    }
+}
+
+static int next_lines(lx_reader *rd, lx_record *r, lx_error *err) {
+    for (;;) {
+        char *nl = rd->len > rd->pos ? memchr(rd->buf + rd->pos, '\n', rd->len - rd->pos) : NULL;
+        if (nl || (rd->eof && rd->len > rd->pos)) {
+            size_t n = nl ? (size_t)(nl - (rd->buf + rd->pos)) : rd->len - rd->pos;
+            const char *s = rd->buf + rd->pos;
+            rd->pos += n + (nl != NULL);
+            rd->consumed += n + (nl != NULL);
+            if (n && s[n - 1] == '\r') n--;
+            rd->recno++;
+            json_t *v = json_stringn(s, n);
+            if (!v) return lx_error_set(err, "line is not valid UTF-8");
+            return lx_record_set_json(r, rd->lines_field, v, err) < 0 ? -1 : 1;
+        }
+        long got = fill(rd, err);
+        if (got < 0) return -1;
+        if (got == 0 && rd->len == rd->pos) return 0;
+    }
+}
+
+static int next_json(lx_reader *rd, lx_record *r, lx_error *err) {
+    int c = peek(rd, err);
+    if (c == -2) return -1;
+    if (rd->array) {
+        if (c == ',') {
+            rd->pos++, rd->consumed++;
+            c = peek(rd, err);
+            if (c == -2) return -1;
+        } else if (c == ']') {
+            rd->pos++, rd->consumed++;
+            rd->array = 0;
+            rd->array_done = 1;
+            c = peek(rd, err);
+            if (c == -2) return -1;
+        }
+    }
+    if (c == -1) {
+        if (rd->array) {
+            rd->recno++;
+            rd->dead = 1;
+            return lx_error_set(err, "input ends inside the top-level JSON array");
+        }
+        return 0;
+    }
+    rd->recno++;
+    if (rd->array_done) {
+        rd->dead = 1;
+        return lx_error_set(err, "unexpected data after the top-level JSON array");
+    }
+    if (c != '{') {
+        skip_line(rd, err);
+        if (rd->array) rd->dead = 1;
+        return lx_error_set(err, "expected a JSON object, found '%c'", c);
+    }
+    long n = scan_value(rd, err);
+    if (n < 0) {
+        rd->dead = 1;
+        return -1;
+    }
+    if (n == 0) {
+        rd->dead = 1;
+        return lx_error_set(err, "input ends inside a JSON object");
+    }
+    const char *text = rd->buf + rd->pos;
+    rd->pos += (size_t)n;
+    rd->consumed += (uint64_t)n;
+    return lx_record_from_json(r, text, (size_t)n, err) < 0 ? -1 : 1;
+}
+
+/* Read exactly n bytes of a frame that starts with the `have` bytes in head. */
+static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
+    unsigned char pre[LX_FRAME_PREFIX];
+    size_t got = 0;
+    /* bytes still in the window (from format detection) come first */
+    while (got < sizeof pre) {
+        if (rd->pos < rd->len) {
+            size_t k = rd->len - rd->pos < sizeof pre - got ? rd->len - rd->pos : sizeof pre - got;
+            memcpy(pre + got, rd->buf + rd->pos, k);
+            rd->pos += k, got += k;
+            continue;
+        }
+        size_t k = fread(pre + got, 1, sizeof pre - got, rd->f);
+        if (k == 0) break;
+        got += k;
+    }
+    if (got == 0) {
+        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+        return 0;
+    }
+    rd->recno++;
+    rd->consumed += got;
+    if (got < sizeof pre) {
+        rd->dead = 1;
+        return lx_error_set(err, "truncated frame: input ends after %zu bytes of its prefix", got);
+    }
+    uint64_t total;
+    if (lx_frame_prefix(pre, &total, err) < 0) {
+        rd->dead = 1;
+        return -1;
+    }
+    if (total > RECORD_MAX * 16) {
+        rd->dead = 1;
+        return lx_error_set(err, "frame length %llu is beyond the %zu-byte limit",
+                            (unsigned long long)total, RECORD_MAX * 16);
+    }
+    /* grow the buffer as data arrives: a lying length cannot allocate what is not there */
+    size_t cap = total < (1u << 20) ? (size_t)total : (1u << 20), have = sizeof pre;
+    char *buf = lx_aligned_alloc(cap);
+    if (!buf) return rd->dead = 1, lx_error_set(err, "out of memory");
+    memcpy(buf, pre, sizeof pre);
+    while (have < total) {
+        if (have == cap) {
+            size_t ncap = cap * 2 < total ? cap * 2 : (size_t)total;
+            char *nb = lx_aligned_alloc(ncap);
+            if (!nb) {
+                free(buf);
+                return rd->dead = 1, lx_error_set(err, "out of memory");
+            }
+            memcpy(nb, buf, have);
+            free(buf);
+            buf = nb;
+            cap = ncap;
+        }
+        size_t k;
+        if (rd->pos < rd->len) {
+            k = rd->len - rd->pos < cap - have ? rd->len - rd->pos : cap - have;
+            memcpy(buf + have, rd->buf + rd->pos, k);
+            rd->pos += k;
+        } else {
+            k = fread(buf + have, 1, cap - have, rd->f);
+        }
+        if (k == 0) {
+            free(buf);
+            rd->dead = 1;
+            if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+            return lx_error_set(err, "truncated frame: input ends after %zu of its %llu bytes",
+                                have, (unsigned long long)total);
+        }
+        have += k;
+        rd->consumed += k;
+    }
+    if (lx_record_from_frame(r, buf, (size_t)total, err) < 0) {
+        rd->dead = 1;
+        return -1;
+    }
+    return 1;
+}
+
+int lx_reader_next(lx_reader *rd, lx_record *r, lx_error *err) {
+    lx_record_clear(r);
+    if (rd->dead) return lx_error_set(err, "cannot read past an earlier bad frame");
+    if (rd->lines_field) {
+        rd->fmt = LX_FMT_JSON;
+        return next_lines(rd, r, err);
+    }
+    if (rd->fmt == LX_FMT_AUTO) {
+        int c = peek(rd, err);
+        if (c == -2) return -1;
+        if (c == -1) return 0;
+        if (c == '{') {
+            rd->fmt = LX_FMT_JSON;
+        } else if (c == '[') {
+            rd->fmt = LX_FMT_JSON;
+            rd->array = 1;
+            rd->pos++, rd->consumed++;
+            c = peek(rd, err);
+            if (c == ']') { /* an empty array */
+                rd->pos++, rd->consumed++;
+                rd->array = 0;
+                rd->array_done = 1;
+            }
+        } else {
+            while (rd->len - rd->pos < 4 && fill(rd, err) > 0) {}
+            if (rd->len - rd->pos >= 4 && memcmp(rd->buf + rd->pos, "LXRF", 4) == 0) {
+                rd->fmt = LX_FMT_BIN;
+            } else {
+                rd->recno++;
+                rd->dead = 1;
+                return lx_error_set(err, "not a record stream (expected JSON objects or "
+                                         "binary frames starting with \"LXRF\")");
+            }
+        }
+    }
+    return rd->fmt == LX_FMT_BIN ? next_frame(rd, r, err) : next_json(rd, r, err);
+}
+
+int lx_format_parse(const char *s, lx_format *out) {
+    if (strcmp(s, "json") == 0 || strcmp(s, "jsonl") == 0) *out = LX_FMT_JSON;
+    else if (strcmp(s, "bin") == 0 || strcmp(s, "binary") == 0) *out = LX_FMT_BIN;
+    else return -1;
+    return 0;
+}
+
+struct lx_writer {
+    FILE *f;
+    lx_format fmt;
+};
+
+lx_writer *lx_writer_open(FILE *f, lx_format fmt, lx_error *err) {
+    if (fmt != LX_FMT_JSON && fmt != LX_FMT_BIN) return lx_error_set(err, "no output format"), NULL;
+    lx_writer *w = calloc(1, sizeof *w);
+    if (!w) return lx_error_set(err, "out of memory"), NULL;
+    w->f = f;
+    w->fmt = fmt;
+    return w;
+}
+
+int lx_writer_write(lx_writer *w, const lx_record *r, lx_error *err) {
+    char *buf;
+    size_t len;
+    int rc = w->fmt == LX_FMT_BIN ? lx_record_to_frame(r, &buf, &len, err)
+                                   : lx_record_to_json(r, &buf, &len, err);
+    if (rc < 0) return -1;
+    size_t n = fwrite(buf, 1, len, w->f);
+    free(buf);
+    if (n != len) return lx_error_set(err, "write error: %s", strerror(errno));
+    return 0;
+}
+
+int lx_writer_flush(lx_writer *w, lx_error *err) {
+    if (fflush(w->f) != 0) return lx_error_set(err, "write error: %s", strerror(errno));
+    return 0;
+}
+
+void lx_writer_close(lx_writer *w) {
+    if (!w) return;
+    fflush(w->f);
+    free(w);
+}

@@ -1,0 +1,337 @@
+/* Unit tests of the record codecs: JSON lines, binary frames, the reader's detection,
+ * and what happens with truncated or hostile input. */
+#include "testutil.h"
+#include <math.h>
+#include <sys/resource.h>
+
+/* Read every record of a file (any encoding) into recs; returns the count. */
+static size_t read_all(const char *path, lx_record *recs, size_t max) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    lx_error err = {{0}};
+    lx_reader *rd = lx_reader_open(f, path, &err);
+    assert_non_null(rd);
+    size_t n = 0;
+    for (;;) {
+        assert_true(n < max);
+        lx_record_init(&recs[n]);
+        int rc = lx_reader_next(rd, &recs[n], &err);
+        if (rc < 0) fail_msg("%s", err.msg);
+        if (rc == 0) break;
+        assert_int_equal(lx_record_own(&recs[n], &err), 0);
+        n++;
+    }
+    lx_reader_close(rd);
+    fclose(f);
+    return n;
+}
+
+/* Encode records with fn into one buffer. */
+static char *encode_all(lx_record *recs, size_t n, int bin, size_t *len) {
+    char *all = NULL;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *b;
+        size_t l;
+        lx_error err;
+        int rc = bin ? lx_record_to_frame(&recs[i], &b, &l, &err) : lx_record_to_json(&recs[i], &b, &l, &err);
+        if (rc < 0) fail_msg("%s", err.msg);
+        all = realloc(all, total + l);
+        memcpy(all + total, b, l);
+        total += l;
+        free(b);
+    }
+    *len = total;
+    return all;
+}
+
+static size_t decode_mem(const char *buf, size_t len, lx_record *recs, size_t max, lx_error *err,
+                         int *status) {
+    FILE *f = fmemopen((void *)buf, len, "rb");
+    assert_non_null(f);
+    lx_reader *rd = lx_reader_open(f, "mem", err);
+    size_t n = 0;
+    *status = 0;
+    for (;;) {
+        assert_true(n < max);
+        lx_record_init(&recs[n]);
+        int rc = lx_reader_next(rd, &recs[n], err);
+        if (rc <= 0) {
+            *status = rc;
+            lx_record_clear(&recs[n]);
+            break;
+        }
+        lx_record_own(&recs[n], err);
+        n++;
+    }
+    lx_reader_close(rd);
+    fclose(f);
+    return n;
+}
+
+static void same_records(const lx_record *a, const lx_record *b) {
+    assert_int_equal(a->nfields, b->nfields);
+    for (size_t i = 0; i < a->nfields; i++) {
+        const lx_field *x = &a->fields[i], *y = &b->fields[i];
+        assert_string_equal(x->name, y->name);
+        assert_int_equal(!x->json, !y->json);
+        if (x->json) {
+            assert_true(json_equal(x->json, y->json));
+            continue;
+        }
+        assert_int_equal(x->tensor.dtype, y->tensor.dtype);
+        assert_int_equal(x->tensor.ndim, y->tensor.ndim);
+        for (int d = 0; d < x->tensor.ndim; d++) assert_int_equal(x->tensor.shape[d], y->tensor.shape[d]);
+        assert_memory_equal(x->tensor.data, y->tensor.data, (size_t)lx_tensor_nbytes(&x->tensor));
+    }
+}
+
+static void test_float_format(void **st) {
+    char buf[32];
+    lx_format_float(buf, 0.0f);
+    assert_string_equal(buf, "0.0");
+    lx_format_float(buf, 1.0f);
+    assert_string_equal(buf, "1.0");
+    lx_format_float(buf, 0.1f);
+    assert_string_equal(buf, "0.1");
+    lx_format_float(buf, -2.5e-8f);
+    assert_string_equal(buf, "-2.5e-08");
+    /* every float in a spread of bit patterns reads back to the same bits */
+    for (uint32_t u = 0; u < 0x7f800000u; u += 0x10001u) {
+        float f, g;
+        memcpy(&f, &u, 4);
+        lx_format_float(buf, f);
+        g = strtof(buf, NULL);
+        assert_memory_equal(&f, &g, 4);
+        assert_true(strpbrk(buf, ".e") != NULL);
+    }
+}
+
+static void test_f16_bf16(void **st) {
+    assert_true(lx_f16_to_f32(lx_f32_to_f16(1.0f)) == 1.0f);
+    assert_true(lx_f16_to_f32(lx_f32_to_f16(65504.0f)) == 65504.0f);
+    assert_true(isinf(lx_f16_to_f32(lx_f32_to_f16(65520.0f))));
+    assert_true(lx_f16_to_f32(lx_f32_to_f16(5.960464477539063e-08f)) == 5.960464477539063e-08f);
+    assert_true(lx_bf16_to_f32(lx_f32_to_bf16(1.00390625f)) == 1.0f);   /* tie to even */
+    assert_true(lx_bf16_to_f32(lx_f32_to_bf16(1.01171875f)) == 1.015625f); /* tie to even (up) */
+    for (uint32_t h = 0; h < 0x7c00; h++) /* every finite f16 survives f32 and back */
+        assert_int_equal(lx_f32_to_f16(lx_f16_to_f32((uint16_t)h)), h);
+}
+
+/* cases.jsonl -> frames -> JSON -> frames: identical bytes, identical values */
+static void test_roundtrip_cases(void **st) {
+    static lx_record a[16], b[16], c[16];
+    size_t n = read_all(fixture("cases.jsonl"), a, 16);
+    assert_int_equal(n, 5);
+    lx_tensor *vf = lx_record_tensor(&a[0], "visual_feats");
+    assert_non_null(vf);
+    assert_int_equal(vf->dtype, LX_F32);
+    assert_int_equal(vf->ndim, 2);
+    assert_int_equal(vf->shape[1], 2048);
+    assert_int_equal(lx_record_tensor(&a[0], "input_ids")->dtype, LX_I64);
+    size_t l1, l2, l3, l4;
+    char *bin1 = encode_all(a, n, 1, &l1);
+    lx_error err;
+    int status;
+    assert_int_equal(decode_mem(bin1, l1, b, 16, &err, &status), n);
+    assert_int_equal(status, 0);
+    for (size_t i = 0; i < n; i++) same_records(&a[i], &b[i]);
+    char *json1 = encode_all(b, n, 0, &l2);
+    assert_int_equal(decode_mem(json1, l2, c, 16, &err, &status), n);
+    for (size_t i = 0; i < n; i++) same_records(&a[i], &c[i]);
+    char *bin2 = encode_all(c, n, 1, &l3);
+    assert_int_equal(l1, l3);
+    assert_memory_equal(bin1, bin2, l1);
+    char *json2 = encode_all(a, n, 0, &l4);
+    assert_int_equal(l2, l4);
+    assert_memory_equal(json1, json2, l2);
+    /* every float of the text reads back to the same float32 bits */
+    FILE *f = fopen(fixture("cases.jsonl"), "rb");
+    char *line = NULL;
+    size_t cap = 0;
+    assert_true(getline(&line, &cap, f) > 0);
+    json_t *o = json_loads(line, 0, NULL);
+    json_t *feats = json_object_get(o, "visual_feats");
+    const float *d = a[0].fields ? lx_record_tensor(&a[0], "visual_feats")->data : NULL;
+    for (size_t i = 0; i < json_array_size(feats); i++)
+        for (size_t j = 0; j < json_array_size(json_array_get(feats, i)); j++) {
+            float want = (float)json_number_value(json_array_get(json_array_get(feats, i), j));
+            assert_memory_equal(&want, &d[i * 2048 + j], 4);
+        }
+    json_decref(o);
+    free(line);
+    fclose(f);
+    for (size_t i = 0; i < n; i++) lx_record_clear(&a[i]), lx_record_clear(&b[i]), lx_record_clear(&c[i]);
+    free(bin1), free(bin2), free(json1), free(json2);
+}
+
+static void test_passthrough(void **st) {
+    const char *text = "{\"s\":\"h\\u00e9\\n\\\"x\\\"\",\"o\":{\"b\":[1,{\"c\":null}],\"a\":0.3},"
+                       "\"n\":null,\"z\":[0.0,0.0],\"i\":[[1,2],[3,4]],\"e\":[],\"t\":true,"
+                       "\"big\":12345678901234,\"r\":[1,2.5]}\n";
+    lx_record r;
+    lx_error err;
+    lx_record_init(&r);
+    assert_int_equal(lx_record_from_json(&r, text, strlen(text), &err), 0);
+    assert_string_equal(r.fields[0].name, "s");
+    assert_string_equal(r.fields[1].name, "o");
+    assert_non_null(lx_record_tensor(&r, "z"));
+    assert_int_equal(lx_record_tensor(&r, "z")->dtype, LX_F32);
+    assert_int_equal(lx_record_tensor(&r, "i")->dtype, LX_I64);
+    assert_int_equal(lx_record_tensor(&r, "r")->dtype, LX_F32);
+    assert_null(lx_record_tensor(&r, "e"));
+    char *out, *fr;
+    size_t len, flen;
+    assert_int_equal(lx_record_to_json(&r, &out, &len, &err), 0);
+    assert_string_equal(out, "{\"s\":\"h\xc3\xa9\\n\\\"x\\\"\",\"o\":{\"b\":[1,{\"c\":null}],\"a\":0.3},"
+                             "\"n\":null,\"z\":[0.0,0.0],\"i\":[[1,2],[3,4]],\"e\":[],\"t\":true,"
+                             "\"big\":12345678901234,\"r\":[1.0,2.5]}\n");
+    assert_int_equal(lx_record_to_frame(&r, &fr, &flen, &err), 0);
+    assert_int_equal(flen % 64, 0);
+    lx_record back;
+    lx_record_init(&back);
+    assert_int_equal(lx_record_from_frame(&back, fr, flen, &err), 0);
+    same_records(&r, &back);
+    lx_record_clear(&back);
+    lx_record_clear(&r);
+    free(out);
+}
+
+/* Cut a two-record stream at every byte of its last frame: the first record always
+ * reads, then a clear error (never a crash, hang or a half record). */
+static void test_truncated_frames(void **st) {
+    static lx_record a[16], b[16];
+    size_t n = read_all(fixture("cases.jsonl"), a, 16);
+    size_t l0, l1;
+    char *first = encode_all(a, 1, 1, &l0);
+    char *both = encode_all(a + 3, 1, 1, &l1);
+    char *buf = malloc(l0 + l1);
+    memcpy(buf, first, l0);
+    memcpy(buf + l0, both, l1);
+    for (size_t cut = l0 + 1; cut < l0 + l1; cut += (cut < l0 + 4096 ? 1 : 97)) {
+        lx_error err = {{0}};
+        int status;
+        size_t got = decode_mem(buf, cut, b, 16, &err, &status);
+        assert_int_equal(got, 1);
+        assert_int_equal(status, -1);
+        assert_true(strstr(err.msg, "truncated") || strstr(err.msg, "frame"));
+        lx_record_clear(&b[0]);
+    }
+    for (size_t i = 0; i < n; i++) lx_record_clear(&a[i]);
+    free(first), free(both), free(buf);
+}
+
+static void test_hostile_frames(void **st) {
+    lx_error err;
+    int status;
+    lx_record b[4];
+    /* a 4 GiB length with only a few bytes behind it must not allocate 4 GiB */
+    unsigned char fr[128] = "LXRF\x01\x00\x00\x00";
+    uint64_t big = (uint64_t)4 << 30;
+    memcpy(fr + 8, &big, 8);
+    uint64_t hl = 2;
+    memcpy(fr + 16, &hl, 8);
+    memcpy(fr + 24, "{}", 2);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_AS, &old);
+    lim = old;
+    lim.rlim_cur = (rlim_t)2 << 30; /* 2 GiB address space: a 4 GiB malloc would fail */
+    if (!getenv("LX_SANITIZE")) setrlimit(RLIMIT_AS, &lim);
+    assert_int_equal(decode_mem((char *)fr, sizeof fr, b, 4, &err, &status), 0);
+    assert_int_equal(status, -1);
+    assert_non_null(strstr(err.msg, "truncated"));
+    setrlimit(RLIMIT_AS, &old);
+    /* garbage in the prefix */
+    assert_int_equal(decode_mem("LXRF\x09\0\0\0garbage garbage garbage", 31, b, 4, &err, &status), 0);
+    assert_int_equal(status, -1);
+    assert_non_null(strstr(err.msg, "version"));
+    /* a header that is not JSON, a tensor outside the frame, overlapping tensors */
+    const char *hdrs[] = {
+        "{not json",
+        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[1000],\"offset\":0,\"nbytes\":4000}}}",
+        "{\"record\":{\"x\":null,\"y\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16},"
+        "\"y\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
+        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":17}}}",
+        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"q7\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
+        "{\"record\":{},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
+    };
+    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+        unsigned char f2[1024] = "LXRF\x01\0\0\0";
+        uint64_t total = 512, h = strlen(hdrs[i]);
+        memcpy(f2 + 8, &total, 8);
+        memcpy(f2 + 16, &h, 8);
+        memcpy(f2 + 24, hdrs[i], h);
+        assert_int_equal(decode_mem((char *)f2, 512, b, 4, &err, &status), 0);
+        assert_int_equal(status, -1);
+    }
+}
+
+static void test_json_array_and_errors(void **st) {
+    lx_record b[8];
+    lx_error err;
+    int status;
+    const char *arr = " [ {\"a\": 1}, {\"a\": [1.5]} ,{\"a\":\"]\"} ]\n";
+    assert_int_equal(decode_mem(arr, strlen(arr), b, 8, &err, &status), 3);
+    assert_int_equal(status, 0);
+    for (int i = 0; i < 3; i++) lx_record_clear(&b[i]);
+    /* pretty-printed objects (jq without -c) */
+    const char *pretty = "{\n  \"a\": 1,\n  \"b\": {\n \"c\": 2\n }\n}\n{\"a\":2}";
+    assert_int_equal(decode_mem(pretty, strlen(pretty), b, 8, &err, &status), 2);
+    for (int i = 0; i < 2; i++) lx_record_clear(&b[i]);
+    /* a bad line between good ones: the reader reports it and can go on */
+    const char *bad = "{\"a\":1}\n{\"a\":}\n{\"a\":3}\n";
+    FILE *f = fmemopen((void *)bad, strlen(bad), "rb");
+    lx_reader *rd = lx_reader_open(f, "mem", &err);
+    lx_record r;
+    lx_record_init(&r);
+    assert_int_equal(lx_reader_next(rd, &r, &err), 1);
+    assert_int_equal(lx_reader_next(rd, &r, &err), -1);
+    assert_int_equal(lx_reader_record_no(rd), 2);
+    assert_true(lx_reader_can_resume(rd));
+    assert_int_equal(lx_reader_next(rd, &r, &err), 1);
+    assert_int_equal(json_integer_value(lx_record_json(&r, "a")), 3);
+    assert_int_equal(lx_reader_next(rd, &r, &err), 0);
+    lx_record_clear(&r);
+    lx_reader_close(rd);
+    fclose(f);
+    /* not a stream at all */
+    assert_int_equal(decode_mem("hello", 5, b, 8, &err, &status), 0);
+    assert_int_equal(status, -1);
+    /* an object cut short */
+    assert_int_equal(decode_mem("{\"a\":1}{\"b\":[1,2", 16, b, 8, &err, &status), 1);
+    assert_int_equal(status, -1);
+    lx_record_clear(&b[0]);
+}
+
+static void test_lines(void **st) {
+    const char *text = "what is it?\r\nsecond line\nlast";
+    FILE *f = fmemopen((void *)text, strlen(text), "rb");
+    lx_error err;
+    lx_reader *rd = lx_reader_open(f, "mem", &err);
+    lx_reader_set_lines(rd, "text");
+    lx_record r;
+    lx_record_init(&r);
+    const char *want[] = {"what is it?", "second line", "last"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(lx_reader_next(rd, &r, &err), 1);
+        assert_string_equal(json_string_value(lx_record_json(&r, "text")), want[i]);
+    }
+    assert_int_equal(lx_reader_next(rd, &r, &err), 0);
+    lx_record_clear(&r);
+    lx_reader_close(rd);
+    fclose(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_float_format),
+        cmocka_unit_test(test_f16_bf16),
+        cmocka_unit_test(test_roundtrip_cases),
+        cmocka_unit_test(test_passthrough),
+        cmocka_unit_test(test_truncated_frames),
+        cmocka_unit_test(test_hostile_frames),
+        cmocka_unit_test(test_json_array_and_errors),
+        cmocka_unit_test(test_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

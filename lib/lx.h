@@ -341,6 +341,80 @@ int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx
 /* ==== end network ======================================================== */
 
 /* ==== vqa (lib/vqa.c, lib/vqaeval.c) ===================================== */
+/* Answer labels: index = label, the strings of LXMERT's label2ans list. */
+typedef struct lx_vqa_labels {
+    char **ans;                   /* n owned strings */
+    size_t n;
+} lx_vqa_labels;
+
+/* Read a label file: a label2ans JSON array ["yes", "no", ...] or an ans2label object
+ * {"yes": 0, "no": 1, ...} whose values are exactly 0..n-1.  Fills *l (owned). */
+int lx_vqa_labels_read(lx_vqa_labels *l, const char *path, lx_error *err);
+int lx_vqa_labels_from_json(lx_vqa_labels *l, const json_t *v, lx_error *err);
+/* The labels a model file carries (copied); an error if it has none. */
+int lx_vqa_labels_from_model(lx_vqa_labels *l, const lx_model *m, lx_error *err);
+void lx_vqa_labels_free(lx_vqa_labels *l);
+
+/* How a logit becomes a score: VQA heads are trained with binary cross-entropy (each
+ * answer's own sigmoid), GQA-style heads with cross-entropy (softmax over all answers). */
+typedef enum lx_vqa_scoring { LX_SCORE_SIGMOID = 0, LX_SCORE_SOFTMAX } lx_vqa_scoring;
+int lx_vqa_scoring_parse(const char *s, lx_vqa_scoring *out);  /* "sigmoid" / "softmax" */
+
+typedef struct lx_vqa_pick {
+    size_t label;                 /* index into the labels */
+    float logit;
+    float score;                  /* sigmoid(logit) or softmax over all n logits */
+} lx_vqa_pick;
+
+/* The k highest of n logits, best first (equal logits: lower label first), into
+ * out[min(k, n)].  Returns the number written. */
+size_t lx_vqa_topk(const float *logits, size_t n, size_t k, lx_vqa_scoring scoring,
+                   lx_vqa_pick *out);
+/* The picks as a JSON list of {"answer", "label", "score", "logit"} (new reference). */
+json_t *lx_vqa_picks_json(const lx_vqa_pick *p, size_t k, const lx_vqa_labels *l);
+
+/* The official VQA v2 accuracy (see lx-vqa(1)): answer normalisation and leave-one-out
+ * min(1, matches / 3).  The normalisation tables, in the official order: */
+typedef struct lx_vqa_map {
+    const char *from, *to;
+} lx_vqa_map;
+const char *lx_vqa_punctuation(void);                 /* the 21 characters, in order */
+const lx_vqa_map *lx_vqa_number_words(size_t *n);     /* "none" -> "0" ... "ten" -> "10" */
+const char *const *lx_vqa_articles(size_t *n);        /* "a", "an", "the" */
+const lx_vqa_map *lx_vqa_contractions(size_t *n);     /* "dont" -> "don't" ... */
+
+/* The normalisation steps, each returning a new malloc'd string (NULL on allocation
+ * failure).  clean: newline and tab to space, strip surrounding whitespace.  punct: the
+ * punctuation rules and the period quirk.  words: lower-case, number words, articles,
+ * contractions, single spaces.  normalize = words(punct(s)). */
+char *lx_vqa_clean(const char *s);
+char *lx_vqa_punct(const char *s);
+char *lx_vqa_words(const char *s);
+char *lx_vqa_normalize(const char *s);
+/* One question: the accuracy in [0, 1] of pred against the n human answers (raw text;
+ * cleaned and, unless all agree, normalised here).  Returns 0 or -1. */
+int lx_vqa_accuracy(const char *const *humans, size_t n, const char *pred, double *acc,
+                    lx_error *err);
+/* LXMERT's soft score: label[pred] (a number), 0 when absent.  label must be an object. */
+int lx_vqa_soft_score(const json_t *label, const char *pred, double *score, lx_error *err);
+
+/* Running totals over a set of questions, overall and per question / answer type. */
+typedef struct lx_vqa_eval lx_vqa_eval;
+lx_vqa_eval *lx_vqa_eval_new(lx_error *err);
+void lx_vqa_eval_free(lx_vqa_eval *ev);
+/* Score pred against the truth of one question: label (LXMERT's {answer: score} object)
+ * and/or answers (the annotation's human answers: a list of {"answer": ...} objects or of
+ * strings); either may be NULL.  qtype / atype may be NULL.  *soft and *official (either
+ * pointer may be NULL) get the question's scores, or -1 when that truth is absent.
+ * Returns 0, or -1 for malformed truth (nothing is counted then). */
+int lx_vqa_eval_add(lx_vqa_eval *ev, const char *pred, const json_t *label,
+                    const json_t *answers, const char *qtype, const char *atype,
+                    double *soft, double *official, lx_error *err);
+/* The summary (new reference): {"count": questions added, "lxmert": {...}, "official":
+ * {...}}, each metric present when some question had that truth and holding "count",
+ * "overall", "perQuestionType", "perAnswerType" (percentages, unrounded; types in order
+ * of first appearance). */
+json_t *lx_vqa_eval_summary(const lx_vqa_eval *ev);
 /* ==== end vqa ============================================================ */
 
 #ifdef __cplusplus

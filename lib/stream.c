@@ -141,6 +141,18 @@ static void skip_line(lx_reader *rd, lx_error *err) {
     }
 }
 
+/* After a bad JSON value: go on from the next line, so that one broken line of a JSON
+ * lines file costs only that record (inside a top-level array there is no such place). */
+static int resync(lx_reader *rd) {
+    if (rd->array) {
+        rd->dead = 1;
+        return -1;
+    }
+    rd->pos++, rd->consumed++;
+    skip_line(rd, NULL);
+    return -1;
+}
+
 static int next_lines(lx_reader *rd, lx_record *r, lx_error *err) {
     for (;;) {
         char *nl = rd->len > rd->pos ? memchr(rd->buf + rd->pos, '\n', rd->len - rd->pos) : NULL;
@@ -201,13 +213,14 @@ static int next_json(lx_reader *rd, lx_record *r, lx_error *err) {
         return -1;
     }
     if (n == 0) {
-        rd->dead = 1;
-        return lx_error_set(err, "input ends inside a JSON object");
+        lx_error_set(err, "input ends inside a JSON object");
+        return resync(rd);
     }
     const char *text = rd->buf + rd->pos;
+    if (lx_record_from_json(r, text, (size_t)n, err) < 0) return resync(rd);
     rd->pos += (size_t)n;
     rd->consumed += (uint64_t)n;
-    return lx_record_from_json(r, text, (size_t)n, err) < 0 ? -1 : 1;
+    return 1;
 }
 
 /* Read exactly n bytes of a frame that starts with the `have` bytes in head. */

@@ -205,6 +205,146 @@ void *lx_aligned_alloc(size_t n);
 /* ==== end tokenizer ====================================================== */
 
 /* ==== features (lib/tsv.c, lib/featindex.c, lib/base64.c) ================ */
+
+/* Region features of images, as bottom-up-attention detectors write them: one TSV line
+ * per image, the layout told apart by the number of tab-separated fields.
+ *   10 fields (LXMERT):  img_id img_h img_w objects_id objects_conf attrs_id attrs_conf
+ *                        num_boxes boxes features
+ *    6 fields (original bottom-up-attention):  image_id image_w image_h num_boxes boxes
+ *                        features            (width before height; integer ids)
+ * Arrays are base64 of little-endian int64 (objects_id, attrs_id) or float32 (the
+ * confidences, boxes [N, 4] as x1 y1 x2 y2 in pixels, features [N, D]).
+ *
+ * Image keys are text: a TSV id is the first field as written, except that 6-field ids
+ * must be integers and are kept as their canonical decimal text ("007" -> "7").  A key
+ * taken from a record is a JSON string used as is, or a JSON integer written in decimal,
+ * so 42 and "42" both find image 42 (lx_regions_key). */
+
+/* base64 (lib/base64.c): RFC 4648 standard alphabet, '=' padding. */
+size_t lx_base64_encoded_len(size_t n);                 /* 4 * ceil(n / 3) */
+/* Encode n bytes into dst (lx_base64_encoded_len(n) chars, no NUL).  Returns the count. */
+size_t lx_base64_encode(char *dst, const void *src, size_t n);
+/* Decode n chars into dst, which holds cap bytes.  Strict: n a multiple of 4, alphabet
+ * characters only, '=' only as the last one or two.  Returns the byte count, or -1
+ * naming the first bad character's position (or that cap is too small). */
+int64_t lx_base64_decode(void *dst, size_t cap, const char *src, size_t n, lx_error *err);
+
+/* One image's regions.  The arrays are owned and reused from one image to the next. */
+typedef struct lx_regions {
+    char *img_id;                 /* NUL-terminated key text (see above) */
+    int id_is_int;                /* 1: an integer id (6-field layout or a JSON integer) */
+    int64_t img_h, img_w;         /* image size in pixels, > 0 */
+    int64_t num_boxes;            /* N >= 1 */
+    int64_t feat_dim;             /* D >= 1 */
+    int has_objects;              /* 1: objects_id .. attrs_conf hold N values each */
+    float *boxes;                 /* [N, 4] x1 y1 x2 y2, pixels */
+    float *features;              /* [N, D] */
+    int64_t *objects_id;          /* [N] */
+    float *objects_conf;          /* [N] */
+    int64_t *attrs_id;            /* [N] */
+    float *attrs_conf;            /* [N] */
+    size_t cap[7];                /* private: bytes allocated for img_id .. attrs_conf */
+} lx_regions;
+
+void lx_regions_init(lx_regions *g);
+void lx_regions_free(lx_regions *g);                    /* frees the arrays, re-inits */
+/* Make dst a deep copy of src (dst's arrays are reused). */
+int lx_regions_copy(lx_regions *dst, const lx_regions *src, lx_error *err);
+/* Parse one TSV line (len bytes without the newline; a final '\r' is ignored) of either
+ * layout, then lx_regions_check it.  Errors name the field ("boxes: ...").  */
+int lx_regions_parse_tsv(lx_regions *g, const char *line, size_t len, lx_error *err);
+/* Check N, D >= 1, every value finite, and each box inside the image:
+ * 0 <= x1 <= x2 <= img_w, 0 <= y1 <= y2 <= img_h (the border itself is inside). */
+int lx_regions_check(const lx_regions *g, lx_error *err);
+/* Read a regions record: img_id (string or integer), img_h, img_w (integers), boxes
+ * [N, 4], features [N, D], optionally objects_id, objects_conf, attrs_id, attrs_conf
+ * [N] (all four or none); then lx_regions_check. */
+int lx_regions_from_record(lx_regions *g, const lx_record *r, lx_error *err);
+/* Append g to r as a regions record (the fields above, in that order; objects when
+ * g has them), keeping the first max_boxes regions (max_boxes <= 0: all). */
+int lx_regions_to_record(const lx_regions *g, lx_record *r, int64_t max_boxes,
+                         lx_error *err);
+/* Set the model inputs on r: visual_feats f32 [n, D] and visual_pos f32 [n, 4], with
+ * objects also objects_id i64 [n], objects_conf f32 [n], attrs_id i64 [n], attrs_conf
+ * f32 [n] (an error if g has none); n = min(N, max_boxes), max_boxes <= 0: all. */
+int lx_regions_attach(const lx_regions *g, lx_record *r, int64_t max_boxes, int objects,
+                      lx_error *err);
+/* visual_pos from boxes [n, 4] as LXMERT's loader computes it in float32:
+ * x1/img_w, y1/img_h, x2/img_w, y2/img_h (each a float32 division). */
+void lx_regions_normalize(float *pos, const float *boxes, int64_t n, int64_t img_w,
+                          int64_t img_h);
+/* The key text of a JSON id (string as is, integer in decimal) into buf.  Returns the
+ * length, or -1 for another JSON type or a key longer than len - 1. */
+int lx_regions_key(const json_t *v, char *buf, size_t len, lx_error *err);
+
+/* Line reader over a TSV file (lib/tsv.c) with a read buffer of a settable size; lines
+ * of any length up to LX_TSV_MAX_LINE are assembled across reads, so memory is bounded
+ * by the longest line (one image), not by the file. */
+#define LX_TSV_BUFSIZE ((size_t)1 << 20)
+#define LX_TSV_MAX_LINE ((size_t)1 << 30)
+typedef struct lx_tsv lx_tsv;
+
+/* Open path for reading; bufsize 0 means LX_TSV_BUFSIZE.  Owned. */
+lx_tsv *lx_tsv_open(const char *path, size_t bufsize, lx_error *err);
+/* The next non-empty line: *line points into the reader (valid until the next call),
+ * *len excludes the newline, *offset is the line's first byte in the file.  Returns 1,
+ * 0 at the end, -1 on a read error or a line longer than LX_TSV_MAX_LINE. */
+int lx_tsv_next(lx_tsv *t, const char **line, size_t *len, uint64_t *offset,
+                lx_error *err);
+/* Read len bytes at offset (one pread) into the reader's buffer. */
+int lx_tsv_read_at(lx_tsv *t, uint64_t offset, size_t len, const char **line,
+                   lx_error *err);
+uint64_t lx_tsv_line_no(const lx_tsv *t);               /* 1-based, of the last line */
+const char *lx_tsv_path(const lx_tsv *t);
+/* The key of a TSV line (see above) into buf, and the number of fields (6 or 10).
+ * Returns the key length, or -1. */
+int lx_tsv_line_key(const char *line, size_t len, char *buf, size_t buflen, int *nfields,
+                    lx_error *err);
+void lx_tsv_close(lx_tsv *t);
+
+/* The offset index of one TSV file (lib/featindex.c): for every image key, the byte
+ * offset and length of its line.  Kept in a small binary file (by default the TSV's path
+ * + ".lxi") that records the TSV's size and mtime; a missing, stale or damaged index is
+ * rebuilt by reading the TSV once, and if it cannot be written the index is kept in
+ * memory (lx_featindex_note says why).  Duplicate keys in one file are an error. */
+typedef struct lx_featindex lx_featindex;
+
+typedef enum lx_featindex_how {
+    LX_FEATINDEX_LOADED = 0,      /* an up-to-date index file was read */
+    LX_FEATINDEX_BUILT,           /* built from the TSV and written */
+    LX_FEATINDEX_MEMORY           /* built from the TSV, kept in memory only */
+} lx_featindex_how;
+
+/* Open (or build) the index of tsv_path.  index_path NULL: tsv_path + ".lxi".
+ * bufsize: the read buffer for building (0: LX_TSV_BUFSIZE).  Owned. */
+lx_featindex *lx_featindex_open(const char *tsv_path, const char *index_path,
+                                size_t bufsize, lx_error *err);
+lx_featindex_how lx_featindex_status(const lx_featindex *ix);
+/* Why the index is in memory only ("" otherwise). */
+const char *lx_featindex_note(const lx_featindex *ix);
+size_t lx_featindex_count(const lx_featindex *ix);
+/* Find key: 1 with *offset and *len of its line, 0 when absent. */
+int lx_featindex_find(const lx_featindex *ix, const char *key, size_t keylen,
+                      uint64_t *offset, uint64_t *len);
+void lx_featindex_close(lx_featindex *ix);
+
+/* A feature store (lib/featstore.c): several indexed TSV files, searched in the order
+ * given, then regions added from records (kept in memory), for lookups by key. */
+typedef struct lx_features lx_features;
+
+/* Open n TSV files with their indexes (index_paths NULL, or an entry NULL: the
+ * default).  n may be 0.  Owned. */
+lx_features *lx_features_open(const char *const *paths, const char *const *index_paths,
+                              size_t n, size_t bufsize, lx_error *err);
+size_t lx_features_nfiles(const lx_features *f);
+const lx_featindex *lx_features_index(const lx_features *f, size_t i);
+/* Add one regions record (lx_regions_from_record), copied into memory.  A key already
+ * added is an error. */
+int lx_features_add_record(lx_features *f, const lx_record *r, lx_error *err);
+/* Look key up and decode its regions into g.  Returns 1 when found, 0 when no source
+ * has it, -1 when its line is bad (the message names the file and the id). */
+int lx_features_lookup(lx_features *f, const char *key, lx_regions *g, lx_error *err);
+void lx_features_close(lx_features *f);
 /* ==== end features ======================================================= */
 
 /* ==== checkpoints (lib/safetensors.c, lib/zipfile.c, lib/pickle.c, ...) == */

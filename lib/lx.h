@@ -202,6 +202,71 @@ void *lx_aligned_alloc(size_t n);
 /* ==== end of core ======================================================== */
 
 /* ==== tokenizer (lib/tokenizer.c) ======================================== */
+
+/* BERT WordPiece, identical to HF BertTokenizer / LxmertTokenizer (uncased by default).
+ * Text goes through BERT's basic tokenizer (drop NUL, U+FFFD and control characters,
+ * whitespace to spaces, spaces around CJK ideographs, lower-case and strip accents, split
+ * on punctuation), then greedy longest-match-first WordPiece with "##" continuations.
+ * Special tokens written in the text ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]",
+ * case-sensitive) stay whole.  See lx-tokenize(1) for the details. */
+
+/* The vocabulary: token text <-> id (id = position, from 0). */
+typedef struct lx_vocab lx_vocab;
+
+/* An empty vocabulary (owned; add tokens with lx_vocab_add). */
+lx_vocab *lx_vocab_new(lx_error *err);
+/* Append a token (len bytes of UTF-8, no NUL) as the next id.  A token that is already
+ * present gets the new id on lookup (the last occurrence wins, as in HF).  Returns the id
+ * or -1. */
+int64_t lx_vocab_add(lx_vocab *v, const char *token, size_t len, lx_error *err);
+/* Read a vocab.txt: one token per line, id = line number from 0.  Owned. */
+lx_vocab *lx_vocab_load(const char *path, lx_error *err);
+void lx_vocab_free(lx_vocab *v);
+size_t lx_vocab_size(const lx_vocab *v);
+/* The text of id (borrowed, NUL-terminated), or NULL when id is out of range. */
+const char *lx_vocab_token(const lx_vocab *v, int64_t id);
+/* The id of the token s[0..len), or -1 if absent. */
+int64_t lx_vocab_find(const lx_vocab *v, const char *s, size_t len);
+
+/* Token ids with their segment (token type); grown as needed.  Zero-initialise, or use
+ * lx_encoding_init; free with lx_encoding_free. */
+typedef struct lx_encoding {
+    int64_t *input_ids;           /* [n] */
+    int64_t *token_type_ids;      /* [n] */
+    size_t n, cap;
+} lx_encoding;
+
+void lx_encoding_init(lx_encoding *e);
+void lx_encoding_free(lx_encoding *e);
+
+/* A tokenizer over a vocabulary (borrowed: it must outlive the tokenizer).  It holds
+ * scratch buffers, so use one per thread.  The vocabulary must contain [CLS], [SEP] and
+ * [UNK]; [PAD] and [MASK] map to [UNK] when absent.  Owned. */
+typedef struct lx_tokenizer lx_tokenizer;
+
+/* lower_case 1: uncased BERT (lower-case with Python's str.lower(), strip accents);
+ * 0: cased (text kept as is after NFC, as HF does). */
+lx_tokenizer *lx_tokenizer_new(const lx_vocab *v, int lower_case, lx_error *err);
+void lx_tokenizer_free(lx_tokenizer *t);
+const lx_vocab *lx_tokenizer_vocab(const lx_tokenizer *t);
+
+/* The word pieces of text[0..len) (UTF-8, may hold NUL bytes), without [CLS]/[SEP],
+ * appended to out with token type type_id.  Invalid UTF-8 is an error naming the byte
+ * offset. */
+int lx_tokenizer_tokenize(lx_tokenizer *t, const char *text, size_t len, int type_id,
+                          lx_encoding *out, lx_error *err);
+/* The model input for one text (b == NULL) or a pair: [CLS] a [SEP] (b [SEP]), token
+ * types 0 for [CLS] a [SEP] and 1 for b [SEP].  max_length > 0 truncates as HF's
+ * "longest_first" does: one piece at a time from the longer segment, from the second on
+ * a tie; it must leave room for the special tokens.  out is overwritten. */
+int lx_tokenizer_encode(lx_tokenizer *t, const char *a, size_t alen, const char *b,
+                        size_t blen, size_t max_length, lx_encoding *out, lx_error *err);
+/* Text for ids: pieces joined by spaces, "##" pieces glued to the one before; with
+ * skip_special the special tokens are left out.  Returns a malloc'd NUL-terminated
+ * string (caller frees; *len gets its length if len != NULL), or NULL for an id outside
+ * the vocabulary. */
+char *lx_tokenizer_decode(const lx_tokenizer *t, const int64_t *ids, size_t n,
+                          int skip_special, size_t *len, lx_error *err);
 /* ==== end tokenizer ====================================================== */
 
 /* ==== features (lib/tsv.c, lib/featindex.c, lib/base64.c) ================ */

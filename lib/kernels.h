@@ -1,0 +1,57 @@
+/*
+ * kernels.h — the small pure kernels under the LXMERT network (lib/kernels.c): linear
+ * layers over cblas_sgemm (f32 or bf16 weights), LayerNorm, exact GELU,
+ * masked softmax.  Private to liblx: lib/net.c is the only caller.
+ *
+ * Every matrix is row-major.  A linear layer follows PyTorch's nn.Linear: the weight is
+ * [out, in] and y = x W^T + b.
+ */
+#ifndef LX_KERNELS_H
+#define LX_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A linear layer: weight [out, in] and bias [out].  Exactly one of w (f32) and wbf
+ * (bf16, widened to f32 block by block as it is used) is set; b may be NULL. */
+typedef struct lx_lin {
+    const float *w;               /* [out, in] f32, or NULL */
+    const uint16_t *wbf;          /* [out, in] bf16, or NULL */
+    const float *b;               /* [out] or NULL */
+    int out, in;
+} lx_lin;
+
+/* LayerNorm parameters: gamma and beta [n]. */
+typedef struct lx_ln {
+    const float *g, *b;
+    int n;
+} lx_ln;
+
+/* Scratch a bf16 linear layer needs: a block of weight rows widened to f32. */
+typedef struct lx_kscratch {
+    float *wf;
+    size_t cap;                   /* elements */
+} lx_kscratch;
+
+/* y[m, out] = x[m, in] W^T + b.  ldx / ldy are the row strides of x and y.  For a bf16
+ * layer, s holds the widened weight block (grown as needed); returns -1 when out of memory. */
+int lx_k_linear(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
+                lx_kscratch *s);
+
+/* x[m, n] <- LayerNorm(x + r) row by row (r may be NULL), with rows of stride ld. */
+void lx_k_add_layernorm(float *x, const float *r, int m, int n, int ld, const lx_ln *ln,
+                        float eps);
+/* y[m, n] <- LayerNorm(x) into a separate destination (strides ldx, ldy). */
+void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
+                    const lx_ln *ln, float eps);
+/* x <- GELU(x) elementwise, the exact form x/2 (1 + erf(x / sqrt 2)). */
+void lx_k_gelu(float *x, size_t n);
+/* One row of attention scores: s[k] += mask[k] (mask may be NULL), then softmax. */
+void lx_k_softmax_masked(float *s, const float *mask, int n);
+
+/* Widen n bf16 values to f32 (exact). */
+void lx_k_bf16_to_f32(float *dst, const uint16_t *src, size_t n);
+/* 1 when the CPU has the AVX512_BF16 dot-product instructions. */
+int lx_k_have_bf16(void);
+
+#endif

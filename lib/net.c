@@ -1,0 +1,974 @@
+/*
+ * net.c — the LXMERT forward pass (HF LxmertModel and its heads), float32.
+ *
+ * Three parts, as in llama2.c: the weights (lx_weights: views into the mapped .lxm, or
+ * f32 copies made once when the file stores f16/bf16; fields named after the checkpoint's
+ * modules), the run state (activation buffers sized from the config and the largest
+ * batch seen, reused), and forward(), one function per block in the order HF's
+ * modeling_lxmert.py runs them:
+ *
+ *   embeddings      LN(word + position + token_type)                        [L, H]
+ *   visn_fc         (LN(visn_fc(feats)) + LN(box_fc(pos))) / 2               [N, H]
+ *   layer[l]        BERT layer on the language side (self-att, FFN)
+ *   r_layers[r]     BERT layer on the vision side
+ *   x_layers[x]     visual_attention (ONE cross-attention module used in both directions,
+ *                   both reading the layer's input states), then lang_self_att /
+ *                   visn_self_att, then lang_inter+lang_output / visn_inter+visn_output
+ *   pooler          tanh(W h_lang[0] + b)
+ *   heads           cls.predictions, cls.seq_relationship, obj_predict_head, answer_head
+ *
+ * Batching without padding.  The records of a batch are packed, not padded: every
+ * record's language rows are stacked into one [sum L, H] matrix followed by every
+ * record's vision rows [sum N, H], so each linear layer is one GEMM over all the rows of
+ * the batch (and the cross-attention's Q, K, V and output projections, whose weights the
+ * two directions share, one GEMM over both modalities).  Attention is then computed per
+ * record and head over that record's own rows only, so no padded key or query exists and
+ * nothing can leak between records: a batched result equals the unbatched one up to the
+ * GEMM's rounding.  Masks are HF's additive (1 - m) * finfo(float32).min on the scores.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+#include "kernels.h"
+#include "lx.h"
+
+/* ---- weights ------------------------------------------------------------- */
+
+/* LxmertAttention + LxmertAttentionOutput: q, k, v [H, H] (k, v [H, ctx] in general),
+ * output dense [H, H] and its LayerNorm. */
+typedef struct lx_att {
+    lx_lin query, key, value;
+    lx_lin dense;
+    lx_ln ln;
+} lx_att;
+
+/* LxmertIntermediate + LxmertOutput: dense [I, H] + GELU, dense [H, I], LayerNorm. */
+typedef struct lx_ffn {
+    lx_lin inter, out;
+    lx_ln ln;
+} lx_ffn;
+
+/* LxmertLayer (encoder.layer.i, encoder.r_layers.i). */
+typedef struct lx_layer {
+    lx_att attention;
+    lx_ffn ffn;
+} lx_layer;
+
+/* LxmertXLayer (encoder.x_layers.i). */
+typedef struct lx_xlayer {
+    lx_att visual_attention;      /* shared by both directions */
+    lx_att lang_self_att, visn_self_att;
+    lx_ffn lang, visn;            /* lang_inter + lang_output, visn_inter + visn_output */
+} lx_xlayer;
+
+typedef struct lx_weights {
+    const float *word_embeddings;       /* [vocab, H] */
+    const float *position_embeddings;   /* [max_pos, H] */
+    const float *token_type_embeddings; /* [type_vocab, H] */
+    lx_ln emb_ln;                       /* [H] */
+    lx_lin visn_fc;                     /* [H, feat_dim] */
+    lx_ln visn_layer_norm;
+    lx_lin box_fc;                      /* [H, pos_dim] */
+    lx_ln box_layer_norm;
+    lx_layer *layer;                    /* [l_layers] */
+    lx_layer *r_layers;                 /* [r_layers] */
+    lx_xlayer *x_layers;                /* [x_layers] */
+    lx_lin pooler;                      /* [H, H] */
+    /* cls.predictions: transform dense [H, H] + GELU + LN, decoder [vocab, H] (tied to
+     * the word embeddings) + bias [vocab] */
+    lx_lin mlm_transform;
+    lx_ln mlm_ln;
+    lx_lin mlm_decoder;
+    lx_lin seq_relationship;            /* [2, H] */
+    /* obj_predict_head: transform as above, decoder_dict obj/attr/feat [n, H] */
+    lx_lin obj_transform;
+    lx_ln obj_ln;
+    lx_lin obj, attr, feat;
+    /* answer_head.logit_fc: 0 Linear [2H, H], 1 GELU, 2 LayerNorm [2H], 3 Linear [labels, 2H] */
+    lx_lin qa0;
+    lx_ln qa2;
+    lx_lin qa3;
+} lx_weights;
+
+/* ---- run state ----------------------------------------------------------- */
+
+typedef struct lx_state {
+    size_t rows_cap;              /* rows (language + vision) the buffers hold */
+    size_t vis_cap;               /* vision rows feats/pos hold */
+    size_t score_cap;             /* floats in scores */
+    size_t n_cap;                 /* records the per-record arrays hold */
+    float *hs;                    /* [rows, H] hidden states: language rows, then vision */
+    float *q, *k, *v, *ctx, *tmp; /* [rows, H] */
+    float *inter;                 /* [rows, max(I, 2H)] */
+    float *madd;                  /* [rows] additive mask of each row as a key */
+    float *feats;                 /* [vis, feat_dim] */
+    float *pos;                   /* [vis, pos_dim] */
+    float *scores;                /* [maxLq * maxLk] */
+    float *small, *small2;        /* [n, max(H, 2H, labels)] pooled rows and head outputs */
+    size_t small_cap;
+    int *lo, *ll, *vo, *vl;       /* per record: language offset/length, vision offset/length */
+    lx_kscratch ks;
+} lx_state;
+
+struct lx_net {
+    const lx_model *model;
+    lx_config cfg;
+    lx_net_opts opts;
+    int H, heads, dh, isz;   /* hidden, heads, head size, intermediate size */
+    float eps;
+    unsigned avail;
+    lx_weights w;
+    lx_state s;
+    void **owned;                 /* f32 copies of f16/bf16 tensors */
+    size_t nowned, owned_cap;
+    int native_bf16;              /* bf16 weights stay bf16 (widened block by block in use) */
+};
+
+/* ---- binding the weights ------------------------------------------------ */
+
+typedef struct binder {
+    lx_net *net;
+    const char *prefix;           /* "lxmert." or "" for the base model's names */
+    lx_error *err;
+    int failed;
+} binder;
+
+static int keep(lx_net *net, void *p) {
+    if (net->nowned == net->owned_cap) {
+        size_t nc = net->owned_cap ? 2 * net->owned_cap : 64;
+        void **n = realloc(net->owned, nc * sizeof *n);
+        if (!n) return -1;
+        net->owned = n;
+        net->owned_cap = nc;
+    }
+    net->owned[net->nowned++] = p;
+    return 0;
+}
+
+/* The tensor named by fmt, checked to have shape [d0] (d1 == 0) or [d0, d1].  Returns
+ * its f32 data (a view, or a converted copy), or NULL with the error set.  With bf16 !=
+ * NULL and native bf16 compute on, a bf16 tensor is returned there as a view instead. */
+static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **bf16,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **bf16,
+                         const char *fmt, ...) {
+    if (b->failed) return NULL;
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    char full[300];
+    snprintf(full, sizeof full, "%s%s", name[0] == '@' ? "" : b->prefix, name[0] == '@' ? name + 1 : name);
+    const lx_tensor *t = lx_model_tensor(b->net->model, full);
+    b->failed = 1;
+    if (!t) {
+        lx_error_set(b->err, "model: tensor %s is missing", full);
+        return NULL;
+    }
+    lx_tensor want = {.dtype = t->dtype, .ndim = d1 ? 2 : 1, .shape = {d0, d1}};
+    int ok = t->ndim == want.ndim && t->shape[0] == d0 && (!d1 || t->shape[1] == d1);
+    if (!ok) {
+        char g[96], e[96];
+        lx_error_set(b->err, "model: tensor %s: got %s, expected %s", full,
+                     lx_tensor_shape_str(t, g, sizeof g), lx_tensor_shape_str(&want, e, sizeof e));
+        return NULL;
+    }
+    size_t n = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    b->failed = 0;
+    if (t->dtype == LX_F32) return t->data;
+    if (t->dtype == LX_BF16 && bf16 && b->net->native_bf16) {
+        *bf16 = t->data;
+        return NULL;
+    }
+    if (t->dtype != LX_F16 && t->dtype != LX_BF16) {
+        b->failed = 1;
+        lx_error_set(b->err, "model: tensor %s: got dtype %s, expected f32, f16 or bf16", full,
+                     lx_dtype_name(t->dtype));
+        return NULL;
+    }
+    float *c = lx_aligned_alloc(n * sizeof *c);
+    if (!c || keep(b->net, c) < 0) {
+        free(c);
+        b->failed = 1;
+        lx_error_set(b->err, "model: out of memory converting %s to f32", full);
+        return NULL;
+    }
+    lx_convert_to_f32(c, t->data, t->dtype, n);
+    return c;
+}
+
+static int has(const binder *b, const char *name) {
+    char full[300];
+    snprintf(full, sizeof full, "%s%s", b->prefix, name);
+    return lx_model_tensor(b->net->model, full) != NULL;
+}
+
+static void bind_lin(binder *b, lx_lin *l, int out, int in, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void bind_lin(binder *b, lx_lin *l, int out, int in, const char *fmt, ...) {
+    char p[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof p, fmt, ap);
+    va_end(ap);
+    l->out = out;
+    l->in = in;
+    l->wbf = NULL;
+    l->w = bind(b, out, in, &l->wbf, "%s.weight", p);
+    l->b = bind(b, out, 0, NULL, "%s.bias", p);
+}
+
+static void bind_ln(binder *b, lx_ln *ln, int n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void bind_ln(binder *b, lx_ln *ln, int n, const char *fmt, ...) {
+    char p[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof p, fmt, ap);
+    va_end(ap);
+    ln->n = n;
+    ln->g = bind(b, n, 0, NULL, "%s.weight", p);
+    ln->b = bind(b, n, 0, NULL, "%s.bias", p);
+}
+
+/* attention.self.{query,key,value} (or visual_attention.att.*) + output.{dense,LayerNorm} */
+static void bind_att(binder *b, lx_att *a, const char *p, const char *self) {
+    int H = b->net->H;
+    bind_lin(b, &a->query, H, H, "%s.%s.query", p, self);
+    bind_lin(b, &a->key, H, H, "%s.%s.key", p, self);
+    bind_lin(b, &a->value, H, H, "%s.%s.value", p, self);
+    bind_lin(b, &a->dense, H, H, "%s.output.dense", p);
+    bind_ln(b, &a->ln, H, "%s.output.LayerNorm", p);
+}
+
+static void bind_ffn(binder *b, lx_ffn *f, const char *inter, const char *out) {
+    int H = b->net->H, isz = b->net->isz;
+    bind_lin(b, &f->inter, isz, H, "%s.dense", inter);
+    bind_lin(b, &f->out, H, isz, "%s.dense", out);
+    bind_ln(b, &f->ln, H, "%s.LayerNorm", out);
+}
+
+static void bind_layer(binder *b, lx_layer *l, const char *kind, int i) {
+    char p[128], q[128];
+    snprintf(p, sizeof p, "encoder.%s.%d.attention", kind, i);
+    bind_att(b, &l->attention, p, "self");
+    snprintf(p, sizeof p, "encoder.%s.%d.intermediate", kind, i);
+    snprintf(q, sizeof q, "encoder.%s.%d.output", kind, i);
+    bind_ffn(b, &l->ffn, p, q);
+}
+
+static void bind_xlayer(binder *b, lx_xlayer *x, int i) {
+    char p[128], q[128];
+    snprintf(p, sizeof p, "encoder.x_layers.%d.visual_attention", i);
+    bind_att(b, &x->visual_attention, p, "att");
+    snprintf(p, sizeof p, "encoder.x_layers.%d.lang_self_att", i);
+    bind_att(b, &x->lang_self_att, p, "self");
+    snprintf(p, sizeof p, "encoder.x_layers.%d.visn_self_att", i);
+    bind_att(b, &x->visn_self_att, p, "self");
+    snprintf(p, sizeof p, "encoder.x_layers.%d.lang_inter", i);
+    snprintf(q, sizeof q, "encoder.x_layers.%d.lang_output", i);
+    bind_ffn(b, &x->lang, p, q);
+    snprintf(p, sizeof p, "encoder.x_layers.%d.visn_inter", i);
+    snprintf(q, sizeof q, "encoder.x_layers.%d.visn_output", i);
+    bind_ffn(b, &x->visn, p, q);
+}
+
+static int bind_all(lx_net *net, lx_error *err) {
+    const lx_config *c = &net->cfg;
+    lx_weights *w = &net->w;
+    int H = net->H;
+    binder b = {.net = net, .prefix = "lxmert.", .err = err};
+    if (!has(&b, "embeddings.word_embeddings.weight")) b.prefix = "";
+    w->word_embeddings = bind(&b, c->vocab_size, H, NULL, "embeddings.word_embeddings.weight");
+    w->position_embeddings =
+        bind(&b, c->max_position_embeddings, H, NULL, "embeddings.position_embeddings.weight");
+    w->token_type_embeddings =
+        bind(&b, c->type_vocab_size, H, NULL, "embeddings.token_type_embeddings.weight");
+    bind_ln(&b, &w->emb_ln, H, "embeddings.LayerNorm");
+    bind_lin(&b, &w->visn_fc, H, c->visual_feat_dim, "encoder.visn_fc.visn_fc");
+    bind_ln(&b, &w->visn_layer_norm, H, "encoder.visn_fc.visn_layer_norm");
+    bind_lin(&b, &w->box_fc, H, c->visual_pos_dim, "encoder.visn_fc.box_fc");
+    bind_ln(&b, &w->box_layer_norm, H, "encoder.visn_fc.box_layer_norm");
+    w->layer = calloc((size_t)c->l_layers + 1, sizeof *w->layer);
+    w->r_layers = calloc((size_t)c->r_layers + 1, sizeof *w->r_layers);
+    w->x_layers = calloc((size_t)c->x_layers + 1, sizeof *w->x_layers);
+    if (!w->layer || !w->r_layers || !w->x_layers) return lx_error_set(err, "out of memory");
+    for (int i = 0; i < c->l_layers; i++) bind_layer(&b, &w->layer[i], "layer", i);
+    for (int i = 0; i < c->r_layers; i++) bind_layer(&b, &w->r_layers[i], "r_layers", i);
+    for (int i = 0; i < c->x_layers; i++) bind_xlayer(&b, &w->x_layers[i], i);
+    bind_lin(&b, &w->pooler, H, H, "pooler.dense");
+    if (b.failed) return -1;
+    net->avail = LX_OUT_LANGUAGE | LX_OUT_VISION | LX_OUT_POOLED | LX_OUT_HIDDEN |
+                 LX_OUT_ATTENTIONS;
+
+    /* The heads sit outside the "lxmert." prefix. */
+    binder h = {.net = net, .prefix = "", .err = err};
+    if (has(&h, "cls.predictions.transform.dense.weight")) {
+        bind_lin(&h, &w->mlm_transform, H, H, "cls.predictions.transform.dense");
+        bind_ln(&h, &w->mlm_ln, H, "cls.predictions.transform.LayerNorm");
+        w->mlm_decoder.out = c->vocab_size;
+        w->mlm_decoder.in = H;
+        if (has(&h, "cls.predictions.decoder.weight"))
+            w->mlm_decoder.w = bind(&h, c->vocab_size, H, &w->mlm_decoder.wbf,
+                                    "cls.predictions.decoder.weight");
+        else
+            w->mlm_decoder.w = w->word_embeddings; /* tied */
+        w->mlm_decoder.b = bind(&h, c->vocab_size, 0, NULL, "cls.predictions.bias");
+        net->avail |= LX_OUT_MLM;
+    }
+    if (has(&h, "cls.seq_relationship.weight")) {
+        bind_lin(&h, &w->seq_relationship, 2, H, "cls.seq_relationship");
+        net->avail |= LX_OUT_MATCH;
+    }
+    if (has(&h, "obj_predict_head.transform.dense.weight")) {
+        bind_lin(&h, &w->obj_transform, H, H, "obj_predict_head.transform.dense");
+        bind_ln(&h, &w->obj_ln, H, "obj_predict_head.transform.LayerNorm");
+        if (has(&h, "obj_predict_head.decoder_dict.obj.weight")) {
+            bind_lin(&h, &w->obj, c->num_object_labels, H, "obj_predict_head.decoder_dict.obj");
+            net->avail |= LX_OUT_OBJ;
+        }
+        if (has(&h, "obj_predict_head.decoder_dict.attr.weight")) {
+            bind_lin(&h, &w->attr, c->num_attr_labels, H, "obj_predict_head.decoder_dict.attr");
+            net->avail |= LX_OUT_ATTR;
+        }
+        if (has(&h, "obj_predict_head.decoder_dict.feat.weight")) {
+            bind_lin(&h, &w->feat, c->visual_feat_dim, H, "obj_predict_head.decoder_dict.feat");
+            net->avail |= LX_OUT_FEAT;
+        }
+    }
+    if (c->num_qa_labels > 0 && has(&h, "answer_head.logit_fc.0.weight")) {
+        bind_lin(&h, &w->qa0, 2 * H, H, "answer_head.logit_fc.0");
+        bind_ln(&h, &w->qa2, 2 * H, "answer_head.logit_fc.2");
+        bind_lin(&h, &w->qa3, c->num_qa_labels, 2 * H, "answer_head.logit_fc.3");
+        net->avail |= LX_OUT_QA;
+    }
+    return h.failed ? -1 : 0;
+}
+
+lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
+    const lx_config *c = lx_model_config(m);
+    if (lx_config_check(c, err) < 0) return NULL;
+    lx_net *net = calloc(1, sizeof *net);
+    if (!net) {
+        lx_error_set(err, "out of memory");
+        return NULL;
+    }
+    net->model = m;
+    net->cfg = *c;
+    net->opts = opts ? *opts : (lx_net_opts){.threads = 0, .box_check = 1};
+    net->H = c->hidden_size;
+    net->heads = c->num_attention_heads;
+    net->dh = c->hidden_size / c->num_attention_heads;
+    net->isz = c->intermediate_size;
+    net->eps = (float)c->layer_norm_eps;
+    net->native_bf16 = 0;
+    if (bind_all(net, err) < 0) {
+        lx_net_free(net);
+        return NULL;
+    }
+    if (net->opts.threads > 0) openblas_set_num_threads(net->opts.threads);
+    return net;
+}
+
+static void state_free(lx_state *s) {
+    free(s->hs); free(s->q); free(s->k); free(s->v); free(s->ctx); free(s->tmp);
+    free(s->inter); free(s->madd); free(s->feats); free(s->pos); free(s->scores);
+    free(s->small); free(s->small2);
+    free(s->lo); free(s->ll); free(s->vo); free(s->vl);
+    free(s->ks.wf);
+    memset(s, 0, sizeof *s);
+}
+
+void lx_net_free(lx_net *net) {
+    if (!net) return;
+    state_free(&net->s);
+    for (size_t i = 0; i < net->nowned; i++) free(net->owned[i]);
+    free(net->owned);
+    free(net->w.layer);
+    free(net->w.r_layers);
+    free(net->w.x_layers);
+    free(net);
+}
+
+unsigned lx_net_available(const lx_net *net) { return net->avail; }
+
+/* ---- checking a record's inputs ----------------------------------------- */
+
+/* A numeric tensor field, or NULL (absent: *present = 0; present but JSON: error). */
+static const lx_tensor *input(const lx_record *r, const char *name, int required,
+                              lx_error *err, int *bad) {
+    const lx_field *f = lx_record_find(r, name);
+    if (!f) {
+        if (required) {
+            *bad = 1;
+            lx_error_set(err, "%s: missing (the model needs it)", name);
+        }
+        return NULL;
+    }
+    if (f->json || f->tensor.dtype > LX_U8) {
+        *bad = 1;
+        lx_error_set(err, "%s: got a non-numeric value, expected an array of numbers", name);
+        return NULL;
+    }
+    return &f->tensor;
+}
+
+static int want_shape(const lx_tensor *t, const char *name, int ndim, int64_t d0, int64_t d1,
+                      const char *expect, lx_error *err) {
+    int ok = t->ndim == ndim && t->shape[0] == d0 && (ndim < 2 || t->shape[1] == d1);
+    if (ok) return 0;
+    char g[96];
+    return lx_error_set(err, "%s: got %s, expected %s", name, lx_tensor_shape_str(t, g, sizeof g),
+                        expect);
+}
+
+/* Element i of a numeric tensor as double. */
+static double elem(const lx_tensor *t, size_t i) {
+    switch (t->dtype) {
+    case LX_F32: return ((const float *)t->data)[i];
+    case LX_F16: return lx_f16_to_f32(((const uint16_t *)t->data)[i]);
+    case LX_BF16: return lx_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    case LX_I32: return ((const int32_t *)t->data)[i];
+    case LX_I64: return (double)((const int64_t *)t->data)[i];
+    case LX_U8: return ((const uint8_t *)t->data)[i];
+    default: return NAN;
+    }
+}
+
+static int check_ids(const lx_tensor *t, const char *name, int64_t L, int64_t limit,
+                     const char *what, lx_error *err) {
+    char e[64];
+    snprintf(e, sizeof e, "[%lld] like input_ids", (long long)L);
+    if (want_shape(t, name, 1, L, 0, e, err) < 0) return -1;
+    for (int64_t i = 0; i < L; i++) {
+        double v = elem(t, (size_t)i);
+        if (!(v >= 0 && v < (double)limit) || v != floor(v))
+            return lx_error_set(err, "%s[%lld]: got %g, expected an integer in 0..%lld (%s)", name,
+                                (long long)i, v, (long long)limit - 1, what);
+    }
+    return 0;
+}
+
+static int check_finite(const lx_tensor *t, const char *name, int width, lx_error *err) {
+    size_t n = (size_t)lx_tensor_nelem(t);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(elem(t, i))) {
+            if (width > 0)
+                return lx_error_set(err, "%s[%zu][%zu]: got %g, expected a finite number", name,
+                                    i / (size_t)width, i % (size_t)width, elem(t, i));
+            return lx_error_set(err, "%s[%zu]: got %g, expected a finite number", name, i,
+                                elem(t, i));
+        }
+    return 0;
+}
+
+int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err) {
+    const lx_config *c = &net->cfg;
+    int bad = 0;
+    char e[96];
+    const lx_tensor *ids = input(r, "input_ids", 1, err, &bad);
+    if (bad) return -1;
+    if (ids->ndim != 1 || ids->shape[0] < 1) {
+        char g[96];
+        return lx_error_set(err, "input_ids: got %s, expected [L] with L >= 1 (one record, no batch dimension)",
+                            lx_tensor_shape_str(ids, g, sizeof g));
+    }
+    int64_t L = ids->shape[0];
+    if (L > c->max_position_embeddings)
+        return lx_error_set(err, "input_ids: got %lld tokens, expected at most %d (the model's position embeddings)",
+                            (long long)L, c->max_position_embeddings);
+    if (check_ids(ids, "input_ids", L, c->vocab_size, "the vocabulary size", err) < 0) return -1;
+    const lx_tensor *tt = input(r, "token_type_ids", 0, err, &bad);
+    if (bad) return -1;
+    if (tt && check_ids(tt, "token_type_ids", L, c->type_vocab_size, "the token type vocabulary", err) < 0)
+        return -1;
+    const lx_tensor *am = input(r, "attention_mask", 0, err, &bad);
+    if (bad) return -1;
+    if (am) {
+        snprintf(e, sizeof e, "[%lld] like input_ids", (long long)L);
+        if (want_shape(am, "attention_mask", 1, L, 0, e, err) < 0) return -1;
+        if (check_finite(am, "attention_mask", 0, err) < 0) return -1;
+    }
+    const lx_tensor *vf = input(r, "visual_feats", 1, err, &bad);
+    if (bad) return -1;
+    if (vf->ndim != 2 || vf->shape[0] < 1 || vf->shape[1] != c->visual_feat_dim) {
+        char g[96];
+        return lx_error_set(err, "visual_feats: got %s, expected [N, %d] with N >= 1",
+                            lx_tensor_shape_str(vf, g, sizeof g), c->visual_feat_dim);
+    }
+    int64_t N = vf->shape[0];
+    if (check_finite(vf, "visual_feats", c->visual_feat_dim, err) < 0) return -1;
+    const lx_tensor *vp = input(r, "visual_pos", 1, err, &bad);
+    if (bad) return -1;
+    snprintf(e, sizeof e, "[%lld, %d] (one box per region of visual_feats)", (long long)N,
+             c->visual_pos_dim);
+    if (want_shape(vp, "visual_pos", 2, N, c->visual_pos_dim, e, err) < 0) return -1;
+    if (check_finite(vp, "visual_pos", c->visual_pos_dim, err) < 0) return -1;
+    if (net->opts.box_check) {
+        size_t n = (size_t)N * (size_t)c->visual_pos_dim;
+        for (size_t i = 0; i < n; i++) {
+            double v = elem(vp, i);
+            if (v < -1e-5 || v > 1 + 1e-5)
+                return lx_error_set(err,
+                    "visual_pos[%zu][%zu]: got %g, expected boxes normalised to 0..1 "
+                    "(divide pixel boxes by the image width and height, as lx-embed-vis does; "
+                    "--no-box-check to skip this check)",
+                    i / (size_t)c->visual_pos_dim, i % (size_t)c->visual_pos_dim, v);
+        }
+    }
+    const lx_tensor *vm = input(r, "visual_attention_mask", 0, err, &bad);
+    if (bad) return -1;
+    if (vm) {
+        snprintf(e, sizeof e, "[%lld] like the regions of visual_feats", (long long)N);
+        if (want_shape(vm, "visual_attention_mask", 1, N, 0, e, err) < 0) return -1;
+        if (check_finite(vm, "visual_attention_mask", 0, err) < 0) return -1;
+    }
+    return 0;
+}
+
+/* ---- run state ----------------------------------------------------------- */
+
+static int grow(float **p, size_t n) {
+    float *q = lx_aligned_alloc((n ? n : 1) * sizeof *q);
+    if (!q) return -1;
+    free(*p);
+    *p = q;
+    return 0;
+}
+
+/* Size the buffers for a batch of n records with rows = TL + TN rows, TN vision rows and
+ * at most maxq x maxk attention scores. */
+static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t maxsc,
+                         lx_error *err) {
+    lx_state *s = &net->s;
+    size_t H = (size_t)net->H, wide = (size_t)(net->isz > 2 * net->H ? net->isz : 2 * net->H);
+    if (rows > s->rows_cap) {
+        size_t r = rows + rows / 4;
+        if (grow(&s->hs, r * H) || grow(&s->q, r * H) || grow(&s->k, r * H) ||
+            grow(&s->v, r * H) || grow(&s->ctx, r * H) || grow(&s->tmp, r * H) ||
+            grow(&s->inter, r * wide) || grow(&s->madd, r))
+            goto oom;
+        s->rows_cap = r;
+    }
+    if (TN > s->vis_cap) {
+        size_t r = TN + TN / 4;
+        if (grow(&s->feats, r * (size_t)net->cfg.visual_feat_dim) ||
+            grow(&s->pos, r * (size_t)net->cfg.visual_pos_dim))
+            goto oom;
+        s->vis_cap = r;
+    }
+    if (maxsc > s->score_cap) {
+        if (grow(&s->scores, maxsc)) goto oom;
+        s->score_cap = maxsc;
+    }
+    size_t swide = 2 * H;
+    if ((size_t)net->cfg.num_qa_labels > swide) swide = (size_t)net->cfg.num_qa_labels;
+    if (n * swide > s->small_cap) {
+        if (grow(&s->small, n * swide) || grow(&s->small2, n * swide)) goto oom;
+        s->small_cap = n * swide;
+    }
+    if (n > s->n_cap) {
+        int *a = realloc(s->lo, n * sizeof *a);
+        if (!a) goto oom;
+        s->lo = a;
+        if (!(a = realloc(s->ll, n * sizeof *a))) goto oom;
+        s->ll = a;
+        if (!(a = realloc(s->vo, n * sizeof *a))) goto oom;
+        s->vo = a;
+        if (!(a = realloc(s->vl, n * sizeof *a))) goto oom;
+        s->vl = a;
+        s->n_cap = n;
+    }
+    return 0;
+oom:
+    return lx_error_set(err, "out of memory for a batch of %zu records (%zu rows)", n, rows);
+}
+
+/* ---- blocks --------------------------------------------------------------- */
+
+static int linear(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, float *y,
+                  int ldy, lx_error *err) {
+    if (lx_k_linear(l, x, ldx, m, y, ldy, &net->s.ks) < 0)
+        return lx_error_set(err, "out of memory for the bf16 activations");
+    return 0;
+}
+
+/* LxmertEmbeddings for record i: rows lo..lo+L of hs. */
+static void embeddings(lx_net *net, const lx_record *r, float *out) {
+    const lx_weights *w = &net->w;
+    int H = net->H;
+    const lx_tensor *ids = lx_record_tensor(r, "input_ids");
+    const lx_tensor *tt = lx_record_tensor(r, "token_type_ids");
+    int64_t L = ids->shape[0];
+    for (int64_t t = 0; t < L; t++) {
+        size_t id = (size_t)elem(ids, (size_t)t), ty = tt ? (size_t)elem(tt, (size_t)t) : 0;
+        const float *we = w->word_embeddings + id * H, *pe = w->position_embeddings + t * H,
+                    *te = w->token_type_embeddings + ty * H;
+        float *row = out + t * H;
+        for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + te[j];
+    }
+    lx_k_add_layernorm(out, NULL, (int)L, H, H, &w->emb_ln, net->eps);
+}
+
+/* LxmertVisualFeatureEncoder over all TN vision rows (feats and pos already packed). */
+static int visual_feature_encoder(lx_net *net, int TN, float *out, lx_error *err) {
+    const lx_weights *w = &net->w;
+    int H = net->H;
+    lx_state *s = &net->s;
+    if (linear(net, &w->visn_fc, s->feats, net->cfg.visual_feat_dim, TN, out, H, err) < 0 ||
+        linear(net, &w->box_fc, s->pos, net->cfg.visual_pos_dim, TN, s->tmp, H, err) < 0)
+        return -1;
+    lx_k_add_layernorm(out, NULL, TN, H, H, &w->visn_layer_norm, net->eps);
+    lx_k_add_layernorm(s->tmp, NULL, TN, H, H, &w->box_layer_norm, net->eps);
+    size_t n = (size_t)TN * H;
+    for (size_t i = 0; i < n; i++) out[i] = (out[i] + s->tmp[i]) * 0.5f;
+    return 0;
+}
+
+/* Which rows attend to which: n records, query rows qbase + qo[i] (ql[i] of them) over key
+ * rows kbase + ko[i] (kl[i]); probs[i] (optional) receives [heads, ql, kl]. */
+typedef struct lx_span {
+    int qbase, kbase;
+    const int *qo, *ql, *ko, *kl;
+    float **probs;
+} lx_span;
+
+/* Q, K, V projections of rows [r0, r0 + m). */
+static int qkv(lx_net *net, const lx_att *a, int r0, int m, lx_error *err) {
+    lx_state *s = &net->s;
+    size_t off = (size_t)r0 * net->H;
+    int H = net->H;
+    if (linear(net, &a->query, s->hs + off, H, m, s->q + off, H, err) < 0 ||
+        linear(net, &a->key, s->hs + off, H, m, s->k + off, H, err) < 0 ||
+        linear(net, &a->value, s->hs + off, H, m, s->v + off, H, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* Scaled dot-product attention per record and head: ctx = softmax(Q K^T / sqrt(d) + mask) V. */
+static void attend(lx_net *net, size_t n, const lx_span *sp) {
+    lx_state *s = &net->s;
+    int H = net->H, dh = net->dh;
+    float scale = 1.0f / sqrtf((float)dh);
+    for (size_t i = 0; i < n; i++) {
+        int Lq = sp->ql[i], Lk = sp->kl[i];
+        size_t q0 = (size_t)(sp->qbase + sp->qo[i]) * H, k0 = (size_t)(sp->kbase + sp->ko[i]) * H;
+        const float *mask = s->madd + sp->kbase + sp->ko[i];
+        for (int h = 0; h < net->heads; h++) {
+            float *S = s->scores;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, Lk, dh, scale,
+                        s->q + q0 + h * dh, H, s->k + k0 + h * dh, H, 0.0f, S, Lk);
+            for (int a = 0; a < Lq; a++) lx_k_softmax_masked(S + (size_t)a * Lk, mask, Lk);
+            if (sp->probs && sp->probs[i])
+                memcpy(sp->probs[i] + (size_t)h * Lq * Lk, S, (size_t)Lq * Lk * sizeof *S);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, dh, Lk, 1.0f, S, Lk,
+                        s->v + k0 + h * dh, H, 0.0f, s->ctx + q0 + h * dh, H);
+        }
+    }
+}
+
+/* LxmertAttentionOutput over rows [r0, r0 + m): hs = LN(dense(ctx) + hs). */
+static int att_output(lx_net *net, const lx_att *a, int r0, int m, lx_error *err) {
+    lx_state *s = &net->s;
+    size_t off = (size_t)r0 * net->H;
+    if (linear(net, &a->dense, s->ctx + off, net->H, m, s->tmp + off, net->H, err) < 0) return -1;
+    lx_k_add_layernorm(s->hs + off, s->tmp + off, m, net->H, net->H, &a->ln, net->eps);
+    return 0;
+}
+
+/* LxmertSelfAttentionLayer over one modality: rows [r0, r0 + m), records laid out by o/l. */
+static int self_attention(lx_net *net, const lx_att *a, size_t n, int r0, int m, const int *o,
+                          const int *l, float **probs, lx_error *err) {
+    if (qkv(net, a, r0, m, err) < 0) return -1;
+    lx_span sp = {.qbase = r0, .kbase = r0, .qo = o, .ql = l, .ko = o, .kl = l, .probs = probs};
+    attend(net, n, &sp);
+    return att_output(net, a, r0, m, err);
+}
+
+/* LxmertIntermediate + LxmertOutput over rows [r0, r0 + m). */
+static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *err) {
+    lx_state *s = &net->s;
+    size_t off = (size_t)r0 * net->H;
+    if (linear(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, err) < 0) return -1;
+    lx_k_gelu(s->inter, (size_t)m * net->isz);
+    if (linear(net, &f->out, s->inter, net->isz, m, s->tmp + off, net->H, err) < 0) return -1;
+    lx_k_add_layernorm(s->hs + off, s->tmp + off, m, net->H, net->H, &f->ln, net->eps);
+    return 0;
+}
+
+/* LxmertXLayer: the shared cross-attention in both directions over the layer's input
+ * states (Q, K, V and the output projection run once over all rows), then self-attention
+ * and feed-forward per modality. */
+static int x_layer(lx_net *net, const lx_xlayer *x, size_t n, int TL, int TN, float **cross_probs,
+                   lx_error *err) {
+    lx_state *s = &net->s;
+    if (qkv(net, &x->visual_attention, 0, TL + TN, err) < 0) return -1;
+    lx_span lang = {.qbase = 0, .kbase = TL, .qo = s->lo, .ql = s->ll, .ko = s->vo, .kl = s->vl,
+                    .probs = cross_probs};
+    lx_span visn = {.qbase = TL, .kbase = 0, .qo = s->vo, .ql = s->vl, .ko = s->lo, .kl = s->ll};
+    attend(net, n, &lang);
+    attend(net, n, &visn);
+    if (att_output(net, &x->visual_attention, 0, TL + TN, err) < 0) return -1;
+    if (self_attention(net, &x->lang_self_att, n, 0, TL, s->lo, s->ll, NULL, err) < 0 ||
+        self_attention(net, &x->visn_self_att, n, TL, TN, s->vo, s->vl, NULL, err) < 0 ||
+        feed_forward(net, &x->lang, 0, TL, err) < 0 ||
+        feed_forward(net, &x->visn, TL, TN, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- outputs -------------------------------------------------------------- */
+
+enum { O_LANG, O_VIS, O_POOLED, O_LHS, O_VHS, O_LATT, O_VATT, O_XATT, O_MLM, O_MATCH, O_OBJ,
+       O_ATTR, O_FEAT, O_QA, O_COUNT };
+
+static const char *const out_names[O_COUNT] = {
+    "language_output", "vision_output", "pooled_output", "language_hidden_states",
+    "vision_hidden_states", "language_attentions", "vision_attentions",
+    "cross_encoder_attentions", "prediction_logits", "cross_relationship_score",
+    "visual_obj_logits", "visual_attr_logits", "visual_feat_logits", "question_answering_score",
+};
+
+static float *odata(lx_tensor *outs, size_t i, int o) {
+    return outs[i * O_COUNT + o].data;
+}
+
+/* Copy each record's rows [base + off[i], + len[i]) of hs into slot k of output o. */
+static void save_rows(lx_net *net, lx_tensor *outs, size_t n, int o, int k, int base,
+                      const int *off, const int *len) {
+    size_t H = (size_t)net->H;
+    for (size_t i = 0; i < n; i++) {
+        float *dst = odata(outs, i, o);
+        if (!dst) continue;
+        size_t sz = (size_t)len[i] * H;
+        memcpy(dst + (size_t)k * sz, net->s.hs + (size_t)(base + off[i]) * H, sz * sizeof *dst);
+    }
+}
+
+/* Pointers to slot k of output o for every record (NULL if not wanted). */
+static float **slots(lx_tensor *outs, size_t n, int o, int k, float **buf) {
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+        lx_tensor *t = &outs[i * O_COUNT + o];
+        buf[i] = NULL;
+        if (!t->data) continue;
+        size_t per = (size_t)lx_tensor_nelem(t) / (size_t)t->shape[0];
+        buf[i] = (float *)t->data + (size_t)k * per;
+        any = 1;
+    }
+    return any ? buf : NULL;
+}
+
+static int alloc_out(lx_tensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_t d,
+                     lx_error *err) {
+    int64_t shape[4] = {a, b, c, d};
+    return lx_tensor_alloc(t, LX_F32, ndim, shape, err);
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *err) {
+    if (n == 0) return 0;
+    const lx_config *c = &net->cfg;
+    const lx_weights *w = &net->w;
+    unsigned miss = want & ~net->avail;
+    if (miss)
+        return lx_error_set(err, "the model has no %s head",
+                            (miss & LX_OUT_MLM) ? "masked-language-model (mlm)" :
+                            (miss & LX_OUT_MATCH) ? "image-text match (match)" :
+                            (miss & LX_OUT_OBJ) ? "object (obj)" :
+                            (miss & LX_OUT_ATTR) ? "attribute (attr)" :
+                            (miss & LX_OUT_FEAT) ? "feature regression (feat)" :
+                            "question answering (qa)");
+    int H = net->H, heads = net->heads;
+    /* Lay the batch out: language rows of every record, then vision rows. */
+    size_t TL = 0, TN = 0, maxsc = 1;
+    for (size_t i = 0; i < n; i++) {
+        const lx_tensor *ids = lx_record_tensor(&recs[i], "input_ids");
+        const lx_tensor *vf = lx_record_tensor(&recs[i], "visual_feats");
+        if (!ids || !vf) return lx_error_set(err, "record %zu of the batch was not checked", i);
+        size_t L = (size_t)ids->shape[0], N = (size_t)vf->shape[0];
+        TL += L;
+        TN += N;
+        size_t m = L > N ? L : N;
+        if (m * m > maxsc) maxsc = m * m;
+    }
+    if (TL + TN > INT32_MAX / (size_t)(H > c->visual_feat_dim ? H : c->visual_feat_dim))
+        return lx_error_set(err, "batch too large: %zu rows", TL + TN);
+    if (state_reserve(net, n, TL + TN, TN, maxsc, err) < 0) return -1;
+    lx_state *s = &net->s;
+    {
+        int lo = 0, vo = 0;
+        for (size_t i = 0; i < n; i++) {
+            s->lo[i] = lo;
+            s->ll[i] = (int)lx_record_tensor(&recs[i], "input_ids")->shape[0];
+            s->vo[i] = vo;
+            s->vl[i] = (int)lx_record_tensor(&recs[i], "visual_feats")->shape[0];
+            lo += s->ll[i];
+            vo += s->vl[i];
+        }
+    }
+    int iTL = (int)TL, iTN = (int)TN;
+
+    /* Output tensors, allocated up front so that layers can write into them. */
+    lx_tensor *outs = calloc(n * O_COUNT, sizeof *outs);
+    float **pp = calloc(n, sizeof *pp);
+    if (!outs || !pp) {
+        free(outs);
+        free(pp);
+        return lx_error_set(err, "out of memory");
+    }
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t L = s->ll[i], N = s->vl[i];
+        lx_tensor *o = outs + i * O_COUNT;
+        int r = 0;
+        if (want & LX_OUT_LANGUAGE) r |= alloc_out(&o[O_LANG], 2, L, H, 0, 0, err);
+        if (want & LX_OUT_VISION) r |= alloc_out(&o[O_VIS], 2, N, H, 0, 0, err);
+        if (want & LX_OUT_POOLED) r |= alloc_out(&o[O_POOLED], 1, H, 0, 0, 0, err);
+        if (want & LX_OUT_HIDDEN) {
+            r |= alloc_out(&o[O_LHS], 3, c->l_layers + c->x_layers, L, H, 0, err);
+            r |= alloc_out(&o[O_VHS], 3, c->r_layers + c->x_layers, N, H, 0, err);
+        }
+        if (want & LX_OUT_ATTENTIONS) {
+            r |= alloc_out(&o[O_LATT], 4, c->l_layers, heads, L, L, err);
+            r |= alloc_out(&o[O_VATT], 4, c->r_layers, heads, N, N, err);
+            r |= alloc_out(&o[O_XATT], 4, c->x_layers, heads, L, N, err);
+        }
+        if (want & LX_OUT_MLM) r |= alloc_out(&o[O_MLM], 2, L, c->vocab_size, 0, 0, err);
+        if (want & LX_OUT_MATCH) r |= alloc_out(&o[O_MATCH], 1, 2, 0, 0, 0, err);
+        if (want & LX_OUT_OBJ) r |= alloc_out(&o[O_OBJ], 2, N, c->num_object_labels, 0, 0, err);
+        if (want & LX_OUT_ATTR) r |= alloc_out(&o[O_ATTR], 2, N, c->num_attr_labels, 0, 0, err);
+        if (want & LX_OUT_FEAT) r |= alloc_out(&o[O_FEAT], 2, N, c->visual_feat_dim, 0, 0, err);
+        if (want & LX_OUT_QA) r |= alloc_out(&o[O_QA], 1, c->num_qa_labels, 0, 0, 0, err);
+        if (r) goto out;
+    }
+
+    /* Inputs: embeddings, masks, features and boxes into the packed buffers. */
+    float *hl = s->hs, *hv = s->hs + TL * (size_t)H;
+    for (size_t i = 0; i < n; i++) {
+        const lx_record *r = &recs[i];
+        embeddings(net, r, hl + (size_t)s->lo[i] * H);
+        const lx_tensor *am = lx_record_tensor(r, "attention_mask");
+        const lx_tensor *vm = lx_record_tensor(r, "visual_attention_mask");
+        for (int t = 0; t < s->ll[i]; t++)
+            s->madd[s->lo[i] + t] = am ? (float)((1.0 - elem(am, (size_t)t)) * -FLT_MAX) : 0.0f;
+        for (int t = 0; t < s->vl[i]; t++)
+            s->madd[TL + s->vo[i] + t] = vm ? (float)((1.0 - elem(vm, (size_t)t)) * -FLT_MAX) : 0.0f;
+        const lx_tensor *vf = lx_record_tensor(r, "visual_feats");
+        const lx_tensor *vp = lx_record_tensor(r, "visual_pos");
+        lx_convert_to_f32(s->feats + (size_t)s->vo[i] * c->visual_feat_dim, vf->data, vf->dtype,
+                          (size_t)s->vl[i] * c->visual_feat_dim);
+        lx_convert_to_f32(s->pos + (size_t)s->vo[i] * c->visual_pos_dim, vp->data, vp->dtype,
+                          (size_t)s->vl[i] * c->visual_pos_dim);
+    }
+    if (visual_feature_encoder(net, iTN, hv, err) < 0) goto out;
+
+    /* Language layers, then vision (relational) layers, then cross-modality layers. */
+    int k = 0;
+    for (int l = 0; l < c->l_layers; l++, k++) {
+        const lx_layer *ly = &w->layer[l];
+        if (self_attention(net, &ly->attention, n, 0, iTL, s->lo, s->ll,
+                           slots(outs, n, O_LATT, l, pp), err) < 0 ||
+            feed_forward(net, &ly->ffn, 0, iTL, err) < 0)
+            goto out;
+        save_rows(net, outs, n, O_LHS, k, 0, s->lo, s->ll);
+    }
+    for (int l = 0; l < c->r_layers; l++) {
+        const lx_layer *ly = &w->r_layers[l];
+        if (self_attention(net, &ly->attention, n, iTL, iTN, s->vo, s->vl,
+                           slots(outs, n, O_VATT, l, pp), err) < 0 ||
+            feed_forward(net, &ly->ffn, iTL, iTN, err) < 0)
+            goto out;
+        save_rows(net, outs, n, O_VHS, l, iTL, s->vo, s->vl);
+    }
+    for (int l = 0; l < c->x_layers; l++) {
+        if (x_layer(net, &w->x_layers[l], n, iTL, iTN, slots(outs, n, O_XATT, l, pp), err) < 0)
+            goto out;
+        save_rows(net, outs, n, O_LHS, c->l_layers + l, 0, s->lo, s->ll);
+        save_rows(net, outs, n, O_VHS, c->r_layers + l, iTL, s->vo, s->vl);
+    }
+    save_rows(net, outs, n, O_LANG, 0, 0, s->lo, s->ll);
+    save_rows(net, outs, n, O_VIS, 0, iTL, s->vo, s->vl);
+
+    /* Pooler: tanh(dense(first token)). */
+    float *first = s->small2, *pooled = s->small;
+    if (want & (LX_OUT_POOLED | LX_OUT_MATCH | LX_OUT_QA)) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(first + i * H, hl + (size_t)s->lo[i] * H, (size_t)H * sizeof *first);
+        if (linear(net, &w->pooler, first, H, (int)n, pooled, H, err) < 0) goto out;
+        for (size_t i = 0; i < n * (size_t)H; i++) pooled[i] = tanhf(pooled[i]);
+        for (size_t i = 0; i < n; i++)
+            if (odata(outs, i, O_POOLED))
+                memcpy(odata(outs, i, O_POOLED), pooled + i * H, (size_t)H * sizeof *pooled);
+    }
+    if (want & LX_OUT_MATCH)
+        for (size_t i = 0; i < n; i++)
+            if (linear(net, &w->seq_relationship, pooled + i * H, H, 1, odata(outs, i, O_MATCH), 2,
+                       err) < 0)
+                goto out;
+    if (want & LX_OUT_QA)
+        for (size_t i = 0; i < n; i++)
+            if (lx_net_qa_head(net, pooled + i * H, 1, odata(outs, i, O_QA), err) < 0) goto out;
+    if (want & LX_OUT_MLM) {
+        /* cls.predictions: transform all language rows (into tmp), then the decoder per record
+         * straight into its output. */
+        if (linear(net, &w->mlm_transform, hl, H, iTL, s->tmp, H, err) < 0) goto out;
+        lx_k_gelu(s->tmp, TL * (size_t)H);
+        lx_k_add_layernorm(s->tmp, NULL, iTL, H, H, &w->mlm_ln, net->eps);
+        for (size_t i = 0; i < n; i++)
+            if (linear(net, &w->mlm_decoder, s->tmp + (size_t)s->lo[i] * H, H, s->ll[i],
+                       odata(outs, i, O_MLM), c->vocab_size, err) < 0)
+                goto out;
+    }
+    if (want & (LX_OUT_OBJ | LX_OUT_ATTR | LX_OUT_FEAT)) {
+        float *t = s->tmp + TL * (size_t)H;
+        if (linear(net, &w->obj_transform, hv, H, iTN, t, H, err) < 0) goto out;
+        lx_k_gelu(t, TN * (size_t)H);
+        lx_k_add_layernorm(t, NULL, iTN, H, H, &w->obj_ln, net->eps);
+        for (size_t i = 0; i < n; i++) {
+            const float *x = t + (size_t)s->vo[i] * H;
+            if (((want & LX_OUT_OBJ) && linear(net, &w->obj, x, H, s->vl[i], odata(outs, i, O_OBJ),
+                                               c->num_object_labels, err) < 0) ||
+                ((want & LX_OUT_ATTR) && linear(net, &w->attr, x, H, s->vl[i],
+                                                odata(outs, i, O_ATTR), c->num_attr_labels, err) < 0) ||
+                ((want & LX_OUT_FEAT) && linear(net, &w->feat, x, H, s->vl[i],
+                                                odata(outs, i, O_FEAT), c->visual_feat_dim, err) < 0))
+                goto out;
+        }
+    }
+
+    /* Append the outputs in HF's order. */
+    for (size_t i = 0; i < n; i++)
+        for (int o = 0; o < O_COUNT; o++) {
+            lx_tensor *t = &outs[i * O_COUNT + o];
+            if (t->data && lx_record_set_tensor(&recs[i], out_names[o], t, err) < 0) goto out;
+        }
+    rc = 0;
+out:
+    for (size_t i = 0; i < n * O_COUNT; i++) lx_tensor_free(&outs[i]);
+    free(outs);
+    free(pp);
+    return rc;
+}
+
+int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err) {
+    if (!(net->avail & LX_OUT_QA)) return lx_error_set(err, "the model has no question answering head");
+    const lx_weights *w = &net->w;
+    int H2 = 2 * net->H;
+    /* logit_fc: Linear -> GELU -> LayerNorm(eps 1e-12, as HF fixes it) -> Linear. */
+    float *a = malloc(n * (size_t)H2 * sizeof *a);
+    if (!a) return lx_error_set(err, "out of memory");
+    int rc = linear(net, &w->qa0, pooled, net->H, (int)n, a, H2, err);
+    if (rc == 0) {
+        lx_k_gelu(a, n * (size_t)H2);
+        lx_k_add_layernorm(a, NULL, (int)n, H2, H2, &w->qa2, 1e-12f);
+        rc = linear(net, &w->qa3, a, H2, (int)n, logits, net->cfg.num_qa_labels, err);
+    }
+    free(a);
+    return rc;
+}

@@ -1,0 +1,434 @@
+/*
+ * lx-encode — run the LXMERT encoder over each record and append its outputs.
+ *
+ * A record carries the model inputs (input_ids, optional token_type_ids and
+ * attention_mask from lx-tokenize; visual_feats, visual_pos, optional
+ * visual_attention_mask from lx-embed-vis).  The tool appends language_output,
+ * vision_output and pooled_output, and on request the stacked hidden states and
+ * attentions and the pre-training heads' outputs (HF names throughout; see lx-encode(1)
+ * for the shapes).  Records are checked one by one as they are read (so an error names
+ * its record), then run --batch at a time; output order is input order.
+ */
+#include <float.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lx.h"
+
+typedef struct opts {
+    const char *model;            /* -m: the .lxm (default $LX_MODEL) */
+    const char *format;           /* -f: output encoding (default bin) */
+    unsigned want;                /* LX_OUT_* to compute (default language, vision, pooled) */
+    const char *only;             /* --only FIELDS: keep just these outputs (NULL: all) */
+    long fill_mask;               /* --fill-mask K: top K tokens at each [MASK] (0: off) */
+    int match_prob;               /* match head asked: add match_probability */
+    int drop_inputs;              /* --drop-inputs: remove the model inputs from the output */
+    long batch;                   /* --batch: records per forward pass (16) */
+    long threads;                 /* --threads (0: all cores) */
+    int box_check;                /* 1 unless --no-box-check */
+    int skip_bad;                 /* --skip-bad: report bad records and go on */
+    int progress;                 /* --progress */
+} opts;
+
+typedef struct run {
+    lx_cli cli;
+    opts o;
+    lx_model *model;
+    lx_net *net;
+    int64_t mask_id;              /* the [MASK] token (--fill-mask) */
+    const char *only_names[32];   /* --only, split */
+    size_t n_only;
+} run;
+
+static const char *const inputs[] = {"input_ids", "token_type_ids", "attention_mask",
+                                     "visual_feats", "visual_pos", "visual_attention_mask"};
+
+/* Output field -> the LX_OUT_* flag that produces it. */
+static const struct {
+    const char *name;
+    unsigned flag;
+} outputs[] = {
+    {"language_output", LX_OUT_LANGUAGE},
+    {"vision_output", LX_OUT_VISION},
+    {"pooled_output", LX_OUT_POOLED},
+    {"language_hidden_states", LX_OUT_HIDDEN},
+    {"vision_hidden_states", LX_OUT_HIDDEN},
+    {"language_attentions", LX_OUT_ATTENTIONS},
+    {"vision_attentions", LX_OUT_ATTENTIONS},
+    {"cross_encoder_attentions", LX_OUT_ATTENTIONS},
+    {"prediction_logits", LX_OUT_MLM},
+    {"cross_relationship_score", LX_OUT_MATCH},
+    {"match_probability", LX_OUT_MATCH},
+    {"visual_obj_logits", LX_OUT_OBJ},
+    {"visual_attr_logits", LX_OUT_ATTR},
+    {"visual_feat_logits", LX_OUT_FEAT},
+    {"question_answering_score", LX_OUT_QA},
+    {"fill_mask", LX_OUT_MLM},
+};
+
+static const struct {
+    const char *name;
+    unsigned flag;
+} heads[] = {
+    {"mlm", LX_OUT_MLM}, {"match", LX_OUT_MATCH}, {"obj", LX_OUT_OBJ},
+    {"attr", LX_OUT_ATTR}, {"feat", LX_OUT_FEAT}, {"qa", LX_OUT_QA},
+};
+
+static void usage(void) {
+    fputs(
+        "Usage: lx-encode [OPTION]... [FILE]\n"
+        "Run the LXMERT encoder over each record of FILE (default: standard input) and\n"
+        "append its outputs.  A record carries input_ids (token_type_ids, attention_mask\n"
+        "optional) and visual_feats [N, 2048], visual_pos [N, 4] (boxes normalised to 0..1;\n"
+        "visual_attention_mask optional).  Appends language_output [L, H], vision_output\n"
+        "[N, H] and pooled_output [H].\n"
+        "\n"
+        "  -m, --model FILE      the .lxm model (default $LX_MODEL)\n"
+        "      --hidden-states   add language_hidden_states [l+x, L, H] and\n"
+        "                        vision_hidden_states [r+x, N, H] (each layer's output)\n"
+        "      --attentions      add language_attentions [l, heads, L, L],\n"
+        "                        vision_attentions [r, heads, N, N] and\n"
+        "                        cross_encoder_attentions [x, heads, L, N]\n"
+        "      --heads LIST      add pre-training head outputs, a comma list of\n"
+        "                        mlm (prediction_logits [L, vocab]),\n"
+        "                        match (cross_relationship_score [2], match_probability),\n"
+        "                        obj (visual_obj_logits [N, objects]),\n"
+        "                        attr (visual_attr_logits [N, attributes]),\n"
+        "                        feat (visual_feat_logits [N, 2048]),\n"
+        "                        qa (question_answering_score [labels]), or all\n"
+        "      --fill-mask K     add fill_mask: the top K tokens with their probabilities\n"
+        "                        at each [MASK] position (needs the mlm head)\n"
+        "      --only FIELDS     keep only these outputs (comma list of output names,\n"
+        "                        e.g. pooled_output); computes just what they need\n"
+        "      --drop-inputs     remove the model inputs from the output records\n"
+        "      --no-box-check    accept visual_pos values outside 0..1\n"
+        "  -f, --format FMT      output encoding: bin (default) or json\n"
+        "      --batch N         records per forward pass (default 16)\n"
+        "      --threads N       worker threads (default 0: all cores)\n"
+        "      --skip-bad        report a bad record and go on (default: stop)\n"
+        "      --progress        show a progress line on stderr\n"
+        "  -h, --help            show this help and exit\n"
+        "      --version         show the version and exit\n"
+        "\n"
+        "Exit status: 0 success, 1 bad input or failure, 2 usage error.\n"
+        "Example:\n"
+        "  lx-tokenize < q.jsonl | lx-embed-vis --features f.tsv |\n"
+        "    lx-encode -m vqa.lxm --only pooled_output | lx-vqa -m vqa.lxm\n",
+        stdout);
+}
+
+/* ---- options ------------------------------------------------------------------------ */
+
+static int parse_heads(run *R, char *list) {
+    for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+        size_t i;
+        if (strcmp(t, "all") == 0) {
+            R->o.want |= LX_OUT_MLM | LX_OUT_MATCH | LX_OUT_OBJ | LX_OUT_ATTR | LX_OUT_FEAT |
+                         LX_OUT_QA;
+            continue;
+        }
+        for (i = 0; i < sizeof heads / sizeof *heads; i++)
+            if (strcmp(t, heads[i].name) == 0) break;
+        if (i == sizeof heads / sizeof *heads) {
+            cli_usage(&R->cli, "--heads: got '%s', expected mlm, match, obj, attr, feat, qa "
+                               "or all", t);
+            return -1;
+        }
+        R->o.want |= heads[i].flag;
+    }
+    return 0;
+}
+
+static int parse_only(run *R, char *list) {
+    unsigned want = 0;
+    for (char *t = strtok(list, ","); t; t = strtok(NULL, ",")) {
+        size_t i;
+        for (i = 0; i < sizeof outputs / sizeof *outputs; i++)
+            if (strcmp(t, outputs[i].name) == 0) break;
+        if (i == sizeof outputs / sizeof *outputs) {
+            cli_usage(&R->cli, "--only: got '%s', expected output names such as "
+                               "pooled_output (see lx-encode(1))", t);
+            return -1;
+        }
+        if (R->n_only == sizeof R->only_names / sizeof *R->only_names) {
+            cli_usage(&R->cli, "--only: too many names");
+            return -1;
+        }
+        R->only_names[R->n_only++] = t;
+        want |= outputs[i].flag;
+    }
+    if (!R->n_only) {
+        cli_usage(&R->cli, "--only: got an empty list");
+        return -1;
+    }
+    R->o.want = want;
+    return 0;
+}
+
+/* ---- per-record additions ----------------------------------------------------------- */
+
+/* fill_mask: for each [MASK] in input_ids, the top K tokens of prediction_logits. */
+static int fill_mask(run *R, lx_record *r, lx_error *err) {
+    const lx_tensor *ids = lx_record_tensor(r, "input_ids");
+    const lx_tensor *lg = lx_record_tensor(r, "prediction_logits");
+    size_t L = (size_t)ids->shape[0], V = (size_t)lg->shape[1], K = (size_t)R->o.fill_mask;
+    if (K > V) K = V;
+    int64_t *id = malloc(L * sizeof *id);
+    size_t *top = malloc(K * sizeof *top);
+    float *p = malloc(V * sizeof *p);
+    json_t *list = json_array();
+    int rc = -1;
+    if (!id || !top || !p || !list) {
+        lx_error_set(err, "out of memory");
+        goto out;
+    }
+    lx_convert_to_i64(id, ids->data, ids->dtype, L);
+    for (size_t t = 0; t < L; t++) {
+        if (id[t] != R->mask_id) continue;
+        const float *row = (const float *)lg->data + t * V;
+        float mx = -INFINITY;
+        for (size_t v = 0; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+        double sum = 0;
+        for (size_t v = 0; v < V; v++) sum += (p[v] = expf(row[v] - mx));
+        /* top K by insertion: K is small */
+        size_t n = 0;
+        for (size_t v = 0; v < V; v++) {
+            if (n == K && p[v] <= p[top[K - 1]]) continue;
+            size_t j = n < K ? n++ : K - 1;
+            while (j > 0 && p[top[j - 1]] < p[v]) {
+                top[j] = top[j - 1];
+                j--;
+            }
+            top[j] = v;
+        }
+        json_t *toks = json_array();
+        for (size_t j = 0; j < n; j++) {
+            const char *s = top[j] < lx_model_vocab_size(R->model)
+                                ? lx_model_vocab_token(R->model, top[j]) : "";
+            json_array_append_new(toks, json_pack("{s:s, s:I, s:f}", "token", s, "id",
+                                                  (json_int_t)top[j], "score", p[top[j]] / sum));
+        }
+        json_array_append_new(list, json_pack("{s:I, s:o}", "position", (json_int_t)t,
+                                              "tokens", toks));
+    }
+    rc = lx_record_set_json(r, "fill_mask", list, err);
+    list = NULL;
+out:
+    json_decref(list);
+    free(id);
+    free(top);
+    free(p);
+    return rc;
+}
+
+/* match_probability: softmax of cross_relationship_score, class 1 ("the sentence
+ * matches the image", as LXMERT's pre-training labels it). */
+static int match_probability(lx_record *r, lx_error *err) {
+    const float *s = lx_record_tensor(r, "cross_relationship_score")->data;
+    double p = 1.0 / (1.0 + exp((double)s[0] - (double)s[1]));
+    return lx_record_set_json(r, "match_probability", json_real(p), err);
+}
+
+static int is_only(const run *R, const char *name) {
+    for (size_t i = 0; i < R->n_only; i++)
+        if (strcmp(R->only_names[i], name) == 0) return 1;
+    return 0;
+}
+
+/* After the forward pass: derived fields, then drop what was not asked for. */
+static int finish_record(run *R, lx_record *r, unsigned asked, lx_error *err) {
+    if (R->o.fill_mask && fill_mask(R, r, err) < 0) return -1;
+    if ((R->o.want & LX_OUT_MATCH) && match_probability(r, err) < 0) return -1;
+    if (!(asked & LX_OUT_MLM)) lx_record_remove(r, "prediction_logits");
+    if (R->n_only)
+        for (size_t i = 0; i < sizeof outputs / sizeof *outputs; i++)
+            if (!is_only(R, outputs[i].name)) lx_record_remove(r, outputs[i].name);
+    if (R->o.drop_inputs)
+        for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) lx_record_remove(r, inputs[i]);
+    return 0;
+}
+
+/* ---- the record loop ------------------------------------------------------------------ */
+
+static int run_batch(run *R, lx_record *recs, size_t n, unsigned asked, lx_error *err) {
+    if (lx_net_forward(R->net, recs, n, R->o.want, err) < 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (finish_record(R, &recs[i], asked, err) < 0) return -1;
+    return 0;
+}
+
+static int flush_batch(run *R, lx_writer *w, lx_record *recs, size_t n, lx_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        if (lx_writer_write(w, &recs[i], err) < 0) return -1;
+        cli_tick(&R->cli);
+        lx_record_clear(&recs[i]);
+    }
+    return lx_writer_flush(w, err);
+}
+
+/* Read up to --batch good records, run them, write them in order.  A bad record is
+ * reported after everything before it has been written. */
+static int loop(run *R, lx_reader *rd, lx_writer *w, unsigned asked) {
+    size_t B = (size_t)R->o.batch, n = 0;
+    lx_record *recs = calloc(B, sizeof *recs);
+    lx_error err = {{0}};
+    int status = LX_EXIT_OK;
+    if (!recs) return cli_error(&R->cli, "out of memory for a batch of %zu records", B);
+    for (;;) {
+        int rc = lx_reader_next(rd, &recs[n], &err);
+        uint64_t recno = lx_reader_record_no(rd);
+        int checked = rc > 0 && lx_net_check(R->net, &recs[n], &err) == 0;
+        if (checked && ++n < B) continue;
+        /* end of input, a full batch, or a bad record: run and write what is pending */
+        size_t bad = n;
+        lx_error berr = {{0}};
+        if (n > 0 && (run_batch(R, recs, n, asked, &berr) < 0 ||
+                      flush_batch(R, w, recs, n, &berr) < 0)) {
+            status = cli_error(&R->cli, "%s", berr.msg);
+            break;
+        }
+        n = 0;
+        if (rc == 0) break;
+        if (checked) continue; /* a full batch went out */
+        lx_writer_flush(w, NULL);
+        cli_record_error(&R->cli, recno, err.msg);
+        err.msg[0] = '\0';
+        lx_record_clear(&recs[bad]);
+        if (R->o.skip_bad && (rc > 0 || lx_reader_can_resume(rd))) {
+            R->cli.nskipped++;
+            continue;
+        }
+        status = LX_EXIT_FAIL;
+        break;
+    }
+    for (size_t i = 0; i < B; i++) lx_record_clear(&recs[i]);
+    free(recs);
+    lx_writer_flush(w, NULL);
+    return status;
+}
+
+/* ---- main ------------------------------------------------------------------------------- */
+
+static int setup(run *R, lx_error *err) {
+    const char *path = cli_model_path(R->o.model);
+    if (!path) return lx_error_set(err, "no model: give -m FILE or set LX_MODEL");
+    if (!(R->model = lx_model_open(path, err))) return -1;
+    lx_net_opts no = {.threads = (int)R->o.threads, .box_check = R->o.box_check};
+    if (!(R->net = lx_net_new(R->model, &no, err))) return lx_error_prefix(err, "%s", path);
+    unsigned miss = R->o.want & ~lx_net_available(R->net);
+    for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)
+        if (miss & heads[i].flag)
+            return lx_error_set(err, "%s: the model has no %s head (convert a checkpoint that "
+                                     "carries it, e.g. LxmertForPreTraining)", path, heads[i].name);
+    if (R->o.fill_mask) {
+        size_t V = lx_model_vocab_size(R->model);
+        R->mask_id = -1;
+        for (size_t i = 0; i < V; i++)
+            if (strcmp(lx_model_vocab_token(R->model, i), "[MASK]") == 0) {
+                R->mask_id = (int64_t)i;
+                break;
+            }
+        if (R->mask_id < 0)
+            return lx_error_set(err, "%s: --fill-mask: the model's vocabulary has no [MASK] token",
+                                path);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    enum { O_HIDDEN = 256, O_ATT, O_HEADS, O_FILL, O_ONLY, O_DROP, O_NOBOX, O_BATCH, O_THREADS,
+           O_SKIP, O_PROGRESS, O_VERSION };
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},       {"hidden-states", no_argument, 0, O_HIDDEN},
+        {"attentions", no_argument, 0, O_ATT},      {"heads", required_argument, 0, O_HEADS},
+        {"fill-mask", required_argument, 0, O_FILL}, {"only", required_argument, 0, O_ONLY},
+        {"drop-inputs", no_argument, 0, O_DROP},    {"no-box-check", no_argument, 0, O_NOBOX},
+        {"format", required_argument, 0, 'f'},      {"batch", required_argument, 0, O_BATCH},
+        {"threads", required_argument, 0, O_THREADS}, {"skip-bad", no_argument, 0, O_SKIP},
+        {"progress", no_argument, 0, O_PROGRESS},   {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, O_VERSION},     {0, 0, 0, 0}};
+    run R;
+    memset(&R, 0, sizeof R);
+    cli_init(&R.cli, "lx-encode");
+    R.o.want = LX_OUT_LANGUAGE | LX_OUT_VISION | LX_OUT_POOLED;
+    R.o.batch = 16;
+    R.o.box_check = 1;
+    char *only = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:f:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': R.o.model = optarg; break;
+        case O_HIDDEN: R.o.want |= LX_OUT_HIDDEN; break;
+        case O_ATT: R.o.want |= LX_OUT_ATTENTIONS; break;
+        case O_HEADS:
+            if (parse_heads(&R, optarg) < 0) return LX_EXIT_USAGE;
+            break;
+        case O_FILL:
+            if (cli_parse_long(&R.cli, "--fill-mask", optarg, 1, 1000000, &R.o.fill_mask) < 0)
+                return LX_EXIT_USAGE;
+            break;
+        case O_ONLY: only = optarg; break;
+        case O_DROP: R.o.drop_inputs = 1; break;
+        case O_NOBOX: R.o.box_check = 0; break;
+        case 'f': R.o.format = optarg; break;
+        case O_BATCH:
+            if (cli_parse_long(&R.cli, "--batch", optarg, 1, 4096, &R.o.batch) < 0)
+                return LX_EXIT_USAGE;
+            break;
+        case O_THREADS:
+            if (cli_parse_long(&R.cli, "--threads", optarg, 0, 1024, &R.o.threads) < 0)
+                return LX_EXIT_USAGE;
+            break;
+        case O_SKIP: R.o.skip_bad = 1; break;
+        case O_PROGRESS: R.o.progress = 1; break;
+        case 'h': usage(); return LX_EXIT_OK;
+        case O_VERSION: return cli_version(&R.cli);
+        default: return cli_usage(&R.cli, "unknown option");
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage(&R.cli, "got %d input files, expected at most one", argc - optind);
+    /* What the user asked to see, before --only narrows the computation to it. */
+    unsigned asked = R.o.want;
+    if (only) {
+        if (parse_only(&R, only) < 0) return LX_EXIT_USAGE;
+        asked = R.o.want;
+        if (is_only(&R, "fill_mask") && !R.o.fill_mask)
+            return cli_usage(&R.cli, "--only fill_mask needs --fill-mask K");
+        if (!is_only(&R, "prediction_logits")) asked &= ~LX_OUT_MLM;
+    }
+    if (R.o.fill_mask) R.o.want |= LX_OUT_MLM;
+    R.cli.progress = R.o.progress;
+    lx_format fmt;
+    if (cli_output_format(&R.cli, R.o.format, LX_FMT_BIN, &fmt) < 0) return LX_EXIT_USAGE;
+
+    FILE *in = stdin;
+    if (optind < argc && strcmp(argv[optind], "-") != 0) {
+        R.cli.input = argv[optind];
+        if (!(in = fopen(argv[optind], "rb")))
+            return cli_error(&R.cli, "cannot open %s: %m", argv[optind]);
+    }
+    lx_error err = {{0}};
+    int status = LX_EXIT_FAIL;
+    lx_reader *rd = NULL;
+    lx_writer *w = NULL;
+    if (setup(&R, &err) < 0) {
+        cli_error(&R.cli, "%s", err.msg);
+        goto done;
+    }
+    if (!(rd = lx_reader_open(in, R.cli.input, &err)) || !(w = lx_writer_open(stdout, fmt, &err))) {
+        cli_error(&R.cli, "%s", err.msg);
+        goto done;
+    }
+    status = loop(&R, rd, w, asked);
+done:
+    if (w) lx_writer_close(w);
+    if (rd) lx_reader_close(rd);
+    if (in != stdin) fclose(in);
+    lx_net_free(R.net);
+    lx_model_close(R.model);
+    return cli_finish(&R.cli, status);
+}

@@ -552,8 +552,9 @@ typedef struct lx_vqa_labels {
     size_t n;
 } lx_vqa_labels;
 
-/* Read a label file: a label2ans JSON array ["yes", "no", ...] or an ans2label object
- * {"yes": 0, "no": 1, ...} whose values are exactly 0..n-1.  Fills *l (owned). */
+/* Read a label file: a label2ans JSON array ["yes", "no", ...], an ans2label object
+ * {"yes": 0, "no": 1, ...} whose values are exactly 0..n-1, or LXMERT's all_ans.json
+ * (an array of {"ans": ..., "dsets": [...]}).  Fills *l (owned). */
 int lx_vqa_labels_read(lx_vqa_labels *l, const char *path, lx_error *err);
 int lx_vqa_labels_from_json(lx_vqa_labels *l, const json_t *v, lx_error *err);
 /* The labels a model file carries (copied); an error if it has none. */

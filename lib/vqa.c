@@ -6,8 +6,9 @@
  * logits[n_labels] into {"answer", "label", "score", "logit"} picks.
  *
  * Labels come from the model file (lx-convert --labels embeds LXMERT's label2ans list) or
- * from a JSON file: label2ans (an array, index = label) or ans2label (an object answer ->
- * label whose values must be exactly 0..n-1, each once).
+ * from a JSON file: label2ans (an array, index = label), ans2label (an object answer ->
+ * label whose values must be exactly 0..n-1, each once), or the pre-training table
+ * all_ans.json (an array of {"ans", "dsets"} objects).
  *
  * Scores: VQA heads are trained with binary cross-entropy, so an answer's score is its
  * own sigmoid; GQA-style heads with softmax cross-entropy, so the score is the softmax
@@ -48,11 +49,15 @@ int lx_vqa_labels_from_json(lx_vqa_labels *l, const json_t *v, lx_error *err) {
         if (labels_alloc(l, n, err) < 0)
             return -1;
         for (size_t i = 0; i < n; i++) {
-            const char *s = json_string_value(json_array_get(v, i));
+            /* a string, or LXMERT's all_ans.json entry {"ans": ..., "dsets": [...]} */
+            const json_t *e = json_array_get(v, i);
+            const char *s = json_string_value(json_is_object(e) ? json_object_get(e, "ans") : e);
             if (!s) {
                 lx_vqa_labels_free(l);
-                return lx_error_set(err, "labels[%zu]: got a non-string, expected an answer",
-                                    i);
+                return lx_error_set(err, "labels[%zu]: got %s, expected an answer string or "
+                                         "an object with \"ans\"",
+                                    i, json_is_object(e) ? "an object without \"ans\""
+                                                         : "a non-string");
             }
             if (!(l->ans[i] = strdup(s))) {
                 lx_vqa_labels_free(l);

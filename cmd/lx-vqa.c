@@ -1,0 +1,477 @@
+/*
+ * lx-vqa — answer visual questions: the VQA head, top-k answers with scores, and the
+ * accuracy when the records carry the truth.
+ *
+ * Each record either carries pooled_output (from lx-encode: only the answer head runs)
+ * or the model inputs (from lx-embed-vis: the encoder runs too, in batches of --batch
+ * records).  The tool appends `answer` (the top-1 string) and `answers` (the top-k as
+ * {"answer", "label", "score", "logit"}), then `vqa_score` when the record has LXMERT's
+ * `label` {answer: soft score} and `vqa_accuracy` when it has the annotation's ten human
+ * `answers` (which the predictions then replace).  With --eval the totals go to stderr
+ * at the end, or as JSON to --eval-out.
+ *
+ * The bulky tensors the answer consumed (model inputs, encoder outputs) are dropped
+ * unless --keep-tensors is given: an answer record stays a short line.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lx.h"
+
+typedef struct opts {
+    const char *model;            /* -m: the .lxm (default $LX_MODEL) */
+    const char *labels;           /* --labels FILE (default: the model's labels) */
+    long top_k;                   /* -k: answers listed per record (5) */
+    lx_vqa_scoring scoring;       /* --score: sigmoid (default) or softmax */
+    int eval;                     /* --eval: print the accuracy summary at the end */
+    const char *eval_out;         /* --eval-out FILE: the summary as JSON there */
+    const char *format;           /* -f: output encoding (default json) */
+    long threads;                 /* --threads (0: all cores) */
+    long batch;                   /* --batch: records per forward pass (16) */
+    int keep_tensors;             /* --keep-tensors: keep inputs and encoder outputs */
+    int skip_bad;                 /* --skip-bad: report bad records and go on */
+    int progress;                 /* --progress */
+} opts;
+
+/* Fields dropped by default: the model inputs and every encoder output. */
+static const char *const bulky[] = {
+    "visual_feats", "visual_pos", "visual_attention_mask", "language_output", "vision_output",
+    "pooled_output", "language_hidden_states", "vision_hidden_states", "language_attentions",
+    "vision_attentions", "cross_encoder_attentions", "question_answering_score",
+    "prediction_logits", "cross_relationship_score", "visual_obj_logits", "visual_attr_logits",
+    "visual_feat_logits",
+};
+
+typedef struct run {
+    lx_cli cli;
+    opts o;
+    lx_model *model;
+    lx_net *net;
+    lx_vqa_labels labels;
+    size_t nlabels, hidden;
+    lx_vqa_eval *ev;
+    size_t n_notruth;             /* records without label or human answers */
+    lx_vqa_pick *picks;           /* [top_k] */
+    float *pooled, *logits;       /* [batch, hidden], [batch, nlabels] */
+} run;
+
+static void usage(void) {
+    fputs(
+        "Usage: lx-vqa [OPTION]... [FILE]\n"
+        "Answer the visual question of each record of FILE (default: standard input).\n"
+        "A record carries pooled_output (from lx-encode; only the answer head runs) or the\n"
+        "model inputs (from lx-embed-vis; the encoder runs too).  Appends \"answer\" (the\n"
+        "best answer) and \"answers\" (the top K as {answer, label, score, logit}); with\n"
+        "LXMERT's \"label\" {answer: score} also \"vqa_score\", with the annotation's human\n"
+        "\"answers\" also \"vqa_accuracy\" (the official VQA accuracy; the human answers are\n"
+        "replaced by the predictions).\n"
+        "\n"
+        "  -m, --model FILE      the .lxm model (default $LX_MODEL)\n"
+        "      --labels FILE     answer labels: a label2ans JSON list, an ans2label object\n"
+        "                        or LXMERT's all_ans.json list of {\"ans\": ...}\n"
+        "                        (default: the labels in the model file)\n"
+        "  -k, --top-k K         answers listed per record (default 5)\n"
+        "      --score KIND      sigmoid (default; VQA heads) or softmax (GQA-style heads)\n"
+        "      --eval            print the accuracy summary on stderr at the end: count,\n"
+        "                        LXMERT's score and the official VQA accuracy, overall and\n"
+        "                        per question_type / answer_type (percent)\n"
+        "      --eval-out FILE   write the summary as JSON to FILE (implies --eval)\n"
+        "      --keep-tensors    keep the model inputs and encoder outputs (dropped by\n"
+        "                        default: visual_feats, visual_pos, pooled_output, ...)\n"
+        "  -f, --format FMT      output encoding: json (default) or bin\n"
+        "      --batch N         records per encoder pass (default 16)\n"
+        "      --threads N       worker threads (default 0: all cores)\n"
+        "      --skip-bad        report a bad record and go on (default: stop)\n"
+        "      --progress        show a progress line on stderr\n"
+        "  -h, --help            show this help and exit\n"
+        "      --version         show the version and exit\n"
+        "\n"
+        "Exit status: 0 success, 1 bad input or failure, 2 usage error.\n"
+        "Example:\n"
+        "  lx-tokenize < q.jsonl | lx-embed-vis --features f.tsv | lx-vqa -m vqa.lxm --eval\n",
+        stdout);
+}
+
+/* ---- the truth a record carries ------------------------------------------------- */
+
+/* The annotation's human answers: a list of strings or of objects with "answer" that are
+ * not lx-vqa's own predictions (which carry "logit"). */
+static const json_t *human_answers(const lx_record *r) {
+    const json_t *a = lx_record_json(r, "answers");
+    if (!json_is_array(a) || json_array_size(a) == 0)
+        return NULL;
+    const json_t *e = json_array_get(a, 0);
+    if (json_is_object(e) && json_object_get(e, "logit"))
+        return NULL;
+    return a;
+}
+
+/* Answer one record from its logits: top-k, the fields, the scores. */
+static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
+    const json_t *humans = human_answers(r);
+    json_t *humans_ref = humans ? json_incref((json_t *)humans) : NULL;
+    size_t k = lx_vqa_topk(logits, R->nlabels, (size_t)R->o.top_k, R->o.scoring, R->picks);
+    const char *best = R->labels.ans[R->picks[0].label];
+    const json_t *label = lx_record_json(r, "label");
+    const char *qt = json_string_value(lx_record_json(r, "question_type"));
+    const char *at = json_string_value(lx_record_json(r, "answer_type"));
+    double soft = -1, official = -1;
+    int rc = -1;
+    if ((label || humans) &&
+        lx_vqa_eval_add(R->ev, best, label, humans, qt, at, &soft, &official, err) < 0)
+        goto out;
+    if (!label && !humans)
+        R->n_notruth++;
+    if (!R->o.keep_tensors)
+        for (size_t i = 0; i < sizeof bulky / sizeof *bulky; i++)
+            lx_record_remove(r, bulky[i]);
+    json_t *picks = lx_vqa_picks_json(R->picks, k, &R->labels);
+    if (!picks || lx_record_set_json(r, "answer", json_string(best), err) < 0 ||
+        lx_record_set_json(r, "answers", picks, err) < 0)
+        goto out;
+    if (label && lx_record_set_json(r, "vqa_score", json_real(soft), err) < 0)
+        goto out;
+    if (humans && lx_record_set_json(r, "vqa_accuracy", json_real(official), err) < 0)
+        goto out;
+    rc = 0;
+out:
+    json_decref(humans_ref);
+    return rc;
+}
+
+/* ---- batches ----------------------------------------------------------------------- */
+
+/* The truth must be well formed before the record joins a batch, so that a bad one is
+ * reported as that record's error: label an object of numbers, human answers strings
+ * or objects with an "answer" string. */
+static int check_truth(const lx_record *r, lx_error *err) {
+    const json_t *label = lx_record_json(r, "label");
+    const lx_field *lf = lx_record_find(r, "label");
+    if (lf && !json_is_object(label))
+        return lx_error_set(err, "label: got %s, expected an object {answer: score}",
+                            json_is_array(label) || !label ? "a list" : "a non-object");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)label, k, v)
+        if (!json_is_number(v))
+            return lx_error_set(err, "label[\"%s\"]: got a non-number, expected a score", k);
+    const json_t *h = human_answers(r);
+    for (size_t i = 0; h && i < json_array_size(h); i++) {
+        const json_t *a = json_array_get(h, i);
+        if (json_is_object(a))
+            a = json_object_get(a, "answer");
+        if (!json_is_string(a))
+            return lx_error_set(err, "answers[%zu]: got no answer text, expected a string "
+                                     "or an object with \"answer\"", i);
+    }
+    return 0;
+}
+
+/* Check one record and say how it will be answered: 1 head only, 2 encoder. */
+static int classify(run *R, const lx_record *r, lx_error *err) {
+    if (check_truth(r, err) < 0)
+        return -1;
+    const lx_tensor *p = lx_record_tensor(r, "pooled_output");
+    if (p) {
+        if (p->ndim != 1 || p->shape[0] != (int64_t)R->hidden) {
+            char g[96];
+            return lx_error_set(err, "pooled_output: got %s, expected [%zu]",
+                                lx_tensor_shape_str(p, g, sizeof g), R->hidden);
+        }
+        return 1;
+    }
+    if (!lx_record_find(r, "input_ids") || !lx_record_find(r, "visual_feats"))
+        return lx_error_set(err, "got neither pooled_output (from lx-encode) nor the model "
+                                 "inputs input_ids and visual_feats (from lx-embed-vis)");
+    if (lx_net_check(R->net, r, err) < 0)
+        return -1;
+    return 2;
+}
+
+/* Answer recs[0..n) (all checked): head-only records in one head call, the others
+ * through the encoder in one batch. */
+static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_error *err) {
+    size_t H = R->hidden, nh = 0;
+    size_t idx[n ? n : 1];
+    for (size_t i = 0; i < n; i++)
+        if (kind[i] == 1) {
+            const lx_tensor *p = lx_record_tensor(&recs[i], "pooled_output");
+            lx_convert_to_f32(R->pooled + nh * H, p->data, p->dtype, H);
+            idx[nh++] = i;
+        }
+    if (nh && lx_net_qa_head(R->net, R->pooled, nh, R->logits, err) < 0)
+        return -1;
+    for (size_t j = 0; j < nh; j++)
+        if (answer(R, &recs[idx[j]], R->logits + j * R->nlabels, err) < 0)
+            return -1;
+    /* encoder records: gathered to the front of a scratch order so one call runs them */
+    size_t ne = 0;
+    lx_record enc[n ? n : 1];
+    for (size_t i = 0; i < n; i++)
+        if (kind[i] == 2) {
+            enc[ne] = recs[i]; /* shallow: moved back below */
+            idx[ne++] = i;
+        }
+    if (ne == 0)
+        return 0;
+    int rc = lx_net_forward(R->net, enc, ne, LX_OUT_QA, err);
+    for (size_t j = 0; j < ne; j++)
+        recs[idx[j]] = enc[j];
+    if (rc < 0)
+        return -1;
+    for (size_t j = 0; j < ne; j++) {
+        lx_record *r = &recs[idx[j]];
+        const lx_tensor *q = lx_record_tensor(r, "question_answering_score");
+        if (!q || lx_tensor_nelem(q) != (int64_t)R->nlabels || q->dtype != LX_F32)
+            return lx_error_set(err, "internal: the encoder gave no question_answering_score");
+        if (answer(R, r, q->data, err) < 0)
+            return -1;
+        lx_record_remove(r, "question_answering_score");
+    }
+    return 0;
+}
+
+/* Write recs[0..n) and clear them. */
+static int flush_batch(run *R, lx_writer *w, lx_record *recs, size_t n, lx_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        if (lx_writer_write(w, &recs[i], err) < 0)
+            return -1;
+        cli_tick(&R->cli);
+        lx_record_clear(&recs[i]);
+    }
+    return 0;
+}
+
+/* The record loop: read up to --batch good records, answer them, write them in order.
+ * A bad record is reported after everything before it has been written. */
+static int loop(run *R, lx_reader *rd, lx_writer *w) {
+    size_t B = (size_t)R->o.batch, n = 0;
+    lx_record *recs = calloc(B, sizeof *recs);
+    int *kind = calloc(B, sizeof *kind);
+    lx_error err = {{0}};
+    int status = LX_EXIT_OK;
+    if (!recs || !kind) {
+        free(recs);
+        free(kind);
+        return cli_error(&R->cli, "out of memory for a batch of %zu records", B);
+    }
+    for (size_t i = 0; i < B; i++)
+        lx_record_init(&recs[i]);
+    for (;;) {
+        int rc = lx_reader_next(rd, &recs[n], &err);
+        uint64_t recno = lx_reader_record_no(rd);
+        if (rc > 0) {
+            int k = classify(R, &recs[n], &err);
+            if (k > 0) {
+                kind[n++] = k;
+                if (n < B)
+                    continue;
+            }
+        }
+        /* end of input, a full batch, or a bad record: answer and write what is pending */
+        lx_error berr = {{0}};
+        if (n > 0 && (answer_batch(R, recs, kind, n, &berr) < 0 ||
+                      flush_batch(R, w, recs, n, &berr) < 0)) {
+            status = cli_error(&R->cli, "%s", berr.msg);
+            break;
+        }
+        n = 0;
+        if (rc == 0)
+            break;
+        if (rc > 0 && err.msg[0] == '\0')
+            continue; /* a full batch went out */
+        /* the bad record */
+        lx_writer_flush(w, NULL);
+        cli_record_error(&R->cli, recno, err.msg);
+        err.msg[0] = '\0';
+        lx_record_clear(&recs[0]);
+        if (R->o.skip_bad && (rc > 0 || lx_reader_can_resume(rd))) {
+            R->cli.nskipped++;
+            continue;
+        }
+        status = LX_EXIT_FAIL;
+        break;
+    }
+    for (size_t i = 0; i < B; i++)
+        lx_record_clear(&recs[i]);
+    free(recs);
+    free(kind);
+    lx_writer_flush(w, NULL);
+    return status;
+}
+
+/* ---- the summary ------------------------------------------------------------------- */
+
+static void print_groups(const char *what, const json_t *g) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)g, k, v)
+        fprintf(stderr, "    %s %-24s %6.2f\n", what, k, json_number_value(v));
+}
+
+static void print_metric(const char *title, const json_t *m) {
+    if (!m)
+        return;
+    fprintf(stderr, "  %s: %.2f (%lld questions)\n", title,
+            json_number_value(json_object_get(m, "overall")),
+            (long long)json_integer_value(json_object_get(m, "count")));
+    print_groups("answer type  ", json_object_get(m, "perAnswerType"));
+    print_groups("question type", json_object_get(m, "perQuestionType"));
+}
+
+static int report(run *R) {
+    json_t *s = lx_vqa_eval_summary(R->ev);
+    if (!s)
+        return cli_error(&R->cli, "out of memory for the summary");
+    int status = LX_EXIT_OK;
+    if (R->o.eval_out) {
+        if (json_dump_file(s, R->o.eval_out, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
+            status = cli_error(&R->cli, "cannot write %s", R->o.eval_out);
+    } else {
+        fprintf(stderr, "%s: eval: %lld questions with answers to compare, %zu without\n",
+                R->cli.prog, (long long)json_integer_value(json_object_get(s, "count")),
+                R->n_notruth);
+        print_metric("LXMERT score (label[answer])", json_object_get(s, "lxmert"));
+        print_metric("VQA accuracy (official)", json_object_get(s, "official"));
+    }
+    json_decref(s);
+    return status;
+}
+
+/* ---- main ------------------------------------------------------------------------- */
+
+static int setup(run *R, lx_error *err) {
+    const char *path = cli_model_path(R->o.model);
+    if (!path)
+        return lx_error_set(err, "no model: give -m FILE or set LX_MODEL");
+    if (!(R->model = lx_model_open(path, err)))
+        return -1;
+    lx_net_opts no = {.threads = (int)R->o.threads, .box_check = 1};
+    if (!(R->net = lx_net_new(R->model, &no, err)))
+        return lx_error_prefix(err, "%s", path);
+    if (!(lx_net_available(R->net) & LX_OUT_QA))
+        return lx_error_set(err, "%s: the model has no answer head (answer_head.logit_fc.*)",
+                            path);
+    const lx_config *c = lx_model_config(R->model);
+    R->hidden = (size_t)c->hidden_size;
+    R->nlabels = (size_t)c->num_qa_labels;
+    const lx_tensor *w = lx_model_tensor(R->model, "answer_head.logit_fc.3.weight");
+    if (w && w->ndim == 2 && (size_t)w->shape[0] != R->nlabels)
+        return lx_error_set(err, "%s: num_qa_labels is %zu but the head has %lld rows", path,
+                            R->nlabels, (long long)w->shape[0]);
+    if (R->o.labels) {
+        if (lx_vqa_labels_read(&R->labels, R->o.labels, err) < 0)
+            return -1;
+    } else if (lx_vqa_labels_from_model(&R->labels, R->model, err) < 0) {
+        return lx_error_prefix(err, "%s", path);
+    }
+    if (R->labels.n != R->nlabels)
+        return lx_error_set(err, "%s: got %zu answer labels, expected %zu (the rows of the "
+                                 "model's answer head)",
+                            R->o.labels ? R->o.labels : path, R->labels.n, R->nlabels);
+    size_t B = (size_t)R->o.batch;
+    R->picks = calloc((size_t)R->o.top_k, sizeof *R->picks);
+    R->pooled = calloc(B * R->hidden, sizeof *R->pooled);
+    R->logits = calloc(B * R->nlabels, sizeof *R->logits);
+    if (!R->picks || !R->pooled || !R->logits || !(R->ev = lx_vqa_eval_new(err)))
+        return lx_error_set(err, "out of memory");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    enum { O_LABELS = 256, O_SCORE, O_EVAL, O_EVAL_OUT, O_KEEP, O_BATCH, O_THREADS, O_SKIP,
+           O_PROGRESS, O_VERSION };
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},      {"labels", required_argument, 0, O_LABELS},
+        {"top-k", required_argument, 0, 'k'},      {"score", required_argument, 0, O_SCORE},
+        {"eval", no_argument, 0, O_EVAL},          {"eval-out", required_argument, 0, O_EVAL_OUT},
+        {"keep-tensors", no_argument, 0, O_KEEP},  {"format", required_argument, 0, 'f'},
+        {"batch", required_argument, 0, O_BATCH},  {"threads", required_argument, 0, O_THREADS},
+        {"skip-bad", no_argument, 0, O_SKIP},      {"progress", no_argument, 0, O_PROGRESS},
+        {"help", no_argument, 0, 'h'},             {"version", no_argument, 0, O_VERSION},
+        {0, 0, 0, 0}};
+    run R;
+    memset(&R, 0, sizeof R);
+    cli_init(&R.cli, "lx-vqa");
+    R.o.top_k = 5;
+    R.o.batch = 16;
+    R.o.scoring = LX_SCORE_SIGMOID;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:k:f:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm': R.o.model = optarg; break;
+        case O_LABELS: R.o.labels = optarg; break;
+        case 'k':
+            if (cli_parse_long(&R.cli, "--top-k", optarg, 1, 1000000, &R.o.top_k) < 0)
+                return LX_EXIT_USAGE;
+            break;
+        case O_SCORE:
+            if (lx_vqa_scoring_parse(optarg, &R.o.scoring) < 0)
+                return cli_usage(&R.cli, "--score: got '%s', expected sigmoid or softmax",
+                                 optarg);
+            break;
+        case O_EVAL: R.o.eval = 1; break;
+        case O_EVAL_OUT: R.o.eval_out = optarg; R.o.eval = 1; break;
+        case O_KEEP: R.o.keep_tensors = 1; break;
+        case 'f': R.o.format = optarg; break;
+        case O_BATCH:
+            if (cli_parse_long(&R.cli, "--batch", optarg, 1, 4096, &R.o.batch) < 0)
+                return LX_EXIT_USAGE;
+            break;
+        case O_THREADS:
+            if (cli_parse_long(&R.cli, "--threads", optarg, 0, 1024, &R.o.threads) < 0)
+                return LX_EXIT_USAGE;
+            break;
+        case O_SKIP: R.o.skip_bad = 1; break;
+        case O_PROGRESS: R.o.progress = 1; break;
+        case 'h': usage(); return LX_EXIT_OK;
+        case O_VERSION: return cli_version(&R.cli);
+        default: return cli_usage(&R.cli, "unknown option");
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage(&R.cli, "got %d input files, expected at most one", argc - optind);
+    R.cli.progress = R.o.progress;
+    lx_format fmt;
+    if (cli_output_format(&R.cli, R.o.format, LX_FMT_JSON, &fmt) < 0)
+        return LX_EXIT_USAGE;
+
+    FILE *in = stdin;
+    if (optind < argc && strcmp(argv[optind], "-") != 0) {
+        R.cli.input = argv[optind];
+        if (!(in = fopen(argv[optind], "rb")))
+            return cli_error(&R.cli, "cannot open %s: %m", argv[optind]);
+    }
+    lx_error err = {{0}};
+    int status = LX_EXIT_FAIL;
+    lx_reader *rd = NULL;
+    lx_writer *w = NULL;
+    if (setup(&R, &err) < 0) {
+        cli_error(&R.cli, "%s", err.msg);
+        goto done;
+    }
+    if (!(rd = lx_reader_open(in, R.cli.input, &err)) || !(w = lx_writer_open(stdout, fmt, &err))) {
+        cli_error(&R.cli, "%s", err.msg);
+        goto done;
+    }
+    status = loop(&R, rd, w);
+    if (R.o.eval && report(&R) != LX_EXIT_OK)
+        status = LX_EXIT_FAIL;
+done:
+    if (w)
+        lx_writer_close(w);
+    if (rd)
+        lx_reader_close(rd);
+    if (in != stdin)
+        fclose(in);
+    lx_vqa_eval_free(R.ev);
+    free(R.picks);
+    free(R.pooled);
+    free(R.logits);
+    lx_vqa_labels_free(&R.labels);
+    lx_net_free(R.net);
+    lx_model_close(R.model);
+    return cli_finish(&R.cli, status);
+}

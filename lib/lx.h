@@ -434,7 +434,8 @@ void lx_tensor_dict_free(lx_tensor_dict *d);        /* frees tensors, unmaps reg
 /* Add a tensor under name (copied).  Takes ownership of *t.  A duplicate name is an error. */
 int lx_tensor_dict_add(lx_tensor_dict *d, const char *name, lx_tensor *t, lx_error *err);
 lx_tensor *lx_tensor_dict_get(const lx_tensor_dict *d, const char *name);
-/* Keep a region alive until the dict is freed: munmap(addr, len), or free(addr) if len == 0. */
+/* Keep a region alive until the dict is freed: munmap(addr, len), or free(addr) if len == 0.
+ * If this fails (out of memory) the region is released at once. */
 int lx_tensor_dict_keep(lx_tensor_dict *d, void *addr, size_t len, lx_error *err);
 
 /* safetensors (lib/safetensors.c): one file, or a shard index
@@ -444,6 +445,55 @@ int lx_safetensors_read(lx_tensor_dict *d, const char *path, lx_error *err);
  * (data.pkl + data/N) and the legacy pickle sequence.  Only the allow-listed globals a
  * state dict needs are accepted; anything else is refused and nothing is executed. */
 int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err);
+
+/* Write n tensors as one safetensors file (names and order as given; f32/f16/bf16/i32/
+ * i64/u8).  metadata (borrowed, may be NULL) becomes "__metadata__": an object of
+ * string values.  Returns 0 or -1. */
+int lx_safetensors_write(const char *path, const char *const *names,
+                         const lx_tensor *const *tensors, size_t n, const json_t *metadata,
+                         lx_error *err);
+
+/* A checkpoint into d (lib/checkpoint.c).  src is a file (.safetensors, a shard index
+ * *.index.json, or a PyTorch .bin/.pth/.pt) or an HF model folder, in which
+ * model.safetensors(.index.json) is preferred over pytorch_model.bin(.index.json); a
+ * folder holding only tf_model.h5 is refused.  Tensor names are the file's own.
+ * *used (optional, malloc'd, caller frees) gets the path of the file actually read. */
+int lx_checkpoint_read(lx_tensor_dict *d, const char *src, char **used, lx_error *err);
+/* The folder a checkpoint's side files (config.json, vocab.txt) are looked for in:
+ * src itself if it is a folder, else the folder holding it.  malloc'd. */
+char *lx_checkpoint_dir(const char *src);
+
+struct lx_config; /* the model file section defines it */
+
+/* Tensor names (lib/names.c).  Every LXMERT naming scheme is mapped to the HF
+ * LxmertFor... names: HF (lxmert.*, answer_head.*, cls.*, obj_predict_head.*), bare
+ * LxmertModel (embeddings.*, encoder.*, pooler.*), original pre-training
+ * (module.bert.*, module.cls.*, module.answer_head.*, module.obj_predict_head.*) and
+ * original fine-tuning (lxrt_encoder.model.bert.*, logit_fc.N.*); old LayerNorm
+ * gamma/beta become weight/bias.  Writes the HF name into buf and returns buf, or
+ * returns NULL when name fits no scheme. */
+const char *lx_names_map(const char *name, char *buf, size_t len);
+/* The shape an HF-named tensor must have under config c: returns its ndim (>= 1) and
+ * fills shape, or returns -1 for a name that is not an LXMERT tensor.  The QA head's
+ * rows are c->num_qa_labels. */
+int lx_names_shape(const struct lx_config *c, const char *name, int64_t shape[LX_MAX_DIMS]);
+
+enum {
+    LX_NAMES_IGNORE_UNKNOWN = 1u << 0   /* drop tensors that are not LXMERT's (else error) */
+};
+/* Rename every tensor of d to its HF name, then check the set against c: unknown names
+ * are an error naming them (or dropped with LX_NAMES_IGNORE_UNKNOWN), the backbone must
+ * be complete, each head the checkpoint carries must be complete, every shape must be
+ * the one c gives.  The QA head's row count is taken from the head and stored in
+ * c->num_qa_labels (0 when there is no QA head).  A cls.predictions.decoder.weight equal
+ * to the word embeddings is dropped (tied); a different one is kept.  On success d is
+ * in the canonical order HF lists the tensors in.  Returns 0 or -1. */
+int lx_names_normalize(lx_tensor_dict *d, struct lx_config *c, unsigned flags, lx_error *err);
+/* Check n HF-named tensors against c (what lx_names_normalize checks after renaming):
+ * every name known, every shape the config's, float dtypes, backbone and each present
+ * head complete (the tied decoder weight may be absent).  Returns 0 or -1. */
+int lx_names_check(const struct lx_config *c, const char *const *names,
+                   const lx_tensor *const *tensors, size_t n, lx_error *err);
 /* ==== end checkpoints ==================================================== */
 
 /* ==== model file (lib/config.c, lib/lxm.c) =============================== */
@@ -500,6 +550,42 @@ size_t lx_model_nlabels(const lx_model *m);
 const char *lx_model_label(const lx_model *m, size_t i);
 /* Check every tensor's CRC-32.  Returns 0, or -1 naming the first bad tensor. */
 int lx_model_verify(const lx_model *m, lx_error *err);
+/* The stored CRC-32 (zlib crc32) of tensor i. */
+uint32_t lx_model_tensor_crc(const lx_model *m, size_t i);
+/* Names that resolve to another tensor's data (the tied MLM decoder): alias i's name
+ * and the name of the tensor it views.  lx_model_tensor() resolves them. */
+size_t lx_model_naliases(const lx_model *m);
+const char *lx_model_alias(const lx_model *m, size_t i, const char **target);
+/* Size of the mapped file in bytes. */
+uint64_t lx_model_file_size(const lx_model *m);
+
+/* A list of strings (the vocabulary, the answer labels). */
+typedef struct lx_strlist {
+    char **items;                 /* owned */
+    size_t n, cap;
+} lx_strlist;
+void lx_strlist_free(lx_strlist *l);
+/* vocab.txt: one WordPiece token a line (index = id); "\r\n" endings accepted; the
+ * tokens must be distinct UTF-8.  Returns 0 or -1. */
+int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err);
+/* Answer labels: a JSON array of strings (label2ans, index = label), an object
+ * answer -> label (ans2label; labels must be 0..n-1, each once) or an array of objects
+ * with an "ans" string (LXMERT's all_ans.json).  Returns 0 or -1. */
+int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err);
+
+/* Write a .lxm file (see lxm(5)).  tensors must be HF-named and checked
+ * (lx_names_normalize); they are written in their order.  Floating tensors of two or
+ * more dimensions are stored as dtype (LX_F32, LX_F16 or LX_BF16); 1-D ones (biases,
+ * LayerNorm) stay f32.  The file is written next to path and renamed into place, so a
+ * failed write leaves no partial model.  Returns 0 or -1. */
+typedef struct lx_model_spec {
+    const lx_config *config;
+    const lx_tensor_dict *tensors;
+    const lx_strlist *vocab;      /* may be NULL or empty */
+    const lx_strlist *labels;     /* may be NULL or empty */
+    lx_dtype dtype;               /* LX_F32 (default), LX_F16, LX_BF16 */
+} lx_model_spec;
+int lx_model_write(const char *path, const lx_model_spec *spec, lx_error *err);
 /* ==== end model file ===================================================== */
 
 /* ==== network (lib/net.c, lib/kernels.c) ================================= */

@@ -1,0 +1,534 @@
+/*
+ * lx-convert — LXMERT checkpoints into the one native model file (.lxm), inspection of
+ * .lxm files, and (with no SRC) a record-stream converter between JSON lines and binary
+ * frames.
+ *
+ * A thin main: the library reads the checkpoint (lx_checkpoint_read), maps its names
+ * and checks it against the config (lx_names_normalize), writes the .lxm
+ * (lx_model_write) and opens it again (lx_model_open) for --info, --verify and
+ * --export-safetensors.  A .lxm can also be a source (to change its stored dtype).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "lx.h"
+
+typedef struct opts {
+    const char *src;              /* SRC: checkpoint file, HF folder or .lxm (none: stream) */
+    const char *output;           /* -o: the .lxm to write (none: do not write one) */
+    const char *model;            /* -m: .lxm for --info/--verify/--export without SRC */
+    const char *vocab;            /* --vocab (default: vocab.txt beside the checkpoint) */
+    const char *labels;           /* --labels (default: label2ans.json beside, if any) */
+    const char *config;           /* --config (default: config.json beside, else base) */
+    const char *dtype;            /* --dtype: f32 (default), f16 or bf16 */
+    int ignore_unknown;           /* --ignore-unknown: drop tensors that are not LXMERT's */
+    int info;                     /* --info: describe the model */
+    int verify;                   /* --verify: check every tensor's CRC-32 */
+    const char *export_st;        /* --export-safetensors FILE */
+    const char *format;           /* -f: stream mode output encoding (default: the other) */
+    int skip_bad;                 /* --skip-bad (stream mode) */
+    int progress;                 /* --progress: timings of the steps on stderr */
+} opts;
+
+static const char usage_text[] =
+    "Usage: lx-convert [OPTION]... SRC -o MODEL.lxm\n"
+    "       lx-convert --info|--verify|--export-safetensors FILE [MODEL.lxm]\n"
+    "       lx-convert [-f json|bin] < STREAM > STREAM\n"
+    "Convert an LXMERT checkpoint into an lx model file (.lxm, see lxm(5)).\n"
+    "\n"
+    "SRC is a HuggingFace model folder (config.json, vocab.txt and model.safetensors,\n"
+    "sharded model.safetensors.index.json, or pytorch_model.bin), a checkpoint file\n"
+    "(.safetensors, .bin, .pth, .pt; the original LXMERT model_LXRT.pth and BEST.pth\n"
+    "too), or a .lxm file (to store it again, e.g. with another --dtype).  In a folder,\n"
+    "safetensors are read before .bin; tf_model.h5 is not read.  Every head the\n"
+    "checkpoint carries is kept; tensor names become HF LxmertFor... names.\n"
+    "\n"
+    "Conversion:\n"
+    "  -o, --output FILE     the .lxm to write (written whole, then renamed into place)\n"
+    "      --config FILE     an HF config.json (default: config.json beside SRC, else\n"
+    "                        LXMERT-base: 768 hidden, 12 heads, 9/5/5 layers)\n"
+    "      --vocab FILE      the WordPiece vocab.txt (default: vocab.txt beside SRC)\n"
+    "      --labels FILE     the answers: a JSON array (label2ans) or an answer -> label\n"
+    "                        object (ans2label); default: label2ans.json beside SRC\n"
+    "      --dtype TYPE      store matrices as f32 (default), f16 or bf16; vectors\n"
+    "                        (biases, LayerNorm) stay f32\n"
+    "      --ignore-unknown  drop tensors that are not LXMERT's instead of failing\n"
+    "\n"
+    "Inspection (of MODEL.lxm, -m, $LX_MODEL, or the file just written):\n"
+    "      --info            print the config, vocabulary and label counts, every tensor\n"
+    "                        with dtype and shape, and the total size\n"
+    "      --verify          check every tensor's CRC-32\n"
+    "      --export-safetensors FILE\n"
+    "                        write the weights as safetensors with HF names (from SRC\n"
+    "                        itself when it is a checkpoint and no -o is given)\n"
+    "  -m, --model FILE      the .lxm to inspect when no SRC is given\n"
+    "\n"
+    "Stream conversion (no SRC and no inspection): read records from standard input and\n"
+    "write them in the other encoding, JSON lines <-> binary frames:\n"
+    "  -f, --format FMT      the output encoding, json or bin (default: the one the input\n"
+    "                        is not; binary frames are never written to a terminal)\n"
+    "      --skip-bad        report a bad JSON record and go on without it\n"
+    "\n"
+    "      --progress        print the time each step took on standard error\n"
+    "      --help            this help\n"
+    "      --version         the version\n"
+    "\n"
+    "Exit status: 0 ok, 1 bad input (a clear message naming the file and tensor),\n"
+    "2 usage error.\n"
+    "\n"
+    "Examples:\n"
+    "  lx-convert unc-nlp/lxmert-vqa-uncased --labels trainval_label2ans.json -o vqa.lxm\n"
+    "  lx-convert snap/pretrained/model_LXRT.pth --vocab vocab.txt -o lxmert.lxm\n"
+    "  lx-convert --info vqa.lxm\n"
+    "  lx-convert vqa.lxm --export-safetensors vqa.safetensors\n"
+    "  lx-encode < in.jsonl | lx-convert > out.jsonl      # frames back to JSON\n";
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* 1 if path starts with the .lxm magic. */
+static int is_lxm(const char *path) {
+    static const unsigned char magic[8] = {0x89, 'L', 'X', 'M', 0x0d, 0x0a, 0x1a, 0x0a};
+    unsigned char b[8];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(b, 1, 8, f);
+    fclose(f);
+    return n == 8 && memcmp(b, magic, 8) == 0;
+}
+
+static char *side_file(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (!p) return NULL;
+    snprintf(p, n, "%s/%s", dir, name);
+    if (file_exists(p)) return p;
+    free(p);
+    return NULL;
+}
+
+/* ---- stream mode ----------------------------------------------------------------- */
+
+static int stream_mode(lx_cli *c, const opts *o) {
+    lx_error err = {{0}};
+    lx_reader *rd = lx_reader_open(stdin, "<stdin>", &err);
+    if (!rd) return cli_error(c, "%s", err.msg);
+    lx_record r;
+    lx_record_init(&r);
+    int rc = lx_reader_next(rd, &r, &err);
+    int status = LX_EXIT_OK;
+    while (rc < 0 && o->skip_bad && lx_reader_can_resume(rd)) {
+        cli_record_error(c, lx_reader_record_no(rd), err.msg);
+        c->nskipped++;
+        rc = lx_reader_next(rd, &r, &err);
+    }
+    if (rc < 0) {
+        cli_record_error(c, lx_reader_record_no(rd), err.msg);
+        lx_record_clear(&r);
+        lx_reader_close(rd);
+        return cli_finish(c, LX_EXIT_FAIL);
+    }
+    if (rc == 0) { /* empty input: nothing to write */
+        lx_record_clear(&r);
+        lx_reader_close(rd);
+        return cli_finish(c, LX_EXIT_OK);
+    }
+    lx_format in = lx_reader_format(rd), out;
+    if (cli_output_format(c, o->format, in == LX_FMT_BIN ? LX_FMT_JSON : LX_FMT_BIN, &out) < 0) {
+        lx_record_clear(&r);
+        lx_reader_close(rd);
+        return LX_EXIT_USAGE;
+    }
+    lx_writer *w = lx_writer_open(stdout, out, &err);
+    if (!w) {
+        lx_record_clear(&r);
+        lx_reader_close(rd);
+        return cli_error(c, "%s", err.msg);
+    }
+    if (lx_writer_write(w, &r, &err) < 0) {
+        status = cli_record_error(c, lx_reader_record_no(rd), err.msg);
+    } else {
+        cli_tick(c);
+        status = cli_filter(c, rd, w, o->skip_bad, NULL, NULL);
+    }
+    lx_record_clear(&r);
+    lx_writer_close(w);
+    lx_reader_close(rd);
+    return cli_finish(c, status);
+}
+
+/* ---- inspection ------------------------------------------------------------------ */
+
+static void print_info(const char *path, const lx_model *m) {
+    const lx_config *cf = lx_model_config(m);
+    printf("file      %s\n", path);
+    printf("size      %llu bytes\n", (unsigned long long)lx_model_file_size(m));
+    printf("config\n");
+    json_t *cj = lx_config_to_json(cf);
+    const char *k;
+    json_t *v;
+    json_object_foreach(cj, k, v) {
+        if (json_is_integer(v)) printf("  %-24s %lld\n", k, (long long)json_integer_value(v));
+        else if (json_is_real(v)) printf("  %-24s %g\n", k, json_real_value(v));
+        else if (json_is_boolean(v)) printf("  %-24s %s\n", k, json_is_true(v) ? "true" : "false");
+        else if (json_is_string(v)) printf("  %-24s %s\n", k, json_string_value(v));
+    }
+    json_decref(cj);
+    printf("vocab     %zu tokens\n", lx_model_vocab_size(m));
+    printf("labels    %zu answers\n", lx_model_nlabels(m));
+    size_t n = lx_model_ntensors(m);
+    printf("tensors   %zu\n", n);
+    uint64_t bytes = 0, params = 0;
+    for (size_t i = 0; i < n; i++) {
+        const lx_tensor *t = lx_model_tensor_at(m, i);
+        char sh[128];
+        printf("  %-66s %-4s %s\n", lx_model_tensor_name(m, i), lx_dtype_name(t->dtype),
+               lx_tensor_shape_str(t, sh, sizeof sh));
+        bytes += (uint64_t)lx_tensor_nbytes(t);
+        params += (uint64_t)lx_tensor_nelem(t);
+    }
+    for (size_t i = 0; i < lx_model_naliases(m); i++) {
+        const char *target;
+        const char *a = lx_model_alias(m, i, &target);
+        printf("  %-66s tied to %s\n", a, target);
+    }
+    printf("total     %llu parameters, %llu bytes of tensor data (%.1f MB)\n",
+           (unsigned long long)params, (unsigned long long)bytes, bytes / 1e6);
+}
+
+/* The tensors of an open model, in file order, as arrays for lx_safetensors_write. */
+static int export_model(const lx_model *m, const char *out, lx_error *err) {
+    size_t n = lx_model_ntensors(m);
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    const lx_tensor **ts = malloc((n ? n : 1) * sizeof *ts);
+    if (!names || !ts) {
+        free(names);
+        free(ts);
+        return lx_error_set(err, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        names[i] = lx_model_tensor_name(m, i);
+        ts[i] = lx_model_tensor_at(m, i);
+    }
+    json_t *meta = json_pack("{s:s}", "format", "pt");
+    int rc = lx_safetensors_write(out, names, ts, n, meta, err);
+    json_decref(meta);
+    free(names);
+    free(ts);
+    return rc;
+}
+
+static int export_dict(const lx_tensor_dict *d, const char *out, lx_error *err) {
+    const char **names = malloc((d->n ? d->n : 1) * sizeof *names);
+    const lx_tensor **ts = malloc((d->n ? d->n : 1) * sizeof *ts);
+    if (!names || !ts) {
+        free(names);
+        free(ts);
+        return lx_error_set(err, "out of memory");
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        names[i] = d->items[i].name;
+        ts[i] = &d->items[i].t;
+    }
+    json_t *meta = json_pack("{s:s}", "format", "pt");
+    int rc = lx_safetensors_write(out, names, ts, d->n, meta, err);
+    json_decref(meta);
+    free(names);
+    free(ts);
+    return rc;
+}
+
+static int inspect(lx_cli *c, const opts *o, const char *path) {
+    lx_error err = {{0}};
+    double t0 = now();
+    lx_model *m = lx_model_open(path, &err);
+    if (!m) return cli_error(c, "%s", err.msg);
+    if (o->progress) fprintf(stderr, "%s: opened %s in %.2f ms\n", c->prog, path,
+                             (now() - t0) * 1e3);
+    int status = LX_EXIT_OK;
+    if (o->info) print_info(path, m);
+    if (o->verify) {
+        t0 = now();
+        if (lx_model_verify(m, &err) < 0) status = cli_error(c, "%s: %s", path, err.msg);
+        else if (o->progress || !o->info)
+            fprintf(stderr, "%s: %s: %zu tensors verified in %.2f s\n", c->prog, path,
+                    lx_model_ntensors(m), now() - t0);
+    }
+    if (status == LX_EXIT_OK && o->export_st) {
+        if (export_model(m, o->export_st, &err) < 0) status = cli_error(c, "%s", err.msg);
+    }
+    lx_model_close(m);
+    return status;
+}
+
+/* ---- conversion ------------------------------------------------------------------ */
+
+/* A .lxm as a source: its tensors as views, its config, vocabulary and labels. */
+static int read_lxm_source(const char *path, lx_model **mp, lx_tensor_dict *d, lx_config *cf,
+                           lx_strlist *vocab, lx_strlist *labels, lx_error *err) {
+    lx_model *m = lx_model_open(path, err);
+    if (!m) return -1;
+    *mp = m;
+    *cf = *lx_model_config(m);
+    for (size_t i = 0; i < lx_model_ntensors(m); i++) {
+        lx_tensor t = *lx_model_tensor_at(m, i);
+        t.owned = 0;
+        if (lx_tensor_dict_add(d, lx_model_tensor_name(m, i), &t, err) < 0) return -1;
+    }
+    for (size_t i = 0; i < lx_model_vocab_size(m); i++) {
+        if (vocab->n == vocab->cap) {
+            size_t nc = vocab->cap ? vocab->cap * 2 : 1024;
+            char **ni = realloc(vocab->items, nc * sizeof *ni);
+            if (!ni) return lx_error_set(err, "out of memory");
+            vocab->items = ni, vocab->cap = nc;
+        }
+        if (!(vocab->items[vocab->n++] = strdup(lx_model_vocab_token(m, i))))
+            return lx_error_set(err, "out of memory");
+    }
+    for (size_t i = 0; i < lx_model_nlabels(m); i++) {
+        if (labels->n == labels->cap) {
+            size_t nc = labels->cap ? labels->cap * 2 : 1024;
+            char **ni = realloc(labels->items, nc * sizeof *ni);
+            if (!ni) return lx_error_set(err, "out of memory");
+            labels->items = ni, labels->cap = nc;
+        }
+        if (!(labels->items[labels->n++] = strdup(lx_model_label(m, i))))
+            return lx_error_set(err, "out of memory");
+    }
+    return 0;
+}
+
+static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
+    lx_error err = {{0}};
+    lx_tensor_dict d;
+    lx_tensor_dict_init(&d);
+    lx_config cf;
+    lx_config_default(&cf);
+    lx_strlist vocab = {0}, labels = {0};
+    lx_model *srcm = NULL;
+    char *dir = lx_checkpoint_dir(o->src), *used = NULL, *p = NULL;
+    int status = LX_EXIT_OK;
+    double t0 = now();
+
+    if (!dir) {
+        status = cli_error(c, "out of memory");
+        goto out;
+    }
+    if (!is_dir(o->src) && is_lxm(o->src)) {
+        if (read_lxm_source(o->src, &srcm, &d, &cf, &vocab, &labels, &err) < 0) {
+            status = cli_error(c, "%s", err.msg);
+            goto out;
+        }
+    } else {
+        /* The config first: the names are checked against it. */
+        const char *cpath = o->config;
+        if (!cpath) cpath = p = side_file(dir, "config.json");
+        if (cpath) {
+            json_error_t je;
+            json_t *j = json_load_file(cpath, 0, &je);
+            if (!j) {
+                status = cli_error(c, "%s: not valid JSON: %s (line %d)", cpath, je.text, je.line);
+                goto out;
+            }
+            int rc = lx_config_from_json(&cf, j, &err);
+            json_decref(j);
+            if (rc < 0) {
+                status = cli_error(c, "%s: %s", cpath, err.msg);
+                goto out;
+            }
+        } else {
+            fprintf(stderr, "%s: no config.json beside %s: using the LXMERT-base config\n",
+                    c->prog, o->src);
+        }
+        free(p);
+        p = NULL;
+        /* tokenizer_config.json says whether the vocabulary is cased. */
+        if ((p = side_file(dir, "tokenizer_config.json"))) {
+            json_t *j = json_load_file(p, 0, NULL);
+            json_t *lc = json_object_get(j, "do_lower_case");
+            if (json_is_boolean(lc)) cf.do_lower_case = json_is_true(lc);
+            json_decref(j);
+        }
+        free(p);
+        p = NULL;
+        if (lx_checkpoint_read(&d, o->src, &used, &err) < 0) {
+            status = cli_error(c, "%s", err.msg);
+            goto out;
+        }
+        if (o->progress)
+            fprintf(stderr, "%s: read %zu tensors from %s in %.2f s\n", c->prog, d.n, used,
+                    now() - t0);
+    }
+    unsigned flags = o->ignore_unknown ? LX_NAMES_IGNORE_UNKNOWN : 0;
+    size_t before = d.n;
+    if (lx_names_normalize(&d, &cf, flags, &err) < 0) {
+        if (strstr(err.msg, "unknown tensor"))
+            status = cli_error(c, "%s: %s (--ignore-unknown drops them)",
+                               used ? used : o->src, err.msg);
+        else
+            status = cli_error(c, "%s: %s", used ? used : o->src, err.msg);
+        goto out;
+    }
+    (void)before;
+
+    /* The side files, unless they came with a .lxm source. */
+    if (o->vocab || !srcm) {
+        const char *vp = o->vocab;
+        if (!vp) vp = p = side_file(dir, "vocab.txt");
+        if (vp) {
+            lx_strlist_free(&vocab);
+            if (lx_vocab_read_file(&vocab, vp, &err) < 0) {
+                status = cli_error(c, "%s", err.msg);
+                goto out;
+            }
+            if (vocab.n != (size_t)cf.vocab_size) {
+                status = cli_error(c, "%s: %zu tokens, but the model's vocab_size is %d", vp,
+                                   vocab.n, cf.vocab_size);
+                goto out;
+            }
+        } else if (o->output) {
+            fprintf(stderr, "%s: no vocab.txt beside %s: the model will have no vocabulary "
+                            "(give --vocab)\n", c->prog, o->src);
+        }
+        free(p);
+        p = NULL;
+    }
+    if (o->labels || !srcm) {
+        const char *lp = o->labels;
+        if (!lp && cf.num_qa_labels) lp = p = side_file(dir, "label2ans.json");
+        if (lp) {
+            lx_strlist_free(&labels);
+            if (lx_labels_read_file(&labels, lp, &err) < 0) {
+                status = cli_error(c, "%s", err.msg);
+                goto out;
+            }
+            if (labels.n != (size_t)cf.num_qa_labels) {
+                status = cli_error(c, "%s: %zu answers, but the QA head has %d", lp, labels.n,
+                                   cf.num_qa_labels);
+                goto out;
+            }
+        }
+        free(p);
+        p = NULL;
+    }
+
+    if (o->output) {
+        double t1 = now();
+        lx_model_spec spec = {&cf, &d, &vocab, &labels, dtype};
+        if (lx_model_write(o->output, &spec, &err) < 0) {
+            status = cli_error(c, "%s", err.msg);
+            goto out;
+        }
+        if (o->progress)
+            fprintf(stderr, "%s: wrote %s (%zu tensors, %s) in %.2f s\n", c->prog, o->output,
+                    d.n, lx_dtype_name(dtype), now() - t1);
+        if (o->info || o->verify || o->export_st) status = inspect(c, o, o->output);
+    } else if (o->export_st) {
+        if (export_dict(&d, o->export_st, &err) < 0) status = cli_error(c, "%s", err.msg);
+    }
+out:
+    free(p);
+    free(used);
+    free(dir);
+    lx_strlist_free(&vocab);
+    lx_strlist_free(&labels);
+    lx_tensor_dict_free(&d);
+    lx_model_close(srcm);
+    return status;
+}
+
+int main(int argc, char **argv) {
+    lx_cli c;
+    cli_init(&c, "lx-convert");
+    opts o = {.dtype = "f32"};
+    enum { O_VOCAB = 256, O_LABELS, O_CONFIG, O_DTYPE, O_IGNORE, O_INFO, O_VERIFY, O_EXPORT,
+           O_SKIP, O_PROGRESS, O_HELP, O_VERSION };
+    static const struct option lo[] = {
+        {"output", required_argument, 0, 'o'},
+        {"model", required_argument, 0, 'm'},
+        {"format", required_argument, 0, 'f'},
+        {"vocab", required_argument, 0, O_VOCAB},
+        {"labels", required_argument, 0, O_LABELS},
+        {"config", required_argument, 0, O_CONFIG},
+        {"dtype", required_argument, 0, O_DTYPE},
+        {"ignore-unknown", no_argument, 0, O_IGNORE},
+        {"info", no_argument, 0, O_INFO},
+        {"verify", no_argument, 0, O_VERIFY},
+        {"export-safetensors", required_argument, 0, O_EXPORT},
+        {"skip-bad", no_argument, 0, O_SKIP},
+        {"progress", no_argument, 0, O_PROGRESS},
+        {"help", no_argument, 0, O_HELP},
+        {"version", no_argument, 0, O_VERSION},
+        {0, 0, 0, 0},
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "o:m:f:", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'o': o.output = optarg; break;
+        case 'm': o.model = optarg; break;
+        case 'f': o.format = optarg; break;
+        case O_VOCAB: o.vocab = optarg; break;
+        case O_LABELS: o.labels = optarg; break;
+        case O_CONFIG: o.config = optarg; break;
+        case O_DTYPE: o.dtype = optarg; break;
+        case O_IGNORE: o.ignore_unknown = 1; break;
+        case O_INFO: o.info = 1; break;
+        case O_VERIFY: o.verify = 1; break;
+        case O_EXPORT: o.export_st = optarg; break;
+        case O_SKIP: o.skip_bad = 1; break;
+        case O_PROGRESS: o.progress = 1; break;
+        case O_HELP: fputs(usage_text, stdout); return cli_finish(&c, LX_EXIT_OK);
+        case O_VERSION: cli_version(&c); return cli_finish(&c, LX_EXIT_OK);
+        default: return cli_usage(&c, "unknown or incomplete option");
+        }
+    }
+    if (optind < argc) o.src = argv[optind++];
+    if (optind < argc) return cli_usage(&c, "unexpected argument '%s'", argv[optind]);
+    lx_dtype dtype;
+    if (lx_dtype_parse(o.dtype, &dtype) < 0 ||
+        (dtype != LX_F32 && dtype != LX_F16 && dtype != LX_BF16))
+        return cli_usage(&c, "--dtype: '%s' is not f32, f16 or bf16", o.dtype);
+    int inspecting = o.info || o.verify || o.export_st;
+
+    if (!o.src) {
+        if (o.output) return cli_usage(&c, "-o needs a SRC checkpoint to convert");
+        if (inspecting) {
+            const char *m = cli_model_path(o.model);
+            if (!m) return cli_usage(&c, "no model to inspect: give MODEL.lxm, -m or $LX_MODEL");
+            return cli_finish(&c, inspect(&c, &o, m));
+        }
+        if (o.vocab || o.labels || o.config || o.ignore_unknown)
+            return cli_usage(&c, "conversion options need a SRC checkpoint");
+        return stream_mode(&c, &o);
+    }
+    if (o.format || o.skip_bad)
+        return cli_usage(&c, "-f and --skip-bad apply to stream conversion (no SRC)");
+    if (!o.output && !inspecting)
+        return cli_usage(&c, "nothing to do: give -o MODEL.lxm (or --info, --verify, "
+                             "--export-safetensors)");
+    /* A .lxm with nothing to write: inspect it in place. */
+    if (!o.output && is_lxm(o.src)) return cli_finish(&c, inspect(&c, &o, o.src));
+    if (!o.output && (o.info || o.verify))
+        return cli_usage(&c, "--info and --verify read a .lxm; '%s' is a checkpoint (add -o "
+                             "MODEL.lxm to convert it first)", o.src);
+    return cli_finish(&c, convert(&c, &o, dtype));
+}

@@ -1,0 +1,634 @@
+/*
+ * lxm.c — the .lxm model file: its one writer and its mmap loader (format: lxm(5)).
+ *
+ *   offset  size        field
+ *   0       8           magic 89 'L' 'X' 'M' 0D 0A 1A 0A  (catches text-mode mangling)
+ *   8       4           u32 LE format version (1)
+ *   12      4           u32 LE CRC-32 of the header bytes
+ *   16      8           u64 LE header length H
+ *   24      8           u64 LE data offset D (a multiple of 64, >= 40 + H)
+ *   32      8           u64 LE data size S; the file is exactly D + S bytes
+ *   40      H           the header: one JSON object (config, vocab, labels, tensors,
+ *                       aliases), padded with spaces
+ *   40+H    D-40-H      zero padding
+ *   D       S           tensor data; each tensor at D + offset, offset a multiple of 64
+ *
+ * Loading maps the file read-only and parses the header only; tensors are views into
+ * the mapping.  Before anything is used, the fixed fields are checked against the file
+ * size, the header against its CRC, and every tensor entry for a known dtype, a shape
+ * whose byte count is its nbytes, an aligned offset inside the data, and no overlap
+ * with another tensor.  Tensor data is only read by lx_model_verify (CRCs).
+ *
+ * Writing is one pass over the data: the header is sized first with every CRC at its
+ * widest, the data is written (and checksummed) after it, then the header is written
+ * over the reserved space with the real CRCs and padded with spaces.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include "lx.h"
+
+#define LXM_VERSION 1
+#define LXM_PREFIX 40
+#define LXM_ALIGN 64
+static const unsigned char lxm_magic[8] = {0x89, 'L', 'X', 'M', 0x0d, 0x0a, 0x1a, 0x0a};
+
+/* The header of a real model is ~0.5 MB (mostly the vocabulary). */
+#define MAX_HEADER (256u << 20)
+
+static uint64_t rd_u64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+static uint32_t rd_u32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void wr_u64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void wr_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* crc32 over any length (zlib's length argument is 32-bit in older versions). */
+static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n) {
+    const unsigned char *b = p;
+    while (n) {
+        unsigned k = n > (1u << 30) ? 1u << 30 : (unsigned)n;
+        crc = (uint32_t)crc32(crc, b, k);
+        b += k;
+        n -= k;
+    }
+    return crc;
+}
+
+/* ---- loader ----------------------------------------------------------------------- */
+
+struct lx_model {
+    void *map;
+    size_t len;
+    json_t *hdr;                  /* keeps the borrowed strings below alive */
+    lx_config config;
+    size_t n;
+    const char **names;           /* [n], into hdr */
+    lx_tensor *ts;                /* [n], views into map */
+    uint32_t *crcs;               /* [n] */
+    size_t *by_name;              /* [n] indices sorted by name, for lookup */
+    size_t nalias;
+    const char **alias_names, **alias_targets;
+    size_t *alias_idx;            /* index of the target tensor */
+    json_t *vocab, *labels;       /* borrowed arrays of strings (may be NULL) */
+};
+
+void lx_model_close(lx_model *m) {
+    if (!m) return;
+    if (m->map) munmap(m->map, m->len);
+    json_decref(m->hdr);
+    free(m->names);
+    free(m->ts);
+    free(m->crcs);
+    free(m->by_name);
+    free(m->alias_names);
+    free(m->alias_targets);
+    free(m->alias_idx);
+    free(m);
+}
+
+/* qsort has no context argument: sort (name, index) pairs instead. */
+typedef struct name_ix {
+    const char *name;
+    size_t i;
+} name_ix;
+static int name_ix_cmp(const void *a, const void *b) {
+    return strcmp(((const name_ix *)a)->name, ((const name_ix *)b)->name);
+}
+typedef struct off_ix {
+    uint64_t off, end;
+    size_t i;
+} off_ix;
+static int off_ix_cmp(const void *a, const void *b) {
+    const off_ix *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off ? 1 : 0;
+}
+
+static int get_u64(json_t *o, const char *key, uint64_t *out) {
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* A JSON array of strings (or absent).  Returns 0, or -1 if it is anything else. */
+static int string_array(json_t *hdr, const char *key, json_t **out, lx_error *err) {
+    json_t *a = json_object_get(hdr, key);
+    *out = NULL;
+    if (!a) return 0;
+    if (!json_is_array(a)) return lx_error_set(err, "header: \"%s\" is not an array", key);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) if (!json_is_string(v))
+        return lx_error_set(err, "header: %s[%zu] is not a string", key, i);
+    *out = a;
+    return 0;
+}
+
+static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
+                         lx_error *err) {
+    json_t *tl = json_object_get(m->hdr, "tensors");
+    if (!json_is_array(tl)) return lx_error_set(err, "header: no \"tensors\" array");
+    size_t n = json_array_size(tl);
+    m->n = n;
+    m->names = calloc(n ? n : 1, sizeof *m->names);
+    m->ts = calloc(n ? n : 1, sizeof *m->ts);
+    m->crcs = calloc(n ? n : 1, sizeof *m->crcs);
+    m->by_name = calloc(n ? n : 1, sizeof *m->by_name);
+    name_ix *ni = calloc(n ? n : 1, sizeof *ni);
+    off_ix *oi = calloc(n ? n : 1, sizeof *oi);
+    int rc = 0;
+    if (!m->names || !m->ts || !m->crcs || !m->by_name || !ni || !oi) {
+        rc = lx_error_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(tl, i);
+        json_t *jn = json_object_get(e, "name"), *jd = json_object_get(e, "dtype"),
+               *js = json_object_get(e, "shape");
+        uint64_t off, nb, crc;
+        if (!json_is_string(jn) || !json_is_string(jd) || !json_is_array(js) ||
+            get_u64(e, "offset", &off) < 0 || get_u64(e, "nbytes", &nb) < 0 ||
+            get_u64(e, "crc32", &crc) < 0 || crc > UINT32_MAX) {
+            rc = lx_error_set(err, "header: tensor %zu: expected name, dtype, shape, offset, "
+                                   "nbytes and crc32", i);
+            goto out;
+        }
+        const char *name = json_string_value(jn);
+        lx_tensor *t = &m->ts[i];
+        if (lx_dtype_parse(json_string_value(jd), &t->dtype) < 0) {
+            rc = lx_error_set(err, "tensor '%s': unknown dtype '%s'", name,
+                              json_string_value(jd));
+            goto out;
+        }
+        size_t nd = json_array_size(js);
+        if (nd > LX_MAX_DIMS) {
+            rc = lx_error_set(err, "tensor '%s': %zu dimensions (at most %d)", name, nd,
+                              LX_MAX_DIMS);
+            goto out;
+        }
+        t->ndim = (int)nd;
+        for (size_t k = 0; k < nd; k++) {
+            json_t *x = json_array_get(js, k);
+            if (!json_is_integer(x) || json_integer_value(x) < 0) {
+                rc = lx_error_set(err, "tensor '%s': shape entry %zu is not a non-negative "
+                                       "integer", name, k);
+                goto out;
+            }
+            t->shape[k] = json_integer_value(x);
+        }
+        int64_t want = lx_tensor_nbytes(t);
+        if (want < 0 || (uint64_t)want != nb) {
+            char sh[128];
+            rc = lx_error_set(err, "tensor '%s': nbytes %llu, but %s %s needs %lld", name,
+                              (unsigned long long)nb, lx_dtype_name(t->dtype),
+                              lx_tensor_shape_str(t, sh, sizeof sh), (long long)want);
+            goto out;
+        }
+        if (off % LXM_ALIGN || off > dsize || nb > dsize - off) {
+            rc = lx_error_set(err, "tensor '%s': bytes %llu..%llu are not a %d-aligned range "
+                                   "inside the %llu bytes of data", name,
+                              (unsigned long long)off, (unsigned long long)(off + nb), LXM_ALIGN,
+                              (unsigned long long)dsize);
+            goto out;
+        }
+        t->data = (void *)(data + off);
+        t->owned = 0;
+        m->names[i] = name;
+        m->crcs[i] = (uint32_t)crc;
+        ni[i] = (name_ix){name, i};
+        oi[i] = (off_ix){off, off + nb, i};
+    }
+    qsort(ni, n, sizeof *ni, name_ix_cmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(ni[i].name, ni[i - 1].name) == 0) {
+            rc = lx_error_set(err, "tensor '%s' appears twice", ni[i].name);
+            goto out;
+        }
+        m->by_name[i] = ni[i].i;
+    }
+    qsort(oi, n, sizeof *oi, off_ix_cmp);
+    const off_ix *far = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (oi[i].end == oi[i].off) continue;
+        if (far && oi[i].off < far->end) {
+            rc = lx_error_set(err, "tensors '%s' and '%s' overlap (bytes %llu..%llu and "
+                                   "%llu..%llu)", m->names[far->i], m->names[oi[i].i],
+                              (unsigned long long)far->off, (unsigned long long)far->end,
+                              (unsigned long long)oi[i].off, (unsigned long long)oi[i].end);
+            goto out;
+        }
+        if (!far || oi[i].end > far->end) far = &oi[i];
+    }
+out:
+    free(ni);
+    free(oi);
+    return rc;
+}
+
+static size_t find_stored(const lx_model *m, const char *name) {
+    size_t lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, m->names[m->by_name[mid]]);
+        if (c == 0) return m->by_name[mid];
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
+    return (size_t)-1;
+}
+
+static int parse_aliases(lx_model *m, lx_error *err) {
+    json_t *a = json_object_get(m->hdr, "aliases");
+    if (!a) return 0;
+    if (!json_is_object(a)) return lx_error_set(err, "header: \"aliases\" is not an object");
+    size_t n = json_object_size(a);
+    m->alias_names = calloc(n ? n : 1, sizeof *m->alias_names);
+    m->alias_targets = calloc(n ? n : 1, sizeof *m->alias_targets);
+    m->alias_idx = calloc(n ? n : 1, sizeof *m->alias_idx);
+    if (!m->alias_names || !m->alias_targets || !m->alias_idx)
+        return lx_error_set(err, "out of memory");
+    const char *key;
+    json_t *v;
+    json_object_foreach(a, key, v) {
+        if (!json_is_string(v)) return lx_error_set(err, "header: alias '%s' is not a name", key);
+        size_t t = find_stored(m, json_string_value(v));
+        if (t == (size_t)-1)
+            return lx_error_set(err, "alias '%s' names '%s', which the file does not hold", key,
+                                json_string_value(v));
+        if (find_stored(m, key) != (size_t)-1)
+            return lx_error_set(err, "alias '%s' is also a stored tensor", key);
+        m->alias_names[m->nalias] = key;
+        m->alias_targets[m->nalias] = json_string_value(v);
+        m->alias_idx[m->nalias] = t;
+        m->nalias++;
+    }
+    return 0;
+}
+
+/* Everything after the mapping: header, config, lists, tensors. */
+static int model_parse(lx_model *m, lx_error *err) {
+    const unsigned char *p = m->map;
+    uint64_t size = m->len;
+    if (size < LXM_PREFIX || memcmp(p, lxm_magic, 8) != 0)
+        return lx_error_set(err, "not an lx model file (.lxm): %s",
+                            size < LXM_PREFIX ? "shorter than the 40-byte prefix" : "bad magic");
+    uint32_t ver = rd_u32(p + 8), hcrc = rd_u32(p + 12);
+    uint64_t hlen = rd_u64(p + 16), doff = rd_u64(p + 24), dsize = rd_u64(p + 32);
+    if (ver != LXM_VERSION)
+        return lx_error_set(err, "format version %u, expected %d", ver, LXM_VERSION);
+    if (hlen > size - LXM_PREFIX || hlen > MAX_HEADER)
+        return lx_error_set(err, "header length %llu runs past the end of the file (%llu bytes)",
+                            (unsigned long long)hlen, (unsigned long long)size);
+    if (doff % LXM_ALIGN || doff < LXM_PREFIX + hlen || doff > size)
+        return lx_error_set(err, "data offset %llu is not a 64-aligned offset after the header "
+                                 "and inside the file (%llu bytes)", (unsigned long long)doff,
+                            (unsigned long long)size);
+    if (dsize != size - doff)
+        return lx_error_set(err, "file is %llu bytes, expected %llu (data offset %llu + data "
+                                 "size %llu): truncated or padded", (unsigned long long)size,
+                            (unsigned long long)(doff + dsize), (unsigned long long)doff,
+                            (unsigned long long)dsize);
+    if (crc_bytes((uint32_t)crc32(0, NULL, 0), p + LXM_PREFIX, hlen) != hcrc)
+        return lx_error_set(err, "header CRC mismatch: the header is corrupt");
+    json_error_t je;
+    m->hdr = json_loadb((const char *)p + LXM_PREFIX, hlen, JSON_REJECT_DUPLICATES, &je);
+    if (!m->hdr) return lx_error_set(err, "header is not valid JSON: %s", je.text);
+    if (!json_is_object(m->hdr)) return lx_error_set(err, "header is not a JSON object");
+    lx_config_default(&m->config);
+    if (lx_config_from_json(&m->config, json_object_get(m->hdr, "config"), err) < 0 ||
+        lx_config_check(&m->config, err) < 0)
+        return lx_error_prefix(err, "header");
+    if (string_array(m->hdr, "vocab", &m->vocab, err) < 0 ||
+        string_array(m->hdr, "labels", &m->labels, err) < 0)
+        return -1;
+    size_t nv = json_array_size(m->vocab), nl = json_array_size(m->labels);
+    if (nv && nv != (size_t)m->config.vocab_size)
+        return lx_error_set(err, "header: %zu vocabulary entries, config vocab_size %d", nv,
+                            m->config.vocab_size);
+    if (nl && nl != (size_t)m->config.num_qa_labels)
+        return lx_error_set(err, "header: %zu answer labels, config num_qa_labels %d", nl,
+                            m->config.num_qa_labels);
+    if (parse_tensors(m, dsize, p + doff, err) < 0 || parse_aliases(m, err) < 0) return -1;
+    /* Names and shapes against the config, so that the network can bind blindly. */
+    const lx_tensor **tp = malloc((m->n ? m->n : 1) * sizeof *tp);
+    if (!tp) return lx_error_set(err, "out of memory");
+    for (size_t i = 0; i < m->n; i++) tp[i] = &m->ts[i];
+    int rc = lx_names_check(&m->config, m->names, tp, m->n, err);
+    free(tp);
+    return rc;
+}
+
+lx_model *lx_model_open(const char *path, lx_error *err) {
+    lx_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        lx_error_set(err, "out of memory");
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        lx_error_set(err, "%s: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        free(m);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size < LXM_PREFIX) {
+        lx_error_set(err, "%s: not an lx model file (.lxm): %s", path,
+                     S_ISREG(st.st_mode) ? "shorter than the 40-byte prefix"
+                                         : "not a regular file");
+        close(fd);
+        free(m);
+        return NULL;
+    }
+    m->len = (size_t)st.st_size;
+    m->map = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (m->map == MAP_FAILED) {
+        lx_error_set(err, "%s: mmap: %s", path, strerror(errno));
+        m->map = NULL;
+        lx_model_close(m);
+        return NULL;
+    }
+    if (model_parse(m, err) < 0) {
+        lx_error_prefix(err, "%s", path);
+        lx_model_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+const lx_config *lx_model_config(const lx_model *m) { return &m->config; }
+size_t lx_model_ntensors(const lx_model *m) { return m->n; }
+const char *lx_model_tensor_name(const lx_model *m, size_t i) {
+    return i < m->n ? m->names[i] : NULL;
+}
+const lx_tensor *lx_model_tensor_at(const lx_model *m, size_t i) {
+    return i < m->n ? &m->ts[i] : NULL;
+}
+uint32_t lx_model_tensor_crc(const lx_model *m, size_t i) { return i < m->n ? m->crcs[i] : 0; }
+uint64_t lx_model_file_size(const lx_model *m) { return m->len; }
+size_t lx_model_naliases(const lx_model *m) { return m->nalias; }
+const char *lx_model_alias(const lx_model *m, size_t i, const char **target) {
+    if (i >= m->nalias) return NULL;
+    if (target) *target = m->alias_targets[i];
+    return m->alias_names[i];
+}
+
+const lx_tensor *lx_model_tensor(const lx_model *m, const char *name) {
+    size_t i = find_stored(m, name);
+    if (i != (size_t)-1) return &m->ts[i];
+    for (size_t k = 0; k < m->nalias; k++)
+        if (strcmp(m->alias_names[k], name) == 0) return &m->ts[m->alias_idx[k]];
+    return NULL;
+}
+
+size_t lx_model_vocab_size(const lx_model *m) { return json_array_size(m->vocab); }
+const char *lx_model_vocab_token(const lx_model *m, size_t id) {
+    return json_string_value(json_array_get(m->vocab, id));
+}
+size_t lx_model_nlabels(const lx_model *m) { return json_array_size(m->labels); }
+const char *lx_model_label(const lx_model *m, size_t i) {
+    return json_string_value(json_array_get(m->labels, i));
+}
+
+int lx_model_verify(const lx_model *m, lx_error *err) {
+    for (size_t i = 0; i < m->n; i++) {
+        uint32_t c = crc_bytes((uint32_t)crc32(0, NULL, 0), m->ts[i].data,
+                               (size_t)lx_tensor_nbytes(&m->ts[i]));
+        if (c != m->crcs[i])
+            return lx_error_set(err, "tensor '%s': CRC-32 %08x, expected %08x: the data is "
+                                     "corrupt", m->names[i], c, m->crcs[i]);
+    }
+    return 0;
+}
+
+/* ---- writer ----------------------------------------------------------------------- */
+
+static int is_float(lx_dtype t) {
+    return t == LX_F32 || t == LX_F16 || t == LX_BF16;
+}
+
+/* The dtype tensor t is stored in. */
+static lx_dtype stored_dtype(const lx_tensor *t, lx_dtype want) {
+    if (!is_float(t->dtype)) return t->dtype;
+    return t->ndim >= 2 ? want : LX_F32;
+}
+
+/* The header JSON with the given CRCs (NULL: every CRC at its widest, for sizing). */
+static json_t *build_header(const lx_model_spec *sp, const uint64_t *offs,
+                            const uint32_t *crcs) {
+    const lx_tensor_dict *d = sp->tensors;
+    json_t *h = json_object();
+    json_object_set_new(h, "format", json_string("lxm"));
+    json_object_set_new(h, "version", json_integer(LXM_VERSION));
+    json_object_set_new(h, "config", lx_config_to_json(sp->config));
+    json_t *tl = json_array();
+    for (size_t i = 0; i < d->n; i++) {
+        const lx_tensor *t = &d->items[i].t;
+        lx_tensor st = *t;
+        st.dtype = stored_dtype(t, sp->dtype);
+        json_t *sh = json_array();
+        for (int k = 0; k < t->ndim; k++) json_array_append_new(sh, json_integer(t->shape[k]));
+        json_array_append_new(
+            tl, json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "name", d->items[i].name, "dtype",
+                          lx_dtype_name(st.dtype), "shape", sh, "offset", (json_int_t)offs[i],
+                          "nbytes", (json_int_t)lx_tensor_nbytes(&st), "crc32",
+                          (json_int_t)(crcs ? crcs[i] : UINT32_MAX)));
+    }
+    json_object_set_new(h, "tensors", tl);
+    /* The MLM decoder is tied to the word embeddings unless the file stores its own. */
+    if (lx_tensor_dict_get(d, "cls.predictions.bias") &&
+        !lx_tensor_dict_get(d, "cls.predictions.decoder.weight"))
+        json_object_set_new(h, "aliases",
+                            json_pack("{s:s}", "cls.predictions.decoder.weight",
+                                      "lxmert.embeddings.word_embeddings.weight"));
+    json_t *v = json_array();
+    for (size_t i = 0; sp->vocab && i < sp->vocab->n; i++)
+        json_array_append_new(v, json_string(sp->vocab->items[i]));
+    json_object_set_new(h, "vocab", v);
+    json_t *l = json_array();
+    for (size_t i = 0; sp->labels && i < sp->labels->n; i++)
+        json_array_append_new(l, json_string(sp->labels->items[i]));
+    json_object_set_new(h, "labels", l);
+    return h;
+}
+
+static int write_all(int fd, const void *p, size_t n) {
+    const char *b = p;
+    while (n) {
+        ssize_t w = write(fd, b, n > (1u << 30) ? 1u << 30 : n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Write tensor t as dtype `to`, returning its CRC in *crc. */
+static int write_tensor(int fd, const lx_tensor *t, lx_dtype to, uint32_t *crc, float *fbuf,
+                        void *obuf, size_t chunk) {
+    uint32_t c = (uint32_t)crc32(0, NULL, 0);
+    if (t->dtype == to) {
+        size_t nb = (size_t)lx_tensor_nbytes(t);
+        c = crc_bytes(c, t->data, nb);
+        if (write_all(fd, t->data, nb) < 0) return -1;
+    } else {
+        size_t n = (size_t)lx_tensor_nelem(t), si = lx_dtype_size(t->dtype),
+               so = lx_dtype_size(to);
+        for (size_t i = 0; i < n; i += chunk) {
+            size_t k = n - i < chunk ? n - i : chunk;
+            lx_convert_to_f32(fbuf, (const char *)t->data + i * si, t->dtype, k);
+            lx_convert_from_f32(obuf, to, fbuf, k);
+            c = crc_bytes(c, obuf, k * so);
+            if (write_all(fd, obuf, k * so) < 0) return -1;
+        }
+    }
+    *crc = c;
+    return 0;
+}
+
+int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
+    const lx_tensor_dict *d = sp->tensors;
+    if (sp->dtype != LX_F32 && sp->dtype != LX_F16 && sp->dtype != LX_BF16)
+        return lx_error_set(err, "stored dtype %s, expected f32, f16 or bf16",
+                            lx_dtype_name(sp->dtype));
+    if (lx_config_check(sp->config, err) < 0) return -1;
+    if (sp->vocab && sp->vocab->n && sp->vocab->n != (size_t)sp->config->vocab_size)
+        return lx_error_set(err, "vocabulary has %zu tokens, expected vocab_size %d",
+                            sp->vocab->n, sp->config->vocab_size);
+    if (sp->labels && sp->labels->n && sp->labels->n != (size_t)sp->config->num_qa_labels)
+        return lx_error_set(err, "%zu answer labels, but the QA head has %d answers",
+                            sp->labels->n, sp->config->num_qa_labels);
+    uint64_t *offs = calloc(d->n ? d->n : 1, sizeof *offs);
+    uint32_t *crcs = calloc(d->n ? d->n : 1, sizeof *crcs);
+    size_t chunk = 1 << 16;
+    float *fbuf = malloc(chunk * sizeof *fbuf);
+    void *obuf = malloc(chunk * sizeof(float));
+    char *tmp = malloc(strlen(path) + 16);
+    char *text = NULL;
+    int fd = -1, rc = 0;
+    if (!offs || !crcs || !fbuf || !obuf || !tmp) {
+        rc = lx_error_set(err, "out of memory");
+        goto out;
+    }
+    /* Layout: each tensor at the next multiple of 64. */
+    uint64_t off = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        lx_tensor st = d->items[i].t;
+        st.dtype = stored_dtype(&d->items[i].t, sp->dtype);
+        int64_t nb = lx_tensor_nbytes(&st);
+        if (nb < 0) {
+            rc = lx_error_set(err, "tensor '%s': invalid shape", d->items[i].name);
+            goto out;
+        }
+        offs[i] = off;
+        off = (off + (uint64_t)nb + LXM_ALIGN - 1) / LXM_ALIGN * LXM_ALIGN;
+    }
+    /* The last tensor needs no padding after it. */
+    uint64_t dsize = 0;
+    if (d->n) {
+        lx_tensor st = d->items[d->n - 1].t;
+        st.dtype = stored_dtype(&d->items[d->n - 1].t, sp->dtype);
+        dsize = offs[d->n - 1] + (uint64_t)lx_tensor_nbytes(&st);
+    }
+    json_t *h = build_header(sp, offs, NULL);
+    text = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    if (!text) {
+        rc = lx_error_set(err, "cannot encode the header (invalid UTF-8 in a token or label?)");
+        goto out;
+    }
+    size_t hmax = strlen(text); /* the widest header: real CRCs make it no longer */
+    free(text);
+    text = NULL;
+    uint64_t doff = (LXM_PREFIX + hmax + LXM_ALIGN - 1) / LXM_ALIGN * LXM_ALIGN;
+
+    sprintf(tmp, "%s.tmpXXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        rc = lx_error_set(err, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (lseek(fd, (off_t)doff, SEEK_SET) < 0) goto ioerr;
+    static const unsigned char zeros[LXM_ALIGN];
+    uint64_t pos = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (write_all(fd, zeros, (size_t)(offs[i] - pos)) < 0) goto ioerr;
+        const lx_tensor *t = &d->items[i].t;
+        lx_dtype to = stored_dtype(t, sp->dtype);
+        if (write_tensor(fd, t, to, &crcs[i], fbuf, obuf, chunk) < 0) goto ioerr;
+        lx_tensor st = *t;
+        st.dtype = to;
+        pos = offs[i] + (uint64_t)lx_tensor_nbytes(&st);
+    }
+    h = build_header(sp, offs, crcs);
+    text = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    if (!text) {
+        rc = lx_error_set(err, "out of memory");
+        goto out;
+    }
+    size_t hl = strlen(text);
+    size_t hlen = (size_t)doff - LXM_PREFIX; /* header padded with spaces up to the data */
+    char *hb = malloc(hlen);
+    if (!hb) {
+        rc = lx_error_set(err, "out of memory");
+        goto out;
+    }
+    memcpy(hb, text, hl);
+    memset(hb + hl, ' ', hlen - hl);
+    unsigned char pre[LXM_PREFIX];
+    memcpy(pre, lxm_magic, 8);
+    wr_u32(pre + 8, LXM_VERSION);
+    wr_u32(pre + 12, crc_bytes((uint32_t)crc32(0, NULL, 0), hb, hlen));
+    wr_u64(pre + 16, hlen);
+    wr_u64(pre + 24, doff);
+    wr_u64(pre + 32, dsize);
+    int bad = lseek(fd, 0, SEEK_SET) < 0 || write_all(fd, pre, sizeof pre) < 0 ||
+              write_all(fd, hb, hlen) < 0;
+    free(hb);
+    if (bad) goto ioerr;
+    if (ftruncate(fd, (off_t)(doff + dsize)) < 0) goto ioerr;
+    if (fchmod(fd, 0644) < 0) goto ioerr;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto ioerr;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0) goto ioerr;
+    goto out;
+ioerr:
+    rc = lx_error_set(err, "%s: write failed: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    fd = -1;
+    unlink(tmp);
+out:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    free(text);
+    free(offs);
+    free(crcs);
+    free(fbuf);
+    free(obuf);
+    free(tmp);
+    return rc;
+}

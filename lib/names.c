@@ -1,0 +1,472 @@
+/*
+ * names.c — map every LXMERT naming scheme onto HF's LxmertFor... names and check a
+ * checkpoint's tensors against the config.
+ *
+ * The schemes (prefix -> HF prefix):
+ *   lxmert.  answer_head.  cls.  obj_predict_head.     HF LxmertForPreTraining/QA (kept)
+ *   embeddings.  encoder.  pooler.                      HF LxmertModel  -> lxmert.
+ *   module.  (any number, from nn.DataParallel)         dropped, then the rest mapped
+ *   bert.                                               original LXRTModel -> lxmert.
+ *   lxrt_encoder.model.bert.                            original fine-tuning -> lxmert.
+ *   logit_fc.                                           original fine-tuning head
+ *                                                       -> answer_head.logit_fc.
+ * and old BERT LayerNorm parameter names gamma/beta become weight/bias.
+ *
+ * The canonical list (build_specs) is every tensor an LXMERT of a given config can
+ * carry, in the order HF lists them, each with its shape and its group: the backbone
+ * (always required) and the heads (MLM, matching, object/attribute/feature, QA), each
+ * all-or-nothing.  The tied MLM decoder weight (= word embeddings) and HF BERT's
+ * decoder bias (= cls.predictions.bias) are optional: dropped when they equal what they
+ * are tied to, kept otherwise.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lx.h"
+
+enum {
+    G_BACKBONE, G_MLM, G_MATCH, G_OBJ, G_OBJ_OBJ, G_OBJ_ATTR, G_OBJ_FEAT, G_QA, G_TIED,
+    NGROUPS
+};
+static const char *const group_names[NGROUPS] = {
+    "backbone", "masked-LM head", "matching head", "visual object head",
+    "object classifier", "attribute classifier", "feature regressor", "QA head", "tied",
+};
+
+typedef struct spec {
+    char name[96];
+    int group, ndim;
+    int64_t shape[2];
+} spec;
+
+typedef struct specs {
+    spec *v;
+    size_t n, cap;
+    int oom;
+} specs;
+
+static void add(specs *s, int group, int64_t d0, int64_t d1, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Append one spec; d1 < 0 for a vector. */
+static void add(specs *s, int group, int64_t d0, int64_t d1, const char *fmt, ...) {
+    if (s->oom) return;
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 512;
+        spec *nv = realloc(s->v, nc * sizeof *nv);
+        if (!nv) {
+            s->oom = 1;
+            return;
+        }
+        s->v = nv;
+        s->cap = nc;
+    }
+    spec *p = &s->v[s->n++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->name, sizeof p->name, fmt, ap);
+    va_end(ap);
+    p->group = group;
+    p->ndim = d1 < 0 ? 1 : 2;
+    p->shape[0] = d0;
+    p->shape[1] = d1;
+}
+
+/* A linear layer: weight [out, in], bias [out]. */
+static void linear(specs *s, int g, int64_t out, int64_t in, const char *pre) {
+    add(s, g, out, in, "%s.weight", pre);
+    add(s, g, out, -1, "%s.bias", pre);
+}
+
+static void layernorm(specs *s, int g, int64_t h, const char *pre) {
+    add(s, g, h, -1, "%s.weight", pre);
+    add(s, g, h, -1, "%s.bias", pre);
+}
+
+/* Multi-head attention projections: pre.{query,key,value}, each [H, H]. */
+static void qkv(specs *s, int64_t h, const char *pre) {
+    char b[96];
+    static const char *const p[] = {"query", "key", "value"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(b, sizeof b, "%s.%s", pre, p[i]);
+        linear(s, G_BACKBONE, h, h, b);
+    }
+}
+
+/* pre.dense [H, in] + pre.LayerNorm [H]. */
+static void dense_ln(specs *s, int64_t h, int64_t in, const char *pre) {
+    char b[96];
+    snprintf(b, sizeof b, "%s.dense", pre);
+    linear(s, G_BACKBONE, h, in, b);
+    snprintf(b, sizeof b, "%s.LayerNorm", pre);
+    layernorm(s, G_BACKBONE, h, b);
+}
+
+/* A BERT layer (lxmert.encoder.layer.N / r_layers.N). */
+static void bert_layer(specs *s, const lx_config *c, const char *pre) {
+    int64_t h = c->hidden_size, in = c->intermediate_size;
+    char b[96];
+    snprintf(b, sizeof b, "%s.attention.self", pre);
+    qkv(s, h, b);
+    snprintf(b, sizeof b, "%s.attention.output", pre);
+    dense_ln(s, h, h, b);
+    snprintf(b, sizeof b, "%s.intermediate.dense", pre);
+    linear(s, G_BACKBONE, in, h, b);
+    snprintf(b, sizeof b, "%s.output", pre);
+    dense_ln(s, h, in, b);
+}
+
+/* A cross-modality layer (lxmert.encoder.x_layers.N). */
+static void x_layer(specs *s, const lx_config *c, const char *pre) {
+    int64_t h = c->hidden_size, in = c->intermediate_size;
+    char b[96];
+    snprintf(b, sizeof b, "%s.visual_attention.att", pre);
+    qkv(s, h, b);
+    snprintf(b, sizeof b, "%s.visual_attention.output", pre);
+    dense_ln(s, h, h, b);
+    static const char *const self[] = {"lang_self_att", "visn_self_att"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(b, sizeof b, "%s.%s.self", pre, self[i]);
+        qkv(s, h, b);
+        snprintf(b, sizeof b, "%s.%s.output", pre, self[i]);
+        dense_ln(s, h, h, b);
+    }
+    static const char *const side[] = {"lang", "visn"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(b, sizeof b, "%s.%s_inter.dense", pre, side[i]);
+        linear(s, G_BACKBONE, in, h, b);
+        snprintf(b, sizeof b, "%s.%s_output", pre, side[i]);
+        dense_ln(s, h, in, b);
+    }
+}
+
+/* Every tensor an LXMERT with config c can carry, in HF's order.  Returns 0 or -1. */
+static int build_specs(const lx_config *c, specs *s) {
+    int64_t h = c->hidden_size;
+    char b[96];
+    memset(s, 0, sizeof *s);
+    add(s, G_BACKBONE, c->vocab_size, h, "lxmert.embeddings.word_embeddings.weight");
+    add(s, G_BACKBONE, c->max_position_embeddings, h,
+        "lxmert.embeddings.position_embeddings.weight");
+    add(s, G_BACKBONE, c->type_vocab_size, h, "lxmert.embeddings.token_type_embeddings.weight");
+    layernorm(s, G_BACKBONE, h, "lxmert.embeddings.LayerNorm");
+    linear(s, G_BACKBONE, h, c->visual_feat_dim, "lxmert.encoder.visn_fc.visn_fc");
+    layernorm(s, G_BACKBONE, h, "lxmert.encoder.visn_fc.visn_layer_norm");
+    linear(s, G_BACKBONE, h, c->visual_pos_dim, "lxmert.encoder.visn_fc.box_fc");
+    layernorm(s, G_BACKBONE, h, "lxmert.encoder.visn_fc.box_layer_norm");
+    for (int i = 0; i < c->l_layers; i++) {
+        snprintf(b, sizeof b, "lxmert.encoder.layer.%d", i);
+        bert_layer(s, c, b);
+    }
+    for (int i = 0; i < c->x_layers; i++) {
+        snprintf(b, sizeof b, "lxmert.encoder.x_layers.%d", i);
+        x_layer(s, c, b);
+    }
+    for (int i = 0; i < c->r_layers; i++) {
+        snprintf(b, sizeof b, "lxmert.encoder.r_layers.%d", i);
+        bert_layer(s, c, b);
+    }
+    linear(s, G_BACKBONE, h, h, "lxmert.pooler.dense");
+    /* Masked-LM head: transform, then the decoder (tied to the word embeddings). */
+    add(s, G_MLM, c->vocab_size, -1, "cls.predictions.bias");
+    linear(s, G_MLM, h, h, "cls.predictions.transform.dense");
+    layernorm(s, G_MLM, h, "cls.predictions.transform.LayerNorm");
+    add(s, G_TIED, c->vocab_size, h, "cls.predictions.decoder.weight");
+    add(s, G_TIED, c->vocab_size, -1, "cls.predictions.decoder.bias");
+    linear(s, G_MATCH, 2, h, "cls.seq_relationship");
+    linear(s, G_OBJ, h, h, "obj_predict_head.transform.dense");
+    layernorm(s, G_OBJ, h, "obj_predict_head.transform.LayerNorm");
+    linear(s, G_OBJ_OBJ, c->num_object_labels, h, "obj_predict_head.decoder_dict.obj");
+    linear(s, G_OBJ_ATTR, c->num_attr_labels, h, "obj_predict_head.decoder_dict.attr");
+    linear(s, G_OBJ_FEAT, c->visual_feat_dim, h, "obj_predict_head.decoder_dict.feat");
+    /* QA head: Linear(H, 2H), GeLU (no weights: index 1), LayerNorm(2H), Linear(2H, n). */
+    linear(s, G_QA, 2 * h, h, "answer_head.logit_fc.0");
+    layernorm(s, G_QA, 2 * h, "answer_head.logit_fc.2");
+    linear(s, G_QA, c->num_qa_labels, 2 * h, "answer_head.logit_fc.3");
+    if (s->oom) {
+        free(s->v);
+        return -1;
+    }
+    return 0;
+}
+
+static const spec *find_spec(const specs *s, const char *name) {
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].name, name) == 0) return &s->v[i];
+    return NULL;
+}
+
+static int starts(const char *s, const char *p) {
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+const char *lx_names_map(const char *name, char *buf, size_t len) {
+    while (starts(name, "module.")) name += strlen("module.");
+    static const struct {
+        const char *from, *to;
+    } pre[] = {
+        {"lxmert.", "lxmert."},
+        {"answer_head.", "answer_head."},
+        {"cls.", "cls."},
+        {"obj_predict_head.", "obj_predict_head."},
+        {"lxrt_encoder.model.bert.", "lxmert."},
+        {"bert.", "lxmert."},
+        {"logit_fc.", "answer_head.logit_fc."},
+        {"embeddings.", "lxmert.embeddings."},
+        {"encoder.", "lxmert.encoder."},
+        {"pooler.", "lxmert.pooler."},
+    };
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++) {
+        if (!starts(name, pre[i].from)) continue;
+        const char *rest = name + strlen(pre[i].from);
+        size_t rl = strlen(rest);
+        const char *suffix = "";
+        /* Old BERT checkpoints call the LayerNorm parameters gamma and beta. */
+        if (rl > 6 && strcmp(rest + rl - 6, ".gamma") == 0) rl -= 6, suffix = ".weight";
+        else if (rl > 5 && strcmp(rest + rl - 5, ".beta") == 0) rl -= 5, suffix = ".bias";
+        int n = snprintf(buf, len, "%s%.*s%s", pre[i].to, (int)rl, rest, suffix);
+        if (n < 0 || (size_t)n >= len) return NULL;
+        return buf;
+    }
+    return NULL;
+}
+
+int lx_names_shape(const lx_config *c, const char *name, int64_t shape[LX_MAX_DIMS]) {
+    specs s;
+    if (build_specs(c, &s) < 0) return -1;
+    const spec *p = find_spec(&s, name);
+    int nd = -1;
+    if (p) {
+        nd = p->ndim;
+        shape[0] = p->shape[0];
+        if (nd > 1) shape[1] = p->shape[1];
+    }
+    free(s.v);
+    return nd;
+}
+
+/* A short list of names for messages: "a, b, c and 4 more". */
+typedef struct namelist {
+    char buf[700];
+    size_t n;
+} namelist;
+
+static void nl_add(namelist *l, const char *name) {
+    size_t o = strlen(l->buf);
+    if (l->n < 4 && o < sizeof l->buf - 2)
+        snprintf(l->buf + o, sizeof l->buf - o, "%s%s", l->n ? ", " : "", name);
+    l->n++;
+}
+
+static const char *nl_str(namelist *l) {
+    if (l->n > 4) {
+        size_t o = strlen(l->buf);
+        snprintf(l->buf + o, sizeof l->buf - o, " and %zu more", l->n - 4);
+    }
+    return l->buf;
+}
+
+/* 1 if tensors a and b hold the same values (compared as f32 when dtypes differ). */
+static int same_values(const lx_tensor *a, const lx_tensor *b) {
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    int64_t n = lx_tensor_nelem(a);
+    if (n < 0) return 0;
+    if (a->dtype == b->dtype) return memcmp(a->data, b->data, (size_t)lx_tensor_nbytes(a)) == 0;
+    float x[256], y[256];
+    size_t sa = lx_dtype_size(a->dtype), sb = lx_dtype_size(b->dtype);
+    for (int64_t i = 0; i < n; i += 256) {
+        size_t k = (size_t)(n - i < 256 ? n - i : 256);
+        lx_convert_to_f32(x, (const char *)a->data + (size_t)i * sa, a->dtype, k);
+        lx_convert_to_f32(y, (const char *)b->data + (size_t)i * sb, b->dtype, k);
+        if (memcmp(x, y, k * sizeof(float))) return 0;
+    }
+    return 1;
+}
+
+static int is_float(lx_dtype t) {
+    return t == LX_F32 || t == LX_F16 || t == LX_BF16;
+}
+
+typedef const lx_tensor *(*lookup_fn)(const void *ctx, const char *name);
+
+/* Each present group complete, every present tensor of the right shape and a float. */
+static int check_groups(const lx_config *c, const specs *s, lookup_fn get, const void *ctx,
+                        lx_error *err) {
+    int present[NGROUPS] = {0};
+    present[G_BACKBONE] = 1;
+    for (size_t i = 0; i < s->n; i++)
+        if (get(ctx, s->v[i].name)) present[s->v[i].group] = 1;
+    if (present[G_OBJ_OBJ] || present[G_OBJ_ATTR] || present[G_OBJ_FEAT]) present[G_OBJ] = 1;
+    for (int g = 0; g < NGROUPS; g++) {
+        if (!present[g] || g == G_TIED) continue;
+        namelist miss = {{0}, 0};
+        for (size_t i = 0; i < s->n; i++)
+            if (s->v[i].group == g && !get(ctx, s->v[i].name)) nl_add(&miss, s->v[i].name);
+        if (miss.n)
+            return lx_error_set(err, "%s: %zu tensor%s missing: %s", group_names[g], miss.n,
+                                miss.n > 1 ? "s" : "", nl_str(&miss));
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        const spec *p = &s->v[i];
+        const lx_tensor *t = get(ctx, p->name);
+        if (!t) continue;
+        lx_tensor want = {.dtype = t->dtype, .ndim = p->ndim, .shape = {p->shape[0], p->shape[1]}};
+        int ok = t->ndim == p->ndim && t->shape[0] == p->shape[0] &&
+                 (p->ndim < 2 || t->shape[1] == p->shape[1]);
+        if (!ok) {
+            char g[128], w[128];
+            return lx_error_set(err, "%s: got shape %s, expected %s from the config "
+                                     "(hidden_size %d, intermediate_size %d, vocab_size %d, "
+                                     "visual_feat_dim %d)",
+                                p->name, lx_tensor_shape_str(t, g, sizeof g),
+                                lx_tensor_shape_str(&want, w, sizeof w), c->hidden_size,
+                                c->intermediate_size, c->vocab_size, c->visual_feat_dim);
+        }
+        if (!is_float(t->dtype))
+            return lx_error_set(err, "%s: got dtype %s, expected f32, f16 or bf16", p->name,
+                                lx_dtype_name(t->dtype));
+    }
+    return 0;
+}
+
+static const lx_tensor *dict_lookup(const void *ctx, const char *name) {
+    return lx_tensor_dict_get(ctx, name);
+}
+
+typedef struct arrays {
+    const char *const *names;
+    const lx_tensor *const *ts;
+    size_t n;
+} arrays;
+
+static const lx_tensor *array_lookup(const void *ctx, const char *name) {
+    const arrays *a = ctx;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->names[i], name) == 0) return a->ts[i];
+    return NULL;
+}
+
+int lx_names_check(const lx_config *c, const char *const *names,
+                   const lx_tensor *const *tensors, size_t n, lx_error *err) {
+    if (lx_config_check(c, err) < 0) return -1;
+    specs s;
+    if (build_specs(c, &s) < 0) return lx_error_set(err, "out of memory");
+    int rc = 0;
+    namelist unknown = {{0}, 0};
+    for (size_t i = 0; i < n; i++)
+        if (!find_spec(&s, names[i])) nl_add(&unknown, names[i]);
+    if (unknown.n)
+        rc = lx_error_set(err, "%zu unknown tensor%s: %s", unknown.n, unknown.n > 1 ? "s" : "",
+                          nl_str(&unknown));
+    arrays a = {names, tensors, n};
+    if (rc == 0) rc = check_groups(c, &s, array_lookup, &a, err);
+    free(s.v);
+    return rc;
+}
+
+int lx_names_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error *err) {
+    /* 1. Rename, collecting the names that fit no scheme. */
+    namelist unknown = {{0}, 0};
+    char *drop = calloc(d->n ? d->n : 1, 1);
+    if (!drop) return lx_error_set(err, "out of memory");
+    char buf[512];
+    for (size_t i = 0; i < d->n; i++) {
+        const char *hf = lx_names_map(d->items[i].name, buf, sizeof buf);
+        if (!hf) {
+            drop[i] = 1;
+            continue;
+        }
+        if (strcmp(hf, d->items[i].name) != 0) {
+            char *nn = strdup(hf);
+            if (!nn) {
+                free(drop);
+                return lx_error_set(err, "out of memory");
+            }
+            free(d->items[i].name);
+            d->items[i].name = nn;
+        }
+    }
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!drop[i] && !drop[j] && strcmp(d->items[i].name, d->items[j].name) == 0) {
+                free(drop);
+                return lx_error_set(err, "two tensors map to '%s'", d->items[i].name);
+            }
+
+    /* 2. The QA head's size is the head's own (a fine-tuned head has its own answers). */
+    lx_tensor *qa = lx_tensor_dict_get(d, "answer_head.logit_fc.3.weight");
+    c->num_qa_labels = qa && qa->ndim == 2 && qa->shape[0] <= (1 << 24) ? (int)qa->shape[0] : 0;
+    if (lx_config_check(c, err) < 0) {
+        free(drop);
+        return -1;
+    }
+    specs s;
+    if (build_specs(c, &s) < 0) {
+        free(drop);
+        return lx_error_set(err, "out of memory");
+    }
+
+    /* 3. Unknown names: error, or drop them. */
+    for (size_t i = 0; i < d->n; i++) {
+        if (!drop[i] && !find_spec(&s, d->items[i].name)) drop[i] = 1;
+        if (drop[i]) nl_add(&unknown, d->items[i].name);
+    }
+    int rc = 0;
+    if (unknown.n && !(flags & LX_NAMES_IGNORE_UNKNOWN)) {
+        rc = lx_error_set(err, "%zu unknown tensor%s (not LXMERT's, or beyond the config's "
+                               "%d/%d/%d layers): %s", unknown.n, unknown.n > 1 ? "s" : "",
+                          c->l_layers, c->x_layers, c->r_layers, nl_str(&unknown));
+        goto out;
+    }
+
+    /* 4, 5. Completeness, shapes and dtypes. */
+    if ((rc = check_groups(c, &s, dict_lookup, d, err)) < 0) goto out;
+
+    /* 6. Tied weights: drop copies of what they are tied to. */
+    static const char *const tied[][2] = {
+        {"cls.predictions.decoder.weight", "lxmert.embeddings.word_embeddings.weight"},
+        {"cls.predictions.decoder.bias", "cls.predictions.bias"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        lx_tensor *t = lx_tensor_dict_get(d, tied[k][0]), *to = lx_tensor_dict_get(d, tied[k][1]);
+        if (!t) continue;
+        if (k == 1 && !to) {
+            rc = lx_error_set(err, "%s without %s", tied[k][0], tied[k][1]);
+            goto out;
+        }
+        if (same_values(t, to))
+            for (size_t i = 0; i < d->n; i++)
+                if (d->items[i].name && strcmp(d->items[i].name, tied[k][0]) == 0) drop[i] = 1;
+    }
+
+    /* 7. Reorder into the canonical order, freeing what is dropped. */
+    lx_tensor_entry *items = malloc((d->n ? d->n : 1) * sizeof *items);
+    if (!items) {
+        rc = lx_error_set(err, "out of memory");
+        goto out;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s.n; i++)
+        for (size_t j = 0; j < d->n; j++)
+            if (!drop[j] && d->items[j].name && strcmp(d->items[j].name, s.v[i].name) == 0) {
+                items[n++] = d->items[j];
+                d->items[j].name = NULL;
+                break;
+            }
+    for (size_t j = 0; j < d->n; j++)
+        if (d->items[j].name) {
+            free(d->items[j].name);
+            lx_tensor_free(&d->items[j].t);
+        }
+    free(d->items);
+    d->items = items;
+    d->n = n;
+    d->cap = d->n ? d->n : 1;
+out:
+    free(s.v);
+    free(drop);
+    return rc;
+}

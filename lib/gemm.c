@@ -1,0 +1,271 @@
+/*
+ * gemm.c — C (+)= A W^T + bias with bf16 / f16 weights: CPU detection, argument checks,
+ * the portable path and the choice of path, and the pthread split of N (see gemm.h for
+ * the contract; the AVX-512 kernels are in lib/simd/gemm_avx512.c).
+ *
+ * The portable path widens a block of W rows (W_TILE_BYTES of f32, so the tile stays in
+ * L2 while cblas_sgemm reads it) into scratch and multiplies by cblas_sgemm.  For
+ * LX_GEMM_BF16 it first rounds A to bf16 (and back to f32) into scratch, so that every
+ * path computes the same products and differs only in summation order.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cblas.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+#include "gemm.h"
+
+/* f32 bytes of widened weights per cblas_sgemm call on the portable path */
+#define W_TILE_BYTES (256u * 1024u)
+/* below this many multiply-adds lx_gemm stays on one thread (a thread costs ~20 us) */
+#define MT_MIN_MACS (1u << 20)
+
+/* ---- CPU detection ----------------------------------------------------- */
+
+#if defined(__x86_64__) || defined(__i386__)
+/* cpuid leaf 7: EBX bits 16 (F), 17 (DQ), 30 (BW), 31 (VL); leaf 7.1 EAX bit 5 (BF16);
+ * and XCR0 must say the OS saves the opmask and zmm state (bits 1, 2, 5, 6, 7). */
+__attribute__((unused)) static void detect_cpuid(lx_gemm_caps *caps) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 0xe6u) != 0xe6u) return;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    if ((b & need) != need) return;
+    caps->avx512 = 1;
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) caps->avx512bf16 = 1;
+}
+#endif
+
+void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only) {
+    memset(caps, 0, sizeof *caps);
+    if (portable_only) return;
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__)
+    /* gcc 12 knows "avx512bf16"; its checks include the OS's XCR0 state */
+    caps->avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    caps->avx512bf16 = caps->avx512 && __builtin_cpu_supports("avx512bf16");
+#elif defined(__x86_64__) || defined(__i386__)
+    detect_cpuid(caps);
+#endif
+}
+
+const char *lx_gemm_caps_name(const lx_gemm_caps *caps) {
+    if (caps && caps->avx512 && caps->avx512bf16) return "avx512-bf16";
+    if (caps && caps->avx512) return "avx512";
+    return "portable";
+}
+
+/* ---- scratch ----------------------------------------------------------- */
+
+void lx_gemm_scratch_init(lx_gemm_scratch *s) {
+    s->buf = NULL;
+    s->cap = 0;
+}
+
+void lx_gemm_scratch_free(lx_gemm_scratch *s) {
+    free(s->buf);
+    lx_gemm_scratch_init(s);
+}
+
+static void *scratch_get(lx_gemm_scratch *s, size_t bytes, lx_error *err) {
+    if (bytes <= s->cap) return s->buf;
+    size_t cap = (bytes + 63) & ~(size_t)63;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, cap) != 0) {
+        lx_error_set(err, "gemm: out of memory for %zu bytes of scratch", cap);
+        return NULL;
+    }
+    free(s->buf);
+    s->buf = p;
+    s->cap = cap;
+    return p;
+}
+
+/* ---- checks ------------------------------------------------------------ */
+
+static int check_op(const lx_gemm_op *op, lx_error *err) {
+    if ((unsigned)op->kind >= LX_GEMM_KIND_COUNT)
+        return lx_error_set(err, "gemm: got weight kind %d, expected bf16, bf16-exact or f16",
+                            (int)op->kind);
+    if (op->m < 0 || op->n < 0 || op->k < 0)
+        return lx_error_set(err, "gemm: got sizes m=%d n=%d k=%d, expected none negative",
+                            op->m, op->n, op->k);
+    if (op->m > 0 && op->k > 0 && (!op->a || op->lda < (size_t)op->k))
+        return lx_error_set(err, "gemm: A is [%d, %d] with row stride %zu%s, expected a "
+                            "stride >= %d", op->m, op->k, op->lda, op->a ? "" : " and NULL",
+                            op->k);
+    if (op->n > 0 && op->k > 0 && (!op->w || op->ldw < (size_t)op->k))
+        return lx_error_set(err, "gemm: W is [%d, %d] with row stride %zu%s, expected a "
+                            "stride >= %d", op->n, op->k, op->ldw, op->w ? "" : " and NULL",
+                            op->k);
+    if (op->m > 0 && op->n > 0 && (!op->c || op->ldc < (size_t)op->n))
+        return lx_error_set(err, "gemm: C is [%d, %d] with row stride %zu%s, expected a "
+                            "stride >= %d", op->m, op->n, op->ldc, op->c ? "" : " and NULL",
+                            op->n);
+    return 0;
+}
+
+/* ---- the paths ---------------------------------------------------------- */
+
+/* C[:, j0:j1] (+)= bias only: the k = 0 product. */
+static void bias_only(const lx_gemm_op *op, int j0, int j1) {
+    for (int i = 0; i < op->m; i++) {
+        float *ci = op->c + (size_t)i * op->ldc;
+        for (int j = j0; j < j1; j++) {
+            float b = op->bias ? op->bias[j] : 0.0f;
+            ci[j] = op->accumulate ? ci[j] + b : b;
+        }
+    }
+}
+
+/* A rounded to bf16 and widened back, [m, k] with stride k, into af. */
+static void round_a_f32(const lx_gemm_op *op, float *af) {
+    for (int i = 0; i < op->m; i++) {
+        const float *ai = op->a + (size_t)i * op->lda;
+        float *o = af + (size_t)i * op->k;
+        for (int kk = 0; kk < op->k; kk++) o[kk] = lx_bf16_to_f32(lx_f32_to_bf16(ai[kk]));
+    }
+}
+
+static int range_portable(const lx_gemm_op *op, int n0, int n1, lx_gemm_scratch *s,
+                          lx_error *err) {
+    int m = op->m, k = op->k;
+    int nb = (int)(W_TILE_BYTES / ((size_t)k * 4));
+    if (nb < 16) nb = 16;
+    if (nb > n1 - n0) nb = n1 - n0;
+    size_t abytes = op->kind == LX_GEMM_BF16 ? (((size_t)m * k * 4 + 63) & ~(size_t)63) : 0;
+    char *buf = scratch_get(s, abytes + (size_t)nb * k * 4, err);
+    if (!buf) return -1;
+    const float *a = op->a;
+    size_t lda = op->lda;
+    if (op->kind == LX_GEMM_BF16) {
+        round_a_f32(op, (float *)buf);
+        a = (const float *)buf;
+        lda = (size_t)k;
+    }
+    float *wt = (float *)(buf + abytes);
+    lx_dtype wd = op->kind == LX_GEMM_F16 ? LX_F16 : LX_BF16;
+    for (int j0 = n0; j0 < n1; j0 += nb) {
+        int jn = n1 - j0 < nb ? n1 - j0 : nb;
+        for (int j = 0; j < jn; j++)
+            lx_convert_to_f32(wt + (size_t)j * k, op->w + (size_t)(j0 + j) * op->ldw, wd,
+                              (size_t)k);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, jn, k, 1.0f, a, (int)lda,
+                    wt, k, op->accumulate ? 1.0f : 0.0f, op->c + j0, (int)op->ldc);
+        if (op->bias)
+            for (int i = 0; i < m; i++) {
+                float *ci = op->c + (size_t)i * op->ldc + j0;
+                for (int j = 0; j < jn; j++) ci[j] += op->bias[j0 + j];
+            }
+    }
+    return 0;
+}
+
+static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+                        lx_gemm_scratch *s, lx_error *err) {
+    int m = op->m, n = n1 - n0, k = op->k;
+    const uint16_t *w = op->w + (size_t)n0 * op->ldw;
+    const float *bias = op->bias ? op->bias + n0 : NULL;
+    float *c = op->c + n0;
+    if (op->kind != LX_GEMM_BF16) {
+        lx_gemm_w16f32_avx512(m, n, k, op->a, op->lda, w, op->ldw, op->kind == LX_GEMM_F16,
+                              bias, c, op->ldc, op->accumulate);
+        return 0;
+    }
+    if (caps->avx512bf16) {
+        size_t ldab = ((size_t)k + 31) & ~(size_t)31;
+        uint16_t *ab = scratch_get(s, (size_t)m * ldab * 2, err);
+        if (!ab) return -1;
+        for (int i = 0; i < m; i++)
+            lx_gemm_round_bf16_avx512(ab + (size_t)i * ldab, op->a + (size_t)i * op->lda, k,
+                                      (int)ldab);
+        lx_gemm_bf16dp_avx512(m, n, k, ab, ldab, w, op->ldw, bias, c, op->ldc, op->accumulate);
+        return 0;
+    }
+    /* AVX-512 without the bf16 dot product: round A, then the exact kernel */
+    float *af = scratch_get(s, (size_t)m * k * 4, err);
+    if (!af) return -1;
+    round_a_f32(op, af);
+    lx_gemm_w16f32_avx512(m, n, k, af, (size_t)k, w, op->ldw, 0, bias, c, op->ldc,
+                          op->accumulate);
+    return 0;
+}
+
+static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+                           lx_gemm_scratch *s, lx_error *err) {
+    if (op->m == 0 || n1 <= n0) return 0;
+    if (op->k == 0) {
+        bias_only(op, n0, n1);
+        return 0;
+    }
+    if (caps && caps->avx512) return range_avx512(caps, op, n0, n1, s, err);
+    return range_portable(op, n0, n1, s, err);
+}
+
+int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+                  lx_gemm_scratch *s, lx_error *err) {
+    if (check_op(op, err) < 0) return -1;
+    if (n0 < 0 || n1 < n0 || n1 > op->n)
+        return lx_error_set(err, "gemm: got column range [%d, %d), expected within [0, %d]",
+                            n0, n1, op->n);
+    return range_unchecked(caps, op, n0, n1, s, err);
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+typedef struct job {
+    const lx_gemm_caps *caps;
+    const lx_gemm_op *op;
+    int n0, n1, rc;
+    lx_gemm_scratch *s;
+    lx_error err;
+} job;
+
+static void *job_run(void *p) {
+    job *j = p;
+    j->rc = range_unchecked(j->caps, j->op, j->n0, j->n1, j->s, &j->err);
+    return NULL;
+}
+
+#define MAX_THREADS 64 /* jobs live on the caller's stack */
+
+int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, int nthreads,
+            lx_gemm_scratch *s, lx_error *err) {
+    if (check_op(op, err) < 0) return -1;
+    if (nthreads < 1 || nthreads > MAX_THREADS)
+        return lx_error_set(err, "gemm: got %d threads, expected 1 to %d", nthreads,
+                            MAX_THREADS);
+    /* enough columns per thread to amortise starting it; ranges in multiples of 4 */
+    double macs = (double)op->m * op->n * op->k;
+    int nt = nthreads;
+    while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
+    if (nt == 1) return range_unchecked(caps, op, 0, op->n, &s[0], err);
+    job jobs[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    int per = (op->n / nt + 3) & ~3;
+    for (int t = 0; t < nt; t++) {
+        int n0 = t * per < op->n ? t * per : op->n;
+        int n1 = t == nt - 1 || n0 + per > op->n ? op->n : n0 + per;
+        jobs[t] = (job){caps, op, n0, n1, 0, &s[t], {""}};
+    }
+    for (int t = 1; t < nt; t++)
+        started[t] = pthread_create(&tid[t], NULL, job_run, &jobs[t]) == 0;
+    job_run(&jobs[0]);
+    int rc = 0;
+    for (int t = 0; t < nt; t++) {
+        if (t > 0 && started[t]) pthread_join(tid[t], NULL);
+        else if (t > 0) job_run(&jobs[t]); /* no thread to be had: do it here */
+        if (jobs[t].rc < 0 && rc == 0) {
+            if (err) memcpy(err->msg, jobs[t].err.msg, sizeof err->msg);
+            rc = -1;
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,135 @@
+/*
+ * gemm.h — matrix products with 16-bit weights (lib/gemm.c, lib/simd/gemm_avx512.c).
+ * Private to liblx: the network (lib/net.c, lib/kernels.c) is the caller.
+ *
+ * The one operation is a Linear layer with the weight stored as PyTorch stores it:
+ *
+ *     C[m][n] (+)= sum_k A[m][k] * W[n][k]  (+ bias[n])
+ *
+ *     A     f32  [M, K]  row stride lda (>= K)
+ *     W     bf16 or f16 (uint16_t) [N, K]  row stride ldw (>= K)
+ *     bias  f32  [N] or NULL
+ *     C     f32  [M, N]  row stride ldc (>= N); "=" or "+=" (accumulate)
+ *
+ * Three kinds of weights:
+ *   LX_GEMM_BF16        bf16 W; A is rounded to bf16 (nearest even) once per call and the
+ *                       products are accumulated in f32 — the CPU's bf16 dot product
+ *                       (AVX512_BF16 vdpbf16ps) where present.  Error per element at most
+ *                       about 2^-8 * sum_k |A W| (the rounding of A) on every path.
+ *   LX_GEMM_BF16_EXACT  bf16 W widened to f32 (exact: a shift), A used as is, f32 FMA:
+ *                       the same as cblas_sgemm on the widened weights up to summation
+ *                       order.  For the places where accuracy matters.
+ *   LX_GEMM_F16         f16 W widened to f32 (vcvtph2ps / F16C, exact), f32 FMA.
+ *
+ * Paths, chosen at run time from an lx_gemm_caps the caller computes once:
+ *   avx512  (caps.avx512: AVX-512 F/BW/VL/DQ; caps.avx512bf16 for LX_GEMM_BF16): register-
+ *           blocked microkernels (4 rows of A x 4 rows of W, 16 zmm accumulators, dot
+ *           products along K) that read W straight from the (mapped) file once per block
+ *           of A rows — at M = 20..36 the weights stream once, so batch 1 is bound by
+ *           memory bandwidth; at large M, A is blocked to stay in L2 and the work is
+ *           compute bound.  BF16 without AVX512_BF16 but with AVX-512F uses the exact
+ *           kernel on the rounded A (same results as the portable path).
+ *   portable  (always correct): blocks of W rows widened to f32 into a scratch tile (and
+ *           A rounded to bf16 for LX_GEMM_BF16), then cblas_sgemm on the tile.
+ *
+ * Threads.  lx_gemm_range does the columns [n0, n1) of C on the calling thread: the
+ * caller can spread ranges over its own workers (each with its own scratch; ranges that
+ * do not overlap write disjoint columns of C).  lx_gemm splits N over nthreads with plain
+ * pthreads (the caller's thread does the first share).  The portable path calls
+ * cblas_sgemm, which uses OpenBLAS's own threads: when several of your threads call
+ * lx_gemm_range on the portable path, set openblas_set_num_threads(1) first.
+ *
+ * No global state: lx_gemm_caps is a value computed by the caller; scratch memory is an
+ * lx_gemm_scratch owned by the caller (init / free), grown on demand and reused, so a
+ * steady-state forward pass allocates nothing.
+ *
+ * Example (one linear layer, bf16 weights, both cores):
+ *
+ *     lx_gemm_caps caps;
+ *     lx_gemm_caps_detect(&caps, getenv("LX_NO_AVX512") != NULL);   // once, in the tool
+ *     lx_gemm_scratch s[2];
+ *     lx_gemm_scratch_init(&s[0]); lx_gemm_scratch_init(&s[1]);
+ *     lx_gemm_op op = {.kind = LX_GEMM_BF16, .m = 36, .n = 2304, .k = 768,
+ *                      .a = x, .lda = 768, .w = wqkv, .ldw = 768, .bias = bqkv,
+ *                      .c = y, .ldc = 2304, .accumulate = 0};
+ *     if (lx_gemm(&caps, &op, 2, s, &err) < 0) ...
+ *     lx_gemm_scratch_free(&s[0]); lx_gemm_scratch_free(&s[1]);
+ */
+#ifndef LX_GEMM_H
+#define LX_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "lx.h"
+
+/* What the CPU offers and the caller allows.  All zero selects the portable path. */
+typedef struct lx_gemm_caps {
+    int avx512;                   /* AVX-512 F+BW+VL+DQ: the f32-FMA kernels (f16, exact) */
+    int avx512bf16;               /* AVX512_BF16 too: vdpbf16ps for LX_GEMM_BF16 */
+} lx_gemm_caps;
+
+/* Fill caps from the CPU (gcc's __builtin_cpu_supports, cpuid elsewhere).  portable_only
+ * != 0 leaves everything zero: tests and users force the portable path with it (the tools
+ * pass getenv("LX_NO_AVX512") != NULL; the library itself reads no environment). */
+void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only);
+/* "avx512-bf16", "avx512" or "portable": the path LX_GEMM_BF16 takes with these caps. */
+const char *lx_gemm_caps_name(const lx_gemm_caps *caps);
+
+typedef enum lx_gemm_kind {
+    LX_GEMM_BF16 = 0,             /* bf16 W, A rounded to bf16, f32 accumulation */
+    LX_GEMM_BF16_EXACT,           /* bf16 W widened, f32 A, f32 FMA */
+    LX_GEMM_F16,                  /* f16 W widened, f32 A, f32 FMA */
+    LX_GEMM_KIND_COUNT
+} lx_gemm_kind;
+
+/* One product.  Sizes are ints (LXMERT's largest is 30522 x 768); strides in elements. */
+typedef struct lx_gemm_op {
+    lx_gemm_kind kind;
+    int m, n, k;                  /* C is [m, n]; the shared dimension is k; any may be 0 */
+    const float *a;               /* [m, k], row stride lda */
+    size_t lda;
+    const uint16_t *w;            /* [n, k] bf16 or f16 bits, row stride ldw */
+    size_t ldw;
+    const float *bias;            /* [n] or NULL */
+    float *c;                     /* [m, n], row stride ldc */
+    size_t ldc;
+    int accumulate;               /* 0: C = A W^T + bias;  1: C += A W^T + bias */
+} lx_gemm_op;
+
+/* Per-thread working memory (A rounded to bf16, widened weight tiles).  Init to empty,
+ * grown by the calls that need it, released by _free. */
+typedef struct lx_gemm_scratch {
+    void *buf;                    /* 64-byte aligned, owned */
+    size_t cap;                   /* bytes */
+} lx_gemm_scratch;
+
+void lx_gemm_scratch_init(lx_gemm_scratch *s);
+void lx_gemm_scratch_free(lx_gemm_scratch *s);
+
+/* Columns [n0, n1) of C (0 <= n0 <= n1 <= op->n) on the calling thread.  Returns 0, or -1
+ * with err set for an invalid op (bad kind, negative size, stride smaller than the row,
+ * NULL matrix with a non-zero size, bad range) or when scratch cannot grow. */
+int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+                  lx_gemm_scratch *s, lx_error *err);
+
+/* The whole product, N split into nthreads (>= 1) contiguous ranges, run on nthreads-1
+ * new pthreads plus the calling thread; s points to nthreads scratches (one per thread).
+ * Small products run on fewer threads.  Returns 0 or -1 with err set. */
+int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, int nthreads,
+            lx_gemm_scratch *s, lx_error *err);
+
+/* ---- internal: the AVX-512 kernels (lib/simd/gemm_avx512.c) ----
+ * Each computes C[i][j] (+)= sum_k A[i][k] W[j][k] + bias[j] for i < m, j < n, where the
+ * pointers are already offset to the range.  ab is A rounded to bf16, rows of stride
+ * ldab (a multiple of 32, zero padded past k). */
+void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
+                           const uint16_t *w, size_t ldw, const float *bias,
+                           float *c, size_t ldc, int accumulate);
+/* wf16 = 0: bf16 weights; 1: f16 weights.  A in f32. */
+void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
+                           const uint16_t *w, size_t ldw, int wf16, const float *bias,
+                           float *c, size_t ldc, int accumulate);
+/* dst[i] = bf16(src[i]) (nearest even) for i < n, zeros for n <= i < npad. */
+void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad);
+
+#endif

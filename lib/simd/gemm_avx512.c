@@ -1,0 +1,206 @@
+/*
+ * gemm_avx512.c — AVX-512 microkernels for C (+)= A W^T + bias with 16-bit weights
+ * (declared in lib/gemm.h; lib/gemm.c chooses them at run time).  Compiled with
+ * -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma; nothing here runs unless
+ * the caller's lx_gemm_caps says the CPU has those instructions.
+ *
+ * Layout.  Both A [M, K] and W [N, K] are read along K (W as PyTorch stores it, so the
+ * mapped weights are used in place, never repacked).  A tile is 4 rows of A x 4 rows of
+ * W: 16 zmm accumulators each holding 16 partial dot products, K stepped by one vector
+ * (32 bf16 pairs for vdpbf16ps, 16 f32 for the FMA kernels), then the 16 accumulators are
+ * reduced together by a shuffle tree (45 instructions rather than 16 separate horizontal
+ * sums) into one vector whose lane 4*i + j is C[i][j].
+ *
+ * Loop order: blocks of A rows sized to stay in L2 (A_BLOCK_BYTES); within a block, W
+ * tiles outer and A tiles inner, so each 4-row W tile (4 x K x 2 bytes, in L1) is read
+ * from memory once per block.  With M = 20..36 there is one block: every weight streams
+ * from memory once, and batch 1 is bound by memory bandwidth.  Edge tiles (fewer than 4
+ * rows of A or W left) repeat the last valid row and discard the extra sums; the K tail
+ * uses masked loads, so nothing past a row is read.
+ */
+#include <immintrin.h>
+#include <string.h>
+#include "gemm.h"
+
+/* Bytes of A kept per block: half of a 1 MB L2, leaving room for W tiles and C. */
+#define A_BLOCK_BYTES (512u * 1024u)
+
+/* v[4*j + i] holds the partial sums of C[i][j]; returns lane 4*i + j = sum of v[4*j+i]. */
+static inline __m512 reduce16(const __m512 *v) {
+    __m512 x[8], y[4], z[2];
+    /* lanes of 128 bits: x[p] = [v2p.L0+L2, v2p.L1+L3, v2p+1.L0+L2, v2p+1.L1+L3] */
+    for (int p = 0; p < 8; p++)
+        x[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0xee));
+    /* y[q] 128-bit lane l: 4 partial sums of v[4q + l] */
+    for (int q = 0; q < 4; q++)
+        y[q] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * q], x[2 * q + 1], 0x88),
+                             _mm512_shuffle_f32x4(x[2 * q], x[2 * q + 1], 0xdd));
+    /* z[r] lane l: 2 partials of v[8r + l], then 2 of v[8r + 4 + l] */
+    for (int r = 0; r < 2; r++)
+        z[r] = _mm512_add_ps(_mm512_shuffle_ps(y[2 * r], y[2 * r + 1], 0x44),
+                             _mm512_shuffle_ps(y[2 * r], y[2 * r + 1], 0xee));
+    /* lane l, element s: the sum of v[4s + l] */
+    return _mm512_add_ps(_mm512_shuffle_ps(z[0], z[1], 0x88),
+                         _mm512_shuffle_ps(z[0], z[1], 0xdd));
+}
+
+/* Write the mr x nr corner of a reduced tile into C, adding bias and old C as asked. */
+static inline void store_tile(__m512 r, int mr, int nr, const float *bias, float *c,
+                              size_t ldc, int accumulate) {
+    float t[16] __attribute__((aligned(64)));
+    _mm512_store_ps(t, r);
+    for (int i = 0; i < mr; i++) {
+        float *ci = c + (size_t)i * ldc;
+        for (int j = 0; j < nr; j++) {
+            float v = t[4 * i + j] + (bias ? bias[j] : 0.0f);
+            ci[j] = accumulate ? ci[j] + v : v;
+        }
+    }
+}
+
+static int block_rows(size_t row_bytes) {
+    size_t r = A_BLOCK_BYTES / (row_bytes ? row_bytes : 1);
+    r &= ~(size_t)3;
+    if (r < 4) r = 4;
+    if (r > (1u << 30)) r = 1u << 30;
+    return (int)r;
+}
+
+/* ---- bf16 x bf16 -> f32 with vdpbf16ps ---------------------------------- */
+
+/* One 4x4 tile: a[i] rows of bf16 A (zero padded to a multiple of 32), w[j] rows of W. */
+static inline void tile_dp(const uint16_t *const a[4], const uint16_t *const w[4], int k,
+                           __m512 acc[16]) {
+    for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+    int kk = 0;
+    for (; kk + 32 <= k; kk += 32) {
+        __m512i av[4], wv[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_si512(a[i] + kk);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) wv[j] = _mm512_loadu_si512(w[j] + kk);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+                acc[4 * j + i] = _mm512_dpbf16_ps(acc[4 * j + i], (__m512bh)av[i],
+                                                  (__m512bh)wv[j]);
+    }
+    if (kk < k) {
+        __mmask32 m = (__mmask32)((1ull << (k - kk)) - 1);
+        __m512i av[4], wv[4];
+        /* A is zero padded; W must not be read past its row (it may end a mapping) */
+        for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_si512(a[i] + kk);
+        for (int j = 0; j < 4; j++) wv[j] = _mm512_maskz_loadu_epi16(m, w[j] + kk);
+        for (int j = 0; j < 4; j++)
+            for (int i = 0; i < 4; i++)
+                acc[4 * j + i] = _mm512_dpbf16_ps(acc[4 * j + i], (__m512bh)av[i],
+                                                  (__m512bh)wv[j]);
+    }
+}
+
+void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
+                           const uint16_t *w, size_t ldw, const float *bias,
+                           float *c, size_t ldc, int accumulate) {
+    int mc = block_rows(ldab * 2);
+    for (int m0 = 0; m0 < m; m0 += mc) {
+        int m1 = m - m0 < mc ? m : m0 + mc;
+        for (int j0 = 0; j0 < n; j0 += 4) {
+            int nr = n - j0 < 4 ? n - j0 : 4;
+            const uint16_t *wr[4];
+            for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(j0 + (j < nr ? j : nr - 1)) * ldw;
+            for (int i0 = m0; i0 < m1; i0 += 4) {
+                int mr = m1 - i0 < 4 ? m1 - i0 : 4;
+                const uint16_t *ar[4];
+                for (int i = 0; i < 4; i++)
+                    ar[i] = ab + (size_t)(i0 + (i < mr ? i : mr - 1)) * ldab;
+                __m512 acc[16];
+                tile_dp(ar, wr, k, acc);
+                store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
+                           c + (size_t)i0 * ldc + j0, ldc, accumulate);
+            }
+        }
+    }
+}
+
+/* ---- f32 A x (bf16 or f16 widened) W with f32 FMA ----------------------- */
+
+static inline __m512 widen(__m256i x, int wf16) {
+    return wf16 ? _mm512_cvtph_ps(x)
+                : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16));
+}
+
+static inline void tile_fma(const float *const a[4], const uint16_t *const w[4], int k,
+                            int wf16, __m512 acc[16]) {
+    for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+    int kk = 0;
+    for (; kk + 16 <= k; kk += 16) {
+        __m512 av[4], wv[4];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_ps(a[i] + kk);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            wv[j] = widen(_mm256_loadu_si256((const __m256i *)(w[j] + kk)), wf16);
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++)
+                acc[4 * j + i] = _mm512_fmadd_ps(av[i], wv[j], acc[4 * j + i]);
+    }
+    if (kk < k) {
+        __mmask16 m = (__mmask16)((1u << (k - kk)) - 1);
+        __m512 av[4], wv[4];
+        for (int i = 0; i < 4; i++) av[i] = _mm512_maskz_loadu_ps(m, a[i] + kk);
+        for (int j = 0; j < 4; j++)
+            wv[j] = widen(_mm256_maskz_loadu_epi16(m, w[j] + kk), wf16);
+        for (int j = 0; j < 4; j++)
+            for (int i = 0; i < 4; i++)
+                acc[4 * j + i] = _mm512_fmadd_ps(av[i], wv[j], acc[4 * j + i]);
+    }
+}
+
+void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
+                           const uint16_t *w, size_t ldw, int wf16, const float *bias,
+                           float *c, size_t ldc, int accumulate) {
+    int mc = block_rows((size_t)k * 4);
+    for (int m0 = 0; m0 < m; m0 += mc) {
+        int m1 = m - m0 < mc ? m : m0 + mc;
+        for (int j0 = 0; j0 < n; j0 += 4) {
+            int nr = n - j0 < 4 ? n - j0 : 4;
+            const uint16_t *wr[4];
+            for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(j0 + (j < nr ? j : nr - 1)) * ldw;
+            for (int i0 = m0; i0 < m1; i0 += 4) {
+                int mr = m1 - i0 < 4 ? m1 - i0 : 4;
+                const float *ar[4];
+                for (int i = 0; i < 4; i++)
+                    ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * lda;
+                __m512 acc[16];
+                tile_fma(ar, wr, k, wf16, acc);
+                store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
+                           c + (size_t)i0 * ldc + j0, ldc, accumulate);
+            }
+        }
+    }
+}
+
+/* ---- rounding A to bf16 -------------------------------------------------- */
+
+/* Nearest even, NaN kept quiet — bit for bit what lx_f32_to_bf16 gives (vcvtneps2bf16
+ * would flush subnormals, so the integer form is used). */
+void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad) {
+    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    const __m512i qnan = _mm512_set1_epi32(0x400000);
+    int i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i u = _mm512_maskz_loadu_epi32(m, src + i);
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absmask), inf);
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias,
+                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, qnan));
+        _mm256_mask_storeu_epi16(dst + i, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+    }
+    if (n < npad) memset(dst + n, 0, (size_t)(npad - n) * 2);
+}

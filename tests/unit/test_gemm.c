@@ -1,0 +1,292 @@
+/* Unit tests of lib/gemm.c and lib/simd/gemm_avx512.c: C (+)= A W^T + bias with bf16 / f16
+ * weights, on odd shapes, against a double-precision reference, on every path this
+ * machine can run (AVX512_BF16, AVX-512 without the bf16 dot product, portable).
+ *
+ * Tolerances, per element, with S = sum_k |A[i][k] W[j][k]| + |bias[j]| + |C_old[i][j]|
+ * (the size of the terms, so that cancellation in random data cannot make a correct sum
+ * look wrong):
+ *   LX_GEMM_BF16:   |C - ref| <= (2^-8 + (K + 4) 2^-24) S — rounding A to bf16 (8
+ *                   significant bits, nearest even) moves each product by at most 2^-8 of
+ *                   itself; the f32 accumulation of K terms adds at most (K + 4) 2^-24 S.
+ *   exact and f16:  |C - ref| <= (K + 4) 2^-24 S (the weights widen exactly), and
+ *                   |C - sgemm| <= 1e-5 S against cblas_sgemm on the widened weights.
+ *   bf16, two paths: both round A the same way, so they differ by at most
+ *                   2 (K + 4) 2^-24 S (summation order only). */
+#include <math.h>
+#include <cblas.h>
+#include "testutil.h"
+#include "gemm.h"
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static double rnd(void) { /* uniform in [-1, 1) */
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rng_state >> 11) / 4503599627370496.0 - 1.0;
+}
+
+typedef struct prob {
+    int m, n, k;
+    size_t lda, ldw, ldc;
+    float *a, *bias, *c0;         /* c0: C before the call (for accumulate) */
+    uint16_t *w;
+    lx_gemm_kind kind;
+} prob;
+
+static void prob_make(prob *p, lx_gemm_kind kind, int m, int n, int k, int pad) {
+    p->kind = kind;
+    p->m = m, p->n = n, p->k = k;
+    p->lda = (size_t)k + pad, p->ldw = (size_t)k + 2 * pad, p->ldc = (size_t)n + pad;
+    p->a = malloc(sizeof(float) * (p->lda * m + 1));
+    p->w = malloc(sizeof(uint16_t) * (p->ldw * n + 1));
+    p->bias = malloc(sizeof(float) * (n + 1));
+    p->c0 = malloc(sizeof(float) * (p->ldc * m + 1));
+    for (size_t i = 0; i < p->lda * m; i++) p->a[i] = (float)(rnd() * 2.0);
+    lx_dtype wd = kind == LX_GEMM_F16 ? LX_F16 : LX_BF16;
+    for (size_t i = 0; i < p->ldw * n; i++) {
+        float v = (float)(rnd() * 0.1);
+        lx_convert_from_f32(&p->w[i], wd, &v, 1);
+    }
+    for (int i = 0; i < n; i++) p->bias[i] = (float)rnd();
+    for (size_t i = 0; i < p->ldc * m; i++) p->c0[i] = (float)rnd();
+}
+
+static void prob_free(prob *p) {
+    free(p->a), free(p->w), free(p->bias), free(p->c0);
+}
+
+static float wval(const prob *p, int j, int kk) {
+    uint16_t h = p->w[(size_t)j * p->ldw + kk];
+    return p->kind == LX_GEMM_F16 ? lx_f16_to_f32(h) : lx_bf16_to_f32(h);
+}
+
+/* Run op with caps on a copy of c0 (split into two ranges when split is set, or over
+ * nthreads with lx_gemm), return the freshly allocated C. */
+static float *run(const lx_gemm_caps *caps, const prob *p, int bias, int acc, int split,
+                  int nthreads) {
+    float *c = malloc(sizeof(float) * (p->ldc * p->m + 1));
+    memcpy(c, p->c0, sizeof(float) * p->ldc * p->m);
+    lx_gemm_op op = {p->kind, p->m, p->n, p->k, p->a, p->lda, p->w, p->ldw,
+                     bias ? p->bias : NULL, c, p->ldc, acc};
+    lx_error err = {""};
+    lx_gemm_scratch s[4];
+    for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&s[t]);
+    if (split) {
+        int h = p->n / 3;
+        assert_int_equal(lx_gemm_range(caps, &op, h, p->n, &s[0], &err), 0);
+        assert_int_equal(lx_gemm_range(caps, &op, 0, h, &s[1], &err), 0);
+    } else {
+        int rc = lx_gemm(caps, &op, nthreads, s, &err);
+        if (rc != 0) fprintf(stderr, "%s\n", err.msg);
+        assert_int_equal(rc, 0);
+    }
+    for (int t = 0; t < 4; t++) lx_gemm_scratch_free(&s[t]);
+    return c;
+}
+
+/* Check c against the double reference; returns the largest error / tolerance seen. */
+static double check_ref(const prob *p, const float *c, int bias, int acc) {
+    double worst = 0, u = ldexp(1.0, -24);
+    double rel = p->kind == LX_GEMM_BF16 ? ldexp(1.0, -8) : 0.0;
+    for (int i = 0; i < p->m; i++)
+        for (int j = 0; j < p->n; j++) {
+            double ref = 0, s = 0;
+            for (int kk = 0; kk < p->k; kk++) {
+                double t = (double)p->a[(size_t)i * p->lda + kk] * wval(p, j, kk);
+                ref += t, s += fabs(t);
+            }
+            double old = p->c0[(size_t)i * p->ldc + j];
+            if (bias) ref += p->bias[j], s += fabs(p->bias[j]);
+            if (acc) ref += old, s += fabs(old);
+            double tol = (rel + (p->k + 4) * u) * s + 1e-30;
+            double e = fabs(c[(size_t)i * p->ldc + j] - ref) / tol;
+            if (!(e <= 1.0))
+                fail_msg("kind %d m=%d n=%d k=%d bias=%d acc=%d: C[%d][%d] = %.9g, "
+                         "reference %.9g, tolerance %.3g", (int)p->kind, p->m, p->n, p->k,
+                         bias, acc, i, j, c[(size_t)i * p->ldc + j], ref, tol);
+            if (e > worst) worst = e;
+        }
+    /* the padding between rows of C is never written */
+    for (int i = 0; i < p->m; i++)
+        for (size_t j = (size_t)p->n; j < p->ldc; j++)
+            assert_true(c[(size_t)i * p->ldc + j] == p->c0[(size_t)i * p->ldc + j]);
+    return worst;
+}
+
+/* |x - y| <= tol * S per element, S as above. */
+static void check_close(const prob *p, const float *x, const float *y, int bias, int acc,
+                        double tol, const char *what) {
+    for (int i = 0; i < p->m; i++)
+        for (int j = 0; j < p->n; j++) {
+            double s = 0;
+            for (int kk = 0; kk < p->k; kk++)
+                s += fabs((double)p->a[(size_t)i * p->lda + kk] * wval(p, j, kk));
+            if (bias) s += fabs(p->bias[j]);
+            if (acc) s += fabs(p->c0[(size_t)i * p->ldc + j]);
+            double d = fabs((double)x[(size_t)i * p->ldc + j] - y[(size_t)i * p->ldc + j]);
+            if (!(d <= tol * s + 1e-30))
+                fail_msg("%s: kind %d m=%d n=%d k=%d: C[%d][%d] %.9g vs %.9g (tolerance %.3g)",
+                         what, (int)p->kind, p->m, p->n, p->k, i, j,
+                         x[(size_t)i * p->ldc + j], y[(size_t)i * p->ldc + j], tol * s);
+        }
+}
+
+/* cblas_sgemm on the widened weights (the definition of the exact mode) */
+static float *sgemm_widened(const prob *p, int bias, int acc) {
+    float *wf = malloc(sizeof(float) * ((size_t)p->n * p->k + 1));
+    for (int j = 0; j < p->n; j++)
+        for (int kk = 0; kk < p->k; kk++) wf[(size_t)j * p->k + kk] = wval(p, j, kk);
+    float *c = malloc(sizeof(float) * (p->ldc * p->m + 1));
+    memcpy(c, p->c0, sizeof(float) * p->ldc * p->m);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, p->m, p->n, p->k, 1.0f, p->a,
+                (int)p->lda, wf, p->k, acc ? 1.0f : 0.0f, c, (int)p->ldc);
+    if (bias)
+        for (int i = 0; i < p->m; i++)
+            for (int j = 0; j < p->n; j++) c[(size_t)i * p->ldc + j] += p->bias[j];
+    free(wf);
+    return c;
+}
+
+static const int shapes[][4] = { /* m, n, k, row padding */
+    {1, 1, 1, 0},   {1, 7, 33, 1},  {7, 33, 769, 3}, {33, 7, 1, 0},  {20, 769, 33, 0},
+    {36, 70, 768, 0}, {5, 3, 31, 2}, {4, 4, 32, 0},  {65, 129, 100, 1}, {3, 9, 3072, 0},
+    {700, 9, 769, 1}, /* more rows than one L2 block of A */
+};
+
+/* Every shape x bias x accumulate on one set of caps. */
+static void all_shapes(const lx_gemm_caps *caps, lx_gemm_kind kind) {
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        prob p;
+        prob_make(&p, kind, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
+        for (int bias = 0; bias < 2; bias++)
+            for (int acc = 0; acc < 2; acc++) {
+                float *c = run(caps, &p, bias, acc, 0, 1);
+                check_ref(&p, c, bias, acc);
+                if (kind != LX_GEMM_BF16) {
+                    float *r = sgemm_widened(&p, bias, acc);
+                    check_close(&p, c, r, bias, acc, 1e-5, "vs cblas_sgemm");
+                    free(r);
+                }
+                /* ranges and threads: the same columns, the same sums */
+                float *c2 = run(caps, &p, bias, acc, 1, 1);
+                float *c3 = run(caps, &p, bias, acc, 0, 3);
+                double tol = caps->avx512 ? 0 : 2 * (p.k + 4) * ldexp(1.0, -24);
+                check_close(&p, c2, c, bias, acc, tol, "two ranges vs one call");
+                check_close(&p, c3, c, bias, acc, tol, "3 threads vs 1");
+                free(c), free(c2), free(c3);
+            }
+        prob_free(&p);
+    }
+}
+
+static lx_gemm_caps caps_native, caps_portable, caps_nobf16;
+
+static int have_avx512(void) {
+    if (!caps_native.avx512) fprintf(stderr, "(no AVX-512 here: only the portable path)\n");
+    return caps_native.avx512;
+}
+
+static void test_portable(void **state) {
+    (void)state;
+    assert_string_equal(lx_gemm_caps_name(&caps_portable), "portable");
+    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
+        all_shapes(&caps_portable, (lx_gemm_kind)kind);
+}
+
+static void test_avx512(void **state) {
+    (void)state;
+    if (!have_avx512()) return;
+    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
+        all_shapes(&caps_native, (lx_gemm_kind)kind);
+    all_shapes(&caps_nobf16, LX_GEMM_BF16); /* AVX-512 without vdpbf16ps */
+}
+
+/* bf16 on the native path and on the portable path: A rounded the same way */
+static void test_paths_agree(void **state) {
+    (void)state;
+    if (!have_avx512()) return;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        prob p;
+        prob_make(&p, LX_GEMM_BF16, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
+        float *x = run(&caps_native, &p, 1, 1, 0, 1);
+        float *y = run(&caps_portable, &p, 1, 1, 0, 1);
+        float *z = run(&caps_nobf16, &p, 1, 1, 0, 1);
+        double tol = 2 * (p.k + 4) * ldexp(1.0, -24);
+        check_close(&p, x, y, 1, 1, tol, "avx512-bf16 vs portable");
+        check_close(&p, z, y, 1, 1, tol, "avx512 vs portable");
+        free(x), free(y), free(z);
+        prob_free(&p);
+    }
+}
+
+/* The vector rounding of A is bit for bit lx_f32_to_bf16, specials included. */
+static void test_round(void **state) {
+    (void)state;
+    if (!have_avx512()) return;
+    uint32_t bits[] = {0x00000000, 0x80000000, 0x3f808000, 0x3f818000, 0x3f808001,
+                       0x3f80ffff, 0x7f7fffff, 0x7f800000, 0xff800000, 0x7fc00000,
+                       0x7f800001, 0xff812345, 0x00000001, 0x007fffff, 0x80008000,
+                       0x477fefff, 0x33800000};
+    int n = (int)(sizeof bits / sizeof bits[0]);
+    float src[17];
+    uint16_t got[40];
+    memcpy(src, bits, sizeof src);
+    memset(got, 0xff, sizeof got);
+    lx_gemm_round_bf16_avx512(got, src, n, 32);
+    for (int i = 0; i < n; i++) assert_int_equal(got[i], lx_f32_to_bf16(src[i]));
+    for (int i = n; i < 32; i++) assert_int_equal(got[i], 0);
+    assert_int_equal(got[32], 0xffff); /* nothing past the padding */
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    lx_error err = {""};
+    lx_gemm_scratch s;
+    lx_gemm_scratch_init(&s);
+    float a[12] = {0}, c[12] = {0};
+    uint16_t w[12] = {0};
+    lx_gemm_op ok = {LX_GEMM_BF16, 2, 3, 4, a, 4, w, 4, NULL, c, 3, 0};
+    assert_int_equal(lx_gemm_range(&caps_portable, &ok, 0, 3, &s, &err), 0);
+    lx_gemm_op op = ok;
+    op.kind = (lx_gemm_kind)7;
+    assert_int_equal(lx_gemm_range(&caps_native, &op, 0, 3, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "got weight kind 7"));
+    op = ok, op.k = -1;
+    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "k=-1"));
+    op = ok, op.lda = 3;
+    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "A is [2, 4] with row stride 3"));
+    op = ok, op.w = NULL;
+    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "W is [3, 4]"));
+    op = ok, op.ldc = 2;
+    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "C is [2, 3] with row stride 2"));
+    assert_int_equal(lx_gemm_range(&caps_native, &ok, 2, 4, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "got column range [2, 4), expected within [0, 3]"));
+    assert_int_equal(lx_gemm(&caps_native, &ok, 0, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "got 0 threads"));
+    /* k = 0: C = bias (or C += bias); m = 0 or n = 0: nothing, even with NULL matrices */
+    float bias[3] = {1, 2, 3};
+    op = ok, op.k = 0, op.bias = bias;
+    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), 0);
+    assert_true(c[0] == 1 && c[4] == 2 && c[5] == 3);
+    lx_gemm_op empty = {LX_GEMM_F16, 0, 0, 5, NULL, 0, NULL, 0, NULL, NULL, 0, 1};
+    assert_int_equal(lx_gemm(&caps_native, &empty, 2, &s, &err), 0);
+    lx_gemm_scratch_free(&s);
+}
+
+int main(void) {
+    lx_gemm_caps_detect(&caps_native, 0);
+    lx_gemm_caps_detect(&caps_portable, 1);
+    caps_nobf16 = caps_native;
+    caps_nobf16.avx512bf16 = 0;
+    fprintf(stderr, "native path: %s\n", lx_gemm_caps_name(&caps_native));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_portable),
+        cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_paths_agree),
+        cmocka_unit_test(test_round),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

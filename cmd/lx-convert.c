@@ -229,7 +229,9 @@ static int export_model(const lx_model *m, const char *out, lx_error *err) {
         names[i] = lx_model_tensor_name(m, i);
         ts[i] = lx_model_tensor_at(m, i);
     }
-    int rc = lx_safetensors_write(out, names, ts, n, NULL, err);
+    json_t *meta = json_pack("{s:s}", "format", "pt");
+    int rc = lx_safetensors_write(out, names, ts, n, meta, err);
+    json_decref(meta);
     free(names);
     free(ts);
     return rc;
@@ -247,7 +249,9 @@ static int export_dict(const lx_tensor_dict *d, const char *out, lx_error *err) 
         names[i] = d->items[i].name;
         ts[i] = &d->items[i].t;
     }
-    int rc = lx_safetensors_write(out, names, ts, d->n, NULL, err);
+    json_t *meta = json_pack("{s:s}", "format", "pt");
+    int rc = lx_safetensors_write(out, names, ts, d->n, meta, err);
+    json_decref(meta);
     free(names);
     free(ts);
     return rc;

@@ -1,0 +1,352 @@
+/*
+ * test_net.c — golden tests of the LXMERT forward pass against the HF PyTorch outputs in
+ * $LX_FIXTURES/expected, for both tiny networks and every checkpoint format lx-convert
+ * reads; batched against unbatched; and the input checks.
+ *
+ * Models are converted with $LX_BIN/lx-convert into scratch files.  The expected files
+ * name per-layer tensors "language_hidden_states.I"; lx_net_forward stacks them into one
+ * tensor [layers, ...], so slot I of the stack is compared with each.
+ *
+ * Tolerance (issue 6): |got - want| <= 1e-4 * max(1, |want|) on every element.
+ */
+#include <math.h>
+#include "testutil.h"
+
+static char convert_dir[4096];
+
+/* Convert fixture source (a model folder or file, relative to $LX_FIXTURES) with extra
+ * lx-convert arguments into a scratch .lxm; returns its path (static). */
+static const char *convert(const char *src, const char *args, const char *tag) {
+    static char out[4096];
+    const char *bin = getenv("LX_BIN");
+    snprintf(out, sizeof out, "%s/%s.lxm", convert_dir, tag);
+    char tool[4200];
+    snprintf(tool, sizeof tool, "%s/lx-convert", bin ? bin : "bin");
+    if (access(tool, X_OK) != 0) skip(); /* lx-convert not built yet */
+    char cmd[12288];
+    snprintf(cmd, sizeof cmd, "'%s/lx-convert' '%s' %s -o '%s' 2>&1", bin ? bin : "bin",
+             fixture(src), args, out);
+    int rc = system(cmd);
+    if (rc != 0) {
+        print_error("conversion failed: %s\n", cmd);
+        fail();
+    }
+    return out;
+}
+
+static void read_st(lx_tensor_dict *d, const char *rel) {
+    lx_error err = {0};
+    lx_tensor_dict_init(d);
+    if (lx_safetensors_read(d, fixture(rel), &err) < 0) {
+        print_error("%s: %s\n", rel, err.msg);
+        fail();
+    }
+}
+
+/* A record holding the inputs of case k (copies of the fixture tensors). */
+static void load_case(lx_record *r, int k) {
+    char rel[64];
+    snprintf(rel, sizeof rel, "expected/inputs.case%d.safetensors", k);
+    lx_tensor_dict d;
+    read_st(&d, rel);
+    lx_error err = {0};
+    lx_record_init(r);
+    for (size_t i = 0; i < d.n; i++) {
+        lx_tensor t;
+        assert_int_equal(lx_tensor_copy(&t, &d.items[i].t, &err), 0);
+        assert_int_equal(lx_record_set_tensor(r, d.items[i].name, &t, &err), 0);
+    }
+    lx_tensor_dict_free(&d);
+}
+
+static double maxdiff_rel(const float *got, const float *want, size_t n) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - want[i]);
+        double s = fabs(want[i]) > 1 ? fabs(want[i]) : 1;
+        if (!(d / s <= worst)) worst = isnan(d) ? INFINITY : d / s;
+    }
+    return worst;
+}
+
+/* Compare every expected output of case k with what the record holds. */
+static void compare_case(const lx_record *r, const char *net, int k, double tol) {
+    char rel[96];
+    snprintf(rel, sizeof rel, "expected/%s.case%d.safetensors", net, k);
+    lx_tensor_dict d;
+    read_st(&d, rel);
+    for (size_t i = 0; i < d.n; i++) {
+        const char *name = d.items[i].name;
+        const lx_tensor *want = &d.items[i].t;
+        char base[128];
+        snprintf(base, sizeof base, "%s", name);
+        char *dot = strchr(base, '.');
+        long slot = -1;
+        if (dot) {
+            slot = strtol(dot + 1, NULL, 10);
+            *dot = 0;
+        }
+        const lx_tensor *got = lx_record_tensor(r, base);
+        if (!got) {
+            print_error("%s case%d: output %s missing\n", net, k, base);
+            fail();
+        }
+        size_t n = (size_t)lx_tensor_nelem(want);
+        const float *g = got->data;
+        if (slot >= 0) {
+            assert_int_equal(got->ndim, want->ndim + 1);
+            assert_true(slot < got->shape[0]);
+            g += (size_t)slot * n;
+        } else {
+            assert_int_equal(got->ndim, want->ndim);
+        }
+        for (int j = 0; j < want->ndim; j++)
+            assert_int_equal(got->shape[got->ndim - want->ndim + j], want->shape[j]);
+        double md = maxdiff_rel(g, want->data, n);
+        if (!(md <= tol)) {
+            print_error("%s case%d %s: max diff %g > %g\n", net, k, name, md, tol);
+            fail();
+        }
+    }
+    /* Stacks hold exactly as many slots as HF returns tensors. */
+    lx_tensor_dict_free(&d);
+}
+
+/* Every case through the model at lxm, one record at a time, against the expected files. */
+static void golden(const char *lxm, const char *net_name, const lx_net_opts *opts) {
+    lx_error err = {0};
+    lx_model *m = lx_model_open(lxm, &err);
+    if (!m) {
+        print_error("%s: %s\n", lxm, err.msg);
+        fail();
+    }
+    lx_net *net = lx_net_new(m, opts, &err);
+    if (!net) {
+        print_error("%s: %s\n", lxm, err.msg);
+        fail();
+    }
+    unsigned want = lx_net_available(net);
+    assert_true(want & LX_OUT_QA);
+    for (int k = 0; k < 5; k++) {
+        lx_record r;
+        load_case(&r, k);
+        if (lx_net_check(net, &r, &err) < 0 || lx_net_forward(net, &r, 1, want, &err) < 0) {
+            print_error("%s case%d: %s\n", net_name, k, err.msg);
+            fail();
+        }
+        compare_case(&r, net_name, k, 1e-4);
+        lx_record_clear(&r);
+    }
+    lx_net_free(net);
+    lx_model_close(m);
+}
+
+static const lx_net_opts exact = {.threads = 0, .box_check = 1};
+
+static void test_vqa_f32(void **st) {
+    (void)st;
+    golden(convert("models/tiny-vqa", "", "vqa-f32"), "tiny-vqa", &exact);
+}
+
+static void test_vqa_f16(void **st) {
+    (void)st;
+    golden(convert("models/tiny-vqa/model-f16.safetensors", "", "vqa-f16"), "tiny-vqa", &exact);
+}
+
+static void test_vqa_bf16(void **st) {
+    (void)st;
+    golden(convert("models/tiny-vqa/model-bf16.safetensors", "", "vqa-bf16"), "tiny-vqa", &exact);
+}
+
+static void test_vqa_to_f16_storage(void **st) {
+    (void)st;
+    golden(convert("models/tiny-vqa", "--dtype f16", "vqa-as-f16"), "tiny-vqa", &exact);
+}
+
+static void test_vqa_to_bf16_storage(void **st) {
+    (void)st;
+    golden(convert("models/tiny-vqa", "--dtype bf16", "vqa-as-bf16"), "tiny-vqa", &exact);
+}
+
+static void test_vqa_torchzip(void **st) {
+    (void)st;
+    golden(convert("models/tiny-vqa-torchzip", "", "vqa-zip"), "tiny-vqa", &exact);
+}
+
+static void test_pretrain_legacy(void **st) {
+    (void)st;
+    golden(convert("models/tiny-pretrain", "", "pre-legacy"), "tiny-pretrain", &exact);
+}
+
+/* The pre-training network from the reference weights file (safetensors, HF names). */
+static const char *pretrain_st(const char *tag) {
+    char args[8400];
+    snprintf(args, sizeof args, "--config '%s'", fixture("models/tiny-pretrain/config.json"));
+    size_t n = strlen(args);
+    snprintf(args + n, sizeof args - n, " --vocab '%s'", fixture("models/tiny-pretrain/vocab.txt"));
+    return convert("expected/weights.tiny-pretrain.safetensors", args, tag);
+}
+
+static void test_pretrain_safetensors(void **st) {
+    (void)st;
+    golden(pretrain_st("pre-st"), "tiny-pretrain", &exact);
+}
+
+static void test_original_names(void **st) {
+    (void)st;
+    char cfg[4096];
+    snprintf(cfg, sizeof cfg, "--config '%s'", fixture("models/tiny-original/config.json"));
+    golden(convert("models/tiny-original/BEST.pth", cfg, "orig-vqa"), "tiny-vqa", &exact);
+    golden(convert("models/tiny-original/model_LXRT.pth", cfg, "orig-pre"), "tiny-pretrain", &exact);
+}
+
+/* All five cases as one batch, and in batches of 3 (mixed lengths and region counts),
+ * equal the unbatched results within 1e-5. */
+static void test_batched(void **st) {
+    (void)st;
+    lx_error err = {0};
+    const char *lxm = pretrain_st("pre-batch");
+    lx_model *m = lx_model_open(lxm, &err);
+    assert_non_null(m);
+    lx_net *net = lx_net_new(m, &exact, &err);
+    assert_non_null(net);
+    unsigned want = lx_net_available(net);
+    lx_record one[5], many[5];
+    for (int k = 0; k < 5; k++) {
+        load_case(&one[k], k);
+        load_case(&many[k], k);
+        assert_int_equal(lx_net_forward(net, &one[k], 1, want, &err), 0);
+    }
+    size_t sizes[] = {5, 3};
+    for (size_t b = 0; b < 2; b++) {
+        for (size_t at = 0; at < 5; at += sizes[b]) {
+            size_t cnt = 5 - at < sizes[b] ? 5 - at : sizes[b];
+            if (lx_net_forward(net, many + at, cnt, want, &err) < 0) {
+                print_error("%s\n", err.msg);
+                fail();
+            }
+        }
+        for (int k = 0; k < 5; k++) {
+            assert_int_equal(one[k].nfields, many[k].nfields);
+            for (size_t f = 0; f < one[k].nfields; f++) {
+                const lx_tensor *a = &one[k].fields[f].tensor, *c = &many[k].fields[f].tensor;
+                assert_string_equal(one[k].fields[f].name, many[k].fields[f].name);
+                assert_int_equal(lx_tensor_nelem(a), lx_tensor_nelem(c));
+                if (a->dtype != LX_F32) continue;
+                double md = maxdiff_rel(c->data, a->data, (size_t)lx_tensor_nelem(a));
+                if (!(md <= 1e-5)) {
+                    print_error("batch %zu case%d %s: %g\n", sizes[b], k, one[k].fields[f].name, md);
+                    fail();
+                }
+            }
+        }
+    }
+    for (int k = 0; k < 5; k++) {
+        lx_record_clear(&one[k]);
+        lx_record_clear(&many[k]);
+    }
+    lx_net_free(net);
+    lx_model_close(m);
+}
+
+/* Set a small tensor field from values. */
+static void set_f32(lx_record *r, const char *name, int ndim, int64_t d0, int64_t d1, float v) {
+    lx_tensor t;
+    int64_t shape[2] = {d0, d1};
+    lx_error err = {0};
+    assert_int_equal(lx_tensor_alloc(&t, LX_F32, ndim, shape, &err), 0);
+    for (int64_t i = 0; i < lx_tensor_nelem(&t); i++) ((float *)t.data)[i] = v;
+    assert_int_equal(lx_record_set_tensor(r, name, &t, &err), 0);
+}
+
+static void expect_bad(const lx_net *net, lx_record *r, const char *needle) {
+    lx_error err = {0};
+    assert_int_equal(lx_net_check(net, r, &err), -1);
+    if (!strstr(err.msg, needle)) {
+        print_error("message '%s' lacks '%s'\n", err.msg, needle);
+        fail();
+    }
+}
+
+static void test_checks(void **st) {
+    (void)st;
+    lx_error err = {0};
+    lx_model *m = lx_model_open(convert("models/tiny-vqa", "", "vqa-check"), &err);
+    assert_non_null(m);
+    lx_net *net = lx_net_new(m, &exact, &err);
+    assert_non_null(net);
+    lx_record r;
+    load_case(&r, 1);
+    assert_int_equal(lx_net_check(net, &r, &err), 0);
+    lx_tensor *vf = lx_record_tensor(&r, "visual_feats");
+    int64_t N = vf->shape[0];
+    set_f32(&r, "visual_pos", 2, N, 4, 300.0f);
+    expect_bad(net, &r, "lx-embed-vis");
+    lx_net_opts nobox = {.box_check = 0};
+    lx_net *net2 = lx_net_new(m, &nobox, &err);
+    assert_int_equal(lx_net_check(net2, &r, &err), 0);
+    lx_net_free(net2);
+    set_f32(&r, "visual_pos", 2, N + 1, 4, 0.5f);
+    expect_bad(net, &r, "visual_pos: got");
+    set_f32(&r, "visual_pos", 2, N, 4, 0.5f);
+    set_f32(&r, "visual_feats", 2, N, 1024, 0.5f);
+    expect_bad(net, &r, "expected [N, 2048]");
+    set_f32(&r, "visual_feats", 2, N, 2048, NAN);
+    expect_bad(net, &r, "finite");
+    set_f32(&r, "visual_feats", 2, N, 2048, 0.5f);
+    assert_int_equal(lx_net_check(net, &r, &err), 0);
+    set_f32(&r, "input_ids", 1, 65, 0, 1.0f);
+    expect_bad(net, &r, "at most 64");
+    set_f32(&r, "input_ids", 1, 5, 0, 30522.0f);
+    expect_bad(net, &r, "input_ids[0]: got 30522");
+    set_f32(&r, "input_ids", 1, 5, 0, 101.0f);
+    lx_record_remove(&r, "attention_mask");
+    set_f32(&r, "token_type_ids", 1, 5, 0, 2.0f);
+    expect_bad(net, &r, "token_type_ids[0]: got 2");
+    set_f32(&r, "token_type_ids", 1, 4, 0, 0.0f);
+    expect_bad(net, &r, "token_type_ids: got [4]");
+    lx_record_remove(&r, "token_type_ids");
+    lx_record_remove(&r, "visual_attention_mask");
+    assert_int_equal(lx_net_check(net, &r, &err), 0);
+    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_POOLED | LX_OUT_QA, &err), 0);
+    assert_non_null(lx_record_tensor(&r, "pooled_output"));
+    assert_null(lx_record_tensor(&r, "language_output"));
+    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_MLM, &err), -1);
+    lx_record_remove(&r, "visual_feats");
+    expect_bad(net, &r, "visual_feats: missing");
+    lx_record_clear(&r);
+    lx_net_free(net);
+    lx_model_close(m);
+}
+
+static int setup(void **st) {
+    (void)st;
+    snprintf(convert_dir, sizeof convert_dir, "%s", scratch("net"));
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", convert_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int teardown(void **st) {
+    (void)st;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", convert_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vqa_f32),
+        cmocka_unit_test(test_vqa_f16),
+        cmocka_unit_test(test_vqa_bf16),
+        cmocka_unit_test(test_vqa_to_f16_storage),
+        cmocka_unit_test(test_vqa_to_bf16_storage),
+        cmocka_unit_test(test_vqa_torchzip),
+        cmocka_unit_test(test_pretrain_safetensors),
+        cmocka_unit_test(test_pretrain_legacy),
+        cmocka_unit_test(test_original_names),
+        cmocka_unit_test(test_batched),
+        cmocka_unit_test(test_checks),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

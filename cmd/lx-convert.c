@@ -229,9 +229,7 @@ static int export_model(const lx_model *m, const char *out, lx_error *err) {
         names[i] = lx_model_tensor_name(m, i);
         ts[i] = lx_model_tensor_at(m, i);
     }
-    json_t *meta = json_pack("{s:s}", "format", "pt");
-    int rc = lx_safetensors_write(out, names, ts, n, meta, err);
-    json_decref(meta);
+    int rc = lx_safetensors_write(out, names, ts, n, NULL, err);
     free(names);
     free(ts);
     return rc;
@@ -249,9 +247,7 @@ static int export_dict(const lx_tensor_dict *d, const char *out, lx_error *err) 
         names[i] = d->items[i].name;
         ts[i] = &d->items[i].t;
     }
-    json_t *meta = json_pack("{s:s}", "format", "pt");
-    int rc = lx_safetensors_write(out, names, ts, d->n, meta, err);
-    json_decref(meta);
+    int rc = lx_safetensors_write(out, names, ts, d->n, NULL, err);
     free(names);
     free(ts);
     return rc;

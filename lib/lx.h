@@ -361,8 +361,9 @@ int lx_tsv_read_at(lx_tsv *t, uint64_t offset, size_t len, const char **line,
                    lx_error *err);
 uint64_t lx_tsv_line_no(const lx_tsv *t);               /* 1-based, of the last line */
 const char *lx_tsv_path(const lx_tsv *t);
-/* The key of a TSV line (see above) into buf, and the number of fields (6 or 10).
- * Returns the key length, or -1. */
+/* The key of a TSV line (see above) into buf, and the number of fields.  A line that
+ * is not well-formed is keyed by its first field as written (the error comes when its
+ * image is parsed).  Returns the key length, or -1 for an empty or too long id. */
 int lx_tsv_line_key(const char *line, size_t len, char *buf, size_t buflen, int *nfields,
                     lx_error *err);
 void lx_tsv_close(lx_tsv *t);

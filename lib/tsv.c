@@ -216,16 +216,16 @@ int lx_tsv_line_key(const char *line, size_t len, char *buf, size_t buflen, int 
     field f[MAX_FIELDS];
     if (len && line[len - 1] == '\r') len--;
     int k = split(line, len, f);
-    if (k != 10 && k != 6) return bad_field_count(k, err);
     if (nfields) *nfields = k;
     if (f[0].n == 0) return lx_error_set(err, "an empty image id");
-    if (k == 6) {
-        int64_t id;
-        if (parse_int(&f[0], "image_id", &id, err) < 0) return -1;
+    int64_t id;
+    if (k == 6 && parse_int(&f[0], "image_id", &id, NULL) == 0) {
         int n = snprintf(buf, buflen, "%lld", (long long)id);
         if (n < 0 || (size_t)n >= buflen) return lx_error_set(err, "image id is too long");
         return n;
     }
+    /* Any other line is keyed by its first field as written, so that a broken line
+     * makes an error when (and only when) its image is asked for. */
     if (f[0].n >= buflen)
         return lx_error_set(err, "image id of %zu bytes, expected at most %zu", f[0].n,
                             buflen - 1);
@@ -282,6 +282,8 @@ int lx_regions_parse_tsv(lx_regions *g, const char *line, size_t len, lx_error *
     /* The key: sized by the line, which is bounded. */
     if (reserve((void **)&g->img_id, &g->cap[0], f[0].n + 24, err) < 0) return -1;
     if (lx_tsv_line_key(line, len, g->img_id, g->cap[0], NULL, err) < 0) return -1;
+    int64_t id;
+    if (k == 6 && parse_int(&f[0], "image_id", &id, err) < 0) return -1;
     g->id_is_int = k == 6;
     const field *fh = &f[1], *fw = &f[2], *fn = &f[7], *fb = &f[8], *ff = &f[9];
     if (k == 6) fw = &f[1], fh = &f[2], fn = &f[3], fb = &f[4], ff = &f[5];

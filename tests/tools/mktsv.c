@@ -28,7 +28,7 @@ static float unif(void) { return (float)(next() & 0xffffff) / 16777216.0f; }
 
 static char *b64buf;
 static size_t b64cap;
-static void put_b64(const void *p, size_t n) {
+static void put_b64(const void *p, size_t n, int bang) {
     size_t need = lx_base64_encoded_len(n);
     if (need > b64cap) {
         b64cap = need;
@@ -36,6 +36,7 @@ static void put_b64(const void *p, size_t n) {
         if (!b64buf) exit(1);
     }
     size_t k = lx_base64_encode(b64buf, p, n);
+    if (bang && k) b64buf[0] = '!';
     fwrite(b64buf, 1, k, stdout);
 }
 
@@ -95,21 +96,16 @@ int main(int argc, char **argv) {
         long nbw = spoil && strcmp(bad, "numboxes") == 0 ? k + 1 : k;
         if (layout == 10) {
             printf("COCO_val2014_%012ld\t%ld\t%ld\t", i, h, w);
-            put_b64(oid, (size_t)k * 8), putchar('\t');
-            put_b64(oc, (size_t)k * 4), putchar('\t');
-            put_b64(aid, (size_t)k * 8), putchar('\t');
-            put_b64(ac, (size_t)k * 4), putchar('\t');
+            put_b64(oid, (size_t)k * 8, 0), putchar('\t');
+            put_b64(oc, (size_t)k * 4, 0), putchar('\t');
+            put_b64(aid, (size_t)k * 8, 0), putchar('\t');
+            put_b64(ac, (size_t)k * 4, 0), putchar('\t');
             printf("%ld\t", nbw);
         } else {
             printf("%ld\t%ld\t%ld\t%ld\t", i, w, h, nbw);
         }
-        if (!(spoil && strcmp(bad, "fields") == 0)) put_b64(box, (size_t)k * 16), putchar('\t');
-        if (spoil && strcmp(bad, "base64") == 0) {
-            putchar('!');
-            put_b64(feat, (size_t)(k * dim) * 4 - 3);
-        } else {
-            put_b64(feat, (size_t)(k * dim) * 4);
-        }
+        if (!(spoil && strcmp(bad, "fields") == 0)) put_b64(box, (size_t)k * 16, 0), putchar('\t');
+        put_b64(feat, (size_t)(k * dim) * 4, spoil && strcmp(bad, "base64") == 0);
         putchar('\n');
     }
     return fflush(stdout) == 0 ? 0 : 1;

@@ -1,0 +1,316 @@
+/*
+ * lx-tokenize — BERT WordPiece over a record stream: text fields in, input_ids and
+ * token_type_ids out (or, with --decode, input_ids back to text).
+ *
+ * A thin main: options, the vocabulary (from the .lxm model or a vocab.txt), then
+ * cli_filter with one callback per record.  All tokenization is lib/tokenizer.c.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lx.h"
+
+typedef struct opts {
+    const char *model;            /* -m: .lxm file (default $LX_MODEL) */
+    const char *vocab;            /* --vocab: vocab.txt, instead of the model's vocabulary */
+    int cased;                    /* --cased: no lower-casing, no accent stripping */
+    const char *field;            /* --field: text field (default: text, sent or question) */
+    const char *pair_field;       /* --pair-field: second segment (default: none) */
+    int lines;                    /* --lines: each input line is plain text */
+    int tokens;                   /* --tokens: also add the word pieces as strings */
+    long max_length;              /* --max-length: truncate to N tokens (0: never) */
+    int decode;                   /* --decode: input_ids -> text */
+    int skip_special;             /* --skip-special: with --decode, leave [CLS] etc. out */
+    const char *format;           /* -f: json (default) or bin */
+    int skip_bad;                 /* --skip-bad: report and drop bad records */
+    int progress;                 /* --progress */
+    const char *input;            /* FILE argument (default: stdin) */
+} opts;
+
+static const char *const default_fields[] = {"text", "sent", "question"};
+
+static const char usage_text[] =
+    "Usage: lx-tokenize [OPTION]... [FILE]\n"
+    "Tokenize the text of each record with BERT WordPiece (as HF LxmertTokenizer does)\n"
+    "and append input_ids and token_type_ids.  Reads FILE or standard input: JSON lines,\n"
+    "a JSON array of records, or binary frames; writes JSON lines by default.\n"
+    "\n"
+    "Vocabulary:\n"
+    "  -m, --model FILE      the .lxm model file (default: $LX_MODEL); its config says\n"
+    "                        whether to lower-case\n"
+    "      --vocab FILE      a vocab.txt (one token per line, id = line number) instead\n"
+    "      --cased           keep case and accents (default: lower-case, strip accents,\n"
+    "                        unless the model says otherwise)\n"
+    "\n"
+    "Input and output:\n"
+    "      --field NAME      the text field (default: the first of text, sent, question\n"
+    "                        that the record has); with --decode, the field written\n"
+    "                        (default: text)\n"
+    "      --pair-field NAME a second segment (token type 1), e.g. a caption\n"
+    "      --lines           each input line is plain text (the record is {\"text\": LINE},\n"
+    "                        or --field NAME)\n"
+    "      --max-length N    at most N tokens, [CLS] and [SEP] included, cutting the\n"
+    "                        longer segment first (HF longest_first); default: no limit\n"
+    "      --tokens          also add the word pieces as \"tokens\" (a list of strings)\n"
+    "      --decode          turn input_ids back into text instead: pieces joined by\n"
+    "                        spaces, \"##\" pieces glued to the one before\n"
+    "      --skip-special    with --decode, leave out [CLS], [SEP], [PAD], [UNK], [MASK]\n"
+    "  -f, --format FMT      output encoding: json (default) or bin\n"
+    "      --threads N       accepted for uniformity; tokenizing uses one thread\n"
+    "      --skip-bad        report a bad record and go on without it\n"
+    "      --progress        a progress line on standard error\n"
+    "      --help            this help\n"
+    "      --version         the version\n"
+    "\n"
+    "Special tokens written in the text ([CLS], [SEP], [PAD], [UNK], [MASK]; case\n"
+    "matters) stay whole.  Exit status: 0 ok, 1 bad input, 2 usage error.\n"
+    "\n"
+    "Example:\n"
+    "  lx-tokenize -m vqa.lxm --max-length 20 < questions.jsonl > tokenized.jsonl\n";
+
+typedef struct ctx {
+    const opts *o;
+    lx_tokenizer *tok;
+    const lx_vocab *vocab;
+    lx_encoding enc;
+} ctx;
+
+/* The string field name of r into *s / *n; err names the field and what it holds. */
+static int get_text(const lx_record *r, const char *name, const char **s, size_t *n,
+                    lx_error *err) {
+    lx_field *f = lx_record_find(r, name);
+    if (!f)
+        return lx_error_set(err, "no field '%s'", name);
+    if (!f->json)
+        return lx_error_set(err, "field '%s': got a tensor, expected a string", name);
+    if (!json_is_string(f->json))
+        return lx_error_set(err, "field '%s': got a JSON %s, expected a string", name,
+                            json_is_number(f->json) ? "number" :
+                            json_is_array(f->json)  ? "array" :
+                            json_is_object(f->json) ? "object" :
+                            json_is_null(f->json)   ? "null" : "boolean");
+    *s = json_string_value(f->json);
+    *n = json_string_length(f->json);
+    return 0;
+}
+
+static int set_ids(lx_record *r, const char *name, const int64_t *v, size_t n,
+                   lx_error *err) {
+    lx_tensor t;
+    int64_t shape[1] = {(int64_t)n};
+    if (lx_tensor_alloc(&t, LX_I64, 1, shape, err) < 0)
+        return -1;
+    memcpy(t.data, v, n * sizeof *v);
+    return lx_record_set_tensor(r, name, &t, err);
+}
+
+static int tokenize_record(void *p, lx_record *r, lx_error *err) {
+    ctx *c = p;
+    const opts *o = c->o;
+    const char *field = o->field, *a, *b = NULL;
+    size_t alen, blen = 0;
+    if (!field) {
+        for (size_t i = 0; i < sizeof default_fields / sizeof *default_fields; i++)
+            if (lx_record_find(r, default_fields[i])) {
+                field = default_fields[i];
+                break;
+            }
+        if (!field)
+            return lx_error_set(err, "no text field: expected one of text, sent, question "
+                                     "(or name it with --field)");
+    }
+    if (get_text(r, field, &a, &alen, err) < 0)
+        return -1;
+    if (o->pair_field && get_text(r, o->pair_field, &b, &blen, err) < 0)
+        return -1;
+    if (lx_tokenizer_encode(c->tok, a, alen, b, blen, (size_t)o->max_length, &c->enc, err) < 0)
+        return lx_error_prefix(err, "field '%s'", field);
+    if (set_ids(r, "input_ids", c->enc.input_ids, c->enc.n, err) < 0 ||
+        set_ids(r, "token_type_ids", c->enc.token_type_ids, c->enc.n, err) < 0)
+        return -1;
+    if (o->tokens) {
+        json_t *arr = json_array();
+        for (size_t i = 0; arr && i < c->enc.n; i++)
+            if (json_array_append_new(arr, json_string(lx_vocab_token(c->vocab,
+                                                                      c->enc.input_ids[i]))))
+                arr = (json_decref(arr), NULL);
+        if (!arr)
+            return lx_error_set(err, "out of memory");
+        if (lx_record_set_json(r, "tokens", arr, err) < 0)
+            return -1;
+    }
+    return 1;
+}
+
+static int decode_record(void *p, lx_record *r, lx_error *err) {
+    ctx *c = p;
+    const lx_tensor *t;
+    int64_t *ids = lx_record_get_i64(r, "input_ids", &t, err);
+    if (!ids)
+        return -1;
+    if (t->ndim != 1) {
+        char buf[128];
+        free(ids);
+        return lx_error_set(err, "input_ids: got shape %s, expected [L]",
+                            lx_tensor_shape_str(t, buf, sizeof buf));
+    }
+    size_t len;
+    char *s = lx_tokenizer_decode(c->tok, ids, (size_t)t->shape[0], c->o->skip_special, &len,
+                                  err);
+    free(ids);
+    if (!s)
+        return -1;
+    json_t *v = json_stringn(s, len);
+    free(s);
+    if (!v)
+        return lx_error_set(err, "input_ids: the decoded text is not valid UTF-8");
+    return lx_record_set_json(r, c->o->field ? c->o->field : "text", v, err) < 0 ? -1 : 1;
+}
+
+/* The vocabulary and the lower-casing choice, from --vocab or the model. */
+static lx_vocab *load_vocab(const lx_cli *cl, const opts *o, int *lower, lx_error *err) {
+    *lower = !o->cased;
+    if (o->vocab)
+        return lx_vocab_load(o->vocab, err);
+    const char *path = cli_model_path(o->model);
+    lx_model *m = lx_model_open(path, err);
+    if (!m)
+        return NULL;
+    size_t n = lx_model_vocab_size(m);
+    lx_vocab *v = NULL;
+    if (n == 0) {
+        lx_error_set(err, "%s: the model file has no vocabulary (use --vocab FILE)", path);
+    } else if ((v = lx_vocab_new(err))) {
+        for (size_t i = 0; i < n; i++) {
+            const char *tok = lx_model_vocab_token(m, i);
+            if (lx_vocab_add(v, tok, strlen(tok), err) < 0) {
+                lx_error_prefix(err, "%s: vocabulary", path);
+                lx_vocab_free(v);
+                v = NULL;
+                break;
+            }
+        }
+    }
+    if (v && !o->cased)
+        *lower = lx_model_config(m)->do_lower_case != 0;
+    lx_model_close(m);
+    (void)cl;
+    return v;
+}
+
+int main(int argc, char **argv) {
+    lx_cli cl;
+    cli_init(&cl, "lx-tokenize");
+    opts o = {0};
+    enum { O_VOCAB = 256, O_CASED, O_FIELD, O_PAIR, O_LINES, O_TOKENS, O_MAXLEN, O_DECODE,
+           O_SKIPSPECIAL, O_THREADS, O_SKIPBAD, O_PROGRESS, O_HELP, O_VERSION };
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"vocab", required_argument, NULL, O_VOCAB},
+        {"cased", no_argument, NULL, O_CASED},
+        {"field", required_argument, NULL, O_FIELD},
+        {"pair-field", required_argument, NULL, O_PAIR},
+        {"lines", no_argument, NULL, O_LINES},
+        {"tokens", no_argument, NULL, O_TOKENS},
+        {"max-length", required_argument, NULL, O_MAXLEN},
+        {"decode", no_argument, NULL, O_DECODE},
+        {"skip-special", no_argument, NULL, O_SKIPSPECIAL},
+        {"format", required_argument, NULL, 'f'},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"skip-bad", no_argument, NULL, O_SKIPBAD},
+        {"progress", no_argument, NULL, O_PROGRESS},
+        {"help", no_argument, NULL, O_HELP},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    int ch;
+    long threads;
+    while ((ch = getopt_long(argc, argv, ":m:f:", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': o.model = optarg; break;
+        case 'f': o.format = optarg; break;
+        case O_VOCAB: o.vocab = optarg; break;
+        case O_CASED: o.cased = 1; break;
+        case O_FIELD: o.field = optarg; break;
+        case O_PAIR: o.pair_field = optarg; break;
+        case O_LINES: o.lines = 1; break;
+        case O_TOKENS: o.tokens = 1; break;
+        case O_MAXLEN:
+            if (cli_parse_long(&cl, "--max-length", optarg, 2, 1L << 30, &o.max_length) < 0)
+                return LX_EXIT_USAGE;
+            break;
+        case O_DECODE: o.decode = 1; break;
+        case O_SKIPSPECIAL: o.skip_special = 1; break;
+        case O_THREADS:
+            if (cli_parse_long(&cl, "--threads", optarg, 0, 1024, &threads) < 0)
+                return LX_EXIT_USAGE;
+            break;
+        case O_SKIPBAD: o.skip_bad = 1; break;
+        case O_PROGRESS: o.progress = 1; break;
+        case O_HELP: fputs(usage_text, stdout); return cli_finish(&cl, LX_EXIT_OK);
+        case O_VERSION: cli_version(&cl); return cli_finish(&cl, LX_EXIT_OK);
+        case ':': return cli_usage(&cl, "option '%s' needs an argument", argv[optind - 1]);
+        default:
+            if (optopt)
+                return cli_usage(&cl, "unknown option '-%c'", optopt);
+            return cli_usage(&cl, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind > 1)
+        return cli_usage(&cl, "one input file at most, got %d", argc - optind);
+    if (argc - optind == 1 && strcmp(argv[optind], "-") != 0)
+        o.input = argv[optind];
+    if (o.vocab && o.model)
+        return cli_usage(&cl, "give either -m MODEL or --vocab FILE, not both");
+    if (!o.vocab && !cli_model_path(o.model))
+        return cli_usage(&cl, "no vocabulary: give -m MODEL, set LX_MODEL, or --vocab FILE");
+    if (o.decode && (o.pair_field || o.lines || o.tokens || o.max_length))
+        return cli_usage(&cl, "--decode reads input_ids; it takes no --pair-field, --lines, "
+                              "--tokens or --max-length");
+    if (o.skip_special && !o.decode)
+        return cli_usage(&cl, "--skip-special goes with --decode");
+    if (o.pair_field && o.max_length == 2)
+        return cli_usage(&cl, "--max-length 2 leaves no room for a pair's three special "
+                              "tokens");
+    lx_format fmt;
+    if (cli_output_format(&cl, o.format, LX_FMT_JSON, &fmt) < 0)
+        return LX_EXIT_USAGE;
+    cl.progress = o.progress;
+
+    FILE *in = stdin;
+    if (o.input) {
+        if (!(in = fopen(o.input, "rb")))
+            return cli_finish(&cl, cli_error(&cl, "%s: %m", o.input));
+        cl.input = o.input;
+    }
+    lx_error err = {{0}};
+    int lower;
+    lx_vocab *vocab = load_vocab(&cl, &o, &lower, &err);
+    if (!vocab)
+        return cli_finish(&cl, cli_error(&cl, "%s", err.msg));
+    ctx c = {.o = &o, .vocab = vocab};
+    lx_encoding_init(&c.enc);
+    c.tok = lx_tokenizer_new(vocab, lower, &err);
+    lx_reader *rd = c.tok ? lx_reader_open(in, cl.input, &err) : NULL;
+    lx_writer *w = rd ? lx_writer_open(stdout, fmt, &err) : NULL;
+    int status;
+    if (!w) {
+        status = cli_error(&cl, "%s", err.msg);
+    } else {
+        if (o.lines)
+            lx_reader_set_lines(rd, o.field ? o.field : "text");
+        status = cli_filter(&cl, rd, w, o.skip_bad, o.decode ? decode_record : tokenize_record,
+                            &c);
+    }
+    lx_writer_close(w);
+    lx_reader_close(rd);
+    lx_tokenizer_free(c.tok);
+    lx_encoding_free(&c.enc);
+    lx_vocab_free(vocab);
+    if (in != stdin)
+        fclose(in);
+    return cli_finish(&cl, status);
+}

@@ -1,0 +1,61 @@
+# lx-tokenize throughput, whole process, JSON lines in and out, one core: VQA-like
+# questions in LXMERT's record format (question_id, img_id, sent, label), generated
+# here.  For scale, the same stream through lx-convert -f json (read + write only, no
+# tokenizing) is timed too.  Goal (issue 4): >= 20 MB/s; the Python tokenizer does
+# about 1.3 MB/s on this kind of machine.
+set -u
+D=$LX_BENCH_DIR/tokenize; mkdir -p "$D"
+PATH=$LX_BIN:$LX_BUILD/tools:$PATH
+n=${LX_BENCH_TOKENIZE_N:-200000}
+V=$LX_FIXTURES/vocab/bert-base-uncased-vocab.txt
+
+# Questions from VQA-style templates over COCO-ish words; about 2% carry a non-ASCII
+# word (café, naïve, Zürich...) so the Unicode path is exercised at a realistic rate.
+awk -v n="$n" 'BEGIN {
+    srand(42)
+    split("cat dog man woman person bus train car truck pizza giraffe zebra elephant umbrella table chair frisbee skateboard surfboard kite horse sheep cow bird boat plane clock laptop phone sign bench bed couch toilet sink oven banana apple sandwich cake donut", N, " ")
+    split("red blue green white black yellow brown orange pink gray wooden large small old young", A, " ")
+    split("holding wearing eating riding sitting on standing near looking at playing with carrying", Vb, " ")
+    split("café naïve Zürich crème résumé jalapeño São", U, " ")
+    split("yes no 2 1 3 red white blue left right frisbee tennis pizza", Ans, " ")
+    nN = length(N); nA = length(A); nV = length(Vb); nU = length(U); nAns = length(Ans)
+    for (i = 0; i < n; i++) {
+        a = N[int(rand() * nN) + 1]; b = N[int(rand() * nN) + 1]; c = A[int(rand() * nA) + 1]
+        v = Vb[int(rand() * nV) + 1]; t = int(rand() * 10)
+        if (t == 0) q = "What color is the " a "?"
+        else if (t == 1) q = "How many " a "s are in the picture?"
+        else if (t == 2) q = "Is there a " c " " a " on the " b "?"
+        else if (t == 3) q = "What is the " a " " v "?"
+        else if (t == 4) q = "Where is the " a " " v " the " b "?"
+        else if (t == 5) q = "Is the " a " " c "?"
+        else if (t == 6) q = "What kind of " a " is this?"
+        else if (t == 7) q = "Are the " a "s and the " b "s " c "?"
+        else if (t == 8) q = "Why is the " a " " v " the " c " " b "?"
+        else q = "What is the name of the " b " shown in the photo?"
+        if (rand() < 0.02) q = q " " U[int(rand() * nU) + 1]
+        printf "{\"question_id\": %d, \"img_id\": \"COCO_val2014_%012d\", \"sent\": \"%s\", \"label\": {\"%s\": 1.0}}\n", 100000 + i, int(rand() * 40000), q, Ans[int(rand() * nAns) + 1]
+    }
+}' > "$D/q.jsonl"
+bytes=$(stat -c %s "$D/q.jsonl")
+echo "input: $n questions, $bytes bytes of JSON lines ($(awk -v b="$bytes" -v n="$n" 'BEGIN { printf "%.0f", b / n }') bytes/record)"
+rate() { awk -v b="$bytes" -v n="$n" -v f="$1" 'BEGIN { split(f, a, /[= ]/); w = a[4];
+    printf "%7.1f MB/s %10.0f questions/s  peak RSS %5.1f MB  (%.2f s)\n", b / w / 1e6, n / w, a[2], w }'; }
+best() {   # the fastest of three runs of "$@" (stdout to /dev/null): "peak_rss_mb=.. wall_s=.."
+    local b= w
+    for r in 1 2 3; do
+        peakrss -o "$D/t" "$@" < "$D/q.jsonl" > /dev/null || { echo "failed: $*" >&2; return 1; }
+        w=$(sed 's/.*wall_s=//' "$D/t")
+        if [ -z "$b" ] || awk -v w="$w" -v b="$(sed 's/.*wall_s=//' <<< "$b")" 'BEGIN { exit !(w < b) }'; then
+            b=$(cat "$D/t")
+        fi
+    done
+    echo "$b"
+}
+printf 'lx-tokenize --vocab vocab.txt --max-length 20 < q.jsonl:  '
+rate "$(best lx-tokenize --vocab "$V" --max-length 20)"
+printf 'lx-tokenize ... --tokens:                                 '
+rate "$(best lx-tokenize --vocab "$V" --max-length 20 --tokens)"
+printf 'lx-convert -f json < q.jsonl (stream read+write only):   '
+rate "$(best lx-convert -f json)"
+echo "(MB/s counts the input bytes; best of 3 runs; one process, one thread)"
+rm -f "$D/q.jsonl" "$D/t"

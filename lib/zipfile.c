@@ -94,9 +94,19 @@ int lx_zip_open(lx_zip *z, const void *base, size_t size, lx_error *err) {
         if (rd32(r) != SIG_EOCD64)
             return lx_error_set(err, "bad zip64 end-of-central-directory record at offset "
                                      "%llu: wrong signature", (unsigned long long)off64);
-        count = rd64(r + 32);
-        cd_size = rd64(r + 40);
-        cd_off = rd64(r + 48);
+        uint64_t c64 = rd64(r + 32), s64 = rd64(r + 40), o64 = rd64(r + 48);
+        /* The 32-bit fields hold either the 0xFF.. marker or the same value. */
+        if ((count != 0xFFFF && count != c64) || (cd_size != 0xFFFFFFFFu && cd_size != s64) ||
+            (cd_off != 0xFFFFFFFFu && cd_off != o64))
+            return lx_error_set(err, "bad zip central directory: the end records disagree "
+                                     "(%llu entries, %llu bytes at %llu; zip64: %llu entries, "
+                                     "%llu bytes at %llu)", (unsigned long long)count,
+                                (unsigned long long)cd_size, (unsigned long long)cd_off,
+                                (unsigned long long)c64, (unsigned long long)s64,
+                                (unsigned long long)o64);
+        count = c64;
+        cd_size = s64;
+        cd_off = o64;
         cd_limit = off64;
     } else if (count == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_off == 0xFFFFFFFFu) {
         return lx_error_set(err, "zip needs zip64 records but has no zip64 locator");

@@ -182,7 +182,7 @@ int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err) {
 
 int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err) {
     json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
     int rc = 0;
     if (json_is_array(j)) {

@@ -1,0 +1,471 @@
+/* Unit tests of the .lxm writer and loader: a round trip of every fixture network, the
+ * tied decoder alias, stored dtypes, and a loader that refuses truncated files and
+ * every kind of inconsistent header with a message instead of crashing. */
+#include "testutil.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+/* Read and normalize a fixture checkpoint with its config. */
+static void load_src(const char *model_dir, const char *file, lx_tensor_dict *d, lx_config *c) {
+    char path[8192];
+    lx_error err = {{0}};
+    lx_config_default(c);
+    snprintf(path, sizeof path, "%s/config.json", fixture(model_dir));
+    json_t *j = json_load_file(path, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(lx_config_from_json(c, j, &err), 0);
+    json_decref(j);
+    lx_tensor_dict_init(d);
+    snprintf(path, sizeof path, "%s/%s", fixture(model_dir), file);
+    if (lx_checkpoint_read(d, path, NULL, &err) < 0) fail_msg("%s", err.msg);
+    if (lx_names_normalize(d, c, 0, &err) < 0) fail_msg("%s", err.msg);
+}
+
+static void write_model(const char *out, const lx_config *c, const lx_tensor_dict *d,
+                        lx_strlist *vocab, lx_strlist *labels, lx_dtype dt) {
+    lx_error err = {{0}};
+    lx_model_spec spec = {c, d, vocab, labels, dt};
+    if (lx_model_write(out, &spec, &err) < 0) fail_msg("%s", err.msg);
+}
+
+static void test_roundtrip_vqa(void **state) {
+    (void)state;
+    lx_tensor_dict d;
+    lx_config c;
+    lx_error err = {{0}};
+    load_src("models/tiny-vqa", "model.safetensors", &d, &c);
+    lx_strlist vocab = {0}, labels = {0};
+    assert_int_equal(lx_vocab_read_file(&vocab, fixture("models/tiny-vqa/vocab.txt"), &err), 0);
+    assert_int_equal(lx_labels_read_file(&labels, fixture("labels/vqa-label2ans.json"), &err), 0);
+    const char *out = scratch("vqa.lxm");
+    write_model(out, &c, &d, &vocab, &labels, LX_F32);
+
+    lx_model *m = lx_model_open(out, &err);
+    if (!m) fail_msg("%s", err.msg);
+    const lx_config *mc = lx_model_config(m);
+    assert_int_equal(mc->hidden_size, 48);
+    assert_int_equal(mc->l_layers, 2);
+    assert_int_equal(mc->x_layers, 2);
+    assert_int_equal(mc->r_layers, 1);
+    assert_int_equal(mc->num_qa_labels, 3129);
+    assert_int_equal(lx_model_ntensors(m), d.n);
+    assert_int_equal(lx_model_vocab_size(m), 30522);
+    assert_string_equal(lx_model_vocab_token(m, 0), "[PAD]");
+    assert_string_equal(lx_model_vocab_token(m, 101), "[CLS]");
+    assert_int_equal(lx_model_nlabels(m), 3129);
+    assert_string_equal(lx_model_label(m, 0), labels.items[0]);
+    assert_string_equal(lx_model_label(m, 3128), labels.items[3128]);
+    assert_int_equal(lx_model_naliases(m), 0);
+    assert_null(lx_model_tensor(m, "cls.predictions.decoder.weight"));
+    assert_null(lx_model_tensor(m, "no.such.tensor"));
+    for (size_t i = 0; i < d.n; i++) {
+        const lx_tensor *t = lx_model_tensor(m, d.items[i].name);
+        assert_non_null(t);
+        assert_ptr_equal(t, lx_model_tensor_at(m, i));
+        assert_string_equal(lx_model_tensor_name(m, i), d.items[i].name);
+        assert_int_equal(t->dtype, d.items[i].t.dtype);
+        assert_int_equal(t->ndim, d.items[i].t.ndim);
+        assert_int_equal((uintptr_t)t->data % 64, 0);
+        assert_int_equal(t->owned, 0);
+        assert_memory_equal(t->data, d.items[i].t.data, (size_t)lx_tensor_nbytes(t));
+    }
+    assert_int_equal(lx_model_verify(m, &err), 0);
+    lx_model_close(m);
+    unlink(out);
+    lx_strlist_free(&vocab);
+    lx_strlist_free(&labels);
+    lx_tensor_dict_free(&d);
+}
+
+/* The pre-training network: the MLM decoder is stored once, found through the alias. */
+static void test_tied_decoder(void **state) {
+    (void)state;
+    lx_tensor_dict d;
+    lx_config c;
+    lx_error err = {{0}};
+    load_src("models/tiny-pretrain", "pytorch_model.bin", &d, &c);
+    assert_null(lx_tensor_dict_get(&d, "cls.predictions.decoder.weight"));
+    const char *out = scratch("pre.lxm");
+    write_model(out, &c, &d, NULL, NULL, LX_F32);
+    lx_model *m = lx_model_open(out, &err);
+    if (!m) fail_msg("%s", err.msg);
+    assert_int_equal(lx_model_config(m)->num_qa_labels, 9500);
+    assert_int_equal(lx_model_vocab_size(m), 0);
+    assert_int_equal(lx_model_nlabels(m), 0);
+    const lx_tensor *dec = lx_model_tensor(m, "cls.predictions.decoder.weight");
+    const lx_tensor *we = lx_model_tensor(m, "lxmert.embeddings.word_embeddings.weight");
+    assert_non_null(dec);
+    assert_ptr_equal(dec, we);
+    assert_int_equal(lx_model_naliases(m), 1);
+    const char *target = NULL;
+    assert_string_equal(lx_model_alias(m, 0, &target), "cls.predictions.decoder.weight");
+    assert_string_equal(target, "lxmert.embeddings.word_embeddings.weight");
+    lx_model_close(m);
+    unlink(out);
+    lx_tensor_dict_free(&d);
+}
+
+/* --dtype: matrices in f16/bf16, vectors in f32; values as lx_f32_to_* gives them. */
+static void test_stored_dtypes(void **state) {
+    (void)state;
+    lx_tensor_dict d;
+    lx_config c;
+    lx_error err = {{0}};
+    load_src("models/tiny-vqa", "model.safetensors", &d, &c);
+    lx_dtype dts[2] = {LX_F16, LX_BF16};
+    for (int k = 0; k < 2; k++) {
+        const char *out = scratch("half.lxm");
+        write_model(out, &c, &d, NULL, NULL, dts[k]);
+        lx_model *m = lx_model_open(out, &err);
+        if (!m) fail_msg("%s", err.msg);
+        assert_int_equal(lx_model_verify(m, &err), 0);
+        for (size_t i = 0; i < d.n; i++) {
+            const lx_tensor *src = &d.items[i].t, *t = lx_model_tensor_at(m, i);
+            int64_t n = lx_tensor_nelem(src);
+            const float *sv = src->data;
+            if (src->ndim == 1) {
+                assert_int_equal(t->dtype, LX_F32);
+                assert_memory_equal(t->data, src->data, (size_t)n * 4);
+                continue;
+            }
+            assert_int_equal(t->dtype, dts[k]);
+            const uint16_t *h = t->data;
+            for (int64_t e = 0; e < n; e++) {
+                uint16_t want = dts[k] == LX_F16 ? lx_f32_to_f16(sv[e]) : lx_f32_to_bf16(sv[e]);
+                if (h[e] != want) fail_msg("%s[%lld]", d.items[i].name, (long long)e);
+            }
+            /* The fixture's weights are exactly representable in bf16. */
+            if (dts[k] == LX_BF16)
+                for (int64_t e = 0; e < n; e++) assert_true(lx_bf16_to_f32(h[e]) == sv[e]);
+        }
+        lx_model_close(m);
+        unlink(out);
+    }
+    lx_tensor_dict_free(&d);
+}
+
+/* ---- a hostile-file workbench ------------------------------------------------------ */
+
+typedef struct lxfile {
+    unsigned char *b;
+    size_t len;
+} lxfile;
+
+static lxfile read_whole(const char *path) {
+    lxfile f = {0};
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    f.len = (size_t)ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    f.b = malloc(f.len);
+    assert_int_equal(fread(f.b, 1, f.len, fp), f.len);
+    fclose(fp);
+    return f;
+}
+
+static void write_whole(const char *path, const void *b, size_t len) {
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static uint64_t get64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+static void put64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The header of a file, parsed. */
+static json_t *header_of(const lxfile *f) {
+    json_t *h = json_loadb((const char *)f->b + 40, (size_t)get64(f->b + 16), 0, NULL);
+    assert_non_null(h);
+    return h;
+}
+
+/* A copy of f with header h (correct CRC and layout), data unchanged. */
+static void write_with_header(const char *path, const lxfile *f, json_t *h) {
+    char *text = json_dumps(h, JSON_COMPACT);
+    size_t hl = strlen(text), doff = (40 + hl + 63) / 64 * 64, hlen = doff - 40;
+    uint64_t old = get64(f->b + 24), dsize = f->len - old;
+    unsigned char *b = calloc(1, doff + dsize);
+    memcpy(b, f->b, 40);
+    memset(b + 40, ' ', hlen);
+    memcpy(b + 40, text, hl);
+    put32(b + 12, (uint32_t)crc32(0, b + 40, (uInt)hlen));
+    put64(b + 16, hlen);
+    put64(b + 24, doff);
+    memcpy(b + doff, f->b + old, dsize);
+    write_whole(path, b, doff + dsize);
+    free(b);
+    free(text);
+}
+
+/* Expect lx_model_open(path) to fail with a message containing want. */
+static void expect_refused(const char *path, const char *want) {
+    lx_error err = {{0}};
+    lx_model *m = lx_model_open(path, &err);
+    if (m) {
+        lx_model_close(m);
+        fail_msg("opened a bad file (expected: %s)", want);
+    }
+    if (!strstr(err.msg, want)) fail_msg("message '%s' lacks '%s'", err.msg, want);
+}
+
+static const char *good_model(void) {
+    static char path[4096];
+    if (!path[0]) {
+        lx_tensor_dict d;
+        lx_config c;
+        lx_error err = {{0}};
+        lx_strlist labels = {0};
+        load_src("models/tiny-vqa", "model.safetensors", &d, &c);
+        assert_int_equal(lx_labels_read_file(&labels, fixture("labels/vqa-label2ans.json"), &err), 0);
+        snprintf(path, sizeof path, "%s", scratch("good.lxm"));
+        write_model(path, &c, &d, NULL, &labels, LX_F32);
+        lx_strlist_free(&labels);
+        lx_tensor_dict_free(&d);
+    }
+    return path;
+}
+
+/* Cut the file at many lengths: every one must be refused. */
+static void test_truncated(void **state) {
+    (void)state;
+    lxfile f = read_whole(good_model());
+    const char *bad = scratch("trunc.lxm");
+    size_t doff = (size_t)get64(f.b + 24);
+    size_t step;
+    for (size_t n = 0; n < f.len; n += step) {
+        /* every byte of the prefix, every 97th of the header, coarse through the data */
+        step = n < 48 ? 1 : n < doff + 64 ? 97 : 65521;
+        write_whole(bad, f.b, n);
+        lx_error err = {{0}};
+        lx_model *m = lx_model_open(bad, &err);
+        if (m) fail_msg("opened the file cut at %zu of %zu bytes", n, f.len);
+        assert_true(err.msg[0] != 0);
+    }
+    write_whole(bad, f.b, f.len - 1);
+    expect_refused(bad, "truncated");
+    /* one byte too many is refused too */
+    unsigned char *g = malloc(f.len + 1);
+    memcpy(g, f.b, f.len);
+    g[f.len] = 0;
+    write_whole(bad, g, f.len + 1);
+    expect_refused(bad, "padded");
+    free(g);
+    unlink(bad);
+    free(f.b);
+}
+
+static void test_bad_prefix(void **state) {
+    (void)state;
+    lxfile f = read_whole(good_model());
+    const char *bad = scratch("prefix.lxm");
+    unsigned char *b = malloc(f.len);
+
+    memcpy(b, f.b, f.len);
+    b[1] = 'Q';
+    write_whole(bad, b, f.len);
+    expect_refused(bad, "bad magic");
+
+    memcpy(b, f.b, f.len);
+    put32(b + 8, 2);
+    write_whole(bad, b, f.len);
+    expect_refused(bad, "version 2");
+
+    memcpy(b, f.b, f.len);
+    put64(b + 16, f.len);                    /* header longer than the file */
+    write_whole(bad, b, f.len);
+    expect_refused(bad, "runs past the end");
+
+    memcpy(b, f.b, f.len);
+    put64(b + 16, UINT64_MAX - 8);           /* would overflow 40 + H */
+    write_whole(bad, b, f.len);
+    expect_refused(bad, "runs past the end");
+
+    memcpy(b, f.b, f.len);
+    put64(b + 24, get64(f.b + 24) + 8);      /* data offset not aligned */
+    write_whole(bad, b, f.len);
+    expect_refused(bad, "data offset");
+
+    memcpy(b, f.b, f.len);
+    put64(b + 24, 0);                        /* data offset inside the header */
+    write_whole(bad, b, f.len);
+    expect_refused(bad, "data offset");
+
+    memcpy(b, f.b, f.len);
+    put64(b + 32, get64(f.b + 32) + 64);     /* data size beyond the file */
+    write_whole(bad, b, f.len);
+    expect_refused(bad, "truncated");
+
+    memcpy(b, f.b, f.len);
+    b[60] ^= 0x20;                           /* a header byte, CRC not updated */
+    write_whole(bad, b, f.len);
+    expect_refused(bad, "CRC");
+
+    write_whole(bad, "", 0);
+    expect_refused(bad, "not an lx model file");
+    expect_refused(fixture("models/tiny-vqa/model.safetensors"), "bad magic");
+    expect_refused(scratch("does-not-exist.lxm"), "No such file");
+    free(b);
+    unlink(bad);
+    free(f.b);
+}
+
+/* Header edits, each with a correct CRC: the loader must check the content itself. */
+static void test_bad_header(void **state) {
+    (void)state;
+    lxfile f = read_whole(good_model());
+    const char *bad = scratch("hdr.lxm");
+    uint64_t dsize = get64(f.b + 32);
+    json_t *h;
+    json_t *t0, *t1;
+#define EDIT(code, want)                                                    \
+    do {                                                                    \
+        h = header_of(&f);                                                  \
+        t0 = json_array_get(json_object_get(h, "tensors"), 0);             \
+        t1 = json_array_get(json_object_get(h, "tensors"), 1);             \
+        (void)t0, (void)t1;                                                 \
+        code;                                                               \
+        write_with_header(bad, &f, h);                                      \
+        json_decref(h);                                                     \
+        expect_refused(bad, want);                                          \
+    } while (0)
+
+    /* the unchanged header re-laid-out is fine */
+    h = header_of(&f);
+    write_with_header(bad, &f, h);
+    json_decref(h);
+    lx_error err = {{0}};
+    lx_model *m = lx_model_open(bad, &err);
+    if (!m) fail_msg("%s", err.msg);
+    lx_model_close(m);
+
+    EDIT(json_object_set_new(t1, "offset", json_integer(json_integer_value(json_object_get(t0, "offset")))),
+         "overlap");
+    EDIT(json_object_set_new(t1, "offset", json_integer(64)), "overlap");
+    EDIT(json_object_set_new(t1, "offset", json_integer((json_int_t)dsize)), "inside the");
+    EDIT(json_object_set_new(t1, "offset", json_integer((json_int_t)(dsize + 6400))), "inside the");
+    EDIT(json_object_set_new(t1, "offset", json_integer(INT64_MAX - 63)), "inside the");
+    EDIT(json_object_set_new(t1, "offset", json_integer(json_integer_value(json_object_get(t1, "offset")) + 4)),
+         "aligned");
+    EDIT(json_object_set_new(t1, "offset", json_integer(-64)), "expected name");
+    EDIT(json_object_set_new(t0, "nbytes", json_integer(64)), "needs");
+    EDIT(json_object_set_new(t0, "dtype", json_string("f64")), "unknown dtype");
+    EDIT(json_object_set_new(t0, "dtype", json_string("f16")), "needs");
+    EDIT(json_object_set_new(t0, "shape", json_pack("[i, i]", 30522, 49)), "needs");
+    EDIT(json_object_set_new(t0, "shape", json_pack("[i, i]", -1, 48)), "non-negative");
+    EDIT(json_object_set_new(t0, "shape", json_pack("[I, I, I]", (json_int_t)1 << 40,
+                                                    (json_int_t)1 << 40, (json_int_t)1 << 40)),
+         "needs");
+    EDIT(json_object_set_new(t0, "shape", json_pack("[i,i,i,i,i,i,i,i,i]", 1, 1, 1, 1, 1, 1, 1, 1, 1)),
+         "dimensions");
+    EDIT(json_object_set_new(t1, "name", json_string("lxmert.embeddings.word_embeddings.weight")),
+         "appears twice");
+    EDIT(json_object_set_new(t1, "name", json_string("lxmert.embeddings.extra.weight")),
+         "unknown tensor");
+    EDIT(json_object_del(t0, "crc32"), "expected name");
+    EDIT(json_object_set_new(h, "tensors", json_object()), "tensors");
+    EDIT(json_array_remove(json_object_get(h, "tensors"), 1), "missing");
+    EDIT(json_object_set_new(json_object_get(h, "config"), "hidden_size", json_integer(64)),
+         "expected");
+    EDIT(json_object_set_new(json_object_get(h, "config"), "hidden_size", json_integer(-48)),
+         "non-negative");
+    EDIT(json_object_set_new(json_object_get(h, "config"), "num_attention_heads", json_integer(5)),
+         "multiple");
+    EDIT(json_object_set_new(json_object_get(h, "config"), "num_qa_labels", json_integer(10)),
+         "labels");
+    EDIT(json_object_set_new(h, "labels", json_pack("[s]", "yes")), "labels");
+    EDIT(json_object_set_new(h, "labels", json_pack("[i]", 1)), "not a string");
+    EDIT(json_object_set_new(h, "vocab", json_pack("[s, s]", "a", "b")), "vocabulary");
+    EDIT(json_object_set_new(h, "aliases", json_pack("{s:s}", "x", "nope")), "does not hold");
+    EDIT(json_object_set_new(h, "aliases", json_pack("{s:s}", "lxmert.pooler.dense.bias",
+                                                    "lxmert.pooler.dense.bias")),
+         "also a stored tensor");
+#undef EDIT
+    /* a header that is not JSON, with a correct CRC */
+    {
+        unsigned char *b = malloc(f.len);
+        memcpy(b, f.b, f.len);
+        uint64_t hl = get64(b + 16);
+        b[40] = '[';
+        put32(b + 12, (uint32_t)crc32(0, b + 40, (uInt)hl));
+        write_whole(bad, b, f.len);
+        expect_refused(bad, "not valid JSON");
+        free(b);
+    }
+    unlink(bad);
+    free(f.b);
+}
+
+/* A flipped data byte passes the (header-only) open and fails verify, naming the tensor. */
+static void test_verify(void **state) {
+    (void)state;
+    lxfile f = read_whole(good_model());
+    const char *bad = scratch("flip.lxm");
+    json_t *h = header_of(&f);
+    json_t *t = json_array_get(json_object_get(h, "tensors"), 3);
+    uint64_t off = get64(f.b + 24) + (uint64_t)json_integer_value(json_object_get(t, "offset"));
+    f.b[off + 5] ^= 1;
+    write_whole(bad, f.b, f.len);
+    lx_error err = {{0}};
+    lx_model *m = lx_model_open(bad, &err);
+    if (!m) fail_msg("%s", err.msg);
+    assert_int_equal(lx_model_verify(m, &err), -1);
+    assert_non_null(strstr(err.msg, json_string_value(json_object_get(t, "name"))));
+    assert_non_null(strstr(err.msg, "CRC"));
+    lx_model_close(m);
+    json_decref(h);
+    unlink(bad);
+    free(f.b);
+}
+
+/* The writer refuses what would make a bad file, and leaves nothing behind. */
+static void test_writer_refuses(void **state) {
+    (void)state;
+    lx_tensor_dict d;
+    lx_config c;
+    lx_error err = {{0}};
+    load_src("models/tiny-vqa", "model.safetensors", &d, &c);
+    lx_strlist labels = {0};
+    assert_int_equal(lx_labels_read_file(&labels, fixture("labels/gqa-label2ans.json"), &err), 0);
+    const char *out = scratch("refused.lxm");
+    lx_model_spec spec = {&c, &d, NULL, &labels, LX_F32};
+    assert_int_equal(lx_model_write(out, &spec, &err), -1);
+    assert_non_null(strstr(err.msg, "1842"));
+    spec.labels = NULL;
+    spec.dtype = LX_I64;
+    assert_int_equal(lx_model_write(out, &spec, &err), -1);
+    spec.dtype = LX_F32;
+    assert_int_equal(lx_model_write("/nonexistent-dir/x.lxm", &spec, &err), -1);
+    assert_non_null(strstr(err.msg, "/nonexistent-dir/x.lxm"));
+    struct stat st;
+    assert_int_equal(stat(out, &st), -1);
+    lx_strlist_free(&labels);
+    lx_tensor_dict_free(&d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip_vqa),
+        cmocka_unit_test(test_tied_decoder),
+        cmocka_unit_test(test_stored_dtypes),
+        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_bad_prefix),
+        cmocka_unit_test(test_bad_header),
+        cmocka_unit_test(test_verify),
+        cmocka_unit_test(test_writer_refuses),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    unlink(good_model());
+    return rc;
+}

@@ -21,8 +21,9 @@
  * its name, so a tensor's values do not depend on which other tensors are written (a qa
  * and a pretrain model of one seed share their encoder).  Matrices are uniform with the
  * standard deviation 0.02 BERT initialises with (a wider 0.5 for the answer classifier,
- * so answers differ clearly between inputs); biases are small and non-zero; LayerNorm
- * weights lie around 1.
+ * so answers differ clearly between inputs; the demo preset uses 0.3 and 0.15 so that a
+ * random model's answers vary with the question; --std and --head-std set them); biases
+ * are small and non-zero; LayerNorm weights lie around 1.
  *
  * The tied MLM decoder (cls.predictions.decoder.weight = the word embeddings) is not
  * written, as HF's safetensors files leave it out.
@@ -240,12 +241,15 @@ static void build_list(tlist *L, const shape *s, int heads) {
     }
 }
 
+/* Standard deviations of the matrices and of the answer classifier (--std, --head-std). */
+static float w_std = 0.02f, head_std = 0.5f;
+
 static float value(kind k, uint64_t *st) {
     const float sd = 1.7320508f; /* uniform on [-a, a] has sd a / sqrt(3) */
     switch (k) {
     case K_MATRIX:
-    case K_EMBED: return 0.02f * sd * unit(st);
-    case K_CLASSIFIER: return 0.5f * sd * unit(st);
+    case K_EMBED: return w_std * sd * unit(st);
+    case K_CLASSIFIER: return head_std * sd * unit(st);
     case K_BIAS: return 0.02f * unit(st) + (unit(st) < 0 ? -0.005f : 0.005f);
     case K_LN_WEIGHT: return 1.0f + 0.1f * unit(st);
     case K_LN_BIAS: return 0.05f * unit(st);
@@ -456,6 +460,9 @@ static void usage(FILE *f) {
           "      --labels N           answers of the QA head (default: the preset's)\n"
           "      --hidden N, --attention-heads N, --intermediate N, --positions N,\n"
           "      --vocab N, --layers L,X,R      override the preset's shape\n"
+          "      --std X, --head-std X  standard deviation of the weight matrices (default\n"
+          "                           0.02; demo 0.3) and of the answer classifier (0.5;\n"
+          "                           demo 0.15)\n"
           "  -s, --seed S             random seed (default 1)\n"
           "  -o, --output DIR         the folder to write (created if missing)\n"
           "  -h, --help\n",
@@ -483,11 +490,13 @@ int main(int argc, char **argv) {
         {"positions", required_argument, 0, 4}, {"vocab", required_argument, 0, 5},
         {"layers", required_argument, 0, 6},    {"seed", required_argument, 0, 's'},
         {"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
+        {"std", required_argument, 0, 7},       {"head-std", required_argument, 0, 8},
         {0, 0, 0, 0}};
     const char *preset = NULL, *out = NULL, *heads_arg = "qa";
     long ov[7] = {-1, -1, -1, -1, -1, -1, -1}; /* hidden heads inter positions vocab labels */
     int ol = -1, ox = -1, orr = -1;
     uint64_t seed = 1;
+    double std_arg = -1, head_std_arg = -1;
     int c;
     while ((c = getopt_long(argc, argv, "p:s:o:h", longopts, NULL)) != -1) {
         switch (c) {
@@ -506,6 +515,18 @@ int main(int argc, char **argv) {
                 return 2;
             }
             break;
+        case 7:
+        case 8: {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (*end || !(v > 0 && v < 100)) {
+                fprintf(stderr, "randmodel: %s: got '%s', expected a number in (0, 100)\n",
+                        c == 7 ? "--std" : "--head-std", optarg);
+                return 2;
+            }
+            *(c == 7 ? &std_arg : &head_std_arg) = v;
+            break;
+        }
         case 's': seed = (uint64_t)num("--seed", optarg, 0, 0x7fffffffL); break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -525,10 +546,16 @@ int main(int argc, char **argv) {
     } else if (strcmp(preset, "demo") == 0) {
         s = (shape){64, 4, 128, 2, 2, 1, 64, demo_vocab_size(), (int)NELEMS(demo_answers)};
         demo = 1;
+        /* larger weights than BERT's initialisation, so that the answers of a random
+         * model depend visibly on the question and the image */
+        w_std = 0.3f;
+        head_std = 0.15f;
     } else {
         fprintf(stderr, "randmodel: --preset: got '%s', expected base, tiny or demo\n", preset);
         return 2;
     }
+    if (std_arg > 0) w_std = (float)std_arg;
+    if (head_std_arg > 0) head_std = (float)head_std_arg;
     if (ov[0] > 0) s.hidden = (int)ov[0];
     if (ov[1] > 0) s.heads = (int)ov[1];
     if (ov[2] > 0) s.inter = (int)ov[2];

@@ -10,6 +10,9 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <string.h>
 #include "lx.h"
 
@@ -32,17 +35,28 @@ static int is_finite(float f) {
     return (u & 0x7f800000u) != 0x7f800000u;
 }
 
-/* Index of the first non-finite value of v[0, n), or -1.  The first pass has no
- * early exit so that the compiler can vectorise it. */
+/* Index of the first non-finite value of v[0, n), or -1.  A value is not finite when
+ * its exponent bits are all ones.  The features are most of the data lx-embed-vis
+ * touches, so the first pass looks at four values per instruction (SSE2, which every
+ * x86-64 has) with no early exit; only a hit pays for the scalar search. */
 static int64_t first_nonfinite(const float *v, int64_t n) {
-    uint32_t bad = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &v[i], 4);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    int64_t i = 0;
+    int hit = 0;
+#ifdef __SSE2__
+    const __m128i mask = _mm_set1_epi32(0x7f800000);
+    __m128i a = _mm_setzero_si128(), b = _mm_setzero_si128();
+    for (; i + 8 <= n; i += 8) {
+        __m128i x = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(v + i)), mask);
+        __m128i y = _mm_and_si128(_mm_loadu_si128((const __m128i *)(const void *)(v + i + 4)),
+                                  mask);
+        a = _mm_or_si128(a, _mm_cmpeq_epi32(x, mask));
+        b = _mm_or_si128(b, _mm_cmpeq_epi32(y, mask));
     }
-    if (!bad) return -1;
-    for (int64_t i = 0; i < n; i++)
+    hit = _mm_movemask_epi8(_mm_or_si128(a, b)) != 0;
+#endif
+    for (; i < n && !hit; i++) hit = !is_finite(v[i]);
+    if (!hit) return -1;
+    for (i = 0; i < n; i++)
         if (!is_finite(v[i])) return i;
     return -1;
 }

@@ -75,6 +75,7 @@ typedef struct ctx {
     lx_tokenizer *tok;
     const lx_vocab *vocab;
     lx_encoding enc;
+    json_t **piece;               /* [vocab size]: --tokens strings, made once per id */
 } ctx;
 
 /* The string field name of r into *s / *n; err names the field and what it holds. */
@@ -132,10 +133,13 @@ static int tokenize_record(void *p, lx_record *r, lx_error *err) {
         return -1;
     if (o->tokens) {
         json_t *arr = json_array();
-        for (size_t i = 0; arr && i < c->enc.n; i++)
-            if (json_array_append_new(arr, json_string(lx_vocab_token(c->vocab,
-                                                                      c->enc.input_ids[i]))))
+        for (size_t i = 0; arr && i < c->enc.n; i++) {
+            int64_t id = c->enc.input_ids[i];
+            if (!c->piece[id])
+                c->piece[id] = json_string(lx_vocab_token(c->vocab, id));
+            if (json_array_append(arr, c->piece[id]))
                 arr = (json_decref(arr), NULL);
+        }
         if (!arr)
             return lx_error_set(err, "out of memory");
         if (lx_record_set_json(r, "tokens", arr, err) < 0)
@@ -293,7 +297,10 @@ int main(int argc, char **argv) {
         return cli_finish(&cl, cli_error(&cl, "%s", err.msg));
     ctx c = {.o = &o, .vocab = vocab};
     lx_encoding_init(&c.enc);
-    c.tok = lx_tokenizer_new(vocab, lower, &err);
+    c.piece = calloc(lx_vocab_size(vocab), sizeof *c.piece);
+    c.tok = c.piece ? lx_tokenizer_new(vocab, lower, &err) : NULL;
+    if (!c.piece)
+        lx_error_set(&err, "out of memory");
     lx_reader *rd = c.tok ? lx_reader_open(in, cl.input, &err) : NULL;
     lx_writer *w = rd ? lx_writer_open(stdout, fmt, &err) : NULL;
     int status;
@@ -309,6 +316,9 @@ int main(int argc, char **argv) {
     lx_reader_close(rd);
     lx_tokenizer_free(c.tok);
     lx_encoding_free(&c.enc);
+    for (size_t i = 0; c.piece && i < lx_vocab_size(vocab); i++)
+        json_decref(c.piece[i]);
+    free(c.piece);
     lx_vocab_free(vocab);
     if (in != stdin)
         fclose(in);

@@ -131,6 +131,51 @@ static void test_attach_exact(void **state) {
     free_lines(&A);
 }
 
+/* The reference's own model inputs for images 0..4 (expected/inputs.caseN.safetensors,
+ * made by LXMERT's loader from features.tsv): visual_feats and visual_pos must match
+ * bit for bit, through the store and the index as lx-embed-vis uses them. */
+static void test_reference_inputs(void **state) {
+    (void)state;
+    const char *paths[1] = {fixture("features.tsv")};
+    char ipath[4096];
+    snprintf(ipath, sizeof ipath, "%s", scratch("ref.lxi"));
+    const char *idx[1] = {ipath};
+    lx_error err = {{0}};
+    lx_features *fs = lx_features_open(paths, idx, 1, 0, &err);
+    assert_non_null(fs);
+    lx_regions g;
+    lx_regions_init(&g);
+    for (int c = 0; c < 5; c++) {
+        char name[64], id[64];
+        snprintf(name, sizeof name, "expected/inputs.case%d.safetensors", c);
+        lx_tensor_dict d;
+        lx_tensor_dict_init(&d);
+        if (lx_safetensors_read(&d, fixture(name), &err) < 0) fail_msg("%s", err.msg);
+        snprintf(id, sizeof id, "COCO_val2014_%012d", c);
+        assert_int_equal(lx_features_lookup(fs, id, &g, &err), 1);
+        lx_record r;
+        lx_record_init(&r);
+        assert_int_equal(lx_regions_attach(&g, &r, 0, 0, &err), 0);
+        static const char *fields[2] = {"visual_feats", "visual_pos"};
+        for (int k = 0; k < 2; k++) {
+            lx_tensor *want = lx_tensor_dict_get(&d, fields[k]);
+            lx_tensor *got = lx_record_tensor(&r, fields[k]);
+            assert_non_null(want);
+            assert_non_null(got);
+            assert_int_equal(want->dtype, LX_F32);
+            assert_int_equal(got->ndim, want->ndim);
+            assert_int_equal(got->shape[0], want->shape[0]);
+            assert_int_equal(got->shape[1], want->shape[1]);
+            assert_memory_equal(got->data, want->data, (size_t)lx_tensor_nbytes(want));
+        }
+        lx_record_clear(&r);
+        lx_tensor_dict_free(&d);
+    }
+    lx_regions_free(&g);
+    lx_features_close(fs);
+    unlink(ipath);
+}
+
 /* Every line, read through buffers of 1, 7, 4096 bytes and the default, comes out whole
  * and at the right offset. */
 static void test_split_lines(void **state) {
@@ -403,6 +448,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_layouts),
         cmocka_unit_test(test_attach_exact),
+        cmocka_unit_test(test_reference_inputs),
         cmocka_unit_test(test_split_lines),
         cmocka_unit_test(test_line_ends),
         cmocka_unit_test(test_index),

@@ -69,41 +69,55 @@ static int block_rows(size_t row_bytes) {
 
 /* ---- bf16 x bf16 -> f32 with vdpbf16ps ---------------------------------- */
 
-/* One 4x4 tile: a[i] rows of bf16 A (zero padded to a multiple of 32), w[j] rows of W. */
-static inline void tile_dp(const uint16_t *const a[4], const uint16_t *const w[4], int k,
-                           __m512 acc[16]) {
-    for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
-    int kk = 0;
-    for (; kk + 32 <= k; kk += 32) {
-        __m512i av[4], wv[4];
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_si512(a[i] + kk);
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) wv[j] = _mm512_loadu_si512(w[j] + kk);
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-                acc[4 * j + i] = _mm512_dpbf16_ps(acc[4 * j + i], (__m512bh)av[i],
-                                                  (__m512bh)wv[j]);
+/* One 4x4 tile: a[i] rows of bf16 A (zero padded to a multiple of 32), w[j] rows of W.
+ * One loop for the body and the K tail (a masked load of W: nothing is read past a row,
+ * which may end a mapping), named accumulators so that gcc keeps all 16 in registers. */
+__attribute__((noinline)) static void tile_dp(const uint16_t *const a[4],
+                                              const uint16_t *const w[4], int k, size_t pf,
+                                              __m512 acc[16]) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    __m512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+    __m512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    const uint16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+    for (int kk = 0; kk < k; kk += 32) {
+        __mmask32 m = k - kk >= 32 ? ~(__mmask32)0 : (__mmask32)((1u << (k - kk)) - 1);
+        if (pf) {
+            _mm_prefetch((const char *)(w0 + kk + pf), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + kk + pf), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w2 + kk + pf), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w3 + kk + pf), _MM_HINT_T0);
+        }
+        __m512bh x0 = (__m512bh)_mm512_loadu_si512(a0 + kk);
+        __m512bh x1 = (__m512bh)_mm512_loadu_si512(a1 + kk);
+        __m512bh x2 = (__m512bh)_mm512_loadu_si512(a2 + kk);
+        __m512bh x3 = (__m512bh)_mm512_loadu_si512(a3 + kk);
+        __m512bh y = (__m512bh)_mm512_maskz_loadu_epi16(m, w0 + kk);
+        c00 = _mm512_dpbf16_ps(c00, x0, y), c10 = _mm512_dpbf16_ps(c10, x1, y);
+        c20 = _mm512_dpbf16_ps(c20, x2, y), c30 = _mm512_dpbf16_ps(c30, x3, y);
+        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w1 + kk);
+        c01 = _mm512_dpbf16_ps(c01, x0, y), c11 = _mm512_dpbf16_ps(c11, x1, y);
+        c21 = _mm512_dpbf16_ps(c21, x2, y), c31 = _mm512_dpbf16_ps(c31, x3, y);
+        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w2 + kk);
+        c02 = _mm512_dpbf16_ps(c02, x0, y), c12 = _mm512_dpbf16_ps(c12, x1, y);
+        c22 = _mm512_dpbf16_ps(c22, x2, y), c32 = _mm512_dpbf16_ps(c32, x3, y);
+        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w3 + kk);
+        c03 = _mm512_dpbf16_ps(c03, x0, y), c13 = _mm512_dpbf16_ps(c13, x1, y);
+        c23 = _mm512_dpbf16_ps(c23, x2, y), c33 = _mm512_dpbf16_ps(c33, x3, y);
     }
-    if (kk < k) {
-        __mmask32 m = (__mmask32)((1ull << (k - kk)) - 1);
-        __m512i av[4], wv[4];
-        /* A is zero padded; W must not be read past its row (it may end a mapping) */
-        for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_si512(a[i] + kk);
-        for (int j = 0; j < 4; j++) wv[j] = _mm512_maskz_loadu_epi16(m, w[j] + kk);
-        for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 4; i++)
-                acc[4 * j + i] = _mm512_dpbf16_ps(acc[4 * j + i], (__m512bh)av[i],
-                                                  (__m512bh)wv[j]);
-    }
+    /* acc[4 j + i] = C[i][j], the order reduce16 expects */
+    acc[0] = c00, acc[1] = c10, acc[2] = c20, acc[3] = c30;
+    acc[4] = c01, acc[5] = c11, acc[6] = c21, acc[7] = c31;
+    acc[8] = c02, acc[9] = c12, acc[10] = c22, acc[11] = c32;
+    acc[12] = c03, acc[13] = c13, acc[14] = c23, acc[15] = c33;
 }
 
 void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
                            const uint16_t *w, size_t ldw, const float *bias,
                            float *c, size_t ldc, int accumulate) {
     int mc = block_rows(ldab * 2);
+    size_t pfd = 4 * ldw; /* the next W tile, fetched while the first A tile uses this one */
     for (int m0 = 0; m0 < m; m0 += mc) {
         int m1 = m - m0 < mc ? m : m0 + mc;
         for (int j0 = 0; j0 < n; j0 += 4) {
@@ -116,7 +130,7 @@ void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
                 for (int i = 0; i < 4; i++)
                     ar[i] = ab + (size_t)(i0 + (i < mr ? i : mr - 1)) * ldab;
                 __m512 acc[16];
-                tile_dp(ar, wr, k, acc);
+                tile_dp(ar, wr, k, i0 == m0 && j0 + 8 <= n ? pfd : 0, acc);
                 store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
                            c + (size_t)i0 * ldc + j0, ldc, accumulate);
             }
@@ -131,8 +145,9 @@ static inline __m512 widen(__m256i x, int wf16) {
                 : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16));
 }
 
-static inline void tile_fma(const float *const a[4], const uint16_t *const w[4], int k,
-                            int wf16, __m512 acc[16]) {
+__attribute__((noinline)) static void tile_fma(const float *const a[4],
+                                               const uint16_t *const w[4], int k, int wf16,
+                                               size_t pf, __m512 acc[16]) {
     for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
     int kk = 0;
     for (; kk + 16 <= k; kk += 16) {
@@ -142,6 +157,9 @@ static inline void tile_fma(const float *const a[4], const uint16_t *const w[4],
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
             wv[j] = widen(_mm256_loadu_si256((const __m256i *)(w[j] + kk)), wf16);
+        if (pf && !(kk & 31))
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(w[j] + kk + pf), _MM_HINT_T0);
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
 #pragma GCC unroll 4
@@ -164,6 +182,7 @@ void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            const uint16_t *w, size_t ldw, int wf16, const float *bias,
                            float *c, size_t ldc, int accumulate) {
     int mc = block_rows((size_t)k * 4);
+    size_t pfd = 4 * ldw;
     for (int m0 = 0; m0 < m; m0 += mc) {
         int m1 = m - m0 < mc ? m : m0 + mc;
         for (int j0 = 0; j0 < n; j0 += 4) {
@@ -176,7 +195,7 @@ void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                 for (int i = 0; i < 4; i++)
                     ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * lda;
                 __m512 acc[16];
-                tile_fma(ar, wr, k, wf16, acc);
+                tile_fma(ar, wr, k, wf16, i0 == m0 && j0 + 8 <= n ? pfd : 0, acc);
                 store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
                            c + (size_t)i0 * ldc + j0, ldc, accumulate);
             }

@@ -1,0 +1,250 @@
+/*
+ * gemmbench — speed of the 16-bit-weight matrix products (lib/gemm.h) against OpenBLAS.
+ *
+ *   gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16] [--time S]
+ *   gemmbench --sgemm-rate [--size N]
+ *
+ * --sgemm-rate prints one number: cblas_sgemm GFLOP/s on [N, N] x [N, N] f32 (N = 2048,
+ * OpenBLAS's own threads) — "the machine's own large-sgemm rate" other benchmark scripts
+ * divide by.  Without it, prints (1) that rate, (2) GFLOP/s of lx_gemm at the LXMERT-base
+ * linear-layer shapes for M = 36 (one record) and M = 32 x 36 (a batch), next to
+ * cblas_sgemm on the same shapes in f32, and (3) the weight-streaming rate in GB/s at
+ * M = 20 through a stack of 12 encoder layers' weights (far larger than the caches), for
+ * lx_gemm and for cblas_sgemm on f32 weights.  Each figure is the mean over repeated calls
+ * lasting at least --time seconds after one warm-up call.  Data are random; nothing is
+ * checked here (tests/unit/test_gemm.c does that).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cblas.h>
+#include "lx.h"
+#include "gemm.h"
+
+typedef struct opts {
+    int threads;                  /* lx_gemm threads; 2 (this project's machine kind) */
+    int portable;                 /* 1: force the portable path (as LX_NO_AVX512=1 does) */
+    lx_gemm_kind kind;            /* weights: bf16 (vdpbf16ps) by default */
+    double time;                  /* seconds per measurement, at least; 0.3 */
+    int sgemm_rate;               /* 1: print only the large-sgemm GFLOP/s */
+    int size;                     /* square size for the sgemm rate; 2048 */
+} opts;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static void *xalloc(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
+        fprintf(stderr, "gemmbench: out of memory (%zu bytes)\n", bytes);
+        exit(1);
+    }
+    return p;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static float rndf(void) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((double)(rng >> 11) / 9007199254740992.0 - 0.5);
+}
+static float *rand_f32(size_t n) {
+    float *p = xalloc(n * 4);
+    for (size_t i = 0; i < n; i++) p[i] = rndf();
+    return p;
+}
+static uint16_t *rand_w16(size_t n, lx_gemm_kind kind) {
+    uint16_t *p = xalloc(n * 2);
+    for (size_t i = 0; i < n; i++)
+        p[i] = kind == LX_GEMM_F16 ? lx_f32_to_f16(rndf() * 0.1f) : lx_f32_to_bf16(rndf() * 0.1f);
+    return p;
+}
+
+/* Seconds per call of fn(arg): one warm-up, then calls until min_s has passed. */
+typedef void (*bench_fn)(void *arg);
+static double time_calls(bench_fn fn, void *arg, double min_s) {
+    fn(arg);
+    int n = 0;
+    double t0 = now(), t;
+    do {
+        fn(arg);
+        n++;
+        t = now() - t0;
+    } while (t < min_s);
+    return t / n;
+}
+
+typedef struct sg {
+    int m, n, k;
+    const float *a, *b;
+    float *c;
+} sg;
+/* C[m, n] = A[m, k] B[n, k]^T, the layout of a linear layer */
+static void sgemm_call(void *p) {
+    sg *s = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->m, s->n, s->k, 1.0f, s->a, s->k,
+                s->b, s->k, 0.0f, s->c, s->n);
+}
+
+typedef struct lg {
+    const lx_gemm_caps *caps;
+    lx_gemm_op *ops;
+    int nops, threads;
+    lx_gemm_scratch *s;
+} lg;
+static void lxgemm_call(void *p) {
+    lg *g = p;
+    lx_error err = {""};
+    for (int i = 0; i < g->nops; i++)
+        if (lx_gemm(g->caps, &g->ops[i], g->threads, g->s, &err) < 0) {
+            fprintf(stderr, "gemmbench: %s\n", err.msg);
+            exit(1);
+        }
+}
+static void sgemm_many(void *p) {
+    sg *s = p;
+    for (; s->m > 0; s++) sgemm_call(s);
+}
+
+static double sgemm_rate(int size, double min_s) {
+    size_t n = (size_t)size * size;
+    float *a = rand_f32(n), *b = rand_f32(n), *c = xalloc(n * 4);
+    sg s = {size, size, size, a, b, c};
+    double t = time_calls(sgemm_call, &s, min_s);
+    free(a), free(b), free(c);
+    return 2.0 * size * size * (double)size / t * 1e-9;
+}
+
+/* LXMERT-base linear layers as [N (out), K (in)] */
+static const struct { int n, k; const char *what; } shapes[] = {
+    {768, 768, "attention output, cross-attention Q/K/V"},
+    {2304, 768, "fused self-attention Q,K,V"},
+    {3072, 768, "feed-forward in"},
+    {768, 3072, "feed-forward out"},
+    {768, 2048, "visual feature projection"},
+    {1536, 768, "answer head, first layer"},
+    {3129, 1536, "answer head, logits"},
+    {30522, 768, "pre-training word decoder"},
+};
+#define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
+
+static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_gemm_scratch *s,
+                        int m) {
+    printf("M = %d:\n%7s %6s  %10s %10s %7s  %s\n", m, "N", "K", "lx GFLOP/s",
+           "sgemm f32", "ratio", "layer");
+    for (int i = 0; i < NSHAPES; i++) {
+        int n = shapes[i].n, k = shapes[i].k;
+        float *a = rand_f32((size_t)m * k), *c = xalloc((size_t)m * n * 4);
+        float *wf = rand_f32((size_t)n * k);
+        uint16_t *w = rand_w16((size_t)n * k, o->kind);
+        lx_gemm_op op = {o->kind, m, n, k, a, (size_t)k, w, (size_t)k, NULL, c, (size_t)n, 0};
+        lg g = {caps, &op, 1, o->threads, s};
+        sg q = {m, n, k, a, wf, c};
+        double flop = 2.0 * m * n * (double)k;
+        double tl = time_calls(lxgemm_call, &g, o->time);
+        double ts = time_calls(sgemm_call, &q, o->time);
+        printf("%7d %6d  %10.1f %10.1f %6.2fx  %s\n", n, k, flop / tl * 1e-9,
+               flop / ts * 1e-9, ts / tl, shapes[i].what);
+        fflush(stdout);
+        free(a), free(c), free(wf), free(w);
+    }
+}
+
+/* 12 layers x (QKV, attention output, FFN in, FFN out): 85M weights, 170 MB in 16 bits */
+static void streaming(const opts *o, const lx_gemm_caps *caps, lx_gemm_scratch *s) {
+    enum { LAYERS = 12, PER = 4, M = 20 };
+    static const int nk[PER][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
+    lx_gemm_op ops[LAYERS * PER];
+    sg sgs[LAYERS * PER + 1];
+    float *a = rand_f32((size_t)M * 3072), *c = xalloc((size_t)M * 3072 * 4);
+    double wcount = 0;
+    for (int l = 0; l < LAYERS; l++)
+        for (int p = 0; p < PER; p++) {
+            int n = nk[p][0], k = nk[p][1];
+            uint16_t *w = rand_w16((size_t)n * k, o->kind);
+            ops[l * PER + p] = (lx_gemm_op){o->kind, M, n, k, a, (size_t)k, w, (size_t)k,
+                                            NULL, c, (size_t)n, 0};
+            wcount += (double)n * k;
+        }
+    lg g = {caps, ops, LAYERS * PER, o->threads, s};
+    double t = time_calls(lxgemm_call, &g, o->time);
+    printf("M = %d through 12 layers (%.0f MB of 16-bit weights): %.2f ms, %.1f GB/s of "
+           "weights, %.1f GFLOP/s\n", M, wcount * 2e-6, t * 1e3, wcount * 2 / t * 1e-9,
+           2.0 * M * wcount / t * 1e-9);
+    for (int i = 0; i < LAYERS * PER; i++) free((void *)ops[i].w);
+    /* the same in f32 with OpenBLAS */
+    for (int l = 0; l < LAYERS; l++)
+        for (int p = 0; p < PER; p++)
+            sgs[l * PER + p] = (sg){M, nk[p][0], nk[p][1], a,
+                                    rand_f32((size_t)nk[p][0] * nk[p][1]), c};
+    sgs[LAYERS * PER].m = 0;
+    t = time_calls(sgemm_many, sgs, o->time);
+    printf("M = %d, cblas_sgemm on the f32 weights (%.0f MB):      %.2f ms, %.1f GB/s of "
+           "weights, %.1f GFLOP/s\n", M, wcount * 4e-6, t * 1e3, wcount * 4 / t * 1e-9,
+           2.0 * M * wcount / t * 1e-9);
+    for (int i = 0; i < LAYERS * PER; i++) free((void *)sgs[i].b);
+    free(a), free(c);
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16] "
+               "[--time S]\n       gemmbench --sgemm-rate [--size N] [--time S]\n");
+}
+
+int main(int argc, char **argv) {
+    opts o = {.threads = 2, .portable = 0, .kind = LX_GEMM_BF16, .time = 0.3,
+              .sgemm_rate = 0, .size = 2048};
+    static const struct option lo[] = {
+        {"threads", required_argument, 0, 't'}, {"portable", no_argument, 0, 'p'},
+        {"kind", required_argument, 0, 'k'},    {"time", required_argument, 0, 'T'},
+        {"sgemm-rate", no_argument, 0, 'r'},    {"size", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "t:pk:T:rs:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 't': o.threads = atoi(optarg); break;
+        case 'p': o.portable = 1; break;
+        case 'k':
+            if (!strcmp(optarg, "bf16")) o.kind = LX_GEMM_BF16;
+            else if (!strcmp(optarg, "bf16-exact")) o.kind = LX_GEMM_BF16_EXACT;
+            else if (!strcmp(optarg, "f16")) o.kind = LX_GEMM_F16;
+            else { usage(stderr); return 2; }
+            break;
+        case 'T': o.time = atof(optarg); break;
+        case 'r': o.sgemm_rate = 1; break;
+        case 's': o.size = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc || o.threads < 1 || o.threads > 64 || o.size < 1 || o.size > 16384 ||
+        !(o.time >= 0)) {
+        usage(stderr);
+        return 2;
+    }
+    if (o.sgemm_rate) {
+        printf("%.1f\n", sgemm_rate(o.size, o.time));
+        return 0;
+    }
+    lx_gemm_caps caps;
+    lx_gemm_caps_detect(&caps, o.portable || getenv("LX_NO_AVX512"));
+    static const char *kinds[] = {"bf16", "bf16-exact", "f16"};
+    printf("cblas_sgemm %dx%dx%d f32 (OpenBLAS, %d threads): %.1f GFLOP/s\n", o.size, o.size,
+           o.size, openblas_get_num_threads(), sgemm_rate(o.size, o.time));
+    printf("lx_gemm: %s weights, path %s, %d threads\n\n", kinds[o.kind],
+           o.kind == LX_GEMM_BF16 ? lx_gemm_caps_name(&caps)
+                                  : (caps.avx512 ? "avx512" : "portable"), o.threads);
+    lx_gemm_scratch s[64];
+    for (int t = 0; t < o.threads; t++) lx_gemm_scratch_init(&s[t]);
+    shape_table(&o, &caps, s, 36);
+    printf("\n");
+    shape_table(&o, &caps, s, 32 * 36);
+    printf("\n");
+    streaming(&o, &caps, s);
+    for (int t = 0; t < o.threads; t++) lx_gemm_scratch_free(&s[t]);
+    return 0;
+}

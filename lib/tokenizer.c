@@ -247,10 +247,10 @@ static int final_sigma(const int32_t *w, size_t n, size_t i) {
 /* ---- the tokenizer -------------------------------------------------------- */
 
 lx_tokenizer *lx_tokenizer_new(const lx_vocab *v, int lower_case, lx_error *err) {
-    for (int k = SP_UNK; k <= SP_CLS; k++) {
-        if (k == SP_PAD)
-            continue;
-        if (lx_vocab_find(v, special_text[k], strlen(special_text[k])) < 0) {
+    int64_t id[SP_COUNT];
+    for (int k = 0; k < SP_COUNT; k++) {
+        id[k] = lx_vocab_find(v, special_text[k], strlen(special_text[k]));
+        if (id[k] < 0 && k != SP_PAD && k != SP_MASK) {
             lx_error_set(err, "the vocabulary (%zu tokens) has no %s token", v->n,
                          special_text[k]);
             return NULL;
@@ -263,13 +263,9 @@ lx_tokenizer *lx_tokenizer_new(const lx_vocab *v, int lower_case, lx_error *err)
     }
     t->v = v;
     t->lower = lower_case != 0;
-    for (int k = 0; k < SP_COUNT; k++) {
-        int64_t id = lx_vocab_find(v, special_text[k], strlen(special_text[k]));
-        t->sp_id[k] = id;
-    }
+    /* HF converts a special token missing from the vocabulary to [UNK]'s id */
     for (int k = 0; k < SP_COUNT; k++)
-        if (t->sp_id[k] < 0)
-            t->sp_id[k] = t->sp_id[SP_UNK];
+        t->sp_id[k] = id[k] >= 0 ? id[k] : id[SP_UNK];
     return t;
 }
 
@@ -321,7 +317,7 @@ static int wordpiece(lx_tokenizer *t, const char *p, size_t n, size_t nchars, in
     return 0;
 }
 
-/* A special token's id if s[0..n) is exactly one, else -1. */
+/* If s[0..n) starts with a special token: its id, and its length in *len.  Else -1. */
 static int64_t special_at(const lx_tokenizer *t, const char *s, size_t n, size_t *len) {
     for (int k = 0; k < SP_COUNT; k++) {
         size_t l = strlen(special_text[k]);

@@ -23,6 +23,7 @@
  * contiguous and 64-byte aligned, else an owned copy (strided tensors are made
  * contiguous; float64 is narrowed to f32).  Entries that are not tensors are skipped.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,8 +347,8 @@ out:
 
 /* ---- the legacy layout --------------------------------------------------------------- */
 
-static int read_legacy(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickle *p,
-                       slots *s, lx_error *err) {
+static int read_legacy(lx_tensor_dict *d, int fd, const uint8_t *map, size_t size,
+                       lx_pickle *p, slots *s, lx_error *err) {
     static const uint8_t magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8,
                                       0x50, 0x19};   /* 0x1950a86a20f9469cfc6c */
     size_t off = 0;
@@ -408,14 +409,44 @@ static int read_legacy(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pi
                                      "%zu run past the end of the file (%zu bytes)", sl->key,
                                 (unsigned long long)count, lx_pk_elem_name(sl->elem), off,
                                 size);
-        sl->data = map + off;
+        sl->data = map + off;     /* the file offset for now: moved below */
         sl->nbytes = count * es;
         off += count * es;
     }
-    for (size_t i = 0; i < s->n; i++)
+    uint64_t total = 0;
+    for (size_t i = 0; i < s->n; i++) {
         if (!s->v[i].data)
             return lx_error_set(err, "legacy checkpoint: storage %s is not in the list of "
                                      "stored storages", s->v[i].key);
+        total += (s->v[i].nbytes + 63) & ~(uint64_t)63;
+    }
+    /* The storages sit at arbitrary offsets in the file, so their elements are not
+     * aligned: they are read into one anonymous region, each storage 64-byte aligned,
+     * so that tensors can be views into it.  Populating the region up front costs far
+     * less than faulting in a buffer per tensor. */
+    if (total) {
+        uint8_t *region = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (region == MAP_FAILED)
+            return lx_error_set(err, "cannot allocate %llu bytes for the storages: %m",
+                                (unsigned long long)total);
+        if (lx_tensor_dict_keep(d, region, total, err) < 0) return -1;
+        uint64_t at = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            slot *sl = &s->v[i];
+            uint64_t foff = (uint64_t)(sl->data - map), done = 0;
+            while (done < sl->nbytes) {
+                ssize_t r = pread(fd, region + at + done, sl->nbytes - done,
+                                  (off_t)(foff + done));
+                if (r <= 0)
+                    return lx_error_set(err, "legacy checkpoint: reading storage %s: %s",
+                                        sl->key, r < 0 ? strerror(errno) : "file shrank");
+                done += (uint64_t)r;
+            }
+            sl->data = region + at;
+            at += (sl->nbytes + 63) & ~(uint64_t)63;
+        }
+    }
     const lx_pk *sd = find_state_dict(v[3], 3, err);
     if (!sd) return -1;
     return add_tensors(d, sd, s, err);
@@ -440,10 +471,15 @@ int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err) {
                             size);
     }
     uint8_t *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return lx_error_set(err, "%s: cannot map: %m", path);
+    if (map == MAP_FAILED) {
+        close(fd);
+        return lx_error_set(err, "%s: cannot map: %m", path);
+    }
     /* The dict owns the mapping from here on: tensor views point into it. */
-    if (lx_tensor_dict_keep(d, map, size, err) < 0) return lx_error_prefix(err, "%s", path);
+    if (lx_tensor_dict_keep(d, map, size, err) < 0) {
+        close(fd);
+        return lx_error_prefix(err, "%s", path);
+    }
     lx_pickle p;
     lx_pickle_init(&p);
     slots s = {0};
@@ -451,7 +487,7 @@ int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err) {
     if (memcmp(map, "PK\3\4", 4) == 0 || memcmp(map, "PK\5\6", 4) == 0)
         rc = read_zip(d, map, size, &p, &s, err);
     else if (map[0] == 0x80)
-        rc = read_legacy(d, map, size, &p, &s, err);
+        rc = read_legacy(d, fd, map, size, &p, &s, err);
     else if (size > 262 && memcmp(map + 257, "ustar", 5) == 0)
         rc = lx_error_set(err, "tar-format checkpoints (PyTorch before 0.4) are not "
                                "supported");
@@ -459,6 +495,7 @@ int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err) {
         rc = lx_error_set(err, "not a PyTorch checkpoint: starts with %02x %02x %02x %02x, "
                                "expected a zip archive or a pickle (80 02)",
                           map[0], map[1], map[2], map[3]);
+    close(fd);
     free(s.v);
     lx_pickle_free(&p);
     if (rc < 0) return lx_error_prefix(err, "%s", path);

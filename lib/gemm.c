@@ -9,7 +9,7 @@
  * path computes the same products and differs only in summation order.
  */
 #include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
@@ -20,8 +20,9 @@
 
 /* f32 bytes of widened weights per cblas_sgemm call on the portable path */
 #define W_TILE_BYTES (256u * 1024u)
-/* below this many multiply-adds lx_gemm stays on one thread (a thread costs ~20 us) */
-#define MT_MIN_MACS (1u << 20)
+/* below this many multiply-adds per share lx_gemm stays on one thread (waking a pool
+ * thread costs a few microseconds) */
+#define MT_MIN_MACS (1u << 18)
 
 /* ---- CPU detection ----------------------------------------------------- */
 
@@ -219,53 +220,35 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
 
 /* ---- threads ------------------------------------------------------------ */
 
-typedef struct job {
+typedef struct share_ctx {
     const lx_gemm_caps *caps;
     const lx_gemm_op *op;
-    int n0, n1, rc;
     lx_gemm_scratch *s;
-    lx_error err;
-} job;
+    int nt, per;                  /* shares used, columns per share (a multiple of 4) */
+    atomic_int failed;
+    lx_error *err;
+} share_ctx;
 
-static void *job_run(void *p) {
-    job *j = p;
-    j->rc = range_unchecked(j->caps, j->op, j->n0, j->n1, j->s, &j->err);
-    return NULL;
+static void share_run(void *arg, int t, int n) {
+    share_ctx *x = arg;
+    if (t >= x->nt) return;
+    int n0 = t * x->per < x->op->n ? t * x->per : x->op->n;
+    int n1 = t == x->nt - 1 || n0 + x->per > x->op->n ? x->op->n : n0 + x->per;
+    lx_error e = {""};
+    if (range_unchecked(x->caps, x->op, n0, n1, &x->s[t], &e) < 0 &&
+        atomic_exchange(&x->failed, 1) == 0 && x->err)
+        memcpy(x->err->msg, e.msg, sizeof e.msg);
 }
 
-#define MAX_THREADS 64 /* jobs live on the caller's stack */
-
-int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, int nthreads,
+int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
             lx_gemm_scratch *s, lx_error *err) {
     if (check_op(op, err) < 0) return -1;
-    if (nthreads < 1 || nthreads > MAX_THREADS)
-        return lx_error_set(err, "gemm: got %d threads, expected 1 to %d", nthreads,
-                            MAX_THREADS);
-    /* enough columns per thread to amortise starting it; ranges in multiples of 4 */
+    /* enough work per share to pay for waking a thread; shares in multiples of 4 */
     double macs = (double)op->m * op->n * op->k;
-    int nt = nthreads;
+    int nt = lx_pool_size(pool);
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
     if (nt == 1) return range_unchecked(caps, op, 0, op->n, &s[0], err);
-    job jobs[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    int per = (op->n / nt + 3) & ~3;
-    for (int t = 0; t < nt; t++) {
-        int n0 = t * per < op->n ? t * per : op->n;
-        int n1 = t == nt - 1 || n0 + per > op->n ? op->n : n0 + per;
-        jobs[t] = (job){caps, op, n0, n1, 0, &s[t], {""}};
-    }
-    for (int t = 1; t < nt; t++)
-        started[t] = pthread_create(&tid[t], NULL, job_run, &jobs[t]) == 0;
-    job_run(&jobs[0]);
-    int rc = 0;
-    for (int t = 0; t < nt; t++) {
-        if (t > 0 && started[t]) pthread_join(tid[t], NULL);
-        else if (t > 0) job_run(&jobs[t]); /* no thread to be had: do it here */
-        if (jobs[t].rc < 0 && rc == 0) {
-            if (err) memcpy(err->msg, jobs[t].err.msg, sizeof err->msg);
-            rc = -1;
-        }
-    }
-    return rc;
+    share_ctx x = {caps, op, s, nt, (op->n / nt + 3) & ~3, 0, err};
+    lx_pool_run(pool, share_run, &x);
+    return atomic_load(&x.failed) ? -1 : 0;
 }

@@ -34,8 +34,10 @@
  *
  * Threads.  lx_gemm_range does the columns [n0, n1) of C on the calling thread: the
  * caller can spread ranges over its own workers (each with its own scratch; ranges that
- * do not overlap write disjoint columns of C).  lx_gemm splits N over nthreads with plain
- * pthreads (the caller's thread does the first share).  The portable path calls
+ * do not overlap write disjoint columns of C).  lx_gemm splits N over the threads of an
+ * lx_pool (lib/pool.h: persistent workers, woken in microseconds; the caller's thread
+ * does the first share; the network can run its own loops on the same pool).  The
+ * portable path calls
  * cblas_sgemm, which uses OpenBLAS's own threads: when several of your threads call
  * lx_gemm_range on the portable path, set openblas_set_num_threads(1) first.
  *
@@ -47,13 +49,16 @@
  *
  *     lx_gemm_caps caps;
  *     lx_gemm_caps_detect(&caps, getenv("LX_NO_AVX512") != NULL);   // once, in the tool
+ *     lx_pool pool;
+ *     if (lx_pool_init(&pool, 2, &err) < 0) ...                      // once
  *     lx_gemm_scratch s[2];
  *     lx_gemm_scratch_init(&s[0]); lx_gemm_scratch_init(&s[1]);
  *     lx_gemm_op op = {.kind = LX_GEMM_BF16, .m = 36, .n = 2304, .k = 768,
  *                      .a = x, .lda = 768, .w = wqkv, .ldw = 768, .bias = bqkv,
  *                      .c = y, .ldc = 2304, .accumulate = 0};
- *     if (lx_gemm(&caps, &op, 2, s, &err) < 0) ...
+ *     if (lx_gemm(&caps, &op, &pool, s, &err) < 0) ...                // per product
  *     lx_gemm_scratch_free(&s[0]); lx_gemm_scratch_free(&s[1]);
+ *     lx_pool_free(&pool);
  */
 #ifndef LX_GEMM_H
 #define LX_GEMM_H
@@ -61,6 +66,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lx.h"
+#include "pool.h"
 
 /* What the CPU offers and the caller allows.  All zero selects the portable path. */
 typedef struct lx_gemm_caps {
@@ -112,10 +118,11 @@ void lx_gemm_scratch_free(lx_gemm_scratch *s);
 int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
                   lx_gemm_scratch *s, lx_error *err);
 
-/* The whole product, N split into nthreads (>= 1) contiguous ranges, run on nthreads-1
- * new pthreads plus the calling thread; s points to nthreads scratches (one per thread).
- * Small products run on fewer threads.  Returns 0 or -1 with err set. */
-int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, int nthreads,
+/* The whole product, N split into lx_pool_size(pool) contiguous ranges (multiples of 4
+ * columns) run on the pool's threads, the calling thread included (pool NULL: all on the
+ * calling thread); s points to lx_pool_size(pool) scratches, s[t] used by thread t.
+ * Small products use fewer threads.  Returns 0 or -1 with err set. */
+int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
             lx_gemm_scratch *s, lx_error *err);
 
 /* ---- internal: the AVX-512 kernels (lib/simd/gemm_avx512.c) ----

@@ -93,14 +93,15 @@ static void sgemm_call(void *p) {
 typedef struct lg {
     const lx_gemm_caps *caps;
     lx_gemm_op *ops;
-    int nops, threads;
+    int nops;
+    lx_pool *pool;
     lx_gemm_scratch *s;
 } lg;
 static void lxgemm_call(void *p) {
     lg *g = p;
     lx_error err = {""};
     for (int i = 0; i < g->nops; i++)
-        if (lx_gemm(g->caps, &g->ops[i], g->threads, g->s, &err) < 0) {
+        if (lx_gemm(g->caps, &g->ops[i], g->pool, g->s, &err) < 0) {
             fprintf(stderr, "gemmbench: %s\n", err.msg);
             exit(1);
         }
@@ -132,8 +133,8 @@ static const struct { int n, k; const char *what; } shapes[] = {
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
-static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_gemm_scratch *s,
-                        int m) {
+static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
+                        lx_gemm_scratch *s, int m) {
     printf("M = %d:\n%7s %6s  %10s %10s %7s  %s\n", m, "N", "K", "lx GFLOP/s",
            "sgemm f32", "ratio", "layer");
     for (int i = 0; i < NSHAPES; i++) {
@@ -142,7 +143,7 @@ static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_gemm_scratch
         float *wf = rand_f32((size_t)n * k);
         uint16_t *w = rand_w16((size_t)n * k, o->kind);
         lx_gemm_op op = {o->kind, m, n, k, a, (size_t)k, w, (size_t)k, NULL, c, (size_t)n, 0};
-        lg g = {caps, &op, 1, o->threads, s};
+        lg g = {caps, &op, 1, pool, s};
         sg q = {m, n, k, a, wf, c};
         double flop = 2.0 * m * n * (double)k;
         double tl = time_calls(lxgemm_call, &g, o->time);
@@ -155,7 +156,8 @@ static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_gemm_scratch
 }
 
 /* 12 layers x (QKV, attention output, FFN in, FFN out): 85M weights, 170 MB in 16 bits */
-static void streaming(const opts *o, const lx_gemm_caps *caps, lx_gemm_scratch *s) {
+static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
+                      lx_gemm_scratch *s) {
     enum { LAYERS = 12, PER = 4, M = 20 };
     static const int nk[PER][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
     lx_gemm_op ops[LAYERS * PER];
@@ -170,7 +172,7 @@ static void streaming(const opts *o, const lx_gemm_caps *caps, lx_gemm_scratch *
                                             NULL, c, (size_t)n, 0};
             wcount += (double)n * k;
         }
-    lg g = {caps, ops, LAYERS * PER, o->threads, s};
+    lg g = {caps, ops, LAYERS * PER, pool, s};
     double t = time_calls(lxgemm_call, &g, o->time);
     printf("M = %d through 12 layers (%.0f MB of 16-bit weights): %.2f ms, %.1f GB/s of "
            "weights, %.1f GFLOP/s\n", M, wcount * 2e-6, t * 1e3, wcount * 2 / t * 1e-9,
@@ -238,13 +240,20 @@ int main(int argc, char **argv) {
     printf("lx_gemm: %s weights, path %s, %d threads\n\n", kinds[o.kind],
            o.kind == LX_GEMM_BF16 ? lx_gemm_caps_name(&caps)
                                   : (caps.avx512 ? "avx512" : "portable"), o.threads);
-    lx_gemm_scratch s[64];
+    lx_pool pool;
+    lx_error err = {""};
+    if (lx_pool_init(&pool, o.threads, &err) < 0) {
+        fprintf(stderr, "gemmbench: %s\n", err.msg);
+        return 1;
+    }
+    lx_gemm_scratch s[LX_POOL_MAX];
     for (int t = 0; t < o.threads; t++) lx_gemm_scratch_init(&s[t]);
-    shape_table(&o, &caps, s, 36);
+    shape_table(&o, &caps, &pool, s, 36);
     printf("\n");
-    shape_table(&o, &caps, s, 32 * 36);
+    shape_table(&o, &caps, &pool, s, 32 * 36);
     printf("\n");
-    streaming(&o, &caps, s);
+    streaming(&o, &caps, &pool, s);
     for (int t = 0; t < o.threads; t++) lx_gemm_scratch_free(&s[t]);
+    lx_pool_free(&pool);
     return 0;
 }

@@ -11,7 +11,8 @@
  *   exact and f16:  |C - ref| <= (K + 4) 2^-24 S (the weights widen exactly), and
  *                   |C - sgemm| <= 1e-5 S against cblas_sgemm on the widened weights.
  *   bf16, two paths: both round A the same way, so they differ by at most
- *                   2 (K + 4) 2^-24 S (summation order only). */
+ *                   2 (K + 4) 2^-24 S (summation order only).
+ * Also the thread pool of lib/pool.h that lx_gemm runs on. */
 #include <math.h>
 #include <cblas.h>
 #include "testutil.h"
@@ -58,8 +59,10 @@ static float wval(const prob *p, int j, int kk) {
     return p->kind == LX_GEMM_F16 ? lx_f16_to_f32(h) : lx_bf16_to_f32(h);
 }
 
-/* Run op with caps on a copy of c0 (split into two ranges when split is set, or over
- * nthreads with lx_gemm), return the freshly allocated C. */
+static lx_pool pool3; /* 3 threads */
+
+/* Run op with caps on a copy of c0 (split into two ranges when split is set, or with
+ * lx_gemm on one thread or on pool3), return the freshly allocated C. */
 static float *run(const lx_gemm_caps *caps, const prob *p, int bias, int acc, int split,
                   int nthreads) {
     float *c = malloc(sizeof(float) * (p->ldc * p->m + 1));
@@ -74,7 +77,7 @@ static float *run(const lx_gemm_caps *caps, const prob *p, int bias, int acc, in
         assert_int_equal(lx_gemm_range(caps, &op, h, p->n, &s[0], &err), 0);
         assert_int_equal(lx_gemm_range(caps, &op, 0, h, &s[1], &err), 0);
     } else {
-        int rc = lx_gemm(caps, &op, nthreads, s, &err);
+        int rc = lx_gemm(caps, &op, nthreads > 1 ? &pool3 : NULL, s, &err);
         if (rc != 0) fprintf(stderr, "%s\n", err.msg);
         assert_int_equal(rc, 0);
     }
@@ -250,32 +253,71 @@ static void test_errors(void **state) {
     assert_int_equal(lx_gemm_range(&caps_native, &op, 0, 3, &s, &err), -1);
     assert_non_null(strstr(err.msg, "got weight kind 7"));
     op = ok, op.k = -1;
-    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), -1);
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "k=-1"));
     op = ok, op.lda = 3;
-    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), -1);
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "A is [2, 4] with row stride 3"));
     op = ok, op.w = NULL;
-    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), -1);
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "W is [3, 4]"));
     op = ok, op.ldc = 2;
-    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), -1);
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "C is [2, 3] with row stride 2"));
     assert_int_equal(lx_gemm_range(&caps_native, &ok, 2, 4, &s, &err), -1);
     assert_non_null(strstr(err.msg, "got column range [2, 4), expected within [0, 3]"));
-    assert_int_equal(lx_gemm(&caps_native, &ok, 0, &s, &err), -1);
+    lx_pool bad;
+    assert_int_equal(lx_pool_init(&bad, 0, &err), -1);
     assert_non_null(strstr(err.msg, "got 0 threads"));
     /* k = 0: C = bias (or C += bias); m = 0 or n = 0: nothing, even with NULL matrices */
     float bias[3] = {1, 2, 3};
     op = ok, op.k = 0, op.bias = bias;
-    assert_int_equal(lx_gemm(&caps_native, &op, 1, &s, &err), 0);
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), 0);
     assert_true(c[0] == 1 && c[4] == 2 && c[5] == 3);
     lx_gemm_op empty = {LX_GEMM_F16, 0, 0, 5, NULL, 0, NULL, 0, NULL, NULL, 0, 1};
-    assert_int_equal(lx_gemm(&caps_native, &empty, 2, &s, &err), 0);
+    assert_int_equal(lx_gemm(&caps_native, &empty, &pool3, &s, &err), 0);
     lx_gemm_scratch_free(&s);
 }
 
+/* The pool: every share runs once per run, runs back to back (workers spinning) and
+ * after the workers have gone to sleep. */
+typedef struct counts {
+    atomic_int hits[LX_POOL_MAX];
+    atomic_int bad;
+} counts;
+
+static void count_share(void *arg, int t, int n) {
+    counts *c = arg;
+    if (n != 3 || t < 0 || t >= n) atomic_fetch_add(&c->bad, 1);
+    else atomic_fetch_add(&c->hits[t], 1);
+}
+
+static void test_pool(void **state) {
+    (void)state;
+    counts c;
+    memset(&c, 0, sizeof c);
+    assert_int_equal(lx_pool_size(&pool3), 3);
+    assert_int_equal(lx_pool_size(NULL), 1);
+    for (int r = 0; r < 20000; r++) lx_pool_run(&pool3, count_share, &c);
+    for (int r = 0; r < 5; r++) {
+        usleep(2000); /* longer than the spin: the workers sleep on the condition */
+        lx_pool_run(&pool3, count_share, &c);
+    }
+    assert_int_equal(atomic_load(&c.bad), 0);
+    for (int t = 0; t < 3; t++) assert_int_equal(atomic_load(&c.hits[t]), 20005);
+    lx_pool one;
+    lx_error err = {""};
+    assert_int_equal(lx_pool_init(&one, 1, &err), 0);
+    assert_int_equal(lx_pool_size(&one), 1);
+    lx_pool_free(&one);
+}
+
 int main(void) {
+    lx_error err = {""};
+    if (lx_pool_init(&pool3, 3, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     lx_gemm_caps_detect(&caps_native, 0);
     lx_gemm_caps_detect(&caps_portable, 1);
     caps_nobf16 = caps_native;
@@ -287,6 +329,9 @@ int main(void) {
         cmocka_unit_test(test_paths_agree),
         cmocka_unit_test(test_round),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_pool),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    lx_pool_free(&pool3);
+    return rc;
 }

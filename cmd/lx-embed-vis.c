@@ -340,9 +340,12 @@ int main(int argc, char **argv) {
         const lx_featindex *ix = lx_features_index(c.store, i);
         if (lx_featindex_status(ix) == LX_FEATINDEX_MEMORY)
             cli_error(&cl, "warning: %s", lx_featindex_note(ix));
+        else if (o.progress && lx_featindex_status(ix) == LX_FEATINDEX_LOADED)
+            cli_error(&cl, "%s: %zu images, index loaded", o.features[i],
+                      lx_featindex_count(ix));
         else if (o.progress)
-            cli_error(&cl, "%s: %zu images, index %s", o.features[i], lx_featindex_count(ix),
-                      lx_featindex_status(ix) == LX_FEATINDEX_LOADED ? "loaded" : "built");
+            cli_error(&cl, "%s: %zu images, index built (%s)", o.features[i],
+                      lx_featindex_count(ix), lx_featindex_note(ix));
     }
     if (c.store && o.regions) status = load_regions(&cl, &o, c.store);
     lx_reader *rd = NULL;

@@ -128,6 +128,7 @@ static int adopt(lx_featindex *ix, unsigned char *img, size_t len, const tsv_id 
 /* Read the index file at path into memory and adopt it. */
 static int load(lx_featindex *ix, const char *path, const tsv_id *id, lx_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return lx_error_set(err, "no index yet");
     if (fd < 0) return lx_error_set(err, "%s", strerror(errno));
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)(IX_HEAD + 4)) {
@@ -328,7 +329,7 @@ lx_featindex *lx_featindex_open(const char *tsv_path, const char *index_path,
         free(def);
         return ix;
     }
-    snprintf(ix->note, sizeof ix->note, "%s: %s; rebuilt", index_path, why.msg);
+    snprintf(ix->note, sizeof ix->note, "%s: %s; built from the TSV", index_path, why.msg);
     if (build(ix, tsv_path, bufsize, &id, err) < 0) {
         free(def);
         lx_featindex_close(ix);

@@ -322,7 +322,7 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
     lx_strlist vocab = {0}, labels = {0};
     lx_model *srcm = NULL;
     char *dir = lx_checkpoint_dir(o->src), *used = NULL, *p = NULL;
-    int status = LX_EXIT_OK;
+    int status = LX_EXIT_OK, have_config = 0;
     double t0 = now();
 
     if (!dir) {
@@ -338,6 +338,7 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
         /* The config first: the names are checked against it. */
         const char *cpath = o->config;
         if (!cpath) cpath = p = side_file(dir, "config.json");
+        have_config = cpath != NULL;
         if (cpath) {
             json_error_t je;
             json_t *j = json_load_file(cpath, 0, &je);
@@ -351,9 +352,6 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
                 status = cli_error(c, "%s: %s", cpath, err.msg);
                 goto out;
             }
-        } else {
-            fprintf(stderr, "%s: no config.json beside %s: using the LXMERT-base config\n",
-                    c->prog, o->src);
         }
         free(p);
         p = NULL;
@@ -373,6 +371,9 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
         if (o->progress)
             fprintf(stderr, "%s: read %zu tensors from %s in %.2f s\n", c->prog, d.n, used,
                     now() - t0);
+        if (!have_config)
+            fprintf(stderr, "%s: no config.json beside %s: using the LXMERT-base config\n",
+                    c->prog, o->src);
     }
     unsigned flags = o->ignore_unknown ? LX_NAMES_IGNORE_UNKNOWN : 0;
     size_t before = d.n;
@@ -521,10 +522,9 @@ int main(int argc, char **argv) {
     if (!o.output && !inspecting)
         return cli_usage(&c, "nothing to do: give -o MODEL.lxm (or --info, --verify, "
                              "--export-safetensors)");
-    /* A .lxm with nothing to write: inspect it in place. */
-    if (!o.output && is_lxm(o.src)) return cli_finish(&c, inspect(&c, &o, o.src));
-    if (!o.output && (o.info || o.verify))
-        return cli_usage(&c, "--info and --verify read a .lxm; '%s' is a checkpoint (add -o "
-                             "MODEL.lxm to convert it first)", o.src);
+    /* Nothing to write: --info/--verify read SRC as a .lxm (a checkpoint is refused with
+     * "not an lx model file"); --export-safetensors alone works on either. */
+    if (!o.output && (o.info || o.verify || is_lxm(o.src)))
+        return cli_finish(&c, inspect(&c, &o, o.src));
     return cli_finish(&c, convert(&c, &o, dtype));
 }

@@ -49,6 +49,15 @@ typedef struct specs {
 static void add(specs *s, int group, int64_t d0, int64_t d1, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* snprintf into a name buffer (names are far shorter than the buffers). */
+static void fmt(char *b, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void fmt(char *b, size_t n, const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    vsnprintf(b, n, f, ap);
+    va_end(ap);
+}
+
 /* Append one spec; d1 < 0 for a vector. */
 static void add(specs *s, int group, int64_t d0, int64_t d1, const char *fmt, ...) {
     if (s->oom) return;
@@ -89,7 +98,7 @@ static void qkv(specs *s, int64_t h, const char *pre) {
     char b[96];
     static const char *const p[] = {"query", "key", "value"};
     for (int i = 0; i < 3; i++) {
-        snprintf(b, sizeof b, "%s.%s", pre, p[i]);
+        fmt(b, sizeof b, "%s.%s", pre, p[i]);
         linear(s, G_BACKBONE, h, h, b);
     }
 }
@@ -97,9 +106,9 @@ static void qkv(specs *s, int64_t h, const char *pre) {
 /* pre.dense [H, in] + pre.LayerNorm [H]. */
 static void dense_ln(specs *s, int64_t h, int64_t in, const char *pre) {
     char b[96];
-    snprintf(b, sizeof b, "%s.dense", pre);
+    fmt(b, sizeof b, "%s.dense", pre);
     linear(s, G_BACKBONE, h, in, b);
-    snprintf(b, sizeof b, "%s.LayerNorm", pre);
+    fmt(b, sizeof b, "%s.LayerNorm", pre);
     layernorm(s, G_BACKBONE, h, b);
 }
 
@@ -107,13 +116,13 @@ static void dense_ln(specs *s, int64_t h, int64_t in, const char *pre) {
 static void bert_layer(specs *s, const lx_config *c, const char *pre) {
     int64_t h = c->hidden_size, in = c->intermediate_size;
     char b[96];
-    snprintf(b, sizeof b, "%s.attention.self", pre);
+    fmt(b, sizeof b, "%s.attention.self", pre);
     qkv(s, h, b);
-    snprintf(b, sizeof b, "%s.attention.output", pre);
+    fmt(b, sizeof b, "%s.attention.output", pre);
     dense_ln(s, h, h, b);
-    snprintf(b, sizeof b, "%s.intermediate.dense", pre);
+    fmt(b, sizeof b, "%s.intermediate.dense", pre);
     linear(s, G_BACKBONE, in, h, b);
-    snprintf(b, sizeof b, "%s.output", pre);
+    fmt(b, sizeof b, "%s.output", pre);
     dense_ln(s, h, in, b);
 }
 
@@ -121,22 +130,22 @@ static void bert_layer(specs *s, const lx_config *c, const char *pre) {
 static void x_layer(specs *s, const lx_config *c, const char *pre) {
     int64_t h = c->hidden_size, in = c->intermediate_size;
     char b[96];
-    snprintf(b, sizeof b, "%s.visual_attention.att", pre);
+    fmt(b, sizeof b, "%s.visual_attention.att", pre);
     qkv(s, h, b);
-    snprintf(b, sizeof b, "%s.visual_attention.output", pre);
+    fmt(b, sizeof b, "%s.visual_attention.output", pre);
     dense_ln(s, h, h, b);
     static const char *const self[] = {"lang_self_att", "visn_self_att"};
     for (int i = 0; i < 2; i++) {
-        snprintf(b, sizeof b, "%s.%s.self", pre, self[i]);
+        fmt(b, sizeof b, "%s.%s.self", pre, self[i]);
         qkv(s, h, b);
-        snprintf(b, sizeof b, "%s.%s.output", pre, self[i]);
+        fmt(b, sizeof b, "%s.%s.output", pre, self[i]);
         dense_ln(s, h, h, b);
     }
     static const char *const side[] = {"lang", "visn"};
     for (int i = 0; i < 2; i++) {
-        snprintf(b, sizeof b, "%s.%s_inter.dense", pre, side[i]);
+        fmt(b, sizeof b, "%s.%s_inter.dense", pre, side[i]);
         linear(s, G_BACKBONE, in, h, b);
-        snprintf(b, sizeof b, "%s.%s_output", pre, side[i]);
+        fmt(b, sizeof b, "%s.%s_output", pre, side[i]);
         dense_ln(s, h, in, b);
     }
 }
@@ -156,15 +165,15 @@ static int build_specs(const lx_config *c, specs *s) {
     linear(s, G_BACKBONE, h, c->visual_pos_dim, "lxmert.encoder.visn_fc.box_fc");
     layernorm(s, G_BACKBONE, h, "lxmert.encoder.visn_fc.box_layer_norm");
     for (int i = 0; i < c->l_layers; i++) {
-        snprintf(b, sizeof b, "lxmert.encoder.layer.%d", i);
+        fmt(b, sizeof b, "lxmert.encoder.layer.%d", i);
         bert_layer(s, c, b);
     }
     for (int i = 0; i < c->x_layers; i++) {
-        snprintf(b, sizeof b, "lxmert.encoder.x_layers.%d", i);
+        fmt(b, sizeof b, "lxmert.encoder.x_layers.%d", i);
         x_layer(s, c, b);
     }
     for (int i = 0; i < c->r_layers; i++) {
-        snprintf(b, sizeof b, "lxmert.encoder.r_layers.%d", i);
+        fmt(b, sizeof b, "lxmert.encoder.r_layers.%d", i);
         bert_layer(s, c, b);
     }
     linear(s, G_BACKBONE, h, h, "lxmert.pooler.dense");

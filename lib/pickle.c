@@ -111,6 +111,7 @@ typedef struct vm {
     lx_pk **memo;                 /* memo[i], NULL when unset */
     size_t nmemo;                 /* allocated slots */
     size_t memo_count;            /* set slots (MEMOIZE's next index) */
+    uint64_t budget;              /* container items still allowed to be copied */
     lx_error *err;
 } vm;
 
@@ -267,7 +268,19 @@ static int dict_add(vm *m, lx_pk *d, lx_pk *k, lx_pk *v) {
 }
 
 /* A new sequence value of kind k holding items[0..n). */
+/* Copying items is charged to a budget proportional to the pickle's length, so that
+ * calls like set(big_list) repeated through the memo cannot cost quadratic time or
+ * memory. */
+static int charge(vm *m, size_t n) {
+    if (n > m->budget)
+        return fail(m, "the pickle copies more container items than its %zu bytes can "
+                       "justify", m->len);
+    m->budget -= n;
+    return 0;
+}
+
 static lx_pk *make_seq(vm *m, lx_pk_kind k, lx_pk **items, size_t n) {
+    if (charge(m, n) < 0) return NULL;
     lx_pk *v = newv(m, k);
     if (!v) return NULL;
     if (n) {
@@ -546,6 +559,7 @@ static lx_pk *call(vm *m, const lx_pk *fn, lx_pk **a, size_t n) {
         lx_pk *d = newv(m, LX_PK_DICT);
         if (!d || n == 0) return d;
         if (n == 1 && (a[0]->kind == LX_PK_LIST || a[0]->kind == LX_PK_TUPLE)) {
+            if (charge(m, a[0]->u.seq.n) < 0) return NULL;
             for (size_t i = 0; i < a[0]->u.seq.n; i++) {
                 lx_pk *kv = a[0]->u.seq.items[i];
                 if (kv->kind != LX_PK_TUPLE || kv->u.seq.n != 2) {
@@ -926,6 +940,7 @@ int lx_pickle_load(lx_pickle *p, const void *buf, size_t len, lx_pk **out, lx_er
     m->b = buf;
     m->len = len;
     m->err = err;
+    m->budget = 4 * (uint64_t)len + 65536;
     *out = NULL;
     int rc;
     while ((rc = step(m, out)) == 0) {}

@@ -162,7 +162,7 @@ static void copy_elem(uint8_t *dst, const uint8_t *src, lx_pk_elem e, size_t esi
 }
 
 static int make_tensor(const slot *s, const lx_pk *pt, const char *name, lx_tensor *out,
-                       lx_error *err) {
+                       uint64_t *budget, lx_error *err) {
     lx_dtype dt;
     memset(out, 0, sizeof *out);
     if (elem_dtype(s->elem, &dt) < 0)
@@ -206,6 +206,13 @@ static int make_tensor(const slot *s, const lx_pk *pt, const char *name, lx_tens
         out->owned = 0;
         return 0;
     }
+    /* Copies are bounded: many strided tensors over one big storage could otherwise
+     * ask for far more memory than the file holds. */
+    uint64_t bytes = (uint64_t)nelem * lx_dtype_size(dt);
+    if (bytes > *budget)
+        return lx_error_set(err, "tensor %s: copying strided or unaligned tensors would "
+                                 "take more memory than twice the file's size", name);
+    *budget -= bytes;
     if (lx_tensor_alloc(out, dt, nd, shape, err) < 0)
         return lx_error_prefix(err, "tensor %s", name);
     uint8_t *dst = out->data;
@@ -231,8 +238,10 @@ static int make_tensor(const slot *s, const lx_pk *pt, const char *name, lx_tens
 }
 
 /* Every name -> tensor entry of the state dict into d. */
-static int add_tensors(lx_tensor_dict *d, const lx_pk *sd, const slots *s, lx_error *err) {
+static int add_tensors(lx_tensor_dict *d, const lx_pk *sd, const slots *s, uint64_t size,
+                       lx_error *err) {
     size_t added = 0;
+    uint64_t budget = 2 * size + ((uint64_t)64 << 20);
     for (size_t i = 0; i < sd->u.dict.n; i++) {
         const lx_pk *k = sd->u.dict.keys[i], *v = sd->u.dict.vals[i];
         if (v->kind != LX_PK_TENSOR) continue;
@@ -246,7 +255,7 @@ static int add_tensors(lx_tensor_dict *d, const lx_pk *sd, const slots *s, lx_er
             return lx_error_set(err, "tensor %s: storage %s has no data", k->u.str.s,
                                 v->u.tensor.storage->u.storage.key);
         lx_tensor t;
-        if (make_tensor(sl, v, k->u.str.s, &t, err) < 0) return -1;
+        if (make_tensor(sl, v, k->u.str.s, &t, &budget, err) < 0) return -1;
         if (lx_tensor_dict_add(d, k->u.str.s, &t, err) < 0) return -1;
         added++;
     }
@@ -336,7 +345,7 @@ static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickl
     }
     const lx_pk *sd = find_state_dict(root, 3, err);
     if (!sd) goto out_name;
-    rc = add_tensors(d, sd, s, err);
+    rc = add_tensors(d, sd, s, size, err);
 out_name:
     free(name);
 out:
@@ -449,7 +458,7 @@ static int read_legacy(lx_tensor_dict *d, int fd, const uint8_t *map, size_t siz
     }
     const lx_pk *sd = find_state_dict(v[3], 3, err);
     if (!sd) return -1;
-    return add_tensors(d, sd, s, err);
+    return add_tensors(d, sd, s, size, err);
 }
 
 int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err) {

@@ -299,6 +299,30 @@ static void test_hostile(void **state) {
     }
 }
 
+/* set(big_list) called again and again through the memo: refused once the copying
+ * outgrows the pickle, instead of taking quadratic time and memory. */
+static void test_copy_budget(void **state) {
+    gbuf g = {0};
+    pk_proto(&g);
+    pk_global(&g, "builtins", "set");
+    g_u8(&g, 'q'); g_u8(&g, 1);
+    pk_op(&g, ']');
+    g_u8(&g, 'q'); g_u8(&g, 0);
+    pk_op(&g, '(');
+    for (int i = 0; i < 1000; i++) pk_op(&g, 'N');
+    pk_op(&g, 'e');
+    for (int i = 0; i < 20000; i++) {
+        g_u8(&g, 'h'); g_u8(&g, 1);
+        g_u8(&g, 'h'); g_u8(&g, 0);
+        g_u8(&g, 0x85);
+        pk_op(&g, 'R');
+        pk_op(&g, '0');
+    }
+    pk_op(&g, '.');
+    expect_error(g.b, g.n, "copies more container items");
+    g_free(&g);
+}
+
 /* A checkpoint-like pickle cut at every offset: always an error, never a crash. */
 static void test_truncated_everywhere(void **state) {
     gbuf g = {0};
@@ -356,6 +380,7 @@ int main(void) {
         cmocka_unit_test(test_torch_tensor),
         cmocka_unit_test(test_forbidden_globals),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_copy_budget),
         cmocka_unit_test(test_truncated_everywhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

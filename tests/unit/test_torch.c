@@ -381,6 +381,24 @@ static void test_extents(void **state) {
     g_free(&pkl);
 }
 
+/* One element expanded (stride 0) to a vast shape: refused before allocating. */
+static void test_copy_budget(void **state) {
+    storages();
+    const char *path = scratch("expand.pt");
+    int64_t shape[2] = {1 << 30, 1 << 10}, stride[2] = {0, 0};
+    gbuf pkl = {0};
+    pk_proto(&pkl);
+    pk_op(&pkl, '}');
+    pk_str(&pkl, "w");
+    pk_tensor(&pkl, "FloatStorage", "0", 64, 0, 2, shape, stride);
+    pk_op(&pkl, 's');
+    pk_op(&pkl, '.');
+    write_zip(path, &pkl, 0, 0, 1);
+    expect_fail(path, "would take more memory than twice the file's size");
+    g_free(&pkl);
+    unlink(path);
+}
+
 static void test_extents_more(void **state) {
     storages();
     const char *path = scratch("extent2.pt");
@@ -555,6 +573,7 @@ int main(void) {
         cmocka_unit_test(test_forbidden_global),
         cmocka_unit_test(test_extents),
         cmocka_unit_test(test_extents_more),
+        cmocka_unit_test(test_copy_budget),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_ambiguous),

@@ -199,6 +199,9 @@ int lx_format_float(char *buf, float f);
 /* Memory for frames and tensors: 64-byte aligned; free with free(). */
 void *lx_aligned_alloc(size_t n);
 
+/* Declared early: several sections take a config (defined in the model file section). */
+typedef struct lx_config lx_config;
+
 /* ==== end of core ======================================================== */
 
 /* ==== tokenizer (lib/tokenizer.c) ======================================== */
@@ -443,8 +446,16 @@ int lx_tensor_dict_keep(lx_tensor_dict *d, void *addr, size_t len, lx_error *err
  * (model.safetensors.index.json).  Tensors are views into the mapped file(s). */
 int lx_safetensors_read(lx_tensor_dict *d, const char *path, lx_error *err);
 /* PyTorch checkpoints (lib/torch.c over lib/zipfile.c and lib/pickle.c): the zip format
- * (data.pkl + data/N) and the legacy pickle sequence.  Only the allow-listed globals a
- * state dict needs are accepted; anything else is refused and nothing is executed. */
+ * (data.pkl + data/N, zip64 and deflated entries included) and the legacy pickle
+ * sequence.  Only the allow-listed globals a state dict needs are accepted
+ * (OrderedDict, torch._utils._rebuild_tensor[_v2]/_rebuild_parameter, torch.*Storage,
+ * torch dtypes, set); anything else (os.system, builtins.eval...) is refused with its
+ * name and nothing is executed.  The state dict is the object itself or the one dict of
+ * tensors inside it ({'model': ..., 'optimizer': ...} prefers state_dict/model/module);
+ * entries that are not tensors are skipped.  dtypes f32, f16, bf16, i64, i32, u8 (bool
+ * as u8; f64 narrowed to f32).  Contiguous tensors are views into the mapped file (zip)
+ * or into one aligned buffer of the storages (legacy); strided ones are copied.  On
+ * error d may hold some tensors already: free it. */
 int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err);
 
 /* Write n tensors as one safetensors file (names and order as given; f32/f16/bf16/i32/

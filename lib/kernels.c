@@ -3,8 +3,11 @@
  * exact GELU and masked softmax.  No state, no allocation except the bf16 scratch a
  * caller hands in.
  *
- * Matrix products always go to BLAS's cblas_sgemm (bf16 weights are widened block by
- * block just before their product).  The
+ * Matrix products always go to BLAS's cblas_sgemm.  16-bit weights (f16, bf16) stay
+ * 16-bit in memory and are widened block by block (64 rows, which stay in L2) just
+ * before their product: the arithmetic is f32 on exactly the stored values, so the
+ * results are the f32 network's on those weights, while memory holds and streams half
+ * the bytes.  The
  * bias is written into y first and the product accumulated onto it (beta = 1), which
  * saves a second pass over y.
  *
@@ -30,7 +33,7 @@ int lx_k_linear(const lx_lin *l, const float *x, int ldx, int m, float *y, int l
                 lx_kscratch *s) {
     if (m <= 0) return 0;
     fill_bias(l, m, y, ldy);
-    if (l->w) {
+    if (l->w || !l->w16) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l->out, l->in, 1.0f, x, ldx,
                     l->w, l->in, 1.0f, y, ldy);
         return 0;
@@ -49,18 +52,26 @@ int lx_k_linear(const lx_lin *l, const float *x, int ldx, int m, float *y, int l
     }
     for (int j0 = 0; j0 < l->out; j0 += KB) {
         int nb = l->out - j0 < KB ? l->out - j0 : KB;
-        lx_k_bf16_to_f32(s->wf, l->wbf + (size_t)j0 * l->in, (size_t)nb * l->in);
+        lx_k_widen(s->wf, l->w16 + (size_t)j0 * l->in, (size_t)nb * l->in, l->bf16, s->avx512);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nb, l->in, 1.0f, x, ldx,
                     s->wf, l->in, 1.0f, y + j0, ldy);
     }
     return 0;
 }
 
-void lx_k_bf16_to_f32(float *dst, const uint16_t *src, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)src[i] << 16;
-        memcpy(dst + i, &u, 4);
+void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512) {
+    if (avx512) {
+        if (bf16) lx_k_widen_bf16_avx512(dst, src, n);
+        else lx_k_widen_f16_avx512(dst, src, n);
+        return;
     }
+    if (bf16)
+        for (size_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)src[i] << 16;
+            memcpy(dst + i, &u, 4);
+        }
+    else
+        for (size_t i = 0; i < n; i++) dst[i] = lx_f16_to_f32(src[i]);
 }
 
 static void ln_row(float *y, const float *x, const float *r, int n, const lx_ln *ln, float eps) {
@@ -111,10 +122,11 @@ void lx_k_softmax_masked(float *s, const float *mask, int n) {
     for (int j = 0; j < n; j++) s[j] *= inv;
 }
 
-int lx_k_have_bf16(void) {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+int lx_k_have_avx512(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 #else
     return 0;
 #endif

@@ -12,11 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A linear layer: weight [out, in] and bias [out].  Exactly one of w (f32) and wbf
- * (bf16, widened to f32 block by block as it is used) is set; b may be NULL. */
+/* A linear layer: weight [out, in] and bias [out].  The weight is f32 (w) or 16-bit
+ * (w16, f16 or bf16 as the file stores it, widened to f32 block by block as it is used,
+ * so that memory holds and streams half the bytes); b may be NULL. */
 typedef struct lx_lin {
     const float *w;               /* [out, in] f32, or NULL */
-    const uint16_t *wbf;          /* [out, in] bf16, or NULL */
+    const uint16_t *w16;          /* [out, in] f16/bf16 when w is NULL */
+    int bf16;                     /* w16 holds bf16 (else f16) */
     const float *b;               /* [out] or NULL */
     int out, in;
 } lx_lin;
@@ -27,10 +29,12 @@ typedef struct lx_ln {
     int n;
 } lx_ln;
 
-/* Scratch a bf16 linear layer needs: a block of weight rows widened to f32. */
+/* Per-thread scratch of the kernels: a block of 16-bit weight rows widened to f32, and
+ * which instruction set the widening may use. */
 typedef struct lx_kscratch {
     float *wf;
     size_t cap;                   /* elements */
+    int avx512;                   /* 1: AVX-512 (F16C / shifts) widening */
 } lx_kscratch;
 
 /* y[m, out] = x[m, in] W^T + b.  ldx / ldy are the row strides of x and y.  For a bf16
@@ -49,9 +53,13 @@ void lx_k_gelu(float *x, size_t n);
 /* One row of attention scores: s[k] += mask[k] (mask may be NULL), then softmax. */
 void lx_k_softmax_masked(float *s, const float *mask, int n);
 
-/* Widen n bf16 values to f32 (exact). */
-void lx_k_bf16_to_f32(float *dst, const uint16_t *src, size_t n);
-/* 1 when the CPU has the AVX512_BF16 dot-product instructions. */
-int lx_k_have_bf16(void);
+/* Widen n bf16 / f16 values to f32 (exact), with AVX-512 when avx512 is set. */
+void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512);
+/* 1 when the CPU has AVX-512 F/BW/VL/DQ (the lib/simd/ *_avx512.c kernels may run). */
+int lx_k_have_avx512(void);
+
+/* lib/simd/kernels_avx512.c */
+void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n);
+void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n);
 
 #endif

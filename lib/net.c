@@ -1,9 +1,9 @@
 /*
  * net.c — the LXMERT forward pass (HF LxmertModel and its heads), float32.
  *
- * Three parts, as in llama2.c: the weights (lx_weights: views into the mapped .lxm, or
- * f32 copies made once when the file stores f16/bf16; fields named after the checkpoint's
- * modules), the run state (activation buffers sized from the config and the largest
+ * Three parts, as in llama2.c: the weights (lx_weights: views into the mapped .lxm;
+ * f16/bf16 matrices stay 16-bit and are widened block by block as they are used, small
+ * vectors are widened once; fields named after the checkpoint's modules), the run state (activation buffers sized from the config and the largest
  * batch seen, reused), and forward(), one function per block in the order HF's
  * modeling_lxmert.py runs them:
  *
@@ -65,7 +65,7 @@ typedef struct lx_xlayer {
 } lx_xlayer;
 
 typedef struct lx_weights {
-    const float *word_embeddings;       /* [vocab, H] */
+    lx_lin word_embeddings;             /* [vocab, H], no bias */
     const float *position_embeddings;   /* [max_pos, H] */
     const float *token_type_embeddings; /* [type_vocab, H] */
     lx_ln emb_ln;                       /* [H] */
@@ -124,7 +124,6 @@ struct lx_net {
     lx_state s;
     void **owned;                 /* f32 copies of f16/bf16 tensors */
     size_t nowned, owned_cap;
-    int native_bf16;              /* bf16 weights stay bf16 (widened block by block in use) */
 };
 
 /* ---- binding the weights ------------------------------------------------ */
@@ -149,11 +148,12 @@ static int keep(lx_net *net, void *p) {
 }
 
 /* The tensor named by fmt, checked to have shape [d0] (d1 == 0) or [d0, d1].  Returns
- * its f32 data (a view, or a converted copy), or NULL with the error set.  With bf16 !=
- * NULL and native bf16 compute on, a bf16 tensor is returned there as a view instead. */
-static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **bf16,
-                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **bf16,
+ * its f32 data (a view, or a converted copy), or NULL with the error set.  With w16 !=
+ * NULL, an f16/bf16 tensor is returned there as a view instead (NULL returned, *bf16 set
+ * to 1 for bf16): matrices stay 16-bit and are widened as they are used. */
+static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **w16, int *bf16,
+                         const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **w16, int *bf16,
                          const char *fmt, ...) {
     if (b->failed) return NULL;
     char name[256];
@@ -180,8 +180,9 @@ static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **bf1
     size_t n = (size_t)d0 * (size_t)(d1 ? d1 : 1);
     b->failed = 0;
     if (t->dtype == LX_F32) return t->data;
-    if (t->dtype == LX_BF16 && bf16 && b->net->native_bf16) {
-        *bf16 = t->data;
+    if ((t->dtype == LX_BF16 || t->dtype == LX_F16) && w16) {
+        *w16 = t->data;
+        *bf16 = t->dtype == LX_BF16;
         return NULL;
     }
     if (t->dtype != LX_F16 && t->dtype != LX_BF16) {
@@ -190,14 +191,14 @@ static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **bf1
                      lx_dtype_name(t->dtype));
         return NULL;
     }
-    float *c = lx_aligned_alloc(n * sizeof *c);
+    float *c = (t->dtype == LX_F16 || t->dtype == LX_BF16) ? lx_aligned_alloc(n * sizeof *c) : NULL;
     if (!c || keep(b->net, c) < 0) {
         free(c);
         b->failed = 1;
         lx_error_set(b->err, "model: out of memory converting %s to f32", full);
         return NULL;
     }
-    lx_convert_to_f32(c, t->data, t->dtype, n);
+    lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->net->s.ks.avx512);
     return c;
 }
 
@@ -217,9 +218,9 @@ static void bind_lin(binder *b, lx_lin *l, int out, int in, const char *fmt, ...
     va_end(ap);
     l->out = out;
     l->in = in;
-    l->wbf = NULL;
-    l->w = bind(b, out, in, &l->wbf, "%s.weight", p);
-    l->b = bind(b, out, 0, NULL, "%s.bias", p);
+    l->w16 = NULL;
+    l->w = bind(b, out, in, &l->w16, &l->bf16, "%s.weight", p);
+    l->b = bind(b, out, 0, NULL, NULL, "%s.bias", p);
 }
 
 static void bind_ln(binder *b, lx_ln *ln, int n, const char *fmt, ...)
@@ -231,8 +232,8 @@ static void bind_ln(binder *b, lx_ln *ln, int n, const char *fmt, ...) {
     vsnprintf(p, sizeof p, fmt, ap);
     va_end(ap);
     ln->n = n;
-    ln->g = bind(b, n, 0, NULL, "%s.weight", p);
-    ln->b = bind(b, n, 0, NULL, "%s.bias", p);
+    ln->g = bind(b, n, 0, NULL, NULL, "%s.weight", p);
+    ln->b = bind(b, n, 0, NULL, NULL, "%s.bias", p);
 }
 
 /* attention.self.{query,key,value} (or visual_attention.att.*) + output.{dense,LayerNorm} */
@@ -283,11 +284,16 @@ static int bind_all(lx_net *net, lx_error *err) {
     int H = net->H;
     binder b = {.net = net, .prefix = "lxmert.", .err = err};
     if (!has(&b, "embeddings.word_embeddings.weight")) b.prefix = "";
-    w->word_embeddings = bind(&b, c->vocab_size, H, NULL, "embeddings.word_embeddings.weight");
-    w->position_embeddings =
-        bind(&b, c->max_position_embeddings, H, NULL, "embeddings.position_embeddings.weight");
-    w->token_type_embeddings =
-        bind(&b, c->type_vocab_size, H, NULL, "embeddings.token_type_embeddings.weight");
+    /* The word embeddings as a [vocab, H] "linear layer": rows are looked up (widened one
+     * by one when 16-bit), and the tied MLM decoder multiplies by them. */
+    w->word_embeddings.out = c->vocab_size;
+    w->word_embeddings.in = H;
+    w->word_embeddings.w = bind(&b, c->vocab_size, H, &w->word_embeddings.w16,
+                                &w->word_embeddings.bf16, "embeddings.word_embeddings.weight");
+    w->position_embeddings = bind(&b, c->max_position_embeddings, H, NULL, NULL,
+                                  "embeddings.position_embeddings.weight");
+    w->token_type_embeddings = bind(&b, c->type_vocab_size, H, NULL, NULL,
+                                    "embeddings.token_type_embeddings.weight");
     bind_ln(&b, &w->emb_ln, H, "embeddings.LayerNorm");
     bind_lin(&b, &w->visn_fc, H, c->visual_feat_dim, "encoder.visn_fc.visn_fc");
     bind_ln(&b, &w->visn_layer_norm, H, "encoder.visn_fc.visn_layer_norm");
@@ -310,14 +316,11 @@ static int bind_all(lx_net *net, lx_error *err) {
     if (has(&h, "cls.predictions.transform.dense.weight")) {
         bind_lin(&h, &w->mlm_transform, H, H, "cls.predictions.transform.dense");
         bind_ln(&h, &w->mlm_ln, H, "cls.predictions.transform.LayerNorm");
-        w->mlm_decoder.out = c->vocab_size;
-        w->mlm_decoder.in = H;
+        w->mlm_decoder = w->word_embeddings; /* tied, unless the file has its own copy */
         if (has(&h, "cls.predictions.decoder.weight"))
-            w->mlm_decoder.w = bind(&h, c->vocab_size, H, &w->mlm_decoder.wbf,
-                                    "cls.predictions.decoder.weight");
-        else
-            w->mlm_decoder.w = w->word_embeddings; /* tied */
-        w->mlm_decoder.b = bind(&h, c->vocab_size, 0, NULL, "cls.predictions.bias");
+            w->mlm_decoder.w = bind(&h, c->vocab_size, H, &w->mlm_decoder.w16,
+                                    &w->mlm_decoder.bf16, "cls.predictions.decoder.weight");
+        w->mlm_decoder.b = bind(&h, c->vocab_size, 0, NULL, NULL, "cls.predictions.bias");
         net->avail |= LX_OUT_MLM;
     }
     if (has(&h, "cls.seq_relationship.weight")) {
@@ -365,7 +368,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     net->dh = c->hidden_size / c->num_attention_heads;
     net->isz = c->intermediate_size;
     net->eps = (float)c->layer_norm_eps;
-    net->native_bf16 = 0;
+    net->s.ks.avx512 = lx_k_have_avx512();
     if (bind_all(net, err) < 0) {
         lx_net_free(net);
         return NULL;
@@ -606,9 +609,14 @@ static void embeddings(lx_net *net, const lx_record *r, float *out) {
     int64_t L = ids->shape[0];
     for (int64_t t = 0; t < L; t++) {
         size_t id = (size_t)elem(ids, (size_t)t), ty = tt ? (size_t)elem(tt, (size_t)t) : 0;
-        const float *we = w->word_embeddings + id * H, *pe = w->position_embeddings + t * H,
-                    *te = w->token_type_embeddings + ty * H;
+        const float *pe = w->position_embeddings + t * H, *te = w->token_type_embeddings + ty * H;
         float *row = out + t * H;
+        const float *we = row;
+        if (w->word_embeddings.w)
+            we = w->word_embeddings.w + id * H;
+        else
+            lx_k_widen(row, w->word_embeddings.w16 + id * H, (size_t)H, w->word_embeddings.bf16,
+                       net->s.ks.avx512);
         for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + te[j];
     }
     lx_k_add_layernorm(out, NULL, (int)L, H, H, &w->emb_ln, net->eps);

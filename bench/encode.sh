@@ -1,0 +1,99 @@
+# lx-encode speed and memory on a full-size LXMERT-base network with random weights
+# (768 hidden, 12 heads, 9/5/5 layers, 3129 answers): records/s and ms/record at batch 1
+# and 32 with 20 tokens and 36 regions, for f32 and bf16 storage; the machine's own
+# large-sgemm rate measured in this run and the fraction of it lx-encode reaches; model
+# load time; one question through the four-tool pipeline; peak RSS.
+#
+# ms/record = (wall time of R records - wall time of no record) / R, so model loading is
+# left out of it and reported on its own.  Knobs: LX_BENCH_ENCODE_R32 (records at batch
+# 32, default 96), LX_BENCH_ENCODE_R1 (records at batch 1, default 16).
+set -u
+D=$LX_BENCH_DIR/encode; mkdir -p "$D"
+PATH=$LX_BIN:$LX_BUILD/tools:$PATH
+R32=${LX_BENCH_ENCODE_R32:-96}
+R1=${LX_BENCH_ENCODE_R1:-16}
+
+# The machine's sgemm rate (OpenBLAS, all cores), built here: it is not part of lx.
+cc -O2 $(pkg-config --cflags openblas) bench/sgemm.c $(pkg-config --libs openblas) \
+    -o "$D/sgemm" || { echo "cannot build bench/sgemm.c"; exit 1; }
+
+randmodel --preset base -o "$D/base" > /dev/null || exit 1
+lx-convert "$D/base" -o "$D/base.lxm" || exit 1
+lx-convert "$D/base" --dtype bf16 -o "$D/base-bf16.lxm" || exit 1
+L=20 N=36
+echo "model: LXMERT-base shape, random weights; f32 $(($(stat -c %s "$D/base.lxm") / 1000000)) MB," \
+     "bf16 $(($(stat -c %s "$D/base-bf16.lxm") / 1000000)) MB"
+
+# Records: 20 tokens ([CLS] ... [SEP]), 36 regions of 2048-d features, boxes in 0..1.
+awk -v n="$R32" -v L=$L -v N=$N 'BEGIN { srand(7); for (r = 0; r < n; r++) {
+    printf "{\"id\": %d, \"input_ids\": [101", r
+    for (i = 1; i < L - 1; i++) printf ", %d", 1000 + int(rand() * 29000)
+    printf ", 102], \"visual_feats\": ["
+    for (b = 0; b < N; b++) { printf "%s[", b ? "," : ""
+        for (i = 0; i < 2048; i++) printf "%s%.3f", i ? "," : "", rand() < 0.5 ? 0 : 2 * rand()
+        printf "]" }
+    printf "], \"visual_pos\": ["
+    for (b = 0; b < N; b++) { x = rand() / 2; y = rand() / 2
+        printf "%s[%.4f, %.4f, %.4f, %.4f]", b ? "," : "", x, y, x + rand() / 2, y + rand() / 2 }
+    printf "]}\n" } }' | lx-convert -f bin > "$D/in.bin" || exit 1
+lx-convert -f json < "$D/in.bin" | head -n "$R1" | lx-convert -f bin > "$D/in1.bin"
+
+# GFLOP per record from the shape: linear layers 2*rows*in*out, attention 4*Lq*Lk*H.
+gflop=$(awk -v L=$L -v N=$N 'BEGIN { H = 768; I = 3072; F = 2048
+    layer = 4 * H * H + 2 * H * I
+    f = 2 * N * F * H + 2 * N * 4 * H
+    f += 9 * (2 * L * layer + 4 * L * L * H) + 5 * (2 * N * layer + 4 * N * N * H)
+    f += 5 * (2 * (L + N) * 4 * H * H + 8 * L * N * H + 2 * (L + N) * layer + 4 * (L * L + N * N) * H)
+    f += 2 * H * H + 2 * (H * 2 * H + 2 * H * 3129)
+    printf "%.3f", f / 1e9 }')
+rate=$("$D/sgemm" 2048 5 | awk '{ print $(NF - 1) }')
+echo "work: $gflop GFLOP per record (L=$L, N=$N)"
+echo "sgemm: $rate GFLOP/s (OpenBLAS, N=2048, $(nproc) cores, this run)"
+
+wall() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^wall_s=/) print substr($i, 8) }' "$1"; }
+rss() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^peak_rss_mb=/) print substr($i, 13) }' "$1"; }
+
+# Load: open the model, bind the weights, read no record.
+for m in base base-bf16; do
+    peakrss -o "$D/t0.$m" lx-encode -m "$D/$m.lxm" < /dev/null > /dev/null
+    printf 'load %-9s %6.0f ms  (open, bind; peak RSS %s MB)\n' "$m:" \
+        "$(awk -v w="$(wall "$D/t0.$m")" 'BEGIN { print w * 1000 }')" "$(rss "$D/t0.$m")"
+done
+
+run() { # run NAME MODEL BATCH INPUT RECORDS [lx-encode options]
+    local name=$1 m=$2 b=$3 in=$4 n=$5; shift 5
+    cat "$D/$m.lxm" > /dev/null # warm page cache
+    peakrss -o "$D/t.$name" lx-encode -m "$D/$m.lxm" --batch "$b" --only pooled_output "$@" \
+        < "$in" > /dev/null || { echo "$name: lx-encode failed"; return; }
+    awk -v w="$(wall "$D/t.$name")" -v w0="$(wall "$D/t0.$m")" -v n="$n" -v g="$gflop" \
+        -v r="$rate" -v rss="$(rss "$D/t.$name")" -v name="$name" -v file="$(stat -c %s "$D/$m.lxm")" \
+        'BEGIN { ms = (w - w0) * 1000 / n
+            printf "%-22s %7.1f records/s %8.1f ms/record  %5.1f GFLOP/s = %3.0f%% of sgemm  peak RSS %5.0f MB (file %4.0f MB)\n",
+                name, 1000 / ms, ms, g / ms * 1000, 100 * g / ms * 1000 / r, rss, file / 1e6 }'
+}
+echo
+echo "lx-encode --only pooled_output, $L tokens, $N regions:"
+run "f32  batch 32"  base 32 "$D/in.bin" "$R32"
+run "f32  batch 1"   base 1  "$D/in1.bin" "$R1"
+run "bf16 batch 32"  base-bf16 32 "$D/in.bin" "$R32"
+run "bf16 batch 1"   base-bf16 1  "$D/in1.bin" "$R1"
+run "f32  batch 32 -t1" base 32 "$D/in.bin" "$R32" --threads 1
+run "f32  batch 32 -t2" base 32 "$D/in.bin" "$R32" --threads 2
+awk -v a="$(wall "$D/t.f32  batch 32 -t1")" -v b="$(wall "$D/t.f32  batch 32 -t2")" \
+    -v w0="$(wall "$D/t0.base")" 'BEGIN { printf "--threads 2 / --threads 1 at batch 32: %.2fx\n", (a - w0) / (b - w0) }'
+
+# One question through the pipeline from a warm page cache (fresh processes).
+echo
+Q=$LX_FIXTURES/questions.jsonl F=$LX_FIXTURES/features.tsv
+lx-convert "$D/base" --labels "$D/base/label2ans.json" -o "$D/qa.lxm" 2>/dev/null ||
+    cp "$D/base.lxm" "$D/qa.lxm"
+export LX_MODEL=$D/qa.lxm
+cat "$LX_MODEL" > /dev/null
+for i in 1 2 3; do
+    s=$(date +%s.%N)
+    head -1 "$Q" | lx-tokenize --max-length 20 | lx-embed-vis --features "$F" | lx-encode |
+        lx-vqa > /dev/null || { echo "pipeline failed"; break; }
+    e=$(date +%s.%N)
+    awk -v s="$s" -v e="$e" -v i=$i 'BEGIN { printf "one question, lx-tokenize | lx-embed-vis | lx-encode | lx-vqa (run %d): %.0f ms\n", i, (e - s) * 1000 }'
+done
+rm -rf "$D/base"

@@ -333,7 +333,7 @@ static void test_truncated_everywhere(void **state) {
     pk_op(&g, '(');
     int64_t shape[2] = {3, 4}, stride[2] = {4, 1};
     for (int i = 0; i < 3; i++) {
-        char key[8];
+        char key[16];
         snprintf(key, sizeof key, "%d", i);
         pk_str(&g, key);
         pk_tensor(&g, "FloatStorage", key, 12, 0, 2, shape, stride);

@@ -37,6 +37,7 @@ awk -v n="$n" 'BEGIN {
     }
 }' > "$D/q.jsonl"
 bytes=$(stat -c %s "$D/q.jsonl")
+load0=$(cut -d' ' -f1-3 /proc/loadavg)   # other work on the machine skews the figures
 echo "input: $n questions, $bytes bytes of JSON lines ($(awk -v b="$bytes" -v n="$n" 'BEGIN { printf "%.0f", b / n }') bytes/record)"
 rate() { awk -v b="$bytes" -v n="$n" -v f="$1" 'BEGIN { split(f, a, /[= ]/); w = a[4];
     printf "%7.1f MB/s %10.0f questions/s  peak RSS %5.1f MB  (%.2f s)\n", b / w / 1e6, n / w, a[2], w }'; }
@@ -51,11 +52,14 @@ best() {   # the fastest of three runs of "$@" (stdout to /dev/null): "peak_rss_
     done
     echo "$b"
 }
+run() { local r; r=$(best "$@") && rate "$r" || echo "(failed)"; }
 printf 'lx-tokenize --vocab vocab.txt --max-length 20 < q.jsonl:  '
-rate "$(best lx-tokenize --vocab "$V" --max-length 20)"
+run lx-tokenize --vocab "$V" --max-length 20
 printf 'lx-tokenize ... --tokens:                                 '
-rate "$(best lx-tokenize --vocab "$V" --max-length 20 --tokens)"
+run lx-tokenize --vocab "$V" --max-length 20 --tokens
 printf 'lx-convert -f json < q.jsonl (stream read+write only):   '
-rate "$(best lx-convert -f json)"
+run lx-convert -f json
+printf 'load average before/after: %s / ' "$load0"
+cut -d' ' -f1-3 /proc/loadavg
 echo "(MB/s counts the input bytes; best of 3 runs; one process, one thread)"
 rm -f "$D/q.jsonl" "$D/t"

@@ -69,48 +69,63 @@ static int block_rows(size_t row_bytes) {
 
 /* ---- bf16 x bf16 -> f32 with vdpbf16ps ---------------------------------- */
 
-/* One 4x4 tile: a[i] rows of bf16 A (zero padded to a multiple of 32), w[j] rows of W.
- * One loop for the body and the K tail (a masked load of W: nothing is read past a row,
- * which may end a mapping), named accumulators so that gcc keeps all 16 in registers. */
+/* Sixteen named accumulators: c<i><j> holds the partial sums of C[i][j] (named, not an
+ * array, so that gcc keeps all of them in registers). */
+#define ACC_DECL                                                                          \
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00,        \
+           c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00,   \
+           c30 = c00, c31 = c00, c32 = c00, c33 = c00
+/* acc[4 j + i] = C[i][j], the order reduce16 expects */
+#define ACC_OUT(acc)                                                                      \
+    (acc[0] = c00, acc[1] = c10, acc[2] = c20, acc[3] = c30, acc[4] = c01, acc[5] = c11,  \
+     acc[6] = c21, acc[7] = c31, acc[8] = c02, acc[9] = c12, acc[10] = c22, acc[11] = c32, \
+     acc[12] = c03, acc[13] = c13, acc[14] = c23, acc[15] = c33)
+/* the four products of A rows x0..x3 with one W row y into column J */
+#define ACC_COL(OP, J, y)                                                                 \
+    (c0##J = OP(c0##J, x0, y), c1##J = OP(c1##J, x1, y), c2##J = OP(c2##J, x2, y),       \
+     c3##J = OP(c3##J, x3, y))
+#define PREFETCH_W(kk)                                                                    \
+    do {                                                                                  \
+        if (pf) {                                                                         \
+            _mm_prefetch((const char *)(w0 + (kk) + pf), _MM_HINT_T0);                    \
+            _mm_prefetch((const char *)(w1 + (kk) + pf), _MM_HINT_T0);                    \
+            _mm_prefetch((const char *)(w2 + (kk) + pf), _MM_HINT_T0);                    \
+            _mm_prefetch((const char *)(w3 + (kk) + pf), _MM_HINT_T0);                    \
+        }                                                                                 \
+    } while (0)
+
+#define DP(acc, x, y) _mm512_dpbf16_ps(acc, x, y)
+/* 32 values of K: A rows are zero padded, W rows are read under mask m (a W row may end
+ * a mapping: nothing past it is read) */
+#define DP_STEP(kk, m)                                                                    \
+    do {                                                                                  \
+        PREFETCH_W(kk);                                                                   \
+        __m512bh x0 = (__m512bh)_mm512_loadu_si512(a0 + (kk));                            \
+        __m512bh x1 = (__m512bh)_mm512_loadu_si512(a1 + (kk));                            \
+        __m512bh x2 = (__m512bh)_mm512_loadu_si512(a2 + (kk));                            \
+        __m512bh x3 = (__m512bh)_mm512_loadu_si512(a3 + (kk));                            \
+        __m512bh y = (__m512bh)_mm512_maskz_loadu_epi16(m, w0 + (kk));                    \
+        ACC_COL(DP, 0, y);                                                                \
+        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w1 + (kk));                             \
+        ACC_COL(DP, 1, y);                                                                \
+        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w2 + (kk));                             \
+        ACC_COL(DP, 2, y);                                                                \
+        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w3 + (kk));                             \
+        ACC_COL(DP, 3, y);                                                                \
+    } while (0)
+
+/* One 4x4 tile: a[i] rows of bf16 A (zero padded to a multiple of 32), w[j] rows of W;
+ * pf != 0: prefetch W rows pf elements ahead.  Not inlined: its own register allocation. */
 __attribute__((noinline)) static void tile_dp(const uint16_t *const a[4],
                                               const uint16_t *const w[4], int k, size_t pf,
                                               __m512 acc[16]) {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
-    __m512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-    __m512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-    __m512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    ACC_DECL;
     const uint16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    for (int kk = 0; kk < k; kk += 32) {
-        __mmask32 m = k - kk >= 32 ? ~(__mmask32)0 : (__mmask32)((1u << (k - kk)) - 1);
-        if (pf) {
-            _mm_prefetch((const char *)(w0 + kk + pf), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w1 + kk + pf), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w2 + kk + pf), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w3 + kk + pf), _MM_HINT_T0);
-        }
-        __m512bh x0 = (__m512bh)_mm512_loadu_si512(a0 + kk);
-        __m512bh x1 = (__m512bh)_mm512_loadu_si512(a1 + kk);
-        __m512bh x2 = (__m512bh)_mm512_loadu_si512(a2 + kk);
-        __m512bh x3 = (__m512bh)_mm512_loadu_si512(a3 + kk);
-        __m512bh y = (__m512bh)_mm512_maskz_loadu_epi16(m, w0 + kk);
-        c00 = _mm512_dpbf16_ps(c00, x0, y), c10 = _mm512_dpbf16_ps(c10, x1, y);
-        c20 = _mm512_dpbf16_ps(c20, x2, y), c30 = _mm512_dpbf16_ps(c30, x3, y);
-        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w1 + kk);
-        c01 = _mm512_dpbf16_ps(c01, x0, y), c11 = _mm512_dpbf16_ps(c11, x1, y);
-        c21 = _mm512_dpbf16_ps(c21, x2, y), c31 = _mm512_dpbf16_ps(c31, x3, y);
-        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w2 + kk);
-        c02 = _mm512_dpbf16_ps(c02, x0, y), c12 = _mm512_dpbf16_ps(c12, x1, y);
-        c22 = _mm512_dpbf16_ps(c22, x2, y), c32 = _mm512_dpbf16_ps(c32, x3, y);
-        y = (__m512bh)_mm512_maskz_loadu_epi16(m, w3 + kk);
-        c03 = _mm512_dpbf16_ps(c03, x0, y), c13 = _mm512_dpbf16_ps(c13, x1, y);
-        c23 = _mm512_dpbf16_ps(c23, x2, y), c33 = _mm512_dpbf16_ps(c33, x3, y);
-    }
-    /* acc[4 j + i] = C[i][j], the order reduce16 expects */
-    acc[0] = c00, acc[1] = c10, acc[2] = c20, acc[3] = c30;
-    acc[4] = c01, acc[5] = c11, acc[6] = c21, acc[7] = c31;
-    acc[8] = c02, acc[9] = c12, acc[10] = c22, acc[11] = c32;
-    acc[12] = c03, acc[13] = c13, acc[14] = c23, acc[15] = c33;
+    int kk = 0;
+    for (; kk + 32 <= k; kk += 32) DP_STEP(kk, ~(__mmask32)0);
+    if (kk < k) DP_STEP(kk, (__mmask32)((1u << (k - kk)) - 1));
+    ACC_OUT(acc);
 }
 
 void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
@@ -145,37 +160,51 @@ static inline __m512 widen(__m256i x, int wf16) {
                 : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(x), 16));
 }
 
-__attribute__((noinline)) static void tile_fma(const float *const a[4],
-                                               const uint16_t *const w[4], int k, int wf16,
-                                               size_t pf, __m512 acc[16]) {
-    for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+#define FMA(acc, x, y) _mm512_fmadd_ps(x, y, acc)
+/* 16 values of K under mask m (all ones but at the tail); prefetch every other step, as
+ * a cache line holds 32 W values */
+#define FMA_STEP(kk, m)                                                                   \
+    do {                                                                                  \
+        if (!((kk) & 31)) PREFETCH_W(kk);                                                 \
+        __m512 x0 = _mm512_maskz_loadu_ps(m, a0 + (kk));                                  \
+        __m512 x1 = _mm512_maskz_loadu_ps(m, a1 + (kk));                                  \
+        __m512 x2 = _mm512_maskz_loadu_ps(m, a2 + (kk));                                  \
+        __m512 x3 = _mm512_maskz_loadu_ps(m, a3 + (kk));                                  \
+        __m512 y = widen(_mm256_maskz_loadu_epi16(m, w0 + (kk)), wf16);                   \
+        ACC_COL(FMA, 0, y);                                                               \
+        y = widen(_mm256_maskz_loadu_epi16(m, w1 + (kk)), wf16);                          \
+        ACC_COL(FMA, 1, y);                                                               \
+        y = widen(_mm256_maskz_loadu_epi16(m, w2 + (kk)), wf16);                          \
+        ACC_COL(FMA, 2, y);                                                               \
+        y = widen(_mm256_maskz_loadu_epi16(m, w3 + (kk)), wf16);                          \
+        ACC_COL(FMA, 3, y);                                                               \
+    } while (0)
+
+/* One 4x4 tile of f32 A rows a[i] and 16-bit W rows w[j] widened to f32; wf16 is a
+ * constant in each of the two instances below. */
+static inline __attribute__((always_inline)) void tile_fma(const float *const a[4],
+                                                           const uint16_t *const w[4], int k,
+                                                           const int wf16, size_t pf,
+                                                           __m512 acc[16]) {
+    ACC_DECL;
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
     int kk = 0;
-    for (; kk + 16 <= k; kk += 16) {
-        __m512 av[4], wv[4];
-#pragma GCC unroll 4
-        for (int i = 0; i < 4; i++) av[i] = _mm512_loadu_ps(a[i] + kk);
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-            wv[j] = widen(_mm256_loadu_si256((const __m256i *)(w[j] + kk)), wf16);
-        if (pf && !(kk & 31))
-#pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(w[j] + kk + pf), _MM_HINT_T0);
-#pragma GCC unroll 4
-        for (int j = 0; j < 4; j++)
-#pragma GCC unroll 4
-            for (int i = 0; i < 4; i++)
-                acc[4 * j + i] = _mm512_fmadd_ps(av[i], wv[j], acc[4 * j + i]);
-    }
-    if (kk < k) {
-        __mmask16 m = (__mmask16)((1u << (k - kk)) - 1);
-        __m512 av[4], wv[4];
-        for (int i = 0; i < 4; i++) av[i] = _mm512_maskz_loadu_ps(m, a[i] + kk);
-        for (int j = 0; j < 4; j++)
-            wv[j] = widen(_mm256_maskz_loadu_epi16(m, w[j] + kk), wf16);
-        for (int j = 0; j < 4; j++)
-            for (int i = 0; i < 4; i++)
-                acc[4 * j + i] = _mm512_fmadd_ps(av[i], wv[j], acc[4 * j + i]);
-    }
+    for (; kk + 16 <= k; kk += 16) FMA_STEP(kk, (__mmask16)0xffff);
+    if (kk < k) FMA_STEP(kk, (__mmask16)((1u << (k - kk)) - 1));
+    ACC_OUT(acc);
+}
+
+__attribute__((noinline)) static void tile_fma_bf16(const float *const a[4],
+                                                    const uint16_t *const w[4], int k,
+                                                    size_t pf, __m512 acc[16]) {
+    tile_fma(a, w, k, 0, pf, acc);
+}
+
+__attribute__((noinline)) static void tile_fma_f16(const float *const a[4],
+                                                   const uint16_t *const w[4], int k,
+                                                   size_t pf, __m512 acc[16]) {
+    tile_fma(a, w, k, 1, pf, acc);
 }
 
 void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
@@ -195,7 +224,9 @@ void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                 for (int i = 0; i < 4; i++)
                     ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * lda;
                 __m512 acc[16];
-                tile_fma(ar, wr, k, wf16, i0 == m0 && j0 + 8 <= n ? pfd : 0, acc);
+                size_t pf = i0 == m0 && j0 + 8 <= n ? pfd : 0;
+                if (wf16) tile_fma_f16(ar, wr, k, pf, acc);
+                else tile_fma_bf16(ar, wr, k, pf, acc);
                 store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
                            c + (size_t)i0 * ldc + j0, ldc, accumulate);
             }

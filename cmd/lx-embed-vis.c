@@ -62,7 +62,10 @@ static const char usage_text[] =
     "                        standard input) with img_id, img_h, img_w, boxes [N, 4] in\n"
     "                        pixels, features [N, D], optionally objects_id,\n"
     "                        objects_conf, attrs_id, attrs_conf: features from any\n"
-    "                        detector.  Held in memory; searched after the TSVs\n"
+    "                        detector.  Checked as read; from a regular file only each\n"
+    "                        record's place is kept (memory bounded by one image),\n"
+    "                        from a pipe the regions are held in memory.  Searched\n"
+    "                        after the TSVs\n"
     "      --dump            read no records: write every image of the --features files\n"
     "                        as a regions record (the --regions format)\n"
     "\n"
@@ -200,21 +203,16 @@ static int load_regions(lx_cli *cl, const opts *o, lx_features *store) {
     const char *name = f == stdin ? "<stdin>" : o->regions;
     if (!f) return cli_error(cl, "%s: %m", o->regions);
     lx_error err = {{0}};
-    lx_reader *rd = lx_reader_open(f, name, &err);
+    uint64_t recno;
     int status = LX_EXIT_OK;
-    if (!rd) status = cli_error(cl, "%s", err.msg);
-    lx_record r;
-    lx_record_init(&r);
-    int rc;
-    while (rd && (rc = lx_reader_next(rd, &r, &err)) != 0) {
-        if (rc > 0 && lx_features_add_record(store, &r, &err) == 0) continue;
-        fprintf(stderr, "%s: %s:record %llu: %s\n", cl->prog, name,
-                (unsigned long long)lx_reader_record_no(rd), err.msg);
+    if (lx_features_add_regions(store, f, name, &recno, &err) < 0) {
+        if (recno)
+            fprintf(stderr, "%s: %s:record %llu: %s\n", cl->prog, name,
+                    (unsigned long long)recno, err.msg);
+        else
+            cli_error(cl, "%s: %s", name, err.msg);
         status = LX_EXIT_FAIL;
-        break;
     }
-    lx_record_clear(&r);
-    lx_reader_close(rd);
     if (f != stdin) fclose(f);
     return status;
 }

@@ -398,7 +398,7 @@ int lx_featindex_find(const lx_featindex *ix, const char *key, size_t keylen,
 void lx_featindex_close(lx_featindex *ix);
 
 /* A feature store (lib/featstore.c): several indexed TSV files, searched in the order
- * given, then regions added from records (kept in memory), for lookups by key. */
+ * given, then regions added from records, for lookups by key. */
 typedef struct lx_features lx_features;
 
 /* Open n TSV files with their indexes (index_paths NULL, or an entry NULL: the
@@ -410,6 +410,13 @@ const lx_featindex *lx_features_index(const lx_features *f, size_t i);
 /* Add one regions record (lx_regions_from_record), copied into memory.  A key already
  * added is an error. */
 int lx_features_add_record(lx_features *f, const lx_record *r, lx_error *err);
+/* Add every regions record of a stream (in is read to its end, not closed; name is for
+ * messages).  Each is checked as it is read.  From a regular file of binary frames or
+ * JSON lines only each record's byte range is kept and the record is re-read at lookup
+ * (memory bounded by one image); from a pipe or a JSON array the regions are held in
+ * memory.  On error *recno is the number of the bad record (0: not a record's fault). */
+int lx_features_add_regions(lx_features *f, FILE *in, const char *name, uint64_t *recno,
+                            lx_error *err);
 /* Look key up and decode its regions into g.  Returns 1 when found, 0 when no source
  * has it, -1 when its line is bad (the message names the file and the id). */
 int lx_features_lookup(lx_features *f, const char *key, lx_regions *g, lx_error *err);

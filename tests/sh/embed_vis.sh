@@ -58,6 +58,28 @@ lx-convert -f json < "$T/regions.bin" > "$T/regions.jsonl" 2>/dev/null && {
     lx-embed-vis --regions "$T/regions.jsonl" "$Q" > "$T/viajson.bin" || fail "--regions JSON"
     reccmp "$T/lx.bin" "$T/viajson.bin" || fail "join via JSON regions differs"
 }
+# regions as a JSON array (held in memory) and bad regions records
+if [ -s "$T/regions.jsonl" ]; then
+    { echo '['; sed '$!s/$/,/' "$T/regions.jsonl"; echo ']'; } > "$T/regions-array.json"
+    lx-embed-vis --regions "$T/regions-array.json" "$Q" > "$T/viaarray.bin" || fail "--regions JSON array"
+    reccmp "$T/lx.bin" "$T/viaarray.bin" || fail "join via a JSON array of regions differs"
+fi
+printf '%s\n' '{"img_id":"a","img_h":10,"img_w":10,"boxes":[[0,0,10,10]],"features":[[1.0,2.0]]}' \
+    '{"img_id":"b","img_h":10,"img_w":10,"boxes":[[0,0,11,5]],"features":[[1.0,2.0]]}' > "$T/badreg.jsonl"
+expect_status 1 lx-embed-vis --regions "$T/badreg.jsonl" "$Q"
+expect_err "^lx-embed-vis: $T/badreg.jsonl:record 2: image b: boxes: region 0: \(0, 0, 11, 5\) is outside the 10 x 10 \(w x h\) image"
+printf '%s\n' '{"img_id":"a","img_h":10,"img_w":10,"boxes":[[0,0,10,10]]}' > "$T/badreg.jsonl"
+expect_status 1 lx-embed-vis --regions "$T/badreg.jsonl" "$Q"
+expect_err "record 1: image a: no features tensor field"
+printf '%s\n' '{"img_id":"a","img_h":10,"img_w":10,"boxes":[[0,0,10,10]],"features":[[1.0,2.0]]}' \
+    '{"img_id":"a","img_h":10,"img_w":10,"boxes":[[0,0,10,10]],"features":[[1.0,2.0]]}' > "$T/badreg.jsonl"
+expect_status 1 lx-embed-vis --regions "$T/badreg.jsonl" "$Q"
+expect_err "record 2: image a was given twice"
+# an integer box in JSON regions is fine; visual_pos is box / size in float32
+printf '%s\n' '{"img_id":"a","img_h":10,"img_w":4,"boxes":[[1,1,3,10]],"features":[[1.0,2.0]]}' > "$T/reg1.jsonl"
+echo '{"img_id": "a"}' | lx-embed-vis --regions "$T/reg1.jsonl" -f json > "$T/out" || fail "integer boxes"
+grep -q '"visual_feats":\[\[1.0,2.0\]\],"visual_pos":\[\[0.25,0.1,0.75,1.0\]\]' "$T/out" || fail "small join: $(cat "$T/out")"
+
 # an index built through a 7-byte buffer finds the same lines
 rm -f "$T/features.tsv.lxi"
 lx-embed-vis --buffer-size 7 --features "$T/features.tsv" "$Q" > "$T/small.bin" || fail "small-buffer index"

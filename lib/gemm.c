@@ -245,7 +245,7 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
     if (check_op(op, err) < 0) return -1;
     /* enough work per share to pay for waking a thread; shares in multiples of 4 */
     double macs = (double)op->m * op->n * op->k;
-    int nt = lx_pool_size(pool);
+    int nt = caps && caps->avx512 ? lx_pool_size(pool) : 1; /* portable: OpenBLAS threads */
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
     if (nt == 1) return range_unchecked(caps, op, 0, op->n, &s[0], err);
     share_ctx x = {caps, op, s, nt, (op->n / nt + 3) & ~3, 0, err};

@@ -121,7 +121,8 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
 /* The whole product, N split into lx_pool_size(pool) contiguous ranges (multiples of 4
  * columns) run on the pool's threads, the calling thread included (pool NULL: all on the
  * calling thread); s points to lx_pool_size(pool) scratches, s[t] used by thread t.
- * Small products use fewer threads.  Returns 0 or -1 with err set. */
+ * Small products use fewer threads; the portable path runs on the calling thread only,
+ * leaving the threading to OpenBLAS.  Returns 0 or -1 with err set. */
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
             lx_gemm_scratch *s, lx_error *err);
 

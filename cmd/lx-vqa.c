@@ -26,6 +26,7 @@ typedef struct opts {
     long top_k;                   /* -k: answers listed per record (5) */
     lx_vqa_scoring scoring;       /* --score: sigmoid (default) or softmax */
     int eval;                     /* --eval: print the accuracy summary at the end */
+    int eval_only;                /* --eval-only: score the records' own "answer"; no model */
     const char *eval_out;         /* --eval-out FILE: the summary as JSON there */
     const char *format;           /* -f: output encoding (default json) */
     long threads;                 /* --threads (0: all cores) */
@@ -78,6 +79,9 @@ static void usage(void) {
         "                        LXMERT's score and the official VQA accuracy, overall and\n"
         "                        per question_type / answer_type (percent)\n"
         "      --eval-out FILE   write the summary as JSON to FILE (implies --eval)\n"
+        "      --eval-only       no model: score each record's own \"answer\" (taking\n"
+        "                        vqa_score / vqa_accuracy as an earlier lx-vqa wrote\n"
+        "                        them) and print the summary (implies --eval)\n"
         "      --keep-tensors    keep the model inputs and encoder outputs (dropped by\n"
         "                        default: visual_feats, visual_pos, pooled_output, ...)\n"
         "  -f, --format FMT      output encoding: json (default) or bin\n"
@@ -302,6 +306,52 @@ static int loop(run *R, lx_reader *rd, lx_writer *w) {
     return status;
 }
 
+/* --eval-only: the prediction is the record's "answer"; scores an earlier lx-vqa wrote
+ * (vqa_score, vqa_accuracy) are taken as they are, the others computed from the truth and
+ * appended.  This totals the outputs of several runs, or scores predictions made
+ * elsewhere. */
+static int eval_record(void *ctx, lx_record *r, lx_error *err) {
+    run *R = ctx;
+    const char *pred = json_string_value(lx_record_json(r, "answer"));
+    if (!pred)
+        return lx_error_set(err, "answer: %s, expected the prediction (a string)",
+                            lx_record_find(r, "answer") ? "got a non-string" : "missing");
+    if (check_truth(r, err) < 0)
+        return -1;
+    const json_t *label = lx_record_json(r, "label"), *humans = human_answers(r);
+    const json_t *vs = lx_record_json(r, "vqa_score"), *va = lx_record_json(r, "vqa_accuracy");
+    double soft = json_is_number(vs) ? json_number_value(vs) : -1;
+    double official = json_is_number(va) ? json_number_value(va) : -1;
+    if (soft < 0 && label) {
+        if (lx_vqa_soft_score(label, pred, &soft, err) < 0 ||
+            lx_record_set_json(r, "vqa_score", json_real(soft), err) < 0)
+            return -1;
+    }
+    if (official < 0 && humans) {
+        json_t *keep = json_incref((json_t *)humans);
+        size_t n = json_array_size(keep);
+        const char **h = malloc((n ? n : 1) * sizeof *h);
+        int rc = h ? 0 : lx_error_set(err, "out of memory");
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            const json_t *a = json_array_get(keep, i);
+            h[i] = json_string_value(json_is_object(a) ? json_object_get(a, "answer") : a);
+        }
+        if (rc == 0)
+            rc = lx_vqa_accuracy(h, n, pred, &official, err);
+        free(h);
+        json_decref(keep);
+        if (rc < 0 || lx_record_set_json(r, "vqa_accuracy", json_real(official), err) < 0)
+            return -1;
+    }
+    if (soft < 0 && official < 0)
+        R->n_notruth++;
+    if (lx_vqa_eval_add_scores(R->ev, soft, official,
+                               json_string_value(lx_record_json(r, "question_type")),
+                               json_string_value(lx_record_json(r, "answer_type")), err) < 0)
+        return -1;
+    return 1;
+}
+
 /* ---- the summary ------------------------------------------------------------------- */
 
 static void print_groups(const char *what, const json_t *g) {
@@ -381,12 +431,13 @@ static int setup(run *R, lx_error *err) {
 }
 
 int main(int argc, char **argv) {
-    enum { O_LABELS = 256, O_SCORE, O_EVAL, O_EVAL_OUT, O_KEEP, O_BATCH, O_THREADS, O_SKIP,
+    enum { O_LABELS = 256, O_SCORE, O_EVAL, O_EVAL_OUT, O_EVAL_ONLY, O_KEEP, O_BATCH, O_THREADS, O_SKIP,
            O_PROGRESS, O_VERSION };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},      {"labels", required_argument, 0, O_LABELS},
         {"top-k", required_argument, 0, 'k'},      {"score", required_argument, 0, O_SCORE},
         {"eval", no_argument, 0, O_EVAL},          {"eval-out", required_argument, 0, O_EVAL_OUT},
+        {"eval-only", no_argument, 0, O_EVAL_ONLY},
         {"keep-tensors", no_argument, 0, O_KEEP},  {"format", required_argument, 0, 'f'},
         {"batch", required_argument, 0, O_BATCH},  {"threads", required_argument, 0, O_THREADS},
         {"skip-bad", no_argument, 0, O_SKIP},      {"progress", no_argument, 0, O_PROGRESS},
@@ -414,6 +465,7 @@ int main(int argc, char **argv) {
             break;
         case O_EVAL: R.o.eval = 1; break;
         case O_EVAL_OUT: R.o.eval_out = optarg; R.o.eval = 1; break;
+        case O_EVAL_ONLY: R.o.eval_only = 1; R.o.eval = 1; break;
         case O_KEEP: R.o.keep_tensors = 1; break;
         case 'f': R.o.format = optarg; break;
         case O_BATCH:
@@ -448,7 +500,7 @@ int main(int argc, char **argv) {
     int status = LX_EXIT_FAIL;
     lx_reader *rd = NULL;
     lx_writer *w = NULL;
-    if (setup(&R, &err) < 0) {
+    if (R.o.eval_only ? !(R.ev = lx_vqa_eval_new(&err)) : setup(&R, &err) < 0) {
         cli_error(&R.cli, "%s", err.msg);
         goto done;
     }
@@ -456,7 +508,10 @@ int main(int argc, char **argv) {
         cli_error(&R.cli, "%s", err.msg);
         goto done;
     }
-    status = loop(&R, rd, w);
+    if (R.o.eval_only)
+        status = cli_filter(&R.cli, rd, w, R.o.skip_bad, eval_record, &R);
+    else
+        status = loop(&R, rd, w);
     if (R.o.eval && report(&R) != LX_EXIT_OK)
         status = LX_EXIT_FAIL;
 done:

@@ -528,6 +528,20 @@ int lx_vqa_eval_add(lx_vqa_eval *ev, const char *pred, const json_t *label,
     return 0;
 }
 
+int lx_vqa_eval_add_scores(lx_vqa_eval *ev, double soft, double official, const char *qtype,
+                           const char *atype, lx_error *err) {
+    if (soft > 1.0 + 1e-9 || official > 1.0 + 1e-9)
+        return lx_error_set(err, "got a score of %g, expected one in [0, 1]",
+                            soft > 1.0 ? soft : official);
+    if (soft >= 0 && metric_add(&ev->soft, soft, qtype, atype, err) < 0)
+        return -1;
+    if (official >= 0 && metric_add(&ev->official, official, qtype, atype, err) < 0)
+        return -1;
+    if (soft >= 0 || official >= 0)
+        ev->count++;
+    return 0;
+}
+
 static json_t *groups_json(const groups *g) {
     json_t *o = json_object();
     for (size_t i = 0; i < g->n; i++)

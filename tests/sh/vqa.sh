@@ -77,6 +77,19 @@ grep -q '"what": 30\.0' "$T/ev.json" || fail "--eval-out per question type"
 lx-vqa --keep-tensors < "$T/h.jsonl" | lx-vqa --eval > /dev/null 2> "$T/err2" || fail "re-run"
 grep -q "0 questions with answers to compare, 2 without" "$T/err2" || fail "own answers taken as truth"
 
+# --eval-only (no model): the official figures of the fixture's 43 predictions
+sed 's/"prediction"/"answer"/' "$FX/vqa-eval/cases.jsonl" > "$T/cases.jsonl"
+expect_status 0 env -u LX_MODEL lx-vqa --eval-only --eval-out "$T/sum.json" "$T/cases.jsonl"
+tr -d '\n' < "$T/sum.json" | sed 's/.*"official": *\({.*}\) *}$/\1/' > "$T/sum1.json"; echo >> "$T/sum1.json"
+tr -d '\n' < "$FX/vqa-eval/summary.json" > "$T/want1.json"; echo >> "$T/want1.json"
+jsoncmp --tol 1e-6 "$T/sum1.json" "$T/want1.json" || fail "--eval-only differs from summary.json"
+grep -q '"vqa_accuracy":0.9' <(sed -n 6p "$T/out") || fail "--eval-only appends vqa_accuracy"
+# and totals lx-vqa's own output, re-using its per-record scores
+lx-vqa < "$T/h.jsonl" | lx-vqa --eval-only --eval-out "$T/ev2.json" > /dev/null || fail "totals"
+grep -q '"overall": 30\.0' "$T/ev2.json" || fail "--eval-only over lx-vqa output"
+expect_status 1 lx-vqa --eval-only "$T/p.jsonl"
+expect_err "record 1: answer: missing, expected the prediction"
+
 # Bad records: the good ones before are written, the message names the record
 { pooled 1 ''; echo '{"id":2,"pooled_output":[1,2,3]}'; pooled 3 ''; } > "$T/bad.jsonl"
 expect_status 1 lx-vqa "$T/bad.jsonl"

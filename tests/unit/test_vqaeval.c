@@ -250,12 +250,33 @@ static void test_soft(void **state) {
     lx_vqa_eval_free(ev);
 }
 
+static void test_add_scores(void **state) {
+    (void)state;
+    lx_error err = {""};
+    lx_vqa_eval *ev = lx_vqa_eval_new(&err);
+    assert_int_equal(lx_vqa_eval_add_scores(ev, 1.0, 0.3, "what", "other", &err), 0);
+    assert_int_equal(lx_vqa_eval_add_scores(ev, -1, 0.9, "how many", "number", &err), 0);
+    assert_int_equal(lx_vqa_eval_add_scores(ev, -1, -1, "what", NULL, &err), 0); /* no truth */
+    assert_int_equal(lx_vqa_eval_add_scores(ev, 2.0, -1, NULL, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "expected one in [0, 1]"));
+    json_t *s = lx_vqa_eval_summary(ev);
+    assert_int_equal(json_integer_value(json_object_get(s, "count")), 2);
+    json_t *o = json_object_get(s, "official"), *l = json_object_get(s, "lxmert");
+    assert_true(fabs(json_number_value(json_object_get(o, "overall")) - 60.0) < 1e-9);
+    assert_true(fabs(json_number_value(json_object_get(l, "overall")) - 100.0) < 1e-9);
+    assert_int_equal(json_integer_value(json_object_get(l, "count")), 1);
+    json_t *pq = json_object_get(o, "perQuestionType");
+    assert_true(fabs(json_number_value(json_object_get(pq, "how many")) - 90.0) < 1e-9);
+    json_decref(s);
+    lx_vqa_eval_free(ev);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tables),   cmocka_unit_test(test_clean),
         cmocka_unit_test(test_punct),    cmocka_unit_test(test_words),
         cmocka_unit_test(test_accuracy_rules), cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_soft),
+        cmocka_unit_test(test_soft),     cmocka_unit_test(test_add_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

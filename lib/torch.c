@@ -87,8 +87,13 @@ static int collect_slots(const lx_pickle *p, slots *s, lx_error *err) {
 
 /* ---- finding the state dict ---------------------------------------------------------- */
 
-static int holds_tensors(const lx_pk *v) {
+/* Entries the search below may look at: a dict that holds itself many times over would
+ * otherwise cost n^depth. */
+#define SEARCH_BUDGET 10000000L
+
+static int holds_tensors(const lx_pk *v, long *work) {
     if (v->kind != LX_PK_DICT) return 0;
+    *work -= (long)v->u.dict.n;
     for (size_t i = 0; i < v->u.dict.n; i++)
         if (v->u.dict.vals[i]->kind == LX_PK_TENSOR) return 1;
     return 0;
@@ -98,8 +103,11 @@ static int holds_tensors(const lx_pk *v) {
  * `depth` levels down) that holds tensors; when several do, the one under a usual key
  * ("state_dict", "model_state_dict", "model", "module").  NULL with err set if none or
  * ambiguous.  The depth bound also stops cycles. */
-static const lx_pk *find_state_dict(const lx_pk *v, int depth, lx_error *err) {
-    if (holds_tensors(v)) return v;
+static const lx_pk *find_state_dict(const lx_pk *v, int depth, long *work, lx_error *err) {
+    if (holds_tensors(v, work)) return v;
+    if (*work < 0)
+        return lx_error_set(err, "the checkpoint's object is too large or too shared to "
+                                 "search for its state dict"), NULL;
     if (v->kind != LX_PK_DICT || depth == 0)
         return lx_error_set(err, "no dict of tensors found (the checkpoint holds a %s)",
                             lx_pk_kind_name(v->kind)), NULL;
@@ -112,7 +120,10 @@ static const lx_pk *find_state_dict(const lx_pk *v, int depth, lx_error *err) {
         const lx_pk *k = v->u.dict.keys[i], *c = v->u.dict.vals[i];
         if (k->kind != LX_PK_STR || c->kind != LX_PK_DICT) continue;
         lx_error sub;
-        const lx_pk *sd = find_state_dict(c, depth - 1, &sub);
+        const lx_pk *sd = find_state_dict(c, depth - 1, work, &sub);
+        if (*work < 0)
+            return lx_error_set(err, "the checkpoint's object is too large or too shared "
+                                     "to search for its state dict"), NULL;
         if (!sd) continue;
         count++;
         if (strlen(names) + k->u.str.len + 4 < sizeof names)
@@ -343,7 +354,8 @@ static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickl
         sl->data = data;
         sl->nbytes = e->usize;
     }
-    const lx_pk *sd = find_state_dict(root, 3, err);
+    long work = SEARCH_BUDGET;
+    const lx_pk *sd = find_state_dict(root, 3, &work, err);
     if (!sd) goto out_name;
     rc = add_tensors(d, sd, s, size, err);
 out_name:
@@ -456,7 +468,8 @@ static int read_legacy(lx_tensor_dict *d, int fd, const uint8_t *map, size_t siz
             at += (sl->nbytes + 63) & ~(uint64_t)63;
         }
     }
-    const lx_pk *sd = find_state_dict(v[3], 3, err);
+    long work = SEARCH_BUDGET;
+    const lx_pk *sd = find_state_dict(v[3], 3, &work, err);
     if (!sd) return -1;
     return add_tensors(d, sd, s, size, err);
 }

@@ -563,6 +563,32 @@ static void test_ambiguous(void **state) {
     unlink(path);
 }
 
+/* A dict holding itself 3000 times (a few KB of pickle): the search for the state
+ * dict must not cost 3000^3. */
+static void test_self_nested(void **state) {
+    storages();
+    const char *path = scratch("selfnest.pt");
+    gbuf pkl = {0};
+    pk_proto(&pkl);
+    pk_op(&pkl, '}');
+    g_u8(&pkl, 'q');
+    g_u8(&pkl, 0);
+    pk_op(&pkl, '(');
+    for (int i = 0; i < 3000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%d", i);
+        pk_str(&pkl, k);
+        g_u8(&pkl, 'h');
+        g_u8(&pkl, 0);
+    }
+    pk_op(&pkl, 'u');
+    pk_op(&pkl, '.');
+    write_zip(path, &pkl, 0, 0, 0);
+    expect_fail(path, "too large or too shared");
+    g_free(&pkl);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_zip),
@@ -577,6 +603,7 @@ int main(void) {
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_ambiguous),
+        cmocka_unit_test(test_self_nested),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@ typedef struct opts {
     long batch;                   /* --batch: records per forward pass (16) */
     long threads;                 /* --threads (0: all cores) */
     int box_check;                /* 1 unless --no-box-check */
+    int exact_bf16;               /* --exact-bf16: bf16 weights computed in f32 */
     int skip_bad;                 /* --skip-bad: report bad records and go on */
     int progress;                 /* --progress */
 } opts;
@@ -105,9 +106,11 @@ static void usage(void) {
         "                        e.g. pooled_output); computes just what they need\n"
         "      --drop-inputs     remove the model inputs from the output records\n"
         "      --no-box-check    accept visual_pos values outside 0..1\n"
+        "      --exact-bf16      with bf16 weights, compute in f32 (exact, slower) instead\n"
+        "                        of with the CPU's bf16 dot products\n"
         "  -f, --format FMT      output encoding: bin (default) or json\n"
         "      --batch N         records per forward pass (default 16)\n"
-        "      --threads N       worker threads (default 0: all cores)\n"
+        "      --threads N       threads (default 0: all cores)\n"
         "      --skip-bad        report a bad record and go on (default: stop)\n"
         "      --progress        show a progress line on stderr\n"
         "  -h, --help            show this help and exit\n"
@@ -316,7 +319,8 @@ static int setup(run *R, lx_error *err) {
     const char *path = cli_model_path(R->o.model);
     if (!path) return lx_error_set(err, "no model: give -m FILE or set LX_MODEL");
     if (!(R->model = lx_model_open(path, err))) return -1;
-    lx_net_opts no = {.threads = (int)R->o.threads, .box_check = R->o.box_check};
+    lx_net_opts no = {.threads = (int)R->o.threads, .box_check = R->o.box_check,
+                      .exact_bf16 = R->o.exact_bf16};
     if (!(R->net = lx_net_new(R->model, &no, err))) return lx_error_prefix(err, "%s", path);
     unsigned miss = R->o.want & ~lx_net_available(R->net);
     for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)
@@ -339,13 +343,14 @@ static int setup(run *R, lx_error *err) {
 }
 
 int main(int argc, char **argv) {
-    enum { O_HIDDEN = 256, O_ATT, O_HEADS, O_FILL, O_ONLY, O_DROP, O_NOBOX, O_BATCH, O_THREADS,
-           O_SKIP, O_PROGRESS, O_VERSION };
+    enum { O_HIDDEN = 256, O_ATT, O_HEADS, O_FILL, O_ONLY, O_DROP, O_NOBOX, O_EXACT, O_BATCH,
+           O_THREADS, O_SKIP, O_PROGRESS, O_VERSION };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},       {"hidden-states", no_argument, 0, O_HIDDEN},
         {"attentions", no_argument, 0, O_ATT},      {"heads", required_argument, 0, O_HEADS},
         {"fill-mask", required_argument, 0, O_FILL}, {"only", required_argument, 0, O_ONLY},
         {"drop-inputs", no_argument, 0, O_DROP},    {"no-box-check", no_argument, 0, O_NOBOX},
+        {"exact-bf16", no_argument, 0, O_EXACT},
         {"format", required_argument, 0, 'f'},      {"batch", required_argument, 0, O_BATCH},
         {"threads", required_argument, 0, O_THREADS}, {"skip-bad", no_argument, 0, O_SKIP},
         {"progress", no_argument, 0, O_PROGRESS},   {"help", no_argument, 0, 'h'},
@@ -373,6 +378,7 @@ int main(int argc, char **argv) {
         case O_ONLY: only = optarg; break;
         case O_DROP: R.o.drop_inputs = 1; break;
         case O_NOBOX: R.o.box_check = 0; break;
+        case O_EXACT: R.o.exact_bf16 = 1; break;
         case 'f': R.o.format = optarg; break;
         case O_BATCH:
             if (cli_parse_long(&R.cli, "--batch", optarg, 1, 4096, &R.o.batch) < 0)

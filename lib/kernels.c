@@ -3,13 +3,9 @@
  * exact GELU and masked softmax.  No state, no allocation except the bf16 scratch a
  * caller hands in.
  *
- * Matrix products always go to BLAS's cblas_sgemm.  16-bit weights (f16, bf16) stay
- * 16-bit in memory and are widened block by block (64 rows, which stay in L2) just
- * before their product: the arithmetic is f32 on exactly the stored values, so the
- * results are the f32 network's on those weights, while memory holds and streams half
- * the bytes.  The
- * bias is written into y first and the product accumulated onto it (beta = 1), which
- * saves a second pass over y.
+ * Matrix products with f32 weights go to BLAS's cblas_sgemm (a range of output columns
+ * at a time, so that the network can spread one product over its threads); 16-bit
+ * weights go to lx_gemm (lib/gemm.h).
  *
  * LayerNorm follows PyTorch: mean and biased variance over the row, computed here in
  * double so that the result does not depend on the row length's rounding.
@@ -21,42 +17,17 @@
 #include "kernels.h"
 #include "lx.h"
 
-static void fill_bias(const lx_lin *l, int m, float *y, int ldy) {
+void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
+                     int n0, int n1) {
+    if (m <= 0 || n1 <= n0) return;
+    /* the bias goes into y first and the product is accumulated onto it (beta = 1) */
     for (int i = 0; i < m; i++) {
-        float *row = y + (size_t)i * ldy;
-        if (l->b) memcpy(row, l->b, (size_t)l->out * sizeof *row);
-        else memset(row, 0, (size_t)l->out * sizeof *row);
+        float *row = y + (size_t)i * ldy + n0;
+        if (l->b) memcpy(row, l->b + n0, (size_t)(n1 - n0) * sizeof *row);
+        else memset(row, 0, (size_t)(n1 - n0) * sizeof *row);
     }
-}
-
-int lx_k_linear(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
-                lx_kscratch *s) {
-    if (m <= 0) return 0;
-    fill_bias(l, m, y, ldy);
-    if (l->w || !l->w16) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, l->out, l->in, 1.0f, x, ldx,
-                    l->w, l->in, 1.0f, y, ldy);
-        return 0;
-    }
-    /* bf16 weights: widen blocks of KB weight rows to f32 and multiply each block with
-     * sgemm.  The weights are read as bf16 (half the memory traffic of f32) and the
-     * arithmetic is f32, so the result is the f32 network's on the same weights. */
-    enum { KB = 64 };
-    size_t need = (size_t)KB * (size_t)l->in;
-    if (need > s->cap) {
-        float *nb = lx_aligned_alloc(need * sizeof *nb);
-        if (!nb) return -1;
-        free(s->wf);
-        s->wf = nb;
-        s->cap = need;
-    }
-    for (int j0 = 0; j0 < l->out; j0 += KB) {
-        int nb = l->out - j0 < KB ? l->out - j0 : KB;
-        lx_k_widen(s->wf, l->w16 + (size_t)j0 * l->in, (size_t)nb * l->in, l->bf16, s->avx512);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nb, l->in, 1.0f, x, ldx,
-                    s->wf, l->in, 1.0f, y + j0, ldy);
-    }
-    return 0;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, l->in, 1.0f, x, ldx,
+                l->w + (size_t)n0 * l->in, l->in, 1.0f, y + n0, ldy);
 }
 
 void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512) {
@@ -104,7 +75,11 @@ void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
     for (int i = 0; i < m; i++) ln_row(y + (size_t)i * ldy, x + (size_t)i * ldx, NULL, n, ln, eps);
 }
 
-void lx_k_gelu(float *x, size_t n) {
+void lx_k_gelu(float *x, size_t n, int avx512) {
+    if (avx512) {
+        lx_k_gelu_avx512(x, n);
+        return;
+    }
     for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
 }
 

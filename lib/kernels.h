@@ -29,18 +29,11 @@ typedef struct lx_ln {
     int n;
 } lx_ln;
 
-/* Per-thread scratch of the kernels: a block of 16-bit weight rows widened to f32, and
- * which instruction set the widening may use. */
-typedef struct lx_kscratch {
-    float *wf;
-    size_t cap;                   /* elements */
-    int avx512;                   /* 1: AVX-512 (F16C / shifts) widening */
-} lx_kscratch;
-
-/* y[m, out] = x[m, in] W^T + b.  ldx / ldy are the row strides of x and y.  For a bf16
- * layer, s holds the widened weight block (grown as needed); returns -1 when out of memory. */
-int lx_k_linear(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
-                lx_kscratch *s);
+/* Columns [n0, n1) of y[m, out] = x[m, in] W^T + b for an f32 layer (l->w), with
+ * cblas_sgemm; ldx / ldy are the row strides of x and y.  (16-bit layers go through
+ * lx_gemm, lib/gemm.h.) */
+void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
+                     int n0, int n1);
 
 /* x[m, n] <- LayerNorm(x + r) row by row (r may be NULL), with rows of stride ld. */
 void lx_k_add_layernorm(float *x, const float *r, int m, int n, int ld, const lx_ln *ln,
@@ -48,8 +41,9 @@ void lx_k_add_layernorm(float *x, const float *r, int m, int n, int ld, const lx
 /* y[m, n] <- LayerNorm(x) into a separate destination (strides ldx, ldy). */
 void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
                     const lx_ln *ln, float eps);
-/* x <- GELU(x) elementwise, the exact form x/2 (1 + erf(x / sqrt 2)). */
-void lx_k_gelu(float *x, size_t n);
+/* x <- GELU(x) elementwise, the exact form x/2 (1 + erf(x / sqrt 2)); avx512 selects
+ * the vector version (erf to within 2 ulp-ish, see lib/simd/kernels_avx512.c). */
+void lx_k_gelu(float *x, size_t n, int avx512);
 /* One row of attention scores: s[k] += mask[k] (mask may be NULL), then softmax. */
 void lx_k_softmax_masked(float *s, const float *mask, int n);
 
@@ -61,5 +55,6 @@ int lx_k_have_avx512(void);
 /* lib/simd/kernels_avx512.c */
 void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n);
+void lx_k_gelu_avx512(float *x, size_t n);
 
 #endif

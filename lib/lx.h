@@ -626,12 +626,17 @@ enum {
 };
 
 /* The network over an open model: weight views plus activation buffers (allocated
- * once, grown to the largest batch seen).  Not thread-safe; one per thread of use. */
+ * once, grown to the largest batch seen) and a pool of opts.threads threads.  Not
+ * thread-safe; one per thread of use.  lx_net_new sets OpenBLAS to one thread
+ * (openblas_set_num_threads(1)): the pool splits every product itself. */
 typedef struct lx_net lx_net;
 
 typedef struct lx_net_opts {
     int threads;                  /* worker threads (0: all cores) */
     int box_check;                /* 1 (default): visual_pos must lie in [-1e-5, 1+1e-5] */
+    int exact_bf16;               /* bf16 weights: 0 (default) use the CPU's bf16 dot
+                                     products (activations rounded to bf16; hidden states
+                                     within ~1e-2 of f32); 1 compute exactly in f32 */
 } lx_net_opts;
 
 /* Bind the weights of m (which must outlive the net).  Owned. */
@@ -721,10 +726,6 @@ void lx_vqa_eval_free(lx_vqa_eval *ev);
 int lx_vqa_eval_add(lx_vqa_eval *ev, const char *pred, const json_t *label,
                     const json_t *answers, const char *qtype, const char *atype,
                     double *soft, double *official, lx_error *err);
-/* Add one question's scores computed earlier (a record's vqa_score / vqa_accuracy from
- * lx-vqa), -1 for absent: how the outputs of several runs are totalled. */
-int lx_vqa_eval_add_scores(lx_vqa_eval *ev, double soft, double official, const char *qtype,
-                           const char *atype, lx_error *err);
 /* The summary (new reference): {"count": questions added, "lxmert": {...}, "official":
  * {...}}, each metric present when some question had that truth and holding "count",
  * "overall", "perQuestionType", "perAnswerType" (percentages, unrounded; types in order

@@ -31,9 +31,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cblas.h>
+#include "gemm.h"
 #include "kernels.h"
 #include "lx.h"
+#include "pool.h"
 
 /* ---- weights ------------------------------------------------------------- */
 
@@ -106,11 +109,11 @@ typedef struct lx_state {
     float *madd;                  /* [rows] additive mask of each row as a key */
     float *feats;                 /* [vis, feat_dim] */
     float *pos;                   /* [vis, pos_dim] */
-    float *scores;                /* [maxLq * maxLk] */
+    float *scores[LX_POOL_MAX];   /* per thread: [maxLq * maxLk] */
     float *small, *small2;        /* [n, max(H, 2H, labels)] pooled rows and head outputs */
     size_t small_cap;
     int *lo, *ll, *vo, *vl;       /* per record: language offset/length, vision offset/length */
-    lx_kscratch ks;
+    lx_gemm_scratch gs[LX_POOL_MAX]; /* per thread: lx_gemm's working memory */
 } lx_state;
 
 struct lx_net {
@@ -122,6 +125,11 @@ struct lx_net {
     unsigned avail;
     lx_weights w;
     lx_state s;
+    int nthreads;                 /* threads of the pool, the caller's included */
+    lx_pool pool;                 /* runs the products, attention heads, LayerNorm rows */
+    int pool_up;
+    lx_gemm_caps caps;            /* which lx_gemm / kernel paths this CPU takes */
+    int avx512;                   /* AVX-512 elementwise kernels */
     void **owned;                 /* f32 copies of f16/bf16 tensors */
     size_t nowned, owned_cap;
 };
@@ -198,7 +206,7 @@ static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **w16
         lx_error_set(b->err, "model: out of memory converting %s to f32", full);
         return NULL;
     }
-    lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->net->s.ks.avx512);
+    lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->net->avx512);
     return c;
 }
 
@@ -368,26 +376,42 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     net->dh = c->hidden_size / c->num_attention_heads;
     net->isz = c->intermediate_size;
     net->eps = (float)c->layer_norm_eps;
-    net->s.ks.avx512 = lx_k_have_avx512();
+    lx_gemm_caps_detect(&net->caps, 0);
+    net->avx512 = net->caps.avx512;
     if (bind_all(net, err) < 0) {
         lx_net_free(net);
         return NULL;
     }
-    if (net->opts.threads > 0) openblas_set_num_threads(net->opts.threads);
+    /* One pool of threads runs everything: each product split by output columns, the
+     * attention heads, the elementwise kernels.  OpenBLAS then runs single-threaded
+     * inside each share (its own threads would compete with the pool's). */
+    long nt = net->opts.threads > 0 ? net->opts.threads : sysconf(_SC_NPROCESSORS_ONLN);
+    net->nthreads = nt < 1 ? 1 : nt > LX_POOL_MAX ? LX_POOL_MAX : (int)nt;
+    if (lx_pool_init(&net->pool, net->nthreads, err) < 0) {
+        lx_net_free(net);
+        return NULL;
+    }
+    net->pool_up = 1;
+    openblas_set_num_threads(1);
+    for (int t = 0; t < LX_POOL_MAX; t++) lx_gemm_scratch_init(&net->s.gs[t]);
     return net;
 }
 
 static void state_free(lx_state *s) {
     free(s->hs); free(s->q); free(s->k); free(s->v); free(s->ctx); free(s->tmp);
-    free(s->inter); free(s->madd); free(s->feats); free(s->pos); free(s->scores);
+    free(s->inter); free(s->madd); free(s->feats); free(s->pos);
     free(s->small); free(s->small2);
     free(s->lo); free(s->ll); free(s->vo); free(s->vl);
-    free(s->ks.wf);
+    for (int t = 0; t < LX_POOL_MAX; t++) {
+        free(s->scores[t]);
+        lx_gemm_scratch_free(&s->gs[t]);
+    }
     memset(s, 0, sizeof *s);
 }
 
 void lx_net_free(lx_net *net) {
     if (!net) return;
+    if (net->pool_up) lx_pool_free(&net->pool);
     state_free(&net->s);
     for (size_t i = 0; i < net->nowned; i++) free(net->owned[i]);
     free(net->owned);
@@ -565,7 +589,8 @@ static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t m
         s->vis_cap = r;
     }
     if (maxsc > s->score_cap) {
-        if (grow(&s->scores, maxsc)) goto oom;
+        for (int t = 0; t < net->nthreads; t++)
+            if (grow(&s->scores[t], maxsc)) goto oom;
         s->score_cap = maxsc;
     }
     size_t swide = 2 * H;
@@ -593,11 +618,97 @@ oom:
 
 /* ---- blocks --------------------------------------------------------------- */
 
+/* Spread fn over the pool: share t of nt gets items [cnt * t / nt, cnt * (t + 1) / nt). */
+typedef void (*range_fn)(lx_net *net, void *ctx, size_t i0, size_t i1, int t);
+typedef struct par_ctx {
+    lx_net *net;
+    range_fn fn;
+    void *ctx;
+    size_t cnt;
+} par_ctx;
+
+static void par_share(void *arg, int t, int nt) {
+    par_ctx *p = arg;
+    size_t i0 = p->cnt * (size_t)t / (size_t)nt, i1 = p->cnt * (size_t)(t + 1) / (size_t)nt;
+    if (i1 > i0) p->fn(p->net, p->ctx, i0, i1, t);
+}
+
+/* cnt items of about work flops each: on one thread when the whole is too small to pay
+ * for waking the others (a few microseconds). */
+static void par_for(lx_net *net, size_t cnt, double work, range_fn fn, void *ctx) {
+    if (net->nthreads == 1 || cnt < 2 || work * (double)cnt < 2e5) {
+        fn(net, ctx, 0, cnt, 0);
+        return;
+    }
+    par_ctx p = {net, fn, ctx, cnt};
+    lx_pool_run(&net->pool, par_share, &p);
+}
+
+typedef struct lin_ctx {
+    const lx_lin *l;
+    const float *x;
+    int ldx, m;
+    float *y;
+    int ldy;
+} lin_ctx;
+
+/* Output columns [16 i0, 16 i1) of an f32 product. */
+static void lin_cols(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
+    lin_ctx *c = ctx;
+    int n1 = (int)(16 * i1) < c->l->out ? (int)(16 * i1) : c->l->out;
+    lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1);
+}
+
+/* y[m, out] = x[m, in] W^T + b over the pool's threads: f32 weights with cblas_sgemm on
+ * column ranges, 16-bit weights with lx_gemm (bf16 with the CPU's bf16 dot products, or
+ * exactly in f32 when opts.exact_bf16). */
 static int linear(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, float *y,
                   int ldy, lx_error *err) {
-    if (lx_k_linear(l, x, ldx, m, y, ldy, &net->s.ks) < 0)
-        return lx_error_set(err, "out of memory for the bf16 activations");
-    return 0;
+    if (m <= 0) return 0;
+    if (l->w) {
+        lin_ctx c = {l, x, ldx, m, y, ldy};
+        par_for(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c);
+        return 0;
+    }
+    lx_gemm_op op = {
+        .kind = !l->bf16 ? LX_GEMM_F16 : net->opts.exact_bf16 ? LX_GEMM_BF16_EXACT : LX_GEMM_BF16,
+        .m = m, .n = l->out, .k = l->in, .a = x, .lda = (size_t)ldx, .w = l->w16,
+        .ldw = (size_t)l->in, .bias = l->b, .c = y, .ldc = (size_t)ldy, .accumulate = 0};
+    return lx_gemm(&net->caps, &op, net->nthreads > 1 ? &net->pool : NULL, net->s.gs, err);
+}
+
+typedef struct ln_ctx {
+    float *x;
+    const float *r;
+    int n, ld;
+    const lx_ln *ln;
+    float eps;
+} ln_ctx;
+
+static void ln_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
+    ln_ctx *c = ctx;
+    size_t off = i0 * (size_t)c->ld;
+    lx_k_add_layernorm(c->x + off, c->r ? c->r + off : NULL, (int)(i1 - i0), c->n, c->ld, c->ln,
+                       c->eps);
+}
+
+/* x[m, n] <- LayerNorm(x + r) (r may be NULL), rows spread over the pool. */
+static void add_layernorm(lx_net *net, float *x, const float *r, int m, int n, const lx_ln *ln,
+                          float eps) {
+    ln_ctx c = {x, r, n, n, ln, eps};
+    par_for(net, (size_t)m, 8.0 * n, ln_rows, &c);
+}
+
+static void gelu_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
+    float *x = ctx;
+    lx_k_gelu(x + i0 * 1024, (i1 - i0) * 1024, net->avx512);
+}
+
+/* x <- GELU(x) over n elements (n a multiple of 1024 is split over the pool). */
+static void gelu(lx_net *net, float *x, size_t n) {
+    size_t chunks = n / 1024;
+    par_for(net, chunks, 20.0 * 1024, gelu_rows, x);
+    lx_k_gelu(x + chunks * 1024, n - chunks * 1024, net->avx512);
 }
 
 /* LxmertEmbeddings for record i: rows lo..lo+L of hs. */
@@ -616,10 +727,10 @@ static void embeddings(lx_net *net, const lx_record *r, float *out) {
             we = w->word_embeddings.w + id * H;
         else
             lx_k_widen(row, w->word_embeddings.w16 + id * H, (size_t)H, w->word_embeddings.bf16,
-                       net->s.ks.avx512);
+                       net->avx512);
         for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + te[j];
     }
-    lx_k_add_layernorm(out, NULL, (int)L, H, H, &w->emb_ln, net->eps);
+    lx_k_add_layernorm(out, NULL, (int)L, H, H, &w->emb_ln, net->eps); /* per record: small */
 }
 
 /* LxmertVisualFeatureEncoder over all TN vision rows (feats and pos already packed). */
@@ -630,8 +741,8 @@ static int visual_feature_encoder(lx_net *net, int TN, float *out, lx_error *err
     if (linear(net, &w->visn_fc, s->feats, net->cfg.visual_feat_dim, TN, out, H, err) < 0 ||
         linear(net, &w->box_fc, s->pos, net->cfg.visual_pos_dim, TN, s->tmp, H, err) < 0)
         return -1;
-    lx_k_add_layernorm(out, NULL, TN, H, H, &w->visn_layer_norm, net->eps);
-    lx_k_add_layernorm(s->tmp, NULL, TN, H, H, &w->box_layer_norm, net->eps);
+    add_layernorm(net, out, NULL, TN, H, &w->visn_layer_norm, net->eps);
+    add_layernorm(net, s->tmp, NULL, TN, H, &w->box_layer_norm, net->eps);
     size_t n = (size_t)TN * H;
     for (size_t i = 0; i < n; i++) out[i] = (out[i] + s->tmp[i]) * 0.5f;
     return 0;
@@ -657,26 +768,38 @@ static int qkv(lx_net *net, const lx_att *a, int r0, int m, lx_error *err) {
     return 0;
 }
 
-/* Scaled dot-product attention per record and head: ctx = softmax(Q K^T / sqrt(d) + mask) V. */
-static void attend(lx_net *net, size_t n, const lx_span *sp) {
+/* Scaled dot-product attention for units [i0, i1) of (record, head) pairs:
+ * ctx = softmax(Q K^T / sqrt(d) + mask) V, with thread t's score buffer. */
+typedef struct att_ctx {
+    const lx_span *sp;
+} att_ctx;
+
+static void attend_units(lx_net *net, void *ctx, size_t u0, size_t u1, int t) {
+    const lx_span *sp = ((att_ctx *)ctx)->sp;
     lx_state *s = &net->s;
     int H = net->H, dh = net->dh;
     float scale = 1.0f / sqrtf((float)dh);
-    for (size_t i = 0; i < n; i++) {
+    float *S = s->scores[t];
+    for (size_t u = u0; u < u1; u++) {
+        size_t i = u / (size_t)net->heads;
+        int h = (int)(u % (size_t)net->heads);
         int Lq = sp->ql[i], Lk = sp->kl[i];
         size_t q0 = (size_t)(sp->qbase + sp->qo[i]) * H, k0 = (size_t)(sp->kbase + sp->ko[i]) * H;
         const float *mask = s->madd + sp->kbase + sp->ko[i];
-        for (int h = 0; h < net->heads; h++) {
-            float *S = s->scores;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, Lk, dh, scale,
-                        s->q + q0 + h * dh, H, s->k + k0 + h * dh, H, 0.0f, S, Lk);
-            for (int a = 0; a < Lq; a++) lx_k_softmax_masked(S + (size_t)a * Lk, mask, Lk);
-            if (sp->probs && sp->probs[i])
-                memcpy(sp->probs[i] + (size_t)h * Lq * Lk, S, (size_t)Lq * Lk * sizeof *S);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, dh, Lk, 1.0f, S, Lk,
-                        s->v + k0 + h * dh, H, 0.0f, s->ctx + q0 + h * dh, H);
-        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, Lk, dh, scale,
+                    s->q + q0 + h * dh, H, s->k + k0 + h * dh, H, 0.0f, S, Lk);
+        for (int a = 0; a < Lq; a++) lx_k_softmax_masked(S + (size_t)a * Lk, mask, Lk);
+        if (sp->probs && sp->probs[i])
+            memcpy(sp->probs[i] + (size_t)h * Lq * Lk, S, (size_t)Lq * Lk * sizeof *S);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, dh, Lk, 1.0f, S, Lk,
+                    s->v + k0 + h * dh, H, 0.0f, s->ctx + q0 + h * dh, H);
     }
+}
+
+/* Every head of every record, spread over the pool. */
+static void attend(lx_net *net, size_t n, const lx_span *sp) {
+    att_ctx c = {sp};
+    par_for(net, n * (size_t)net->heads, 4.0 * 20 * 20 * net->dh, attend_units, &c);
 }
 
 /* LxmertAttentionOutput over rows [r0, r0 + m): hs = LN(dense(ctx) + hs). */
@@ -684,7 +807,7 @@ static int att_output(lx_net *net, const lx_att *a, int r0, int m, lx_error *err
     lx_state *s = &net->s;
     size_t off = (size_t)r0 * net->H;
     if (linear(net, &a->dense, s->ctx + off, net->H, m, s->tmp + off, net->H, err) < 0) return -1;
-    lx_k_add_layernorm(s->hs + off, s->tmp + off, m, net->H, net->H, &a->ln, net->eps);
+    add_layernorm(net, s->hs + off, s->tmp + off, m, net->H, &a->ln, net->eps);
     return 0;
 }
 
@@ -702,9 +825,9 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
     lx_state *s = &net->s;
     size_t off = (size_t)r0 * net->H;
     if (linear(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, err) < 0) return -1;
-    lx_k_gelu(s->inter, (size_t)m * net->isz);
+    gelu(net, s->inter, (size_t)m * net->isz);
     if (linear(net, &f->out, s->inter, net->isz, m, s->tmp + off, net->H, err) < 0) return -1;
-    lx_k_add_layernorm(s->hs + off, s->tmp + off, m, net->H, net->H, &f->ln, net->eps);
+    add_layernorm(net, s->hs + off, s->tmp + off, m, net->H, &f->ln, net->eps);
     return 0;
 }
 
@@ -926,8 +1049,8 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
         /* cls.predictions: transform all language rows (into tmp), then the decoder per record
          * straight into its output. */
         if (linear(net, &w->mlm_transform, hl, H, iTL, s->tmp, H, err) < 0) goto out;
-        lx_k_gelu(s->tmp, TL * (size_t)H);
-        lx_k_add_layernorm(s->tmp, NULL, iTL, H, H, &w->mlm_ln, net->eps);
+        gelu(net, s->tmp, TL * (size_t)H);
+        add_layernorm(net, s->tmp, NULL, iTL, H, &w->mlm_ln, net->eps);
         for (size_t i = 0; i < n; i++)
             if (linear(net, &w->mlm_decoder, s->tmp + (size_t)s->lo[i] * H, H, s->ll[i],
                        odata(outs, i, O_MLM), c->vocab_size, err) < 0)
@@ -936,8 +1059,8 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
     if (want & (LX_OUT_OBJ | LX_OUT_ATTR | LX_OUT_FEAT)) {
         float *t = s->tmp + TL * (size_t)H;
         if (linear(net, &w->obj_transform, hv, H, iTN, t, H, err) < 0) goto out;
-        lx_k_gelu(t, TN * (size_t)H);
-        lx_k_add_layernorm(t, NULL, iTN, H, H, &w->obj_ln, net->eps);
+        gelu(net, t, TN * (size_t)H);
+        add_layernorm(net, t, NULL, iTN, H, &w->obj_ln, net->eps);
         for (size_t i = 0; i < n; i++) {
             const float *x = t + (size_t)s->vo[i] * H;
             if (((want & LX_OUT_OBJ) && linear(net, &w->obj, x, H, s->vl[i], odata(outs, i, O_OBJ),
@@ -973,8 +1096,8 @@ int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx
     if (!a) return lx_error_set(err, "out of memory");
     int rc = linear(net, &w->qa0, pooled, net->H, (int)n, a, H2, err);
     if (rc == 0) {
-        lx_k_gelu(a, n * (size_t)H2);
-        lx_k_add_layernorm(a, NULL, (int)n, H2, H2, &w->qa2, 1e-12f);
+        gelu(net, a, n * (size_t)H2);
+        add_layernorm(net, a, NULL, (int)n, H2, &w->qa2, 1e-12f);
         rc = linear(net, &w->qa3, a, H2, (int)n, logits, net->cfg.num_qa_labels, err);
     }
     free(a);

@@ -69,8 +69,9 @@ static double maxdiff_rel(const float *got, const float *want, size_t n) {
     return worst;
 }
 
-/* Compare every expected output of case k with what the record holds. */
-static void compare_case(const lx_record *r, const char *net, int k, double tol) {
+/* Compare every expected output of case k with what the record holds (states_only: just
+ * the hidden states language_ / vision_ / pooled_ ..., not attentions or head logits). */
+static void compare_case_f(const lx_record *r, const char *net, int k, double tol, int states_only) {
     char rel[96];
     snprintf(rel, sizeof rel, "expected/%s.case%d.safetensors", net, k);
     lx_tensor_dict d;
@@ -78,6 +79,10 @@ static void compare_case(const lx_record *r, const char *net, int k, double tol)
     for (size_t i = 0; i < d.n; i++) {
         const char *name = d.items[i].name;
         const lx_tensor *want = &d.items[i].t;
+        if (states_only && strstr(name, "attentions")) continue;
+        if (states_only && strncmp(name, "language_", 9) && strncmp(name, "vision_", 7) &&
+            strncmp(name, "pooled_", 7))
+            continue;
         char base[128];
         snprintf(base, sizeof base, "%s", name);
         char *dot = strchr(base, '.');
@@ -112,6 +117,10 @@ static void compare_case(const lx_record *r, const char *net, int k, double tol)
     lx_tensor_dict_free(&d);
 }
 
+static void compare_case(const lx_record *r, const char *net, int k, double tol) {
+    compare_case_f(r, net, k, tol, 0);
+}
+
 /* Every case through the model at lxm, one record at a time, against the expected files. */
 static void golden(const char *lxm, const char *net_name, const lx_net_opts *opts) {
     lx_error err = {0};
@@ -141,7 +150,7 @@ static void golden(const char *lxm, const char *net_name, const lx_net_opts *opt
     lx_model_close(m);
 }
 
-static const lx_net_opts exact = {.threads = 0, .box_check = 1};
+static const lx_net_opts exact = {.threads = 0, .box_check = 1, .exact_bf16 = 1};
 
 static void test_vqa_f32(void **st) {
     (void)st;
@@ -166,6 +175,43 @@ static void test_vqa_to_f16_storage(void **st) {
 static void test_vqa_to_bf16_storage(void **st) {
     (void)st;
     golden(convert("models/tiny-vqa", "--dtype bf16", "vqa-as-bf16"), "tiny-vqa", &exact);
+}
+
+/* bf16 storage with the CPU's bf16 dot products (the default): activations are rounded
+ * to bf16 at each product, so only issue 8's looser bound holds: hidden states within
+ * 2e-2 of the f32 network's (relative above 1), and the same top-1 answer everywhere. */
+static void test_vqa_bf16_native(void **st) {
+    (void)st;
+    lx_error err = {0};
+    lx_model *m = lx_model_open(convert("models/tiny-vqa", "--dtype bf16", "vqa-native"), &err);
+    assert_non_null(m);
+    for (int threads = 1; threads <= 2; threads++) {
+        lx_net_opts o = {.threads = threads, .box_check = 1};
+        lx_net *net = lx_net_new(m, &o, &err);
+        assert_non_null(net);
+        for (int k = 0; k < 5; k++) {
+            lx_record r;
+            load_case(&r, k);
+            assert_int_equal(lx_net_forward(net, &r, 1, lx_net_available(net), &err), 0);
+            compare_case_f(&r, "tiny-vqa", k, 2e-2, 1);
+            char rel[96];
+            snprintf(rel, sizeof rel, "expected/tiny-vqa.case%d.safetensors", k);
+            lx_tensor_dict d;
+            read_st(&d, rel);
+            const lx_tensor *want = lx_tensor_dict_get(&d, "question_answering_score");
+            const lx_tensor *got = lx_record_tensor(&r, "question_answering_score");
+            size_t n = (size_t)lx_tensor_nelem(want), bw = 0, bg = 0;
+            for (size_t j = 1; j < n; j++) {
+                if (((float *)want->data)[j] > ((float *)want->data)[bw]) bw = j;
+                if (((float *)got->data)[j] > ((float *)got->data)[bg]) bg = j;
+            }
+            assert_int_equal(bg, bw);
+            lx_tensor_dict_free(&d);
+            lx_record_clear(&r);
+        }
+        lx_net_free(net);
+    }
+    lx_model_close(m);
 }
 
 static void test_vqa_torchzip(void **st) {
@@ -341,6 +387,7 @@ int main(void) {
         cmocka_unit_test(test_vqa_bf16),
         cmocka_unit_test(test_vqa_to_f16_storage),
         cmocka_unit_test(test_vqa_to_bf16_storage),
+        cmocka_unit_test(test_vqa_bf16_native),
         cmocka_unit_test(test_vqa_torchzip),
         cmocka_unit_test(test_pretrain_safetensors),
         cmocka_unit_test(test_pretrain_legacy),

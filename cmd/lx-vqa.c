@@ -14,6 +14,7 @@
  * unless --keep-tensors is given: an answer record stays a short line.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +185,17 @@ static int classify(run *R, const lx_record *r, lx_error *err) {
             return lx_error_set(err, "pooled_output: got %s, expected [%zu]",
                                 lx_tensor_shape_str(p, g, sizeof g), R->hidden);
         }
+        float *v = lx_record_get_f32(r, "pooled_output", NULL, err);
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < R->hidden; i++)
+            if (!isfinite(v[i])) {
+                lx_error_set(err, "pooled_output[%zu]: got %g, expected a finite number", i,
+                             (double)v[i]);
+                free(v);
+                return -1;
+            }
+        free(v);
         return 1;
     }
     if (!lx_record_find(r, "input_ids") || !lx_record_find(r, "visual_feats"))

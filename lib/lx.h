@@ -726,6 +726,10 @@ void lx_vqa_eval_free(lx_vqa_eval *ev);
 int lx_vqa_eval_add(lx_vqa_eval *ev, const char *pred, const json_t *label,
                     const json_t *answers, const char *qtype, const char *atype,
                     double *soft, double *official, lx_error *err);
+/* Add one question's scores computed earlier (a record's vqa_score / vqa_accuracy from
+ * lx-vqa), -1 for absent: how the outputs of several runs are totalled. */
+int lx_vqa_eval_add_scores(lx_vqa_eval *ev, double soft, double official, const char *qtype,
+                           const char *atype, lx_error *err);
 /* The summary (new reference): {"count": questions added, "lxmert": {...}, "official":
  * {...}}, each metric present when some question had that truth and holding "count",
  * "overall", "perQuestionType", "perAnswerType" (percentages, unrounded; types in order

@@ -6,9 +6,23 @@
  * alphabet"; four characters are looked up at a time and OR-ed together so that one
  * test per quantum catches every bad character.  Decoding is strict (no whitespace, no
  * missing padding): a broken array is an error, never quietly shortened.
+ *
+ * On x86-64 CPUs with AVX2 (checked at run time) 32 characters are decoded per step, the
+ * vector method Mula and Lemire describe: the high and low nibble of each character
+ * index two 16-entry tables whose AND is non-zero exactly for characters outside the
+ * alphabet; a third table indexed by the high nibble (with '/' moved to its own entry)
+ * gives the offset from ASCII to the 6-bit value; two multiply-adds pack four 6-bit
+ * values into three bytes.  The scalar loop finishes the tail and the padding, and on a
+ * bad character it re-scans to name its position, so both paths give the same results
+ * and messages.
  */
 #include <string.h>
 #include "lx.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+#endif
 
 static const char enc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -63,6 +77,55 @@ static int64_t bad_char(const char *src, size_t n, size_t from, lx_error *err) {
     return lx_error_set(err, "bad base64 at character %zu of %zu", from + 1, n);
 }
 
+#ifdef HAVE_AVX2_PATH
+/* Decode whole 32-character blocks of src[0, n) into dst while 32 bytes can be stored
+ * (24 are kept).  Returns the characters consumed (a multiple of 32); stops early, at
+ * the start of its block, on a character outside the alphabet. */
+__attribute__((target("avx2"))) static size_t decode_avx2(unsigned char *dst, size_t cap,
+                                                          const unsigned char *src,
+                                                          size_t n) {
+    /* invalid = lut_lo[c & 15] & lut_hi[c >> 4]; one bit per group of high nibbles */
+    const __m256i lut_lo = _mm256_setr_epi8(
+        0x0b, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x07, 0x15, 0x17, 0x17,
+        0x17, 0x15, 0x0b, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x03, 0x07, 0x15,
+        0x17, 0x17, 0x17, 0x15);
+    const __m256i lut_hi = _mm256_setr_epi8(
+        0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x08, 0x10, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+        0x01, 0x01, 0x01, 0x01, 0x02, 0x04, 0x08, 0x10, 0x08, 0x10, 0x01, 0x01, 0x01, 0x01,
+        0x01, 0x01, 0x01, 0x01);
+    /* value = c + roll[hi + (c == '/' ? -1 : 0)]: '/' +16, '+' +19, digits +4,
+     * upper case -65, lower case -71 */
+    const __m256i lut_roll = _mm256_setr_epi8(
+        0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m256i nib = _mm256_set1_epi8(0x0f), slash = _mm256_set1_epi8('/');
+    /* bytes 2, 1, 0 of each 32-bit lane, big end first; 12 bytes per 128-bit half */
+    const __m256i pack = _mm256_setr_epi8(
+        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+    const __m256i join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
+    size_t i = 0, o = 0;
+    for (; i + 32 <= n && o + 32 <= cap; i += 32, o += 24) {
+        __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(src + i));
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi32(c, 4), nib);
+        __m256i lo = _mm256_and_si256(c, nib);
+        __m256i bad = _mm256_and_si256(_mm256_shuffle_epi8(lut_lo, lo),
+                                       _mm256_shuffle_epi8(lut_hi, hi));
+        if (!_mm256_testz_si256(bad, bad)) break;
+        __m256i roll = _mm256_shuffle_epi8(lut_roll,
+                                           _mm256_add_epi8(_mm256_cmpeq_epi8(c, slash), hi));
+        __m256i v = _mm256_add_epi8(c, roll);                     /* 6-bit values */
+        /* [a b c d] -> a<<6|b, c<<6|d (16-bit) -> a<<18|b<<12|c<<6|d (32-bit) */
+        v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
+        v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));
+        v = _mm256_shuffle_epi8(v, pack);
+        v = _mm256_permutevar8x32_epi32(v, join);
+        _mm256_storeu_si256((__m256i *)(void *)(dst + o), v);
+    }
+    return i;
+}
+#endif
+
 int64_t lx_base64_decode(void *dst, size_t cap, const char *src, size_t n, lx_error *err) {
     if (n % 4)
         return lx_error_set(err, "bad base64: %zu characters, expected a multiple of 4", n);
@@ -75,6 +138,12 @@ int64_t lx_base64_decode(void *dst, size_t cap, const char *src, size_t n, lx_er
     unsigned char *d = dst;
     size_t full = pad ? n - 4 : n;     /* the quanta without padding */
     size_t i = 0;
+#ifdef HAVE_AVX2_PATH
+    if (full >= 64 && __builtin_cpu_supports("avx2")) {
+        i = decode_avx2(d, cap, s, full);
+        d += i / 4 * 3;
+    }
+#endif
     /* Eight characters (six bytes) per step: one branch for eight lookups. */
     for (; i + 8 <= full; i += 8) {
         uint32_t a = dec[s[i]], b = dec[s[i + 1]], c = dec[s[i + 2]], e = dec[s[i + 3]];

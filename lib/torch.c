@@ -317,6 +317,25 @@ static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickl
             goto out_name;
         }
     }
+    /* PREFIX/version: the archive format version, a decimal number ("3\n" since 1.6).
+     * The layout of data.pkl and data/ has not changed across versions; only a
+     * malformed entry is refused. */
+    strcpy(name + plen, "version");
+    const lx_zip_entry *ve = lx_zip_find(&z, name);
+    if (ve) {
+        const void *b;
+        void *own;
+        if (lx_zip_read(&z, ve, 64, 1, &b, &own, err) < 0) goto out_name;
+        const char *c = b;
+        size_t nd = 0, len = ve->usize;
+        while (nd < len && c[nd] >= '0' && c[nd] <= '9') nd++;
+        int ok = nd > 0 && (nd == len || (nd + 1 == len && c[nd] == '\n'));
+        free(own);
+        if (!ok) {
+            lx_error_set(err, "entry %s does not hold a version number", name);
+            goto out_name;
+        }
+    }
     const void *pdata;
     if (lx_zip_read(&z, pkl, (uint64_t)1 << 32, 1, &pdata, &pkl_owned, err) < 0)
         goto out_name;

@@ -413,6 +413,22 @@ static void test_extents_more(void **state) {
     pk_op(&pkl, '.');
     write_zip(path, &pkl, 0, 0, 1);
     expect_fail(path, "1000 float32 elements need 4000 bytes");
+    /* A malformed version entry and a big-endian byteorder. */
+    {
+        gzip_entry e[] = {{"archive/data.pkl", pkl.b, pkl.n, 0},
+                          {"archive/data/0", f32v, sizeof f32v, 0},
+                          {"archive/version", "three", 5, 0}};
+        gbuf z = {0};
+        gzip_write(&z, e, 3, 0);
+        assert_int_equal(g_write_file(path, z.b, z.n), 0);
+        expect_fail(path, "archive/version does not hold a version number");
+        g_free(&z);
+        e[2] = (gzip_entry){"archive/byteorder", "big", 3, 0};
+        gzip_write(&z, e, 3, 0);
+        assert_int_equal(g_write_file(path, z.b, z.n), 0);
+        expect_fail(path, "big-endian");
+        g_free(&z);
+    }
     /* A storage with no entry. */
     write_zip(path, &pkl, 0, 0, 0);
     expect_fail(path, "no entry archive/data/0");

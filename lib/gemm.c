@@ -3,8 +3,8 @@
  * the portable path and the choice of path, and the pthread split of N (see gemm.h for
  * the contract; the AVX-512 kernels are in lib/simd/gemm_avx512.c).
  *
- * The portable path widens a block of W rows (W_TILE_BYTES of f32, so the tile stays in
- * L2 while cblas_sgemm reads it) into scratch and multiplies by cblas_sgemm.  For
+ * The portable path widens a block of W rows (W_TILE_BYTES of f32) into scratch and
+ * multiplies by cblas_sgemm.  For
  * LX_GEMM_BF16 it first rounds A to bf16 (and back to f32) into scratch, so that every
  * path computes the same products and differs only in summation order.
  */
@@ -18,8 +18,12 @@
 #endif
 #include "gemm.h"
 
-/* f32 bytes of widened weights per cblas_sgemm call on the portable path */
+/* f32 bytes of widened weights per cblas_sgemm call on the portable path: a tile that
+ * stays in L2 for a few rows of A; a larger one (in L3) for many rows, where each call
+ * makes OpenBLAS pack all of A again */
 #define W_TILE_BYTES (256u * 1024u)
+#define W_TILE_BYTES_LARGE_M (4u * 1024u * 1024u)
+#define LARGE_M 128
 /* below this many multiply-adds per share lx_gemm stays on one thread (waking a pool
  * thread costs a few microseconds) */
 #define MT_MIN_MACS (1u << 18)
@@ -137,7 +141,7 @@ static void round_a_f32(const lx_gemm_op *op, float *af) {
 static int range_portable(const lx_gemm_op *op, int n0, int n1, lx_gemm_scratch *s,
                           lx_error *err) {
     int m = op->m, k = op->k;
-    int nb = (int)(W_TILE_BYTES / ((size_t)k * 4));
+    int nb = (int)((m >= LARGE_M ? W_TILE_BYTES_LARGE_M : W_TILE_BYTES) / ((size_t)k * 4));
     if (nb < 16) nb = 16;
     if (nb > n1 - n0) nb = n1 - n0;
     size_t abytes = op->kind == LX_GEMM_BF16 ? (((size_t)m * k * 4 + 63) & ~(size_t)63) : 0;

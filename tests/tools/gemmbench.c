@@ -10,7 +10,7 @@
  * linear-layer shapes for M = 36 (one record) and M = 32 x 36 (a batch), next to
  * cblas_sgemm on the same shapes in f32, and (3) the weight-streaming rate in GB/s at
  * M = 20 through a stack of 12 encoder layers' weights (far larger than the caches), for
- * lx_gemm and for cblas_sgemm on f32 weights.  Each figure is the mean over repeated calls
+ * lx_gemm and for cblas_sgemm on f32 weights, next to the memory's read bandwidth.  Each figure is the mean over repeated calls
  * lasting at least --time seconds after one warm-up call.  Data are random; nothing is
  * checked here (tests/unit/test_gemm.c does that).
  */
@@ -155,6 +155,40 @@ static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
     }
 }
 
+/* Read bandwidth of memory: the pool's threads sum disjoint halves of a 512 MB buffer. */
+typedef struct rd {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum[LX_POOL_MAX];
+} rd;
+static void read_share(void *arg, int t, int n) {
+    rd *r = arg;
+    size_t per = r->n / n / 8 * 8, i0 = per * t, i1 = t == n - 1 ? r->n : i0 + per;
+    uint64_t s[8] = {0};
+    for (size_t i = i0; i < i1; i += 8)
+        for (int j = 0; j < 8; j++) s[j] += r->p[i + j];
+    r->sum[t] = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
+}
+typedef struct rdp {
+    lx_pool *pool;
+    rd *r;
+} rdp;
+static void read_call(void *arg) {
+    rdp *x = arg;
+    lx_pool_run(x->pool, read_share, x->r);
+}
+static double read_bandwidth(lx_pool *pool, double min_s) {
+    static rd r;
+    r.n = (512u << 20) / 8;
+    uint64_t *p = xalloc(r.n * 8);
+    for (size_t i = 0; i < r.n; i++) p[i] = i;
+    r.p = p;
+    rdp x = {pool, &r};
+    double t = time_calls(read_call, &x, min_s);
+    free(p);
+    return r.n * 8 / t * 1e-9;
+}
+
 /* 12 layers x (QKV, attention output, FFN in, FFN out): 85M weights, 170 MB in 16 bits */
 static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
                       lx_gemm_scratch *s) {
@@ -190,6 +224,8 @@ static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
            2.0 * M * wcount / t * 1e-9);
     for (int i = 0; i < LAYERS * PER; i++) free((void *)sgs[i].b);
     free(a), free(c);
+    printf("memory read bandwidth, %d threads summing 512 MB:      %.1f GB/s\n",
+           lx_pool_size(pool), read_bandwidth(pool, o->time));
 }
 
 static void usage(FILE *f) {

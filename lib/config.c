@@ -195,6 +195,10 @@ int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err) {
                                        "object with \"ans\")", path, i);
                 break;
             }
+            if (strlen(json_string_value(s)) != json_string_length(s)) {
+                rc = lx_error_set(err, "%s: entry %zu: answer holds a NUL character", path, i);
+                break;
+            }
             if ((rc = strlist_push(l, json_string_value(s), json_string_length(s), err)) < 0)
                 break;
         }

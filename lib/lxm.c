@@ -8,10 +8,15 @@
  *   16      8           u64 LE header length H
  *   24      8           u64 LE data offset D (a multiple of 64, >= 40 + H)
  *   32      8           u64 LE data size S; the file is exactly D + S bytes
- *   40      H           the header: one JSON object (config, vocab, labels, tensors,
- *                       aliases), padded with spaces
+ *   40      H           the header: one JSON object (config, tensors, aliases, and where
+ *                       the vocabulary and labels are), padded with spaces
  *   40+H    D-40-H      zero padding
- *   D       S           tensor data; each tensor at D + offset, offset a multiple of 64
+ *   D       S           tensor data; each tensor at D + offset, offset a multiple of 64;
+ *                       then the vocabulary and the labels as string tables (each string
+ *                       NUL-terminated, one after the other)
+ *
+ * The string tables live in the data, not in the JSON, so that opening the base model
+ * does not allocate 30522 JSON strings: a pass over the table indexes it.
  *
  * Loading maps the file read-only and parses the header only; tensors are views into
  * the mapping.  Before anything is used, the fixed fields are checked against the file
@@ -38,7 +43,7 @@
 #define LXM_ALIGN 64
 static const unsigned char lxm_magic[8] = {0x89, 'L', 'X', 'M', 0x0d, 0x0a, 0x1a, 0x0a};
 
-/* The header of a real model is ~0.5 MB (mostly the vocabulary). */
+/* The header of a real model is ~60 KB. */
 #define MAX_HEADER (256u << 20)
 
 static uint64_t rd_u64(const unsigned char *p) {
@@ -70,6 +75,15 @@ static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n) {
 
 /* ---- loader ----------------------------------------------------------------------- */
 
+/* A string table: n NUL-terminated strings in the mapping, and its place for verify. */
+typedef struct strtab {
+    const char **s;               /* [n], into the mapping */
+    size_t n;
+    const unsigned char *data;
+    uint64_t off, nbytes;
+    uint32_t crc;
+} strtab;
+
 struct lx_model {
     void *map;
     size_t len;
@@ -83,7 +97,7 @@ struct lx_model {
     size_t nalias;
     const char **alias_names, **alias_targets;
     size_t *alias_idx;            /* index of the target tensor */
-    json_t *vocab, *labels;       /* borrowed arrays of strings (may be NULL) */
+    strtab vocab, labels;         /* string tables in the data */
 };
 
 void lx_model_close(lx_model *m) {
@@ -97,6 +111,8 @@ void lx_model_close(lx_model *m) {
     free(m->alias_names);
     free(m->alias_targets);
     free(m->alias_idx);
+    free(m->vocab.s);
+    free(m->labels.s);
     free(m);
 }
 
@@ -124,17 +140,69 @@ static int get_u64(json_t *o, const char *key, uint64_t *out) {
     return 0;
 }
 
-/* A JSON array of strings (or absent).  Returns 0, or -1 if it is anything else. */
-static int string_array(json_t *hdr, const char *key, json_t **out, lx_error *err) {
-    json_t *a = json_object_get(hdr, key);
-    *out = NULL;
-    if (!a) return 0;
-    if (!json_is_array(a)) return lx_error_set(err, "header: \"%s\" is not an array", key);
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v) if (!json_is_string(v))
-        return lx_error_set(err, "header: %s[%zu] is not a string", key, i);
-    *out = a;
+/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static int utf8_valid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned min;
+        if (c < 0x80) { i++; continue; }
+        else if ((c & 0xe0) == 0xc0) k = 1, min = 0x80, c &= 0x1f;
+        else if ((c & 0xf0) == 0xe0) k = 2, min = 0x800, c &= 0x0f;
+        else if ((c & 0xf8) == 0xf0) k = 3, min = 0x10000, c &= 0x07;
+        else return 0;
+        if (n - i <= k) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80) return 0;
+            c = c << 6 | (s[i + j] & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* The string table the header describes under key ("vocab", "labels"), if any:
+ * {"count": N, "offset": O, "nbytes": B, "crc32": C}, B bytes at data + O holding N
+ * NUL-terminated UTF-8 strings. */
+static int parse_strtab(lx_model *m, const char *key, const unsigned char *data,
+                        uint64_t dsize, strtab *t, lx_error *err) {
+    json_t *o = json_object_get(m->hdr, key);
+    memset(t, 0, sizeof *t);
+    if (!o) return 0;
+    uint64_t count, off, nb, crc;
+    if (!json_is_object(o) || get_u64(o, "count", &count) < 0 || get_u64(o, "offset", &off) < 0 ||
+        get_u64(o, "nbytes", &nb) < 0 || get_u64(o, "crc32", &crc) < 0 || crc > UINT32_MAX)
+        return lx_error_set(err, "header: \"%s\": expected count, offset, nbytes and crc32", key);
+    if (off % LXM_ALIGN || off > dsize || nb > dsize - off)
+        return lx_error_set(err, "%s: bytes %llu..%llu are not a 64-aligned range inside the "
+                                 "%llu bytes of data", key, (unsigned long long)off,
+                            (unsigned long long)(off + nb), (unsigned long long)dsize);
+    /* Each string takes at least its NUL, so count <= nbytes bounds the index. */
+    if (count > nb || (nb && data[off + nb - 1] != 0))
+        return lx_error_set(err, "%s: %llu bytes cannot hold %llu NUL-terminated strings", key,
+                            (unsigned long long)nb, (unsigned long long)count);
+    const unsigned char *b = data + off;
+    if (!utf8_valid(b, (size_t)nb)) return lx_error_set(err, "%s: not valid UTF-8", key);
+    t->s = malloc((count ? count : 1) * sizeof *t->s);
+    if (!t->s) return lx_error_set(err, "out of memory");
+    size_t n = 0;
+    for (uint64_t i = 0; i < nb; n++) {
+        if (n == count)
+            return lx_error_set(err, "%s: holds more than the %llu strings the header says",
+                                key, (unsigned long long)count);
+        t->s[n] = (const char *)b + i;
+        i += strlen((const char *)b + i) + 1;
+    }
+    if (n != count)
+        return lx_error_set(err, "%s: holds %zu strings, the header says %llu", key, n,
+                            (unsigned long long)count);
+    t->n = n;
+    t->data = b;
+    t->off = off;
+    t->nbytes = nb;
+    t->crc = (uint32_t)crc;
     return 0;
 }
 
@@ -312,17 +380,32 @@ static int model_parse(lx_model *m, lx_error *err) {
     if (lx_config_from_json(&m->config, json_object_get(m->hdr, "config"), err) < 0 ||
         lx_config_check(&m->config, err) < 0)
         return lx_error_prefix(err, "header");
-    if (string_array(m->hdr, "vocab", &m->vocab, err) < 0 ||
-        string_array(m->hdr, "labels", &m->labels, err) < 0)
+    if (parse_tensors(m, dsize, p + doff, err) < 0 || parse_aliases(m, err) < 0 ||
+        parse_strtab(m, "vocab", p + doff, dsize, &m->vocab, err) < 0 ||
+        parse_strtab(m, "labels", p + doff, dsize, &m->labels, err) < 0)
         return -1;
-    size_t nv = json_array_size(m->vocab), nl = json_array_size(m->labels);
+    size_t nv = m->vocab.n, nl = m->labels.n;
     if (nv && nv != (size_t)m->config.vocab_size)
         return lx_error_set(err, "header: %zu vocabulary entries, config vocab_size %d", nv,
                             m->config.vocab_size);
     if (nl && nl != (size_t)m->config.num_qa_labels)
         return lx_error_set(err, "header: %zu answer labels, config num_qa_labels %d", nl,
                             m->config.num_qa_labels);
-    if (parse_tensors(m, dsize, p + doff, err) < 0 || parse_aliases(m, err) < 0) return -1;
+    /* The tables overlap no tensor and not each other. */
+    const strtab *tabs[2] = {&m->vocab, &m->labels};
+    for (int k = 0; k < 2; k++) {
+        uint64_t a = tabs[k]->off, e = a + tabs[k]->nbytes;
+        if (a == e) continue;
+        if (k == 1 && m->vocab.nbytes && a < m->vocab.off + m->vocab.nbytes && m->vocab.off < e)
+            return lx_error_set(err, "vocab and labels overlap");
+        for (size_t i = 0; i < m->n; i++) {
+            uint64_t ta = (uint64_t)((const unsigned char *)m->ts[i].data - (p + doff)),
+                     te = ta + (uint64_t)lx_tensor_nbytes(&m->ts[i]);
+            if (ta < e && a < te && ta != te)
+                return lx_error_set(err, "%s overlaps tensor '%s'", k ? "labels" : "vocab",
+                                    m->names[i]);
+        }
+    }
     /* Names and shapes against the config, so that the network can bind blindly. */
     const lx_tensor **tp = malloc((m->n ? m->n : 1) * sizeof *tp);
     if (!tp) return lx_error_set(err, "out of memory");
@@ -396,13 +479,13 @@ const lx_tensor *lx_model_tensor(const lx_model *m, const char *name) {
     return NULL;
 }
 
-size_t lx_model_vocab_size(const lx_model *m) { return json_array_size(m->vocab); }
+size_t lx_model_vocab_size(const lx_model *m) { return m->vocab.n; }
 const char *lx_model_vocab_token(const lx_model *m, size_t id) {
-    return json_string_value(json_array_get(m->vocab, id));
+    return id < m->vocab.n ? m->vocab.s[id] : NULL;
 }
-size_t lx_model_nlabels(const lx_model *m) { return json_array_size(m->labels); }
+size_t lx_model_nlabels(const lx_model *m) { return m->labels.n; }
 const char *lx_model_label(const lx_model *m, size_t i) {
-    return json_string_value(json_array_get(m->labels, i));
+    return i < m->labels.n ? m->labels.s[i] : NULL;
 }
 
 int lx_model_verify(const lx_model *m, lx_error *err) {
@@ -412,6 +495,14 @@ int lx_model_verify(const lx_model *m, lx_error *err) {
         if (c != m->crcs[i])
             return lx_error_set(err, "tensor '%s': CRC-32 %08x, expected %08x: the data is "
                                      "corrupt", m->names[i], c, m->crcs[i]);
+    }
+    const strtab *tabs[2] = {&m->vocab, &m->labels};
+    for (int k = 0; k < 2; k++) {
+        if (!tabs[k]->data) continue;
+        uint32_t c = crc_bytes((uint32_t)crc32(0, NULL, 0), tabs[k]->data, tabs[k]->nbytes);
+        if (c != tabs[k]->crc)
+            return lx_error_set(err, "%s: CRC-32 %08x, expected %08x: the data is corrupt",
+                                k ? "labels" : "vocab", c, tabs[k]->crc);
     }
     return 0;
 }
@@ -428,9 +519,16 @@ static lx_dtype stored_dtype(const lx_tensor *t, lx_dtype want) {
     return t->ndim >= 2 ? want : LX_F32;
 }
 
-/* The header JSON with the given CRCs (NULL: every CRC at its widest, for sizing). */
+/* A string table to write: the strings of l, each followed by a NUL. */
+typedef struct table {
+    const lx_strlist *l;
+    uint64_t off, nbytes;
+    uint32_t crc;
+} table;
+
+/* The header JSON with the given CRCs (final = 0: every CRC at its widest, for sizing). */
 static json_t *build_header(const lx_model_spec *sp, const uint64_t *offs,
-                            const uint32_t *crcs) {
+                            const uint32_t *crcs, const table *tabs, int final) {
     const lx_tensor_dict *d = sp->tensors;
     json_t *h = json_object();
     json_object_set_new(h, "format", json_string("lxm"));
@@ -447,7 +545,7 @@ static json_t *build_header(const lx_model_spec *sp, const uint64_t *offs,
             tl, json_pack("{s:s, s:s, s:o, s:I, s:I, s:I}", "name", d->items[i].name, "dtype",
                           lx_dtype_name(st.dtype), "shape", sh, "offset", (json_int_t)offs[i],
                           "nbytes", (json_int_t)lx_tensor_nbytes(&st), "crc32",
-                          (json_int_t)(crcs ? crcs[i] : UINT32_MAX)));
+                          (json_int_t)(final ? crcs[i] : UINT32_MAX)));
     }
     json_object_set_new(h, "tensors", tl);
     /* The MLM decoder is tied to the word embeddings unless the file stores its own. */
@@ -456,14 +554,15 @@ static json_t *build_header(const lx_model_spec *sp, const uint64_t *offs,
         json_object_set_new(h, "aliases",
                             json_pack("{s:s}", "cls.predictions.decoder.weight",
                                       "lxmert.embeddings.word_embeddings.weight"));
-    json_t *v = json_array();
-    for (size_t i = 0; sp->vocab && i < sp->vocab->n; i++)
-        json_array_append_new(v, json_string(sp->vocab->items[i]));
-    json_object_set_new(h, "vocab", v);
-    json_t *l = json_array();
-    for (size_t i = 0; sp->labels && i < sp->labels->n; i++)
-        json_array_append_new(l, json_string(sp->labels->items[i]));
-    json_object_set_new(h, "labels", l);
+    static const char *const keys[2] = {"vocab", "labels"};
+    for (int k = 0; k < 2; k++) {
+        if (!tabs[k].l || !tabs[k].l->n) continue;
+        json_object_set_new(h, keys[k],
+                            json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)tabs[k].l->n,
+                                      "offset", (json_int_t)tabs[k].off, "nbytes",
+                                      (json_int_t)tabs[k].nbytes, "crc32",
+                                      (json_int_t)(final ? tabs[k].crc : UINT32_MAX)));
+    }
     return h;
 }
 
@@ -504,6 +603,23 @@ static int write_tensor(int fd, const lx_tensor *t, lx_dtype to, uint32_t *crc, 
     return 0;
 }
 
+/* Write a string table, returning its CRC. */
+static int write_table(int fd, table *t) {
+    uint32_t c = (uint32_t)crc32(0, NULL, 0);
+    for (size_t i = 0; i < t->l->n; i++) {
+        const char *s = t->l->items[i];
+        size_t n = strlen(s) + 1;
+        c = crc_bytes(c, s, n);
+        if (write_all(fd, s, n) < 0) return -1;
+    }
+    t->crc = c;
+    return 0;
+}
+
+static uint64_t align_up(uint64_t v) {
+    return (v + LXM_ALIGN - 1) / LXM_ALIGN * LXM_ALIGN;
+}
+
 int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     const lx_tensor_dict *d = sp->tensors;
     if (sp->dtype != LX_F32 && sp->dtype != LX_F16 && sp->dtype != LX_BF16)
@@ -516,6 +632,15 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     if (sp->labels && sp->labels->n && sp->labels->n != (size_t)sp->config->num_qa_labels)
         return lx_error_set(err, "%zu answer labels, but the QA head has %d answers",
                             sp->labels->n, sp->config->num_qa_labels);
+    table tabs[2] = {{.l = sp->vocab}, {.l = sp->labels}};
+    static const char *const what[2] = {"vocabulary token", "answer label"};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; tabs[k].l && i < tabs[k].l->n; i++) {
+            const char *s = tabs[k].l->items[i];
+            if (!utf8_valid((const unsigned char *)s, strlen(s)))
+                return lx_error_set(err, "%s %zu is not valid UTF-8", what[k], i);
+            tabs[k].nbytes += strlen(s) + 1;
+        }
     uint64_t *offs = calloc(d->n ? d->n : 1, sizeof *offs);
     uint32_t *crcs = calloc(d->n ? d->n : 1, sizeof *crcs);
     size_t chunk = 1 << 16;
@@ -528,8 +653,9 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         rc = lx_error_set(err, "out of memory");
         goto out;
     }
-    /* Layout: each tensor at the next multiple of 64. */
-    uint64_t off = 0;
+    /* Layout: each tensor, then each table, at the next multiple of 64; no padding after
+     * the last one. */
+    uint64_t off = 0, dsize = 0;
     for (size_t i = 0; i < d->n; i++) {
         lx_tensor st = d->items[i].t;
         st.dtype = stored_dtype(&d->items[i].t, sp->dtype);
@@ -538,27 +664,27 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
             rc = lx_error_set(err, "tensor '%s': invalid shape", d->items[i].name);
             goto out;
         }
-        offs[i] = off;
-        off = (off + (uint64_t)nb + LXM_ALIGN - 1) / LXM_ALIGN * LXM_ALIGN;
+        offs[i] = off = align_up(off);
+        off += (uint64_t)nb;
+        dsize = off;
     }
-    /* The last tensor needs no padding after it. */
-    uint64_t dsize = 0;
-    if (d->n) {
-        lx_tensor st = d->items[d->n - 1].t;
-        st.dtype = stored_dtype(&d->items[d->n - 1].t, sp->dtype);
-        dsize = offs[d->n - 1] + (uint64_t)lx_tensor_nbytes(&st);
+    for (int k = 0; k < 2; k++) {
+        if (!tabs[k].nbytes) continue;
+        tabs[k].off = off = align_up(off);
+        off += tabs[k].nbytes;
+        dsize = off;
     }
-    json_t *h = build_header(sp, offs, NULL);
+    json_t *h = build_header(sp, offs, crcs, tabs, 0);
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
-        rc = lx_error_set(err, "cannot encode the header (invalid UTF-8 in a token or label?)");
+        rc = lx_error_set(err, "out of memory");
         goto out;
     }
     size_t hmax = strlen(text); /* the widest header: real CRCs make it no longer */
     free(text);
     text = NULL;
-    uint64_t doff = (LXM_PREFIX + hmax + LXM_ALIGN - 1) / LXM_ALIGN * LXM_ALIGN;
+    uint64_t doff = align_up(LXM_PREFIX + hmax);
 
     sprintf(tmp, "%s.tmpXXXXXX", path);
     fd = mkstemp(tmp);
@@ -578,7 +704,13 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         st.dtype = to;
         pos = offs[i] + (uint64_t)lx_tensor_nbytes(&st);
     }
-    h = build_header(sp, offs, crcs);
+    for (int k = 0; k < 2; k++) {
+        if (!tabs[k].nbytes) continue;
+        if (write_all(fd, zeros, (size_t)(tabs[k].off - pos)) < 0 || write_table(fd, &tabs[k]) < 0)
+            goto ioerr;
+        pos = tabs[k].off + tabs[k].nbytes;
+    }
+    h = build_header(sp, offs, crcs, tabs, 1);
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {

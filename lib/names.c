@@ -345,17 +345,45 @@ static const lx_tensor *dict_lookup(const void *ctx, const char *name) {
     return lx_tensor_dict_get(ctx, name);
 }
 
+/* Sorted name lookups for lx_names_check, which runs at every model open: n names
+ * against ~470 specs would be ~10^5 strcmp calls linearly. */
 typedef struct arrays {
     const char *const *names;
     const lx_tensor *const *ts;
+    size_t *order;                /* indices sorted by name */
     size_t n;
 } arrays;
 
+/* Sort idx[0..n) by names[idx[i]] (merge sort: qsort has no context argument). */
+static void sort_by_name(size_t *idx, size_t *tmp, size_t n, const char *const *names) {
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = strcmp(names[idx[j]], names[idx[i]]) < 0 ? idx[j++] : idx[i++];
+            while (i < mid) tmp[k++] = idx[i++];
+            while (j < hi) tmp[k++] = idx[j++];
+        }
+        memcpy(idx, tmp, n * sizeof *idx);
+    }
+}
+
 static const lx_tensor *array_lookup(const void *ctx, const char *name) {
     const arrays *a = ctx;
-    for (size_t i = 0; i < a->n; i++)
-        if (strcmp(a->names[i], name) == 0) return a->ts[i];
+    size_t lo = 0, hi = a->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(name, a->names[a->order[mid]]);
+        if (c == 0) return a->ts[a->order[mid]];
+        if (c < 0) hi = mid;
+        else lo = mid + 1;
+    }
     return NULL;
+}
+
+static int cmp_spec_ptr(const void *a, const void *b) {
+    return strcmp((*(const spec *const *)a)->name, (*(const spec *const *)b)->name);
 }
 
 int lx_names_check(const lx_config *c, const char *const *names,
@@ -363,15 +391,42 @@ int lx_names_check(const lx_config *c, const char *const *names,
     if (lx_config_check(c, err) < 0) return -1;
     specs s;
     if (build_specs(c, &s) < 0) return lx_error_set(err, "out of memory");
+    arrays a = {names, tensors, malloc((n ? n : 1) * sizeof(size_t)), n};
+    const spec **sp = malloc(s.n * sizeof *sp);
     int rc = 0;
+    if (!a.order || !sp) {
+        rc = lx_error_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) a.order[i] = i;
+    size_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    if (!tmp) {
+        rc = lx_error_set(err, "out of memory");
+        goto out;
+    }
+    sort_by_name(a.order, tmp, n, names);
+    free(tmp);
+    for (size_t i = 0; i < s.n; i++) sp[i] = &s.v[i];
+    qsort(sp, s.n, sizeof *sp, cmp_spec_ptr);
     namelist unknown = {{0}, 0};
-    for (size_t i = 0; i < n; i++)
-        if (!find_spec(&s, names[i])) nl_add(&unknown, names[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (i && strcmp(names[a.order[i]], names[a.order[i - 1]]) == 0) {
+            rc = lx_error_set(err, "tensor '%s' appears twice", names[a.order[i]]);
+            goto out;
+        }
+        spec key, *kp = &key;
+        snprintf(key.name, sizeof key.name, "%s", names[i]);
+        if (strlen(names[i]) >= sizeof key.name ||
+            !bsearch(&kp, sp, s.n, sizeof *sp, cmp_spec_ptr))
+            nl_add(&unknown, names[i]);
+    }
     if (unknown.n)
         rc = lx_error_set(err, "%zu unknown tensor%s: %s", unknown.n, unknown.n > 1 ? "s" : "",
                           nl_str(&unknown));
-    arrays a = {names, tensors, n};
     if (rc == 0) rc = check_groups(c, &s, array_lookup, &a, err);
+out:
+    free(a.order);
+    free(sp);
     free(s.v);
     return rc;
 }

@@ -384,9 +384,25 @@ static void test_bad_header(void **state) {
          "multiple");
     EDIT(json_object_set_new(json_object_get(h, "config"), "num_qa_labels", json_integer(10)),
          "labels");
-    EDIT(json_object_set_new(h, "labels", json_pack("[s]", "yes")), "labels");
-    EDIT(json_object_set_new(h, "labels", json_pack("[i]", 1)), "not a string");
-    EDIT(json_object_set_new(h, "vocab", json_pack("[s, s]", "a", "b")), "vocabulary");
+    /* the string tables: counts, ranges, terminators, overlaps */
+    json_t *lab;
+#define LAB(key, delta, want)                                                          \
+    EDIT((lab = json_object_get(h, "labels"),                                          \
+          json_object_set_new(lab, key, json_integer(json_integer_value(               \
+                                            json_object_get(lab, key)) + (delta)))), want)
+    LAB("count", -1, "more than the 3128");
+    LAB("count", 1, "holds 3129 strings, the header says 3130");
+    LAB("count", 100000, "cannot hold");
+    LAB("offset", 1, "64-aligned");
+    LAB("offset", 64000000, "64-aligned range inside");
+    LAB("nbytes", -1, "cannot hold");
+    LAB("nbytes", 1000000, "64-aligned range inside");
+#undef LAB
+    EDIT((lab = json_object_get(h, "labels"),
+          json_object_set(t1, "offset", json_object_get(lab, "offset"))),
+         "labels overlaps tensor 'lxmert.embeddings.position_embeddings.weight'");
+    EDIT(json_object_set_new(h, "labels", json_pack("[s]", "yes")), "expected count");
+    EDIT(json_object_set(h, "vocab", json_object_get(h, "labels")), "vocabulary entries");
     EDIT(json_object_set_new(h, "aliases", json_pack("{s:s}", "x", "nope")), "does not hold");
     EDIT(json_object_set_new(h, "aliases", json_pack("{s:s}", "lxmert.pooler.dense.bias",
                                                     "lxmert.pooler.dense.bias")),

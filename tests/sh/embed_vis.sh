@@ -58,6 +58,11 @@ lx-convert -f json < "$T/regions.bin" > "$T/regions.jsonl" 2>/dev/null && {
     lx-embed-vis --regions "$T/regions.jsonl" "$Q" > "$T/viajson.bin" || fail "--regions JSON"
     reccmp "$T/lx.bin" "$T/viajson.bin" || fail "join via JSON regions differs"
 }
+# a 6-field dump has integer img_ids, which integer image_ids find
+lx-embed-vis --dump --features "$T/features-butd.tsv" > "$T/regions-butd.bin" || fail "6-field --dump"
+lx-embed-vis --regions "$T/regions-butd.bin" "$T/q-int.jsonl" > "$T/viabutd.bin" || fail "6-field regions join"
+reccmp "$T/butd.bin" "$T/viabutd.bin" || fail "join via 6-field regions differs"
+
 # regions as a JSON array (held in memory) and bad regions records
 if [ -s "$T/regions.jsonl" ]; then
     { echo '['; sed '$!s/$/,/' "$T/regions.jsonl"; echo ']'; } > "$T/regions-array.json"

@@ -39,19 +39,26 @@ awk -v n="$n" 'BEGIN {
 bytes=$(stat -c %s "$D/q.jsonl")
 load0=$(cut -d' ' -f1-3 /proc/loadavg)   # other work on the machine skews the figures
 echo "input: $n questions, $bytes bytes of JSON lines ($(awk -v b="$bytes" -v n="$n" 'BEGIN { printf "%.0f", b / n }') bytes/record)"
-rate() { awk -v b="$bytes" -v n="$n" -v f="$1" 'BEGIN { split(f, a, /[= ]/); w = a[4];
-    printf "%7.1f MB/s %10.0f questions/s  peak RSS %5.1f MB  (%.2f s)\n", b / w / 1e6, n / w, a[2], w }'; }
-best() {   # the fastest of three runs of "$@" (stdout to /dev/null): "peak_rss_mb=.. wall_s=.."
-    local b= w
+# best CMD...: the fastest of three runs (stdout to /dev/null) as "RSS_MB WALL_S CPU_S"
+# (CPU = user + system time of the tool: what it costs on one core, less skewed than
+# the wall time when other work shares the machine)
+best() {
+    local b= r rss wall cpu
     for r in 1 2 3; do
-        peakrss -o "$D/t" "$@" < "$D/q.jsonl" > /dev/null || { echo "failed: $*" >&2; return 1; }
-        w=$(sed 's/.*wall_s=//' "$D/t")
-        if [ -z "$b" ] || awk -v w="$w" -v b="$(sed 's/.*wall_s=//' <<< "$b")" 'BEGIN { exit !(w < b) }'; then
-            b=$(cat "$D/t")
+        TIMEFORMAT='%U %S'
+        { time peakrss -o "$D/t" "$@" < "$D/q.jsonl" > /dev/null 2> "$D/e"; } 2> "$D/cpu" \
+            || { cat "$D/e" >&2; return 1; }
+        rss=$(sed 's/.*peak_rss_mb=\([^ ]*\).*/\1/' "$D/t"); wall=$(sed 's/.*wall_s=//' "$D/t")
+        cpu=$(awk '{ print $1 + $2 }' "$D/cpu")
+        if [ -z "$b" ] || awk -v w="$wall" -v b="${b#* }" 'BEGIN { exit !(w < b + 0) }'; then
+            b="$rss $wall $cpu"
         fi
     done
     echo "$b"
 }
+rate() { awk -v b="$bytes" -v n="$n" -v f="$1" 'BEGIN { split(f, a, " ");
+    printf "%6.1f MB/s %8.0f q/s wall (%.2f s) | %6.1f MB/s per CPU-second | peak RSS %.1f MB\n",
+        b / a[2] / 1e6, n / a[2], a[2], b / a[3] / 1e6, a[1] }'; }
 run() { local r; r=$(best "$@") && rate "$r" || echo "(failed)"; }
 printf 'lx-tokenize --vocab vocab.txt --max-length 20 < q.jsonl:  '
 run lx-tokenize --vocab "$V" --max-length 20
@@ -62,4 +69,4 @@ run lx-convert -f json
 printf 'load average before/after: %s / ' "$load0"
 cut -d' ' -f1-3 /proc/loadavg
 echo "(MB/s counts the input bytes; best of 3 runs; one process, one thread)"
-rm -f "$D/q.jsonl" "$D/t"
+rm -f "$D/q.jsonl" "$D/t" "$D/e" "$D/cpu"

@@ -272,7 +272,7 @@ char *lx_tokenizer_decode(const lx_tokenizer *t, const int64_t *ids, size_t n,
                           int skip_special, size_t *len, lx_error *err);
 /* ==== end tokenizer ====================================================== */
 
-/* ==== features (lib/tsv.c, lib/featindex.c, lib/base64.c) ================ */
+/* ==== features (lib/base64.c, lib/tsv.c, lib/feat*.c) ==================== */
 
 /* Region features of images, as bottom-up-attention detectors write them: one TSV line
  * per image, the layout told apart by the number of tab-separated fields.

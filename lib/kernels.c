@@ -18,8 +18,14 @@
 #include "lx.h"
 
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
-                     int n0, int n1) {
+                     int n0, int n1, int avx512) {
     if (m <= 0 || n1 <= n0) return;
+    /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
+    if (avx512 && m <= 64) {
+        lx_k_linear_f32_avx512(m, n1 - n0, l->in, x, (size_t)ldx, l->w + (size_t)n0 * l->in,
+                               (size_t)l->in, l->b ? l->b + n0 : NULL, y + n0, (size_t)ldy);
+        return;
+    }
     /* the bias goes into y first and the product is accumulated onto it (beta = 1) */
     for (int i = 0; i < m; i++) {
         float *row = y + (size_t)i * ldy + n0;

@@ -656,7 +656,7 @@ typedef struct lin_ctx {
 static void lin_cols(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     lin_ctx *c = ctx;
     int n1 = (int)(16 * i1) < c->l->out ? (int)(16 * i1) : c->l->out;
-    lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1);
+    lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1, net->avx512);
 }
 
 /* y[m, out] = x[m, in] W^T + b over the pool's threads: f32 weights with cblas_sgemm on

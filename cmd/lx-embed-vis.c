@@ -55,7 +55,8 @@ static const char usage_text[] =
     "                        features).  Repeat for several files; the first file that\n"
     "                        has an image wins.\n"
     "      --index PATH      the offset index of the --features file given just before\n"
-    "                        (default: TSV.lxi beside it).  Built on first use by reading\n"
+    "                        (default: TSV.lxi beside it; a directory: DIR/NAME.lxi for\n"
+    "                        the TSV called NAME).  Built on first use by reading\n"
     "                        the TSV once, rebuilt when the TSV's size or mtime change;\n"
     "                        if it cannot be written it is kept in memory (a warning)\n"
     "      --regions FILE    regions records (JSON lines or binary frames, '-' for\n"
@@ -293,6 +294,18 @@ int main(int argc, char **argv) {
             return cli_usage(&cl, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    /* --index DIR: the index is DIR/BASENAME.lxi (one directory for several TSVs). */
+    char *index_buf[MAX_FILES] = {0};
+    for (int i = 0; i < o.nfeatures; i++) {
+        struct stat ds;
+        if (!o.index[i] || stat(o.index[i], &ds) != 0 || !S_ISDIR(ds.st_mode)) continue;
+        const char *base = strrchr(o.features[i], '/');
+        base = base ? base + 1 : o.features[i];
+        size_t len = strlen(o.index[i]) + strlen(base) + 6;
+        if (!(index_buf[i] = malloc(len))) return cli_error(&cl, "out of memory");
+        snprintf(index_buf[i], len, "%s/%s.lxi", o.index[i], base);
+        o.index[i] = index_buf[i];
+    }
     if (argc - optind > 1) return cli_usage(&cl, "one input file at most, got %d", argc - optind);
     if (argc - optind == 1 && strcmp(argv[optind], "-") != 0) o.input = argv[optind];
     if (o.dump) {
@@ -337,7 +350,8 @@ int main(int argc, char **argv) {
     for (int i = 0; c.store && i < o.nfeatures; i++) {
         const lx_featindex *ix = lx_features_index(c.store, i);
         if (lx_featindex_status(ix) == LX_FEATINDEX_MEMORY)
-            cli_error(&cl, "warning: %s", lx_featindex_note(ix));
+            cli_error(&cl, "warning: %s (--index PATH keeps it elsewhere)",
+                      lx_featindex_note(ix));
         else if (o.progress && lx_featindex_status(ix) == LX_FEATINDEX_LOADED)
             cli_error(&cl, "%s: %zu images, index loaded", o.features[i],
                       lx_featindex_count(ix));
@@ -362,5 +376,6 @@ int main(int argc, char **argv) {
     lx_features_close(c.store);
     lx_regions_free(&c.g);
     if (in != stdin) fclose(in);
+    for (int i = 0; i < o.nfeatures; i++) free(index_buf[i]);
     return cli_finish(&cl, status);
 }

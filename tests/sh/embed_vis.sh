@@ -123,6 +123,12 @@ expect_status 0 lx-embed-vis --features "$T/features.tsv" --index "$T/no/such/di
 expect_err 'warning: cannot write .*no/such/dir/f.lxi.*kept in memory'
 reccmp "$T/lx.bin" "$T/out" || fail "in-memory index gives different records"
 
+# --index DIR keeps NAME.lxi there
+mkdir "$T/ixdir"
+lx-embed-vis --features "$T/features.tsv" --index "$T/ixdir" "$Q" > "$T/out" || fail "--index DIR"
+[ -s "$T/ixdir/features.tsv.lxi" ] || fail "--index DIR did not write DIR/features.tsv.lxi"
+reccmp "$T/lx.bin" "$T/out" || fail "--index DIR gives different records"
+
 # bad TSV lines: an error naming the file, the image and the record
 for kind in box nan inf numboxes base64 fields; do
     mktsv -n 3 -b 4 -d 8 --bad "$kind:1" > "$T/bad.tsv"

@@ -473,10 +473,16 @@ int lx_names_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error
         return lx_error_set(err, "out of memory");
     }
 
-    /* 3. Unknown names: error, or drop them. */
+    /* 3. Unknown names: error, or drop them.  Buffers some HF versions save next to the
+     * weights (position_ids: arange(max_positions), an I64 tensor) are not weights and
+     * are dropped quietly. */
     for (size_t i = 0; i < d->n; i++) {
+        if (!drop[i] && strcmp(d->items[i].name, "lxmert.embeddings.position_ids") == 0) {
+            drop[i] = 2;
+            continue;
+        }
         if (!drop[i] && !find_spec(&s, d->items[i].name)) drop[i] = 1;
-        if (drop[i]) nl_add(&unknown, d->items[i].name);
+        if (drop[i] == 1) nl_add(&unknown, d->items[i].name);
     }
     int rc = 0;
     if (unknown.n && !(flags & LX_NAMES_IGNORE_UNKNOWN)) {

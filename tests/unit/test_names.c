@@ -252,6 +252,21 @@ static void test_errors(void **state) {
     lx_tensor_dict_free(&d);
     lx_tensor_dict_free(&src);
 
+    /* HF's position_ids buffer (I64) is not a weight: dropped without a word */
+    tiny_config(&c, "models/tiny-vqa");
+    renamed(vqa, same, &src, &d);
+    {
+        lx_tensor pid;
+        int64_t np = 64;
+        assert_int_equal(lx_tensor_alloc(&pid, LX_I64, 1, &np, &err), 0);
+        for (int i = 0; i < 64; i++) ((int64_t *)pid.data)[i] = i;
+        assert_int_equal(lx_tensor_dict_add(&d, "embeddings.position_ids", &pid, &err), 0);
+    }
+    assert_int_equal(lx_names_normalize(&d, &c, 0, &err), 0);
+    check_same(&src, &d, same);
+    lx_tensor_dict_free(&d);
+    lx_tensor_dict_free(&src);
+
     /* a missing backbone tensor, and an incomplete head */
     static const char *const drop[][2] = {
         {"lxmert.encoder.x_layers.1.visn_output.LayerNorm.bias", "backbone: 1 tensor missing"},

@@ -287,6 +287,66 @@ static void test_sharded(void **state) {
     rmdir(dir);
 }
 
+/* The tiny-vqa weights split over three shards, through an index, as HF writes large
+ * models: model.safetensors.index.json, and pytorch_model.bin.index.json (shards read by
+ * content, so safetensors shards named .bin exercise the index reader). */
+static void test_sharded_fixture(void **state) {
+    (void)state;
+    lx_tensor_dict src;
+    lx_error err = {{0}};
+    lx_tensor_dict_init(&src);
+    assert_int_equal(lx_safetensors_read(&src, fixture("models/tiny-vqa/model.safetensors"), &err), 0);
+    static const char *const kinds[2][2] = {
+        {"model.safetensors.index.json", "model-%05d-of-00003.safetensors"},
+        {"pytorch_model.bin.index.json", "pytorch_model-%05d-of-00003.bin"},
+    };
+    for (int k = 0; k < 2; k++) {
+        char dir[4096], p[4400], shard[64];
+        snprintf(dir, sizeof dir, "%s", scratch(k ? "bin-shards" : "st-shards"));
+        mkdir(dir, 0755);
+        json_t *wm = json_object();
+        for (int sh = 0; sh < 3; sh++) {
+            const char *names[200];
+            const lx_tensor *ts[200];
+            size_t n = 0;
+            snprintf(shard, sizeof shard, kinds[k][1], sh + 1);
+            for (size_t i = (size_t)sh; i < src.n; i += 3) {
+                names[n] = src.items[i].name;
+                ts[n++] = &src.items[i].t;
+                json_object_set_new(wm, src.items[i].name, json_string(shard));
+            }
+            snprintf(p, sizeof p, "%s/%s", dir, shard);
+            assert_int_equal(lx_safetensors_write(p, names, ts, n, NULL, &err), 0);
+        }
+        json_t *ix = json_pack("{s:{s:i}, s:o}", "metadata", "total_size", 8074916, "weight_map", wm);
+        snprintf(p, sizeof p, "%s/%s", dir, kinds[k][0]);
+        assert_int_equal(json_dump_file(ix, p, 0), 0);
+        json_decref(ix);
+        lx_tensor_dict d;
+        lx_tensor_dict_init(&d);
+        char *used = NULL;
+        if (lx_checkpoint_read(&d, dir, &used, &err) < 0) fail_msg("%s", err.msg);
+        assert_non_null(strstr(used, kinds[k][0]));
+        free(used);
+        assert_int_equal(d.n, src.n);
+        for (size_t i = 0; i < src.n; i++) {
+            lx_tensor *t = lx_tensor_dict_get(&d, src.items[i].name);
+            assert_non_null(t);
+            assert_memory_equal(t->data, src.items[i].t.data, (size_t)lx_tensor_nbytes(t));
+        }
+        lx_tensor_dict_free(&d);
+        for (int sh = 0; sh < 3; sh++) {
+            snprintf(shard, sizeof shard, kinds[k][1], sh + 1);
+            snprintf(p, sizeof p, "%s/%s", dir, shard);
+            unlink(p);
+        }
+        snprintf(p, sizeof p, "%s/%s", dir, kinds[k][0]);
+        unlink(p);
+        rmdir(dir);
+    }
+    lx_tensor_dict_free(&src);
+}
+
 /* The folder rules: safetensors before .bin, tf_model.h5 refused. */
 static void test_folder_choice(void **state) {
     (void)state;
@@ -333,6 +393,7 @@ int main(void) {
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_sharded),
+        cmocka_unit_test(test_sharded_fixture),
         cmocka_unit_test(test_folder_choice),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -501,7 +501,8 @@ enum {
     LX_NAMES_IGNORE_UNKNOWN = 1u << 0   /* drop tensors that are not LXMERT's (else error) */
 };
 /* Rename every tensor of d to its HF name, then check the set against c: unknown names
- * are an error naming them (or dropped with LX_NAMES_IGNORE_UNKNOWN), the backbone must
+ * are an error naming them (or dropped with LX_NAMES_IGNORE_UNKNOWN; HF's I64
+ * lxmert.embeddings.position_ids buffer is always dropped), the backbone must
  * be complete, each head the checkpoint carries must be complete, every shape must be
  * the one c gives.  The QA head's row count is taken from the head and stored in
  * c->num_qa_labels (0 when there is no QA head).  A cls.predictions.decoder.weight equal

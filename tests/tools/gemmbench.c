@@ -10,9 +10,10 @@
  * linear-layer shapes for M = 36 (one record) and M = 32 x 36 (a batch), next to
  * cblas_sgemm on the same shapes in f32, and (3) the weight-streaming rate in GB/s at
  * M = 20 through a stack of 12 encoder layers' weights (far larger than the caches), for
- * lx_gemm and for cblas_sgemm on f32 weights, next to the memory's read bandwidth.  Each figure is the mean over repeated calls
- * lasting at least --time seconds after one warm-up call.  Data are random; nothing is
- * checked here (tests/unit/test_gemm.c does that).
+ * lx_gemm and for cblas_sgemm on f32 weights, next to the memory's read bandwidth.
+ * Each figure is from the fastest of repeated calls lasting at least --time seconds,
+ * after one warm-up call.  Data are random; nothing is checked here
+ * (tests/unit/test_gemm.c does that).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -64,18 +65,20 @@ static uint16_t *rand_w16(size_t n, lx_gemm_kind kind) {
     return p;
 }
 
-/* Seconds per call of fn(arg): one warm-up, then calls until min_s has passed. */
+/* Seconds of the fastest call of fn(arg): one warm-up, then calls until min_s has passed
+ * (at least 3).  The fastest, not the mean, so that other work on a shared machine
+ * disturbs the figure less. */
 typedef void (*bench_fn)(void *arg);
 static double time_calls(bench_fn fn, void *arg, double min_s) {
     fn(arg);
-    int n = 0;
-    double t0 = now(), t;
-    do {
+    double t0 = now(), best = 1e30;
+    for (int n = 0; n < 3 || now() - t0 < min_s; n++) {
+        double t1 = now();
         fn(arg);
-        n++;
-        t = now() - t0;
-    } while (t < min_s);
-    return t / n;
+        double t = now() - t1;
+        if (t < best) best = t;
+    }
+    return best;
 }
 
 typedef struct sg {

@@ -12,9 +12,11 @@ expect_status 0 lx-encode --help
 grep -q -- '--fill-mask' "$T/out" || fail "--help lacks --fill-mask"
 expect_status 0 lx-encode --version
 
-# Every output, batch 1, as JSON; pass-through fields kept in order, outputs appended
-lx-encode -m "$T/pre.lxm" -f json --batch 1 --hidden-states --attentions --heads all \
-    < "$C" > "$T/b1.jsonl" || fail "batch 1 run"
+# Every output, batch 1 (binary frames: the logits are large); pass-through fields kept
+# in order, outputs appended
+lx-encode -m "$T/pre.lxm" --batch 1 --hidden-states --attentions --heads all \
+    < "$C" > "$T/b1.bin" || fail "batch 1 run"
+lx-convert -f json < "$T/b1.bin" > "$T/b1.jsonl" || fail "b1.bin does not read back"
 [ "$(wc -l < "$T/b1.jsonl")" -eq 5 ] || fail "expected 5 records"
 head -1 "$T/b1.jsonl" | grep -q '^{"id": *"case0", *"input_ids"' || fail "pass-through order"
 for f in language_output vision_output pooled_output language_hidden_states \
@@ -28,14 +30,19 @@ tensors=language_output,vision_output,pooled_output,language_hidden_states,visio
 tensors=$tensors,language_attentions,vision_attentions,cross_encoder_attentions
 tensors=$tensors,prediction_logits,cross_relationship_score,visual_obj_logits,visual_attr_logits
 tensors=$tensors,visual_feat_logits,question_answering_score
-# Batched runs equal unbatched within 1e-5 (mixed lengths and region counts)
+# Batched runs equal unbatched within 1e-5 (mixed lengths and region counts), with one
+# thread and with two
 for b in 3 5 16; do
-    lx-encode -m "$T/pre.lxm" -f json --batch $b --hidden-states --attentions --heads all \
-        < "$C" > "$T/b$b.jsonl" || fail "batch $b run"
+    lx-encode -m "$T/pre.lxm" --batch $b --hidden-states --attentions --heads all \
+        < "$C" > "$T/b$b.bin" || fail "batch $b run"
     # (match_probability is a JSON number, which reccmp compares exactly: left out)
-    reccmp --tol 1e-5 --fields "$tensors" "$T/b$b.jsonl" "$T/b1.jsonl" \
+    reccmp --tol 1e-5 --fields "$tensors" "$T/b$b.bin" "$T/b1.bin" \
         || fail "batch $b differs from batch 1"
 done
+
+lx-encode -m "$T/pre.lxm" --batch 5 --threads 1 --hidden-states --attentions --heads all \
+    < "$C" > "$T/t1.bin" || fail "--threads 1 run"
+reccmp --tol 1e-5 --fields "$tensors" "$T/t1.bin" "$T/b1.bin" || fail "--threads 1 differs"
 
 # Binary frames (the default) carry the same values
 lx-encode -m "$T/vqa.lxm" < "$C" > "$T/out.bin" || fail "binary run"

@@ -33,7 +33,7 @@ typedef struct opts {
     const char *export_st;        /* --export-safetensors FILE */
     const char *format;           /* -f: stream mode output encoding (default: the other) */
     int skip_bad;                 /* --skip-bad (stream mode) */
-    int progress;                 /* --progress: timings of the steps on stderr */
+    int progress;                 /* --progress: step timings; in stream mode, records */
 } opts;
 
 static const char usage_text[] =
@@ -75,7 +75,8 @@ static const char usage_text[] =
     "                        is not; binary frames are never written to a terminal)\n"
     "      --skip-bad        report a bad JSON record and go on without it\n"
     "\n"
-    "      --progress        print the time each step took on standard error\n"
+    "      --progress        print the time each step took on standard error (in\n"
+    "                        stream conversion: a progress line and a record count)\n"
     "      --help            this help\n"
     "      --version         the version\n"
     "\n"
@@ -130,6 +131,7 @@ static char *side_file(const char *dir, const char *name) {
 
 static int stream_mode(lx_cli *c, const opts *o) {
     lx_error err = {{0}};
+    c->progress = o->progress;
     lx_reader *rd = lx_reader_open(stdin, "<stdin>", &err);
     if (!rd) return cli_error(c, "%s", err.msg);
     lx_record r;

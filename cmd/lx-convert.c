@@ -52,7 +52,8 @@ static const char usage_text[] =
     "Conversion:\n"
     "  -o, --output FILE     the .lxm to write (written whole, then renamed into place)\n"
     "      --config FILE     an HF config.json (default: config.json beside SRC, else\n"
-    "                        LXMERT-base: 768 hidden, 12 heads, 9/5/5 layers)\n"
+    "                        LXMERT-base: 768 hidden, 12 heads, 9/5/5 layers; with a\n"
+    "                        .lxm source, read over the model's own config)\n"
     "      --vocab FILE      the WordPiece vocab.txt (default: vocab.txt beside SRC)\n"
     "      --labels FILE     the answers: a JSON array (label2ans) or an answer -> label\n"
     "                        object (ans2label); default: label2ans.json beside SRC\n"
@@ -315,6 +316,18 @@ static int read_lxm_source(const char *path, lx_model **mp, lx_tensor_dict *d, l
     return 0;
 }
 
+/* Read an HF config.json over *cf.  Returns the exit status. */
+static int load_config(lx_cli *c, const char *path, lx_config *cf) {
+    lx_error err = {{0}};
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) return cli_error(c, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    int rc = lx_config_from_json(cf, j, &err);
+    json_decref(j);
+    if (rc < 0) return cli_error(c, "%s: %s", path, err.msg);
+    return LX_EXIT_OK;
+}
+
 static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
     lx_error err = {{0}};
     lx_tensor_dict d;
@@ -336,25 +349,14 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
             status = cli_error(c, "%s", err.msg);
             goto out;
         }
+        /* --config over the model's own config (e.g. layer_norm_eps, do_lower_case) */
+        if (o->config && (status = load_config(c, o->config, &cf)) != LX_EXIT_OK) goto out;
     } else {
         /* The config first: the names are checked against it. */
         const char *cpath = o->config;
         if (!cpath) cpath = p = side_file(dir, "config.json");
         have_config = cpath != NULL;
-        if (cpath) {
-            json_error_t je;
-            json_t *j = json_load_file(cpath, 0, &je);
-            if (!j) {
-                status = cli_error(c, "%s: not valid JSON: %s (line %d)", cpath, je.text, je.line);
-                goto out;
-            }
-            int rc = lx_config_from_json(&cf, j, &err);
-            json_decref(j);
-            if (rc < 0) {
-                status = cli_error(c, "%s: %s", cpath, err.msg);
-                goto out;
-            }
-        }
+        if (cpath && (status = load_config(c, cpath, &cf)) != LX_EXIT_OK) goto out;
         free(p);
         p = NULL;
         /* tokenizer_config.json says whether the vocabulary is cased. */

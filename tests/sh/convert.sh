@@ -61,6 +61,10 @@ grep -Eq '^labels +3129 answers' "$T/out" || fail "labels kept from a .lxm sourc
 [ "$(stat -c %s "$T/b.lxm")" -lt "$(stat -c %s "$T/vqa.lxm")" ] || fail "bf16 file is not smaller"
 conv "$T/b.lxm" "$VQA"   # the fixture is exact in bf16: back to f32, the same tensors
 expect_status 0 lx-convert "$T/vqa.lxm" --dtype f16 -o "$T/h.lxm" --verify
+printf '{"layer_norm_eps": 1e-5, "do_lower_case": false}' > "$T/over.json"
+expect_status 0 lx-convert "$T/vqa.lxm" --config "$T/over.json" -o "$T/h.lxm" --info
+grep -Eq '^  layer_norm_eps +1e-05$' "$T/out" && grep -Eq '^  do_lower_case +false$' "$T/out" \
+    || fail "--config over a .lxm source"
 
 # ---- bad input: exit 1, a message, no output file ---------------------------------------
 bad() { # bad PATTERN ARGS...: exit 1, stderr matches, no $T/bad.lxm left

@@ -155,6 +155,18 @@ int lx_json_append(lx_strbuf *b, const json_t *v, lx_error *err) {
     return 0;
 }
 
+/* Decimal text of v (ids dominate token streams: snprintf is a measurable cost). */
+static int format_int(char *buf, int64_t v) {
+    char tmp[24];
+    int n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do tmp[n++] = (char)('0' + u % 10); while (u /= 10);
+    if (v < 0) buf[len++] = '-';
+    while (n) buf[len++] = tmp[--n];
+    buf[len] = 0;
+    return len;
+}
+
 /* Write elements [*idx, ...) of dimension dim as nested arrays. */
 static int append_dim(lx_strbuf *b, const lx_tensor *t, int dim, size_t *idx, lx_error *err) {
     char num[48];
@@ -175,9 +187,9 @@ static int append_dim(lx_strbuf *b, const lx_tensor *t, int dim, size_t *idx, lx
             n = lx_format_float(num, f);
             break;
         }
-        case LX_I32: n = snprintf(num, sizeof num, "%d", ((const int32_t *)t->data)[k]); break;
-        case LX_I64: n = snprintf(num, sizeof num, "%lld", (long long)((const int64_t *)t->data)[k]); break;
-        case LX_U8: n = snprintf(num, sizeof num, "%u", ((const uint8_t *)t->data)[k]); break;
+        case LX_I32: n = format_int(num, ((const int32_t *)t->data)[k]); break;
+        case LX_I64: n = format_int(num, ((const int64_t *)t->data)[k]); break;
+        case LX_U8: n = format_int(num, ((const uint8_t *)t->data)[k]); break;
         default: return lx_error_set(err, "unknown dtype");
         }
         lx_strbuf_append(b, num, (size_t)n);
@@ -264,7 +276,7 @@ int lx_json_to_tensor(const json_t *v, lx_tensor *t, lx_error *err) {
 int lx_record_from_json(lx_record *r, const char *text, size_t len, lx_error *err) {
     json_error_t je;
     lx_record_clear(r);
-    json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!obj) return lx_error_set(err, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
     if (!json_is_object(obj)) {
         json_decref(obj);

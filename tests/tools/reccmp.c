@@ -115,7 +115,15 @@ int main(int argc, char **argv) {
             fprintf(stderr, "record %llu: one stream ends before the other\n", (unsigned long long)rec);
             return 1;
         }
-        if (x == 0) break;
+        if (x == 0) {
+            lx_record_clear(&a);
+            lx_record_clear(&b);
+            lx_reader_close(ra);
+            lx_reader_close(rb);
+            fclose(fa);
+            fclose(fb);
+            return 0;
+        }
         size_t ia = 0, ib = 0;
         for (;;) {
             while (ia < a.nfields && !listed(fields, a.fields[ia].name)) ia++;
@@ -128,6 +136,7 @@ int main(int argc, char **argv) {
                 break;
             }
             lx_field *p = &a.fields[ia++], *q = &b.fields[ib++];
+            /* on a difference the process ends: what it holds is freed by exit */
             if (strcmp(p->name, q->name) != 0) {
                 fprintf(stderr, "record %llu: field '%s' vs '%s'\n", (unsigned long long)rec, p->name, q->name);
                 return 1;

@@ -199,6 +199,21 @@ static void test_passthrough(void **st) {
 
 /* Cut a two-record stream at every byte of its last frame: the first record always
  * reads, then a clear error (never a crash, hang or a half record). */
+static void test_nul_in_strings(void **st) {
+    const char *text = "{\"s\":\"a\\u0000b\"}";
+    lx_record r;
+    lx_error err;
+    char *out;
+    size_t len;
+    lx_record_init(&r);
+    assert_int_equal(lx_record_from_json(&r, text, strlen(text), &err), 0);
+    assert_int_equal(json_string_length(lx_record_json(&r, "s")), 3);
+    assert_int_equal(lx_record_to_json(&r, &out, &len, &err), 0);
+    assert_string_equal(out, "{\"s\":\"a\\u0000b\"}\n");
+    free(out);
+    lx_record_clear(&r);
+}
+
 static void test_truncated_frames(void **st) {
     static lx_record a[16], b[16];
     size_t n = read_all(fixture("cases.jsonl"), a, 16);
@@ -328,6 +343,7 @@ int main(void) {
         cmocka_unit_test(test_f16_bf16),
         cmocka_unit_test(test_roundtrip_cases),
         cmocka_unit_test(test_passthrough),
+        cmocka_unit_test(test_nul_in_strings),
         cmocka_unit_test(test_truncated_frames),
         cmocka_unit_test(test_hostile_frames),
         cmocka_unit_test(test_json_array_and_errors),

@@ -11,19 +11,24 @@
  * reduced together by a shuffle tree (45 instructions rather than 16 separate horizontal
  * sums) into one vector whose lane 4*i + j is C[i][j].
  *
- * Loop order: blocks of A rows sized to stay in L2 (A_BLOCK_BYTES); within a block, W
- * tiles outer and A tiles inner, so each 4-row W tile (4 x K x 2 bytes, in L1) is read
- * from memory once per block.  With M = 20..36 there is one block: every weight streams
- * from memory once, and batch 1 is bound by memory bandwidth.  Edge tiles (fewer than 4
- * rows of A or W left) repeat the last valid row and discard the extra sums; the K tail
- * uses masked loads, so nothing past a row is read.
+ * Loop order (GotoBLAS-like, sized for Zen 4/5 and recent Intel: 32-48 KB L1, 1-2 MB L2):
+ * a panel of W rows (W_PANEL_BYTES, kept in L2) outermost; then blocks of A rows
+ * (A_BLOCK_BYTES, in L2); then 4-row W tiles, read from L2 once per A block and kept in
+ * L1 while every 4-row A tile of the block passes.  With M = 20..36 the whole
+ * of A is one block: every weight streams from memory once (prefetched one tile ahead
+ * while the first A tile uses the current one), so batch 1 runs as fast as the weights
+ * arrive or the dot products issue, whichever is slower.  Edge tiles (fewer than 4 rows
+ * of A or W left) repeat the last valid row and discard the extra sums; the K tail uses
+ * masked loads, so nothing is read past a row.
  */
 #include <immintrin.h>
 #include <string.h>
 #include "gemm.h"
 
-/* Bytes of A kept per block: half of a 1 MB L2, leaving room for W tiles and C. */
-#define A_BLOCK_BYTES (512u * 1024u)
+/* Bytes of A rows per block and of W rows per panel, both kept in a 1 MB L2 (smaller A
+ * blocks meant for L1 measured no faster: the W tile stays in L1 across the A tiles). */
+#define A_BLOCK_BYTES (256u * 1024u)
+#define W_PANEL_BYTES (256u * 1024u)
 
 /* v[4*j + i] holds the partial sums of C[i][j]; returns lane 4*i + j = sum of v[4*j+i]. */
 static inline __m512 reduce16(const __m512 *v) {
@@ -45,26 +50,66 @@ static inline __m512 reduce16(const __m512 *v) {
                          _mm512_shuffle_ps(z[0], z[1], 0xdd));
 }
 
-/* Write the mr x nr corner of a reduced tile into C, adding bias and old C as asked. */
+/* Write the mr x nr corner of a reduced tile into C: row i is 128-bit lane i of r, plus
+ * bias, plus the old C when accumulating (masked, so nothing past column nr is touched). */
 static inline void store_tile(__m512 r, int mr, int nr, const float *bias, float *c,
                               size_t ldc, int accumulate) {
-    float t[16] __attribute__((aligned(64)));
-    _mm512_store_ps(t, r);
+    __mmask8 m = (__mmask8)((1u << nr) - 1);
+    __m128 b = bias ? _mm_maskz_loadu_ps(m, bias) : _mm_setzero_ps();
+    __m128 row[4] = {_mm512_castps512_ps128(r), _mm512_extractf32x4_ps(r, 1),
+                     _mm512_extractf32x4_ps(r, 2), _mm512_extractf32x4_ps(r, 3)};
     for (int i = 0; i < mr; i++) {
         float *ci = c + (size_t)i * ldc;
-        for (int j = 0; j < nr; j++) {
-            float v = t[4 * i + j] + (bias ? bias[j] : 0.0f);
-            ci[j] = accumulate ? ci[j] + v : v;
-        }
+        __m128 v = _mm_add_ps(row[i], b);
+        if (accumulate) v = _mm_add_ps(_mm_maskz_loadu_ps(m, ci), v);
+        _mm_mask_storeu_ps(ci, m, v);
     }
 }
 
-static int block_rows(size_t row_bytes) {
-    size_t r = A_BLOCK_BYTES / (row_bytes ? row_bytes : 1);
+/* Rows of row_bytes each that fit in bytes, a multiple of 4 and at least 4. */
+static int rows_in(size_t bytes, size_t row_bytes) {
+    size_t r = bytes / (row_bytes ? row_bytes : 1);
     r &= ~(size_t)3;
     if (r < 4) r = 4;
     if (r > (1u << 30)) r = 1u << 30;
     return (int)r;
+}
+
+/* A tile kernel: the 16 partial-sum vectors of A rows a[0..3] (f32 or bf16, as the kernel
+ * expects) against W rows w[0..3], K values; pf != 0: prefetch W pf elements ahead. */
+typedef void (*tile_fn)(const void *const a[4], const uint16_t *const w[4], int k, size_t pf,
+                        __m512 acc[16]);
+
+/* The blocked loops around a tile kernel (see the top of the file).  a has rows of
+ * a_row_bytes apart and elements of a_elem_bytes. */
+static void drive(tile_fn tile, int m, int n, int k, const char *a, size_t a_row_bytes,
+                  size_t a_elem_bytes, const uint16_t *w, size_t ldw, const float *bias,
+                  float *c, size_t ldc, int accumulate) {
+    int mb = rows_in(A_BLOCK_BYTES, (size_t)k * a_elem_bytes);
+    int nb = rows_in(W_PANEL_BYTES, (size_t)k * 2);
+    size_t pfd = 4 * ldw; /* the next W tile, fetched while the first A tile uses this one */
+    for (int n0 = 0; n0 < n; n0 += nb) {
+        int n1 = n - n0 < nb ? n : n0 + nb;
+        for (int m0 = 0; m0 < m; m0 += mb) {
+            int m1 = m - m0 < mb ? m : m0 + mb;
+            for (int j0 = n0; j0 < n1; j0 += 4) {
+                int nr = n1 - j0 < 4 ? n1 - j0 : 4;
+                const uint16_t *wr[4];
+                for (int j = 0; j < 4; j++)
+                    wr[j] = w + (size_t)(j0 + (j < nr ? j : nr - 1)) * ldw;
+                for (int i0 = m0; i0 < m1; i0 += 4) {
+                    int mr = m1 - i0 < 4 ? m1 - i0 : 4;
+                    const void *ar[4];
+                    for (int i = 0; i < 4; i++)
+                        ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * a_row_bytes;
+                    __m512 acc[16];
+                    tile(ar, wr, k, i0 == m0 && j0 + 8 <= n ? pfd : 0, acc);
+                    store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
+                               c + (size_t)i0 * ldc + j0, ldc, accumulate);
+                }
+            }
+        }
+    }
 }
 
 /* ---- bf16 x bf16 -> f32 with vdpbf16ps ---------------------------------- */
@@ -116,7 +161,7 @@ static int block_rows(size_t row_bytes) {
 
 /* One 4x4 tile: a[i] rows of bf16 A (zero padded to a multiple of 32), w[j] rows of W;
  * pf != 0: prefetch W rows pf elements ahead.  Not inlined: its own register allocation. */
-__attribute__((noinline)) static void tile_dp(const uint16_t *const a[4],
+__attribute__((noinline)) static void tile_dp(const void *const a[4],
                                               const uint16_t *const w[4], int k, size_t pf,
                                               __m512 acc[16]) {
     ACC_DECL;
@@ -131,26 +176,7 @@ __attribute__((noinline)) static void tile_dp(const uint16_t *const a[4],
 void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
                            const uint16_t *w, size_t ldw, const float *bias,
                            float *c, size_t ldc, int accumulate) {
-    int mc = block_rows(ldab * 2);
-    size_t pfd = 4 * ldw; /* the next W tile, fetched while the first A tile uses this one */
-    for (int m0 = 0; m0 < m; m0 += mc) {
-        int m1 = m - m0 < mc ? m : m0 + mc;
-        for (int j0 = 0; j0 < n; j0 += 4) {
-            int nr = n - j0 < 4 ? n - j0 : 4;
-            const uint16_t *wr[4];
-            for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(j0 + (j < nr ? j : nr - 1)) * ldw;
-            for (int i0 = m0; i0 < m1; i0 += 4) {
-                int mr = m1 - i0 < 4 ? m1 - i0 : 4;
-                const uint16_t *ar[4];
-                for (int i = 0; i < 4; i++)
-                    ar[i] = ab + (size_t)(i0 + (i < mr ? i : mr - 1)) * ldab;
-                __m512 acc[16];
-                tile_dp(ar, wr, k, i0 == m0 && j0 + 8 <= n ? pfd : 0, acc);
-                store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
-                           c + (size_t)i0 * ldc + j0, ldc, accumulate);
-            }
-        }
-    }
+    drive(tile_dp, m, n, k, (const char *)ab, ldab * 2, 2, w, ldw, bias, c, ldc, accumulate);
 }
 
 /* ---- f32 A x (bf16 or f16 widened) W with f32 FMA ----------------------- */
@@ -182,7 +208,7 @@ static inline __m512 widen(__m256i x, int wf16) {
 
 /* One 4x4 tile of f32 A rows a[i] and 16-bit W rows w[j] widened to f32; wf16 is a
  * constant in each of the two instances below. */
-static inline __attribute__((always_inline)) void tile_fma(const float *const a[4],
+static inline __attribute__((always_inline)) void tile_fma(const void *const a[4],
                                                            const uint16_t *const w[4], int k,
                                                            const int wf16, size_t pf,
                                                            __m512 acc[16]) {
@@ -195,13 +221,13 @@ static inline __attribute__((always_inline)) void tile_fma(const float *const a[
     ACC_OUT(acc);
 }
 
-__attribute__((noinline)) static void tile_fma_bf16(const float *const a[4],
+__attribute__((noinline)) static void tile_fma_bf16(const void *const a[4],
                                                     const uint16_t *const w[4], int k,
                                                     size_t pf, __m512 acc[16]) {
     tile_fma(a, w, k, 0, pf, acc);
 }
 
-__attribute__((noinline)) static void tile_fma_f16(const float *const a[4],
+__attribute__((noinline)) static void tile_fma_f16(const void *const a[4],
                                                    const uint16_t *const w[4], int k,
                                                    size_t pf, __m512 acc[16]) {
     tile_fma(a, w, k, 1, pf, acc);
@@ -210,28 +236,8 @@ __attribute__((noinline)) static void tile_fma_f16(const float *const a[4],
 void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            const uint16_t *w, size_t ldw, int wf16, const float *bias,
                            float *c, size_t ldc, int accumulate) {
-    int mc = block_rows((size_t)k * 4);
-    size_t pfd = 4 * ldw;
-    for (int m0 = 0; m0 < m; m0 += mc) {
-        int m1 = m - m0 < mc ? m : m0 + mc;
-        for (int j0 = 0; j0 < n; j0 += 4) {
-            int nr = n - j0 < 4 ? n - j0 : 4;
-            const uint16_t *wr[4];
-            for (int j = 0; j < 4; j++) wr[j] = w + (size_t)(j0 + (j < nr ? j : nr - 1)) * ldw;
-            for (int i0 = m0; i0 < m1; i0 += 4) {
-                int mr = m1 - i0 < 4 ? m1 - i0 : 4;
-                const float *ar[4];
-                for (int i = 0; i < 4; i++)
-                    ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * lda;
-                __m512 acc[16];
-                size_t pf = i0 == m0 && j0 + 8 <= n ? pfd : 0;
-                if (wf16) tile_fma_f16(ar, wr, k, pf, acc);
-                else tile_fma_bf16(ar, wr, k, pf, acc);
-                store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
-                           c + (size_t)i0 * ldc + j0, ldc, accumulate);
-            }
-        }
-    }
+    drive(wf16 ? tile_fma_f16 : tile_fma_bf16, m, n, k, (const char *)a, lda * 4, 4, w, ldw,
+          bias, c, ldc, accumulate);
 }
 
 /* ---- rounding A to bf16 -------------------------------------------------- */

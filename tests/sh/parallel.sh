@@ -10,7 +10,7 @@ parallel --version 2>/dev/null | grep -q 'GNU parallel' || fail "'parallel' is n
 lx-convert "$FX/models/tiny-vqa" --labels "$FX/labels/vqa-label2ans.json" -o "$T/tiny.lxm" \
     || fail "lx-convert tiny-vqa"
 export LX_MODEL=$T/tiny.lxm
-F=$FX/features.tsv
+F=$T/features.tsv; cp "$FX/features.tsv" "$F"   # its index goes beside it, never into the fixtures
 
 # 42 questions: the fixture's 7 six times over, with distinct ids
 for i in 1 2 3 4 5 6; do

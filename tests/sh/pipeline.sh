@@ -7,7 +7,7 @@ lx-convert "$FX/models/tiny-vqa" --labels "$FX/labels/vqa-label2ans.json" -o "$T
     || fail "lx-convert tiny-vqa"
 export LX_MODEL=$T/tiny.lxm
 Q=$FX/questions.jsonl
-F=$FX/features.tsv
+F=$T/features.tsv; cp "$FX/features.tsv" "$F"   # its index goes beside it, never into the fixtures
 E=$FX/expected/answers.jsonl
 nq=$(wc -l < "$Q")
 

@@ -423,6 +423,49 @@ static void test_bad_header(void **state) {
     free(f.b);
 }
 
+/* Random edits of the header text (with its CRC recomputed, so that the content checks
+ * are what is tested): every file either opens and verifies, or is refused with a
+ * message.  Run under `make sanitize` this is the loader's crash test. */
+static void test_fuzz_header(void **state) {
+    (void)state;
+    lxfile f = read_whole(good_model());
+    const char *bad = scratch("fuzz.lxm");
+    uint64_t hl = get64(f.b + 16);
+    unsigned char *b = malloc(f.len);
+    uint64_t x = 88172645463325252ull;
+    static const char alphabet[] = "0123456789-+.e,:[]{}\"fn ";
+    int opened = 0, refused = 0;
+    for (int round = 0; round < 300; round++) {
+        memcpy(b, f.b, f.len);
+        int edits = 1 + round % 3;
+        for (int e = 0; e < edits; e++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t at = 40 + (size_t)(x % hl);
+            /* mostly digits and JSON punctuation, so that the JSON often stays valid */
+            b[at] = (unsigned char)alphabet[(x >> 32) % (sizeof alphabet - 1)];
+        }
+        put32(b + 12, (uint32_t)crc32(0, b + 40, (uInt)hl));
+        write_whole(bad, b, f.len);
+        lx_error err = {{0}};
+        lx_model *m = lx_model_open(bad, &err);
+        if (m) {
+            opened++;
+            (void)lx_model_verify(m, &err);
+            for (size_t i = 0; i < lx_model_ntensors(m); i++)
+                assert_non_null(lx_model_tensor(m, lx_model_tensor_name(m, i)));
+            lx_model_close(m);
+        } else {
+            refused++;
+            assert_true(err.msg[0] != 0);
+        }
+    }
+    assert_true(refused > 0);
+    (void)opened;
+    free(b);
+    unlink(bad);
+    free(f.b);
+}
+
 /* A flipped data byte passes the (header-only) open and fails verify, naming the tensor. */
 static void test_verify(void **state) {
     (void)state;
@@ -478,6 +521,7 @@ int main(void) {
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_prefix),
         cmocka_unit_test(test_bad_header),
+        cmocka_unit_test(test_fuzz_header),
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_writer_refuses),
     };

@@ -171,6 +171,34 @@ static void test_truncated(void **state) {
     free(b);
 }
 
+/* Random edits of a real header: every result is read or refused, never a crash. */
+static void test_fuzz_header(void **state) {
+    (void)state;
+    size_t len;
+    unsigned char *orig = read_whole(fixture("models/tiny-vqa/model-bf16.safetensors"), &len);
+    size_t hl = (size_t)(orig[0] | orig[1] << 8 | orig[2] << 16);
+    unsigned char *b = malloc(len);
+    const char *p = scratch("fuzz.safetensors");
+    uint64_t x = 2463534242ull;
+    static const char alphabet[] = "0123456789-+.e,:[]{}\"FIU ";
+    for (int round = 0; round < 300; round++) {
+        memcpy(b, orig, len);
+        for (int e = 0; e < 1 + round % 3; e++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            b[8 + x % hl] = (unsigned char)alphabet[(x >> 32) % (sizeof alphabet - 1)];
+        }
+        write_whole(p, b, len);
+        lx_tensor_dict d;
+        lx_error err = {{0}};
+        lx_tensor_dict_init(&d);
+        if (lx_safetensors_read(&d, p, &err) < 0) assert_true(err.msg[0] != 0);
+        lx_tensor_dict_free(&d);
+    }
+    free(b);
+    free(orig);
+    unlink(p);
+}
+
 static void test_hostile(void **state) {
     (void)state;
     const char *p = scratch("bad.safetensors");
@@ -392,6 +420,7 @@ int main(void) {
         cmocka_unit_test(test_write_back),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_fuzz_header),
         cmocka_unit_test(test_sharded),
         cmocka_unit_test(test_sharded_fixture),
         cmocka_unit_test(test_folder_choice),

@@ -29,6 +29,9 @@
  *           memory bandwidth; at large M, A is blocked to stay in L2 and the work is
  *           compute bound.  BF16 without AVX512_BF16 but with AVX-512F uses the exact
  *           kernel on the rounded A (same results as the portable path).
+ *           On this path each element of C is summed in an order fixed by K alone, so a
+ *           row's result does not depend on M, on the other rows or on the column
+ *           range: batching records, or splitting N over threads, changes no bit.
  *   portable  (always correct): blocks of W rows widened to f32 into a scratch tile (and
  *           A rounded to bf16 for LX_GEMM_BF16), then cblas_sgemm on the tile.
  *

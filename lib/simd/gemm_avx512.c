@@ -80,11 +80,12 @@ static int rows_in(size_t bytes, size_t row_bytes) {
 typedef void (*tile_fn)(const void *const a[4], const uint16_t *const w[4], int k, size_t pf,
                         __m512 acc[16]);
 
-/* The blocked loops around a tile kernel (see the top of the file).  a has rows of
+/* The blocked loops around a tile kernel (see the top of the file); tile_pf is the same
+ * kernel prefetching the next W tile, run on the first A tile of each W tile.  a has rows of
  * a_row_bytes apart and elements of a_elem_bytes. */
-static void drive(tile_fn tile, int m, int n, int k, const char *a, size_t a_row_bytes,
-                  size_t a_elem_bytes, const uint16_t *w, size_t ldw, const float *bias,
-                  float *c, size_t ldc, int accumulate) {
+static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char *a,
+                  size_t a_row_bytes, size_t a_elem_bytes, const uint16_t *w, size_t ldw,
+                  const float *bias, float *c, size_t ldc, int accumulate) {
     int mb = rows_in(A_BLOCK_BYTES, (size_t)k * a_elem_bytes);
     int nb = rows_in(W_PANEL_BYTES, (size_t)k * 2);
     size_t pfd = 4 * ldw; /* the next W tile, fetched while the first A tile uses this one */
@@ -103,7 +104,8 @@ static void drive(tile_fn tile, int m, int n, int k, const char *a, size_t a_row
                     for (int i = 0; i < 4; i++)
                         ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * a_row_bytes;
                     __m512 acc[16];
-                    tile(ar, wr, k, i0 == m0 && j0 + 8 <= n ? pfd : 0, acc);
+                    if (i0 == m0 && j0 + 8 <= n) tile_pf(ar, wr, k, pfd, acc);
+                    else tile(ar, wr, k, 0, acc);
                     store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
                                c + (size_t)i0 * ldc + j0, ldc, accumulate);
                 }
@@ -131,7 +133,7 @@ static void drive(tile_fn tile, int m, int n, int k, const char *a, size_t a_row
      c3##J = OP(c3##J, x3, y))
 #define PREFETCH_W(kk)                                                                    \
     do {                                                                                  \
-        if (pf) {                                                                         \
+        if (PF) {                                                                         \
             _mm_prefetch((const char *)(w0 + (kk) + pf), _MM_HINT_T0);                    \
             _mm_prefetch((const char *)(w1 + (kk) + pf), _MM_HINT_T0);                    \
             _mm_prefetch((const char *)(w2 + (kk) + pf), _MM_HINT_T0);                    \
@@ -160,10 +162,11 @@ static void drive(tile_fn tile, int m, int n, int k, const char *a, size_t a_row
     } while (0)
 
 /* One 4x4 tile: a[i] rows of bf16 A (zero padded to a multiple of 32), w[j] rows of W;
- * pf != 0: prefetch W rows pf elements ahead.  Not inlined: its own register allocation. */
-__attribute__((noinline)) static void tile_dp(const void *const a[4],
-                                              const uint16_t *const w[4], int k, size_t pf,
-                                              __m512 acc[16]) {
+ * PF (a constant in each instance): prefetch W rows pf elements ahead. */
+static inline __attribute__((always_inline)) void tile_dp(const void *const a[4],
+                                                          const uint16_t *const w[4], int k,
+                                                          const int PF, size_t pf,
+                                                          __m512 acc[16]) {
     ACC_DECL;
     const uint16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
@@ -173,10 +176,25 @@ __attribute__((noinline)) static void tile_dp(const void *const a[4],
     ACC_OUT(acc);
 }
 
+/* Not inlined, so each gets its own register allocation; with and without the prefetch
+ * (only the first A tile against a W tile prefetches the next W tile). */
+__attribute__((noinline)) static void tile_dp_pf(const void *const a[4],
+                                                 const uint16_t *const w[4], int k, size_t pf,
+                                                 __m512 acc[16]) {
+    tile_dp(a, w, k, 1, pf, acc);
+}
+
+__attribute__((noinline)) static void tile_dp_nopf(const void *const a[4],
+                                                   const uint16_t *const w[4], int k,
+                                                   size_t pf, __m512 acc[16]) {
+    tile_dp(a, w, k, 0, pf, acc);
+}
+
 void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
                            const uint16_t *w, size_t ldw, const float *bias,
                            float *c, size_t ldc, int accumulate) {
-    drive(tile_dp, m, n, k, (const char *)ab, ldab * 2, 2, w, ldw, bias, c, ldc, accumulate);
+    drive(tile_dp_pf, tile_dp_nopf, m, n, k, (const char *)ab, ldab * 2, 2, w, ldw, bias, c,
+          ldc, accumulate);
 }
 
 /* ---- f32 A x (bf16 or f16 widened) W with f32 FMA ----------------------- */
@@ -191,7 +209,7 @@ static inline __m512 widen(__m256i x, int wf16) {
  * a cache line holds 32 W values */
 #define FMA_STEP(kk, m)                                                                   \
     do {                                                                                  \
-        if (!((kk) & 31)) PREFETCH_W(kk);                                                 \
+        if (!((kk) & 31)) PREFETCH_W(kk);                                               \
         __m512 x0 = _mm512_maskz_loadu_ps(m, a0 + (kk));                                  \
         __m512 x1 = _mm512_maskz_loadu_ps(m, a1 + (kk));                                  \
         __m512 x2 = _mm512_maskz_loadu_ps(m, a2 + (kk));                                  \
@@ -210,8 +228,8 @@ static inline __m512 widen(__m256i x, int wf16) {
  * constant in each of the two instances below. */
 static inline __attribute__((always_inline)) void tile_fma(const void *const a[4],
                                                            const uint16_t *const w[4], int k,
-                                                           const int wf16, size_t pf,
-                                                           __m512 acc[16]) {
+                                                           const int wf16, const int PF,
+                                                           size_t pf, __m512 acc[16]) {
     ACC_DECL;
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
@@ -221,23 +239,22 @@ static inline __attribute__((always_inline)) void tile_fma(const void *const a[4
     ACC_OUT(acc);
 }
 
-__attribute__((noinline)) static void tile_fma_bf16(const void *const a[4],
-                                                    const uint16_t *const w[4], int k,
-                                                    size_t pf, __m512 acc[16]) {
-    tile_fma(a, w, k, 0, pf, acc);
-}
-
-__attribute__((noinline)) static void tile_fma_f16(const void *const a[4],
-                                                   const uint16_t *const w[4], int k,
-                                                   size_t pf, __m512 acc[16]) {
-    tile_fma(a, w, k, 1, pf, acc);
-}
+#define TILE_FMA(name, wf16, pf_on)                                                        \
+    __attribute__((noinline)) static void name(const void *const a[4],                    \
+                                               const uint16_t *const w[4], int k,         \
+                                               size_t pf, __m512 acc[16]) {               \
+        tile_fma(a, w, k, wf16, pf_on, pf, acc);                                          \
+    }
+TILE_FMA(tile_fma_bf16_pf, 0, 1)
+TILE_FMA(tile_fma_bf16_nopf, 0, 0)
+TILE_FMA(tile_fma_f16_pf, 1, 1)
+TILE_FMA(tile_fma_f16_nopf, 1, 0)
 
 void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            const uint16_t *w, size_t ldw, int wf16, const float *bias,
                            float *c, size_t ldc, int accumulate) {
-    drive(wf16 ? tile_fma_f16 : tile_fma_bf16, m, n, k, (const char *)a, lda * 4, 4, w, ldw,
-          bias, c, ldc, accumulate);
+    drive(wf16 ? tile_fma_f16_pf : tile_fma_bf16_pf,
+          wf16 ? tile_fma_f16_nopf : tile_fma_bf16_nopf, m, n, k, (const char *)a, lda * 4, 4, w, ldw, bias, c, ldc, accumulate);
 }
 
 /* ---- rounding A to bf16 -------------------------------------------------- */

@@ -60,8 +60,10 @@ static float *rand_f32(size_t n) {
 }
 static uint16_t *rand_w16(size_t n, lx_gemm_kind kind) {
     uint16_t *p = xalloc(n * 2);
-    for (size_t i = 0; i < n; i++)
-        p[i] = kind == LX_GEMM_F16 ? lx_f32_to_f16(rndf() * 0.1f) : lx_f32_to_bf16(rndf() * 0.1f);
+    for (size_t i = 0; i < n; i++) {
+        float v = rndf() * 0.1f;
+        p[i] = kind == LX_GEMM_F16 ? lx_f32_to_f16(v) : lx_f32_to_bf16(v);
+    }
     return p;
 }
 

@@ -34,6 +34,7 @@ typedef struct opts {
     const char *format;           /* -f: stream mode output encoding (default: the other) */
     int skip_bad;                 /* --skip-bad (stream mode) */
     int progress;                 /* --progress: step timings; in stream mode, records */
+    long threads;                 /* --threads: accepted for uniformity (one is used) */
 } opts;
 
 static const char usage_text[] =
@@ -76,6 +77,8 @@ static const char usage_text[] =
     "                        is not; binary frames are never written to a terminal)\n"
     "      --skip-bad        report a bad JSON record and go on without it\n"
     "\n"
+    "      --threads N       accepted for uniformity with the other tools; conversion\n"
+    "                        is bound by memory and disk, and uses one thread\n"
     "      --progress        print the time each step took on standard error (in\n"
     "                        stream conversion: a progress line and a record count)\n"
     "      --help            this help\n"
@@ -380,7 +383,6 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
                     c->prog, o->src);
     }
     unsigned flags = o->ignore_unknown ? LX_NAMES_IGNORE_UNKNOWN : 0;
-    size_t before = d.n;
     if (lx_names_normalize(&d, &cf, flags, &err) < 0) {
         if (strstr(err.msg, "unknown tensor"))
             status = cli_error(c, "%s: %s (--ignore-unknown drops them)",
@@ -389,7 +391,6 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
             status = cli_error(c, "%s: %s", used ? used : o->src, err.msg);
         goto out;
     }
-    (void)before;
 
     /* The side files, unless they came with a .lxm source. */
     if (o->vocab || !srcm) {
@@ -462,7 +463,7 @@ int main(int argc, char **argv) {
     cli_init(&c, "lx-convert");
     opts o = {.dtype = "f32"};
     enum { O_VOCAB = 256, O_LABELS, O_CONFIG, O_DTYPE, O_IGNORE, O_INFO, O_VERIFY, O_EXPORT,
-           O_SKIP, O_PROGRESS, O_HELP, O_VERSION };
+           O_SKIP, O_PROGRESS, O_THREADS, O_HELP, O_VERSION };
     static const struct option lo[] = {
         {"output", required_argument, 0, 'o'},
         {"model", required_argument, 0, 'm'},
@@ -477,6 +478,7 @@ int main(int argc, char **argv) {
         {"export-safetensors", required_argument, 0, O_EXPORT},
         {"skip-bad", no_argument, 0, O_SKIP},
         {"progress", no_argument, 0, O_PROGRESS},
+        {"threads", required_argument, 0, O_THREADS},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -497,6 +499,10 @@ int main(int argc, char **argv) {
         case O_EXPORT: o.export_st = optarg; break;
         case O_SKIP: o.skip_bad = 1; break;
         case O_PROGRESS: o.progress = 1; break;
+        case O_THREADS:
+            if (cli_parse_long(&c, "--threads", optarg, 0, 4096, &o.threads) < 0)
+                return LX_EXIT_USAGE;
+            break;
         case O_HELP: fputs(usage_text, stdout); return cli_finish(&c, LX_EXIT_OK);
         case O_VERSION: cli_version(&c); return cli_finish(&c, LX_EXIT_OK);
         default: return cli_usage(&c, "unknown or incomplete option");

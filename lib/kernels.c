@@ -69,7 +69,11 @@ static void ln_row(float *y, const float *x, const float *r, int n, const lx_ln 
 }
 
 void lx_k_add_layernorm(float *x, const float *r, int m, int n, int ld, const lx_ln *ln,
-                        float eps) {
+                        float eps, int avx512) {
+    if (avx512) {
+        lx_k_add_layernorm_avx512(x, r, m, n, ld, ln->g, ln->b, eps);
+        return;
+    }
     for (int i = 0; i < m; i++) {
         float *row = x + (size_t)i * ld;
         ln_row(row, row, r ? r + (size_t)i * ld : NULL, n, ln, eps);

@@ -36,9 +36,10 @@ typedef struct lx_ln {
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
                      int n0, int n1, int avx512);
 
-/* x[m, n] <- LayerNorm(x + r) row by row (r may be NULL), with rows of stride ld. */
+/* x[m, n] <- LayerNorm(x + r) row by row (r may be NULL), with rows of stride ld;
+ * avx512 selects the vector version. */
 void lx_k_add_layernorm(float *x, const float *r, int m, int n, int ld, const lx_ln *ln,
-                        float eps);
+                        float eps, int avx512);
 /* y[m, n] <- LayerNorm(x) into a separate destination (strides ldx, ldy). */
 void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
                     const lx_ln *ln, float eps);
@@ -57,6 +58,8 @@ int lx_k_have_avx512(void);
 void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_gelu_avx512(float *x, size_t n);
+void lx_k_add_layernorm_avx512(float *x, const float *r, int m, int n, int ld, const float *g,
+                               const float *b, float eps);
 void lx_k_linear_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
                             size_t ldw, const float *bias, float *c, size_t ldc);
 

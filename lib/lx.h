@@ -638,6 +638,8 @@ typedef struct lx_net_opts {
     int exact_bf16;               /* bf16 weights: 0 (default) use the CPU's bf16 dot
                                      products (activations rounded to bf16; hidden states
                                      within ~1e-2 of f32); 1 compute exactly in f32 */
+    int portable;                 /* 1: no AVX-512 kernels, only the portable paths (the
+                                     tools set it when LX_NO_AVX512 is in the environment) */
 } lx_net_opts;
 
 /* Bind the weights of m (which must outlive the net).  Owned. */

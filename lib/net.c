@@ -376,7 +376,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     net->dh = c->hidden_size / c->num_attention_heads;
     net->isz = c->intermediate_size;
     net->eps = (float)c->layer_norm_eps;
-    lx_gemm_caps_detect(&net->caps, 0);
+    lx_gemm_caps_detect(&net->caps, net->opts.portable);
     net->avx512 = net->caps.avx512;
     if (bind_all(net, err) < 0) {
         lx_net_free(net);
@@ -689,7 +689,7 @@ static void ln_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     ln_ctx *c = ctx;
     size_t off = i0 * (size_t)c->ld;
     lx_k_add_layernorm(c->x + off, c->r ? c->r + off : NULL, (int)(i1 - i0), c->n, c->ld, c->ln,
-                       c->eps);
+                       c->eps, net->avx512);
 }
 
 /* x[m, n] <- LayerNorm(x + r) (r may be NULL), rows spread over the pool. */
@@ -730,7 +730,7 @@ static void embeddings(lx_net *net, const lx_record *r, float *out) {
                        net->avx512);
         for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + te[j];
     }
-    lx_k_add_layernorm(out, NULL, (int)L, H, H, &w->emb_ln, net->eps); /* per record: small */
+    lx_k_add_layernorm(out, NULL, (int)L, H, H, &w->emb_ln, net->eps, net->avx512);
 }
 
 /* LxmertVisualFeatureEncoder over all TN vision rows (feats and pos already packed). */

@@ -7,6 +7,7 @@
  * is the F16C conversion (vcvtph2ps), exact for every f16 including subnormals.
  */
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "../kernels.h"
@@ -142,5 +143,40 @@ void lx_k_linear_f32_avx512(int m, int n, int k, const float *a, size_t lda, con
         for (int i = 0; i < m; i += 4)
             dot4x4(m - i < 4 ? m - i : 4, nj, k, a + (size_t)i * lda, lda, w + (size_t)j * ldw,
                    ldw, bias ? bias + j : NULL, c + (size_t)i * ldc + j, ldc);
+    }
+}
+
+/* Row by row: x <- LayerNorm(x + r) with gamma g and beta b (r may be NULL).  Three
+ * passes over a row that stays in L1: sum, sum of squared deviations (two-pass, so no
+ * cancellation), normalise.  Partial sums in 16 lanes keep float rounding well below
+ * the 1e-6 relative the network needs. */
+void lx_k_add_layernorm_avx512(float *x, const float *r, int m, int n, int ld, const float *g,
+                               const float *b, float eps) {
+    for (int i = 0; i < m; i++) {
+        float *row = x + (size_t)i * ld;
+        const float *res = r ? r + (size_t)i * ld : NULL;
+        __m512 s = _mm512_setzero_ps();
+        for (int j = 0; j < n; j += 16) {
+            __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(k, row + j);
+            if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res + j));
+            _mm512_mask_storeu_ps(row + j, k, v);
+            s = _mm512_add_ps(s, v);
+        }
+        __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(s) / (float)n);
+        __m512 q = _mm512_setzero_ps();
+        for (int j = 0; j < n; j += 16) {
+            __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+            __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, row + j), mean);
+            q = _mm512_fmadd_ps(d, d, q);
+        }
+        float var = _mm512_reduce_add_ps(q) / (float)n;
+        __m512 inv = _mm512_set1_ps(1.0f / sqrtf(var + eps));
+        for (int j = 0; j < n; j += 16) {
+            __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+            __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), mean), inv);
+            __m512 y = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, g + j), _mm512_maskz_loadu_ps(k, b + j));
+            _mm512_mask_storeu_ps(row + j, k, y);
+        }
     }
 }

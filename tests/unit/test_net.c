@@ -157,6 +157,27 @@ static void test_vqa_f32(void **st) {
     golden(convert("models/tiny-vqa", "", "vqa-f32"), "tiny-vqa", &exact);
 }
 
+/* The pre-training network from the reference weights file (safetensors, HF names). */
+static const char *pretrain_st(const char *tag) {
+    char args[8400];
+    snprintf(args, sizeof args, "--config '%s'", fixture("models/tiny-pretrain/config.json"));
+    size_t n = strlen(args);
+    snprintf(args + n, sizeof args - n, " --vocab '%s'", fixture("models/tiny-pretrain/vocab.txt"));
+    return convert("expected/weights.tiny-pretrain.safetensors", args, tag);
+}
+
+/* The portable kernels (no AVX-512) on f32, f16 and bf16 storage, with bf16 dot products
+ * emulated: the same bounds. */
+static void test_portable(void **st) {
+    (void)st;
+    lx_net_opts o = exact;
+    o.portable = 1;
+    golden(convert("models/tiny-vqa", "", "port-f32"), "tiny-vqa", &o);
+    golden(convert("models/tiny-vqa", "--dtype f16", "port-f16"), "tiny-vqa", &o);
+    golden(convert("models/tiny-vqa", "--dtype bf16", "port-bf16"), "tiny-vqa", &o);
+    golden(pretrain_st("port-pre"), "tiny-pretrain", &o);
+}
+
 static void test_vqa_f16(void **st) {
     (void)st;
     golden(convert("models/tiny-vqa/model-f16.safetensors", "", "vqa-f16"), "tiny-vqa", &exact);
@@ -186,7 +207,8 @@ static void test_vqa_bf16_native(void **st) {
     lx_model *m = lx_model_open(convert("models/tiny-vqa", "--dtype bf16", "vqa-native"), &err);
     assert_non_null(m);
     for (int threads = 1; threads <= 2; threads++) {
-        lx_net_opts o = {.threads = threads, .box_check = 1};
+        /* one thread on the portable path (bf16 rounding emulated), two with AVX-512 */
+        lx_net_opts o = {.threads = threads, .box_check = 1, .portable = threads == 1};
         lx_net *net = lx_net_new(m, &o, &err);
         assert_non_null(net);
         for (int k = 0; k < 5; k++) {
@@ -222,15 +244,6 @@ static void test_vqa_torchzip(void **st) {
 static void test_pretrain_legacy(void **st) {
     (void)st;
     golden(convert("models/tiny-pretrain", "", "pre-legacy"), "tiny-pretrain", &exact);
-}
-
-/* The pre-training network from the reference weights file (safetensors, HF names). */
-static const char *pretrain_st(const char *tag) {
-    char args[8400];
-    snprintf(args, sizeof args, "--config '%s'", fixture("models/tiny-pretrain/config.json"));
-    size_t n = strlen(args);
-    snprintf(args + n, sizeof args - n, " --vocab '%s'", fixture("models/tiny-pretrain/vocab.txt"));
-    return convert("expected/weights.tiny-pretrain.safetensors", args, tag);
 }
 
 static void test_pretrain_safetensors(void **st) {
@@ -384,6 +397,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vqa_f32),
         cmocka_unit_test(test_vqa_f16),
+        cmocka_unit_test(test_portable),
         cmocka_unit_test(test_vqa_bf16),
         cmocka_unit_test(test_vqa_to_f16_storage),
         cmocka_unit_test(test_vqa_to_bf16_storage),

@@ -129,12 +129,42 @@ static void bias_only(const lx_gemm_op *op, int j0, int j1) {
     }
 }
 
+/* Inline conversions (the library's lx_bf16_to_f32 & co. are a call per element, which
+ * made the portable path conversion bound).  Same results: nearest even, NaN kept quiet,
+ * f16 subnormals, infinities and NaNs widened exactly. */
+static inline float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline float round_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return bits_f32(u | 0x400000u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return bits_f32(u & 0xffff0000u);
+}
+
+static void widen_bf16(float *dst, const uint16_t *src, int n) {
+    for (int i = 0; i < n; i++) dst[i] = bits_f32((uint32_t)src[i] << 16);
+}
+
+static void widen_f16(float *dst, const uint16_t *src, int n) {
+    for (int i = 0; i < n; i++) {
+        uint32_t h = src[i], sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+        if (e == 0x1f) dst[i] = bits_f32(sign | 0x7f800000u | (m << 13));
+        else if (e != 0) dst[i] = bits_f32(sign | ((e + 112) << 23) | (m << 13));
+        else dst[i] = (sign ? -1.0f : 1.0f) * (float)m * 0x1p-24f; /* zero or subnormal */
+    }
+}
+
 /* A rounded to bf16 and widened back, [m, k] with stride k, into af. */
 static void round_a_f32(const lx_gemm_op *op, float *af) {
     for (int i = 0; i < op->m; i++) {
         const float *ai = op->a + (size_t)i * op->lda;
         float *o = af + (size_t)i * op->k;
-        for (int kk = 0; kk < op->k; kk++) o[kk] = lx_bf16_to_f32(lx_f32_to_bf16(ai[kk]));
+        for (int kk = 0; kk < op->k; kk++) o[kk] = round_bf16(ai[kk]);
     }
 }
 
@@ -155,12 +185,13 @@ static int range_portable(const lx_gemm_op *op, int n0, int n1, lx_gemm_scratch 
         lda = (size_t)k;
     }
     float *wt = (float *)(buf + abytes);
-    lx_dtype wd = op->kind == LX_GEMM_F16 ? LX_F16 : LX_BF16;
     for (int j0 = n0; j0 < n1; j0 += nb) {
         int jn = n1 - j0 < nb ? n1 - j0 : nb;
-        for (int j = 0; j < jn; j++)
-            lx_convert_to_f32(wt + (size_t)j * k, op->w + (size_t)(j0 + j) * op->ldw, wd,
-                              (size_t)k);
+        for (int j = 0; j < jn; j++) {
+            const uint16_t *wj = op->w + (size_t)(j0 + j) * op->ldw;
+            if (op->kind == LX_GEMM_F16) widen_f16(wt + (size_t)j * k, wj, k);
+            else widen_bf16(wt + (size_t)j * k, wj, k);
+        }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, jn, k, 1.0f, a, (int)lda,
                     wt, k, op->accumulate ? 1.0f : 0.0f, op->c + j0, (int)op->ldc);
         if (op->bias)

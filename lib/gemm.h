@@ -15,7 +15,8 @@
  *   LX_GEMM_BF16        bf16 W; A is rounded to bf16 (nearest even) once per call and the
  *                       products are accumulated in f32 — the CPU's bf16 dot product
  *                       (AVX512_BF16 vdpbf16ps) where present.  Error per element at most
- *                       about 2^-8 * sum_k |A W| (the rounding of A) on every path.
+ *                       about 2^-8 * sum_k |A W| (the rounding of A) on every path;
+ *                       vdpbf16ps also reads subnormal bf16 values (below 1.2e-38) as 0.
  *   LX_GEMM_BF16_EXACT  bf16 W widened to f32 (exact: a shift), A used as is, f32 FMA:
  *                       the same as cblas_sgemm on the widened weights up to summation
  *                       order.  For the places where accuracy matters.

@@ -6,7 +6,10 @@
 #  (3) GB/s of weights streamed at M = 20 through 12 layers' weights (170 MB in bf16).
 # Then the same for the exact bf16 mode and f16 weights, and the portable path.
 set -u
+: "${LX_BUILD:=$(cd "$(dirname "$0")/.." && pwd)/build}"
 PATH=$LX_BUILD/tools:$PATH
+# as make bench does, so that a direct run measures OpenBLAS the same way
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 t=${LX_BENCH_GEMM_TIME:-0.3}
 echo "command: gemmbench --threads 2 --kind bf16 --time $t"
 gemmbench --threads 2 --kind bf16 --time "$t"

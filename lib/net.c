@@ -38,6 +38,9 @@
 #include "lx.h"
 #include "pool.h"
 
+/* Regions a record may carry: its vision attention scores are [N, N] per thread. */
+#define LX_NET_MAX_REGIONS 4096
+
 /* ---- weights ------------------------------------------------------------- */
 
 /* LxmertAttention + LxmertAttentionOutput: q, k, v [H, H] (k, v [H, ctx] in general),
@@ -528,6 +531,10 @@ int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err) {
                             lx_tensor_shape_str(vf, g, sizeof g), c->visual_feat_dim);
     }
     int64_t N = vf->shape[0];
+    /* Bound the [N, N] attention scores a record may ask for (LXMERT uses 36 to 100). */
+    if (N > LX_NET_MAX_REGIONS)
+        return lx_error_set(err, "visual_feats: got %lld regions, expected at most %d",
+                            (long long)N, LX_NET_MAX_REGIONS);
     if (check_finite(vf, "visual_feats", c->visual_feat_dim, err) < 0) return -1;
     const lx_tensor *vp = input(r, "visual_pos", 1, err, &bad);
     if (bad) return -1;
@@ -1089,6 +1096,7 @@ out:
 
 int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err) {
     if (!(net->avail & LX_OUT_QA)) return lx_error_set(err, "the model has no question answering head");
+    if (n == 0) return 0;
     const lx_weights *w = &net->w;
     int H2 = 2 * net->H;
     /* logit_fc: Linear -> GELU -> LayerNorm(eps 1e-12, as HF fixes it) -> Linear. */

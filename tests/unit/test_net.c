@@ -350,6 +350,8 @@ static void test_checks(void **st) {
     set_f32(&r, "visual_pos", 2, N, 4, 0.5f);
     set_f32(&r, "visual_feats", 2, N, 1024, 0.5f);
     expect_bad(net, &r, "expected [N, 2048]");
+    set_f32(&r, "visual_feats", 2, 4097, 2048, 0.5f);
+    expect_bad(net, &r, "got 4097 regions, expected at most 4096");
     set_f32(&r, "visual_feats", 2, N, 2048, NAN);
     expect_bad(net, &r, "finite");
     set_f32(&r, "visual_feats", 2, N, 2048, 0.5f);

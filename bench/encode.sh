@@ -103,13 +103,16 @@ echo
 Q=$LX_FIXTURES/questions.jsonl F=$LX_FIXTURES/features.tsv
 lx-convert "$D/base" --labels "$D/base/label2ans.json" -o "$D/qa.lxm" 2>/dev/null ||
     cp "$D/base.lxm" "$D/qa.lxm"
-export LX_MODEL=$D/qa.lxm
-cat "$LX_MODEL" > /dev/null
-for i in 1 2 3; do
-    s=$(date +%s.%N)
-    head -1 "$Q" | lx-tokenize --max-length 20 | lx-embed-vis --features "$F" | lx-encode |
-        lx-vqa > /dev/null || { echo "pipeline failed"; break; }
-    e=$(date +%s.%N)
-    awk -v s="$s" -v e="$e" -v i=$i 'BEGIN { printf "one question, lx-tokenize | lx-embed-vis | lx-encode | lx-vqa (run %d): %.0f ms\n", i, (e - s) * 1000 }'
+lx-convert "$D/qa.lxm" --dtype bf16 -o "$D/qa-bf16.lxm"
+for m in qa qa-bf16; do
+    export LX_MODEL=$D/$m.lxm
+    cat "$LX_MODEL" > /dev/null
+    for i in 1 2 3; do
+        s=$(date +%s.%N)
+        head -1 "$Q" | lx-tokenize --max-length 20 | lx-embed-vis --features "$F" | lx-encode |
+            lx-vqa > /dev/null || { echo "pipeline failed"; break; }
+        e=$(date +%s.%N)
+        awk -v s="$s" -v e="$e" -v i=$i -v m=$m 'BEGIN { printf "one question, lx-tokenize | lx-embed-vis | lx-encode | lx-vqa, %s.lxm (run %d): %.0f ms\n", m, i, (e - s) * 1000 }'
+    done
 done
 rm -rf "$D/base"

@@ -17,7 +17,7 @@ static char convert_dir[4096];
 /* Convert fixture source (a model folder or file, relative to $LX_FIXTURES) with extra
  * lx-convert arguments into a scratch .lxm; returns its path (static). */
 static const char *convert(const char *src, const char *args, const char *tag) {
-    static char out[4096];
+    static char out[4200];
     const char *bin = getenv("LX_BIN");
     snprintf(out, sizeof out, "%s/%s.lxm", convert_dir, tag);
     char tool[4200];
@@ -253,7 +253,7 @@ static void test_pretrain_safetensors(void **st) {
 
 static void test_original_names(void **st) {
     (void)st;
-    char cfg[4096];
+    char cfg[4200];
     snprintf(cfg, sizeof cfg, "--config '%s'", fixture("models/tiny-original/config.json"));
     golden(convert("models/tiny-original/BEST.pth", cfg, "orig-vqa"), "tiny-vqa", &exact);
     golden(convert("models/tiny-original/model_LXRT.pth", cfg, "orig-pre"), "tiny-pretrain", &exact);

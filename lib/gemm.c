@@ -215,13 +215,22 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
         return 0;
     }
     if (caps->avx512bf16) {
-        size_t ldab = ((size_t)k + 31) & ~(size_t)31;
-        uint16_t *ab = scratch_get(s, (size_t)m * ldab * 2, err);
-        if (!ab) return -1;
+        size_t ldab = ((size_t)k + 31) & ~(size_t)31, abytes = (size_t)m * ldab * 2;
+        int packed = m >= LX_GEMM_PACK_MIN_M;
+        size_t pbytes = packed ? lx_gemm_pack_bytes(n, k) : 0;
+        abytes = (abytes + 63) & ~(size_t)63;
+        char *buf = scratch_get(s, abytes + pbytes, err);
+        if (!buf) return -1;
+        uint16_t *ab = (uint16_t *)buf;
         for (int i = 0; i < m; i++)
             lx_gemm_round_bf16_avx512(ab + (size_t)i * ldab, op->a + (size_t)i * op->lda, k,
                                       (int)ldab);
-        lx_gemm_bf16dp_avx512(m, n, k, ab, ldab, w, op->ldw, bias, c, op->ldc, op->accumulate);
+        if (packed)
+            lx_gemm_bf16packed_avx512(m, n, k, ab, ldab, w, op->ldw, bias, c, op->ldc,
+                                      op->accumulate, (uint16_t *)(buf + abytes));
+        else
+            lx_gemm_bf16dp_avx512(m, n, k, ab, ldab, w, op->ldw, bias, c, op->ldc,
+                                  op->accumulate);
         return 0;
     }
     /* AVX-512 without the bf16 dot product: round A, then the exact kernel */

@@ -30,9 +30,12 @@
  *           memory bandwidth; at large M, A is blocked to stay in L2 and the work is
  *           compute bound.  BF16 without AVX512_BF16 but with AVX-512F uses the exact
  *           kernel on the rounded A (same results as the portable path).
- *           On this path each element of C is summed in an order fixed by K alone, so a
- *           row's result does not depend on M, on the other rows or on the column
- *           range: batching records, or splitting N over threads, changes no bit.
+ *           For LX_GEMM_BF16 with M >= LX_GEMM_PACK_MIN_M (128) rows, W is first repacked
+ *           in pairs (N K values per call) for a kernel that broadcasts A and needs no
+ *           horizontal sums (8 rows x 32 columns per tile; ~15-25% faster there).
+ *           Each element of C is summed in an order fixed by K and by which side of 128
+ *           rows M is: a row's result does not depend on the other rows, the column range
+ *           or the threads, and batches on the same side of 128 rows give the same bits.
  *   portable  (always correct): blocks of W rows widened to f32 into a scratch tile (and
  *           A rounded to bf16 for LX_GEMM_BF16), then cblas_sgemm on the tile.
  *
@@ -137,6 +140,13 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
 void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
                            const uint16_t *w, size_t ldw, const float *bias,
                            float *c, size_t ldc, int accumulate);
+/* The same with W repacked (into packed, lx_gemm_pack_bytes(n, k) bytes, 64-aligned)
+ * for many rows of A: no horizontal sums.  Used for m >= LX_GEMM_PACK_MIN_M. */
+#define LX_GEMM_PACK_MIN_M 128
+size_t lx_gemm_pack_bytes(int n, int k);
+void lx_gemm_bf16packed_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
+                               const uint16_t *w, size_t ldw, const float *bias, float *c,
+                               size_t ldc, int accumulate, uint16_t *packed);
 /* wf16 = 0: bf16 weights; 1: f16 weights.  A in f32. */
 void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            const uint16_t *w, size_t ldw, int wf16, const float *bias,

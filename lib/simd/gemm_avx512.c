@@ -11,6 +11,9 @@
  * reduced together by a shuffle tree (45 instructions rather than 16 separate horizontal
  * sums) into one vector whose lane 4*i + j is C[i][j].
  *
+ * For LX_GEMM_BF16 with many rows (M >= LX_GEMM_PACK_MIN_M) a second kernel repacks W
+ * in pairs and broadcasts A instead (see "many rows" below): no reductions at all.
+ *
  * Loop order (GotoBLAS-like, sized for Zen 4/5 and recent Intel: 32-48 KB L1, 1-2 MB L2):
  * a panel of W rows (W_PANEL_BYTES, kept in L2) outermost; then blocks of A rows
  * (A_BLOCK_BYTES, in L2); then 4-row W tiles, read from L2 once per A block and kept in
@@ -197,6 +200,109 @@ void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
           ldc, accumulate);
 }
 
+/* ---- many rows: W packed in pairs, A broadcast (no reductions) ------------
+ *
+ * For M >= LX_GEMM_PACK_MIN_M the weights of the range are first repacked (a cost of N K
+ * against M N K products) so that one zmm holds, for 16 output columns, the pair of
+ * weights (W[j][2p], W[j][2p+1]): vdpbf16ps against the broadcast pair (A[i][2p],
+ * A[i][2p+1]) then adds two products into each column's own lane, and a tile of 8 rows x
+ * 32 columns is 16 accumulators that need no horizontal sum at the end.  Layout of a
+ * 32-column panel: for each pair p, 64 values: columns 0..15 then 16..31, two each. */
+
+/* Pack W rows [j0, j0 + 32) (rows >= n and the odd K tail are zeros) into panel. */
+static void pack_panel(uint16_t *panel, const uint16_t *w, size_t ldw, int j0, int n, int k) {
+    int kp = (k + 1) / 2;
+    for (int jj = 0; jj < 32; jj++) {
+        int j = j0 + jj;
+        uint16_t *dst = panel + (jj / 16) * 32 + (jj % 16) * 2;
+        if (j >= n) {
+            for (int p = 0; p < kp; p++) dst[(size_t)p * 64] = dst[(size_t)p * 64 + 1] = 0;
+            continue;
+        }
+        const uint16_t *src = w + (size_t)j * ldw;
+        for (int p = 0; p < k / 2; p++) {
+            dst[(size_t)p * 64] = src[2 * p];
+            dst[(size_t)p * 64 + 1] = src[2 * p + 1];
+        }
+        if (k & 1) {
+            dst[(size_t)(kp - 1) * 64] = src[k - 1];
+            dst[(size_t)(kp - 1) * 64 + 1] = 0;
+        }
+    }
+}
+
+#define BC(r, p) ((__m512bh)_mm512_set1_epi32((int)(r)[p]))
+#define ROW2(i)                                                                           \
+    do {                                                                                  \
+        __m512bh b = BC(a##i, p);                                                         \
+        d##i##0 = _mm512_dpbf16_ps(d##i##0, y0, b);                                       \
+        d##i##1 = _mm512_dpbf16_ps(d##i##1, y1, b);                                       \
+    } while (0)
+
+/* 8 rows (pairs of bf16 read as uint32) x one 32-column panel, kp pairs. */
+__attribute__((noinline)) static void tile_packed(const uint32_t *const a[8],
+                                                  const uint16_t *panel, int kp,
+                                                  __m512 acc[16]) {
+    __m512 d00 = _mm512_setzero_ps(), d01 = d00, d10 = d00, d11 = d00, d20 = d00, d21 = d00,
+           d30 = d00, d31 = d00, d40 = d00, d41 = d00, d50 = d00, d51 = d00, d60 = d00,
+           d61 = d00, d70 = d00, d71 = d00;
+    const uint32_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5],
+                   *a6 = a[6], *a7 = a[7];
+    for (int p = 0; p < kp; p++) {
+        __m512bh y0 = (__m512bh)_mm512_loadu_si512(panel + (size_t)p * 64);
+        __m512bh y1 = (__m512bh)_mm512_loadu_si512(panel + (size_t)p * 64 + 32);
+        ROW2(0); ROW2(1); ROW2(2); ROW2(3); ROW2(4); ROW2(5); ROW2(6); ROW2(7);
+    }
+    acc[0] = d00, acc[1] = d01, acc[2] = d10, acc[3] = d11, acc[4] = d20, acc[5] = d21;
+    acc[6] = d30, acc[7] = d31, acc[8] = d40, acc[9] = d41, acc[10] = d50, acc[11] = d51;
+    acc[12] = d60, acc[13] = d61, acc[14] = d70, acc[15] = d71;
+}
+
+size_t lx_gemm_pack_bytes(int n, int k) {
+    return (size_t)((n + 31) / 32) * 32 * (size_t)((k + 1) / 2) * 2 * 2;
+}
+
+void lx_gemm_bf16packed_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
+                               const uint16_t *w, size_t ldw, const float *bias, float *c,
+                               size_t ldc, int accumulate, uint16_t *packed) {
+    int kp = (k + 1) / 2, npan = (n + 31) / 32;
+    size_t pan = (size_t)kp * 64;
+    for (int q = 0; q < npan; q++) pack_panel(packed + q * pan, w, ldw, q * 32, n, k);
+    int mb = rows_in(A_BLOCK_BYTES, ldab * 2);
+    for (int m0 = 0; m0 < m; m0 += mb) {
+        int m1 = m - m0 < mb ? m : m0 + mb;
+        for (int q = 0; q < npan; q++) {
+            int j0 = q * 32, nr = n - j0 < 32 ? n - j0 : 32;
+            __mmask16 k0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
+            __mmask16 k1 =
+                (__mmask16)(nr >= 32 ? 0xffff : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
+            __m512 b0 = bias ? _mm512_maskz_loadu_ps(k0, bias + j0) : _mm512_setzero_ps();
+            __m512 b1 = bias ? _mm512_maskz_loadu_ps(k1, bias + j0 + 16) : _mm512_setzero_ps();
+            for (int i0 = m0; i0 < m1; i0 += 8) {
+                int mr = m1 - i0 < 8 ? m1 - i0 : 8;
+                const uint32_t *ar[8];
+                for (int i = 0; i < 8; i++) {
+                    size_t row = (size_t)(i0 + (i < mr ? i : mr - 1));
+                    ar[i] = (const uint32_t *)(ab + row * ldab);
+                }
+                __m512 acc[16];
+                tile_packed(ar, packed + q * pan, kp, acc);
+                for (int i = 0; i < mr; i++) {
+                    float *ci = c + (size_t)(i0 + i) * ldc + j0;
+                    __m512 v0 = _mm512_add_ps(acc[2 * i], b0);
+                    __m512 v1 = _mm512_add_ps(acc[2 * i + 1], b1);
+                    if (accumulate) {
+                        v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(k0, ci), v0);
+                        v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(k1, ci + 16), v1);
+                    }
+                    _mm512_mask_storeu_ps(ci, k0, v0);
+                    _mm512_mask_storeu_ps(ci + 16, k1, v1);
+                }
+            }
+        }
+    }
+}
+
 /* ---- f32 A x (bf16 or f16 widened) W with f32 FMA ----------------------- */
 
 static inline __m512 widen(__m256i x, int wf16) {
@@ -254,7 +360,8 @@ void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            const uint16_t *w, size_t ldw, int wf16, const float *bias,
                            float *c, size_t ldc, int accumulate) {
     drive(wf16 ? tile_fma_f16_pf : tile_fma_bf16_pf,
-          wf16 ? tile_fma_f16_nopf : tile_fma_bf16_nopf, m, n, k, (const char *)a, lda * 4, 4, w, ldw, bias, c, ldc, accumulate);
+          wf16 ? tile_fma_f16_nopf : tile_fma_bf16_nopf, m, n, k, (const char *)a, lda * 4, 4,
+          w, ldw, bias, c, ldc, accumulate);
 }
 
 /* ---- rounding A to bf16 -------------------------------------------------- */

@@ -6,10 +6,11 @@
  *
  * --sgemm-rate prints one number: cblas_sgemm GFLOP/s on [N, N] x [N, N] f32 (N = 2048,
  * OpenBLAS's own threads) — "the machine's own large-sgemm rate" other benchmark scripts
- * divide by (OpenBLAS picks its kernel from the CPU unless OPENBLAS_CORETYPE says otherwise:
- * unset it, as make bench does, to measure the machine).  Without it, prints (1) that rate, (2) GFLOP/s of lx_gemm at the LXMERT-base
- * linear-layer shapes for M = 36 (one record) and M = 32 x 36 (a batch), next to
- * cblas_sgemm on the same shapes in f32, and (3) the weight-streaming rate in GB/s at
+ * divide by (OpenBLAS picks its kernel from the CPU unless OPENBLAS_CORETYPE says
+ * otherwise: unset it, as make bench does, to measure the machine).  Without it, prints
+ * (1) that rate, (2) GFLOP/s of lx_gemm at the LXMERT-base linear-layer shapes for
+ * M = 36 (one record) and M = 32 x 36 (a batch), next to cblas_sgemm on the same shapes in
+ * f32, and (3) the weight-streaming rate in GB/s at
  * M = 20 through a stack of 12 encoder layers' weights (far larger than the caches), for
  * lx_gemm and for cblas_sgemm on f32 weights, next to the memory's read bandwidth.
  * Each figure is from the fastest of repeated calls lasting at least --time seconds,

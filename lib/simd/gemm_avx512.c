@@ -209,24 +209,29 @@ void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
  * 32 columns is 16 accumulators that need no horizontal sum at the end.  Layout of a
  * 32-column panel: for each pair p, 64 values: columns 0..15 then 16..31, two each. */
 
-/* Pack W rows [j0, j0 + 32) (rows >= n and the odd K tail are zeros) into panel. */
+/* Pack W rows [j0, j0 + 32) (rows >= n and the odd K tail are zeros) into panel: the
+ * pair p of 16 rows is one 32-bit gather (row offsets in bytes, scale 1). */
 static void pack_panel(uint16_t *panel, const uint16_t *w, size_t ldw, int j0, int n, int k) {
     int kp = (k + 1) / 2;
-    for (int jj = 0; jj < 32; jj++) {
-        int j = j0 + jj;
-        uint16_t *dst = panel + (jj / 16) * 32 + (jj % 16) * 2;
-        if (j >= n) {
-            for (int p = 0; p < kp; p++) dst[(size_t)p * 64] = dst[(size_t)p * 64 + 1] = 0;
-            continue;
-        }
-        const uint16_t *src = w + (size_t)j * ldw;
+    for (int h = 0; h < 2; h++) {
+        int jb = j0 + 16 * h, rows = n - jb < 0 ? 0 : n - jb < 16 ? n - jb : 16;
+        __mmask16 valid = (__mmask16)((1u << rows) - 1);
+        __m512i off = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                           11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32((int)(ldw * 2)));
+        const char *base = (const char *)(w + (size_t)(rows ? jb : 0) * ldw);
+        uint16_t *dst = panel + h * 32;
         for (int p = 0; p < k / 2; p++) {
-            dst[(size_t)p * 64] = src[2 * p];
-            dst[(size_t)p * 64 + 1] = src[2 * p + 1];
+            __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, off,
+                                                    base + (size_t)p * 4, 1);
+            _mm512_storeu_si512(dst + (size_t)p * 64, v);
         }
-        if (k & 1) {
-            dst[(size_t)(kp - 1) * 64] = src[k - 1];
-            dst[(size_t)(kp - 1) * 64 + 1] = 0;
+        if (k & 1) { /* the last pair: W[j][k - 1] and a zero */
+            uint16_t *d = dst + (size_t)(kp - 1) * 64;
+            for (int l = 0; l < 16; l++) {
+                d[2 * l] = l < rows ? w[(size_t)(jb + l) * ldw + k - 1] : 0;
+                d[2 * l + 1] = 0;
+            }
         }
     }
 }

@@ -29,6 +29,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -625,29 +626,38 @@ oom:
 
 /* ---- blocks --------------------------------------------------------------- */
 
-/* Spread fn over the pool: share t of nt gets items [cnt * t / nt, cnt * (t + 1) / nt). */
+/* Spread fn over the pool.  Items are handed out in chunks from a shared counter, so a
+ * thread that runs late (a busy machine) does less, the others more, rather than all
+ * waiting for its fixed share. */
 typedef void (*range_fn)(lx_net *net, void *ctx, size_t i0, size_t i1, int t);
 typedef struct par_ctx {
     lx_net *net;
     range_fn fn;
     void *ctx;
-    size_t cnt;
+    size_t cnt, chunk;
+    atomic_size_t next;
 } par_ctx;
 
 static void par_share(void *arg, int t, int nt) {
     par_ctx *p = arg;
-    size_t i0 = p->cnt * (size_t)t / (size_t)nt, i1 = p->cnt * (size_t)(t + 1) / (size_t)nt;
-    if (i1 > i0) p->fn(p->net, p->ctx, i0, i1, t);
+    (void)nt;
+    for (;;) {
+        size_t i0 = atomic_fetch_add(&p->next, p->chunk);
+        if (i0 >= p->cnt) break;
+        size_t i1 = i0 + p->chunk < p->cnt ? i0 + p->chunk : p->cnt;
+        p->fn(p->net, p->ctx, i0, i1, t);
+    }
 }
 
 /* cnt items of about work flops each: on one thread when the whole is too small to pay
- * for waking the others (a few microseconds). */
+ * for waking the others (a few microseconds); else in about 4 chunks per thread. */
 static void par_for(lx_net *net, size_t cnt, double work, range_fn fn, void *ctx) {
     if (net->nthreads == 1 || cnt < 2 || work * (double)cnt < 2e5) {
         fn(net, ctx, 0, cnt, 0);
         return;
     }
-    par_ctx p = {net, fn, ctx, cnt};
+    size_t chunk = cnt / (4 * (size_t)net->nthreads);
+    par_ctx p = {net, fn, ctx, cnt, chunk ? chunk : 1, 0};
     lx_pool_run(&net->pool, par_share, &p);
 }
 

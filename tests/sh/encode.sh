@@ -71,6 +71,12 @@ lx-encode -m "$T/pre.lxm" -f json --fill-mask 3 < "$T/mask.jsonl" > "$T/fill.jso
 grep -q '"fill_mask": *\[{"position": *1, *"tokens": *\[{"token":' "$T/fill.jsonl" \
     || fail "fill_mask field"
 ! grep -q '"prediction_logits":' "$T/fill.jsonl" || fail "--fill-mask kept the logits"
+# the man page's example: just the predictions
+lx-encode -m "$T/pre.lxm" --fill-mask 5 --only fill_mask -f json --drop-inputs < "$T/mask.jsonl" \
+    > "$T/fill2.jsonl" || fail "--only fill_mask run"
+grep -q '^{"id": *"m", *"fill_mask": *\[{"position": *1, *"tokens": *\[' "$T/fill2.jsonl" \
+    || fail "--only fill_mask output"
+[ "$(grep -o '"token":' "$T/fill2.jsonl" | wc -l)" -eq 5 ] || fail "--fill-mask 5: not 5 tokens"
 
 # Usage errors
 expect_status 2 lx-encode -m "$T/vqa.lxm" --heads nope

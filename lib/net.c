@@ -650,15 +650,20 @@ static void par_share(void *arg, int t, int nt) {
 }
 
 /* cnt items of about work flops each: on one thread when the whole is too small to pay
- * for waking the others (a few microseconds); else in about 4 chunks per thread. */
-static void par_for(lx_net *net, size_t cnt, double work, range_fn fn, void *ctx) {
+ * for waking the others (a few microseconds); else in per_thread chunks per thread. */
+static void par_for_n(lx_net *net, size_t cnt, double work, range_fn fn, void *ctx,
+                      size_t per_thread) {
     if (net->nthreads == 1 || cnt < 2 || work * (double)cnt < 2e5) {
         fn(net, ctx, 0, cnt, 0);
         return;
     }
-    size_t chunk = cnt / (4 * (size_t)net->nthreads);
+    size_t chunk = (cnt + per_thread * (size_t)net->nthreads - 1) / (per_thread * (size_t)net->nthreads);
     par_ctx p = {net, fn, ctx, cnt, chunk ? chunk : 1, 0};
     lx_pool_run(&net->pool, par_share, &p);
+}
+
+static void par_for(lx_net *net, size_t cnt, double work, range_fn fn, void *ctx) {
+    par_for_n(net, cnt, work, fn, ctx, 4);
 }
 
 typedef struct lin_ctx {
@@ -684,7 +689,8 @@ static int linear(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, 
     if (m <= 0) return 0;
     if (l->w) {
         lin_ctx c = {l, x, ldx, m, y, ldy};
-        par_for(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c);
+        /* sgemm (many rows) packs its operands per call: one chunk per thread then */
+        par_for_n(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c, m > 64 ? 1 : 4);
         return 0;
     }
     lx_gemm_op op = {

@@ -83,10 +83,10 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIBA)
 TEST_DEPS = all $(UNIT:%=$(BUILD)/tests/%) $(TTOOLS:%=$(BUILD)/tools/%)
 
 check: $(TEST_DEPS)
-	@LX_BIN=$(abspath $(BIN)) LX_BUILD=$(abspath $(BUILD)) ./tests/run-tests
+	@LX_SANITIZE=$(SANITIZE) LX_BIN=$(abspath $(BIN)) LX_BUILD=$(abspath $(BUILD)) ./tests/run-tests
 
 check-one: $(TEST_DEPS)
-	@LX_BIN=$(abspath $(BIN)) LX_BUILD=$(abspath $(BUILD)) ./tests/run-tests $(T)
+	@LX_SANITIZE=$(SANITIZE) LX_BIN=$(abspath $(BIN)) LX_BUILD=$(abspath $(BUILD)) ./tests/run-tests $(T)
 
 sanitize:
 	$(MAKE) SANITIZE=1 OPTFLAGS=-O1 check

@@ -36,9 +36,11 @@ done
 
 # Garbage instead of a frame header; a 4 GiB length with nothing behind it
 printf 'LXRF\001\000\000\000\000\000\000\000\001\000\000\000\002\000\000\000\000\000\000\000{}' > "$T/big.bin"
-( ulimit -v 1000000; lx-convert -f json < "$T/big.bin" ) > "$T/out" 2> "$T/err"
+peakrss -o "$T/rss" lx-convert -f json < "$T/big.bin" > "$T/out" 2> "$T/err"
 [ $? -eq 1 ] || fail "a 4 GiB frame length should fail with status 1"
 expect_err 'record 1: truncated frame'
+rss=$(sed 's/peak_rss_mb=\([0-9]*\).*/\1/' "$T/rss")
+[ "$rss" -lt 200 ] || fail "a 4 GiB frame length made lx-convert use $rss MB"
 cat "$T/a.bin" > "$T/g.bin"; printf 'LXRF\007\000\000\000garbagegarbagegarbagegarbage' >> "$T/g.bin"
 expect_status 1 lx-convert -f json < "$T/g.bin"
 expect_err 'record 6: frame version 7'

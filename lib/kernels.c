@@ -27,13 +27,11 @@ void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, 
         return;
     }
     /* the bias goes into y first and the product is accumulated onto it (beta = 1) */
-    for (int i = 0; i < m; i++) {
-        float *row = y + (size_t)i * ldy + n0;
-        if (l->b) memcpy(row, l->b + n0, (size_t)(n1 - n0) * sizeof *row);
-        else memset(row, 0, (size_t)(n1 - n0) * sizeof *row);
-    }
+    if (l->b)
+        for (int i = 0; i < m; i++)
+            memcpy(y + (size_t)i * ldy + n0, l->b + n0, (size_t)(n1 - n0) * sizeof *y);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, l->in, 1.0f, x, ldx,
-                l->w + (size_t)n0 * l->in, l->in, 1.0f, y + n0, ldy);
+                l->w + (size_t)n0 * l->in, l->in, l->b ? 1.0f : 0.0f, y + n0, ldy);
 }
 
 void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512) {
@@ -51,10 +49,12 @@ void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512)
         for (size_t i = 0; i < n; i++) dst[i] = lx_f16_to_f32(src[i]);
 }
 
-static void ln_row(float *y, const float *x, const float *r, int n, const lx_ln *ln, float eps) {
+static void ln_row(float *y, const float *x, const float *r, const float *rb, int n,
+                   const lx_ln *ln, float eps) {
     double sum = 0;
     for (int j = 0; j < n; j++) {
         float v = r ? x[j] + r[j] : x[j];
+        if (rb) v += rb[j];
         y[j] = v;
         sum += v;
     }
@@ -68,29 +68,32 @@ static void ln_row(float *y, const float *x, const float *r, int n, const lx_ln 
     for (int j = 0; j < n; j++) y[j] = (y[j] - mu) * inv * ln->g[j] + ln->b[j];
 }
 
-void lx_k_add_layernorm(float *x, const float *r, int m, int n, int ld, const lx_ln *ln,
-                        float eps, int avx512) {
+void lx_k_add_layernorm(float *x, const float *r, const float *rb, int m, int n, int ld,
+                        const lx_ln *ln, float eps, int avx512) {
     if (avx512) {
-        lx_k_add_layernorm_avx512(x, r, m, n, ld, ln->g, ln->b, eps);
+        lx_k_add_layernorm_avx512(x, r, rb, m, n, ld, ln->g, ln->b, eps);
         return;
     }
     for (int i = 0; i < m; i++) {
         float *row = x + (size_t)i * ld;
-        ln_row(row, row, r ? r + (size_t)i * ld : NULL, n, ln, eps);
+        ln_row(row, row, r ? r + (size_t)i * ld : NULL, rb, n, ln, eps);
     }
 }
 
 void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
                     const lx_ln *ln, float eps) {
-    for (int i = 0; i < m; i++) ln_row(y + (size_t)i * ldy, x + (size_t)i * ldx, NULL, n, ln, eps);
+    for (int i = 0; i < m; i++) ln_row(y + (size_t)i * ldy, x + (size_t)i * ldx, NULL, NULL, n, ln, eps);
 }
 
-void lx_k_gelu(float *x, size_t n, int avx512) {
+void lx_k_gelu(float *x, const float *b, size_t n, int avx512) {
     if (avx512) {
-        lx_k_gelu_avx512(x, n);
+        lx_k_gelu_avx512(x, b, n);
         return;
     }
-    for (size_t i = 0; i < n; i++) x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+    for (size_t i = 0; i < n; i++) {
+        float v = b ? x[i] + b[i] : x[i];
+        x[i] = 0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2));
+    }
 }
 
 void lx_k_softmax_masked(float *s, const float *mask, int n) {

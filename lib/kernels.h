@@ -36,16 +36,18 @@ typedef struct lx_ln {
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
                      int n0, int n1, int avx512);
 
-/* x[m, n] <- LayerNorm(x + r) row by row (r may be NULL), with rows of stride ld;
- * avx512 selects the vector version. */
-void lx_k_add_layernorm(float *x, const float *r, int m, int n, int ld, const lx_ln *ln,
-                        float eps, int avx512);
+/* x[m, n] <- LayerNorm(x + r + rb) row by row (r [m, n] and the row bias rb [n] may be
+ * NULL), with rows of stride ld; avx512 selects the vector version.  rb is the bias of
+ * the product that made x, added here rather than in a pass of its own. */
+void lx_k_add_layernorm(float *x, const float *r, const float *rb, int m, int n, int ld,
+                        const lx_ln *ln, float eps, int avx512);
 /* y[m, n] <- LayerNorm(x) into a separate destination (strides ldx, ldy). */
 void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
                     const lx_ln *ln, float eps);
-/* x <- GELU(x) elementwise, the exact form x/2 (1 + erf(x / sqrt 2)); avx512 selects
- * the vector version (erf to within 2 ulp-ish, see lib/simd/kernels_avx512.c). */
-void lx_k_gelu(float *x, size_t n, int avx512);
+/* x <- GELU(x + b) elementwise over n values (b [n] may be NULL), the exact form
+ * x/2 (1 + erf(x / sqrt 2)); avx512 selects the vector version (within ~1e-6 relative,
+ * see lib/simd/kernels_avx512.c). */
+void lx_k_gelu(float *x, const float *b, size_t n, int avx512);
 /* One row of attention scores: s[k] += mask[k] (mask may be NULL), then softmax. */
 void lx_k_softmax_masked(float *s, const float *mask, int n);
 
@@ -57,9 +59,9 @@ int lx_k_have_avx512(void);
 /* lib/simd/kernels_avx512.c */
 void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n);
-void lx_k_gelu_avx512(float *x, size_t n);
-void lx_k_add_layernorm_avx512(float *x, const float *r, int m, int n, int ld, const float *g,
-                               const float *b, float eps);
+void lx_k_gelu_avx512(float *x, const float *b, size_t n);
+void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m, int n, int ld,
+                               const float *g, const float *b, float eps);
 void lx_k_linear_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
                             size_t ldw, const float *bias, float *c, size_t ldc);
 

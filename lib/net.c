@@ -700,9 +700,22 @@ static int linear(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, 
     return lx_gemm(&net->caps, &op, net->nthreads > 1 ? &net->pool : NULL, net->s.gs, err);
 }
 
+/* The same product with its bias left to the caller (returned; NULL when the product
+ * added it itself), for a consumer that passes over the output anyway (GELU, LayerNorm):
+ * saves writing the bias into y and reading it back for f32 weights. */
+static int linear_defer_bias(lx_net *net, const lx_lin *l, const float *x, int ldx, int m,
+                             float *y, int ldy, const float **bias, lx_error *err) {
+    *bias = NULL;
+    if (!l->w) return linear(net, l, x, ldx, m, y, ldy, err);
+    lx_lin nb = *l;
+    nb.b = NULL;
+    *bias = l->b;
+    return linear(net, &nb, x, ldx, m, y, ldy, err);
+}
+
 typedef struct ln_ctx {
     float *x;
-    const float *r;
+    const float *r, *rb;
     int n, ld;
     const lx_ln *ln;
     float eps;
@@ -711,27 +724,38 @@ typedef struct ln_ctx {
 static void ln_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     ln_ctx *c = ctx;
     size_t off = i0 * (size_t)c->ld;
-    lx_k_add_layernorm(c->x + off, c->r ? c->r + off : NULL, (int)(i1 - i0), c->n, c->ld, c->ln,
-                       c->eps, net->avx512);
+    lx_k_add_layernorm(c->x + off, c->r ? c->r + off : NULL, c->rb, (int)(i1 - i0), c->n, c->ld,
+                       c->ln, c->eps, net->avx512);
 }
 
-/* x[m, n] <- LayerNorm(x + r) (r may be NULL), rows spread over the pool. */
-static void add_layernorm(lx_net *net, float *x, const float *r, int m, int n, const lx_ln *ln,
-                          float eps) {
-    ln_ctx c = {x, r, n, n, ln, eps};
+/* x[m, n] <- LayerNorm(x + r + rb) (r [m, n], rb [n] may be NULL), rows spread over the
+ * pool. */
+static void add_layernorm_b(lx_net *net, float *x, const float *r, const float *rb, int m, int n,
+                            const lx_ln *ln, float eps) {
+    ln_ctx c = {x, r, rb, n, n, ln, eps};
     par_for(net, (size_t)m, 8.0 * n, ln_rows, &c);
 }
 
-static void gelu_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
-    float *x = ctx;
-    lx_k_gelu(x + i0 * 1024, (i1 - i0) * 1024, net->avx512);
+static void add_layernorm(lx_net *net, float *x, const float *r, int m, int n, const lx_ln *ln,
+                          float eps) {
+    add_layernorm_b(net, x, r, NULL, m, n, ln, eps);
 }
 
-/* x <- GELU(x) over n elements (n a multiple of 1024 is split over the pool). */
-static void gelu(lx_net *net, float *x, size_t n) {
-    size_t chunks = n / 1024;
-    par_for(net, chunks, 20.0 * 1024, gelu_rows, x);
-    lx_k_gelu(x + chunks * 1024, n - chunks * 1024, net->avx512);
+typedef struct gelu_ctx {
+    float *x;
+    const float *b;
+    size_t n;
+} gelu_ctx;
+
+static void gelu_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
+    gelu_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++) lx_k_gelu(c->x + i * c->n, c->b, c->n, net->avx512);
+}
+
+/* x[m, n] <- GELU(x + b) (b [n] may be NULL), rows spread over the pool. */
+static void gelu_b(lx_net *net, float *x, const float *b, size_t m, size_t n) {
+    gelu_ctx c = {x, b, n};
+    par_for(net, m, 20.0 * (double)n, gelu_rows, &c);
 }
 
 /* LxmertEmbeddings for record i: rows lo..lo+L of hs. */
@@ -753,7 +777,7 @@ static void embeddings(lx_net *net, const lx_record *r, float *out) {
                        net->avx512);
         for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + te[j];
     }
-    lx_k_add_layernorm(out, NULL, (int)L, H, H, &w->emb_ln, net->eps, net->avx512);
+    lx_k_add_layernorm(out, NULL, NULL, (int)L, H, H, &w->emb_ln, net->eps, net->avx512);
 }
 
 /* LxmertVisualFeatureEncoder over all TN vision rows (feats and pos already packed). */
@@ -829,8 +853,11 @@ static void attend(lx_net *net, size_t n, const lx_span *sp) {
 static int att_output(lx_net *net, const lx_att *a, int r0, int m, lx_error *err) {
     lx_state *s = &net->s;
     size_t off = (size_t)r0 * net->H;
-    if (linear(net, &a->dense, s->ctx + off, net->H, m, s->tmp + off, net->H, err) < 0) return -1;
-    add_layernorm(net, s->hs + off, s->tmp + off, m, net->H, &a->ln, net->eps);
+    const float *b;
+    if (linear_defer_bias(net, &a->dense, s->ctx + off, net->H, m, s->tmp + off, net->H, &b,
+                          err) < 0)
+        return -1;
+    add_layernorm_b(net, s->hs + off, s->tmp + off, b, m, net->H, &a->ln, net->eps);
     return 0;
 }
 
@@ -847,10 +874,13 @@ static int self_attention(lx_net *net, const lx_att *a, size_t n, int r0, int m,
 static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *err) {
     lx_state *s = &net->s;
     size_t off = (size_t)r0 * net->H;
-    if (linear(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, err) < 0) return -1;
-    gelu(net, s->inter, (size_t)m * net->isz);
-    if (linear(net, &f->out, s->inter, net->isz, m, s->tmp + off, net->H, err) < 0) return -1;
-    add_layernorm(net, s->hs + off, s->tmp + off, m, net->H, &f->ln, net->eps);
+    const float *b;
+    if (linear_defer_bias(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, &b, err) < 0)
+        return -1;
+    gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz);
+    if (linear_defer_bias(net, &f->out, s->inter, net->isz, m, s->tmp + off, net->H, &b, err) < 0)
+        return -1;
+    add_layernorm_b(net, s->hs + off, s->tmp + off, b, m, net->H, &f->ln, net->eps);
     return 0;
 }
 
@@ -1072,7 +1102,7 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
         /* cls.predictions: transform all language rows (into tmp), then the decoder per record
          * straight into its output. */
         if (linear(net, &w->mlm_transform, hl, H, iTL, s->tmp, H, err) < 0) goto out;
-        gelu(net, s->tmp, TL * (size_t)H);
+        gelu_b(net, s->tmp, NULL, TL, (size_t)H);
         add_layernorm(net, s->tmp, NULL, iTL, H, &w->mlm_ln, net->eps);
         for (size_t i = 0; i < n; i++)
             if (linear(net, &w->mlm_decoder, s->tmp + (size_t)s->lo[i] * H, H, s->ll[i],
@@ -1082,7 +1112,7 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
     if (want & (LX_OUT_OBJ | LX_OUT_ATTR | LX_OUT_FEAT)) {
         float *t = s->tmp + TL * (size_t)H;
         if (linear(net, &w->obj_transform, hv, H, iTN, t, H, err) < 0) goto out;
-        gelu(net, t, TN * (size_t)H);
+        gelu_b(net, t, NULL, TN, (size_t)H);
         add_layernorm(net, t, NULL, iTN, H, &w->obj_ln, net->eps);
         for (size_t i = 0; i < n; i++) {
             const float *x = t + (size_t)s->vo[i] * H;
@@ -1120,7 +1150,7 @@ int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx
     if (!a) return lx_error_set(err, "out of memory");
     int rc = linear(net, &w->qa0, pooled, net->H, (int)n, a, H2, err);
     if (rc == 0) {
-        gelu(net, a, n * (size_t)H2);
+        gelu_b(net, a, NULL, n, (size_t)H2);
         add_layernorm(net, a, NULL, (int)n, H2, &w->qa2, 1e-12f);
         rc = linear(net, &w->qa3, a, H2, (int)n, logits, net->cfg.num_qa_labels, err);
     }

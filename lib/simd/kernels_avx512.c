@@ -61,7 +61,7 @@ static inline __m512 exp_neg(__m512 y) {
  * Chebyshev fit of Numerical Recipes (erfc = t exp(-z^2 + P(t)), t = 1/(1 + z/2),
  * relative error < 1.2e-7), and erfc(-z) = 2 - erfc(z): so both tails keep their
  * relative accuracy and the result is within about 1e-6 relative of erff's. */
-void lx_k_gelu_avx512(float *x, size_t n) {
+void lx_k_gelu_avx512(float *x, const float *b, size_t n) {
     static const float c[10] = {-1.26551223f, 1.00002368f, 0.37409196f, 0.09678418f,
                                 -0.18628806f, 0.27886807f, -1.13520398f, 1.48851587f,
                                 -0.82215223f, 0.17087277f};
@@ -69,6 +69,7 @@ void lx_k_gelu_avx512(float *x, size_t n) {
     for (; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i));
         __m512 z = _mm512_mul_ps(_mm512_abs_ps(v), _mm512_set1_ps(0.70710678118654752f));
         __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
                                  _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
@@ -146,12 +147,12 @@ void lx_k_linear_f32_avx512(int m, int n, int k, const float *a, size_t lda, con
     }
 }
 
-/* Row by row: x <- LayerNorm(x + r) with gamma g and beta b (r may be NULL).  Three
+/* Row by row: x <- LayerNorm(x + r + rb) with gamma g and beta b (r, rb may be NULL).  Three
  * passes over a row that stays in L1: sum, sum of squared deviations (two-pass, so no
  * cancellation), normalise.  Partial sums in 16 lanes keep float rounding well below
  * the 1e-6 relative the network needs. */
-void lx_k_add_layernorm_avx512(float *x, const float *r, int m, int n, int ld, const float *g,
-                               const float *b, float eps) {
+void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m, int n, int ld,
+                               const float *g, const float *b, float eps) {
     for (int i = 0; i < m; i++) {
         float *row = x + (size_t)i * ld;
         const float *res = r ? r + (size_t)i * ld : NULL;
@@ -160,6 +161,7 @@ void lx_k_add_layernorm_avx512(float *x, const float *r, int m, int n, int ld, c
             __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
             __m512 v = _mm512_maskz_loadu_ps(k, row + j);
             if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res + j));
+            if (rb) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, rb + j));
             _mm512_mask_storeu_ps(row + j, k, v);
             s = _mm512_add_ps(s, v);
         }

@@ -18,12 +18,10 @@
 #endif
 #include "gemm.h"
 
-/* f32 bytes of widened weights per cblas_sgemm call on the portable path: a tile that
- * stays in L2 for a few rows of A; a larger one (in L3) for many rows, where each call
- * makes OpenBLAS pack all of A again */
-#define W_TILE_BYTES (256u * 1024u)
-#define W_TILE_BYTES_LARGE_M (4u * 1024u * 1024u)
-#define LARGE_M 128
+/* f32 bytes of widened weights per cblas_sgemm call on the portable path.  Large: each
+ * call costs OpenBLAS a fixed overhead and a repack of A (4 MB measured 2x faster than
+ * 256 KB at M = 36, and better at M = 1152 too). */
+#define W_TILE_BYTES (4u * 1024u * 1024u)
 /* below this many multiply-adds per share lx_gemm stays on one thread (waking a pool
  * thread costs a few microseconds) */
 #define MT_MIN_MACS (1u << 18)
@@ -171,7 +169,7 @@ static void round_a_f32(const lx_gemm_op *op, float *af) {
 static int range_portable(const lx_gemm_op *op, int n0, int n1, lx_gemm_scratch *s,
                           lx_error *err) {
     int m = op->m, k = op->k;
-    int nb = (int)((m >= LARGE_M ? W_TILE_BYTES_LARGE_M : W_TILE_BYTES) / ((size_t)k * 4));
+    int nb = (int)(W_TILE_BYTES / ((size_t)k * 4));
     if (nb < 16) nb = 16;
     if (nb > n1 - n0) nb = n1 - n0;
     size_t abytes = op->kind == LX_GEMM_BF16 ? (((size_t)m * k * 4 + 63) & ~(size_t)63) : 0;
@@ -242,6 +240,14 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
     return 0;
 }
 
+/* The AVX-512 kernels, or widened tiles and cblas_sgemm?  The f32-FMA kernels (exact bf16,
+ * f16) reach about 2/3 of the FMA peak, OpenBLAS about 9/10: with many rows, where
+ * widening the weights is cheap next to the products, sgemm wins. */
+static int use_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op) {
+    if (!caps || !caps->avx512) return 0;
+    return op->kind == LX_GEMM_BF16 || op->m < LX_GEMM_PACK_MIN_M;
+}
+
 static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
                            lx_gemm_scratch *s, lx_error *err) {
     if (op->m == 0 || n1 <= n0) return 0;
@@ -249,7 +255,7 @@ static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n
         bias_only(op, n0, n1);
         return 0;
     }
-    if (caps && caps->avx512) return range_avx512(caps, op, n0, n1, s, err);
+    if (use_avx512(caps, op)) return range_avx512(caps, op, n0, n1, s, err);
     return range_portable(op, n0, n1, s, err);
 }
 
@@ -289,7 +295,7 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
     if (check_op(op, err) < 0) return -1;
     /* enough work per share to pay for waking a thread; shares in multiples of 4 */
     double macs = (double)op->m * op->n * op->k;
-    int nt = caps && caps->avx512 ? lx_pool_size(pool) : 1; /* portable: OpenBLAS threads */
+    int nt = use_avx512(caps, op) ? lx_pool_size(pool) : 1; /* sgemm: OpenBLAS threads */
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
     if (nt == 1) return range_unchecked(caps, op, 0, op->n, &s[0], err);
     share_ctx x = {caps, op, s, nt, (op->n / nt + 3) & ~3, 0, err};

@@ -25,28 +25,29 @@
  * Paths, chosen at run time from an lx_gemm_caps the caller computes once:
  *   avx512  (caps.avx512: AVX-512 F/BW/VL/DQ; caps.avx512bf16 for LX_GEMM_BF16): register-
  *           blocked microkernels (4 rows of A x 4 rows of W, 16 zmm accumulators, dot
- *           products along K) that read W straight from the (mapped) file once per block
- *           of A rows — at M = 20..36 the weights stream once, so batch 1 is bound by
- *           memory bandwidth; at large M, A is blocked to stay in L2 and the work is
- *           compute bound.  BF16 without AVX512_BF16 but with AVX-512F uses the exact
- *           kernel on the rounded A (same results as the portable path).
- *           For LX_GEMM_BF16 with M >= LX_GEMM_PACK_MIN_M (128) rows, W is first repacked
- *           in pairs (N K values per call) for a kernel that broadcasts A and needs no
- *           horizontal sums (8 rows x 32 columns per tile; ~15-25% faster there).
- *           Each element of C is summed in an order fixed by K and by which side of 128
- *           rows M is: a row's result does not depend on the other rows, the column range
- *           or the threads, and batches on the same side of 128 rows give the same bits.
+ *           products along K) that read W straight from the (mapped) file, each weight
+ *           once per block of A rows: at M = 20..36 the weights stream once (batch 1).
+ *           BF16 without AVX512_BF16 but with AVX-512F uses the exact kernel on the
+ *           rounded A (same products as the portable path).  For LX_GEMM_BF16 with
+ *           M >= LX_GEMM_PACK_MIN_M (128) rows, W is first repacked in pairs (N K values
+ *           per call) for a kernel that broadcasts A and needs no horizontal sums (8 rows
+ *           x 32 columns per tile; ~15-25% faster there).  Each element of C is summed in
+ *           an order fixed by K and by which side of 128 rows M is: a row's result does
+ *           not depend on the other rows, the column range or the threads, and batches on
+ *           the same side of 128 rows give the same bits.
  *   portable  (always correct): blocks of W rows widened to f32 into a scratch tile (and
- *           A rounded to bf16 for LX_GEMM_BF16), then cblas_sgemm on the tile.
+ *           A rounded to bf16 for LX_GEMM_BF16), then cblas_sgemm on the tile.  Also
+ *           taken on AVX-512 machines for LX_GEMM_BF16_EXACT and LX_GEMM_F16 with
+ *           M >= LX_GEMM_PACK_MIN_M rows, where OpenBLAS beats the f32-FMA kernels.
  *
  * Threads.  lx_gemm_range does the columns [n0, n1) of C on the calling thread: the
  * caller can spread ranges over its own workers (each with its own scratch; ranges that
  * do not overlap write disjoint columns of C).  lx_gemm splits N over the threads of an
  * lx_pool (lib/pool.h: persistent workers, woken in microseconds; the caller's thread
  * does the first share; the network can run its own loops on the same pool).  The
- * portable path calls
- * cblas_sgemm, which uses OpenBLAS's own threads: when several of your threads call
- * lx_gemm_range on the portable path, set openblas_set_num_threads(1) first.
+ * sgemm route uses OpenBLAS's own threads: when several of your threads call
+ * lx_gemm_range where it applies (portable caps; exact or f16 with M >= 128), set
+ * openblas_set_num_threads(1) first.
  *
  * No global state: lx_gemm_caps is a value computed by the caller; scratch memory is an
  * lx_gemm_scratch owned by the caller (init / free), grown on demand and reused, so a
@@ -128,8 +129,8 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
 /* The whole product, N split into lx_pool_size(pool) contiguous ranges (multiples of 4
  * columns) run on the pool's threads, the calling thread included (pool NULL: all on the
  * calling thread); s points to lx_pool_size(pool) scratches, s[t] used by thread t.
- * Small products use fewer threads; the portable path runs on the calling thread only,
- * leaving the threading to OpenBLAS.  Returns 0 or -1 with err set. */
+ * Small products use fewer threads; the sgemm (portable) route runs on the calling thread
+ * only, leaving the threading to OpenBLAS.  Returns 0 or -1 with err set. */
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
             lx_gemm_scratch *s, lx_error *err);
 

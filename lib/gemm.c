@@ -280,6 +280,7 @@ typedef struct share_ctx {
 } share_ctx;
 
 static void share_run(void *arg, int t, int n) {
+    (void)n; /* x->nt shares of the pool's n threads do work */
     share_ctx *x = arg;
     if (t >= x->nt) return;
     int n0 = t * x->per < x->op->n ? t * x->per : x->op->n;

@@ -127,7 +127,7 @@ static int adopt(lx_featindex *ix, unsigned char *img, size_t len, const tsv_id 
 
 /* Read the index file at path into memory and adopt it. */
 static int load(lx_featindex *ix, const char *path, const tsv_id *id, lx_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0 && errno == ENOENT) return lx_error_set(err, "no index yet");
     if (fd < 0) return lx_error_set(err, "%s", strerror(errno));
     struct stat st;
@@ -271,6 +271,9 @@ fail:
 /* Write the image to path through a temporary file.  Returns 0 or -1 (errno's text in
  * err). */
 static int save(const lx_featindex *ix, const char *path, lx_error *err) {
+    struct stat tst;
+    if (stat(path, &tst) == 0 && !S_ISREG(tst.st_mode))  /* never rename over a device */
+        return lx_error_set(err, "cannot write %s: not a regular file", path);
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 32);
     if (!tmp) return lx_error_set(err, "out of memory");

@@ -752,6 +752,14 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     text = NULL;
     uint64_t doff = align_up(LXM_PREFIX + hmax);
 
+    /* the file is written beside its target and renamed over it: that is only right for
+     * a regular file (renaming over /dev/null or a FIFO would replace the device) */
+    struct stat tst;
+    if (stat(path, &tst) == 0 && !S_ISREG(tst.st_mode)) {
+        rc = lx_error_set(err, "%s: not a regular file (a model file is written with seeks "
+                               "and renamed into place)", path);
+        goto out;
+    }
     sprintf(tmp, "%s.tmpXXXXXX", path);
     fd = mkstemp(tmp);
     if (fd < 0) {

@@ -145,6 +145,13 @@ for opt in $(lx-convert --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
         || fail "man page lacks $opt"
 done
 
+# an output that is not a regular file (a FIFO here; /dev/null in real life) is refused,
+# never renamed over
+mkfifo "$T/fifo"
+expect_status 1 lx-convert "$FX/models/tiny-vqa" -o "$T/fifo"
+expect_err 'not a regular file'
+[ -p "$T/fifo" ] || fail "lx-convert replaced a FIFO with a regular file"
+
 # ---- stream conversion: JSON lines <-> binary frames -----------------------------------
 expect_status 0 lx-convert < "$FX/cases.jsonl"
 cp "$T/out" "$T/cases.bin"

@@ -167,4 +167,12 @@ expect_status 2 lx-embed-vis --dump
 expect_status 2 lx-embed-vis --bogus
 expect_status 1 lx-embed-vis --features "$T/nonexistent.tsv" "$Q"
 expect_err 'nonexistent.tsv: No such file'
+
+# an index path that is not a regular file is never renamed over (the join still works,
+# with the index in memory)
+mkfifo "$T/ix.fifo"
+cp "$FX/features.tsv" "$T/fx.tsv"
+head -n 1 "$FX/questions.jsonl" | lx-embed-vis --features "$T/fx.tsv" --index "$T/ix.fifo" -f json > "$T/o.jsonl" 2> "$T/e"
+[ -p "$T/ix.fifo" ] || fail "lx-embed-vis replaced a FIFO index path with a regular file"
+grep -q visual_feats "$T/o.jsonl" || fail "join with an unwritable index path"
 exit 0

@@ -5,12 +5,16 @@
  * with HF's canonical order.  Tensors are usually views into regions the dict keeps
  * alive (mmap'd files, decompressed buffers): lx_tensor_dict_keep registers them and
  * lx_tensor_dict_free releases them after the tensors.  Lookup is a linear scan: a
- * checkpoint holds a few hundred tensors and is looked up a few hundred times.
+ * checkpoint holds a few hundred tensors and is looked up a few hundred times.  So that a
+ * hostile file cannot make that quadratic scan take minutes, a dict holds at most
+ * LX_DICT_MAX tensors (LXMERT-base has under 600).
  */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "lx.h"
+
+#define LX_DICT_MAX 16384
 
 void lx_tensor_dict_init(lx_tensor_dict *d) {
     memset(d, 0, sizeof *d);
@@ -38,6 +42,10 @@ lx_tensor *lx_tensor_dict_get(const lx_tensor_dict *d, const char *name) {
 }
 
 int lx_tensor_dict_add(lx_tensor_dict *d, const char *name, lx_tensor *t, lx_error *err) {
+    if (d->n >= LX_DICT_MAX) {
+        lx_tensor_free(t);
+        return lx_error_set(err, "more than %d tensors: not an LXMERT checkpoint", LX_DICT_MAX);
+    }
     if (lx_tensor_dict_get(d, name)) {
         lx_tensor_free(t);
         return lx_error_set(err, "tensor '%s' appears twice", name);

@@ -42,6 +42,7 @@ typedef struct run {
     int64_t mask_id;              /* the [MASK] token (--fill-mask) */
     const char *only_names[32];   /* --only, split */
     size_t n_only;
+    unsigned asked;               /* the outputs the user asked to see (before --only) */
 } run;
 
 static const char *const inputs[] = {"input_ids", "token_type_ids", "attention_mask",
@@ -256,61 +257,18 @@ static int finish_record(run *R, lx_record *r, unsigned asked, lx_error *err) {
 
 /* ---- the record loop ------------------------------------------------------------------ */
 
-static int run_batch(run *R, lx_record *recs, size_t n, unsigned asked, lx_error *err) {
+/* Inputs are checked as they are read, so that an error names its record. */
+static int check_record(void *ctx, lx_record *r, size_t slot, lx_error *err) {
+    run *R = ctx;
+    return lx_net_check(R->net, r, err);
+}
+
+static int run_batch(void *ctx, lx_record *recs, size_t n, lx_error *err) {
+    run *R = ctx;
     if (lx_net_forward(R->net, recs, n, R->o.want, err) < 0) return -1;
     for (size_t i = 0; i < n; i++)
-        if (finish_record(R, &recs[i], asked, err) < 0) return -1;
+        if (finish_record(R, &recs[i], R->asked, err) < 0) return -1;
     return 0;
-}
-
-static int flush_batch(run *R, lx_writer *w, lx_record *recs, size_t n, lx_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        if (lx_writer_write(w, &recs[i], err) < 0) return -1;
-        cli_tick(&R->cli);
-        lx_record_clear(&recs[i]);
-    }
-    return lx_writer_flush(w, err);
-}
-
-/* Read up to --batch good records, run them, write them in order.  A bad record is
- * reported after everything before it has been written. */
-static int loop(run *R, lx_reader *rd, lx_writer *w, unsigned asked) {
-    size_t B = (size_t)R->o.batch, n = 0;
-    lx_record *recs = calloc(B, sizeof *recs);
-    lx_error err = {{0}};
-    int status = LX_EXIT_OK;
-    if (!recs) return cli_error(&R->cli, "out of memory for a batch of %zu records", B);
-    for (;;) {
-        int rc = lx_reader_next(rd, &recs[n], &err);
-        uint64_t recno = lx_reader_record_no(rd);
-        int checked = rc > 0 && lx_net_check(R->net, &recs[n], &err) == 0;
-        if (checked && ++n < B) continue;
-        /* end of input, a full batch, or a bad record: run and write what is pending */
-        size_t bad = n;
-        lx_error berr = {{0}};
-        if (n > 0 && (run_batch(R, recs, n, asked, &berr) < 0 ||
-                      flush_batch(R, w, recs, n, &berr) < 0)) {
-            status = cli_error(&R->cli, "%s", berr.msg);
-            break;
-        }
-        n = 0;
-        if (rc == 0) break;
-        if (checked) continue; /* a full batch went out */
-        lx_writer_flush(w, NULL);
-        cli_record_error(&R->cli, recno, err.msg);
-        err.msg[0] = '\0';
-        lx_record_clear(&recs[bad]);
-        if (R->o.skip_bad && (rc > 0 || lx_reader_can_resume(rd))) {
-            R->cli.nskipped++;
-            continue;
-        }
-        status = LX_EXIT_FAIL;
-        break;
-    }
-    for (size_t i = 0; i < B; i++) lx_record_clear(&recs[i]);
-    free(recs);
-    lx_writer_flush(w, NULL);
-    return status;
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
@@ -430,7 +388,9 @@ int main(int argc, char **argv) {
         cli_error(&R.cli, "%s", err.msg);
         goto done;
     }
-    status = loop(&R, rd, w, asked);
+    R.asked = asked;
+    status = cli_batch_filter(&R.cli, rd, w, (size_t)R.o.batch, R.o.skip_bad, check_record,
+                              run_batch, &R);
 done:
     if (w) lx_writer_close(w);
     if (rd) lx_reader_close(rd);

@@ -57,6 +57,7 @@ typedef struct run {
     size_t n_notruth;             /* records without label or human answers */
     lx_vqa_pick *picks;           /* [top_k] */
     float *pooled, *logits;       /* [batch, hidden], [batch, nlabels] */
+    int *kind;                    /* [batch]: what classify said of each record */
 } run;
 
 static void usage(void) {
@@ -249,73 +250,19 @@ static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_e
     return 0;
 }
 
-/* Write recs[0..n) and clear them. */
-static int flush_batch(run *R, lx_writer *w, lx_record *recs, size_t n, lx_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        if (lx_writer_write(w, &recs[i], err) < 0)
-            return -1;
-        cli_tick(&R->cli);
-        lx_record_clear(&recs[i]);
-    }
+/* The record loop's two steps (cli_batch_filter): classify each record as it is read,
+ * so that an error names it, then answer a batch of good ones. */
+static int check_record(void *ctx, lx_record *r, size_t slot, lx_error *err) {
+    run *R = ctx;
+    int k = classify(R, r, err);
+    if (k <= 0) return -1;
+    R->kind[slot] = k;
     return 0;
 }
 
-/* The record loop: read up to --batch good records, answer them, write them in order.
- * A bad record is reported after everything before it has been written. */
-static int loop(run *R, lx_reader *rd, lx_writer *w) {
-    size_t B = (size_t)R->o.batch, n = 0;
-    lx_record *recs = calloc(B, sizeof *recs);
-    int *kind = calloc(B, sizeof *kind);
-    lx_error err = {{0}};
-    int status = LX_EXIT_OK;
-    if (!recs || !kind) {
-        free(recs);
-        free(kind);
-        return cli_error(&R->cli, "out of memory for a batch of %zu records", B);
-    }
-    for (size_t i = 0; i < B; i++)
-        lx_record_init(&recs[i]);
-    for (;;) {
-        int rc = lx_reader_next(rd, &recs[n], &err);
-        uint64_t recno = lx_reader_record_no(rd);
-        if (rc > 0) {
-            int k = classify(R, &recs[n], &err);
-            if (k > 0) {
-                kind[n++] = k;
-                if (n < B)
-                    continue;
-            }
-        }
-        /* end of input, a full batch, or a bad record: answer and write what is pending */
-        lx_error berr = {{0}};
-        if (n > 0 && (answer_batch(R, recs, kind, n, &berr) < 0 ||
-                      flush_batch(R, w, recs, n, &berr) < 0)) {
-            status = cli_error(&R->cli, "%s", berr.msg);
-            break;
-        }
-        n = 0;
-        if (rc == 0)
-            break;
-        if (rc > 0 && err.msg[0] == '\0')
-            continue; /* a full batch went out */
-        /* the bad record */
-        lx_writer_flush(w, NULL);
-        cli_record_error(&R->cli, recno, err.msg);
-        err.msg[0] = '\0';
-        lx_record_clear(&recs[0]);
-        if (R->o.skip_bad && (rc > 0 || lx_reader_can_resume(rd))) {
-            R->cli.nskipped++;
-            continue;
-        }
-        status = LX_EXIT_FAIL;
-        break;
-    }
-    for (size_t i = 0; i < B; i++)
-        lx_record_clear(&recs[i]);
-    free(recs);
-    free(kind);
-    lx_writer_flush(w, NULL);
-    return status;
+static int run_batch(void *ctx, lx_record *recs, size_t n, lx_error *err) {
+    run *R = ctx;
+    return answer_batch(R, recs, R->kind, n, err);
 }
 
 /* --eval-only: the prediction is the record's "answer"; scores an earlier lx-vqa wrote
@@ -437,7 +384,8 @@ static int setup(run *R, lx_error *err) {
     R->picks = calloc((size_t)R->o.top_k, sizeof *R->picks);
     R->pooled = calloc(B * R->hidden, sizeof *R->pooled);
     R->logits = calloc(B * R->nlabels, sizeof *R->logits);
-    if (!R->picks || !R->pooled || !R->logits || !(R->ev = lx_vqa_eval_new(err)))
+    R->kind = calloc(B, sizeof *R->kind);
+    if (!R->picks || !R->pooled || !R->logits || !R->kind || !(R->ev = lx_vqa_eval_new(err)))
         return lx_error_set(err, "out of memory");
     return 0;
 }
@@ -523,7 +471,8 @@ int main(int argc, char **argv) {
     if (R.o.eval_only)
         status = cli_filter(&R.cli, rd, w, R.o.skip_bad, eval_record, &R);
     else
-        status = loop(&R, rd, w);
+        status = cli_batch_filter(&R.cli, rd, w, (size_t)R.o.batch, R.o.skip_bad,
+                                  check_record, run_batch, &R);
     if (R.o.eval && report(&R) != LX_EXIT_OK)
         status = LX_EXIT_FAIL;
 done:
@@ -537,6 +486,7 @@ done:
     free(R.picks);
     free(R.pooled);
     free(R.logits);
+    free(R.kind);
     lx_vqa_labels_free(&R.labels);
     lx_net_free(R.net);
     lx_model_close(R.model);

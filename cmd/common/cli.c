@@ -193,3 +193,52 @@ int cli_filter(lx_cli *c, lx_reader *rd, lx_writer *w, int skip_bad, cli_record_
     lx_writer_flush(w, NULL);
     return status;
 }
+
+/* Write recs[0..n) in order, clearing each. */
+static int write_batch(lx_cli *c, lx_writer *w, lx_record *recs, size_t n, lx_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        if (lx_writer_write(w, &recs[i], err) < 0) return -1;
+        cli_tick(c);
+        lx_record_clear(&recs[i]);
+    }
+    return lx_writer_flush(w, err);
+}
+
+int cli_batch_filter(lx_cli *c, lx_reader *rd, lx_writer *w, size_t batch, int skip_bad,
+                     cli_check_fn check, cli_batch_fn run, void *ctx) {
+    lx_record *recs = calloc(batch, sizeof *recs);
+    lx_error err = {{0}};
+    int status = LX_EXIT_OK;
+    size_t n = 0;
+    if (!recs) return cli_error(c, "out of memory for a batch of %zu records", batch);
+    for (;;) {
+        int rc = lx_reader_next(rd, &recs[n], &err);
+        uint64_t recno = lx_reader_record_no(rd);
+        int good = rc > 0 && check(ctx, &recs[n], n, &err) == 0;
+        if (good && ++n < batch) continue;
+        /* end of input, a full batch, or a bad record: run and write what is pending */
+        size_t bad = n;
+        lx_error berr = {{0}};
+        if (n > 0 && (run(ctx, recs, n, &berr) < 0 || write_batch(c, w, recs, n, &berr) < 0)) {
+            status = cli_error(c, "%s", berr.msg);
+            break;
+        }
+        n = 0;
+        if (rc == 0) break;
+        if (good) continue; /* a full batch went out */
+        lx_writer_flush(w, NULL);
+        cli_record_error(c, recno, err.msg);
+        err.msg[0] = '\0';
+        lx_record_clear(&recs[bad]);
+        if (skip_bad && (rc > 0 || lx_reader_can_resume(rd))) {
+            c->nskipped++;
+            continue;
+        }
+        status = LX_EXIT_FAIL;
+        break;
+    }
+    for (size_t i = 0; i < batch; i++) lx_record_clear(&recs[i]);
+    free(recs);
+    lx_writer_flush(w, NULL);
+    return status;
+}

@@ -69,4 +69,15 @@ typedef int (*cli_record_fn)(void *ctx, lx_record *r, lx_error *err);
 int cli_filter(lx_cli *c, lx_reader *rd, lx_writer *w, int skip_bad, cli_record_fn fn,
                void *ctx);
 
+/* The same loop for tools that work on batches (lx-encode, lx-vqa): each record read is
+ * checked with check(ctx, r, slot, err) (0 good, -1 bad; slot is its place in the
+ * batch, 0..batch-1), up to `batch` good records are run together with
+ * run(ctx, recs, n, err), then written in order.  A bad record is reported after every
+ * record before it has been written; with skip_bad it is dropped and the loop goes on.
+ * A failure of run or of a write stops the loop.  Returns the exit status. */
+typedef int (*cli_check_fn)(void *ctx, lx_record *r, size_t slot, lx_error *err);
+typedef int (*cli_batch_fn)(void *ctx, lx_record *recs, size_t n, lx_error *err);
+int cli_batch_filter(lx_cli *c, lx_reader *rd, lx_writer *w, size_t batch, int skip_bad,
+                     cli_check_fn check, cli_batch_fn run, void *ctx);
+
 #endif

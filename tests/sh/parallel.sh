@@ -61,7 +61,7 @@ cmp "$T/serial.jsonl" "$T/par4.jsonl" || fail "parallel --sshlogin output differ
 # PARALLEL_SHELL) makes a pipeline fail when any of its tools does
 printf '{"question_id": 1, "img_id": "no-such-image", "sent": "what?"}\n' >> "$T/q.jsonl"
 export PARALLEL_SHELL=bash
-! parallel --will-cite --pipe --keep-order -N 5 -j 3 --halt now,fail=1 \
+! parallel --will-cite --pipe --keep-order -N 5 -j 3 --halt soon,fail=1 \
     "set -o pipefail; lx-tokenize --max-length 20 | lx-embed-vis --features '$F' | lx-vqa" \
     < "$T/q.jsonl" > /dev/null 2> "$T/err" || fail "a bad record did not fail the parallel run"
 grep -q "no-such-image" "$T/err" || { cat "$T/err" >&2; fail "the bad record is not named"; }

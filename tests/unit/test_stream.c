@@ -232,6 +232,28 @@ static void test_truncated_frames(void **st) {
         assert_true(strstr(err.msg, "truncated") || strstr(err.msg, "frame"));
         lx_record_clear(&b[0]);
     }
+    /* every byte offset of a small last frame (a tokenized question with a few regions) */
+    lx_record q;
+    lx_record_init(&q);
+    const char *qtext = "{\"question_id\":7,\"sent\":\"what?\",\"input_ids\":[101,2054,102],"
+                        "\"visual_pos\":[[0.0,0.1,0.5,0.6],[0.2,0.2,1.0,1.0]]}";
+    lx_error qerr;
+    assert_int_equal(lx_record_from_json(&q, qtext, strlen(qtext), &qerr), 0);
+    size_t lq;
+    char *small = encode_all(&q, 1, 1, &lq);
+    char *buf2 = malloc(l0 + lq);
+    memcpy(buf2, first, l0);
+    memcpy(buf2 + l0, small, lq);
+    for (size_t cut = l0; cut < l0 + lq; cut++) {
+        lx_error err = {{0}};
+        int status;
+        size_t got = decode_mem(buf2, cut, b, 16, &err, &status);
+        assert_int_equal(got, 1);
+        assert_int_equal(status, cut == l0 ? 0 : -1); /* cut exactly between frames: a clean end */
+        lx_record_clear(&b[0]);
+    }
+    lx_record_clear(&q);
+    free(small), free(buf2);
     for (size_t i = 0; i < n; i++) lx_record_clear(&a[i]);
     free(first), free(both), free(buf);
 }

@@ -152,6 +152,10 @@ void lx_gemm_bf16packed_avx512(int m, int n, int k, const uint16_t *ab, size_t l
 void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            const uint16_t *w, size_t ldw, int wf16, const float *bias,
                            float *c, size_t ldc, int accumulate);
+/* f32 W (the f32 network's products with few rows, where OpenBLAS would pack all of W
+ * for little arithmetic on it): the same tiles, loops and prefetching. */
+void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
+                        size_t ldw, const float *bias, float *c, size_t ldc, int accumulate);
 /* dst[i] = bf16(src[i]) (nearest even) for i < n, zeros for n <= i < npad. */
 void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad);
 

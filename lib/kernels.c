@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
+#include "gemm.h"
 #include "kernels.h"
 #include "lx.h"
 
@@ -22,8 +23,8 @@ void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, 
     if (m <= 0 || n1 <= n0) return;
     /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
     if (avx512 && m <= 64) {
-        lx_k_linear_f32_avx512(m, n1 - n0, l->in, x, (size_t)ldx, l->w + (size_t)n0 * l->in,
-                               (size_t)l->in, l->b ? l->b + n0 : NULL, y + n0, (size_t)ldy);
+        lx_gemm_f32_avx512(m, n1 - n0, l->in, x, (size_t)ldx, l->w + (size_t)n0 * l->in,
+                           (size_t)l->in, l->b ? l->b + n0 : NULL, y + n0, (size_t)ldy, 0);
         return;
     }
     /* the bias goes into y first and the product is accumulated onto it (beta = 1) */

@@ -31,7 +31,7 @@ typedef struct lx_ln {
 
 /* Columns [n0, n1) of y[m, out] = x[m, in] W^T + b for an f32 layer (l->w); ldx / ldy
  * are the row strides of x and y.  cblas_sgemm, except for few rows on AVX-512 (avx512
- * set), where a kernel that streams W once replaces OpenBLAS's packing of it.  (16-bit
+ * set), where lx_gemm_f32_avx512 (lib/gemm.h: streams W once, prefetched) replaces OpenBLAS's packing of it.  (16-bit
  * layers go through lx_gemm, lib/gemm.h.) */
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
                      int n0, int n1, int avx512);
@@ -62,7 +62,5 @@ void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_gelu_avx512(float *x, const float *b, size_t n);
 void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m, int n, int ld,
                                const float *g, const float *b, float eps);
-void lx_k_linear_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
-                            size_t ldw, const float *bias, float *c, size_t ldc);
 
 #endif

@@ -87,11 +87,13 @@ typedef void (*tile_fn)(const void *const a[4], const uint16_t *const w[4], int 
  * kernel prefetching the next W tile, run on the first A tile of each W tile.  a has rows of
  * a_row_bytes apart and elements of a_elem_bytes. */
 static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char *a,
-                  size_t a_row_bytes, size_t a_elem_bytes, const uint16_t *w, size_t ldw,
-                  const float *bias, float *c, size_t ldc, int accumulate) {
+                  size_t a_row_bytes, size_t a_elem_bytes, const char *w, size_t ldw,
+                  size_t w_elem_bytes, const float *bias, float *c, size_t ldc,
+                  int accumulate) {
     int mb = rows_in(A_BLOCK_BYTES, (size_t)k * a_elem_bytes);
-    int nb = rows_in(W_PANEL_BYTES, (size_t)k * 2);
-    size_t pfd = 4 * ldw; /* the next W tile, fetched while the first A tile uses this one */
+    int nb = rows_in(W_PANEL_BYTES, (size_t)k * w_elem_bytes);
+    size_t pfd = 4 * ldw; /* the next W tile (in W elements), fetched while the first A
+                           * tile uses this one */
     for (int n0 = 0; n0 < n; n0 += nb) {
         int n1 = n - n0 < nb ? n : n0 + nb;
         for (int m0 = 0; m0 < m; m0 += mb) {
@@ -100,7 +102,8 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
                 int nr = n1 - j0 < 4 ? n1 - j0 : 4;
                 const uint16_t *wr[4];
                 for (int j = 0; j < 4; j++)
-                    wr[j] = w + (size_t)(j0 + (j < nr ? j : nr - 1)) * ldw;
+                    wr[j] = (const uint16_t *)(w + (size_t)(j0 + (j < nr ? j : nr - 1)) *
+                                                       ldw * w_elem_bytes);
                 for (int i0 = m0; i0 < m1; i0 += 4) {
                     int mr = m1 - i0 < 4 ? m1 - i0 : 4;
                     const void *ar[4];
@@ -196,8 +199,8 @@ __attribute__((noinline)) static void tile_dp_nopf(const void *const a[4],
 void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
                            const uint16_t *w, size_t ldw, const float *bias,
                            float *c, size_t ldc, int accumulate) {
-    drive(tile_dp_pf, tile_dp_nopf, m, n, k, (const char *)ab, ldab * 2, 2, w, ldw, bias, c,
-          ldc, accumulate);
+    drive(tile_dp_pf, tile_dp_nopf, m, n, k, (const char *)ab, ldab * 2, 2, (const char *)w,
+          ldw, 2, bias, c, ldc, accumulate);
 }
 
 /* ---- many rows: W packed in pairs, A broadcast (no reductions) ------------
@@ -366,7 +369,61 @@ void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            float *c, size_t ldc, int accumulate) {
     drive(wf16 ? tile_fma_f16_pf : tile_fma_bf16_pf,
           wf16 ? tile_fma_f16_nopf : tile_fma_bf16_nopf, m, n, k, (const char *)a, lda * 4, 4,
-          w, ldw, bias, c, ldc, accumulate);
+          (const char *)w, ldw, 2, bias, c, ldc, accumulate);
+}
+
+/* ---- f32 A x f32 W (the f32 network's products with few rows) -------------- */
+
+/* 16 values of K under mask m; a cache line holds 16 f32 weights: prefetch every step */
+#define F32_STEP(kk, m)                                                                   \
+    do {                                                                                  \
+        PREFETCH_W(kk);                                                                   \
+        __m512 x0 = _mm512_maskz_loadu_ps(m, a0 + (kk));                                  \
+        __m512 x1 = _mm512_maskz_loadu_ps(m, a1 + (kk));                                  \
+        __m512 x2 = _mm512_maskz_loadu_ps(m, a2 + (kk));                                  \
+        __m512 x3 = _mm512_maskz_loadu_ps(m, a3 + (kk));                                  \
+        __m512 y = _mm512_maskz_loadu_ps(m, w0 + (kk));                                   \
+        ACC_COL(FMA, 0, y);                                                               \
+        y = _mm512_maskz_loadu_ps(m, w1 + (kk));                                          \
+        ACC_COL(FMA, 1, y);                                                               \
+        y = _mm512_maskz_loadu_ps(m, w2 + (kk));                                          \
+        ACC_COL(FMA, 2, y);                                                               \
+        y = _mm512_maskz_loadu_ps(m, w3 + (kk));                                          \
+        ACC_COL(FMA, 3, y);                                                               \
+    } while (0)
+
+/* One 4x4 tile of f32 A rows and f32 W rows (passed through drive's uint16_t pointers;
+ * pf counts f32 elements). */
+static inline __attribute__((always_inline)) void tile_f32(const void *const a[4],
+                                                           const uint16_t *const w[4], int k,
+                                                           const int PF, size_t pf,
+                                                           __m512 acc[16]) {
+    ACC_DECL;
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const float *w0 = (const float *)w[0], *w1 = (const float *)w[1],
+                *w2 = (const float *)w[2], *w3 = (const float *)w[3];
+    int kk = 0;
+    for (; kk + 16 <= k; kk += 16) F32_STEP(kk, (__mmask16)0xffff);
+    if (kk < k) F32_STEP(kk, (__mmask16)((1u << (k - kk)) - 1));
+    ACC_OUT(acc);
+}
+
+__attribute__((noinline)) static void tile_f32_pf(const void *const a[4],
+                                                  const uint16_t *const w[4], int k,
+                                                  size_t pf, __m512 acc[16]) {
+    tile_f32(a, w, k, 1, pf, acc);
+}
+
+__attribute__((noinline)) static void tile_f32_nopf(const void *const a[4],
+                                                    const uint16_t *const w[4], int k,
+                                                    size_t pf, __m512 acc[16]) {
+    tile_f32(a, w, k, 0, pf, acc);
+}
+
+void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
+                        size_t ldw, const float *bias, float *c, size_t ldc, int accumulate) {
+    drive(tile_f32_pf, tile_f32_nopf, m, n, k, (const char *)a, lda * 4, 4, (const char *)w,
+          ldw, 4, bias, c, ldc, accumulate);
 }
 
 /* ---- rounding A to bf16 -------------------------------------------------- */

@@ -84,69 +84,6 @@ void lx_k_gelu_avx512(float *x, const float *b, size_t n) {
     }
 }
 
-/* A block of up to 4 rows of A times up to 4 rows of W: 16 dot products along k, each
- * in its own zmm accumulator (written out: gcc -O2 keeps named variables in registers,
- * arrays of vectors it would spill).  Missing rows (mi, nj < 4) repeat the last one and
- * are not stored. */
-#define FMA4(r, av)                                                                        \
-    c##r##0 = _mm512_fmadd_ps(av, w0, c##r##0); c##r##1 = _mm512_fmadd_ps(av, w1, c##r##1);  \
-    c##r##2 = _mm512_fmadd_ps(av, w2, c##r##2); c##r##3 = _mm512_fmadd_ps(av, w3, c##r##3);
-static inline void dot4x4(int mi, int nj, int k, const float *a, size_t lda, const float *w,
-                          size_t ldw, const float *bias, float *c, size_t ldc) {
-    const float *a0 = a, *a1 = a + (size_t)(mi > 1 ? 1 : 0) * lda,
-                *a2 = a + (size_t)(mi > 2 ? 2 : mi - 1) * lda, *a3 = a + (size_t)(mi > 3 ? 3 : mi - 1) * lda;
-    const float *p0 = w, *p1 = w + (size_t)(nj > 1 ? 1 : 0) * ldw,
-                *p2 = w + (size_t)(nj > 2 ? 2 : nj - 1) * ldw, *p3 = w + (size_t)(nj > 3 ? 3 : nj - 1) * ldw;
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00,
-           c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00,
-           c31 = c00, c32 = c00, c33 = c00;
-    int kk = 0;
-    for (; kk + 16 <= k; kk += 16) {
-        __m512 w0 = _mm512_loadu_ps(p0 + kk), w1 = _mm512_loadu_ps(p1 + kk),
-               w2 = _mm512_loadu_ps(p2 + kk), w3 = _mm512_loadu_ps(p3 + kk);
-        __m512 v = _mm512_loadu_ps(a0 + kk);
-        FMA4(0, v)
-        v = _mm512_loadu_ps(a1 + kk);
-        FMA4(1, v)
-        v = _mm512_loadu_ps(a2 + kk);
-        FMA4(2, v)
-        v = _mm512_loadu_ps(a3 + kk);
-        FMA4(3, v)
-    }
-    if (kk < k) {
-        __mmask16 m = (__mmask16)((1u << (k - kk)) - 1);
-        __m512 w0 = _mm512_maskz_loadu_ps(m, p0 + kk), w1 = _mm512_maskz_loadu_ps(m, p1 + kk),
-               w2 = _mm512_maskz_loadu_ps(m, p2 + kk), w3 = _mm512_maskz_loadu_ps(m, p3 + kk);
-        __m512 v = _mm512_maskz_loadu_ps(m, a0 + kk);
-        FMA4(0, v)
-        v = _mm512_maskz_loadu_ps(m, a1 + kk);
-        FMA4(1, v)
-        v = _mm512_maskz_loadu_ps(m, a2 + kk);
-        FMA4(2, v)
-        v = _mm512_maskz_loadu_ps(m, a3 + kk);
-        FMA4(3, v)
-    }
-    __m512 acc[16] = {c00, c01, c02, c03, c10, c11, c12, c13,
-                      c20, c21, c22, c23, c30, c31, c32, c33};
-    for (int r = 0; r < mi; r++)
-        for (int q = 0; q < nj; q++)
-            c[(size_t)r * ldc + q] = (bias ? bias[q] : 0.0f) + _mm512_reduce_add_ps(acc[4 * r + q]);
-}
-#undef FMA4
-
-/* C[m, n] = A[m, k] W[n, k]^T + bias for few rows of A (one record's tokens and regions):
- * every 4 rows of W are read once from memory and meet every row of A (which stays in
- * L1/L2), so a product streams its weights once — what bounds batch 1. */
-void lx_k_linear_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
-                            size_t ldw, const float *bias, float *c, size_t ldc) {
-    for (int j = 0; j < n; j += 4) {
-        int nj = n - j < 4 ? n - j : 4;
-        for (int i = 0; i < m; i += 4)
-            dot4x4(m - i < 4 ? m - i : 4, nj, k, a + (size_t)i * lda, lda, w + (size_t)j * ldw,
-                   ldw, bias ? bias + j : NULL, c + (size_t)i * ldc + j, ldc);
-    }
-}
-
 /* Row by row: x <- LayerNorm(x + r + rb) with gamma g and beta b (r, rb may be NULL).  Three
  * passes over a row that stays in L1: sum, sum of squared deviations (two-pass, so no
  * cancellation), normalise.  Partial sums in 16 lanes keep float rounding well below

@@ -54,16 +54,33 @@ static int ensure_real(char *buf, int n) {
 }
 
 int lx_format_float(char *buf, float f) {
-    /* the smallest precision that round-trips; round-tripping is monotonic in the
-     * number of digits, so a binary search over 1..9 finds it */
-    int lo = 1, hi = 9;
+    /* Whole numbers below 2^24 (zeros dominate ReLU features) print as themselves. */
+    if (f == (float)(int32_t)f && f > -16777216.0f && f < 16777216.0f) {
+        if (f == 0.0f) return (int)strlen(strcpy(buf, signbit(f) ? "-0.0" : "0.0"));
+        int n = snprintf(buf, 32, "%d", (int)f);
+        return ensure_real(buf, n);
+    }
+    /* Otherwise the smallest precision that round-trips.  Round-tripping is monotonic in
+     * the number of digits and 9 always suffices; most values need 8 or 9, so try 8
+     * first, then search 1..7 only when 8 already works. */
+    char tmp[32];
+    int n = snprintf(buf, 32, "%.8g", (double)f);
+    if (strtof(buf, NULL) != f) {
+        n = snprintf(buf, 32, "%.9g", (double)f);
+        return ensure_real(buf, n);
+    }
+    int lo = 1, hi = 8; /* hi round-trips, and buf holds it */
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        snprintf(buf, 32, "%.*g", mid, (double)f);
-        if (strtof(buf, NULL) == f) hi = mid;
-        else lo = mid + 1;
+        int m = snprintf(tmp, sizeof tmp, "%.*g", mid, (double)f);
+        if (strtof(tmp, NULL) == f) {
+            hi = mid;
+            memcpy(buf, tmp, (size_t)m + 1);
+            n = m;
+        } else {
+            lo = mid + 1;
+        }
     }
-    int n = snprintf(buf, 32, "%.*g", lo, (double)f);
     return ensure_real(buf, n);
 }
 

@@ -5,6 +5,7 @@
  * field that exists replaces it where it stands, so a tool that rewrites a field keeps
  * the record's order; a new field goes to the end, after everything passed through.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lx.h"
@@ -131,13 +132,21 @@ static int numeric_tensor(const lx_record *r, const char *name, const lx_tensor 
     return 0;
 }
 
+/* The numeric field name as a tensor (NULL for an empty array) and its element count. */
+static int numeric_view(const lx_record *r, const char *name, const lx_tensor **t,
+                        const lx_tensor **t_out, int64_t *n, lx_error *err) {
+    *t = NULL;
+    if (numeric_tensor(r, name, t, err) < 0) return -1;
+    if (t_out) *t_out = *t;
+    *n = *t ? lx_tensor_nelem(*t) : 0;
+    return 0;
+}
+
 float *lx_record_get_f32(const lx_record *r, const char *name, const lx_tensor **t_out,
                          lx_error *err) {
-    const lx_tensor *t = NULL;
-    int rc = numeric_tensor(r, name, &t, err);
-    if (rc < 0) return NULL;
-    if (t_out) *t_out = t;
-    int64_t n = t ? lx_tensor_nelem(t) : 0;
+    const lx_tensor *t;
+    int64_t n;
+    if (numeric_view(r, name, &t, t_out, &n, err) < 0) return NULL;
     float *out = malloc(n > 0 ? (size_t)n * sizeof *out : 1);
     if (!out) return lx_error_set(err, "out of memory"), NULL;
     if (n > 0) lx_convert_to_f32(out, t->data, t->dtype, (size_t)n);
@@ -146,26 +155,25 @@ float *lx_record_get_f32(const lx_record *r, const char *name, const lx_tensor *
 
 int64_t *lx_record_get_i64(const lx_record *r, const char *name, const lx_tensor **t_out,
                            lx_error *err) {
-    const lx_tensor *t = NULL;
-    int rc = numeric_tensor(r, name, &t, err);
-    if (rc < 0) return NULL;
-    if (t_out) *t_out = t;
-    int64_t n = t ? lx_tensor_nelem(t) : 0;
-    if (t && (t->dtype == LX_F32 || t->dtype == LX_F16 || t->dtype == LX_BF16)) {
+    const lx_tensor *t;
+    int64_t n;
+    if (numeric_view(r, name, &t, t_out, &n, err) < 0) return NULL;
+    int64_t *out = malloc(n > 0 ? (size_t)n * sizeof *out : 1);
+    if (!out) return lx_error_set(err, "out of memory"), NULL;
+    if (n <= 0) return out;
+    if (t->dtype == LX_F32 || t->dtype == LX_F16 || t->dtype == LX_BF16) {
         /* ids given as floats: accept only whole numbers */
         float *tmp = lx_record_get_f32(r, name, NULL, err);
-        if (!tmp) return NULL;
+        if (!tmp) return free(out), NULL;
         for (int64_t i = 0; i < n; i++)
-            if (tmp[i] != (float)(int64_t)tmp[i]) {
+            if (!(fabsf(tmp[i]) < 9.0e18f) || tmp[i] != truncf(tmp[i])) { /* NaN fails too */
+                lx_error_set(err, "field '%s' holds a non-integer value (%g)", name, (double)tmp[i]);
                 free(tmp);
-                return lx_error_set(err, "field '%s' holds a non-integer value (%g)", name,
-                                    (double)tmp[i]),
-                       NULL;
+                free(out);
+                return NULL;
             }
         free(tmp);
     }
-    int64_t *out = malloc(n > 0 ? (size_t)n * sizeof *out : 1);
-    if (!out) return lx_error_set(err, "out of memory"), NULL;
-    if (n > 0) lx_convert_to_i64(out, t->data, t->dtype, (size_t)n);
+    lx_convert_to_i64(out, t->data, t->dtype, (size_t)n);
     return out;
 }

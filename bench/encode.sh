@@ -100,7 +100,8 @@ done
 
 # One question through the pipeline from a warm page cache (fresh processes).
 echo
-Q=$LX_FIXTURES/questions.jsonl F=$LX_FIXTURES/features.tsv
+Q=$LX_FIXTURES/questions.jsonl F=$D/features.tsv
+cp "$LX_FIXTURES/features.tsv" "$F"   # the join writes its index beside the TSV: not in the fixtures
 lx-convert "$D/base" --labels "$D/base/label2ans.json" -o "$D/qa.lxm" 2>/dev/null ||
     cp "$D/base.lxm" "$D/qa.lxm"
 lx-convert "$D/qa.lxm" --dtype bf16 -o "$D/qa-bf16.lxm"

@@ -51,7 +51,7 @@ typedef struct run {
     opts o;
     lx_model *model;
     lx_net *net;
-    lx_vqa_labels labels;
+    lx_strlist labels;
     size_t nlabels, hidden;
     lx_vqa_eval *ev;
     size_t n_notruth;             /* records without label or human answers */
@@ -119,7 +119,7 @@ static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
     const json_t *humans = human_answers(r);
     json_t *humans_ref = humans ? json_incref((json_t *)humans) : NULL;
     size_t k = lx_vqa_topk(logits, R->nlabels, (size_t)R->o.top_k, R->o.scoring, R->picks);
-    const char *best = R->labels.ans[R->picks[0].label];
+    const char *best = R->labels.items[R->picks[0].label];
     const json_t *label = lx_record_json(r, "label");
     const char *qt = json_string_value(lx_record_json(r, "question_type"));
     const char *at = json_string_value(lx_record_json(r, "answer_type"));
@@ -371,7 +371,7 @@ static int setup(run *R, lx_error *err) {
         return lx_error_set(err, "%s: num_qa_labels is %zu but the head has %lld rows", path,
                             R->nlabels, (long long)w->shape[0]);
     if (R->o.labels) {
-        if (lx_vqa_labels_read(&R->labels, R->o.labels, err) < 0)
+        if (lx_labels_read_file(&R->labels, R->o.labels, err) < 0)
             return -1;
     } else if (lx_vqa_labels_from_model(&R->labels, R->model, err) < 0) {
         return lx_error_prefix(err, "%s", path);
@@ -487,7 +487,7 @@ done:
     free(R.pooled);
     free(R.logits);
     free(R.kind);
-    lx_vqa_labels_free(&R.labels);
+    lx_strlist_free(&R.labels);
     lx_net_free(R.net);
     lx_model_close(R.model);
     return cli_finish(&R.cli, status);

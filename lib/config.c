@@ -180,60 +180,75 @@ int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err) {
     return rc;
 }
 
-int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err) {
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+/* What a label value is, for messages. */
+static const char *json_kind(const json_t *v) {
+    return json_is_object(v) ? "an object" : json_is_string(v) ? "a string" : "a non-string";
+}
+
+int lx_labels_from_json(lx_strlist *l, const json_t *v, lx_error *err) {
+    memset(l, 0, sizeof *l);
     int rc = 0;
-    if (json_is_array(j)) {
+    if (json_is_array(v)) {
+        /* label2ans: strings, or LXMERT's all_ans.json entries {"ans": ..., "dsets": [...]} */
         size_t i;
-        json_t *v;
-        json_array_foreach(j, i, v) {
-            json_t *s = json_is_object(v) ? json_object_get(v, "ans") : v;
+        json_t *e;
+        if (json_array_size(v) == 0) return lx_error_set(err, "no answers: got an empty list");
+        json_array_foreach(v, i, e) {
+            json_t *s = json_is_object(e) ? json_object_get(e, "ans") : e;
             if (!json_is_string(s)) {
-                rc = lx_error_set(err, "%s: entry %zu: expected an answer string (or an "
-                                       "object with \"ans\")", path, i);
+                rc = lx_error_set(err, "labels[%zu]: got %s, expected an answer string or an "
+                                       "object with \"ans\"", i,
+                                  json_is_object(e) ? "an object without \"ans\"" : json_kind(e));
                 break;
             }
             if (strlen(json_string_value(s)) != json_string_length(s)) {
-                rc = lx_error_set(err, "%s: entry %zu: answer holds a NUL character", path, i);
+                rc = lx_error_set(err, "labels[%zu]: the answer holds a NUL character", i);
                 break;
             }
             if ((rc = strlist_push(l, json_string_value(s), json_string_length(s), err)) < 0)
                 break;
         }
-    } else if (json_is_object(j)) {
-        /* ans2label: answer -> label; the labels must be exactly 0..n-1. */
-        size_t n = json_object_size(j);
-        const char **byid = calloc(n ? n : 1, sizeof *byid);
-        if (!byid) rc = lx_error_set(err, "out of memory");
+    } else if (json_is_object(v)) {
+        /* ans2label: answer -> label; the labels must be exactly 0..n-1, each once.  The
+         * object's size bounds every index, so nothing is sized by a number from the file. */
+        size_t n = json_object_size(v);
+        if (n == 0) return lx_error_set(err, "no answers: got an empty object");
+        const char **byid = calloc(n, sizeof *byid);
+        if (!byid) return lx_error_set(err, "out of memory");
         const char *key;
-        json_t *v;
-        if (rc == 0) {
-            json_object_foreach(j, key, v) {
-                if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                    (size_t)json_integer_value(v) >= n) {
-                    rc = lx_error_set(err, "%s: \"%s\": expected a label in 0..%zu", path, key,
-                                      n - 1);
-                    break;
-                }
-                size_t id = (size_t)json_integer_value(v);
-                if (byid[id]) {
-                    rc = lx_error_set(err, "%s: label %zu is given to both \"%s\" and \"%s\"",
-                                      path, id, byid[id], key);
-                    break;
-                }
-                byid[id] = key;
+        json_t *x;
+        json_object_foreach((json_t *)v, key, x) {
+            json_int_t id = json_is_integer(x) ? json_integer_value(x) : -1;
+            if (id < 0 || (size_t)id >= n) {
+                rc = lx_error_set(err, "labels[\"%s\"]: got %s, expected a label in 0..%zu", key,
+                                  json_is_integer(x) ? "an out-of-range label" : "a non-integer",
+                                  n - 1);
+                break;
             }
+            if (byid[id]) {
+                rc = lx_error_set(err, "label %lld given to both \"%s\" and \"%s\"",
+                                  (long long)id, byid[id], key);
+                break;
+            }
+            byid[id] = key;
         }
-        for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = strlist_push(l, byid[i], strlen(byid[i]), err);
+        for (size_t i = 0; rc == 0 && i < n; i++) rc = strlist_push(l, byid[i], strlen(byid[i]), err);
         free(byid);
     } else {
-        rc = lx_error_set(err, "%s: expected a JSON array of answers or an answer -> label "
-                               "object", path);
+        rc = lx_error_set(err, "got %s, expected a JSON array of answers (label2ans) or an "
+                               "answer -> label object (ans2label)", json_kind(v));
     }
-    if (rc == 0 && l->n == 0) rc = lx_error_set(err, "%s: no answers", path);
+    if (rc < 0) lx_strlist_free(l);
+    return rc;
+}
+
+int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err) {
+    json_error_t je;
+    memset(l, 0, sizeof *l);
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    int rc = lx_labels_from_json(l, j, err);
     json_decref(j);
+    if (rc < 0) lx_error_prefix(err, "%s", path);
     return rc;
 }

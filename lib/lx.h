@@ -592,6 +592,8 @@ int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err);
  * answer -> label (ans2label; labels must be 0..n-1, each once) or an array of objects
  * with an "ans" string (LXMERT's all_ans.json).  Returns 0 or -1. */
 int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err);
+/* The same from a parsed JSON value (the one parser of label lists; lx-vqa uses it too). */
+int lx_labels_from_json(lx_strlist *l, const json_t *v, lx_error *err);
 
 /* Write a .lxm file (see lxm(5)).  tensors must be HF-named and checked
  * (lx_names_normalize); they are written in their order.  Floating tensors of two or
@@ -659,20 +661,10 @@ int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx
 /* ==== end network ======================================================== */
 
 /* ==== vqa (lib/vqa.c, lib/vqaeval.c) ===================================== */
-/* Answer labels: index = label, the strings of LXMERT's label2ans list. */
-typedef struct lx_vqa_labels {
-    char **ans;                   /* n owned strings */
-    size_t n;
-} lx_vqa_labels;
-
-/* Read a label file: a label2ans JSON array ["yes", "no", ...], an ans2label object
- * {"yes": 0, "no": 1, ...} whose values are exactly 0..n-1, or LXMERT's all_ans.json
- * (an array of {"ans": ..., "dsets": [...]}).  Fills *l (owned). */
-int lx_vqa_labels_read(lx_vqa_labels *l, const char *path, lx_error *err);
-int lx_vqa_labels_from_json(lx_vqa_labels *l, const json_t *v, lx_error *err);
-/* The labels a model file carries (copied); an error if it has none. */
-int lx_vqa_labels_from_model(lx_vqa_labels *l, const lx_model *m, lx_error *err);
-void lx_vqa_labels_free(lx_vqa_labels *l);
+/* Answer labels are an lx_strlist (index = label), read with lx_labels_read_file /
+ * lx_labels_from_json (model file section) or taken from the model: */
+/* The labels a model file carries (copied into *l, owned); an error if it has none. */
+int lx_vqa_labels_from_model(lx_strlist *l, const lx_model *m, lx_error *err);
 
 /* How a logit becomes a score: VQA heads are trained with binary cross-entropy (each
  * answer's own sigmoid), GQA-style heads with cross-entropy (softmax over all answers). */
@@ -690,7 +682,7 @@ typedef struct lx_vqa_pick {
 size_t lx_vqa_topk(const float *logits, size_t n, size_t k, lx_vqa_scoring scoring,
                    lx_vqa_pick *out);
 /* The picks as a JSON list of {"answer", "label", "score", "logit"} (new reference). */
-json_t *lx_vqa_picks_json(const lx_vqa_pick *p, size_t k, const lx_vqa_labels *l);
+json_t *lx_vqa_picks_json(const lx_vqa_pick *p, size_t k, const lx_strlist *l);
 
 /* The official VQA v2 accuracy (see lx-vqa(1)): answer normalisation and leave-one-out
  * min(1, matches / 3).  The normalisation tables, in the official order: */

@@ -397,7 +397,7 @@ static void test_labels_vocab(void **state) {
     static const char *const bad[][2] = {
         {"{\"yes\": 0, \"no\": 2}", "expected a label in 0..1"},
         {"{\"yes\": 0, \"no\": 0}", "given to both"},
-        {"[\"yes\", 3]", "entry 1"},
+        {"[\"yes\", 3]", "labels[1]"},
         {"[]", "no answers"},
         {"\"yes\"", "expected a JSON array"},
         {"[\"yes\"", "not valid JSON"},

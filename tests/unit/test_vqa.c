@@ -6,31 +6,31 @@
 static void test_label_files(void **state) {
     (void)state;
     lx_error err = {""};
-    lx_vqa_labels a, b;
-    assert_int_equal(lx_vqa_labels_read(&a, fixture("labels/vqa-label2ans.json"), &err), 0);
-    assert_int_equal(lx_vqa_labels_read(&b, fixture("labels/vqa-ans2label.json"), &err), 0);
+    lx_strlist a, b;
+    assert_int_equal(lx_labels_read_file(&a, fixture("labels/vqa-label2ans.json"), &err), 0);
+    assert_int_equal(lx_labels_read_file(&b, fixture("labels/vqa-ans2label.json"), &err), 0);
     assert_int_equal(a.n, 3129);
     assert_int_equal(b.n, 3129);
     for (size_t i = 0; i < a.n; i++)
-        assert_string_equal(a.ans[i], b.ans[i]);
-    assert_string_equal(a.ans[2839], "1:25"); /* as expected/answers.jsonl names it */
-    lx_vqa_labels_free(&a);
-    lx_vqa_labels_free(&b);
-    assert_int_equal(lx_vqa_labels_read(&a, fixture("labels/gqa-label2ans.json"), &err), 0);
+        assert_string_equal(a.items[i], b.items[i]);
+    assert_string_equal(a.items[2839], "1:25"); /* as expected/answers.jsonl names it */
+    lx_strlist_free(&a);
+    lx_strlist_free(&b);
+    assert_int_equal(lx_labels_read_file(&a, fixture("labels/gqa-label2ans.json"), &err), 0);
     assert_int_equal(a.n, 1842);
-    lx_vqa_labels_free(&a);
-    assert_int_equal(lx_vqa_labels_read(&a, fixture("labels/lxmert-all-ans.json"), &err), 0);
+    lx_strlist_free(&a);
+    assert_int_equal(lx_labels_read_file(&a, fixture("labels/lxmert-all-ans.json"), &err), 0);
     assert_int_equal(a.n, 9500);
-    lx_vqa_labels_free(&a);
-    assert_int_equal(lx_vqa_labels_read(&a, "/nonexistent/labels.json", &err), -1);
+    lx_strlist_free(&a);
+    assert_int_equal(lx_labels_read_file(&a, "/nonexistent/labels.json", &err), -1);
     assert_non_null(strstr(err.msg, "/nonexistent/labels.json"));
 }
 
-static int from_text(lx_vqa_labels *l, const char *text, lx_error *err) {
+static int from_text(lx_strlist *l, const char *text, lx_error *err) {
     json_error_t je;
     json_t *v = json_loads(text, JSON_DECODE_ANY, &je);
     assert_non_null(v);
-    int rc = lx_vqa_labels_from_json(l, v, err);
+    int rc = lx_labels_from_json(l, v, err);
     json_decref(v);
     return rc;
 }
@@ -38,15 +38,15 @@ static int from_text(lx_vqa_labels *l, const char *text, lx_error *err) {
 static void test_label_errors(void **state) {
     (void)state;
     lx_error err = {""};
-    lx_vqa_labels l;
+    lx_strlist l;
     assert_int_equal(from_text(&l, "{\"no\": 1, \"yes\": 0}", &err), 0);
-    assert_string_equal(l.ans[0], "yes");
-    assert_string_equal(l.ans[1], "no");
-    lx_vqa_labels_free(&l);
+    assert_string_equal(l.items[0], "yes");
+    assert_string_equal(l.items[1], "no");
+    lx_strlist_free(&l);
     assert_int_equal(from_text(&l, "{\"no\": 1, \"yes\": 1}", &err), -1);
     assert_non_null(strstr(err.msg, "label 1 given to both"));
     assert_int_equal(from_text(&l, "{\"no\": 2, \"yes\": 0}", &err), -1);
-    assert_non_null(strstr(err.msg, "expected a label in [0, 2)"));
+    assert_non_null(strstr(err.msg, "expected a label in 0..1"));
     assert_int_equal(from_text(&l, "{\"no\": \"1\"}", &err), -1);
     assert_non_null(strstr(err.msg, "non-integer"));
     assert_int_equal(from_text(&l, "[\"yes\", 3]", &err), -1);
@@ -55,7 +55,7 @@ static void test_label_errors(void **state) {
     assert_non_null(strstr(err.msg, "labels[1]: got an object without \"ans\""));
     assert_int_equal(from_text(&l, "[]", &err), -1);
     assert_int_equal(from_text(&l, "\"yes\"", &err), -1);
-    assert_non_null(strstr(err.msg, "expected a label2ans list or an ans2label object"));
+    assert_non_null(strstr(err.msg, "expected a JSON array of answers"));
 }
 
 static void test_topk(void **state) {
@@ -89,7 +89,7 @@ static void test_topk(void **state) {
 static void test_picks_json(void **state) {
     (void)state;
     lx_error err = {""};
-    lx_vqa_labels l;
+    lx_strlist l;
     assert_int_equal(from_text(&l, "[\"yes\", \"no\", \"2\"]", &err), 0);
     const float logits[3] = {-1.0f, 1.5f, 0.25f};
     lx_vqa_pick p[2];
@@ -100,7 +100,7 @@ static void test_picks_json(void **state) {
                            "{\"answer\":\"2\",\"label\":2,\"score\":0.562176526,\"logit\":0.25}]");
     free(s);
     json_decref(a);
-    lx_vqa_labels_free(&l);
+    lx_strlist_free(&l);
     lx_vqa_scoring sc;
     assert_int_equal(lx_vqa_scoring_parse("softmax", &sc), 0);
     assert_int_equal(sc, LX_SCORE_SOFTMAX);

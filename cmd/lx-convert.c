@@ -500,7 +500,7 @@ int main(int argc, char **argv) {
         case O_SKIP: o.skip_bad = 1; break;
         case O_PROGRESS: o.progress = 1; break;
         case O_THREADS:
-            if (cli_parse_long(&c, "--threads", optarg, 0, 4096, &o.threads) < 0)
+            if (cli_parse_threads(&c, optarg, &o.threads) < 0)
                 return LX_EXIT_USAGE;
             break;
         case O_HELP: fputs(usage_text, stdout); return cli_finish(&c, LX_EXIT_OK);

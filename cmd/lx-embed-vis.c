@@ -283,7 +283,7 @@ int main(int argc, char **argv) {
         case 'm': o.model = optarg; break;
         case 'f': o.format = optarg; break;
         case O_THREADS:
-            if (cli_parse_long(&cl, "--threads", optarg, 0, 1024, &threads) < 0)
+            if (cli_parse_threads(&cl, optarg, &threads) < 0)
                 return LX_EXIT_USAGE;
             break;
         case O_PROGRESS: o.progress = 1; break;

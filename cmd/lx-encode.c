@@ -340,11 +340,11 @@ int main(int argc, char **argv) {
         case O_EXACT: R.o.exact_bf16 = 1; break;
         case 'f': R.o.format = optarg; break;
         case O_BATCH:
-            if (cli_parse_long(&R.cli, "--batch", optarg, 1, 4096, &R.o.batch) < 0)
+            if (cli_parse_batch(&R.cli, optarg, &R.o.batch) < 0)
                 return LX_EXIT_USAGE;
             break;
         case O_THREADS:
-            if (cli_parse_long(&R.cli, "--threads", optarg, 0, 1024, &R.o.threads) < 0)
+            if (cli_parse_threads(&R.cli, optarg, &R.o.threads) < 0)
                 return LX_EXIT_USAGE;
             break;
         case O_SKIP: R.o.skip_bad = 1; break;

@@ -249,7 +249,7 @@ int main(int argc, char **argv) {
         case O_DECODE: o.decode = 1; break;
         case O_SKIPSPECIAL: o.skip_special = 1; break;
         case O_THREADS:
-            if (cli_parse_long(&cl, "--threads", optarg, 0, 1024, &threads) < 0)
+            if (cli_parse_threads(&cl, optarg, &threads) < 0)
                 return LX_EXIT_USAGE;
             break;
         case O_SKIPBAD: o.skip_bad = 1; break;

@@ -92,6 +92,14 @@ int cli_parse_double(const lx_cli *c, const char *opt, const char *s, double min
     return 0;
 }
 
+int cli_parse_threads(const lx_cli *c, const char *s, long *out) {
+    return cli_parse_long(c, "--threads", s, 0, LX_CLI_MAX_THREADS, out);
+}
+
+int cli_parse_batch(const lx_cli *c, const char *s, long *out) {
+    return cli_parse_long(c, "--batch", s, 1, LX_CLI_MAX_BATCH, out);
+}
+
 int cli_output_format(const lx_cli *c, const char *arg, lx_format dflt, lx_format *out) {
     int tty = isatty(STDOUT_FILENO);
     if (arg) {

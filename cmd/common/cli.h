@@ -45,6 +45,13 @@ int cli_parse_long(const lx_cli *c, const char *opt, const char *s, long min, lo
 int cli_parse_double(const lx_cli *c, const char *opt, const char *s, double min, double max,
                      double *out);
 
+/* The shared --threads (0 = all cores, at most LX_CLI_MAX_THREADS) and --batch (1 to
+ * LX_CLI_MAX_BATCH) options, with one range for every tool.  0 or -1 as above. */
+#define LX_CLI_MAX_THREADS 1024
+#define LX_CLI_MAX_BATCH 4096
+int cli_parse_threads(const lx_cli *c, const char *s, long *out);
+int cli_parse_batch(const lx_cli *c, const char *s, long *out);
+
 /* Choose the output format: the -f argument (NULL if not given) or the tool's default.
  * Binary frames are never written to a terminal: an explicit -f bin to a terminal is a
  * usage error, a default of bin falls back to JSON there.  Returns 0 or -1 (message

@@ -103,17 +103,26 @@ echo
 Q=$LX_FIXTURES/questions.jsonl F=$D/features.tsv
 cp "$LX_FIXTURES/features.tsv" "$F"   # the join writes its index beside the TSV: not in the fixtures
 lx-convert "$D/base" --labels "$D/base/label2ans.json" -o "$D/qa.lxm" 2>/dev/null ||
-    cp "$D/base.lxm" "$D/qa.lxm"
+    lx-convert "$D/base.lxm" -o "$D/qa.lxm"
 lx-convert "$D/qa.lxm" --dtype bf16 -o "$D/qa-bf16.lxm"
+# Run 1 is the first process to map the file since lx-convert wrote it: on our VMs that
+# first mapping of freshly written page cache costs ~200 ms once (in the hypervisor; the
+# guest profile shows only the user-space loads).  Runs 2-6 are the warm case the target
+# is about; their median is printed.
 for m in qa qa-bf16; do
     export LX_MODEL=$D/$m.lxm
     cat "$LX_MODEL" > /dev/null
-    for i in 1 2 3; do
-        s=$(date +%s.%N)
+    : > "$D/pipe.ms"
+    for i in 1 2 3 4 5 6; do
+        s=$(date +%s%N)
         head -1 "$Q" | lx-tokenize --max-length 20 | lx-embed-vis --features "$F" | lx-encode |
             lx-vqa > /dev/null || { echo "pipeline failed"; break; }
-        e=$(date +%s.%N)
-        awk -v s="$s" -v e="$e" -v i=$i -v m=$m 'BEGIN { printf "one question, lx-tokenize | lx-embed-vis | lx-encode | lx-vqa, %s.lxm (run %d): %.0f ms\n", m, i, (e - s) * 1000 }'
+        e=$(date +%s%N)
+        echo $(((e - s) / 1000000)) >> "$D/pipe.ms"
     done
+    awk -v m=$m 'NR == 1 { first = $1; next } { t[NR - 1] = $1 }
+        END { n = NR - 1; for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (t[j] < t[i]) { x = t[i]; t[i] = t[j]; t[j] = x }
+              printf "one question, lx-tokenize | lx-embed-vis | lx-encode | lx-vqa, %s.lxm: median %d ms of %d warm runs (range %d-%d); first mapping since written %d ms\n",
+                     m, t[int((n + 1) / 2)], n, t[1], t[n], first }' "$D/pipe.ms"
 done
 rm -rf "$D/base"

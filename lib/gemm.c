@@ -67,27 +67,32 @@ const char *lx_gemm_caps_name(const lx_gemm_caps *caps) {
 /* ---- scratch ----------------------------------------------------------- */
 
 void lx_gemm_scratch_init(lx_gemm_scratch *s) {
-    s->buf = NULL;
-    s->cap = 0;
+    s->buf = s->abuf = NULL;
+    s->cap = s->acap = 0;
 }
 
 void lx_gemm_scratch_free(lx_gemm_scratch *s) {
     free(s->buf);
+    free(s->abuf);
     lx_gemm_scratch_init(s);
 }
 
-static void *scratch_get(lx_gemm_scratch *s, size_t bytes, lx_error *err) {
-    if (bytes <= s->cap) return s->buf;
+static void *buf_get(void **buf, size_t *have, size_t bytes, lx_error *err) {
+    if (bytes <= *have) return *buf;
     size_t cap = (bytes + 63) & ~(size_t)63;
     void *p = NULL;
     if (posix_memalign(&p, 64, cap) != 0) {
         lx_error_set(err, "gemm: out of memory for %zu bytes of scratch", cap);
         return NULL;
     }
-    free(s->buf);
-    s->buf = p;
-    s->cap = cap;
+    free(*buf);
+    *buf = p;
+    *have = cap;
     return p;
+}
+
+static void *scratch_get(lx_gemm_scratch *s, size_t bytes, lx_error *err) {
+    return buf_get(&s->buf, &s->cap, bytes, err);
 }
 
 /* ---- checks ------------------------------------------------------------ */
@@ -201,8 +206,22 @@ static int range_portable(const lx_gemm_op *op, int n0, int n1, lx_gemm_scratch 
     return 0;
 }
 
+/* Rows of A rounded to bf16 for the vdpbf16ps kernels: stride (elements), zero padded. */
+static size_t ab_stride(int k) {
+    return ((size_t)k + 31) & ~(size_t)31;
+}
+
+static void round_a_rows(const lx_gemm_op *op, uint16_t *ab, int i0, int i1) {
+    size_t ldab = ab_stride(op->k);
+    for (int i = i0; i < i1; i++)
+        lx_gemm_round_bf16_avx512(ab + (size_t)i * ldab, op->a + (size_t)i * op->lda, op->k,
+                                  (int)ldab);
+}
+
+/* ab: A already rounded (rows ab_stride(k) apart) by lx_gemm for all its threads, or
+ * NULL to round it here. */
 static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
-                        lx_gemm_scratch *s, lx_error *err) {
+                        const uint16_t *ab_shared, lx_gemm_scratch *s, lx_error *err) {
     int m = op->m, n = n1 - n0, k = op->k;
     const uint16_t *w = op->w + (size_t)n0 * op->ldw;
     const float *bias = op->bias ? op->bias + n0 : NULL;
@@ -213,16 +232,17 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
         return 0;
     }
     if (caps->avx512bf16) {
-        size_t ldab = ((size_t)k + 31) & ~(size_t)31, abytes = (size_t)m * ldab * 2;
+        size_t ldab = ab_stride(k), abytes = ab_shared ? 0 : (size_t)m * ldab * 2;
         int packed = m >= LX_GEMM_PACK_MIN_M;
         size_t pbytes = packed ? lx_gemm_pack_bytes(n, k) : 0;
         abytes = (abytes + 63) & ~(size_t)63;
-        char *buf = scratch_get(s, abytes + pbytes, err);
-        if (!buf) return -1;
-        uint16_t *ab = (uint16_t *)buf;
-        for (int i = 0; i < m; i++)
-            lx_gemm_round_bf16_avx512(ab + (size_t)i * ldab, op->a + (size_t)i * op->lda, k,
-                                      (int)ldab);
+        char *buf = NULL;
+        if (abytes + pbytes && !(buf = scratch_get(s, abytes + pbytes, err))) return -1;
+        const uint16_t *ab = ab_shared;
+        if (!ab) {
+            round_a_rows(op, (uint16_t *)buf, 0, m);
+            ab = (const uint16_t *)buf;
+        }
         if (packed)
             lx_gemm_bf16packed_avx512(m, n, k, ab, ldab, w, op->ldw, bias, c, op->ldc,
                                       op->accumulate, (uint16_t *)(buf + abytes));
@@ -249,13 +269,13 @@ static int use_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op) {
 }
 
 static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
-                           lx_gemm_scratch *s, lx_error *err) {
+                           const uint16_t *ab, lx_gemm_scratch *s, lx_error *err) {
     if (op->m == 0 || n1 <= n0) return 0;
     if (op->k == 0) {
         bias_only(op, n0, n1);
         return 0;
     }
-    if (use_avx512(caps, op)) return range_avx512(caps, op, n0, n1, s, err);
+    if (use_avx512(caps, op)) return range_avx512(caps, op, n0, n1, ab, s, err);
     return range_portable(op, n0, n1, s, err);
 }
 
@@ -265,7 +285,7 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
     if (n0 < 0 || n1 < n0 || n1 > op->n)
         return lx_error_set(err, "gemm: got column range [%d, %d), expected within [0, %d]",
                             n0, n1, op->n);
-    return range_unchecked(caps, op, n0, n1, s, err);
+    return range_unchecked(caps, op, n0, n1, NULL, s, err);
 }
 
 /* ---- threads ------------------------------------------------------------ */
@@ -273,6 +293,7 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
 typedef struct share_ctx {
     const lx_gemm_caps *caps;
     const lx_gemm_op *op;
+    uint16_t *ab;                 /* A rounded to bf16 for every share, or NULL */
     lx_gemm_scratch *s;
     int nt, per;                  /* shares used, columns per share (a multiple of 4) */
     atomic_int failed;
@@ -286,9 +307,15 @@ static void share_run(void *arg, int t, int n) {
     int n0 = t * x->per < x->op->n ? t * x->per : x->op->n;
     int n1 = t == x->nt - 1 || n0 + x->per > x->op->n ? x->op->n : n0 + x->per;
     lx_error e = {""};
-    if (range_unchecked(x->caps, x->op, n0, n1, &x->s[t], &e) < 0 &&
+    if (range_unchecked(x->caps, x->op, n0, n1, x->ab, &x->s[t], &e) < 0 &&
         atomic_exchange(&x->failed, 1) == 0 && x->err)
         memcpy(x->err->msg, e.msg, sizeof e.msg);
+}
+
+static void round_share(void *arg, int t, int n) {
+    share_ctx *x = arg;
+    int m = x->op->m, i0 = (int)((long long)m * t / n), i1 = (int)((long long)m * (t + 1) / n);
+    round_a_rows(x->op, x->ab, i0, i1);
 }
 
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
@@ -298,8 +325,16 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
     double macs = (double)op->m * op->n * op->k;
     int nt = use_avx512(caps, op) ? lx_pool_size(pool) : 1; /* sgemm: OpenBLAS threads */
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
-    if (nt == 1) return range_unchecked(caps, op, 0, op->n, &s[0], err);
-    share_ctx x = {caps, op, s, nt, (op->n / nt + 3) & ~3, 0, err};
+    if (nt == 1) return range_unchecked(caps, op, 0, op->n, NULL, &s[0], err);
+    share_ctx x = {caps, op, NULL, s, nt, (op->n / nt + 3) & ~3, 0, err};
+    if (op->kind == LX_GEMM_BF16 && caps->avx512bf16 && op->k > 0 &&
+        op->m >= LX_GEMM_PACK_MIN_M) {
+        /* every share needs all of A rounded: round it once, each thread a part (for
+         * few rows each share rounds its own copy: cheaper than a second wake-up) */
+        x.ab = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * ab_stride(op->k) * 2, err);
+        if (!x.ab) return -1;
+        lx_pool_run(pool, round_share, &x);
+    }
     lx_pool_run(pool, share_run, &x);
     return atomic_load(&x.failed) ? -1 : 0;
 }

@@ -44,7 +44,9 @@
  * caller can spread ranges over its own workers (each with its own scratch; ranges that
  * do not overlap write disjoint columns of C).  lx_gemm splits N over the threads of an
  * lx_pool (lib/pool.h: persistent workers, woken in microseconds; the caller's thread
- * does the first share; the network can run its own loops on the same pool).  The
+ * does the first share; the network can run its own loops on the same pool).  With
+ * LX_GEMM_BF16 and M >= LX_GEMM_PACK_MIN_M rows, A is first rounded to bf16 once, each
+ * thread a share of its rows (into s[0].abuf), rather than once per share.  The
  * sgemm route uses OpenBLAS's own threads: when several of your threads call
  * lx_gemm_range where it applies (portable caps; exact or f16 with M >= 128), set
  * openblas_set_num_threads(1) first.
@@ -115,6 +117,8 @@ typedef struct lx_gemm_op {
 typedef struct lx_gemm_scratch {
     void *buf;                    /* 64-byte aligned, owned */
     size_t cap;                   /* bytes */
+    void *abuf;                   /* s[0]'s only: A rounded to bf16 once for all threads */
+    size_t acap;
 } lx_gemm_scratch;
 
 void lx_gemm_scratch_init(lx_gemm_scratch *s);

@@ -642,6 +642,9 @@ typedef struct lx_net_opts {
                                      within ~1e-2 of f32); 1 compute exactly in f32 */
     int portable;                 /* 1: no AVX-512 kernels, only the portable paths (the
                                      tools set it when LX_NO_AVX512 is in the environment) */
+    int separate_qkv;             /* 1: Q, K and V as three products even where the file
+                                     lets them run as one (files lx-convert wrote before
+                                     it laid them out back to back take that path) */
 } lx_net_opts;
 
 /* Bind the weights of m (which must outlive the net).  Owned. */

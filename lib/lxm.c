@@ -667,6 +667,50 @@ static uint64_t align_up(uint64_t v) {
     return (v + LXM_ALIGN - 1) / LXM_ALIGN * LXM_ALIGN;
 }
 
+/* The order tensors are laid out in the file: the dict's, except that an attention's
+ * query, key and value weights are placed one after the other (then their biases), so
+ * that a reader can run the three projections as one [3 H, H] product straight from the
+ * mapping (lib/net.c checks the adjacency; files without it still work). */
+static const char *const qkv_parts[6] = {"query.weight", "key.weight", "value.weight",
+                                         "query.bias",   "key.bias",   "value.bias"};
+
+static size_t find_name(const lx_tensor_dict *d, const char *prefix, size_t plen,
+                        const char *part) {
+    size_t n = strlen(part);
+    for (size_t i = 0; i < d->n; i++) {
+        const char *nm = d->items[i].name;
+        if (strlen(nm) == plen + n && !memcmp(nm, prefix, plen) && !strcmp(nm + plen, part))
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+static void layout_order(const lx_tensor_dict *d, size_t *order, char *done) {
+    size_t k = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (done[i]) continue;
+        const char *nm = d->items[i].name;
+        size_t len = strlen(nm), plen = SIZE_MAX;
+        for (int j = 0; j < 6 && plen == SIZE_MAX; j++) {
+            size_t sl = strlen(qkv_parts[j]);
+            if (len > sl && nm[len - sl - 1] == '.' && !strcmp(nm + len - sl, qkv_parts[j]))
+                plen = len - sl;
+        }
+        if (plen != SIZE_MAX)
+            for (int j = 0; j < 6; j++) {
+                size_t x = find_name(d, nm, plen, qkv_parts[j]);
+                if (x != SIZE_MAX && !done[x]) {
+                    order[k++] = x;
+                    done[x] = 1;
+                }
+            }
+        if (!done[i]) {
+            order[k++] = i;
+            done[i] = 1;
+        }
+    }
+}
+
 int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     const lx_tensor_dict *d = sp->tensors;
     if (sp->dtype != LX_F32 && sp->dtype != LX_F16 && sp->dtype != LX_BF16)
@@ -690,6 +734,8 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         }
     uint64_t *offs = calloc(d->n ? d->n : 1, sizeof *offs);
     uint32_t *crcs = calloc(d->n ? d->n : 1, sizeof *crcs);
+    size_t *order = malloc((d->n ? d->n : 1) * sizeof *order);
+    char *done = calloc(d->n ? d->n : 1, 1);
     size_t chunk = 1 << 16;
     float *fbuf = malloc(chunk * sizeof *fbuf);
     void *obuf = malloc(chunk * sizeof(float));
@@ -698,14 +744,16 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     int fd = -1, rc = 0;
     sink out = {-1, NULL, 0, 0};
     out.buf = malloc(LXM_SINK);
-    if (!offs || !crcs || !fbuf || !obuf || !tmp || !out.buf) {
+    if (!offs || !crcs || !order || !done || !fbuf || !obuf || !tmp || !out.buf) {
         rc = lx_error_set(err, "out of memory");
         goto out;
     }
-    /* Layout: each tensor, then each table, at the next multiple of 64; no padding after
-     * the last one. */
+    /* Layout: each tensor in layout_order, then each table, at the next multiple of 64; no
+     * padding after the last one. */
+    layout_order(d, order, done);
     uint64_t off = 0, dsize = 0;
-    for (size_t i = 0; i < d->n; i++) {
+    for (size_t o = 0; o < d->n; o++) {
+        size_t i = order[o];
         lx_tensor st = d->items[i].t;
         st.dtype = stored_dtype(&d->items[i].t, sp->dtype);
         int64_t nb = lx_tensor_nbytes(&st);
@@ -753,7 +801,8 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     uint64_t pos = 0;
     out.fd = fd;
     out.off = doff;
-    for (size_t i = 0; i < d->n; i++) {
+    for (size_t o = 0; o < d->n; o++) {
+        size_t i = order[o];
         if (sink_write(&out, zeros, (size_t)(offs[i] - pos)) < 0) goto ioerr;
         const lx_tensor *t = &d->items[i].t;
         lx_dtype to = stored_dtype(t, sp->dtype);
@@ -819,6 +868,8 @@ out:
     free(text);
     free(offs);
     free(crcs);
+    free(order);
+    free(done);
     free(fbuf);
     free(obuf);
     free(tmp);

@@ -48,6 +48,9 @@
  * output dense [H, H] and its LayerNorm. */
 typedef struct lx_att {
     lx_lin query, key, value;
+    lx_lin qkv;                   /* the three as one [3H, H] product (qkv.out != 0) when the
+                                   * file stores their weights back to back (lx-convert
+                                   * does): one pass over A instead of three */
     lx_lin dense;
     lx_ln ln;
 } lx_att;
@@ -108,7 +111,9 @@ typedef struct lx_state {
     size_t score_cap;             /* floats in scores */
     size_t n_cap;                 /* records the per-record arrays hold */
     float *hs;                    /* [rows, H] hidden states: language rows, then vision */
-    float *q, *k, *v, *ctx, *tmp; /* [rows, H] */
+    float *qkv;                   /* [rows, 3H]: Q | K | V of each row */
+    float *q, *k, *v;             /* qkv, qkv + H, qkv + 2H: rows QKV_LD apart */
+    float *ctx, *tmp;             /* [rows, H] */
     float *inter;                 /* [rows, max(I, 2H)] */
     float *madd;                  /* [rows] additive mask of each row as a key */
     float *feats;                 /* [vis, feat_dim] */
@@ -248,6 +253,35 @@ static void bind_ln(binder *b, lx_ln *ln, int n, const char *fmt, ...) {
     ln->b = bind(b, n, 0, NULL, NULL, "%s.bias", p);
 }
 
+/* Q, K and V as one [3H, H] layer when their weights lie back to back in the mapping
+ * (same storage, key right after query, value right after key) and all three have
+ * biases; the biases are copied into one [3H] array.  Otherwise a->qkv stays empty and
+ * the three products run separately, with the same results column by column. */
+static void fuse_qkv(binder *b, lx_att *a) {
+    memset(&a->qkv, 0, sizeof a->qkv);
+    if (b->failed || b->net->opts.separate_qkv) return;
+    const lx_lin *q = &a->query, *k = &a->key, *v = &a->value;
+    size_t hh = (size_t)q->out * (size_t)q->in;
+    if (k->out != q->out || v->out != q->out || k->in != q->in || v->in != q->in ||
+        !q->b || !k->b || !v->b)
+        return;
+    int adjacent = q->w ? k->w == q->w + hh && v->w == k->w + hh
+                        : q->w16 && k->w16 == q->w16 + hh && v->w16 == k->w16 + hh &&
+                              k->bf16 == q->bf16 && v->bf16 == q->bf16;
+    if (!adjacent) return;
+    float *bias = lx_aligned_alloc(3 * (size_t)q->out * sizeof *bias);
+    if (!bias || keep(b->net, bias) < 0) { /* not fusing is fine: no error */
+        free(bias);
+        return;
+    }
+    memcpy(bias, q->b, (size_t)q->out * sizeof *bias);
+    memcpy(bias + q->out, k->b, (size_t)q->out * sizeof *bias);
+    memcpy(bias + 2 * q->out, v->b, (size_t)q->out * sizeof *bias);
+    a->qkv = *q;
+    a->qkv.out = 3 * q->out;
+    a->qkv.b = bias;
+}
+
 /* attention.self.{query,key,value} (or visual_attention.att.*) + output.{dense,LayerNorm} */
 static void bind_att(binder *b, lx_att *a, const char *p, const char *self) {
     int H = b->net->H;
@@ -256,6 +290,7 @@ static void bind_att(binder *b, lx_att *a, const char *p, const char *self) {
     bind_lin(b, &a->value, H, H, "%s.%s.value", p, self);
     bind_lin(b, &a->dense, H, H, "%s.output.dense", p);
     bind_ln(b, &a->ln, H, "%s.output.LayerNorm", p);
+    fuse_qkv(b, a);
 }
 
 static void bind_ffn(binder *b, lx_ffn *f, const char *inter, const char *out) {
@@ -402,7 +437,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
 }
 
 static void state_free(lx_state *s) {
-    free(s->hs); free(s->q); free(s->k); free(s->v); free(s->ctx); free(s->tmp);
+    free(s->hs); free(s->qkv); free(s->ctx); free(s->tmp);
     free(s->inter); free(s->madd); free(s->feats); free(s->pos);
     free(s->small); free(s->small2);
     free(s->lo); free(s->ll); free(s->vo); free(s->vl);
@@ -583,10 +618,13 @@ static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t m
     size_t H = (size_t)net->H, wide = (size_t)(net->isz > 2 * net->H ? net->isz : 2 * net->H);
     if (rows > s->rows_cap) {
         size_t r = rows + rows / 4;
-        if (grow(&s->hs, r * H) || grow(&s->q, r * H) || grow(&s->k, r * H) ||
-            grow(&s->v, r * H) || grow(&s->ctx, r * H) || grow(&s->tmp, r * H) ||
+        if (grow(&s->hs, r * H) || grow(&s->qkv, r * 3 * H) || grow(&s->ctx, r * H) ||
+            grow(&s->tmp, r * H) ||
             grow(&s->inter, r * wide) || grow(&s->madd, r))
             goto oom;
+        s->q = s->qkv;
+        s->k = s->qkv + H;
+        s->v = s->qkv + 2 * H;
         s->rows_cap = r;
     }
     if (TN > s->vis_cap) {
@@ -803,14 +841,17 @@ typedef struct lx_span {
     float **probs;
 } lx_span;
 
-/* Q, K, V projections of rows [r0, r0 + m). */
+/* Q, K, V projections of rows [r0, r0 + m) into s->qkv (rows QKV_LD apart). */
+#define QKV_LD(net) (3 * (net)->H)
 static int qkv(lx_net *net, const lx_att *a, int r0, int m, lx_error *err) {
     lx_state *s = &net->s;
-    size_t off = (size_t)r0 * net->H;
     int H = net->H;
-    if (linear(net, &a->query, s->hs + off, H, m, s->q + off, H, err) < 0 ||
-        linear(net, &a->key, s->hs + off, H, m, s->k + off, H, err) < 0 ||
-        linear(net, &a->value, s->hs + off, H, m, s->v + off, H, err) < 0)
+    const float *x = s->hs + (size_t)r0 * H;
+    size_t off = (size_t)r0 * QKV_LD(net);
+    if (a->qkv.out) return linear(net, &a->qkv, x, H, m, s->qkv + off, QKV_LD(net), err);
+    if (linear(net, &a->query, x, H, m, s->q + off, QKV_LD(net), err) < 0 ||
+        linear(net, &a->key, x, H, m, s->k + off, QKV_LD(net), err) < 0 ||
+        linear(net, &a->value, x, H, m, s->v + off, QKV_LD(net), err) < 0)
         return -1;
     return 0;
 }
@@ -824,22 +865,23 @@ typedef struct att_ctx {
 static void attend_units(lx_net *net, void *ctx, size_t u0, size_t u1, int t) {
     const lx_span *sp = ((att_ctx *)ctx)->sp;
     lx_state *s = &net->s;
-    int H = net->H, dh = net->dh;
+    int H = net->H, dh = net->dh, ld = QKV_LD(net);
     float scale = 1.0f / sqrtf((float)dh);
     float *S = s->scores[t];
     for (size_t u = u0; u < u1; u++) {
         size_t i = u / (size_t)net->heads;
         int h = (int)(u % (size_t)net->heads);
         int Lq = sp->ql[i], Lk = sp->kl[i];
-        size_t q0 = (size_t)(sp->qbase + sp->qo[i]) * H, k0 = (size_t)(sp->kbase + sp->ko[i]) * H;
+        size_t qr = (size_t)(sp->qbase + sp->qo[i]), kr = (size_t)(sp->kbase + sp->ko[i]);
+        size_t q0 = qr * (size_t)ld, k0 = kr * (size_t)ld;
         const float *mask = s->madd + sp->kbase + sp->ko[i];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, Lk, dh, scale,
-                    s->q + q0 + h * dh, H, s->k + k0 + h * dh, H, 0.0f, S, Lk);
+                    s->q + q0 + h * dh, ld, s->k + k0 + h * dh, ld, 0.0f, S, Lk);
         for (int a = 0; a < Lq; a++) lx_k_softmax_masked(S + (size_t)a * Lk, mask, Lk);
         if (sp->probs && sp->probs[i])
             memcpy(sp->probs[i] + (size_t)h * Lq * Lk, S, (size_t)Lq * Lk * sizeof *S);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, dh, Lk, 1.0f, S, Lk,
-                    s->v + k0 + h * dh, H, 0.0f, s->ctx + q0 + h * dh, H);
+                    s->v + k0 + h * dh, ld, 0.0f, s->ctx + qr * H + h * dh, H);
     }
 }
 

@@ -178,6 +178,17 @@ static void test_portable(void **st) {
     golden(pretrain_st("port-pre"), "tiny-pretrain", &o);
 }
 
+/* Q, K and V as three products (the path for .lxm files written before lx-convert laid
+ * the three weights out back to back): the same bounds, f32 and both 16-bit storages. */
+static void test_separate_qkv(void **st) {
+    (void)st;
+    lx_net_opts o = exact;
+    o.separate_qkv = 1;
+    golden(convert("models/tiny-vqa", "", "sep-f32"), "tiny-vqa", &o);
+    golden(convert("models/tiny-vqa", "--dtype bf16", "sep-bf16"), "tiny-vqa", &o);
+    golden(pretrain_st("sep-pre"), "tiny-pretrain", &o);
+}
+
 static void test_vqa_f16(void **st) {
     (void)st;
     golden(convert("models/tiny-vqa/model-f16.safetensors", "", "vqa-f16"), "tiny-vqa", &exact);
@@ -400,6 +411,7 @@ int main(void) {
         cmocka_unit_test(test_vqa_f32),
         cmocka_unit_test(test_vqa_f16),
         cmocka_unit_test(test_portable),
+        cmocka_unit_test(test_separate_qkv),
         cmocka_unit_test(test_vqa_bf16),
         cmocka_unit_test(test_vqa_to_f16_storage),
         cmocka_unit_test(test_vqa_to_bf16_storage),

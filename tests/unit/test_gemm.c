@@ -153,6 +153,7 @@ static const int shapes[][4] = { /* m, n, k, row padding */
     {36, 70, 768, 0}, {5, 3, 31, 2}, {4, 4, 32, 0},  {65, 129, 100, 1}, {3, 9, 3072, 0},
     {700, 9, 769, 1}, /* more rows than one L2 block of A */
     {130, 33, 1, 0},  {129, 70, 64, 2}, /* bf16: the packed kernel, odd K, partial panels */
+    {140, 45, 45, 0}, {128, 16, 34, 1}, /* and partial blocks of 16 pairs, half panels */
 };
 
 /* The library's own AVX-512 kernels (bit-reproducible across ranges and batches) rather

@@ -14,7 +14,7 @@ set -u
 D=$LX_BENCH_DIR/encode; mkdir -p "$D"
 PATH=$LX_BIN:$LX_BUILD/tools:$PATH
 R32=${LX_BENCH_ENCODE_R32:-96}
-R1=${LX_BENCH_ENCODE_R1:-16}
+R1=${LX_BENCH_ENCODE_R1:-32}
 
 randmodel --preset base -o "$D/base" > /dev/null || exit 1
 lx-convert "$D/base" -o "$D/base.lxm" || exit 1
@@ -47,10 +47,8 @@ gflop=$(awk -v L=$L -v N=$N 'BEGIN { H = 768; I = 3072; F = 2048
     f += 5 * (2 * (L + N) * 4 * H * H + 8 * L * N * H + 2 * (L + N) * layer + 4 * (L * L + N * N) * H)
     f += 2 * H * H + 2 * (H * 2 * H + 2 * H * 3129)
     printf "%.3f", f / 1e9 }')
-rate=$(gemmbench --sgemm-rate --time 1)
 echo "work: $gflop GFLOP per record (L=$L, N=$N)"
-echo "sgemm: $rate GFLOP/s (OpenBLAS cblas_sgemm on large squares, all $(nproc) cores, this run:" \
-     "gemmbench --sgemm-rate)"
+echo "sgemm: OpenBLAS cblas_sgemm on 2048^3 f32, all $(nproc) cores (gemmbench --sgemm-rate), once per round"
 
 wall() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^wall_s=/) print substr($i, 8) }' "$1"; }
 rss() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^peak_rss_mb=/) print substr($i, 13) }' "$1"; }
@@ -67,31 +65,59 @@ t_of() { # t_of OUT MODEL BATCH INPUT [lx-encode options]: peakrss record in $D/
     peakrss -o "$D/t.$out" lx-encode -m "$D/$m.lxm" --batch "$b" --only pooled_output "$@" \
         < "$in" > /dev/null || echo "lx-encode $m --batch $b $* failed"
 }
-run() { # run NAME MODEL BATCH FIRST-INPUT INPUT RECORDS [lx-encode options]
-    local name=$1 m=$2 b=$3 first=$4 in=$5 n=$6; shift 6
-    cat "$D/$m.lxm" > /dev/null # warm page cache
+# One measurement: ms/record and peak RSS, appended to $D/res as ROUND<tab>NAME<tab>MS<tab>RSS.
+measure() { # measure ROUND NAME MODEL BATCH FIRST-INPUT INPUT RECORDS [lx-encode options]
+    local k=$1 name=$2 m=$3 b=$4 first=$5 in=$6 n=$7; shift 7
     t_of "$name.a" "$m" "$b" "$first" "$@"
     t_of "$name.b" "$m" "$b" "$in" "$@"
-    awk -v w="$(wall "$D/t.$name.b")" -v w1="$(wall "$D/t.$name.a")" -v n="$((n - b))" -v g="$gflop" \
-        -v r="$rate" -v rss="$(rss "$D/t.$name.b")" -v name="$name" -v file="$(stat -c %s "$D/$m.lxm")" \
-        'BEGIN { ms = (w - w1) * 1000 / n
-            printf "%-18s %6.1f records/s %7.1f ms/record %6.1f GFLOP/s = %3.0f%% of sgemm  peak RSS %5.0f MB (file %4.0f MB)\n",
-                name, 1000 / ms, ms, g / ms * 1000, 100 * g / ms * 1000 / r, rss, file / 1e6 }'
+    awk -v w="$(wall "$D/t.$name.b")" -v w1="$(wall "$D/t.$name.a")" -v n="$((n - b))" -v k="$k" \
+        -v name="$name" -v rss="$(rss "$D/t.$name.b")" \
+        'BEGIN { printf "%d\t%s\t%.4f\t%s\n", k, name, (w - w1) * 1000 / n, rss }' >> "$D/res"
 }
+# The machine is shared and its speed drifts, so every figure is measured in each of
+# ROUNDS rounds (LX_BENCH_ROUNDS, default 3), each round with its own sgemm rate, and
+# the median is printed: "% of sgemm" is the median of the per-round ratios, the
+# --threads speed-up the median of per-round ratios, and the range shows the noise.
+ROUNDS=${LX_BENCH_ROUNDS:-3}
+: > "$D/res"
+: > "$D/rate"
+for k in $(seq "$ROUNDS"); do
+    printf '%d\tsgemm\t%s\n' "$k" "$(gemmbench --sgemm-rate --time 1)" >> "$D/rate"
+    cat "$D/base.lxm" "$D/base-bf16.lxm" > /dev/null # warm page cache
+    measure "$k" "f32  batch 32" base 32 "$D/in32.bin" "$D/in.bin" "$R32"
+    measure "$k" "f32  batch 32 -t1" base 32 "$D/in32.bin" "$D/in.bin" "$R32" --threads 1
+    measure "$k" "f32  batch 1" base 1 "$D/one.bin" "$D/in1.bin" "$R1"
+    measure "$k" "bf16 batch 32" base-bf16 32 "$D/in32.bin" "$D/in.bin" "$R32"
+    measure "$k" "bf16 batch 32 -t1" base-bf16 32 "$D/in32.bin" "$D/in.bin" "$R32" --threads 1
+    measure "$k" "bf16 batch 1" base-bf16 1 "$D/one.bin" "$D/in1.bin" "$R1"
+done
 echo
-echo "lx-encode --only pooled_output, $L tokens, $N regions, steady state:"
-run "f32  batch 32"  base 32 "$D/in32.bin" "$D/in.bin" "$R32"
-run "f32  batch 1"   base 1  "$D/one.bin" "$D/in1.bin" "$R1"
-run "bf16 batch 32"  base-bf16 32 "$D/in32.bin" "$D/in.bin" "$R32"
-run "bf16 batch 1"   base-bf16 1  "$D/one.bin" "$D/in1.bin" "$R1"
-run "f32  batch 32 -t1" base 32 "$D/in32.bin" "$D/in.bin" "$R32" --threads 1
-run "bf16 batch 32 -t1" base-bf16 32 "$D/in32.bin" "$D/in.bin" "$R32" --threads 1
-speedup() {
-    awk -v a1="$(wall "$D/t.$1 -t1.a")" -v b1="$(wall "$D/t.$1 -t1.b")" -v a="$(wall "$D/t.$1.a")" \
-        -v b="$(wall "$D/t.$1.b")" -v name="$1" 'BEGIN { printf "--threads %d / --threads 1, %s: %.2fx\n", '"$(nproc)"', name, (b1 - a1) / (b - a) }'
-}
-speedup "f32  batch 32"
-speedup "bf16 batch 32"
+echo "lx-encode --only pooled_output, $L tokens, $N regions, steady state, median of $ROUNDS rounds:"
+awk -F '\t' -v g="$gflop" -v fb="$(stat -c %s "$D/base.lxm")" -v hb="$(stat -c %s "$D/base-bf16.lxm")" \
+    -v nproc="$(nproc)" '
+    function med(a, n,    i, j, x, b) { for (i = 1; i <= n; i++) b[i] = a[i]
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j] < b[j - 1]; j--) { x = b[j]; b[j] = b[j - 1]; b[j - 1] = x }
+        return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2 }
+    function lo(a, n,    i, x) { x = a[1]; for (i = 2; i <= n; i++) if (a[i] < x) x = a[i]; return x }
+    function hi(a, n,    i, x) { x = a[1]; for (i = 2; i <= n; i++) if (a[i] > x) x = a[i]; return x }
+    FNR == NR { rate[$1] = $3; nr++; rr[nr] = $3; next }
+    { if (!($2 in cnt)) order[++no] = $2
+      c = ++cnt[$2]; t[$2, $1] = $3; if ($4 > rss[$2]) rss[$2] = $4 }
+    END {
+        printf "sgemm: median %.1f GFLOP/s (range %.1f-%.1f over the rounds; gemmbench --sgemm-rate)\n",
+               med(rr, nr), lo(rr, nr), hi(rr, nr)
+        for (o = 1; o <= no; o++) { name = order[o]; n = cnt[name]
+            for (k = 1; k <= n; k++) { ms[k] = t[name, k]; pc[k] = 100 * g / ms[k] * 1000 / rate[k] }
+            m = med(ms, n)
+            printf "%-18s %6.1f records/s %7.1f ms/record (range %.1f-%.1f) %6.1f GFLOP/s = %3.0f%% of sgemm  peak RSS %5.0f MB (file %4.0f MB)\n",
+                   name, 1000 / m, m, lo(ms, n), hi(ms, n), g / m * 1000, med(pc, n), rss[name],
+                   (name ~ /bf16/ ? hb : fb) / 1e6 }
+        split("f32  batch 32|bf16 batch 32", sp, "|")
+        for (s = 1; s <= 2; s++) { name = sp[s]; n = cnt[name]
+            for (k = 1; k <= n; k++) r[k] = t[name " -t1", k] / t[name, k]
+            printf "--threads %d / --threads 1, %s: %.2fx (median of per-round ratios; range %.2f-%.2f)\n",
+                   nproc, name, med(r, n), lo(r, n), hi(r, n) }
+    }' "$D/rate" "$D/res"
 for m in base base-bf16; do
     n="f32  batch 1"; [ $m = base ] || n="bf16 batch 1"
     awk -v a="$(wall "$D/t.$n.a")" -v w0="$(wall "$D/t0.$m")" -v m=$m \

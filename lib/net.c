@@ -39,6 +39,14 @@
 #include "lx.h"
 #include "pool.h"
 
+/* OpenBLAS (pthreads build) starts its worker threads when the library loads, and they
+ * spin with sched_yield for ~2^28 cycles waiting for work that never comes here (the
+ * net sets OpenBLAS to one thread and splits products over its own pool): on two cores
+ * that spinning thread took ~7% off a one-record run.  OpenBLAS exports this (its
+ * fork handler uses it); weak, so another BLAS without it simply skips the call.  If
+ * OpenBLAS is later given more threads, it starts them again when needed. */
+void blas_thread_shutdown_(void) __attribute__((weak));
+
 /* Regions a record may carry: its vision attention scores are [N, N] per thread. */
 #define LX_NET_MAX_REGIONS 4096
 
@@ -432,6 +440,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     }
     net->pool_up = 1;
     openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     for (int t = 0; t < LX_POOL_MAX; t++) lx_gemm_scratch_init(&net->s.gs[t]);
     return net;
 }

@@ -446,6 +446,14 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
         lx_model_close(m);
         return NULL;
     }
+#ifdef MADV_HUGEPAGE
+    /* Pages of the file that are not in the page cache (never read, or evicted) are then
+     * read in as 2 MB folios on first touch rather than 4 KiB pages, and mapped whole:
+     * after eviction, a process touching all 428 MB of a bf16 model took 170 ms (and 25
+     * ms on every later run) with plain faults, 68 ms (and 7 ms later) with this.  Only
+     * advice: kernels without file THP ignore it, and failure changes nothing. */
+    (void)madvise(m->map, m->len, MADV_HUGEPAGE);
+#endif
     if (model_parse(m, err) < 0) {
         lx_error_prefix(err, "%s", path);
         lx_model_close(m);

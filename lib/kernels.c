@@ -97,7 +97,11 @@ void lx_k_gelu(float *x, const float *b, size_t n, int avx512) {
     }
 }
 
-void lx_k_softmax_masked(float *s, const float *mask, int n) {
+void lx_k_softmax_masked(float *s, const float *mask, int n, int avx512) {
+    if (avx512) {
+        lx_k_softmax_masked_avx512(s, mask, n);
+        return;
+    }
     float mx = -INFINITY;
     if (mask)
         for (int j = 0; j < n; j++) s[j] += mask[j];

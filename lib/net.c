@@ -886,7 +886,7 @@ static void attend_units(lx_net *net, void *ctx, size_t u0, size_t u1, int t) {
         const float *mask = s->madd + sp->kbase + sp->ko[i];
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, Lk, dh, scale,
                     s->q + q0 + h * dh, ld, s->k + k0 + h * dh, ld, 0.0f, S, Lk);
-        for (int a = 0; a < Lq; a++) lx_k_softmax_masked(S + (size_t)a * Lk, mask, Lk);
+        for (int a = 0; a < Lq; a++) lx_k_softmax_masked(S + (size_t)a * Lk, mask, Lk, net->avx512);
         if (sp->probs && sp->probs[i])
             memcpy(sp->probs[i] + (size_t)h * Lq * Lk, S, (size_t)Lq * Lk * sizeof *S);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, dh, Lk, 1.0f, S, Lk,

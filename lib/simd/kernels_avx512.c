@@ -57,6 +57,37 @@ static inline __m512 exp_neg(__m512 y) {
     return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
 }
 
+/* softmax(s + mask) in place: the row's maximum, exp(s - max) by exp_neg (relative error
+ * < 2e-7, against expf's 1 ulp) summed in 16 lanes, then scaled by 1 / sum.  Arguments
+ * below -87 (where expf is at most 1.6e-38: subnormal or 0) give exactly 0, so a
+ * masked-out key (mask -3.4e38) gets probability 0, as in the reference. */
+void lx_k_softmax_masked_avx512(float *s, const float *mask, int n) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(k, s + j);
+        if (mask) {
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, mask + j));
+            _mm512_mask_storeu_ps(s + j, k, v);
+        }
+        mx = _mm512_mask_max_ps(mx, k, mx, v);
+    }
+    __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sum = _mm512_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __m512 y = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), m);
+        __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_set1_ps(-87.0f), _CMP_GE_OQ),
+                                       exp_neg(y));
+        _mm512_mask_storeu_ps(s + j, k, e);
+        sum = _mm512_mask_add_ps(sum, k, sum, e);
+    }
+    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int j = 0; j < n; j += 16) {
+        __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        _mm512_mask_storeu_ps(s + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), inv));
+    }
+}
+
 /* GELU(x) = x/2 (1 + erf(x/sqrt2)) = x/2 erfc(-x/sqrt2).  erfc(z) for z >= 0 by the
  * Chebyshev fit of Numerical Recipes (erfc = t exp(-z^2 + P(t)), t = 1/(1 + z/2),
  * relative error < 1.2e-7), and erfc(-z) = 2 - erfc(z): so both tails keep their

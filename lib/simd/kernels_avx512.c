@@ -102,8 +102,11 @@ void lx_k_gelu_avx512(float *x, const float *b, size_t n) {
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i));
         __m512 z = _mm512_mul_ps(_mm512_abs_ps(v), _mm512_set1_ps(0.70710678118654752f));
-        __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
-                                 _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
+        /* t = 1 / d by vrcp14ps and one Newton step (relative error ~2^-28, well below
+         * the fit's 1.2e-7; a division here was a third of the kernel's time) */
+        __m512 d = _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f));
+        __m512 t = _mm512_rcp14_ps(d);
+        t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
         __m512 p = _mm512_set1_ps(c[9]);
         for (int j = 8; j >= 0; j--) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[j]));
         /* erfc(z) = t exp(-z^2 + p) */

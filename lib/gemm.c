@@ -295,21 +295,29 @@ typedef struct share_ctx {
     const lx_gemm_op *op;
     uint16_t *ab;                 /* A rounded to bf16 for every share, or NULL */
     lx_gemm_scratch *s;
-    int nt, per;                  /* shares used, columns per share (a multiple of 4) */
+    int nt, chunk;                /* threads used, columns per work item (a multiple of 32) */
+    atomic_int next;              /* the next work item */
     atomic_int failed;
     lx_error *err;
 } share_ctx;
 
+/* Work items (column ranges) are taken from a shared counter, so a thread that runs late
+ * (a busy machine) does fewer of them rather than holding the others at the end. */
 static void share_run(void *arg, int t, int n) {
-    (void)n; /* x->nt shares of the pool's n threads do work */
+    (void)n; /* x->nt of the pool's n threads do work */
     share_ctx *x = arg;
     if (t >= x->nt) return;
-    int n0 = t * x->per < x->op->n ? t * x->per : x->op->n;
-    int n1 = t == x->nt - 1 || n0 + x->per > x->op->n ? x->op->n : n0 + x->per;
-    lx_error e = {""};
-    if (range_unchecked(x->caps, x->op, n0, n1, x->ab, &x->s[t], &e) < 0 &&
-        atomic_exchange(&x->failed, 1) == 0 && x->err)
-        memcpy(x->err->msg, e.msg, sizeof e.msg);
+    for (;;) {
+        long long j0 = (long long)atomic_fetch_add(&x->next, 1) * x->chunk;
+        if (j0 >= x->op->n || atomic_load(&x->failed)) return;
+        int n1 = j0 + x->chunk < x->op->n ? (int)j0 + x->chunk : x->op->n;
+        lx_error e = {""};
+        if (range_unchecked(x->caps, x->op, (int)j0, n1, x->ab, &x->s[t], &e) < 0) {
+            if (atomic_exchange(&x->failed, 1) == 0 && x->err)
+                memcpy(x->err->msg, e.msg, sizeof e.msg);
+            return;
+        }
+    }
 }
 
 static void round_share(void *arg, int t, int n) {
@@ -321,19 +329,24 @@ static void round_share(void *arg, int t, int n) {
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
             lx_gemm_scratch *s, lx_error *err) {
     if (check_op(op, err) < 0) return -1;
-    /* enough work per share to pay for waking a thread; shares in multiples of 4 */
+    /* enough work per thread to pay for waking it, and at least 4 columns each */
     double macs = (double)op->m * op->n * op->k;
     int nt = use_avx512(caps, op) ? lx_pool_size(pool) : 1; /* sgemm: OpenBLAS threads */
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
     if (nt == 1) return range_unchecked(caps, op, 0, op->n, NULL, &s[0], err);
-    share_ctx x = {caps, op, NULL, s, nt, (op->n / nt + 3) & ~3, 0, err};
-    if (op->kind == LX_GEMM_BF16 && caps->avx512bf16 && op->k > 0 &&
-        op->m >= LX_GEMM_PACK_MIN_M) {
-        /* every share needs all of A rounded: round it once, each thread a part (for
-         * few rows each share rounds its own copy: cheaper than a second wake-up) */
+    /* two work items per thread with many rows (each packs its own columns of W), four
+     * with few; multiples of 32 columns (one packed panel) */
+    int items = nt * (op->m >= LX_GEMM_PACK_MIN_M ? 2 : 4);
+    int chunk = (op->n + items - 1) / items;
+    chunk = (chunk + 31) & ~31;
+    share_ctx x = {caps, op, NULL, s, nt, chunk, 0, 0, err};
+    if (op->kind == LX_GEMM_BF16 && caps->avx512bf16 && op->k > 0) {
+        /* every work item needs all of A rounded: round it once, by all threads when
+         * there are many rows, else on this one (a second wake-up would cost more) */
         x.ab = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * ab_stride(op->k) * 2, err);
         if (!x.ab) return -1;
-        lx_pool_run(pool, round_share, &x);
+        if (op->m >= LX_GEMM_PACK_MIN_M) lx_pool_run(pool, round_share, &x);
+        else round_a_rows(op, x.ab, 0, op->m);
     }
     lx_pool_run(pool, share_run, &x);
     return atomic_load(&x.failed) ? -1 : 0;

@@ -44,9 +44,11 @@
  * caller can spread ranges over its own workers (each with its own scratch; ranges that
  * do not overlap write disjoint columns of C).  lx_gemm splits N over the threads of an
  * lx_pool (lib/pool.h: persistent workers, woken in microseconds; the caller's thread
- * does the first share; the network can run its own loops on the same pool).  With
- * LX_GEMM_BF16 and M >= LX_GEMM_PACK_MIN_M rows, A is first rounded to bf16 once, each
- * thread a share of its rows (into s[0].abuf), rather than once per share.  The
+ * takes part; the network can run its own loops on the same pool) as column ranges of a
+ * multiple of 32 that the threads take from a shared counter, so a thread slowed by a
+ * busy machine does less rather than holding the others back.  With LX_GEMM_BF16, A is
+ * first rounded to bf16 once (into s[0].abuf: by all threads for M >= LX_GEMM_PACK_MIN_M
+ * rows, by the caller for fewer) rather than once per range.  The
  * sgemm route uses OpenBLAS's own threads: when several of your threads call
  * lx_gemm_range where it applies (portable caps; exact or f16 with M >= 128), set
  * openblas_set_num_threads(1) first.
@@ -130,9 +132,10 @@ void lx_gemm_scratch_free(lx_gemm_scratch *s);
 int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
                   lx_gemm_scratch *s, lx_error *err);
 
-/* The whole product, N split into lx_pool_size(pool) contiguous ranges (multiples of 4
- * columns) run on the pool's threads, the calling thread included (pool NULL: all on the
- * calling thread); s points to lx_pool_size(pool) scratches, s[t] used by thread t.
+/* The whole product, N split into ranges of a multiple of 32 columns (two per thread with
+ * many rows, four with few) that the pool's threads take in turn, the calling thread
+ * included (pool NULL: all on the calling thread); s points to lx_pool_size(pool)
+ * scratches, s[t] used by thread t.
  * Small products use fewer threads; the sgemm (portable) route runs on the calling thread
  * only, leaving the threading to OpenBLAS.  Returns 0 or -1 with err set. */
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,

@@ -30,6 +30,34 @@ for f in model-f16 model-bf16 model; do
 done
 expect_status 0 lx-convert "$M/tiny-vqa/model-f16.safetensors" -o "$T/h.lxm" --verify
 
+# ---- a model larger than the writer's 8 MB pieces ---------------------------------------
+# ~31 MB with a 17 MB tensor: the writer flushes at several 8 MB boundaries and writes a
+# whole aligned piece straight from the source; every tensor must come back byte for
+# byte, and converting the .lxm again must give the same file.
+expect_status 0 randmodel --preset tiny --hidden 256 --attention-heads 4 --intermediate 1024 \
+    --vocab 17000 --layers 1,1,1 --labels 10 -o "$T/big"
+expect_status 0 lx-convert "$T/big" -o "$T/big.lxm" --export-safetensors "$T/big.st" --verify
+[ "$(stat -c %s "$T/big.lxm")" -gt $((24 << 20)) ] || fail "the large model is not large"
+cmp -s <(st_data "$T/big.st") <(st_data "$T/big/model.safetensors") || fail "large model: export is not the source"
+expect_status 0 lx-convert "$T/big.lxm" -o "$T/big2.lxm"
+cmp -s "$T/big.lxm" "$T/big2.lxm" || fail "large model: .lxm -> .lxm is not the same file"
+# each attention's query, key and value weights lie back to back (then their biases), so
+# the network can run them as one product; the header keeps HF's order
+hl=$(od -An -tu8 -j16 -N8 "$T/big.lxm" | tr -d ' ') # lxm(5): u64 header length at 16
+head -c $((40 + hl)) "$T/big.lxm" | tail -c "$hl" > "$T/hdr"
+off() { # off NAME: the tensor's data offset in the header's table
+    grep -o "\"name\":\"$1\",[^}]*\"offset\":[0-9]*" "$T/hdr" | grep -o '"offset":[0-9]*' | cut -d: -f2
+}
+p=lxmert.encoder.layer.0.attention.self
+q=$(off "$p.query.weight") k=$(off "$p.key.weight") v=$(off "$p.value.weight")
+qb=$(off "$p.query.bias") kb=$(off "$p.key.bias")
+[ -n "$q" ] && [ -n "$k" ] && [ -n "$v" ] || fail "layout: offsets not found in the header"
+[ $((k - q)) -eq $((256 * 256 * 4)) ] && [ $((v - k)) -eq $((256 * 256 * 4)) ] ||
+    fail "layout: query/key/value weights at $q, $k, $v: not back to back"
+[ $((qb - v)) -eq $((256 * 256 * 4)) ] && [ $((kb - qb)) -eq $((256 * 4)) ] ||
+    fail "layout: biases at $qb, $kb do not follow the weights"
+rm -rf "$T/big" "$T/big.lxm" "$T/big2.lxm" "$T/big.st"
+
 # ---- --info and --verify ---------------------------------------------------------------
 expect_status 0 lx-convert "$M/tiny-vqa" -o "$T/vqa.lxm" --labels "$FX/labels/vqa-label2ans.json"
 expect_status 0 lx-convert --info "$T/vqa.lxm"

@@ -80,8 +80,15 @@ static int rows_in(size_t bytes, size_t row_bytes) {
 
 /* A tile kernel: the 16 partial-sum vectors of A rows a[0..3] (f32 or bf16, as the kernel
  * expects) against W rows w[0..3], K values; pf != 0: prefetch W pf elements ahead. */
+/* Where a tile's mr x nr corner of C goes (see store_tile). */
+typedef struct tile_out {
+    float *c;
+    size_t ldc;
+    const float *bias;
+    int mr, nr, accumulate;
+} tile_out;
 typedef void (*tile_fn)(const void *const a[4], const uint16_t *const w[4], int k, size_t pf,
-                        __m512 acc[16]);
+                        const tile_out *o);
 
 /* The blocked loops around a tile kernel (see the top of the file); tile_pf is the same
  * kernel prefetching the next W tile, run on the first A tile of each W tile.  a has rows of
@@ -109,11 +116,10 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
                     const void *ar[4];
                     for (int i = 0; i < 4; i++)
                         ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * a_row_bytes;
-                    __m512 acc[16];
-                    if (i0 == m0 && j0 + 8 <= n) tile_pf(ar, wr, k, pfd, acc);
-                    else tile(ar, wr, k, 0, acc);
-                    store_tile(reduce16(acc), mr, nr, bias ? bias + j0 : NULL,
-                               c + (size_t)i0 * ldc + j0, ldc, accumulate);
+                    tile_out o = {c + (size_t)i0 * ldc + j0, ldc, bias ? bias + j0 : NULL, mr,
+                                  nr, accumulate};
+                    if (i0 == m0 && j0 + 8 <= n) tile_pf(ar, wr, k, pfd, &o);
+                    else tile(ar, wr, k, 0, &o);
                 }
             }
         }
@@ -128,11 +134,16 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00,        \
            c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00,   \
            c30 = c00, c31 = c00, c32 = c00, c33 = c00
-/* acc[4 j + i] = C[i][j], the order reduce16 expects */
-#define ACC_OUT(acc)                                                                      \
-    (acc[0] = c00, acc[1] = c10, acc[2] = c20, acc[3] = c30, acc[4] = c01, acc[5] = c11,  \
-     acc[6] = c21, acc[7] = c31, acc[8] = c02, acc[9] = c12, acc[10] = c22, acc[11] = c32, \
-     acc[12] = c03, acc[13] = c13, acc[14] = c23, acc[15] = c33)
+/* Reduce the sixteen accumulators (v[4 j + i] = C[i][j], the order reduce16 expects) and
+ * store the tile, inside the tile kernel: the sums go from registers to the shuffle tree
+ * without a round trip through memory. */
+#define TILE_STORE(o)                                                                     \
+    do {                                                                                  \
+        const __m512 v_[16] = {c00, c10, c20, c30, c01, c11, c21, c31,                    \
+                               c02, c12, c22, c32, c03, c13, c23, c33};                   \
+        store_tile(reduce16(v_), (o)->mr, (o)->nr, (o)->bias, (o)->c, (o)->ldc,           \
+                   (o)->accumulate);                                                      \
+    } while (0)
 /* the four products of A rows x0..x3 with one W row y into column J */
 #define ACC_COL(OP, J, y)                                                                 \
     (c0##J = OP(c0##J, x0, y), c1##J = OP(c1##J, x1, y), c2##J = OP(c2##J, x2, y),       \
@@ -172,28 +183,28 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
 static inline __attribute__((always_inline)) void tile_dp(const void *const a[4],
                                                           const uint16_t *const w[4], int k,
                                                           const int PF, size_t pf,
-                                                          __m512 acc[16]) {
+                                                          const tile_out *o) {
     ACC_DECL;
     const uint16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
     int kk = 0;
     for (; kk + 32 <= k; kk += 32) DP_STEP(kk, ~(__mmask32)0);
     if (kk < k) DP_STEP(kk, (__mmask32)((1u << (k - kk)) - 1));
-    ACC_OUT(acc);
+    TILE_STORE(o);
 }
 
 /* Not inlined, so each gets its own register allocation; with and without the prefetch
  * (only the first A tile against a W tile prefetches the next W tile). */
 __attribute__((noinline)) static void tile_dp_pf(const void *const a[4],
                                                  const uint16_t *const w[4], int k, size_t pf,
-                                                 __m512 acc[16]) {
-    tile_dp(a, w, k, 1, pf, acc);
+                                                 const tile_out *o) {
+    tile_dp(a, w, k, 1, pf, o);
 }
 
 __attribute__((noinline)) static void tile_dp_nopf(const void *const a[4],
                                                    const uint16_t *const w[4], int k,
-                                                   size_t pf, __m512 acc[16]) {
-    tile_dp(a, w, k, 0, pf, acc);
+                                                   size_t pf, const tile_out *o) {
+    tile_dp(a, w, k, 0, pf, o);
 }
 
 void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
@@ -343,21 +354,21 @@ static inline __m512 widen(__m256i x, int wf16) {
 static inline __attribute__((always_inline)) void tile_fma(const void *const a[4],
                                                            const uint16_t *const w[4], int k,
                                                            const int wf16, const int PF,
-                                                           size_t pf, __m512 acc[16]) {
+                                                           size_t pf, const tile_out *o) {
     ACC_DECL;
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
     int kk = 0;
     for (; kk + 16 <= k; kk += 16) FMA_STEP(kk, (__mmask16)0xffff);
     if (kk < k) FMA_STEP(kk, (__mmask16)((1u << (k - kk)) - 1));
-    ACC_OUT(acc);
+    TILE_STORE(o);
 }
 
 #define TILE_FMA(name, wf16, pf_on)                                                        \
     __attribute__((noinline)) static void name(const void *const a[4],                    \
                                                const uint16_t *const w[4], int k,         \
-                                               size_t pf, __m512 acc[16]) {               \
-        tile_fma(a, w, k, wf16, pf_on, pf, acc);                                          \
+                                               size_t pf, const tile_out *o) {            \
+        tile_fma(a, w, k, wf16, pf_on, pf, o);                                            \
     }
 TILE_FMA(tile_fma_bf16_pf, 0, 1)
 TILE_FMA(tile_fma_bf16_nopf, 0, 0)
@@ -397,7 +408,7 @@ void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
 static inline __attribute__((always_inline)) void tile_f32(const void *const a[4],
                                                            const uint16_t *const w[4], int k,
                                                            const int PF, size_t pf,
-                                                           __m512 acc[16]) {
+                                                           const tile_out *o) {
     ACC_DECL;
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const float *w0 = (const float *)w[0], *w1 = (const float *)w[1],
@@ -405,19 +416,19 @@ static inline __attribute__((always_inline)) void tile_f32(const void *const a[4
     int kk = 0;
     for (; kk + 16 <= k; kk += 16) F32_STEP(kk, (__mmask16)0xffff);
     if (kk < k) F32_STEP(kk, (__mmask16)((1u << (k - kk)) - 1));
-    ACC_OUT(acc);
+    TILE_STORE(o);
 }
 
 __attribute__((noinline)) static void tile_f32_pf(const void *const a[4],
                                                   const uint16_t *const w[4], int k,
-                                                  size_t pf, __m512 acc[16]) {
-    tile_f32(a, w, k, 1, pf, acc);
+                                                  size_t pf, const tile_out *o) {
+    tile_f32(a, w, k, 1, pf, o);
 }
 
 __attribute__((noinline)) static void tile_f32_nopf(const void *const a[4],
                                                     const uint16_t *const w[4], int k,
-                                                    size_t pf, __m512 acc[16]) {
-    tile_f32(a, w, k, 0, pf, acc);
+                                                    size_t pf, const tile_out *o) {
+    tile_f32(a, w, k, 0, pf, o);
 }
 
 void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,

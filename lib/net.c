@@ -42,9 +42,9 @@
 /* OpenBLAS (pthreads build) starts its worker threads when the library loads, and they
  * spin with sched_yield for ~2^28 cycles waiting for work that never comes here (the
  * net sets OpenBLAS to one thread and splits products over its own pool): on two cores
- * that spinning thread took ~7% off a one-record run.  OpenBLAS exports this (its
- * fork handler uses it); weak, so another BLAS without it simply skips the call.  If
- * OpenBLAS is later given more threads, it starts them again when needed. */
+ * that spinning thread took ~7% off a one-record run.  OpenBLAS exports this (its fork
+ * handler calls it); weak, so another BLAS without it simply skips the call.  Nothing in
+ * lx asks OpenBLAS for more than one thread afterwards. */
 void blas_thread_shutdown_(void) __attribute__((weak));
 
 /* Regions a record may carry: its vision attention scores are [N, N] per thread. */

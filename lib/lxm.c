@@ -593,8 +593,9 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
     const char *b = p;
     while (n) {
         ssize_t w = pwrite(fd, b, n > (1u << 30) ? 1u << 30 : n, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            if (w == 0) errno = EIO; /* no progress: an error, never a loop */
             return -1;
         }
         b += w;

@@ -484,7 +484,8 @@ int main(int argc, char **argv) {
         {0, 0, 0, 0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "o:m:f:", lo, NULL)) != -1) {
+    opterr = 0; /* cli_bad_option says what was wrong */
+    while ((ch = getopt_long(argc, argv, ":o:m:f:", lo, NULL)) != -1) {
         switch (ch) {
         case 'o': o.output = optarg; break;
         case 'm': o.model = optarg; break;
@@ -505,7 +506,7 @@ int main(int argc, char **argv) {
             break;
         case O_HELP: fputs(usage_text, stdout); return cli_finish(&c, LX_EXIT_OK);
         case O_VERSION: cli_version(&c); return cli_finish(&c, LX_EXIT_OK);
-        default: return cli_usage(&c, "unknown or incomplete option");
+        default: return cli_bad_option(&c, ch, argv);
         }
     }
     if (optind < argc) o.src = argv[optind++];

@@ -289,10 +289,7 @@ int main(int argc, char **argv) {
         case O_PROGRESS: o.progress = 1; break;
         case O_HELP: fputs(usage_text, stdout); return cli_finish(&cl, LX_EXIT_OK);
         case O_VERSION: cli_version(&cl); return cli_finish(&cl, LX_EXIT_OK);
-        case ':': return cli_usage(&cl, "option '%s' needs an argument", argv[optind - 1]);
-        default:
-            if (optopt) return cli_usage(&cl, "unknown option '-%c'", optopt);
-            return cli_usage(&cl, "unknown option '%s'", argv[optind - 1]);
+        default: return cli_bad_option(&cl, ch, argv);
         }
     }
     /* --index DIR: the index is DIR/BASENAME.lxi (one directory for several TSVs). */
@@ -307,8 +304,7 @@ int main(int argc, char **argv) {
         snprintf(index_buf[i], len, "%s/%s.lxi", o.index[i], base);
         o.index[i] = index_buf[i];
     }
-    if (argc - optind > 1) return cli_usage(&cl, "one input file at most, got %d", argc - optind);
-    if (argc - optind == 1 && strcmp(argv[optind], "-") != 0) o.input = argv[optind];
+    if (cli_input_arg(&cl, argc, argv, optind, &o.input)) return LX_EXIT_USAGE;
     if (o.dump) {
         if (!o.nfeatures) return cli_usage(&cl, "--dump needs --features TSV");
         if (o.regions || o.input || o.key || o.objects || o.skip_missing)
@@ -338,11 +334,8 @@ int main(int argc, char **argv) {
         return cli_finish(&cl, status);
     }
 
-    FILE *in = stdin;
-    if (o.input) {
-        if (!(in = fopen(o.input, "rb"))) return cli_finish(&cl, cli_error(&cl, "%s: %m", o.input));
-        cl.input = o.input;
-    }
+    FILE *in;
+    if (cli_open_input(&cl, o.input, &in)) return cli_finish(&cl, LX_EXIT_FAIL);
     ctx c = {.o = &o, .cl = &cl};
     lx_regions_init(&c.g);
     c.store = lx_features_open(o.features, o.index, (size_t)o.nfeatures,
@@ -376,7 +369,7 @@ int main(int argc, char **argv) {
     lx_reader_close(rd);
     lx_features_close(c.store);
     lx_regions_free(&c.g);
-    if (in != stdin) fclose(in);
+    cli_close_input(in);
     for (int i = 0; i < o.nfeatures; i++) free(index_buf[i]);
     return cli_finish(&cl, status);
 }

@@ -322,7 +322,8 @@ int main(int argc, char **argv) {
     R.o.box_check = 1;
     char *only = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "m:f:h", longopts, NULL)) != -1) {
+    opterr = 0; /* cli_bad_option says what was wrong */
+    while ((c = getopt_long(argc, argv, ":m:f:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'm': R.o.model = optarg; break;
         case O_HIDDEN: R.o.want |= LX_OUT_HIDDEN; break;
@@ -351,11 +352,11 @@ int main(int argc, char **argv) {
         case O_PROGRESS: R.o.progress = 1; break;
         case 'h': usage(); return LX_EXIT_OK;
         case O_VERSION: return cli_version(&R.cli);
-        default: return cli_usage(&R.cli, "unknown option");
+        default: return cli_bad_option(&R.cli, c, argv);
         }
     }
-    if (argc - optind > 1)
-        return cli_usage(&R.cli, "got %d input files, expected at most one", argc - optind);
+    const char *input;
+    if (cli_input_arg(&R.cli, argc, argv, optind, &input)) return LX_EXIT_USAGE;
     /* What the user asked to see, before --only narrows the computation to it. */
     unsigned asked = R.o.want;
     if (only) {
@@ -370,12 +371,8 @@ int main(int argc, char **argv) {
     lx_format fmt;
     if (cli_output_format(&R.cli, R.o.format, LX_FMT_BIN, &fmt) < 0) return LX_EXIT_USAGE;
 
-    FILE *in = stdin;
-    if (optind < argc && strcmp(argv[optind], "-") != 0) {
-        R.cli.input = argv[optind];
-        if (!(in = fopen(argv[optind], "rb")))
-            return cli_error(&R.cli, "cannot open %s: %m", argv[optind]);
-    }
+    FILE *in;
+    if (cli_open_input(&R.cli, input, &in)) return cli_finish(&R.cli, LX_EXIT_FAIL);
     lx_error err = {{0}};
     int status = LX_EXIT_FAIL;
     lx_reader *rd = NULL;
@@ -394,7 +391,7 @@ int main(int argc, char **argv) {
 done:
     if (w) lx_writer_close(w);
     if (rd) lx_reader_close(rd);
-    if (in != stdin) fclose(in);
+    cli_close_input(in);
     lx_net_free(R.net);
     lx_model_close(R.model);
     return cli_finish(&R.cli, status);

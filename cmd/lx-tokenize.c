@@ -256,17 +256,10 @@ int main(int argc, char **argv) {
         case O_PROGRESS: o.progress = 1; break;
         case O_HELP: fputs(usage_text, stdout); return cli_finish(&cl, LX_EXIT_OK);
         case O_VERSION: cli_version(&cl); return cli_finish(&cl, LX_EXIT_OK);
-        case ':': return cli_usage(&cl, "option '%s' needs an argument", argv[optind - 1]);
-        default:
-            if (optopt)
-                return cli_usage(&cl, "unknown option '-%c'", optopt);
-            return cli_usage(&cl, "unknown option '%s'", argv[optind - 1]);
+        default: return cli_bad_option(&cl, ch, argv);
         }
     }
-    if (argc - optind > 1)
-        return cli_usage(&cl, "one input file at most, got %d", argc - optind);
-    if (argc - optind == 1 && strcmp(argv[optind], "-") != 0)
-        o.input = argv[optind];
+    if (cli_input_arg(&cl, argc, argv, optind, &o.input)) return LX_EXIT_USAGE;
     if (o.vocab && o.model)
         return cli_usage(&cl, "give either -m MODEL or --vocab FILE, not both");
     if (!o.vocab && !cli_model_path(o.model))
@@ -284,12 +277,8 @@ int main(int argc, char **argv) {
         return LX_EXIT_USAGE;
     cl.progress = o.progress;
 
-    FILE *in = stdin;
-    if (o.input) {
-        if (!(in = fopen(o.input, "rb")))
-            return cli_finish(&cl, cli_error(&cl, "%s: %m", o.input));
-        cl.input = o.input;
-    }
+    FILE *in;
+    if (cli_open_input(&cl, o.input, &in)) return cli_finish(&cl, LX_EXIT_FAIL);
     lx_error err = {{0}};
     int lower;
     lx_vocab *vocab = load_vocab(&cl, &o, &lower, &err);
@@ -320,7 +309,6 @@ int main(int argc, char **argv) {
         json_decref(c.piece[i]);
     free(c.piece);
     lx_vocab_free(vocab);
-    if (in != stdin)
-        fclose(in);
+    cli_close_input(in);
     return cli_finish(&cl, status);
 }

@@ -61,6 +61,40 @@ int cli_usage(const lx_cli *c, const char *fmt, ...) {
     return LX_EXIT_USAGE;
 }
 
+int cli_bad_option(const lx_cli *c, int ch, char *const *argv) {
+    const char *arg = argv[optind - 1];
+    if (ch == ':') return cli_usage(c, "option '%s' needs an argument", arg);
+    if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
+        return cli_usage(c, "unknown option '-%c'", optopt);
+    const char *eq = strchr(arg, '=');
+    if (eq && optopt) /* a known long option that takes no argument */
+        return cli_usage(c, "option '%.*s' takes no argument", (int)(eq - arg), arg);
+    return cli_usage(c, "unknown option '%s'", arg);
+}
+
+int cli_input_arg(const lx_cli *c, int argc, char *const *argv, int first, const char **path) {
+    *path = NULL;
+    if (argc - first > 1)
+        return cli_usage(c, "got %d input files, expected at most one", argc - first);
+    if (argc - first == 1 && strcmp(argv[first], "-") != 0) *path = argv[first];
+    return 0;
+}
+
+int cli_open_input(lx_cli *c, const char *path, FILE **in) {
+    *in = stdin;
+    if (!path) return 0;
+    if (!(*in = fopen(path, "rb"))) {
+        *in = stdin;
+        return cli_error(c, "cannot open %s: %s", path, strerror(errno));
+    }
+    c->input = path;
+    return 0;
+}
+
+void cli_close_input(FILE *in) {
+    if (in && in != stdin) fclose(in);
+}
+
 int cli_version(const lx_cli *c) {
     printf("%s %s\n", c->prog, LX_VERSION);
     return LX_EXIT_OK;

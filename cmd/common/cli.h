@@ -37,6 +37,21 @@ int cli_usage(const lx_cli *c, const char *fmt, ...) __attribute__((format(print
 /* Print "prog VERSION" to stdout.  Returns LX_EXIT_OK. */
 int cli_version(const lx_cli *c);
 
+/* The usage error for what getopt_long rejected: ch is its ':' (an option without its
+ * argument) or '?' (unknown, or an argument where none is taken).  The tools call
+ * getopt_long with opterr = 0 and short options starting with ':', so this is the only
+ * message.  Returns LX_EXIT_USAGE. */
+int cli_bad_option(const lx_cli *c, int ch, char *const *argv);
+
+/* The optional INPUT operand (argv[first .. argc)): none or "-" is standard input
+ * (*path = NULL), more than one is a usage error.  Returns 0 or LX_EXIT_USAGE. */
+int cli_input_arg(const lx_cli *c, int argc, char *const *argv, int first, const char **path);
+/* Open path for reading (NULL: standard input) and name it in c's messages.  Returns 0,
+ * or LX_EXIT_FAIL after the message. */
+int cli_open_input(lx_cli *c, const char *path, FILE **in);
+/* Close what cli_open_input opened (standard input stays open). */
+void cli_close_input(FILE *in);
+
 /* Parse a whole decimal integer in [min, max] for option opt.  Returns 0, or prints a
  * usage message and returns -1. */
 int cli_parse_long(const lx_cli *c, const char *opt, const char *s, long min, long max,

@@ -167,6 +167,16 @@ static int64_t keep(const lx_regions *g, int64_t max_boxes) {
     return max_boxes > 0 && max_boxes < g->num_boxes ? max_boxes : g->num_boxes;
 }
 
+/* The detector's per-region labels: objects_id, objects_conf, attrs_id, attrs_conf. */
+static int put_objects(lx_record *r, const lx_regions *g, int64_t n, lx_error *err) {
+    if (put(r, "objects_id", LX_I64, g->objects_id, n, 0, err) < 0 ||
+        put(r, "objects_conf", LX_F32, g->objects_conf, n, 0, err) < 0 ||
+        put(r, "attrs_id", LX_I64, g->attrs_id, n, 0, err) < 0 ||
+        put(r, "attrs_conf", LX_F32, g->attrs_conf, n, 0, err) < 0)
+        return -1;
+    return 0;
+}
+
 int lx_regions_attach(const lx_regions *g, lx_record *r, int64_t max_boxes, int objects,
                       lx_error *err) {
     int64_t n = keep(g, max_boxes);
@@ -180,13 +190,7 @@ int lx_regions_attach(const lx_regions *g, lx_record *r, int64_t max_boxes, int 
     int rc = lx_record_set_tensor(r, "visual_pos", &t, err);
     lx_tensor_free(&t);
     if (rc < 0) return -1;
-    if (!objects) return 0;
-    if (put(r, "objects_id", LX_I64, g->objects_id, n, 0, err) < 0 ||
-        put(r, "objects_conf", LX_F32, g->objects_conf, n, 0, err) < 0 ||
-        put(r, "attrs_id", LX_I64, g->attrs_id, n, 0, err) < 0 ||
-        put(r, "attrs_conf", LX_F32, g->attrs_conf, n, 0, err) < 0)
-        return -1;
-    return 0;
+    return objects ? put_objects(r, g, n, err) : 0;
 }
 
 int lx_regions_to_record(const lx_regions *g, lx_record *r, int64_t max_boxes,
@@ -201,13 +205,7 @@ int lx_regions_to_record(const lx_regions *g, lx_record *r, int64_t max_boxes,
         put(r, "boxes", LX_F32, g->boxes, n, 4, err) < 0 ||
         put(r, "features", LX_F32, g->features, n, g->feat_dim, err) < 0)
         return -1;
-    if (!g->has_objects) return 0;
-    if (put(r, "objects_id", LX_I64, g->objects_id, n, 0, err) < 0 ||
-        put(r, "objects_conf", LX_F32, g->objects_conf, n, 0, err) < 0 ||
-        put(r, "attrs_id", LX_I64, g->attrs_id, n, 0, err) < 0 ||
-        put(r, "attrs_conf", LX_F32, g->attrs_conf, n, 0, err) < 0)
-        return -1;
-    return 0;
+    return g->has_objects ? put_objects(r, g, n, err) : 0;
 }
 
 /* Grow *p to n bytes (cap in bytes). */

@@ -204,6 +204,18 @@ static void state_pickle(gbuf *g, const char *kp, int nested, const char *extra_
 
 static const void *sdata[9];
 static size_t slen[9], sesz[9];
+/* The pickle of {"w": tensor} over FloatStorage `key` of numel elements, with the given
+ * shape and strides: the state dict the extent and budget tests corrupt. */
+static void one_tensor(gbuf *pkl, const char *key, int64_t numel, int ndim,
+                       const int64_t *shape, const int64_t *stride) {
+    pk_proto(pkl);
+    pk_op(pkl, '}');
+    pk_str(pkl, "w");
+    pk_tensor(pkl, "FloatStorage", key, numel, 0, ndim, shape, stride);
+    pk_op(pkl, 's');
+    pk_op(pkl, '.');
+}
+
 static void storages(void) {
     fill();
     const void *d[9] = {f32v, f16v, bf16v, i64v, i32v, u8v, f64v, scal, ""};
@@ -359,23 +371,13 @@ static void test_extents(void **state) {
     int64_t shape[2] = {65}, stride[2] = {1};
     /* A tensor reaching past its storage. */
     gbuf pkl = {0};
-    pk_proto(&pkl);
-    pk_op(&pkl, '}');
-    pk_str(&pkl, "w");
-    pk_tensor(&pkl, "FloatStorage", "0", 64, 0, 1, shape, stride);
-    pk_op(&pkl, 's');
-    pk_op(&pkl, '.');
+    one_tensor(&pkl, "0", 64, 1, shape, stride);
     write_zip(path, &pkl, 0, 0, 1);
     expect_fail(path, "reaches element 64 of storage 0, which holds 64");
     g_free(&pkl);
     /* A stride reaching past it. */
     shape[0] = 4; shape[1] = 4; stride[0] = 16; stride[1] = 6;
-    pk_proto(&pkl);
-    pk_op(&pkl, '}');
-    pk_str(&pkl, "w");
-    pk_tensor(&pkl, "FloatStorage", "0", 64, 0, 2, shape, stride);
-    pk_op(&pkl, 's');
-    pk_op(&pkl, '.');
+    one_tensor(&pkl, "0", 64, 2, shape, stride);
     write_zip(path, &pkl, 0, 0, 1);
     expect_fail(path, "reaches element 66");   /* 3 * 16 + 3 * 6 */
     g_free(&pkl);
@@ -387,12 +389,7 @@ static void test_copy_budget(void **state) {
     const char *path = scratch("expand.pt");
     int64_t shape[2] = {1 << 30, 1 << 10}, stride[2] = {0, 0};
     gbuf pkl = {0};
-    pk_proto(&pkl);
-    pk_op(&pkl, '}');
-    pk_str(&pkl, "w");
-    pk_tensor(&pkl, "FloatStorage", "0", 64, 0, 2, shape, stride);
-    pk_op(&pkl, 's');
-    pk_op(&pkl, '.');
+    one_tensor(&pkl, "0", 64, 2, shape, stride);
     write_zip(path, &pkl, 0, 0, 1);
     expect_fail(path, "would take more memory than twice the file's size");
     g_free(&pkl);
@@ -405,12 +402,7 @@ static void test_extents_more(void **state) {
     int64_t shape[1] = {8}, stride[1] = {1};
     gbuf pkl = {0};
     /* A storage that claims more elements than its entry holds. */
-    pk_proto(&pkl);
-    pk_op(&pkl, '}');
-    pk_str(&pkl, "w");
-    pk_tensor(&pkl, "FloatStorage", "0", 1000, 0, 1, shape, stride);
-    pk_op(&pkl, 's');
-    pk_op(&pkl, '.');
+    one_tensor(&pkl, "0", 1000, 1, shape, stride);
     write_zip(path, &pkl, 0, 0, 1);
     expect_fail(path, "1000 float32 elements need 4000 bytes");
     /* A malformed version entry and a big-endian byteorder. */
@@ -434,12 +426,7 @@ static void test_extents_more(void **state) {
     expect_fail(path, "no entry archive/data/0");
     g_free(&pkl);
     /* Legacy: a count that disagrees with the pickle, and a huge count. */
-    pk_proto(&pkl);
-    pk_op(&pkl, '}');
-    pk_str(&pkl, "w");
-    pk_tensor(&pkl, "FloatStorage", "k", 64, 0, 1, shape, stride);
-    pk_op(&pkl, 's');
-    pk_op(&pkl, '.');
+    one_tensor(&pkl, "k", 64, 1, shape, stride);
     const char *keys[1] = {"k"};
     const void *data[1] = {f32v};
     size_t es[1] = {4};
@@ -452,12 +439,7 @@ static void test_extents_more(void **state) {
     expect_fail(path, "elements, the pickle says 64");
     g_free(&pkl);
     /* Legacy: the pickle and the count agree on 2^31-1 elements, the file has 64. */
-    pk_proto(&pkl);
-    pk_op(&pkl, '}');
-    pk_str(&pkl, "w");
-    pk_tensor(&pkl, "FloatStorage", "k", 0x7fffffff, 0, 1, shape, stride);
-    pk_op(&pkl, 's');
-    pk_op(&pkl, '.');
+    one_tensor(&pkl, "k", 0x7fffffff, 1, shape, stride);
     g_free(&g);
     legacy_write(&g, &pkl, 1, keys, cnt, data, es);
     count_at = g.n - sizeof f32v - 8;

@@ -277,9 +277,9 @@ static int setup(run *R, lx_error *err) {
     const char *path = cli_model_path(R->o.model);
     if (!path) return lx_error_set(err, "no model: give -m FILE or set LX_MODEL");
     if (!(R->model = lx_model_open(path, err))) return -1;
-    lx_net_opts no = {.threads = (int)R->o.threads, .box_check = R->o.box_check,
-                      .exact_bf16 = R->o.exact_bf16,
-                      .portable = getenv("LX_NO_AVX512") != NULL};
+    lx_net_opts no = cli_net_opts(R->o.threads);
+    no.box_check = R->o.box_check;
+    no.exact_bf16 = R->o.exact_bf16;
     if (!(R->net = lx_net_new(R->model, &no, err))) return lx_error_prefix(err, "%s", path);
     unsigned miss = R->o.want & ~lx_net_available(R->net);
     for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)

@@ -357,10 +357,7 @@ static int setup(run *R, lx_error *err) {
         return lx_error_set(err, "no model: give -m FILE or set LX_MODEL");
     if (!(R->model = lx_model_open(path, err)))
         return -1;
-    /* LX_NO_AVX512 as in lx-encode: the encoder here must take the same path, or the
-     * same records give other last bits than lx-encode | lx-vqa */
-    lx_net_opts no = {.threads = (int)R->o.threads, .box_check = 1,
-                      .portable = getenv("LX_NO_AVX512") != NULL};
+    lx_net_opts no = cli_net_opts(R->o.threads);
     if (!(R->net = lx_net_new(R->model, &no, err)))
         return lx_error_prefix(err, "%s", path);
     if (!(lx_net_available(R->net) & LX_OUT_QA))

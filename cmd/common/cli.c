@@ -95,6 +95,12 @@ void cli_close_input(FILE *in) {
     if (in && in != stdin) fclose(in);
 }
 
+lx_net_opts cli_net_opts(long threads) {
+    lx_net_opts o = {.threads = (int)threads, .box_check = 1,
+                     .portable = getenv("LX_NO_AVX512") != NULL};
+    return o;
+}
+
 int cli_version(const lx_cli *c) {
     printf("%s %s\n", c->prog, LX_VERSION);
     return LX_EXIT_OK;

@@ -73,6 +73,12 @@ int cli_parse_batch(const lx_cli *c, const char *s, long *out);
  * printed, exit with LX_EXIT_USAGE). */
 int cli_output_format(const lx_cli *c, const char *arg, lx_format dflt, lx_format *out);
 
+/* Network options as every tool that runs the network builds them: threads (0 = all
+ * cores), the default box check and bf16 mode, and the portable kernels when
+ * LX_NO_AVX512 is in the environment (one place reads it, so lx-encode and lx-vqa always
+ * take the same path). */
+lx_net_opts cli_net_opts(long threads);
+
 /* The model path: the -m argument, else $LX_MODEL, else NULL. */
 const char *cli_model_path(const char *arg);
 

@@ -97,15 +97,17 @@ void lx_k_gelu(float *x, const float *b, size_t n, int avx512) {
     }
 }
 
-void lx_k_softmax_masked(float *s, const float *mask, int n, int avx512) {
+void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int avx512) {
     if (avx512) {
-        lx_k_softmax_masked_avx512(s, mask, n);
+        lx_k_softmax_masked_avx512(s, mask, scale, n);
         return;
     }
     float mx = -INFINITY;
-    if (mask)
-        for (int j = 0; j < n; j++) s[j] += mask[j];
-    for (int j = 0; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    for (int j = 0; j < n; j++) {
+        s[j] *= scale;
+        if (mask) s[j] += mask[j];
+        mx = s[j] > mx ? s[j] : mx;
+    }
     float sum = 0;
     for (int j = 0; j < n; j++) {
         s[j] = expf(s[j] - mx);
@@ -113,6 +115,23 @@ void lx_k_softmax_masked(float *s, const float *mask, int n, int avx512) {
     }
     float inv = 1.0f / sum;
     for (int j = 0; j < n; j++) s[j] *= inv;
+}
+
+void lx_k_attention(const float *q, const float *k, const float *v, size_t ld, int lq, int lk,
+                    int dh, float scale, const float *mask, float *p, float *ctx, size_t ldc,
+                    int avx512) {
+    if (lq <= 0) return;
+    if (avx512) {
+        lx_gemm_f32_avx512(lq, lk, dh, q, ld, k, ld, NULL, p, (size_t)lk, 0);
+        for (int a = 0; a < lq; a++) lx_k_softmax_masked_avx512(p + (size_t)a * lk, mask, scale, lk);
+        lx_k_attn_ctx_avx512(lq, lk, dh, p, (size_t)lk, v, ld, ctx, ldc);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, dh, 1.0f, q, (int)ld, k,
+                (int)ld, 0.0f, p, lk);
+    for (int a = 0; a < lq; a++) lx_k_softmax_masked(p + (size_t)a * lk, mask, scale, lk, 0);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, lq, dh, lk, 1.0f, p, lk, v, (int)ld,
+                0.0f, ctx, (int)ldc);
 }
 
 int lx_k_have_avx512(void) {

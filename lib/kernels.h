@@ -48,9 +48,19 @@ void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
  * x/2 (1 + erf(x / sqrt 2)); avx512 selects the vector version (within ~1e-6 relative,
  * see lib/simd/kernels_avx512.c). */
 void lx_k_gelu(float *x, const float *b, size_t n, int avx512);
-/* One row of attention scores: s[k] += mask[k] (mask may be NULL), then softmax; avx512
- * selects the vector version (exp within 2e-7 relative; exp of arguments below -87 is 0). */
-void lx_k_softmax_masked(float *s, const float *mask, int n, int avx512);
+/* One row of attention scores: s[k] <- s[k] * scale + mask[k] (mask may be NULL), then
+ * softmax; avx512 selects the vector version (exp within 2e-7 relative; exp of arguments
+ * below -87 is 0). */
+void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int avx512);
+/* One head of scaled dot-product attention: p[lq, lk] <- softmax(q k^T * scale + mask)
+ * (rows of p lk apart; mask [lk] or NULL), then ctx[lq, dh] = p v.  q, k and v are rows of
+ * dh values ld apart (the fused Q/K/V buffer), ctx rows ldc apart.  Portable: two
+ * cblas_sgemm calls around the softmax.  avx512: the same three steps without OpenBLAS
+ * (whose per-call cost dominated at these sizes, 20-36 rows by 64): q k^T by the f32 tile
+ * kernel of lib/gemm.h, p v by lx_k_attn_ctx_avx512. */
+void lx_k_attention(const float *q, const float *k, const float *v, size_t ld, int lq, int lk,
+                    int dh, float scale, const float *mask, float *p, float *ctx, size_t ldc,
+                    int avx512);
 
 /* Widen n bf16 / f16 values to f32 (exact), with AVX-512 when avx512 is set. */
 void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512);
@@ -61,7 +71,9 @@ int lx_k_have_avx512(void);
 void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_gelu_avx512(float *x, const float *b, size_t n);
-void lx_k_softmax_masked_avx512(float *s, const float *mask, int n);
+void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n);
+void lx_k_attn_ctx_avx512(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
+                          size_t ldv, float *ctx, size_t ldc);
 void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m, int n, int ld,
                                const float *g, const float *b, float eps);
 

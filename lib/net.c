@@ -884,13 +884,11 @@ static void attend_units(lx_net *net, void *ctx, size_t u0, size_t u1, int t) {
         size_t qr = (size_t)(sp->qbase + sp->qo[i]), kr = (size_t)(sp->kbase + sp->ko[i]);
         size_t q0 = qr * (size_t)ld, k0 = kr * (size_t)ld;
         const float *mask = s->madd + sp->kbase + sp->ko[i];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Lq, Lk, dh, scale,
-                    s->q + q0 + h * dh, ld, s->k + k0 + h * dh, ld, 0.0f, S, Lk);
-        for (int a = 0; a < Lq; a++) lx_k_softmax_masked(S + (size_t)a * Lk, mask, Lk, net->avx512);
+        lx_k_attention(s->q + q0 + h * dh, s->k + k0 + h * dh, s->v + k0 + h * dh, (size_t)ld,
+                       Lq, Lk, dh, scale, mask, S, s->ctx + qr * H + h * dh, (size_t)H,
+                       net->avx512);
         if (sp->probs && sp->probs[i])
             memcpy(sp->probs[i] + (size_t)h * Lq * Lk, S, (size_t)Lq * Lk * sizeof *S);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Lq, dh, Lk, 1.0f, S, Lk,
-                    s->v + k0 + h * dh, ld, 0.0f, s->ctx + qr * H + h * dh, H);
     }
 }
 

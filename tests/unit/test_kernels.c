@@ -1,0 +1,100 @@
+/* Unit tests of lib/kernels.c and lib/simd/kernels_avx512.c that the network tests cannot
+ * pin down on their own: one head of attention (lx_k_attention) on odd shapes — head
+ * sizes that are not a multiple of 16, more than 64, query counts that are not a multiple
+ * of 4, masked keys — against a double-precision reference, on both paths.
+ *
+ * Tolerances, per element: probabilities within 2e-6 absolute (exp within 2e-7 relative,
+ * a sum of at most 70 terms in f32); ctx within 1e-5 (sum_j p_j |v_j|) (the products are
+ * rounded to f32 once each and summed in f32).  A masked key (mask -3.4e38) gets
+ * probability exactly 0, as in the reference. */
+#include <math.h>
+#include "testutil.h"
+#include "kernels.h"
+
+static uint64_t rng_state = 0x2545f4914f6cdd1dull;
+static double rnd(void) { /* uniform in [-1, 1) */
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rng_state >> 11) / 4503599627370496.0 - 1.0;
+}
+
+/* q, k, v: rows of dh values ld apart (as the fused Q/K/V buffer lays them out) */
+static void check_head(int lq, int lk, int dh, int masked, int avx512) {
+    size_t ld = (size_t)3 * dh + 5, ldc = (size_t)dh + 3;
+    int rows = lq > lk ? lq : lk;
+    float *qkv = malloc(sizeof(float) * ld * rows), *mask = malloc(sizeof(float) * lk);
+    float *p = malloc(sizeof(float) * lq * lk), *ctx = malloc(sizeof(float) * ldc * lq);
+    for (size_t i = 0; i < ld * rows; i++) qkv[i] = (float)(rnd() * 3);
+    for (int j = 0; j < lk; j++) mask[j] = masked && j % 3 == 1 ? -3.4e38f : 0.0f;
+    for (size_t i = 0; i < ldc * lq; i++) ctx[i] = 12345.0f; /* the gaps between rows stay */
+    const float *q = qkv, *k = qkv + dh, *v = qkv + 2 * dh;
+    float scale = 1.0f / sqrtf((float)dh);
+    lx_k_attention(q, k, v, ld, lq, lk, dh, scale, mask, p, ctx, ldc, avx512);
+    double *ref = malloc(sizeof(double) * lk);
+    for (int a = 0; a < lq; a++) {
+        double mx = -INFINITY, sum = 0;
+        for (int j = 0; j < lk; j++) {
+            double s = 0;
+            for (int d = 0; d < dh; d++) s += (double)q[a * ld + d] * k[j * ld + d];
+            ref[j] = s * scale + mask[j];
+            if (ref[j] > mx) mx = ref[j];
+        }
+        for (int j = 0; j < lk; j++) sum += ref[j] = exp(ref[j] - mx);
+        for (int j = 0; j < lk; j++) {
+            ref[j] /= sum;
+            float got = p[(size_t)a * lk + j];
+            if (mask[j] < -1e38f) assert_true(got == 0.0f);
+            if (fabs(got - ref[j]) > 2e-6) {
+                fprintf(stderr, "p[%d][%d] = %.9g, expected %.9g (lq %d lk %d dh %d avx512 %d)\n",
+                        a, j, got, ref[j], lq, lk, dh, avx512);
+                fail();
+            }
+        }
+        for (int d = 0; d < dh; d++) {
+            double c = 0, mag = 0;
+            for (int j = 0; j < lk; j++) {
+                c += ref[j] * v[j * ld + d];
+                mag += ref[j] * fabs(v[j * ld + d]);
+            }
+            float got = ctx[(size_t)a * ldc + d];
+            if (fabs(got - c) > 1e-5 * mag + 1e-30) {
+                fprintf(stderr, "ctx[%d][%d] = %.9g, expected %.9g (lq %d lk %d dh %d avx512 %d)\n",
+                        a, d, got, c, lq, lk, dh, avx512);
+                fail();
+            }
+        }
+        for (size_t d = (size_t)dh; d < ldc; d++) assert_true(ctx[(size_t)a * ldc + d] == 12345.0f);
+    }
+    free(ref), free(qkv), free(mask), free(p), free(ctx);
+}
+
+static const int shapes[][3] = {{1, 1, 12}, {20, 20, 64}, {20, 36, 64}, {36, 20, 64},
+                                {3, 17, 12}, {7, 70, 80}, {5, 33, 130}, {4, 16, 16}};
+
+static void all_shapes(int avx512) {
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int masked = 0; masked < 2; masked++)
+            if (!masked || shapes[s][1] > 1)
+                check_head(shapes[s][0], shapes[s][1], shapes[s][2], masked, avx512);
+}
+
+static void test_attention_portable(void **state) {
+    (void)state;
+    all_shapes(0);
+}
+
+static void test_attention_avx512(void **state) {
+    (void)state;
+    if (!lx_k_have_avx512()) {
+        fprintf(stderr, "(no AVX-512 here: only the portable path)\n");
+        return;
+    }
+    all_shapes(1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_attention_portable),
+        cmocka_unit_test(test_attention_avx512),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

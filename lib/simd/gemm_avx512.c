@@ -236,6 +236,11 @@ static void pack_panel(uint16_t *panel, const uint16_t *w, size_t ldw, int j0, i
         const char *base = (const char *)(w + (size_t)(rows ? jb : 0) * ldw);
         uint16_t *dst = panel + h * 32;
         for (int p = 0; p < k / 2; p++) {
+            if (!(p & 15)) /* each row's cache line two ahead (the gathers move 64 bytes
+                            * along 16 rows every 16 pairs: too many streams for the
+                            * hardware prefetcher) */
+                for (int l = 0; l < rows; l++)
+                    _mm_prefetch(base + (size_t)l * ldw * 2 + (size_t)(p + 32) * 4, _MM_HINT_T0);
             __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, off,
                                                     base + (size_t)p * 4, 1);
             _mm512_storeu_si512(dst + (size_t)p * 64, v);

@@ -52,7 +52,7 @@ $(BUILD)/lib/%.o: lib/%.c lib/*.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -c $< -o $@
 
-$(BUILD)/lib/simd/%_avx512.o: lib/simd/%_avx512.c lib/*.h
+$(BUILD)/lib/simd/%_avx512.o: lib/simd/%_avx512.c lib/*.h lib/simd/*.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -c $< -o $@
 

@@ -104,7 +104,13 @@ static int check_op(const lx_gemm_op *op, lx_error *err) {
     if (op->m < 0 || op->n < 0 || op->k < 0)
         return lx_error_set(err, "gemm: got sizes m=%d n=%d k=%d, expected none negative",
                             op->m, op->n, op->k);
-    if (op->m > 0 && op->k > 0 && (!op->a || op->lda < (size_t)op->k))
+    if (op->ab && op->kind != LX_GEMM_BF16)
+        return lx_error_set(err, "gemm: A given rounded to bf16 for weight kind %d, expected "
+                            "bf16 weights", (int)op->kind);
+    if (op->ab && op->k > 0 && (op->ldab < (size_t)op->k || op->ldab % 32))
+        return lx_error_set(err, "gemm: bf16 A has row stride %zu, expected a multiple of 32 "
+                            ">= %d", op->ldab, op->k);
+    if (!op->ab && op->m > 0 && op->k > 0 && (!op->a || op->lda < (size_t)op->k))
         return lx_error_set(err, "gemm: A is [%d, %d] with row stride %zu%s, expected a "
                             "stride >= %d", op->m, op->k, op->lda, op->a ? "" : " and NULL",
                             op->k);
@@ -162,8 +168,14 @@ static void widen_f16(float *dst, const uint16_t *src, int n) {
     }
 }
 
-/* A rounded to bf16 and widened back, [m, k] with stride k, into af. */
+/* A rounded to bf16 and widened back, [m, k] with stride k, into af (from op->ab, exactly,
+ * when the caller gave A rounded). */
 static void round_a_f32(const lx_gemm_op *op, float *af) {
+    if (op->ab) {
+        for (int i = 0; i < op->m; i++)
+            widen_bf16(af + (size_t)i * op->k, op->ab + (size_t)i * op->ldab, op->k);
+        return;
+    }
     for (int i = 0; i < op->m; i++) {
         const float *ai = op->a + (size_t)i * op->lda;
         float *o = af + (size_t)i * op->k;
@@ -218,10 +230,11 @@ static void round_a_rows(const lx_gemm_op *op, uint16_t *ab, int i0, int i1) {
                                   (int)ldab);
 }
 
-/* ab: A already rounded (rows ab_stride(k) apart) by lx_gemm for all its threads, or
- * NULL to round it here. */
+/* ab_shared: A already rounded (rows ldab_shared apart: by the caller, or by lx_gemm for
+ * all its threads), or NULL to round it here. */
 static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
-                        const uint16_t *ab_shared, lx_gemm_scratch *s, lx_error *err) {
+                        const uint16_t *ab_shared, size_t ldab_shared, lx_gemm_scratch *s,
+                        lx_error *err) {
     int m = op->m, n = n1 - n0, k = op->k;
     const uint16_t *w = op->w + (size_t)n0 * op->ldw;
     const float *bias = op->bias ? op->bias + n0 : NULL;
@@ -232,7 +245,8 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
         return 0;
     }
     if (caps->avx512bf16) {
-        size_t ldab = ab_stride(k), abytes = ab_shared ? 0 : (size_t)m * ldab * 2;
+        size_t ldab = ab_shared ? ldab_shared : ab_stride(k);
+        size_t abytes = ab_shared ? 0 : (size_t)m * ldab * 2;
         int packed = m >= LX_GEMM_PACK_MIN_M;
         size_t pbytes = packed ? lx_gemm_pack_bytes(n, k) : 0;
         abytes = (abytes + 63) & ~(size_t)63;
@@ -269,13 +283,14 @@ static int use_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op) {
 }
 
 static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
-                           const uint16_t *ab, lx_gemm_scratch *s, lx_error *err) {
+                           const uint16_t *ab, size_t ldab, lx_gemm_scratch *s,
+                           lx_error *err) {
     if (op->m == 0 || n1 <= n0) return 0;
     if (op->k == 0) {
         bias_only(op, n0, n1);
         return 0;
     }
-    if (use_avx512(caps, op)) return range_avx512(caps, op, n0, n1, ab, s, err);
+    if (use_avx512(caps, op)) return range_avx512(caps, op, n0, n1, ab, ldab, s, err);
     return range_portable(op, n0, n1, s, err);
 }
 
@@ -285,7 +300,7 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
     if (n0 < 0 || n1 < n0 || n1 > op->n)
         return lx_error_set(err, "gemm: got column range [%d, %d), expected within [0, %d]",
                             n0, n1, op->n);
-    return range_unchecked(caps, op, n0, n1, NULL, s, err);
+    return range_unchecked(caps, op, n0, n1, op->ab, op->ldab, s, err);
 }
 
 /* ---- threads ------------------------------------------------------------ */
@@ -293,7 +308,9 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
 typedef struct share_ctx {
     const lx_gemm_caps *caps;
     const lx_gemm_op *op;
-    uint16_t *ab;                 /* A rounded to bf16 for every share, or NULL */
+    const uint16_t *ab;           /* A rounded to bf16 for every share, or NULL */
+    size_t ldab;
+    uint16_t *abw;                /* where round_share writes it (s[0].abuf) */
     lx_gemm_scratch *s;
     int nt, chunk;                /* threads used, columns per work item (a multiple of 32) */
     atomic_int next;              /* the next work item */
@@ -312,7 +329,7 @@ static void share_run(void *arg, int t, int n) {
         if (j0 >= x->op->n || atomic_load(&x->failed)) return;
         int n1 = j0 + x->chunk < x->op->n ? (int)j0 + x->chunk : x->op->n;
         lx_error e = {""};
-        if (range_unchecked(x->caps, x->op, (int)j0, n1, x->ab, &x->s[t], &e) < 0) {
+        if (range_unchecked(x->caps, x->op, (int)j0, n1, x->ab, x->ldab, &x->s[t], &e) < 0) {
             if (atomic_exchange(&x->failed, 1) == 0 && x->err)
                 memcpy(x->err->msg, e.msg, sizeof e.msg);
             return;
@@ -323,7 +340,7 @@ static void share_run(void *arg, int t, int n) {
 static void round_share(void *arg, int t, int n) {
     share_ctx *x = arg;
     int m = x->op->m, i0 = (int)((long long)m * t / n), i1 = (int)((long long)m * (t + 1) / n);
-    round_a_rows(x->op, x->ab, i0, i1);
+    round_a_rows(x->op, x->abw, i0, i1);
 }
 
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
@@ -333,20 +350,22 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
     double macs = (double)op->m * op->n * op->k;
     int nt = use_avx512(caps, op) ? lx_pool_size(pool) : 1; /* sgemm: OpenBLAS threads */
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
-    if (nt == 1) return range_unchecked(caps, op, 0, op->n, NULL, &s[0], err);
+    if (nt == 1) return range_unchecked(caps, op, 0, op->n, op->ab, op->ldab, &s[0], err);
     /* two work items per thread with many rows (each packs its own columns of W), four
      * with few; multiples of 32 columns (one packed panel) */
     int items = nt * (op->m >= LX_GEMM_PACK_MIN_M ? 2 : 4);
     int chunk = (op->n + items - 1) / items;
     chunk = (chunk + 31) & ~31;
-    share_ctx x = {caps, op, NULL, s, nt, chunk, 0, 0, err};
-    if (op->kind == LX_GEMM_BF16 && caps->avx512bf16 && op->k > 0) {
+    share_ctx x = {caps, op, op->ab, op->ldab, NULL, s, nt, chunk, 0, 0, err};
+    if (!op->ab && op->kind == LX_GEMM_BF16 && caps->avx512bf16 && op->k > 0) {
         /* every work item needs all of A rounded: round it once, by all threads when
          * there are many rows, else on this one (a second wake-up would cost more) */
-        x.ab = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * ab_stride(op->k) * 2, err);
-        if (!x.ab) return -1;
+        x.abw = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * ab_stride(op->k) * 2, err);
+        if (!x.abw) return -1;
         if (op->m >= LX_GEMM_PACK_MIN_M) lx_pool_run(pool, round_share, &x);
-        else round_a_rows(op, x.ab, 0, op->m);
+        else round_a_rows(op, x.abw, 0, op->m);
+        x.ab = x.abw;
+        x.ldab = ab_stride(op->k);
     }
     lx_pool_run(pool, share_run, &x);
     return atomic_load(&x.failed) ? -1 : 0;

@@ -112,6 +112,13 @@ typedef struct lx_gemm_op {
     float *c;                     /* [m, n], row stride ldc */
     size_t ldc;
     int accumulate;               /* 0: C = A W^T + bias;  1: C += A W^T + bias */
+    /* Optional, LX_GEMM_BF16 only: A already rounded to bf16 (as lx_f32_to_bf16 rounds),
+     * rows ldab apart (a multiple of 32, >= k; values from k to the next multiple of 32
+     * zero).  Then a is not read (may be NULL) and no rounding is done: for a producer
+     * that writes its output in bf16 anyway (lx_k_gelu_bf16).  Paths without vdpbf16ps
+     * widen it back, exactly. */
+    const uint16_t *ab;
+    size_t ldab;
 } lx_gemm_op;
 
 /* Per-thread working memory (A rounded to bf16, widened weight tiles).  Init to empty,

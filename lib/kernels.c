@@ -97,6 +97,17 @@ void lx_k_gelu(float *x, const float *b, size_t n, int avx512) {
     }
 }
 
+void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int avx512) {
+    if (avx512) {
+        lx_k_gelu_bf16_avx512(dst, x, b, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        float v = b ? x[i] + b[i] : x[i];
+        dst[i] = lx_f32_to_bf16(0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2)));
+    }
+}
+
 void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int avx512) {
     if (avx512) {
         lx_k_softmax_masked_avx512(s, mask, scale, n);

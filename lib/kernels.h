@@ -48,6 +48,10 @@ void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
  * x/2 (1 + erf(x / sqrt 2)); avx512 selects the vector version (within ~1e-6 relative,
  * see lib/simd/kernels_avx512.c). */
 void lx_k_gelu(float *x, const float *b, size_t n, int avx512);
+/* dst[i] <- bf16(GELU(x[i] + b[i])) (rounded as lx_f32_to_bf16 rounds): for a product
+ * with bf16 weights next, which takes its A in bf16 (lib/gemm.h, lx_gemm_op.ab) — half
+ * the bytes written, and no separate rounding pass over the f32 values. */
+void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int avx512);
 /* One row of attention scores: s[k] <- s[k] * scale + mask[k] (mask may be NULL), then
  * softmax; avx512 selects the vector version (exp within 2e-7 relative; exp of arguments
  * below -87 is 0). */
@@ -71,6 +75,7 @@ int lx_k_have_avx512(void);
 void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n);
 void lx_k_gelu_avx512(float *x, const float *b, size_t n);
+void lx_k_gelu_bf16_avx512(uint16_t *dst, const float *x, const float *b, size_t n);
 void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n);
 void lx_k_attn_ctx_avx512(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
                           size_t ldv, float *ctx, size_t ldc);

@@ -123,6 +123,8 @@ typedef struct lx_state {
     float *q, *k, *v;             /* qkv, qkv + H, qkv + 2H: rows QKV_LD apart */
     float *ctx, *tmp;             /* [rows, H] */
     float *inter;                 /* [rows, max(I, 2H)] */
+    uint16_t *inter16;            /* [rows, I rounded up to 32]: GELU's output in bf16, for
+                                   * a bf16 feed-forward output layer */
     float *madd;                  /* [rows] additive mask of each row as a key */
     float *feats;                 /* [vis, feat_dim] */
     float *pos;                   /* [vis, pos_dim] */
@@ -447,7 +449,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
 
 static void state_free(lx_state *s) {
     free(s->hs); free(s->qkv); free(s->ctx); free(s->tmp);
-    free(s->inter); free(s->madd); free(s->feats); free(s->pos);
+    free(s->inter); free(s->inter16); free(s->madd); free(s->feats); free(s->pos);
     free(s->small); free(s->small2);
     free(s->lo); free(s->ll); free(s->vo); free(s->vl);
     for (int t = 0; t < LX_POOL_MAX; t++) {
@@ -619,6 +621,11 @@ static int grow(float **p, size_t n) {
     return 0;
 }
 
+/* Row stride of s->inter16: lx_gemm wants bf16 A rows a multiple of 32 apart. */
+static size_t inter16_ld(const lx_net *net) {
+    return ((size_t)net->isz + 31) & ~(size_t)31;
+}
+
 /* Size the buffers for a batch of n records with rows = TL + TN rows, TN vision rows and
  * at most maxq x maxk attention scores. */
 static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t maxsc,
@@ -631,6 +638,8 @@ static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t m
             grow(&s->tmp, r * H) ||
             grow(&s->inter, r * wide) || grow(&s->madd, r))
             goto oom;
+        free(s->inter16);
+        if (!(s->inter16 = lx_aligned_alloc(r * inter16_ld(net) * sizeof *s->inter16))) goto oom;
         s->q = s->qkv;
         s->k = s->qkv + H;
         s->v = s->qkv + 2 * H;
@@ -728,6 +737,23 @@ static void lin_cols(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1, net->avx512);
 }
 
+/* Does l's product take A rounded to bf16 (LX_GEMM_BF16)? */
+static int takes_bf16(const lx_net *net, const lx_lin *l) {
+    return !l->w && l->bf16 && !net->opts.exact_bf16;
+}
+
+/* y = x W^T + b for 16-bit weights with lx_gemm; ab (rows ldab apart), when given, is x
+ * already rounded to bf16 and x is not read. */
+static int linear16(lx_net *net, const lx_lin *l, const float *x, int ldx, const uint16_t *ab,
+                    size_t ldab, int m, float *y, int ldy, lx_error *err) {
+    lx_gemm_op op = {
+        .kind = !l->bf16 ? LX_GEMM_F16 : net->opts.exact_bf16 ? LX_GEMM_BF16_EXACT : LX_GEMM_BF16,
+        .m = m, .n = l->out, .k = l->in, .a = x, .lda = (size_t)ldx, .w = l->w16,
+        .ldw = (size_t)l->in, .bias = l->b, .c = y, .ldc = (size_t)ldy, .accumulate = 0,
+        .ab = ab, .ldab = ldab};
+    return lx_gemm(&net->caps, &op, net->nthreads > 1 ? &net->pool : NULL, net->s.gs, err);
+}
+
 /* y[m, out] = x[m, in] W^T + b over the pool's threads: f32 weights with cblas_sgemm on
  * column ranges, 16-bit weights with lx_gemm (bf16 with the CPU's bf16 dot products, or
  * exactly in f32 when opts.exact_bf16). */
@@ -740,11 +766,7 @@ static int linear(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, 
         par_for_n(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c, m > 64 ? 1 : 4);
         return 0;
     }
-    lx_gemm_op op = {
-        .kind = !l->bf16 ? LX_GEMM_F16 : net->opts.exact_bf16 ? LX_GEMM_BF16_EXACT : LX_GEMM_BF16,
-        .m = m, .n = l->out, .k = l->in, .a = x, .lda = (size_t)ldx, .w = l->w16,
-        .ldw = (size_t)l->in, .bias = l->b, .c = y, .ldc = (size_t)ldy, .accumulate = 0};
-    return lx_gemm(&net->caps, &op, net->nthreads > 1 ? &net->pool : NULL, net->s.gs, err);
+    return linear16(net, l, x, ldx, NULL, 0, m, y, ldy, err);
 }
 
 /* The same product with its bias left to the caller (returned; NULL when the product
@@ -792,16 +814,28 @@ typedef struct gelu_ctx {
     float *x;
     const float *b;
     size_t n;
+    uint16_t *out16;              /* bf16 output, rows ld16 apart, or NULL: in place */
+    size_t ld16;
 } gelu_ctx;
 
 static void gelu_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     gelu_ctx *c = ctx;
-    for (size_t i = i0; i < i1; i++) lx_k_gelu(c->x + i * c->n, c->b, c->n, net->avx512);
+    for (size_t i = i0; i < i1; i++) {
+        if (!c->out16) {
+            lx_k_gelu(c->x + i * c->n, c->b, c->n, net->avx512);
+            continue;
+        }
+        uint16_t *o = c->out16 + i * c->ld16;
+        lx_k_gelu_bf16(o, c->x + i * c->n, c->b, c->n, net->avx512);
+        memset(o + c->n, 0, (c->ld16 - c->n) * sizeof *o); /* lx_gemm's zero padding */
+    }
 }
 
-/* x[m, n] <- GELU(x + b) (b [n] may be NULL), rows spread over the pool. */
-static void gelu_b(lx_net *net, float *x, const float *b, size_t m, size_t n) {
-    gelu_ctx c = {x, b, n};
+/* x[m, n] <- GELU(x + b) (b [n] may be NULL), rows spread over the pool; or, with out16,
+ * bf16(GELU(x + b)) into out16 (rows ld16 apart, zero padded) and x left as it is. */
+static void gelu_b(lx_net *net, float *x, const float *b, size_t m, size_t n, uint16_t *out16,
+                   size_t ld16) {
+    gelu_ctx c = {x, b, n, out16, ld16};
     par_for(net, m, 20.0 * (double)n, gelu_rows, &c);
 }
 
@@ -926,9 +960,18 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
     const float *b;
     if (linear_defer_bias(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, &b, err) < 0)
         return -1;
-    gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz);
-    if (linear_defer_bias(net, &f->out, s->inter, net->isz, m, s->tmp + off, net->H, &b, err) < 0)
-        return -1;
+    if (takes_bf16(net, &f->out)) { /* GELU writes the output layer's A, in bf16 */
+        gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, s->inter16, inter16_ld(net));
+        b = NULL; /* added by the product, as linear_defer_bias does for 16-bit weights */
+        if (linear16(net, &f->out, NULL, 0, s->inter16, inter16_ld(net), m, s->tmp + off,
+                     net->H, err) < 0)
+            return -1;
+    } else {
+        gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, NULL, 0);
+        if (linear_defer_bias(net, &f->out, s->inter, net->isz, m, s->tmp + off, net->H, &b,
+                              err) < 0)
+            return -1;
+    }
     add_layernorm_b(net, s->hs + off, s->tmp + off, b, m, net->H, &f->ln, net->eps);
     return 0;
 }
@@ -1151,7 +1194,7 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
         /* cls.predictions: transform all language rows (into tmp), then the decoder per record
          * straight into its output. */
         if (linear(net, &w->mlm_transform, hl, H, iTL, s->tmp, H, err) < 0) goto out;
-        gelu_b(net, s->tmp, NULL, TL, (size_t)H);
+        gelu_b(net, s->tmp, NULL, TL, (size_t)H, NULL, 0);
         add_layernorm(net, s->tmp, NULL, iTL, H, &w->mlm_ln, net->eps);
         for (size_t i = 0; i < n; i++)
             if (linear(net, &w->mlm_decoder, s->tmp + (size_t)s->lo[i] * H, H, s->ll[i],
@@ -1161,7 +1204,7 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
     if (want & (LX_OUT_OBJ | LX_OUT_ATTR | LX_OUT_FEAT)) {
         float *t = s->tmp + TL * (size_t)H;
         if (linear(net, &w->obj_transform, hv, H, iTN, t, H, err) < 0) goto out;
-        gelu_b(net, t, NULL, TN, (size_t)H);
+        gelu_b(net, t, NULL, TN, (size_t)H, NULL, 0);
         add_layernorm(net, t, NULL, iTN, H, &w->obj_ln, net->eps);
         for (size_t i = 0; i < n; i++) {
             const float *x = t + (size_t)s->vo[i] * H;
@@ -1199,7 +1242,7 @@ int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx
     if (!a) return lx_error_set(err, "out of memory");
     int rc = linear(net, &w->qa0, pooled, net->H, (int)n, a, H2, err);
     if (rc == 0) {
-        gelu_b(net, a, NULL, n, (size_t)H2);
+        gelu_b(net, a, NULL, n, (size_t)H2, NULL, 0);
         add_layernorm(net, a, NULL, (int)n, H2, &w->qa2, 1e-12f);
         rc = linear(net, &w->qa3, a, H2, (int)n, logits, net->cfg.num_qa_labels, err);
     }

@@ -27,6 +27,7 @@
 #include <immintrin.h>
 #include <string.h>
 #include "gemm.h"
+#include "bf16_avx512.h"
 
 /* Bytes of A rows per block and of W rows per panel, both kept in a 1 MB L2 (smaller A
  * blocks meant for L1 measured no faster: the W tile stays in L1 across the A tiles). */
@@ -444,21 +445,10 @@ void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const f
 
 /* ---- rounding A to bf16 -------------------------------------------------- */
 
-/* Nearest even, NaN kept quiet — bit for bit what lx_f32_to_bf16 gives (vcvtneps2bf16
- * would flush subnormals, so the integer form is used). */
 void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad) {
-    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff);
-    const __m512i absmask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
-    const __m512i qnan = _mm512_set1_epi32(0x400000);
-    int i = 0;
-    for (; i < n; i += 16) {
+    for (int i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        __m512i u = _mm512_maskz_loadu_epi32(m, src + i);
-        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absmask), inf);
-        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias,
-                                     _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
-        r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, qnan));
-        _mm256_mask_storeu_epi16(dst + i, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+        _mm256_mask_storeu_epi16(dst + i, m, lx_round_bf16_x16(_mm512_maskz_loadu_ps(m, src + i)));
     }
     if (n < npad) memset(dst + n, 0, (size_t)(npad - n) * 2);
 }

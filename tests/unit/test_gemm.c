@@ -315,6 +315,51 @@ static void test_round(void **state) {
     assert_int_equal(got[32], 0xffff); /* nothing past the padding */
 }
 
+/* A given already rounded (lx_gemm_op.ab, as GELU hands it to the next product) gives the
+ * same bits as f32 A rounded by lx_gemm, on every path, threaded or not, over ranges. */
+static void test_rounded_a(void **state) {
+    (void)state;
+    const lx_gemm_caps *paths[] = {&caps_portable, &caps_native, &caps_nobf16};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        prob p;
+        prob_make(&p, LX_GEMM_BF16, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
+        size_t ldab = ((size_t)p.k + 31) / 32 * 32 + 32 * (size_t)shapes[s][3];
+        uint16_t *ab = malloc(sizeof(uint16_t) * ldab * p.m);
+        for (int i = 0; i < p.m; i++)
+            for (size_t kk = 0; kk < ldab; kk++)
+                ab[(size_t)i * ldab + kk] =
+                    kk < (size_t)p.k ? lx_f32_to_bf16(p.a[(size_t)i * p.lda + kk]) : 0;
+        for (size_t q = 0; q < sizeof paths / sizeof paths[0]; q++) {
+            if (q && !have_avx512()) break;
+            for (int nt = 1; nt <= 3; nt += 2) {
+                float *want = run(paths[q], &p, 1, 1, 0, nt);
+                float *got = malloc(sizeof(float) * (p.ldc * p.m + 1));
+                memcpy(got, p.c0, sizeof(float) * p.ldc * p.m);
+                lx_gemm_op op = {p.kind, p.m, p.n, p.k, NULL, 0, p.w, p.ldw, p.bias, got,
+                                 p.ldc, 1, ab, ldab};
+                lx_error err = {""};
+                lx_gemm_scratch sc[4];
+                for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&sc[t]);
+                assert_int_equal(lx_gemm(paths[q], &op, nt > 1 ? &pool3 : NULL, sc, &err), 0);
+                assert_memory_equal(got, want, sizeof(float) * p.ldc * p.m);
+                if (nt == 1) { /* and as the two ranges run() splits into */
+                    int h = p.n / 3;
+                    memcpy(got, p.c0, sizeof(float) * p.ldc * p.m);
+                    assert_int_equal(lx_gemm_range(paths[q], &op, h, p.n, &sc[0], &err), 0);
+                    assert_int_equal(lx_gemm_range(paths[q], &op, 0, h, &sc[1], &err), 0);
+                    float *split = run(paths[q], &p, 1, 1, 1, 1);
+                    assert_memory_equal(got, split, sizeof(float) * p.ldc * p.m);
+                    free(split);
+                }
+                for (int t = 0; t < 4; t++) lx_gemm_scratch_free(&sc[t]);
+                free(want), free(got);
+            }
+        }
+        free(ab);
+        prob_free(&p);
+    }
+}
+
 static void test_errors(void **state) {
     (void)state;
     lx_error err = {""};
@@ -340,6 +385,15 @@ static void test_errors(void **state) {
     op = ok, op.ldc = 2;
     assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "C is [2, 3] with row stride 2"));
+    uint16_t ab[64] = {0};
+    op = ok, op.ab = ab, op.ldab = 32, op.kind = LX_GEMM_F16;
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "A given rounded to bf16 for weight kind 2"));
+    op = ok, op.a = NULL, op.ab = ab, op.ldab = 4;
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "bf16 A has row stride 4, expected a multiple of 32"));
+    op.ldab = 32;
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), 0);
     assert_int_equal(lx_gemm_range(&caps_native, &ok, 2, 4, &s, &err), -1);
     assert_non_null(strstr(err.msg, "got column range [2, 4), expected within [0, 3]"));
     lx_pool bad;
@@ -406,6 +460,7 @@ int main(void) {
         cmocka_unit_test(test_batch_invariant),
         cmocka_unit_test(test_widen_all),
         cmocka_unit_test(test_round),
+        cmocka_unit_test(test_rounded_a),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_pool),
     };

@@ -1,7 +1,8 @@
 /* Unit tests of lib/kernels.c and lib/simd/kernels_avx512.c that the network tests cannot
  * pin down on their own: one head of attention (lx_k_attention) on odd shapes — head
  * sizes that are not a multiple of 16, more than 64, query counts that are not a multiple
- * of 4, masked keys — against a double-precision reference, on both paths.
+ * of 4, masked keys — against a double-precision reference, on both paths; and GELU
+ * written in bf16 (lx_k_gelu_bf16) against GELU then rounding.
  *
  * Tolerances, per element: probabilities within 2e-6 absolute (exp within 2e-7 relative,
  * a sum of at most 70 terms in f32); ctx within 1e-5 (sum_j p_j |v_j|) (the products are
@@ -91,10 +92,52 @@ static void test_attention_avx512(void **state) {
     all_shapes(1);
 }
 
+/* GELU into bf16 is GELU then the library's rounding, bit for bit, on each path; and GELU
+ * stays within 1e-6 relative of the exact form (the AVX-512 one in both tails). */
+static void test_gelu_bf16(void **state) {
+    (void)state;
+    enum { N = 4099 };
+    float *x = malloc(sizeof(float) * N), *b = malloc(sizeof(float) * N);
+    float *y = malloc(sizeof(float) * N);
+    uint16_t *h = malloc(sizeof(uint16_t) * (N + 8));
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(rnd() * 12);
+        b[i] = (float)(rnd() * 0.5);
+    }
+    x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-30f, x[3] = -40.0f, x[4] = 40.0f;
+    for (int avx512 = 0; avx512 <= lx_k_have_avx512(); avx512++)
+        for (int withb = 0; withb < 2; withb++) {
+            memcpy(y, x, sizeof(float) * N);
+            memset(h, 0xff, sizeof(uint16_t) * (N + 8));
+            lx_k_gelu(y, withb ? b : NULL, N, avx512);
+            lx_k_gelu_bf16(h, x, withb ? b : NULL, N, avx512);
+            for (int i = 0; i < N; i++) {
+                assert_int_equal(h[i], lx_f32_to_bf16(y[i]));
+                double v = (double)x[i] + (withb ? b[i] : 0);
+                double ref = 0.5 * v * erfc(-v / sqrt(2.0));
+                /* the portable form, 1 + erff, loses the negative tail as PyTorch's does:
+                 * absolute error there up to |v| / 2 times an ulp of 1; the AVX-512 form
+                 * keeps the tail relative, but exp(-v^2 / 2 + ...) carries the f32
+                 * roundings of v / sqrt 2 and of -z^2 + p (up to 1.8e-7 of v^2 / 2) into
+                 * the result */
+                double tol = avx512 ? (1e-6 + 2.4e-7 * v * v / 2) * fabs(ref) + 1e-37
+                                    : 1e-6 * fabs(ref) + 6e-8 * fabs(v);
+                if (fabs(y[i] - ref) > tol) {
+                    fprintf(stderr, "gelu(%.9g) = %.9g, expected %.9g (avx512 %d)\n", v, y[i],
+                            ref, avx512);
+                    fail();
+                }
+            }
+            assert_int_equal(h[N], 0xffff); /* nothing written past n */
+        }
+    free(x), free(b), free(y), free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attention_portable),
         cmocka_unit_test(test_attention_avx512),
+        cmocka_unit_test(test_gelu_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

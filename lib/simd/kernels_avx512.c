@@ -12,6 +12,7 @@
 #include <string.h>
 #include "../kernels.h"
 #include "bf16_avx512.h"
+#include "math_avx512.h"
 
 void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n) {
     size_t i = 0;
@@ -39,28 +40,10 @@ void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n) {
     }
 }
 
-/* exp(y) for y in [-88, 0]: y = k ln2 + r with |r| <= ln2 / 2, exp(r) by its degree-6
- * Taylor polynomial (relative error < 2e-7 there), times 2^k built in the exponent. */
-static inline __m512 exp_neg(__m512 y) {
-    y = _mm512_max_ps(y, _mm512_set1_ps(-87.0f));
-    __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(y, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693145751953125f), y);
-    r = _mm512_fnmadd_ps(k, _mm512_set1_ps(1.428606765330187e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
 /* softmax(s * scale + mask) in place (the product and the sum rounded separately, as
- * the portable path's sgemm alpha and addition round them): the row's maximum, exp(s - max) by exp_neg (relative error
- * < 2e-7, against expf's 1 ulp) summed in 16 lanes, then scaled by 1 / sum.  Arguments
+ * the portable path's sgemm alpha and addition round them): the row's maximum,
+ * exp(s - max) by lx_exp_neg_x16 (relative error < 2e-7, against expf's 1 ulp) summed in
+ * 16 lanes, then scaled by 1 / sum.  Arguments
  * below -87 (where expf is at most 1.6e-38: subnormal or 0) give exactly 0, so a
  * masked-out key (mask -3.4e38) gets probability 0, as in the reference. */
 void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n) {
@@ -77,7 +60,7 @@ void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n)
         __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
         __m512 y = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), m);
         __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_set1_ps(-87.0f), _CMP_GE_OQ),
-                                       exp_neg(y));
+                                       lx_exp_neg_x16(y));
         _mm512_mask_storeu_ps(s + j, k, e);
         sum = _mm512_mask_add_ps(sum, k, sum, e);
     }
@@ -88,36 +71,13 @@ void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n)
     }
 }
 
-/* GELU(x) = x/2 (1 + erf(x/sqrt2)) = x/2 erfc(-x/sqrt2).  erfc(z) for z >= 0 by the
- * Chebyshev fit of Numerical Recipes (erfc = t exp(-z^2 + P(t)), t = 1/(1 + z/2),
- * relative error < 1.2e-7), and erfc(-z) = 2 - erfc(z): so both tails keep their
- * relative accuracy and the result is within about 1e-6 relative of erff's. */
-static inline __m512 gelu16(__m512 v) {
-    static const float c[10] = {-1.26551223f, 1.00002368f, 0.37409196f, 0.09678418f,
-                                -0.18628806f, 0.27886807f, -1.13520398f, 1.48851587f,
-                                -0.82215223f, 0.17087277f};
-    __m512 z = _mm512_mul_ps(_mm512_abs_ps(v), _mm512_set1_ps(0.70710678118654752f));
-    /* t = 1 / d by vrcp14ps and one Newton step (relative error ~2^-28, well below the
-     * fit's 1.2e-7; a division here was a third of the kernel's time) */
-    __m512 d = _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f));
-    __m512 t = _mm512_rcp14_ps(d);
-    t = _mm512_mul_ps(t, _mm512_fnmadd_ps(d, t, _mm512_set1_ps(2.0f)));
-    __m512 p = _mm512_set1_ps(c[9]);
-    for (int j = 8; j >= 0; j--) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c[j]));
-    /* erfc(z) = t exp(-z^2 + p) */
-    __m512 ec = _mm512_mul_ps(t, exp_neg(_mm512_fmadd_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z, p)));
-    /* x >= 0: erfc(-x/sqrt2) = 2 - ec;  x < 0: erfc(|x|/sqrt2) = ec */
-    __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 f = _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(2.0f), ec), ec);
-    return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), f);
-}
-
+/* GELU: lx_gelu_x16 in lib/simd/math_avx512.h. */
 void lx_k_gelu_avx512(float *x, const float *b, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i));
-        _mm512_mask_storeu_ps(x + i, m, gelu16(v));
+        _mm512_mask_storeu_ps(x + i, m, lx_gelu_x16(v));
     }
 }
 
@@ -126,7 +86,7 @@ void lx_k_gelu_bf16_avx512(uint16_t *dst, const float *x, const float *b, size_t
         __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         if (b) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i));
-        _mm256_mask_storeu_epi16(dst + i, m, lx_round_bf16_x16(gelu16(v)));
+        _mm256_mask_storeu_epi16(dst + i, m, lx_round_bf16_x16(lx_gelu_x16(v)));
     }
 }
 

@@ -17,6 +17,7 @@
 #include <cpuid.h>
 #endif
 #include "gemm.h"
+#include "kernels.h"
 
 /* f32 bytes of widened weights per cblas_sgemm call on the portable path.  Large: each
  * call costs OpenBLAS a fixed overhead and a repack of A (4 MB measured 2x faster than
@@ -104,6 +105,10 @@ static int check_op(const lx_gemm_op *op, lx_error *err) {
     if (op->m < 0 || op->n < 0 || op->k < 0)
         return lx_error_set(err, "gemm: got sizes m=%d n=%d k=%d, expected none negative",
                             op->m, op->n, op->k);
+    if (op->cb && (op->accumulate || op->ldcb < (size_t)op->n))
+        return lx_error_set(err, "gemm: GELU output in bf16 with %s, expected no accumulation "
+                            "and a row stride >= %d", op->accumulate ? "accumulation"
+                            : "a shorter row stride", op->n);
     if (op->ab && op->kind != LX_GEMM_BF16)
         return lx_error_set(err, "gemm: A given rounded to bf16 for weight kind %d, expected "
                             "bf16 weights", (int)op->kind);
@@ -257,7 +262,10 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
             round_a_rows(op, (uint16_t *)buf, 0, m);
             ab = (const uint16_t *)buf;
         }
-        if (packed)
+        if (packed && op->cb)
+            lx_gemm_bf16packed_gelu_avx512(m, n, k, ab, ldab, w, op->ldw, bias, op->cb + n0,
+                                           op->ldcb, (uint16_t *)(buf + abytes));
+        else if (packed)
             lx_gemm_bf16packed_avx512(m, n, k, ab, ldab, w, op->ldw, bias, c, op->ldc,
                                       op->accumulate, (uint16_t *)(buf + abytes));
         else
@@ -282,16 +290,31 @@ static int use_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op) {
     return op->kind == LX_GEMM_BF16 || op->m < LX_GEMM_PACK_MIN_M;
 }
 
+/* op->cb for the columns [n0, n1) of C already in op->c. */
+static void gelu_out(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1) {
+    for (int i = 0; i < op->m; i++)
+        lx_k_gelu_bf16(op->cb + (size_t)i * op->ldcb + n0, op->c + (size_t)i * op->ldc + n0,
+                       NULL, (size_t)(n1 - n0), caps && caps->avx512);
+}
+
+/* Does the packed bf16 kernel run this product (and so apply op->cb itself)? */
+static int packed_kernel(const lx_gemm_caps *caps, const lx_gemm_op *op) {
+    return caps && caps->avx512 && caps->avx512bf16 && op->kind == LX_GEMM_BF16 &&
+           op->m >= LX_GEMM_PACK_MIN_M;
+}
+
 static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
                            const uint16_t *ab, size_t ldab, lx_gemm_scratch *s,
                            lx_error *err) {
     if (op->m == 0 || n1 <= n0) return 0;
-    if (op->k == 0) {
-        bias_only(op, n0, n1);
-        return 0;
-    }
-    if (use_avx512(caps, op)) return range_avx512(caps, op, n0, n1, ab, ldab, s, err);
-    return range_portable(op, n0, n1, s, err);
+    if (op->k == 0) bias_only(op, n0, n1);
+    else if (use_avx512(caps, op)) {
+        if (range_avx512(caps, op, n0, n1, ab, ldab, s, err) < 0) return -1;
+        if (packed_kernel(caps, op)) return 0;
+    } else if (range_portable(op, n0, n1, s, err) < 0)
+        return -1;
+    if (op->cb) gelu_out(caps, op, n0, n1);
+    return 0;
 }
 
 int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,

@@ -119,6 +119,14 @@ typedef struct lx_gemm_op {
      * widen it back, exactly. */
     const uint16_t *ab;
     size_t ldab;
+    /* Optional: the output as the next layer wants it after GELU, cb[i][j] =
+     * bf16(GELU(C[i][j])) with lx_k_gelu_bf16's GELU and rounding (its AVX-512 form when
+     * caps.avx512), rows ldcb apart; accumulate must be 0.  The packed bf16 kernel applies
+     * it to its tiles in registers and never writes c; the other paths write C into c
+     * first (c is then scratch: its contents are undefined afterwards).  Columns past n
+     * are not written. */
+    uint16_t *cb;
+    size_t ldcb;
 } lx_gemm_op;
 
 /* Per-thread working memory (A rounded to bf16, widened weight tiles).  Init to empty,
@@ -162,6 +170,10 @@ size_t lx_gemm_pack_bytes(int n, int k);
 void lx_gemm_bf16packed_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
                                const uint16_t *w, size_t ldw, const float *bias, float *c,
                                size_t ldc, int accumulate, uint16_t *packed);
+/* The same with op.cb's epilogue: cb = bf16(GELU(A W^T + bias)), c not written. */
+void lx_gemm_bf16packed_gelu_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
+                                    const uint16_t *w, size_t ldw, const float *bias,
+                                    uint16_t *cb, size_t ldcb, uint16_t *packed);
 /* wf16 = 0: bf16 weights; 1: f16 weights.  A in f32. */
 void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            const uint16_t *w, size_t ldw, int wf16, const float *bias,

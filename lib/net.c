@@ -743,14 +743,16 @@ static int takes_bf16(const lx_net *net, const lx_lin *l) {
 }
 
 /* y = x W^T + b for 16-bit weights with lx_gemm; ab (rows ldab apart), when given, is x
- * already rounded to bf16 and x is not read. */
+ * already rounded to bf16 and x is not read; gelu16, when given, receives bf16(GELU(y))
+ * (rows ld16 apart) and y is only scratch. */
 static int linear16(lx_net *net, const lx_lin *l, const float *x, int ldx, const uint16_t *ab,
-                    size_t ldab, int m, float *y, int ldy, lx_error *err) {
+                    size_t ldab, int m, float *y, int ldy, uint16_t *gelu16, size_t ld16,
+                    lx_error *err) {
     lx_gemm_op op = {
         .kind = !l->bf16 ? LX_GEMM_F16 : net->opts.exact_bf16 ? LX_GEMM_BF16_EXACT : LX_GEMM_BF16,
         .m = m, .n = l->out, .k = l->in, .a = x, .lda = (size_t)ldx, .w = l->w16,
         .ldw = (size_t)l->in, .bias = l->b, .c = y, .ldc = (size_t)ldy, .accumulate = 0,
-        .ab = ab, .ldab = ldab};
+        .ab = ab, .ldab = ldab, .cb = gelu16, .ldcb = ld16};
     return lx_gemm(&net->caps, &op, net->nthreads > 1 ? &net->pool : NULL, net->s.gs, err);
 }
 
@@ -766,7 +768,7 @@ static int linear(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, 
         par_for_n(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c, m > 64 ? 1 : 4);
         return 0;
     }
-    return linear16(net, l, x, ldx, NULL, 0, m, y, ldy, err);
+    return linear16(net, l, x, ldx, NULL, 0, m, y, ldy, NULL, 0, err);
 }
 
 /* The same product with its bias left to the caller (returned; NULL when the product
@@ -958,13 +960,30 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
     lx_state *s = &net->s;
     size_t off = (size_t)r0 * net->H;
     const float *b;
+    size_t ld16 = inter16_ld(net);
+    if (takes_bf16(net, &f->out) && !f->inter.w) {
+        /* 16-bit weights both: the first product ends in GELU and bf16 (in registers on
+         * the packed kernel), the second reads that */
+        if (linear16(net, &f->inter, s->hs + off, net->H, NULL, 0, m, s->inter, net->isz,
+                     s->inter16, ld16, err) < 0)
+            return -1;
+        if (ld16 > (size_t)net->isz) /* lx_gemm's zero padding of bf16 rows */
+            for (int i = 0; i < m; i++)
+                memset(s->inter16 + (size_t)i * ld16 + net->isz, 0,
+                       (ld16 - (size_t)net->isz) * sizeof *s->inter16);
+        if (linear16(net, &f->out, NULL, 0, s->inter16, ld16, m, s->tmp + off, net->H, NULL,
+                     0, err) < 0)
+            return -1;
+        add_layernorm_b(net, s->hs + off, s->tmp + off, NULL, m, net->H, &f->ln, net->eps);
+        return 0;
+    }
     if (linear_defer_bias(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, &b, err) < 0)
         return -1;
     if (takes_bf16(net, &f->out)) { /* GELU writes the output layer's A, in bf16 */
-        gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, s->inter16, inter16_ld(net));
+        gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, s->inter16, ld16);
         b = NULL; /* added by the product, as linear_defer_bias does for 16-bit weights */
-        if (linear16(net, &f->out, NULL, 0, s->inter16, inter16_ld(net), m, s->tmp + off,
-                     net->H, err) < 0)
+        if (linear16(net, &f->out, NULL, 0, s->inter16, ld16, m, s->tmp + off, net->H, NULL, 0,
+                     err) < 0)
             return -1;
     } else {
         gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, NULL, 0);

@@ -28,6 +28,7 @@
 #include <string.h>
 #include "gemm.h"
 #include "bf16_avx512.h"
+#include "math_avx512.h"
 
 /* Bytes of A rows per block and of W rows per panel, both kept in a 1 MB L2 (smaller A
  * blocks meant for L1 measured no faster: the W tile stays in L1 across the A tiles). */
@@ -287,9 +288,11 @@ size_t lx_gemm_pack_bytes(int n, int k) {
     return (size_t)((n + 31) / 32) * 32 * (size_t)((k + 1) / 2) * 2 * 2;
 }
 
-void lx_gemm_bf16packed_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
-                               const uint16_t *w, size_t ldw, const float *bias, float *c,
-                               size_t ldc, int accumulate, uint16_t *packed) {
+/* The packed product; cb != NULL: the GELU epilogue into bf16 (op.cb) instead of C. */
+static void packed_product(int m, int n, int k, const uint16_t *ab, size_t ldab,
+                           const uint16_t *w, size_t ldw, const float *bias, float *c,
+                           size_t ldc, int accumulate, uint16_t *cb, size_t ldcb,
+                           uint16_t *packed) {
     int kp = (k + 1) / 2, npan = (n + 31) / 32;
     size_t pan = (size_t)kp * 64;
     for (int q = 0; q < npan; q++) pack_panel(packed + q * pan, w, ldw, q * 32, n, k);
@@ -313,9 +316,15 @@ void lx_gemm_bf16packed_avx512(int m, int n, int k, const uint16_t *ab, size_t l
                 __m512 acc[16];
                 tile_packed(ar, packed + q * pan, kp, acc);
                 for (int i = 0; i < mr; i++) {
-                    float *ci = c + (size_t)(i0 + i) * ldc + j0;
                     __m512 v0 = _mm512_add_ps(acc[2 * i], b0);
                     __m512 v1 = _mm512_add_ps(acc[2 * i + 1], b1);
+                    if (cb) {
+                        uint16_t *o = cb + (size_t)(i0 + i) * ldcb + j0;
+                        _mm256_mask_storeu_epi16(o, k0, lx_round_bf16_x16(lx_gelu_x16(v0)));
+                        _mm256_mask_storeu_epi16(o + 16, k1, lx_round_bf16_x16(lx_gelu_x16(v1)));
+                        continue;
+                    }
+                    float *ci = c + (size_t)(i0 + i) * ldc + j0;
                     if (accumulate) {
                         v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(k0, ci), v0);
                         v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(k1, ci + 16), v1);
@@ -326,6 +335,18 @@ void lx_gemm_bf16packed_avx512(int m, int n, int k, const uint16_t *ab, size_t l
             }
         }
     }
+}
+
+void lx_gemm_bf16packed_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
+                               const uint16_t *w, size_t ldw, const float *bias, float *c,
+                               size_t ldc, int accumulate, uint16_t *packed) {
+    packed_product(m, n, k, ab, ldab, w, ldw, bias, c, ldc, accumulate, NULL, 0, packed);
+}
+
+void lx_gemm_bf16packed_gelu_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
+                                    const uint16_t *w, size_t ldw, const float *bias,
+                                    uint16_t *cb, size_t ldcb, uint16_t *packed) {
+    packed_product(m, n, k, ab, ldab, w, ldw, bias, NULL, 0, 0, cb, ldcb, packed);
 }
 
 /* ---- f32 A x (bf16 or f16 widened) W with f32 FMA ----------------------- */

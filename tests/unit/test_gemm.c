@@ -17,6 +17,7 @@
 #include <cblas.h>
 #include "testutil.h"
 #include "gemm.h"
+#include "kernels.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static double rnd(void) { /* uniform in [-1, 1) */
@@ -360,6 +361,46 @@ static void test_rounded_a(void **state) {
     }
 }
 
+/* The GELU output in bf16 (lx_gemm_op.cb) is, bit for bit, lx_k_gelu_bf16 of the f32
+ * product, on every path and kind, threaded or not; nothing is written past column n. */
+static void test_gelu_out(void **state) {
+    (void)state;
+    const lx_gemm_caps *paths[] = {&caps_portable, &caps_native, &caps_nobf16};
+    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            prob p;
+            prob_make(&p, (lx_gemm_kind)kind, shapes[s][0], shapes[s][1], shapes[s][2],
+                      shapes[s][3]);
+            size_t ldcb = (size_t)p.n + 5;
+            uint16_t *cb = malloc(sizeof(uint16_t) * ldcb * p.m), *want = malloc(sizeof(uint16_t) * p.n);
+            float *c = malloc(sizeof(float) * p.ldc * p.m);
+            for (size_t q = 0; q < sizeof paths / sizeof paths[0]; q++) {
+                if (q && !have_avx512()) break;
+                for (int nt = 1; nt <= 3; nt += 2) {
+                    float *ref = run(paths[q], &p, 1, 0, 0, nt);
+                    memset(cb, 0xab, sizeof(uint16_t) * ldcb * p.m);
+                    lx_gemm_op op = {p.kind, p.m, p.n, p.k, p.a, p.lda, p.w, p.ldw, p.bias, c,
+                                     p.ldc, 0, NULL, 0, cb, ldcb};
+                    lx_error err = {""};
+                    lx_gemm_scratch sc[4];
+                    for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&sc[t]);
+                    assert_int_equal(lx_gemm(paths[q], &op, nt > 1 ? &pool3 : NULL, sc, &err), 0);
+                    for (int i = 0; i < p.m; i++) {
+                        lx_k_gelu_bf16(want, ref + (size_t)i * p.ldc, NULL, (size_t)p.n,
+                                       paths[q]->avx512);
+                        assert_memory_equal(cb + (size_t)i * ldcb, want, sizeof(uint16_t) * p.n);
+                        for (size_t j = (size_t)p.n; j < ldcb; j++)
+                            assert_int_equal(cb[(size_t)i * ldcb + j], 0xabab);
+                    }
+                    for (int t = 0; t < 4; t++) lx_gemm_scratch_free(&sc[t]);
+                    free(ref);
+                }
+            }
+            free(cb), free(want), free(c);
+            prob_free(&p);
+        }
+}
+
 static void test_errors(void **state) {
     (void)state;
     lx_error err = {""};
@@ -394,6 +435,12 @@ static void test_errors(void **state) {
     assert_non_null(strstr(err.msg, "bf16 A has row stride 4, expected a multiple of 32"));
     op.ldab = 32;
     assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), 0);
+    op = ok, op.cb = ab, op.ldcb = 3, op.accumulate = 1;
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "GELU output in bf16 with accumulation"));
+    op.accumulate = 0, op.ldcb = 2;
+    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "a shorter row stride, expected no accumulation"));
     assert_int_equal(lx_gemm_range(&caps_native, &ok, 2, 4, &s, &err), -1);
     assert_non_null(strstr(err.msg, "got column range [2, 4), expected within [0, 3]"));
     lx_pool bad;
@@ -461,6 +508,7 @@ int main(void) {
         cmocka_unit_test(test_widen_all),
         cmocka_unit_test(test_round),
         cmocka_unit_test(test_rounded_a),
+        cmocka_unit_test(test_gelu_out),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_pool),
     };

@@ -81,28 +81,36 @@ static int rows_in(size_t bytes, size_t row_bytes) {
 }
 
 /* A tile kernel: the 16 partial-sum vectors of A rows a[0..3] (f32 or bf16, as the kernel
- * expects) against W rows w[0..3], K values; pf != 0: prefetch W pf elements ahead. */
-/* Where a tile's mr x nr corner of C goes (see store_tile). */
+ * expects) against W rows w[0..3], K values; pf != 0: prefetch W pf elements ahead, the
+ * cache lines pf_phase, pf_phase + pf_period, ... of each row (see drive). */
+/* Where a tile's mr x nr corner of C goes (see store_tile), and its share of the
+ * prefetching. */
 typedef struct tile_out {
     float *c;
     size_t ldc;
     const float *bias;
     int mr, nr, accumulate;
+    int pf_phase, pf_period;
 } tile_out;
 typedef void (*tile_fn)(const void *const a[4], const uint16_t *const w[4], int k, size_t pf,
                         const tile_out *o);
 
 /* The blocked loops around a tile kernel (see the top of the file); tile_pf is the same
- * kernel prefetching the next W tile, run on the first A tile of each W tile.  a has rows of
- * a_row_bytes apart and elements of a_elem_bytes. */
+ * kernel prefetching the next W tile.  The A tiles against one W tile share that
+ * prefetching evenly: with P of them, tile t fetches cache lines t, t + P, ... of each
+ * next W row, so the lines are requested at an even pace through the whole W tile.
+ * (The first A tile fetching all of them — 96 lines of bf16, 192 of f32 — queued more
+ * misses than the core tracks, and that tile ran 4-5x slower than the others: at batch 1
+ * the memory stream stalled and then idled.)  a has rows of a_row_bytes apart and
+ * elements of a_elem_bytes. */
 static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char *a,
                   size_t a_row_bytes, size_t a_elem_bytes, const char *w, size_t ldw,
                   size_t w_elem_bytes, const float *bias, float *c, size_t ldc,
                   int accumulate) {
     int mb = rows_in(A_BLOCK_BYTES, (size_t)k * a_elem_bytes);
     int nb = rows_in(W_PANEL_BYTES, (size_t)k * w_elem_bytes);
-    size_t pfd = 4 * ldw; /* the next W tile (in W elements), fetched while the first A
-                           * tile uses this one */
+    size_t pfd = 4 * ldw; /* the next W tile (in W elements), fetched while the A tiles
+                           * use this one */
     for (int n0 = 0; n0 < n; n0 += nb) {
         int n1 = n - n0 < nb ? n : n0 + nb;
         for (int m0 = 0; m0 < m; m0 += mb) {
@@ -119,8 +127,8 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
                     for (int i = 0; i < 4; i++)
                         ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * a_row_bytes;
                     tile_out o = {c + (size_t)i0 * ldc + j0, ldc, bias ? bias + j0 : NULL, mr,
-                                  nr, accumulate};
-                    if (i0 == m0 && j0 + 8 <= n) tile_pf(ar, wr, k, pfd, &o);
+                                  nr, accumulate, (i0 - m0) / 4, (m1 - m0 + 3) / 4};
+                    if (j0 + 8 <= n) tile_pf(ar, wr, k, pfd, &o);
                     else tile(ar, wr, k, 0, &o);
                 }
             }
@@ -150,9 +158,11 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
 #define ACC_COL(OP, J, y)                                                                 \
     (c0##J = OP(c0##J, x0, y), c1##J = OP(c1##J, x1, y), c2##J = OP(c2##J, x2, y),       \
      c3##J = OP(c3##J, x3, y))
+/* Called once per cache line of each W row; pfc counts down to this tile's lines. */
 #define PREFETCH_W(kk)                                                                    \
     do {                                                                                  \
-        if (PF) {                                                                         \
+        if (PF && pfc-- == 0) {                                                           \
+            pfc = o->pf_period - 1;                                                       \
             _mm_prefetch((const char *)(w0 + (kk) + pf), _MM_HINT_T0);                    \
             _mm_prefetch((const char *)(w1 + (kk) + pf), _MM_HINT_T0);                    \
             _mm_prefetch((const char *)(w2 + (kk) + pf), _MM_HINT_T0);                    \
@@ -189,7 +199,7 @@ static inline __attribute__((always_inline)) void tile_dp(const void *const a[4]
     ACC_DECL;
     const uint16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    int kk = 0;
+    int kk = 0, pfc = o->pf_phase;
     for (; kk + 32 <= k; kk += 32) DP_STEP(kk, ~(__mmask32)0);
     if (kk < k) DP_STEP(kk, (__mmask32)((1u << (k - kk)) - 1));
     TILE_STORE(o);
@@ -385,7 +395,7 @@ static inline __attribute__((always_inline)) void tile_fma(const void *const a[4
     ACC_DECL;
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    int kk = 0;
+    int kk = 0, pfc = o->pf_phase;
     for (; kk + 16 <= k; kk += 16) FMA_STEP(kk, (__mmask16)0xffff);
     if (kk < k) FMA_STEP(kk, (__mmask16)((1u << (k - kk)) - 1));
     TILE_STORE(o);
@@ -440,7 +450,7 @@ static inline __attribute__((always_inline)) void tile_f32(const void *const a[4
     const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const float *w0 = (const float *)w[0], *w1 = (const float *)w[1],
                 *w2 = (const float *)w[2], *w3 = (const float *)w[3];
-    int kk = 0;
+    int kk = 0, pfc = o->pf_phase;
     for (; kk + 16 <= k; kk += 16) F32_STEP(kk, (__mmask16)0xffff);
     if (kk < k) F32_STEP(kk, (__mmask16)((1u << (k - kk)) - 1));
     TILE_STORE(o);

@@ -18,9 +18,9 @@
  * a panel of W rows (W_PANEL_BYTES, kept in L2) outermost; then blocks of A rows
  * (A_BLOCK_BYTES, in L2); then 4-row W tiles, read from L2 once per A block and kept in
  * L1 while every 4-row A tile of the block passes.  With M = 20..36 the whole
- * of A is one block: every weight streams from memory once (prefetched one tile ahead
- * while the first A tile uses the current one), so batch 1 runs as fast as the weights
- * arrive or the dot products issue, whichever is slower.  Edge tiles (fewer than 4 rows
+ * of A is one block: every weight streams from memory once (prefetched one tile ahead,
+ * the A tiles of the current one taking turns; see drive), so batch 1 runs as fast as
+ * the weights arrive or the dot products issue, whichever is slower.  Edge tiles (fewer than 4 rows
  * of A or W left) repeat the last valid row and discard the extra sums; the K tail uses
  * masked loads, so nothing is read past a row.
  */

@@ -75,10 +75,10 @@ measure() { # measure ROUND NAME MODEL BATCH FIRST-INPUT INPUT RECORDS [lx-encod
         'BEGIN { printf "%d\t%s\t%.4f\t%s\n", k, name, (w - w1) * 1000 / n, rss }' >> "$D/res"
 }
 # The machine is shared and its speed drifts, so every figure is measured in each of
-# ROUNDS rounds (LX_BENCH_ROUNDS, default 3), each round with its own sgemm rate, and
+# ROUNDS rounds (LX_BENCH_ROUNDS, default 5), each round with its own sgemm rate, and
 # the median is printed: "% of sgemm" is the median of the per-round ratios, the
 # --threads speed-up the median of per-round ratios, and the range shows the noise.
-ROUNDS=${LX_BENCH_ROUNDS:-3}
+ROUNDS=${LX_BENCH_ROUNDS:-5}
 : > "$D/res"
 : > "$D/rate"
 for k in $(seq "$ROUNDS"); do

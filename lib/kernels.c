@@ -97,6 +97,15 @@ void lx_k_gelu(float *x, const float *b, size_t n, int avx512) {
     }
 }
 
+void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int avx512) {
+    if (avx512) {
+        lx_gemm_round_bf16_avx512(dst, src, n, npad);
+        return;
+    }
+    for (int i = 0; i < n; i++) dst[i] = lx_f32_to_bf16(src[i]);
+    for (int i = n; i < npad; i++) dst[i] = 0;
+}
+
 void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int avx512) {
     if (avx512) {
         lx_k_gelu_bf16_avx512(dst, x, b, n);

@@ -66,6 +66,9 @@ void lx_k_attention(const float *q, const float *k, const float *v, size_t ld, i
                     int dh, float scale, const float *mask, float *p, float *ctx, size_t ldc,
                     int avx512);
 
+/* dst[i] <- bf16(src[i]) for i < n (rounded as lx_f32_to_bf16 rounds), zeros for
+ * n <= i < npad: the rows lx_gemm takes as A already rounded (lx_gemm_op.ab). */
+void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int avx512);
 /* Widen n bf16 / f16 values to f32 (exact), with AVX-512 when avx512 is set. */
 void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512);
 /* 1 when the CPU has AVX-512 F/BW/VL/DQ (the lib/simd/ *_avx512.c kernels may run). */

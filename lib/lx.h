@@ -645,6 +645,9 @@ typedef struct lx_net_opts {
     int separate_qkv;             /* 1: Q, K and V as three products even where the file
                                      lets them run as one (files lx-convert wrote before
                                      it laid them out back to back take that path) */
+    int unfused;                  /* 1: with bf16 dot products, hand activations between
+                                     layers in f32 and let each product round them (the
+                                     same bits, more passes over memory: for tests) */
 } lx_net_opts;
 
 /* Bind the weights of m (which must outlive the net).  Owned. */

@@ -125,6 +125,8 @@ typedef struct lx_state {
     float *inter;                 /* [rows, max(I, 2H)] */
     uint16_t *inter16;            /* [rows, I rounded up to 32]: GELU's output in bf16, for
                                    * a bf16 feed-forward output layer */
+    uint16_t *hs16;               /* [rows, H rounded up to 32]: bf16(hs), kept by every
+                                   * writer of hs while net->hs16_on (see hs16_ld) */
     float *madd;                  /* [rows] additive mask of each row as a key */
     float *feats;                 /* [vis, feat_dim] */
     float *pos;                   /* [vis, pos_dim] */
@@ -149,6 +151,9 @@ struct lx_net {
     int pool_up;
     lx_gemm_caps caps;            /* which lx_gemm / kernel paths this CPU takes */
     int avx512;                   /* AVX-512 elementwise kernels */
+    int hs16_on;                  /* hand hidden states to bf16 products in bf16: every
+                                   * writer of hs also writes s->hs16 (bf16 weights with the
+                                   * CPU's dot products, not opts.unfused) */
     void **owned;                 /* f32 copies of f16/bf16 tensors */
     size_t nowned, owned_cap;
 };
@@ -409,6 +414,11 @@ static int bind_all(lx_net *net, lx_error *err) {
     return h.failed ? -1 : 0;
 }
 
+/* Does l's product take A rounded to bf16 (LX_GEMM_BF16)? */
+static int takes_bf16(const lx_net *net, const lx_lin *l) {
+    return !l->w && l->bf16 && !net->opts.exact_bf16;
+}
+
 lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     const lx_config *c = lx_model_config(m);
     if (lx_config_check(c, err) < 0) return NULL;
@@ -431,6 +441,12 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
         lx_net_free(net);
         return NULL;
     }
+    /* bf16 hidden states for the layers' products: worth keeping when the first layer's
+     * products take bf16 (lx-convert stores every matrix alike) */
+    const lx_lin *first = c->l_layers ? &net->w.layer[0].ffn.inter
+                        : c->r_layers ? &net->w.r_layers[0].ffn.inter
+                        : c->x_layers ? &net->w.x_layers[0].lang.inter : NULL;
+    net->hs16_on = !net->opts.unfused && first && takes_bf16(net, first);
     /* One pool of threads runs everything: each product split by output columns, the
      * attention heads, the elementwise kernels.  OpenBLAS then runs single-threaded
      * inside each share (its own threads would compete with the pool's). */
@@ -449,7 +465,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
 
 static void state_free(lx_state *s) {
     free(s->hs); free(s->qkv); free(s->ctx); free(s->tmp);
-    free(s->inter); free(s->inter16); free(s->madd); free(s->feats); free(s->pos);
+    free(s->inter); free(s->inter16); free(s->hs16); free(s->madd); free(s->feats); free(s->pos);
     free(s->small); free(s->small2);
     free(s->lo); free(s->ll); free(s->vo); free(s->vl);
     for (int t = 0; t < LX_POOL_MAX; t++) {
@@ -621,9 +637,14 @@ static int grow(float **p, size_t n) {
     return 0;
 }
 
-/* Row stride of s->inter16: lx_gemm wants bf16 A rows a multiple of 32 apart. */
+/* Row strides of s->inter16 and s->hs16: lx_gemm wants bf16 A rows a multiple of 32
+ * apart. */
 static size_t inter16_ld(const lx_net *net) {
     return ((size_t)net->isz + 31) & ~(size_t)31;
+}
+
+static size_t hs16_ld(const lx_net *net) {
+    return ((size_t)net->H + 31) & ~(size_t)31;
 }
 
 /* Size the buffers for a batch of n records with rows = TL + TN rows, TN vision rows and
@@ -639,7 +660,11 @@ static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t m
             grow(&s->inter, r * wide) || grow(&s->madd, r))
             goto oom;
         free(s->inter16);
-        if (!(s->inter16 = lx_aligned_alloc(r * inter16_ld(net) * sizeof *s->inter16))) goto oom;
+        free(s->hs16);
+        s->hs16 = NULL;
+        if (!(s->inter16 = lx_aligned_alloc(r * inter16_ld(net) * sizeof *s->inter16)) ||
+            !(s->hs16 = lx_aligned_alloc(r * hs16_ld(net) * sizeof *s->hs16)))
+            goto oom;
         s->q = s->qkv;
         s->k = s->qkv + H;
         s->v = s->qkv + 2 * H;
@@ -737,11 +762,6 @@ static void lin_cols(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1, net->avx512);
 }
 
-/* Does l's product take A rounded to bf16 (LX_GEMM_BF16)? */
-static int takes_bf16(const lx_net *net, const lx_lin *l) {
-    return !l->w && l->bf16 && !net->opts.exact_bf16;
-}
-
 /* y = x W^T + b for 16-bit weights with lx_gemm; ab (rows ldab apart), when given, is x
  * already rounded to bf16 and x is not read; gelu16, when given, receives bf16(GELU(y))
  * (rows ld16 apart) and y is only scratch. */
@@ -790,6 +810,8 @@ typedef struct ln_ctx {
     int n, ld;
     const lx_ln *ln;
     float eps;
+    uint16_t *x16;                /* bf16 copy of the rows (ld16 apart), or NULL */
+    size_t ld16;
 } ln_ctx;
 
 static void ln_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
@@ -797,19 +819,42 @@ static void ln_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     size_t off = i0 * (size_t)c->ld;
     lx_k_add_layernorm(c->x + off, c->r ? c->r + off : NULL, c->rb, (int)(i1 - i0), c->n, c->ld,
                        c->ln, c->eps, net->avx512);
+    if (c->x16) /* while the rows are in cache */
+        for (size_t i = i0; i < i1; i++)
+            lx_k_round_bf16(c->x16 + i * c->ld16, c->x + i * (size_t)c->ld, c->n, (int)c->ld16,
+                            net->avx512);
 }
 
 /* x[m, n] <- LayerNorm(x + r + rb) (r [m, n], rb [n] may be NULL), rows spread over the
- * pool. */
+ * pool; with x16, also x16 <- bf16(x) (rows ld16 apart, zero padded). */
 static void add_layernorm_b(lx_net *net, float *x, const float *r, const float *rb, int m, int n,
-                            const lx_ln *ln, float eps) {
-    ln_ctx c = {x, r, rb, n, n, ln, eps};
+                            const lx_ln *ln, float eps, uint16_t *x16, size_t ld16) {
+    ln_ctx c = {x, r, rb, n, n, ln, eps, x16, ld16};
     par_for(net, (size_t)m, 8.0 * n, ln_rows, &c);
 }
 
 static void add_layernorm(lx_net *net, float *x, const float *r, int m, int n, const lx_ln *ln,
                           float eps) {
-    add_layernorm_b(net, x, r, NULL, m, n, ln, eps);
+    add_layernorm_b(net, x, r, NULL, m, n, ln, eps, NULL, 0);
+}
+
+/* bf16 copy of hs rows [r0, r0 + m), or NULL when hidden states go as f32. */
+static uint16_t *hs16_rows(const lx_net *net, int r0) {
+    return net->hs16_on ? net->s.hs16 + (size_t)r0 * hs16_ld(net) : NULL;
+}
+
+typedef struct round_ctx {
+    const float *x;
+    size_t ld;
+    uint16_t *x16;
+    size_t ld16;
+    int n;
+} round_ctx;
+
+static void round_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
+    round_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++)
+        lx_k_round_bf16(c->x16 + i * c->ld16, c->x + i * c->ld, c->n, (int)c->ld16, net->avx512);
 }
 
 typedef struct gelu_ctx {
@@ -886,17 +931,24 @@ typedef struct lx_span {
     float **probs;
 } lx_span;
 
+/* y = hs[r0, r0 + m) W^T + b, from the bf16 copy of hs when the product takes bf16. */
+static int from_hs(lx_net *net, const lx_lin *l, int r0, int m, float *y, int ldy,
+                   lx_error *err) {
+    if (net->hs16_on && takes_bf16(net, l))
+        return linear16(net, l, NULL, 0, hs16_rows(net, r0), hs16_ld(net), m, y, ldy, NULL, 0,
+                        err);
+    return linear(net, l, net->s.hs + (size_t)r0 * net->H, net->H, m, y, ldy, err);
+}
+
 /* Q, K, V projections of rows [r0, r0 + m) into s->qkv (rows QKV_LD apart). */
 #define QKV_LD(net) (3 * (net)->H)
 static int qkv(lx_net *net, const lx_att *a, int r0, int m, lx_error *err) {
     lx_state *s = &net->s;
-    int H = net->H;
-    const float *x = s->hs + (size_t)r0 * H;
     size_t off = (size_t)r0 * QKV_LD(net);
-    if (a->qkv.out) return linear(net, &a->qkv, x, H, m, s->qkv + off, QKV_LD(net), err);
-    if (linear(net, &a->query, x, H, m, s->q + off, QKV_LD(net), err) < 0 ||
-        linear(net, &a->key, x, H, m, s->k + off, QKV_LD(net), err) < 0 ||
-        linear(net, &a->value, x, H, m, s->v + off, QKV_LD(net), err) < 0)
+    if (a->qkv.out) return from_hs(net, &a->qkv, r0, m, s->qkv + off, QKV_LD(net), err);
+    if (from_hs(net, &a->query, r0, m, s->q + off, QKV_LD(net), err) < 0 ||
+        from_hs(net, &a->key, r0, m, s->k + off, QKV_LD(net), err) < 0 ||
+        from_hs(net, &a->value, r0, m, s->v + off, QKV_LD(net), err) < 0)
         return -1;
     return 0;
 }
@@ -942,7 +994,8 @@ static int att_output(lx_net *net, const lx_att *a, int r0, int m, lx_error *err
     if (linear_defer_bias(net, &a->dense, s->ctx + off, net->H, m, s->tmp + off, net->H, &b,
                           err) < 0)
         return -1;
-    add_layernorm_b(net, s->hs + off, s->tmp + off, b, m, net->H, &a->ln, net->eps);
+    add_layernorm_b(net, s->hs + off, s->tmp + off, b, m, net->H, &a->ln, net->eps,
+                    hs16_rows(net, r0), hs16_ld(net));
     return 0;
 }
 
@@ -961,11 +1014,13 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
     size_t off = (size_t)r0 * net->H;
     const float *b;
     size_t ld16 = inter16_ld(net);
-    if (takes_bf16(net, &f->out) && !f->inter.w) {
+    if (!net->opts.unfused && takes_bf16(net, &f->out) && !f->inter.w) {
         /* 16-bit weights both: the first product ends in GELU and bf16 (in registers on
          * the packed kernel), the second reads that */
-        if (linear16(net, &f->inter, s->hs + off, net->H, NULL, 0, m, s->inter, net->isz,
-                     s->inter16, ld16, err) < 0)
+        const uint16_t *a16 = net->hs16_on && takes_bf16(net, &f->inter) ? hs16_rows(net, r0)
+                                                                          : NULL;
+        if (linear16(net, &f->inter, a16 ? NULL : s->hs + off, net->H, a16, hs16_ld(net), m,
+                     s->inter, net->isz, s->inter16, ld16, err) < 0)
             return -1;
         if (ld16 > (size_t)net->isz) /* lx_gemm's zero padding of bf16 rows */
             for (int i = 0; i < m; i++)
@@ -974,12 +1029,20 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
         if (linear16(net, &f->out, NULL, 0, s->inter16, ld16, m, s->tmp + off, net->H, NULL,
                      0, err) < 0)
             return -1;
-        add_layernorm_b(net, s->hs + off, s->tmp + off, NULL, m, net->H, &f->ln, net->eps);
+        add_layernorm_b(net, s->hs + off, s->tmp + off, NULL, m, net->H, &f->ln, net->eps,
+                        hs16_rows(net, r0), hs16_ld(net));
         return 0;
     }
-    if (linear_defer_bias(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, &b, err) < 0)
+    if (f->inter.w) {
+        if (linear_defer_bias(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, &b,
+                              err) < 0)
+            return -1;
+    } else if (from_hs(net, &f->inter, r0, m, s->inter, net->isz, err) < 0) {
         return -1;
-    if (takes_bf16(net, &f->out)) { /* GELU writes the output layer's A, in bf16 */
+    } else {
+        b = NULL; /* 16-bit weights: the product added it */
+    }
+    if (!net->opts.unfused && takes_bf16(net, &f->out)) { /* GELU writes the next A */
         gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, s->inter16, ld16);
         b = NULL; /* added by the product, as linear_defer_bias does for 16-bit weights */
         if (linear16(net, &f->out, NULL, 0, s->inter16, ld16, m, s->tmp + off, net->H, NULL, 0,
@@ -991,7 +1054,8 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
                               err) < 0)
             return -1;
     }
-    add_layernorm_b(net, s->hs + off, s->tmp + off, b, m, net->H, &f->ln, net->eps);
+    add_layernorm_b(net, s->hs + off, s->tmp + off, b, m, net->H, &f->ln, net->eps,
+                    hs16_rows(net, r0), hs16_ld(net));
     return 0;
 }
 
@@ -1162,6 +1226,10 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
                           (size_t)s->vl[i] * c->visual_pos_dim);
     }
     if (visual_feature_encoder(net, iTN, hv, err) < 0) goto out;
+    if (net->hs16_on) { /* the one write of hs that is not a LayerNorm's own */
+        round_ctx rc = {s->hs, (size_t)H, s->hs16, hs16_ld(net), H};
+        par_for(net, (size_t)(iTL + iTN), 2.0 * H, round_rows, &rc);
+    }
 
     /* Language layers, then vision (relational) layers, then cross-modality layers. */
     int k = 0;

@@ -289,6 +289,52 @@ static void test_vqa_bf16_native_batch(void **st) {
     lx_model_close(m);
 }
 
+/* The bf16 hand-offs between layers (LayerNorm and GELU writing the next product's A in
+ * bf16) give the same bits as f32 hand-offs rounded by each product (opts.unfused), on
+ * the AVX-512 and the portable path, one record and a batch of 40 (the packed kernel). */
+static void test_fused_same_bits(void **st) {
+    (void)st;
+    lx_error err = {0};
+    lx_model *m = lx_model_open(convert("models/tiny-vqa", "--dtype bf16", "vqa-fused"), &err);
+    assert_non_null(m);
+    enum { N = 40 };
+    for (int portable = 0; portable < 2; portable++) {
+        lx_net_opts of = {.threads = 2, .box_check = 1, .portable = portable};
+        lx_net_opts ou = of;
+        ou.unfused = 1;
+        lx_net *nf = lx_net_new(m, &of, &err), *nu = lx_net_new(m, &ou, &err);
+        assert_non_null(nf);
+        assert_non_null(nu);
+        for (size_t batch = 1; batch <= N; batch += N - 1) {
+            lx_record *a = calloc(batch, sizeof *a), *b = calloc(batch, sizeof *b);
+            for (size_t i = 0; i < batch; i++) {
+                load_case(&a[i], (int)(i % 5));
+                load_case(&b[i], (int)(i % 5));
+            }
+            assert_int_equal(lx_net_forward(nf, a, batch, lx_net_available(nf), &err), 0);
+            assert_int_equal(lx_net_forward(nu, b, batch, lx_net_available(nu), &err), 0);
+            for (size_t i = 0; i < batch; i++) {
+                assert_int_equal(a[i].nfields, b[i].nfields);
+                for (size_t f = 0; f < a[i].nfields; f++) {
+                    const lx_tensor *x = &a[i].fields[f].tensor, *y = &b[i].fields[f].tensor;
+                    assert_int_equal(lx_tensor_nbytes(x), lx_tensor_nbytes(y));
+                    if (memcmp(x->data, y->data, lx_tensor_nbytes(x)) != 0) {
+                        print_error("portable %d batch %zu record %zu: %s differs\n", portable,
+                                    batch, i, a[i].fields[f].name);
+                        fail();
+                    }
+                }
+                lx_record_clear(&a[i]);
+                lx_record_clear(&b[i]);
+            }
+            free(a), free(b);
+        }
+        lx_net_free(nf);
+        lx_net_free(nu);
+    }
+    lx_model_close(m);
+}
+
 static void test_vqa_torchzip(void **st) {
     (void)st;
     golden(convert("models/tiny-vqa-torchzip", "", "vqa-zip"), "tiny-vqa", &exact);
@@ -459,6 +505,7 @@ int main(void) {
         cmocka_unit_test(test_vqa_to_bf16_storage),
         cmocka_unit_test(test_vqa_bf16_native),
         cmocka_unit_test(test_vqa_bf16_native_batch),
+        cmocka_unit_test(test_fused_same_bits),
         cmocka_unit_test(test_vqa_torchzip),
         cmocka_unit_test(test_pretrain_safetensors),
         cmocka_unit_test(test_pretrain_legacy),

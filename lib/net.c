@@ -151,9 +151,10 @@ struct lx_net {
     int pool_up;
     lx_gemm_caps caps;            /* which lx_gemm / kernel paths this CPU takes */
     int avx512;                   /* AVX-512 elementwise kernels */
-    int hs16_on;                  /* hand hidden states to bf16 products in bf16: every
-                                   * writer of hs also writes s->hs16 (bf16 weights with the
-                                   * CPU's dot products, not opts.unfused) */
+    int hs16_on;                  /* hand activations to bf16 products in bf16: every
+                                   * writer of hs also writes s->hs16, GELU writes
+                                   * s->inter16 (bf16 weights with the CPU's dot products,
+                                   * not opts.unfused); the two buffers exist only then */
     void **owned;                 /* f32 copies of f16/bf16 tensors */
     size_t nowned, owned_cap;
 };
@@ -661,9 +662,10 @@ static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t m
             goto oom;
         free(s->inter16);
         free(s->hs16);
-        s->hs16 = NULL;
-        if (!(s->inter16 = lx_aligned_alloc(r * inter16_ld(net) * sizeof *s->inter16)) ||
-            !(s->hs16 = lx_aligned_alloc(r * hs16_ld(net) * sizeof *s->hs16)))
+        s->inter16 = s->hs16 = NULL;
+        if (net->hs16_on &&
+            (!(s->inter16 = lx_aligned_alloc(r * inter16_ld(net) * sizeof *s->inter16)) ||
+             !(s->hs16 = lx_aligned_alloc(r * hs16_ld(net) * sizeof *s->hs16))))
             goto oom;
         s->q = s->qkv;
         s->k = s->qkv + H;
@@ -1014,7 +1016,7 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
     size_t off = (size_t)r0 * net->H;
     const float *b;
     size_t ld16 = inter16_ld(net);
-    if (!net->opts.unfused && takes_bf16(net, &f->out) && !f->inter.w) {
+    if (net->hs16_on && takes_bf16(net, &f->out) && !f->inter.w) {
         /* 16-bit weights both: the first product ends in GELU and bf16 (in registers on
          * the packed kernel), the second reads that */
         const uint16_t *a16 = net->hs16_on && takes_bf16(net, &f->inter) ? hs16_rows(net, r0)
@@ -1042,7 +1044,7 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
     } else {
         b = NULL; /* 16-bit weights: the product added it */
     }
-    if (!net->opts.unfused && takes_bf16(net, &f->out)) { /* GELU writes the next A */
+    if (net->hs16_on && takes_bf16(net, &f->out)) { /* GELU writes the next A */
         gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, s->inter16, ld16);
         b = NULL; /* added by the product, as linear_defer_bias does for 16-bit weights */
         if (linear16(net, &f->out, NULL, 0, s->inter16, ld16, m, s->tmp + off, net->H, NULL, 0,

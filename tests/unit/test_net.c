@@ -209,6 +209,25 @@ static void test_vqa_to_bf16_storage(void **st) {
     golden(convert("models/tiny-vqa", "--dtype bf16", "vqa-as-bf16"), "tiny-vqa", &exact);
 }
 
+/* r's top-1 answer is the reference's for tiny-vqa case k. */
+static void same_top1(const lx_record *r, int k) {
+    char rel[96];
+    snprintf(rel, sizeof rel, "expected/tiny-vqa.case%d.safetensors", k);
+    lx_tensor_dict d;
+    read_st(&d, rel);
+    const lx_tensor *want = lx_tensor_dict_get(&d, "question_answering_score");
+    const lx_tensor *got = lx_record_tensor(r, "question_answering_score");
+    assert_non_null(want);
+    assert_non_null(got);
+    size_t n = (size_t)lx_tensor_nelem(want), bw = 0, bg = 0;
+    for (size_t j = 1; j < n; j++) {
+        if (((float *)want->data)[j] > ((float *)want->data)[bw]) bw = j;
+        if (((float *)got->data)[j] > ((float *)got->data)[bg]) bg = j;
+    }
+    assert_int_equal(bg, bw);
+    lx_tensor_dict_free(&d);
+}
+
 /* bf16 storage with the CPU's bf16 dot products (the default): activations are rounded
  * to bf16 at each product, so only issue 8's looser bound holds: hidden states within
  * 2e-2 of the f32 network's (relative above 1), and the same top-1 answer everywhere. */
@@ -227,19 +246,7 @@ static void test_vqa_bf16_native(void **st) {
             load_case(&r, k);
             assert_int_equal(lx_net_forward(net, &r, 1, lx_net_available(net), &err), 0);
             compare_case_f(&r, "tiny-vqa", k, 2e-2, 1);
-            char rel[96];
-            snprintf(rel, sizeof rel, "expected/tiny-vqa.case%d.safetensors", k);
-            lx_tensor_dict d;
-            read_st(&d, rel);
-            const lx_tensor *want = lx_tensor_dict_get(&d, "question_answering_score");
-            const lx_tensor *got = lx_record_tensor(&r, "question_answering_score");
-            size_t n = (size_t)lx_tensor_nelem(want), bw = 0, bg = 0;
-            for (size_t j = 1; j < n; j++) {
-                if (((float *)want->data)[j] > ((float *)want->data)[bw]) bw = j;
-                if (((float *)got->data)[j] > ((float *)got->data)[bg]) bg = j;
-            }
-            assert_int_equal(bg, bw);
-            lx_tensor_dict_free(&d);
+            same_top1(&r, k);
             lx_record_clear(&r);
         }
         lx_net_free(net);
@@ -269,19 +276,7 @@ static void test_vqa_bf16_native_batch(void **st) {
     for (int i = 0; i < N; i++) {
         int k = i % 5;
         compare_case_f(&r[i], "tiny-vqa", k, 2e-2, 1);
-        char rel[96];
-        snprintf(rel, sizeof rel, "expected/tiny-vqa.case%d.safetensors", k);
-        lx_tensor_dict d;
-        read_st(&d, rel);
-        const lx_tensor *want = lx_tensor_dict_get(&d, "question_answering_score");
-        const lx_tensor *got = lx_record_tensor(&r[i], "question_answering_score");
-        size_t n = (size_t)lx_tensor_nelem(want), bw = 0, bg = 0;
-        for (size_t j = 1; j < n; j++) {
-            if (((float *)want->data)[j] > ((float *)want->data)[bw]) bw = j;
-            if (((float *)got->data)[j] > ((float *)got->data)[bg]) bg = j;
-        }
-        assert_int_equal(bg, bw);
-        lx_tensor_dict_free(&d);
+        same_top1(&r[i], k);
         lx_record_clear(&r[i]);
     }
     free(r);

@@ -423,11 +423,12 @@ static int takes_bf16(const lx_net *net, const lx_lin *l) {
 lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     const lx_config *c = lx_model_config(m);
     if (lx_config_check(c, err) < 0) return NULL;
-    lx_net *net = calloc(1, sizeof *net);
+    lx_net *net = lx_aligned_alloc(sizeof *net); /* the pool's cache-line alignment */
     if (!net) {
         lx_error_set(err, "out of memory");
         return NULL;
     }
+    memset(net, 0, sizeof *net);
     net->model = m;
     net->cfg = *c;
     net->opts = opts ? *opts : (lx_net_opts){.threads = 0, .box_check = 1};

@@ -9,7 +9,7 @@
 # process maps every weight page once) are left out; both are reported on their own as
 # "load" (open, bind, no record) and "first record" (one record, from a fresh process,
 # minus load).  Knobs: LX_BENCH_ENCODE_R32 (records at batch 32, default 96),
-# LX_BENCH_ENCODE_R1 (records at batch 1, default 16).
+# LX_BENCH_ENCODE_R1 (records at batch 1, default 32).
 set -u
 D=$LX_BENCH_DIR/encode; mkdir -p "$D"
 PATH=$LX_BIN:$LX_BUILD/tools:$PATH

@@ -236,7 +236,8 @@ static void round_a_rows(const lx_gemm_op *op, uint16_t *ab, int i0, int i1) {
 }
 
 /* ab_shared: A already rounded (rows ldab_shared apart: by the caller, or by lx_gemm for
- * all its threads), or NULL to round it here. */
+ * all its threads), or NULL to round it here.  Returns 1 when the kernel wrote op->cb
+ * itself (the packed one's GELU epilogue), 0 when C is in op->c, -1 on error. */
 static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
                         const uint16_t *ab_shared, size_t ldab_shared, lx_gemm_scratch *s,
                         lx_error *err) {
@@ -262,10 +263,12 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
             round_a_rows(op, (uint16_t *)buf, 0, m);
             ab = (const uint16_t *)buf;
         }
-        if (packed && op->cb)
+        if (packed && op->cb) {
             lx_gemm_bf16packed_gelu_avx512(m, n, k, ab, ldab, w, op->ldw, bias, op->cb + n0,
                                            op->ldcb, (uint16_t *)(buf + abytes));
-        else if (packed)
+            return 1;
+        }
+        if (packed)
             lx_gemm_bf16packed_avx512(m, n, k, ab, ldab, w, op->ldw, bias, c, op->ldc,
                                       op->accumulate, (uint16_t *)(buf + abytes));
         else
@@ -297,23 +300,16 @@ static void gelu_out(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int
                        NULL, (size_t)(n1 - n0), caps && caps->avx512);
 }
 
-/* Does the packed bf16 kernel run this product (and so apply op->cb itself)? */
-static int packed_kernel(const lx_gemm_caps *caps, const lx_gemm_op *op) {
-    return caps && caps->avx512 && caps->avx512bf16 && op->kind == LX_GEMM_BF16 &&
-           op->m >= LX_GEMM_PACK_MIN_M;
-}
-
 static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
                            const uint16_t *ab, size_t ldab, lx_gemm_scratch *s,
                            lx_error *err) {
     if (op->m == 0 || n1 <= n0) return 0;
+    int done = 0; /* 1: the kernel wrote op->cb itself */
     if (op->k == 0) bias_only(op, n0, n1);
-    else if (use_avx512(caps, op)) {
-        if (range_avx512(caps, op, n0, n1, ab, ldab, s, err) < 0) return -1;
-        if (packed_kernel(caps, op)) return 0;
-    } else if (range_portable(op, n0, n1, s, err) < 0)
-        return -1;
-    if (op->cb) gelu_out(caps, op, n0, n1);
+    else if (use_avx512(caps, op)) done = range_avx512(caps, op, n0, n1, ab, ldab, s, err);
+    else done = range_portable(op, n0, n1, s, err);
+    if (done < 0) return -1;
+    if (op->cb && !done) gelu_out(caps, op, n0, n1);
     return 0;
 }
 

@@ -141,17 +141,17 @@ void lx_k_attention(const float *q, const float *k, const float *v, size_t ld, i
                     int dh, float scale, const float *mask, float *p, float *ctx, size_t ldc,
                     int avx512) {
     if (lq <= 0) return;
-    if (avx512) {
+    if (avx512)
         lx_gemm_f32_avx512(lq, lk, dh, q, ld, k, ld, NULL, p, (size_t)lk, 0);
-        for (int a = 0; a < lq; a++) lx_k_softmax_masked_avx512(p + (size_t)a * lk, mask, scale, lk);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, dh, 1.0f, q, (int)ld, k,
+                    (int)ld, 0.0f, p, lk);
+    for (int a = 0; a < lq; a++) lx_k_softmax_masked(p + (size_t)a * lk, mask, scale, lk, avx512);
+    if (avx512)
         lx_k_attn_ctx_avx512(lq, lk, dh, p, (size_t)lk, v, ld, ctx, ldc);
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, dh, 1.0f, q, (int)ld, k,
-                (int)ld, 0.0f, p, lk);
-    for (int a = 0; a < lq; a++) lx_k_softmax_masked(p + (size_t)a * lk, mask, scale, lk, 0);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, lq, dh, lk, 1.0f, p, lk, v, (int)ld,
-                0.0f, ctx, (int)ldc);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, lq, dh, lk, 1.0f, p, lk, v,
+                    (int)ld, 0.0f, ctx, (int)ldc);
 }
 
 int lx_k_have_avx512(void) {

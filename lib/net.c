@@ -124,7 +124,8 @@ typedef struct lx_state {
     float *ctx, *tmp;             /* [rows, H] */
     float *inter;                 /* [rows, max(I, 2H)] */
     uint16_t *inter16;            /* [rows, I rounded up to 32]: GELU's output in bf16, for
-                                   * a bf16 feed-forward output layer */
+                                   * a bf16 feed-forward output layer (the columns past I
+                                   * stay zero from allocation) */
     uint16_t *hs16;               /* [rows, H rounded up to 32]: bf16(hs), kept by every
                                    * writer of hs while net->hs16_on (see hs16_ld) */
     float *madd;                  /* [rows] additive mask of each row as a key */
@@ -668,6 +669,9 @@ static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t m
             (!(s->inter16 = lx_aligned_alloc(r * inter16_ld(net) * sizeof *s->inter16)) ||
              !(s->hs16 = lx_aligned_alloc(r * hs16_ld(net) * sizeof *s->hs16))))
             goto oom;
+        if (s->inter16 && inter16_ld(net) > (size_t)net->isz) /* lx_gemm's zero padding:
+                                                                 * nothing writes it later */
+            memset(s->inter16, 0, r * inter16_ld(net) * sizeof *s->inter16);
         s->q = s->qkv;
         s->k = s->qkv + H;
         s->v = s->qkv + 2 * H;
@@ -807,6 +811,21 @@ static int linear_defer_bias(lx_net *net, const lx_lin *l, const float *x, int l
     return linear(net, &nb, x, ldx, m, y, ldy, err);
 }
 
+/* x16 rows <- bf16(x rows) (zero padded to ld16), rows [i0, i1). */
+typedef struct round_ctx {
+    const float *x;
+    size_t ld;
+    uint16_t *x16;
+    size_t ld16;
+    int n;
+} round_ctx;
+
+static void round_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
+    round_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++)
+        lx_k_round_bf16(c->x16 + i * c->ld16, c->x + i * c->ld, c->n, (int)c->ld16, net->avx512);
+}
+
 typedef struct ln_ctx {
     float *x;
     const float *r, *rb;
@@ -822,10 +841,10 @@ static void ln_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     size_t off = i0 * (size_t)c->ld;
     lx_k_add_layernorm(c->x + off, c->r ? c->r + off : NULL, c->rb, (int)(i1 - i0), c->n, c->ld,
                        c->ln, c->eps, net->avx512);
-    if (c->x16) /* while the rows are in cache */
-        for (size_t i = i0; i < i1; i++)
-            lx_k_round_bf16(c->x16 + i * c->ld16, c->x + i * (size_t)c->ld, c->n, (int)c->ld16,
-                            net->avx512);
+    if (c->x16) { /* while the rows are in cache */
+        round_ctx rc = {c->x, (size_t)c->ld, c->x16, c->ld16, c->n};
+        round_rows(net, &rc, i0, i1, t);
+    }
 }
 
 /* x[m, n] <- LayerNorm(x + r + rb) (r [m, n], rb [n] may be NULL), rows spread over the
@@ -846,46 +865,20 @@ static uint16_t *hs16_rows(const lx_net *net, int r0) {
     return net->hs16_on ? net->s.hs16 + (size_t)r0 * hs16_ld(net) : NULL;
 }
 
-typedef struct round_ctx {
-    const float *x;
-    size_t ld;
-    uint16_t *x16;
-    size_t ld16;
-    int n;
-} round_ctx;
-
-static void round_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
-    round_ctx *c = ctx;
-    for (size_t i = i0; i < i1; i++)
-        lx_k_round_bf16(c->x16 + i * c->ld16, c->x + i * c->ld, c->n, (int)c->ld16, net->avx512);
-}
-
 typedef struct gelu_ctx {
     float *x;
     const float *b;
     size_t n;
-    uint16_t *out16;              /* bf16 output, rows ld16 apart, or NULL: in place */
-    size_t ld16;
 } gelu_ctx;
 
 static void gelu_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     gelu_ctx *c = ctx;
-    for (size_t i = i0; i < i1; i++) {
-        if (!c->out16) {
-            lx_k_gelu(c->x + i * c->n, c->b, c->n, net->avx512);
-            continue;
-        }
-        uint16_t *o = c->out16 + i * c->ld16;
-        lx_k_gelu_bf16(o, c->x + i * c->n, c->b, c->n, net->avx512);
-        memset(o + c->n, 0, (c->ld16 - c->n) * sizeof *o); /* lx_gemm's zero padding */
-    }
+    for (size_t i = i0; i < i1; i++) lx_k_gelu(c->x + i * c->n, c->b, c->n, net->avx512);
 }
 
-/* x[m, n] <- GELU(x + b) (b [n] may be NULL), rows spread over the pool; or, with out16,
- * bf16(GELU(x + b)) into out16 (rows ld16 apart, zero padded) and x left as it is. */
-static void gelu_b(lx_net *net, float *x, const float *b, size_t m, size_t n, uint16_t *out16,
-                   size_t ld16) {
-    gelu_ctx c = {x, b, n, out16, ld16};
+/* x[m, n] <- GELU(x + b) (b [n] may be NULL), rows spread over the pool. */
+static void gelu_b(lx_net *net, float *x, const float *b, size_t m, size_t n) {
+    gelu_ctx c = {x, b, n};
     par_for(net, m, 20.0 * (double)n, gelu_rows, &c);
 }
 
@@ -1011,48 +1004,28 @@ static int self_attention(lx_net *net, const lx_att *a, size_t n, int r0, int m,
     return att_output(net, a, r0, m, err);
 }
 
-/* LxmertIntermediate + LxmertOutput over rows [r0, r0 + m). */
+/* LxmertIntermediate + LxmertOutput over rows [r0, r0 + m).  With the bf16 hand-offs
+ * on, the first product ends in GELU and bf16 (in registers on the packed kernel) and the
+ * second reads that; otherwise GELU runs in place in f32 and each product rounds its own
+ * input (the same bits: test_fused_same_bits). */
 static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *err) {
     lx_state *s = &net->s;
     size_t off = (size_t)r0 * net->H;
     const float *b;
-    size_t ld16 = inter16_ld(net);
     if (net->hs16_on && takes_bf16(net, &f->out) && !f->inter.w) {
-        /* 16-bit weights both: the first product ends in GELU and bf16 (in registers on
-         * the packed kernel), the second reads that */
-        const uint16_t *a16 = net->hs16_on && takes_bf16(net, &f->inter) ? hs16_rows(net, r0)
-                                                                          : NULL;
+        size_t ld16 = inter16_ld(net);
+        const uint16_t *a16 = takes_bf16(net, &f->inter) ? hs16_rows(net, r0) : NULL;
         if (linear16(net, &f->inter, a16 ? NULL : s->hs + off, net->H, a16, hs16_ld(net), m,
-                     s->inter, net->isz, s->inter16, ld16, err) < 0)
+                     s->inter, net->isz, s->inter16, ld16, err) < 0 ||
+            linear16(net, &f->out, NULL, 0, s->inter16, ld16, m, s->tmp + off, net->H, NULL, 0,
+                     err) < 0)
             return -1;
-        if (ld16 > (size_t)net->isz) /* lx_gemm's zero padding of bf16 rows */
-            for (int i = 0; i < m; i++)
-                memset(s->inter16 + (size_t)i * ld16 + net->isz, 0,
-                       (ld16 - (size_t)net->isz) * sizeof *s->inter16);
-        if (linear16(net, &f->out, NULL, 0, s->inter16, ld16, m, s->tmp + off, net->H, NULL,
-                     0, err) < 0)
-            return -1;
-        add_layernorm_b(net, s->hs + off, s->tmp + off, NULL, m, net->H, &f->ln, net->eps,
-                        hs16_rows(net, r0), hs16_ld(net));
-        return 0;
-    }
-    if (f->inter.w) {
+        b = NULL; /* both products added their biases */
+    } else {
         if (linear_defer_bias(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, &b,
                               err) < 0)
             return -1;
-    } else if (from_hs(net, &f->inter, r0, m, s->inter, net->isz, err) < 0) {
-        return -1;
-    } else {
-        b = NULL; /* 16-bit weights: the product added it */
-    }
-    if (net->hs16_on && takes_bf16(net, &f->out)) { /* GELU writes the next A */
-        gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, s->inter16, ld16);
-        b = NULL; /* added by the product, as linear_defer_bias does for 16-bit weights */
-        if (linear16(net, &f->out, NULL, 0, s->inter16, ld16, m, s->tmp + off, net->H, NULL, 0,
-                     err) < 0)
-            return -1;
-    } else {
-        gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz, NULL, 0);
+        gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz);
         if (linear_defer_bias(net, &f->out, s->inter, net->isz, m, s->tmp + off, net->H, &b,
                               err) < 0)
             return -1;
@@ -1284,7 +1257,7 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
         /* cls.predictions: transform all language rows (into tmp), then the decoder per record
          * straight into its output. */
         if (linear(net, &w->mlm_transform, hl, H, iTL, s->tmp, H, err) < 0) goto out;
-        gelu_b(net, s->tmp, NULL, TL, (size_t)H, NULL, 0);
+        gelu_b(net, s->tmp, NULL, TL, (size_t)H);
         add_layernorm(net, s->tmp, NULL, iTL, H, &w->mlm_ln, net->eps);
         for (size_t i = 0; i < n; i++)
             if (linear(net, &w->mlm_decoder, s->tmp + (size_t)s->lo[i] * H, H, s->ll[i],
@@ -1294,7 +1267,7 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
     if (want & (LX_OUT_OBJ | LX_OUT_ATTR | LX_OUT_FEAT)) {
         float *t = s->tmp + TL * (size_t)H;
         if (linear(net, &w->obj_transform, hv, H, iTN, t, H, err) < 0) goto out;
-        gelu_b(net, t, NULL, TN, (size_t)H, NULL, 0);
+        gelu_b(net, t, NULL, TN, (size_t)H);
         add_layernorm(net, t, NULL, iTN, H, &w->obj_ln, net->eps);
         for (size_t i = 0; i < n; i++) {
             const float *x = t + (size_t)s->vo[i] * H;
@@ -1332,7 +1305,7 @@ int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx
     if (!a) return lx_error_set(err, "out of memory");
     int rc = linear(net, &w->qa0, pooled, net->H, (int)n, a, H2, err);
     if (rc == 0) {
-        gelu_b(net, a, NULL, n, (size_t)H2, NULL, 0);
+        gelu_b(net, a, NULL, n, (size_t)H2);
         add_layernorm(net, a, NULL, (int)n, H2, &w->qa2, 1e-12f);
         rc = linear(net, &w->qa3, a, H2, (int)n, logits, net->cfg.num_qa_labels, err);
     }

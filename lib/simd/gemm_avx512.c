@@ -20,9 +20,9 @@
  * L1 while every 4-row A tile of the block passes.  With M = 20..36 the whole
  * of A is one block: every weight streams from memory once (prefetched one tile ahead,
  * the A tiles of the current one taking turns; see drive), so batch 1 runs as fast as
- * the weights arrive or the dot products issue, whichever is slower.  Edge tiles (fewer than 4 rows
- * of A or W left) repeat the last valid row and discard the extra sums; the K tail uses
- * masked loads, so nothing is read past a row.
+ * the weights arrive or the dot products issue, whichever is slower.  Edge tiles (fewer
+ * than 4 rows of A or W left) repeat the last valid row and discard the extra sums; the
+ * K tail uses masked loads, so nothing is read past a row.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -206,7 +206,7 @@ static inline __attribute__((always_inline)) void tile_dp(const void *const a[4]
 }
 
 /* Not inlined, so each gets its own register allocation; with and without the prefetch
- * (only the first A tile against a W tile prefetches the next W tile). */
+ * (the last W tiles of a product have no next tile to fetch). */
 __attribute__((noinline)) static void tile_dp_pf(const void *const a[4],
                                                  const uint16_t *const w[4], int k, size_t pf,
                                                  const tile_out *o) {

@@ -14,6 +14,12 @@
 #include "bf16_avx512.h"
 #include "math_avx512.h"
 
+/* The lanes of a 16-float vector that hold values when left values remain (left may be
+ * negative: none). */
+static inline __mmask16 lanes(int left) {
+    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+}
+
 void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -41,15 +47,14 @@ void lx_k_widen_f16_avx512(float *dst, const uint16_t *src, size_t n) {
 }
 
 /* softmax(s * scale + mask) in place (the product and the sum rounded separately, as
- * the portable path's sgemm alpha and addition round them): the row's maximum,
- * exp(s - max) by lx_exp_neg_x16 (relative error < 2e-7, against expf's 1 ulp) summed in
- * 16 lanes, then scaled by 1 / sum.  Arguments
- * below -87 (where expf is at most 1.6e-38: subnormal or 0) give exactly 0, so a
- * masked-out key (mask -3.4e38) gets probability 0, as in the reference. */
+ * the portable path rounds them): the row's maximum, exp(s - max) by lx_exp_neg_x16
+ * (relative error < 2e-7, against expf's 1 ulp) summed in 16 lanes, then scaled by
+ * 1 / sum.  Arguments below -87 (where expf is at most 1.6e-38: subnormal or 0) give
+ * exactly 0, so a masked-out key (mask -3.4e38) gets probability 0, as in the reference. */
 void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n) {
     __m512 mx = _mm512_set1_ps(-INFINITY), sc = _mm512_set1_ps(scale);
     for (int j = 0; j < n; j += 16) {
-        __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __mmask16 k = lanes(n - j);
         __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), sc);
         if (mask) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, mask + j));
         _mm512_mask_storeu_ps(s + j, k, v);
@@ -57,7 +62,7 @@ void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n)
     }
     __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx)), sum = _mm512_setzero_ps();
     for (int j = 0; j < n; j += 16) {
-        __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __mmask16 k = lanes(n - j);
         __m512 y = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), m);
         __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_set1_ps(-87.0f), _CMP_GE_OQ),
                                        lx_exp_neg_x16(y));
@@ -66,7 +71,7 @@ void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n)
     }
     __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
     for (int j = 0; j < n; j += 16) {
-        __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+        __mmask16 k = lanes(n - j);
         _mm512_mask_storeu_ps(s + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), inv));
     }
 }
@@ -101,7 +106,7 @@ void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m,
         const float *res = r ? r + (size_t)i * ld : NULL;
         __m512 s = _mm512_setzero_ps();
         for (int j = 0; j < n; j += 16) {
-            __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+            __mmask16 k = lanes(n - j);
             __m512 v = _mm512_maskz_loadu_ps(k, row + j);
             if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res + j));
             if (rb) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, rb + j));
@@ -111,14 +116,14 @@ void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m,
         __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(s) / (float)n);
         __m512 q = _mm512_setzero_ps();
         for (int j = 0; j < n; j += 16) {
-            __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+            __mmask16 k = lanes(n - j);
             __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, row + j), mean);
             q = _mm512_fmadd_ps(d, d, q);
         }
         float var = _mm512_reduce_add_ps(q) / (float)n;
         __m512 inv = _mm512_set1_ps(1.0f / sqrtf(var + eps));
         for (int j = 0; j < n; j += 16) {
-            __mmask16 k = n - j >= 16 ? 0xffff : (__mmask16)((1u << (n - j)) - 1);
+            __mmask16 k = lanes(n - j);
             __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), mean), inv);
             __m512 y = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, g + j), _mm512_maskz_loadu_ps(k, b + j));
             _mm512_mask_storeu_ps(row + j, k, y);
@@ -148,10 +153,6 @@ void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m,
             _mm512_mask_storeu_ps(c_ + 48, k3, a##i##3);                                  \
         }                                                                                 \
     } while (0)
-
-static inline __mmask16 lanes(int left) {
-    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
-}
 
 void lx_k_attn_ctx_avx512(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
                           size_t ldv, float *ctx, size_t ldc) {

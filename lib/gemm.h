@@ -182,6 +182,13 @@ void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
  * for little arithmetic on it): the same tiles, loops and prefetching. */
 void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
                         size_t ldw, const float *bias, float *c, size_t ldc, int accumulate);
+/* f32 W with many rows: W packed in chunks into packed (lx_gemm_f32pack_bytes(), 64-byte
+ * aligned), A broadcast; bias and accumulation in the accumulators (no pass over C of its
+ * own).  Each C[i][j] is summed in order of k: independent of the other rows and columns. */
+size_t lx_gemm_f32pack_bytes(void);
+void lx_gemm_f32packed_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
+                              size_t ldw, const float *bias, float *c, size_t ldc,
+                              int accumulate, float *packed);
 /* dst[i] = bf16(src[i]) (nearest even) for i < n, zeros for n <= i < npad. */
 void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad);
 

@@ -3,9 +3,10 @@
  * exact GELU and masked softmax.  No state, no allocation except the bf16 scratch a
  * caller hands in.
  *
- * Matrix products with f32 weights go to BLAS's cblas_sgemm (a range of output columns
- * at a time, so that the network can spread one product over its threads); 16-bit
- * weights go to lx_gemm (lib/gemm.h).
+ * Matrix products with f32 weights are done a range of output columns at a time (so that
+ * the network can spread one product over its threads): by lib/simd/gemm_avx512.c's f32
+ * kernels on AVX-512, by BLAS's cblas_sgemm elsewhere; 16-bit weights go to lx_gemm
+ * (lib/gemm.h).
  *
  * LayerNorm follows PyTorch: mean and biased variance over the row, computed here in
  * double so that the result does not depend on the row length's rounding.
@@ -19,20 +20,27 @@
 #include "lx.h"
 
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
-                     int n0, int n1, int avx512) {
+                     int n0, int n1, int avx512, float *pack) {
     if (m <= 0 || n1 <= n0) return;
+    const float *w = l->w + (size_t)n0 * l->in, *b = l->b ? l->b + n0 : NULL;
     /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
-    if (avx512 && m <= 64) {
-        lx_gemm_f32_avx512(m, n1 - n0, l->in, x, (size_t)ldx, l->w + (size_t)n0 * l->in,
-                           (size_t)l->in, l->b ? l->b + n0 : NULL, y + n0, (size_t)ldy, 0);
+    if (avx512 && m <= LX_K_F32_FEW_ROWS) {
+        lx_gemm_f32_avx512(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b, y + n0,
+                           (size_t)ldy, 0);
+        return;
+    }
+    /* Many rows: OpenBLAS would pack A again in every thread, and set C in a pass of its
+     * own (zeros, or the bias copied in first). */
+    if (avx512 && pack) {
+        lx_gemm_f32packed_avx512(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b, y + n0,
+                                 (size_t)ldy, 0, pack);
         return;
     }
     /* the bias goes into y first and the product is accumulated onto it (beta = 1) */
-    if (l->b)
-        for (int i = 0; i < m; i++)
-            memcpy(y + (size_t)i * ldy + n0, l->b + n0, (size_t)(n1 - n0) * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, l->in, 1.0f, x, ldx,
-                l->w + (size_t)n0 * l->in, l->in, l->b ? 1.0f : 0.0f, y + n0, ldy);
+    if (b)
+        for (int i = 0; i < m; i++) memcpy(y + (size_t)i * ldy + n0, b, (size_t)(n1 - n0) * sizeof *y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, l->in, 1.0f, x, ldx, w,
+                l->in, b ? 1.0f : 0.0f, y + n0, ldy);
 }
 
 void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512) {

@@ -30,11 +30,14 @@ typedef struct lx_ln {
 } lx_ln;
 
 /* Columns [n0, n1) of y[m, out] = x[m, in] W^T + b for an f32 layer (l->w); ldx / ldy
- * are the row strides of x and y.  cblas_sgemm, except for few rows on AVX-512 (avx512
- * set), where lx_gemm_f32_avx512 (lib/gemm.h: streams W once, prefetched) replaces OpenBLAS's packing of it.  (16-bit
- * layers go through lx_gemm, lib/gemm.h.) */
+ * are the row strides of x and y.  On AVX-512 (avx512 set): for up to LX_K_F32_FEW_ROWS
+ * rows lx_gemm_f32_avx512 (lib/gemm.h: streams W once, prefetched, where OpenBLAS would
+ * pack all of it for little arithmetic); for more, lx_gemm_f32packed_avx512 with pack
+ * (lx_gemm_f32pack_bytes(), 64-byte aligned) as its working memory.  cblas_sgemm
+ * otherwise (or with pack NULL).  (16-bit layers go through lx_gemm, lib/gemm.h.) */
+#define LX_K_F32_FEW_ROWS 64
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
-                     int n0, int n1, int avx512);
+                     int n0, int n1, int avx512, float *pack);
 
 /* x[m, n] <- LayerNorm(x + r + rb) row by row (r [m, n] and the row bias rb [n] may be
  * NULL), with rows of stride ld; avx512 selects the vector version.  rb is the bias of

@@ -136,6 +136,9 @@ typedef struct lx_state {
     size_t small_cap;
     int *lo, *ll, *vo, *vl;       /* per record: language offset/length, vision offset/length */
     lx_gemm_scratch gs[LX_POOL_MAX]; /* per thread: lx_gemm's working memory */
+    float *f32pack[LX_POOL_MAX];  /* per thread: packed f32 weights for products with many
+                                   * rows on AVX-512 (lx_gemm_f32pack_bytes() each), from
+                                   * the first such product */
 } lx_state;
 
 struct lx_net {
@@ -473,6 +476,7 @@ static void state_free(lx_state *s) {
     free(s->lo); free(s->ll); free(s->vo); free(s->vl);
     for (int t = 0; t < LX_POOL_MAX; t++) {
         free(s->scores[t]);
+        free(s->f32pack[t]);
         lx_gemm_scratch_free(&s->gs[t]);
     }
     memset(s, 0, sizeof *s);
@@ -766,7 +770,8 @@ typedef struct lin_ctx {
 static void lin_cols(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     lin_ctx *c = ctx;
     int n1 = (int)(16 * i1) < c->l->out ? (int)(16 * i1) : c->l->out;
-    lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1, net->avx512);
+    lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1, net->avx512,
+                    net->s.f32pack[t]);
 }
 
 /* y = x W^T + b for 16-bit weights with lx_gemm; ab (rows ldab apart), when given, is x
@@ -790,9 +795,16 @@ static int linear(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, 
                   int ldy, lx_error *err) {
     if (m <= 0) return 0;
     if (l->w) {
+        if (net->avx512 && m > LX_K_F32_FEW_ROWS && !net->s.f32pack[0])
+            for (int t = 0; t < net->nthreads; t++)
+                if (!(net->s.f32pack[t] = lx_aligned_alloc(lx_gemm_f32pack_bytes())))
+                    return lx_error_set(err, "out of memory (packed weights)");
         lin_ctx c = {l, x, ldx, m, y, ldy};
-        /* sgemm (many rows) packs its operands per call: one chunk per thread then */
-        par_for_n(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c, m > 64 ? 1 : 4);
+        /* many rows: each chunk packs its own columns of W (two chunks per thread, so
+         * that a thread slowed by a busy machine takes less); sgemm (no AVX-512) packs
+         * both operands per call: one chunk per thread then */
+        par_for_n(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c,
+                  m <= LX_K_F32_FEW_ROWS ? 4 : net->avx512 ? 2 : 1);
         return 0;
     }
     return linear16(net, l, x, ldx, NULL, 0, m, y, ldy, NULL, 0, err);

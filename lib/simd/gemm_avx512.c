@@ -474,6 +474,164 @@ void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const f
           ldw, 4, bias, c, ldc, accumulate);
 }
 
+/* ---- f32 A x f32 W, many rows: W packed, A broadcast ----------------------- */
+
+/* For the f32 network's products with many rows (where cblas_sgemm packed both operands
+ * on every call, A once per thread, and zeroed or pre-filled C in a pass of its own):
+ * 32-column panels of W laid out along K ([p][32] f32), 8 rows of A broadcast one value
+ * at a time from their rows as they are, 16 accumulators, bias (and the old C) loaded
+ * into the accumulators before the first K block.  K is taken in blocks of at most
+ * F32_KC values and the columns in chunks of F32_NC, so that one chunk's packed block
+ * (F32_NC x F32_KC f32, 384 KB) stays in L2 while the 8-row tiles of each A block
+ * (F32_MB rows) pass over its four panels; C is read and written once per K block (once
+ * for K <= 768: measured 3-5% faster than 256-value blocks, which kept a panel in L1 but
+ * went over C three times).  Each C[i][j] is bias[j] (plus the old C) and then the
+ * products in order of k, whatever the range or the threads. */
+#define F32_KC 768
+#define F32_NC 128
+#define F32_MB 128
+
+size_t lx_gemm_f32pack_bytes(void) {
+    return (size_t)F32_NC * F32_KC * 4;
+}
+
+/* t[e] <- column e of the 16 x 16 block whose rows are r[0..15] (in place). */
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) { /* per 128-bit lane: r_i[0] r_i+1[0] r_i[1] r_i+1[1] */
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 4; g++) { /* r[4 g + e], lane L: rows 4g..4g+3 of column 4 L + e */
+        r[4 * g] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);
+        r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);
+    }
+    for (int e = 0; e < 4; e++) { /* 128-bit lanes: a 4 x 4 transpose over the groups */
+        __m512 v0 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x44);
+        __m512 v1 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xee);
+        __m512 v2 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x44);
+        __m512 v3 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xee);
+        t[e] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        t[4 + e] = _mm512_shuffle_f32x4(v0, v2, 0xdd);
+        t[8 + e] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        t[12 + e] = _mm512_shuffle_f32x4(v1, v3, 0xdd);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+/* Pack W rows [j0, j0 + nc) (nc <= what the rows hold), K values [p0, p0 + kc), into
+ * panels of 32 rows: panel q at dst + q * kc * 32, value p of row 32 q + l at p * 32 + l;
+ * rows past nc are zeros.  16 rows x 16 values at a time, transposed in registers. */
+static void pack_f32(float *dst, const float *w, size_t ldw, int j0, int nc, int p0, int kc) {
+    for (int h = 0; h < (nc + 31) / 32 * 2; h++) {
+        int rows = nc - 16 * h < 0 ? 0 : nc - 16 * h < 16 ? nc - 16 * h : 16;
+        const float *base = w + (size_t)(j0 + 16 * h) * ldw + p0;
+        float *d = dst + (size_t)(h / 2) * kc * 32 + (h & 1) * 16;
+        for (int p = 0; p < kc; p += 16) {
+            __mmask16 km = kc - p >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (kc - p)) - 1);
+            __m512 r[16];
+            for (int l = 0; l < 16; l++) {
+                if (l < rows) {
+                    /* the line two ahead: 16 row streams are more than the hardware
+                     * prefetcher follows */
+                    _mm_prefetch((const char *)(base + (size_t)l * ldw + p + 32), _MM_HINT_T0);
+                    r[l] = _mm512_maskz_loadu_ps(km, base + (size_t)l * ldw + p);
+                } else {
+                    r[l] = _mm512_setzero_ps();
+                }
+            }
+            transpose16(r);
+            int pn = kc - p < 16 ? kc - p : 16;
+            for (int e = 0; e < pn; e++) _mm512_store_ps(d + (size_t)(p + e) * 32, r[e]);
+        }
+    }
+}
+
+#define ROWF(i)                                                                           \
+    do {                                                                                  \
+        __m512 b = _mm512_set1_ps(a##i[p]);                                               \
+        d##i##0 = _mm512_fmadd_ps(y0, b, d##i##0);                                        \
+        d##i##1 = _mm512_fmadd_ps(y1, b, d##i##1);                                        \
+    } while (0)
+
+/* 8 rows x one 32-column panel, kc values of K, onto the sums in acc (acc[2 i + h]: row
+ * i, columns 16 h ..). */
+__attribute__((noinline)) static void tile_f32packed(const float *const a[8],
+                                                     const float *panel, int kc,
+                                                     __m512 acc[16]) {
+    __m512 d00 = acc[0], d01 = acc[1], d10 = acc[2], d11 = acc[3], d20 = acc[4],
+           d21 = acc[5], d30 = acc[6], d31 = acc[7], d40 = acc[8], d41 = acc[9],
+           d50 = acc[10], d51 = acc[11], d60 = acc[12], d61 = acc[13], d70 = acc[14],
+           d71 = acc[15];
+    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5],
+                *a6 = a[6], *a7 = a[7];
+    for (int p = 0; p < kc; p++) {
+        __m512 y0 = _mm512_load_ps(panel + (size_t)p * 32);
+        __m512 y1 = _mm512_load_ps(panel + (size_t)p * 32 + 16);
+        ROWF(0); ROWF(1); ROWF(2); ROWF(3); ROWF(4); ROWF(5); ROWF(6); ROWF(7);
+    }
+    acc[0] = d00, acc[1] = d01, acc[2] = d10, acc[3] = d11, acc[4] = d20, acc[5] = d21;
+    acc[6] = d30, acc[7] = d31, acc[8] = d40, acc[9] = d41, acc[10] = d50, acc[11] = d51;
+    acc[12] = d60, acc[13] = d61, acc[14] = d70, acc[15] = d71;
+}
+
+void lx_gemm_f32packed_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
+                              size_t ldw, const float *bias, float *c, size_t ldc,
+                              int accumulate, float *packed) {
+    int nkb = (k + F32_KC - 1) / F32_KC;
+    for (int j0 = 0; j0 < n; j0 += F32_NC) {
+        int nc = n - j0 < F32_NC ? n - j0 : F32_NC, npan = (nc + 31) / 32;
+        for (int kb = 0; kb < nkb; kb++) {
+            int p0 = (int)((long long)k * kb / nkb), kc = (int)((long long)k * (kb + 1) / nkb) - p0;
+            pack_f32(packed, w, ldw, j0, nc, p0, kc);
+            for (int m0 = 0; m0 < m; m0 += F32_MB) {
+                int m1 = m - m0 < F32_MB ? m : m0 + F32_MB;
+                for (int q = 0; q < npan; q++) {
+                    int jq = j0 + 32 * q, nr = n - jq < 32 ? n - jq : 32;
+                    __mmask16 k0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
+                    __mmask16 k1 =
+                        (__mmask16)(nr >= 32 ? 0xffff : nr > 16 ? (1u << (nr - 16)) - 1 : 0);
+                    __m512 b0 = _mm512_setzero_ps(), b1 = b0;
+                    if (kb == 0 && bias) {
+                        b0 = _mm512_maskz_loadu_ps(k0, bias + jq);
+                        b1 = _mm512_maskz_loadu_ps(k1, bias + jq + 16);
+                    }
+                    for (int i0 = m0; i0 < m1; i0 += 8) {
+                        int mr = m1 - i0 < 8 ? m1 - i0 : 8;
+                        const float *ar[8];
+                        __m512 acc[16];
+                        for (int i = 0; i < 8; i++) {
+                            ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * lda + p0;
+                            const float *ci = c + (size_t)(i0 + (i < mr ? i : mr - 1)) * ldc + jq;
+                            if (kb == 0 && !accumulate) {
+                                acc[2 * i] = b0, acc[2 * i + 1] = b1;
+                            } else {
+                                acc[2 * i] = _mm512_add_ps(b0, _mm512_maskz_loadu_ps(k0, ci));
+                                acc[2 * i + 1] = _mm512_add_ps(b1, _mm512_maskz_loadu_ps(k1, ci + 16));
+                            }
+                        }
+                        /* the next tile's lines of C, to be written (and read) when
+                         * its turn comes: without this the stores wait on memory */
+                        for (int i = i0 + 8; i < i0 + 16 && i < m1; i++) {
+                            char *cn = (char *)(c + (size_t)i * ldc + jq);
+                            _mm_prefetch(cn, _MM_HINT_ET0);
+                            _mm_prefetch(cn + 64, _MM_HINT_ET0);
+                        }
+                        tile_f32packed(ar, packed + (size_t)q * kc * 32, kc, acc);
+                        for (int i = 0; i < mr; i++) {
+                            float *ci = c + (size_t)(i0 + i) * ldc + jq;
+                            _mm512_mask_storeu_ps(ci, k0, acc[2 * i]);
+                            _mm512_mask_storeu_ps(ci + 16, k1, acc[2 * i + 1]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* ---- rounding A to bf16 -------------------------------------------------- */
 
 void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad) {

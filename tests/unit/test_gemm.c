@@ -401,6 +401,49 @@ static void test_gelu_out(void **state) {
         }
 }
 
+/* The f32 network's kernel for many rows (W packed, A broadcast): f32 weights (the bf16
+ * values widened, so that check_ref's exact bound applies), every shape plus ones with
+ * several K blocks, column chunks and row blocks; and two column ranges give the same
+ * bits as one call. */
+static void test_f32_packed(void **state) {
+    (void)state;
+    if (!have_avx512()) return;
+    static const int more[][4] = {{200, 150, 1600, 1}, {9, 300, 770, 0}, {17, 48, 5, 2}};
+    float *pack = lx_aligned_alloc(lx_gemm_f32pack_bytes());
+    assert_non_null(pack);
+    size_t ns = sizeof shapes / sizeof shapes[0];
+    for (size_t s = 0; s < ns + sizeof more / sizeof more[0]; s++) {
+        const int *sh = s < ns ? shapes[s] : more[s - ns];
+        prob p;
+        prob_make(&p, LX_GEMM_BF16_EXACT, sh[0], sh[1], sh[2], sh[3]);
+        float *wf = malloc(sizeof(float) * (p.ldw * p.n + 1));
+        for (int j = 0; j < p.n; j++)
+            for (size_t kk = 0; kk < p.ldw; kk++)
+                wf[(size_t)j * p.ldw + kk] = lx_bf16_to_f32(p.w[(size_t)j * p.ldw + kk]);
+        for (int bias = 0; bias < 2; bias++)
+            for (int acc = 0; acc < 2; acc++) {
+                float *c = malloc(sizeof(float) * (p.ldc * p.m + 1));
+                float *c2 = malloc(sizeof(float) * (p.ldc * p.m + 1));
+                memcpy(c, p.c0, sizeof(float) * p.ldc * p.m);
+                memcpy(c2, p.c0, sizeof(float) * p.ldc * p.m);
+                const float *b = bias ? p.bias : NULL;
+                lx_gemm_f32packed_avx512(p.m, p.n, p.k, p.a, p.lda, wf, p.ldw, b, c, p.ldc,
+                                         acc, pack);
+                check_ref(&p, c, bias, acc);
+                int h = p.n / 3;
+                lx_gemm_f32packed_avx512(p.m, p.n - h, p.k, p.a, p.lda, wf + (size_t)h * p.ldw,
+                                         p.ldw, b ? b + h : NULL, c2 + h, p.ldc, acc, pack);
+                lx_gemm_f32packed_avx512(p.m, h, p.k, p.a, p.lda, wf, p.ldw, b, c2, p.ldc, acc,
+                                         pack);
+                assert_memory_equal(c, c2, sizeof(float) * p.ldc * p.m);
+                free(c), free(c2);
+            }
+        free(wf);
+        prob_free(&p);
+    }
+    free(pack);
+}
+
 static void test_errors(void **state) {
     (void)state;
     lx_error err = {""};
@@ -509,6 +552,7 @@ int main(void) {
         cmocka_unit_test(test_round),
         cmocka_unit_test(test_rounded_a),
         cmocka_unit_test(test_gelu_out),
+        cmocka_unit_test(test_f32_packed),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_pool),
     };

@@ -184,11 +184,12 @@ void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const f
                         size_t ldw, const float *bias, float *c, size_t ldc, int accumulate);
 /* f32 W with many rows: W packed in chunks into packed (lx_gemm_f32pack_bytes(), 64-byte
  * aligned), A broadcast; bias and accumulation in the accumulators (no pass over C of its
- * own).  Each C[i][j] is summed in order of k: independent of the other rows and columns. */
+ * own).  Each C[i][j] is summed in order of k: independent of the other rows and columns.
+ * gelu != 0: C = GELU(the sum) (lx_k_gelu's AVX-512 GELU, in registers). */
 size_t lx_gemm_f32pack_bytes(void);
 void lx_gemm_f32packed_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
                               size_t ldw, const float *bias, float *c, size_t ldc,
-                              int accumulate, float *packed);
+                              int accumulate, int gelu, float *packed);
 /* dst[i] = bf16(src[i]) (nearest even) for i < n, zeros for n <= i < npad. */
 void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad);
 

@@ -20,27 +20,29 @@
 #include "lx.h"
 
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
-                     int n0, int n1, int avx512, float *pack) {
+                     int n0, int n1, int gelu, int avx512, float *pack) {
     if (m <= 0 || n1 <= n0) return;
     const float *w = l->w + (size_t)n0 * l->in, *b = l->b ? l->b + n0 : NULL;
-    /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
     if (avx512 && m <= LX_K_F32_FEW_ROWS) {
+        /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
         lx_gemm_f32_avx512(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b, y + n0,
                            (size_t)ldy, 0);
+    } else if (avx512 && pack) {
+        /* Many rows: OpenBLAS would pack A again in every thread, and set C in a pass of
+         * its own (zeros, or the bias copied in first). */
+        lx_gemm_f32packed_avx512(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b,
+                                 y + n0, (size_t)ldy, 0, gelu, pack);
         return;
+    } else {
+        /* the bias goes into y first and the product is accumulated onto it (beta = 1) */
+        if (b)
+            for (int i = 0; i < m; i++)
+                memcpy(y + (size_t)i * ldy + n0, b, (size_t)(n1 - n0) * sizeof *y);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, l->in, 1.0f, x, ldx,
+                    w, l->in, b ? 1.0f : 0.0f, y + n0, ldy);
     }
-    /* Many rows: OpenBLAS would pack A again in every thread, and set C in a pass of its
-     * own (zeros, or the bias copied in first). */
-    if (avx512 && pack) {
-        lx_gemm_f32packed_avx512(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b, y + n0,
-                                 (size_t)ldy, 0, pack);
-        return;
-    }
-    /* the bias goes into y first and the product is accumulated onto it (beta = 1) */
-    if (b)
-        for (int i = 0; i < m; i++) memcpy(y + (size_t)i * ldy + n0, b, (size_t)(n1 - n0) * sizeof *y);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, l->in, 1.0f, x, ldx, w,
-                l->in, b ? 1.0f : 0.0f, y + n0, ldy);
+    if (gelu)
+        for (int i = 0; i < m; i++) lx_k_gelu(y + (size_t)i * ldy + n0, NULL, (size_t)(n1 - n0), avx512);
 }
 
 void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512) {

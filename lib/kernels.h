@@ -34,10 +34,12 @@ typedef struct lx_ln {
  * rows lx_gemm_f32_avx512 (lib/gemm.h: streams W once, prefetched, where OpenBLAS would
  * pack all of it for little arithmetic); for more, lx_gemm_f32packed_avx512 with pack
  * (lx_gemm_f32pack_bytes(), 64-byte aligned) as its working memory.  cblas_sgemm
- * otherwise (or with pack NULL).  (16-bit layers go through lx_gemm, lib/gemm.h.) */
+ * otherwise (or with pack NULL).  gelu != 0: y = GELU(x W^T + b), as lx_k_gelu computes
+ * it (in the packed kernel's registers; over the columns just written elsewhere).  (16-bit
+ * layers go through lx_gemm, lib/gemm.h.) */
 #define LX_K_F32_FEW_ROWS 64
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
-                     int n0, int n1, int avx512, float *pack);
+                     int n0, int n1, int gelu, int avx512, float *pack);
 
 /* x[m, n] <- LayerNorm(x + r + rb) row by row (r [m, n] and the row bias rb [n] may be
  * NULL), with rows of stride ld; avx512 selects the vector version.  rb is the bias of

@@ -764,14 +764,15 @@ typedef struct lin_ctx {
     int ldx, m;
     float *y;
     int ldy;
+    int gelu;                     /* y = GELU(x W^T + b) */
 } lin_ctx;
 
 /* Output columns [16 i0, 16 i1) of an f32 product. */
 static void lin_cols(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     lin_ctx *c = ctx;
     int n1 = (int)(16 * i1) < c->l->out ? (int)(16 * i1) : c->l->out;
-    lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1, net->avx512,
-                    net->s.f32pack[t]);
+    lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1, c->gelu,
+                    net->avx512, net->s.f32pack[t]);
 }
 
 /* y = x W^T + b for 16-bit weights with lx_gemm; ab (rows ldab apart), when given, is x
@@ -788,25 +789,30 @@ static int linear16(lx_net *net, const lx_lin *l, const float *x, int ldx, const
     return lx_gemm(&net->caps, &op, net->nthreads > 1 ? &net->pool : NULL, net->s.gs, err);
 }
 
-/* y[m, out] = x[m, in] W^T + b over the pool's threads: f32 weights with cblas_sgemm on
- * column ranges, 16-bit weights with lx_gemm (bf16 with the CPU's bf16 dot products, or
- * exactly in f32 when opts.exact_bf16). */
+/* f32 weights: y = x W^T + b (GELU of it when gelu is set) in column ranges over the
+ * pool's threads (lx_k_linear_f32). */
+static int linear_f32(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, float *y,
+                      int ldy, int gelu, lx_error *err) {
+    if (net->avx512 && m > LX_K_F32_FEW_ROWS && !net->s.f32pack[0])
+        for (int t = 0; t < net->nthreads; t++)
+            if (!(net->s.f32pack[t] = lx_aligned_alloc(lx_gemm_f32pack_bytes())))
+                return lx_error_set(err, "out of memory (packed weights)");
+    lin_ctx c = {l, x, ldx, m, y, ldy, gelu};
+    /* many rows: each chunk packs its own columns of W (two chunks per thread, so that a
+     * thread slowed by a busy machine takes less); sgemm (no AVX-512) packs both
+     * operands per call: one chunk per thread then */
+    par_for_n(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c,
+              m <= LX_K_F32_FEW_ROWS ? 4 : net->avx512 ? 2 : 1);
+    return 0;
+}
+
+/* y[m, out] = x[m, in] W^T + b over the pool's threads: f32 weights with linear_f32,
+ * 16-bit weights with lx_gemm (bf16 with the CPU's bf16 dot products, or exactly in f32
+ * when opts.exact_bf16). */
 static int linear(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, float *y,
                   int ldy, lx_error *err) {
     if (m <= 0) return 0;
-    if (l->w) {
-        if (net->avx512 && m > LX_K_F32_FEW_ROWS && !net->s.f32pack[0])
-            for (int t = 0; t < net->nthreads; t++)
-                if (!(net->s.f32pack[t] = lx_aligned_alloc(lx_gemm_f32pack_bytes())))
-                    return lx_error_set(err, "out of memory (packed weights)");
-        lin_ctx c = {l, x, ldx, m, y, ldy};
-        /* many rows: each chunk packs its own columns of W (two chunks per thread, so
-         * that a thread slowed by a busy machine takes less); sgemm (no AVX-512) packs
-         * both operands per call: one chunk per thread then */
-        par_for_n(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c,
-                  m <= LX_K_F32_FEW_ROWS ? 4 : net->avx512 ? 2 : 1);
-        return 0;
-    }
+    if (l->w) return linear_f32(net, l, x, ldx, m, y, ldy, 0, err);
     return linear16(net, l, x, ldx, NULL, 0, m, y, ldy, NULL, 0, err);
 }
 
@@ -1034,10 +1040,16 @@ static int feed_forward(lx_net *net, const lx_ffn *f, int r0, int m, lx_error *e
             return -1;
         b = NULL; /* both products added their biases */
     } else {
-        if (linear_defer_bias(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, &b,
-                              err) < 0)
-            return -1;
-        gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz);
+        if (f->inter.w) { /* f32: GELU applied by the product, per column range */
+            if (linear_f32(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz, 1,
+                           err) < 0)
+                return -1;
+        } else {
+            if (linear_defer_bias(net, &f->inter, s->hs + off, net->H, m, s->inter, net->isz,
+                                  &b, err) < 0)
+                return -1;
+            gelu_b(net, s->inter, b, (size_t)m, (size_t)net->isz);
+        }
         if (linear_defer_bias(net, &f->out, s->inter, net->isz, m, s->tmp + off, net->H, &b,
                               err) < 0)
             return -1;

@@ -597,7 +597,7 @@ __attribute__((noinline)) static void tile_f32packed(const float *const a[8],
 
 void lx_gemm_f32packed_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
                               size_t ldw, const float *bias, float *c, size_t ldc,
-                              int accumulate, float *packed) {
+                              int accumulate, int gelu, float *packed) {
     int nkb = (k + F32_KC - 1) / F32_KC;
     for (int j0 = 0; j0 < n; j0 += F32_NC) {
         int nc = n - j0 < F32_NC ? n - j0 : F32_NC, npan = (nc + 31) / 32;
@@ -638,6 +638,8 @@ void lx_gemm_f32packed_avx512(int m, int n, int k, const float *a, size_t lda, c
                             _mm_prefetch(cn + 64, _MM_HINT_ET0);
                         }
                         tile_f32packed(ar, packed + (size_t)q * kc * 32, kc, acc);
+                        if (gelu && kb + 1 == nkb)
+                            for (int i = 0; i < 2 * mr; i++) acc[i] = lx_gelu_x16(acc[i]);
                         for (int i = 0; i < mr; i++) {
                             float *ci = c + (size_t)(i0 + i) * ldc + jq;
                             _mm512_mask_storeu_ps(ci, k0, acc[2 * i]);

@@ -428,13 +428,20 @@ static void test_f32_packed(void **state) {
                 memcpy(c2, p.c0, sizeof(float) * p.ldc * p.m);
                 const float *b = bias ? p.bias : NULL;
                 lx_gemm_f32packed_avx512(p.m, p.n, p.k, p.a, p.lda, wf, p.ldw, b, c, p.ldc,
-                                         acc, pack);
+                                         acc, 0, pack);
                 check_ref(&p, c, bias, acc);
                 int h = p.n / 3;
                 lx_gemm_f32packed_avx512(p.m, p.n - h, p.k, p.a, p.lda, wf + (size_t)h * p.ldw,
-                                         p.ldw, b ? b + h : NULL, c2 + h, p.ldc, acc, pack);
+                                         p.ldw, b ? b + h : NULL, c2 + h, p.ldc, acc, 0, pack);
                 lx_gemm_f32packed_avx512(p.m, h, p.k, p.a, p.lda, wf, p.ldw, b, c2, p.ldc, acc,
-                                         pack);
+                                         0, pack);
+                assert_memory_equal(c, c2, sizeof(float) * p.ldc * p.m);
+                /* the GELU epilogue: lx_k_gelu of the same sums, bit for bit */
+                memcpy(c2, p.c0, sizeof(float) * p.ldc * p.m);
+                lx_gemm_f32packed_avx512(p.m, p.n, p.k, p.a, p.lda, wf, p.ldw, b, c2, p.ldc,
+                                         acc, 1, pack);
+                for (int i = 0; i < p.m; i++)
+                    lx_k_gelu(c + (size_t)i * p.ldc, NULL, (size_t)p.n, 1);
                 assert_memory_equal(c, c2, sizeof(float) * p.ldc * p.m);
                 free(c), free(c2);
             }

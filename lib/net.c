@@ -128,6 +128,9 @@ typedef struct lx_state {
                                    * stay zero from allocation) */
     uint16_t *hs16;               /* [rows, H rounded up to 32]: bf16(hs), kept by every
                                    * writer of hs while net->hs16_on (see hs16_ld) */
+    uint16_t *ctx16;              /* [rows, H rounded up to 32]: bf16(ctx), written with ctx
+                                   * by attention while net->hs16_on, for the output product
+                                   * (the padding stays zero from allocation) */
     float *madd;                  /* [rows] additive mask of each row as a key */
     float *feats;                 /* [vis, feat_dim] */
     float *pos;                   /* [vis, pos_dim] */
@@ -471,7 +474,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
 
 static void state_free(lx_state *s) {
     free(s->hs); free(s->qkv); free(s->ctx); free(s->tmp);
-    free(s->inter); free(s->inter16); free(s->hs16); free(s->madd); free(s->feats); free(s->pos);
+    free(s->inter); free(s->inter16); free(s->hs16); free(s->ctx16); free(s->madd); free(s->feats); free(s->pos);
     free(s->small); free(s->small2);
     free(s->lo); free(s->ll); free(s->vo); free(s->vl);
     for (int t = 0; t < LX_POOL_MAX; t++) {
@@ -668,14 +671,18 @@ static int state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t m
             goto oom;
         free(s->inter16);
         free(s->hs16);
-        s->inter16 = s->hs16 = NULL;
+        free(s->ctx16);
+        s->inter16 = s->hs16 = s->ctx16 = NULL;
         if (net->hs16_on &&
             (!(s->inter16 = lx_aligned_alloc(r * inter16_ld(net) * sizeof *s->inter16)) ||
-             !(s->hs16 = lx_aligned_alloc(r * hs16_ld(net) * sizeof *s->hs16))))
+             !(s->hs16 = lx_aligned_alloc(r * hs16_ld(net) * sizeof *s->hs16)) ||
+             !(s->ctx16 = lx_aligned_alloc(r * hs16_ld(net) * sizeof *s->ctx16))))
             goto oom;
-        if (s->inter16 && inter16_ld(net) > (size_t)net->isz) /* lx_gemm's zero padding:
-                                                                 * nothing writes it later */
+        /* lx_gemm's zero padding: nothing writes it later */
+        if (s->inter16 && inter16_ld(net) > (size_t)net->isz)
             memset(s->inter16, 0, r * inter16_ld(net) * sizeof *s->inter16);
+        if (s->ctx16 && hs16_ld(net) > H)
+            memset(s->ctx16, 0, r * hs16_ld(net) * sizeof *s->ctx16);
         s->q = s->qkv;
         s->k = s->qkv + H;
         s->v = s->qkv + 2 * H;
@@ -742,10 +749,12 @@ static void par_share(void *arg, int t, int nt) {
 }
 
 /* cnt items of about work flops each: on one thread when the whole is too small to pay
- * for waking the others (a few microseconds); else in per_thread chunks per thread. */
+ * for waking the others (a few microseconds; a batch-1 LayerNorm over 20 rows, 1.2e5 by
+ * this count, took 15 us alone: its rows come from the other core's cache); else in
+ * per_thread chunks per thread. */
 static void par_for_n(lx_net *net, size_t cnt, double work, range_fn fn, void *ctx,
                       size_t per_thread) {
-    if (net->nthreads == 1 || cnt < 2 || work * (double)cnt < 2e5) {
+    if (net->nthreads == 1 || cnt < 2 || work * (double)cnt < 5e4) {
         fn(net, ctx, 0, cnt, 0);
         return;
     }
@@ -986,9 +995,13 @@ static void attend_units(lx_net *net, void *ctx, size_t u0, size_t u1, int t) {
         size_t qr = (size_t)(sp->qbase + sp->qo[i]), kr = (size_t)(sp->kbase + sp->ko[i]);
         size_t q0 = qr * (size_t)ld, k0 = kr * (size_t)ld;
         const float *mask = s->madd + sp->kbase + sp->ko[i];
+        float *ctx = s->ctx + qr * H + h * dh;
         lx_k_attention(s->q + q0 + h * dh, s->k + k0 + h * dh, s->v + k0 + h * dh, (size_t)ld,
-                       Lq, Lk, dh, scale, mask, S, s->ctx + qr * H + h * dh, (size_t)H,
-                       net->avx512);
+                       Lq, Lk, dh, scale, mask, S, ctx, (size_t)H, net->avx512);
+        if (net->hs16_on) /* the output product's A, rounded here while ctx is in L1 */
+            for (int r = 0; r < Lq; r++)
+                lx_k_round_bf16(s->ctx16 + (qr + (size_t)r) * hs16_ld(net) + h * dh,
+                                ctx + (size_t)r * H, dh, dh, net->avx512);
         if (sp->probs && sp->probs[i])
             memcpy(sp->probs[i] + (size_t)h * Lq * Lk, S, (size_t)Lq * Lk * sizeof *S);
     }
@@ -1004,10 +1017,15 @@ static void attend(lx_net *net, size_t n, const lx_span *sp) {
 static int att_output(lx_net *net, const lx_att *a, int r0, int m, lx_error *err) {
     lx_state *s = &net->s;
     size_t off = (size_t)r0 * net->H;
-    const float *b;
-    if (linear_defer_bias(net, &a->dense, s->ctx + off, net->H, m, s->tmp + off, net->H, &b,
-                          err) < 0)
+    const float *b = NULL;
+    if (net->hs16_on && takes_bf16(net, &a->dense)) {
+        if (linear16(net, &a->dense, NULL, 0, s->ctx16 + (size_t)r0 * hs16_ld(net),
+                     hs16_ld(net), m, s->tmp + off, net->H, NULL, 0, err) < 0)
+            return -1;
+    } else if (linear_defer_bias(net, &a->dense, s->ctx + off, net->H, m, s->tmp + off,
+                                 net->H, &b, err) < 0) {
         return -1;
+    }
     add_layernorm_b(net, s->hs + off, s->tmp + off, b, m, net->H, &a->ln, net->eps,
                     hs16_rows(net, r0), hs16_ld(net));
     return 0;

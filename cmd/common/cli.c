@@ -2,6 +2,9 @@
  * cli.c — the command-line conventions every lx tool shares (see cli.h).
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +27,13 @@ void cli_init(lx_cli *c, const char *prog) {
     /* a closed downstream (head, a failed pipe) ends the tool quietly with 141 */
     signal(SIGPIPE, SIG_DFL);
     c->progress_auto = isatty(STDERR_FILENO);
+#ifdef __GLIBC__
+    /* Records of a few hundred KB are allocated and freed one after another: keep freed
+     * memory in the heap (no trim, no mmap per record), so that each record does not
+     * fault its buffers in afresh (in lx-encode at batch 1: ~0.5 ms a record). */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#endif
     c->t_start = c->t_last = now();
 }
 

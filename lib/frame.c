@@ -100,7 +100,6 @@ int lx_record_to_frame(const lx_record *r, char **out, size_t *len, lx_error *er
     put_u64(buf + 16, h.len);
     memcpy(buf + FRAME_PREFIX, h.data, h.len);
     memset(buf + FRAME_PREFIX + h.len, ' ', data_start - FRAME_PREFIX - h.len);
-    memset(buf + data_start, 0, total - data_start);
     lx_strbuf_free(&h);
     size_t off = data_start;
     for (size_t i = 0; i < r->nfields; i++) {
@@ -108,8 +107,10 @@ int lx_record_to_frame(const lx_record *r, char **out, size_t *len, lx_error *er
         if (f->json) continue;
         size_t nb = (size_t)lx_tensor_nbytes(&f->tensor);
         if (nb) memcpy(buf + off, f->tensor.data, nb);
+        memset(buf + off + nb, 0, align64(off + nb) - (off + nb)); /* only the padding */
         off = align64(off + nb);
     }
+    memset(buf + off, 0, total - off);
     *out = buf;
     *len = total;
     return 0;

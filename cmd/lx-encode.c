@@ -277,7 +277,8 @@ static int setup(run *R, lx_error *err) {
     const char *path = cli_model_path(R->o.model);
     if (!path) return lx_error_set(err, "no model: give -m FILE or set LX_MODEL");
     if (!(R->model = lx_model_open(path, err))) return -1;
-    lx_net_opts no = cli_net_opts(R->o.threads);
+    lx_net_opts no;
+    if (cli_net_opts(R->o.threads, &no, err) < 0) return -1;
     no.box_check = R->o.box_check;
     no.exact_bf16 = R->o.exact_bf16;
     if (!(R->net = lx_net_new(R->model, &no, err))) return lx_error_prefix(err, "%s", path);

@@ -30,39 +30,48 @@
 /* ---- CPU detection ----------------------------------------------------- */
 
 #if defined(__x86_64__) || defined(__i386__)
-/* cpuid leaf 7: EBX bits 16 (F), 17 (DQ), 30 (BW), 31 (VL); leaf 7.1 EAX bit 5 (BF16);
- * and XCR0 must say the OS saves the opmask and zmm state (bits 1, 2, 5, 6, 7). */
-__attribute__((unused)) static void detect_cpuid(lx_gemm_caps *caps) {
+/* cpuid leaf 1: ECX bits 12 (FMA), 27 (OSXSAVE), 29 (F16C); XCR0 bits 1, 2 (the OS
+ * saves xmm and ymm state); leaf 7: EBX bit 5 (AVX2); 16 (F), 17 (DQ), 30 (BW), 31 (VL)
+ * with XCR0 bits 5, 6, 7 (opmask and zmm state); leaf 7.1 EAX bit 5 (BF16). */
+static void detect_cpuid(lx_gemm_caps *caps) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
-    unsigned xlo, xhi;
+    unsigned f1 = c, xlo, xhi;
     __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-    if ((xlo & 0xe6u) != 0xe6u) return;
+    if ((xlo & 0x6u) != 0x6u) return;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
+    caps->avx2 = (b & (1u << 5)) && (f1 & (1u << 12)) && (f1 & (1u << 29));
     unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
-    if ((b & need) != need) return;
+    if ((xlo & 0xe6u) != 0xe6u || (b & need) != need) return;
     caps->avx512 = 1;
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) caps->avx512bf16 = 1;
 }
 #endif
 
-void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only) {
+void lx_gemm_caps_detect_max(lx_gemm_caps *caps, int max_isa) {
     memset(caps, 0, sizeof *caps);
-    if (portable_only) return;
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__x86_64__)
-    /* gcc 12 knows "avx512bf16"; its checks include the OS's XCR0 state */
-    caps->avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                   __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-    caps->avx512bf16 = caps->avx512 && __builtin_cpu_supports("avx512bf16");
-#elif defined(__x86_64__) || defined(__i386__)
+    if (max_isa <= LX_ISA_PORTABLE) return;
+#if defined(__x86_64__) || defined(__i386__)
     detect_cpuid(caps);
 #endif
+    if (max_isa < LX_ISA_AVX512) caps->avx512 = caps->avx512bf16 = 0;
+}
+
+void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only) {
+    lx_gemm_caps_detect_max(caps, portable_only ? LX_ISA_PORTABLE : LX_ISA_AVX512);
 }
 
 const char *lx_gemm_caps_name(const lx_gemm_caps *caps) {
     if (caps && caps->avx512 && caps->avx512bf16) return "avx512-bf16";
     if (caps && caps->avx512) return "avx512";
+    if (caps && caps->avx2) return "avx2";
     return "portable";
+}
+
+int lx_gemm_caps_isa(const lx_gemm_caps *caps) {
+    if (caps && caps->avx512) return LX_ISA_AVX512;
+    if (caps && caps->avx2) return LX_ISA_AVX2;
+    return LX_ISA_PORTABLE;
 }
 
 /* ---- scratch ----------------------------------------------------------- */
@@ -297,7 +306,7 @@ static int use_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op) {
 static void gelu_out(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1) {
     for (int i = 0; i < op->m; i++)
         lx_k_gelu_bf16(op->cb + (size_t)i * op->ldcb + n0, op->c + (size_t)i * op->ldc + n0,
-                       NULL, (size_t)(n1 - n0), caps && caps->avx512);
+                       NULL, (size_t)(n1 - n0), lx_gemm_caps_isa(caps));
 }
 
 static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,

@@ -80,18 +80,32 @@
 #include "lx.h"
 #include "pool.h"
 
+/* Which vector kernels may run (lx_gemm_caps_detect_max, and the isa arguments of
+ * lib/kernels.h): each level includes the ones before it, and a kernel of level L runs
+ * only when isa >= L.  The network takes it from its lx_gemm_caps (lx_gemm_caps_isa), so
+ * nothing runs that the CPU lacks. */
+#define LX_ISA_PORTABLE 0         /* plain C and OpenBLAS */
+#define LX_ISA_AVX2 1             /* AVX2 + FMA + F16C (lib/simd/ *_avx2.c) */
+#define LX_ISA_AVX512 2           /* AVX-512 F/BW/VL/DQ (lib/simd/ *_avx512.c) */
+
 /* What the CPU offers and the caller allows.  All zero selects the portable path. */
 typedef struct lx_gemm_caps {
     int avx512;                   /* AVX-512 F+BW+VL+DQ: the f32-FMA kernels (f16, exact) */
     int avx512bf16;               /* AVX512_BF16 too: vdpbf16ps for LX_GEMM_BF16 */
+    int avx2;                     /* AVX2 + FMA + F16C: the 8-lane kernels (gemm_avx2.c),
+                                   * taken where avx512 is 0 */
 } lx_gemm_caps;
 
-/* Fill caps from the CPU (gcc's __builtin_cpu_supports, cpuid elsewhere).  portable_only
- * != 0 leaves everything zero: tests and users force the portable path with it (the tools
- * pass getenv("LX_NO_AVX512") != NULL; the library itself reads no environment). */
+/* Fill caps from the CPU (cpuid, with the OS's XCR0 state), using nothing above max_isa
+ * (an LX_ISA_* level): tests and users choose a lower path with it (the
+ * tools take it from LX_CPU; the library itself reads no environment). */
+void lx_gemm_caps_detect_max(lx_gemm_caps *caps, int max_isa);
+/* The same, with portable_only != 0 meaning LX_ISA_PORTABLE and 0 the CPU's best. */
 void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only);
-/* "avx512-bf16", "avx512" or "portable": the path LX_GEMM_BF16 takes with these caps. */
+/* "avx512-bf16", "avx512", "avx2" or "portable": the path LX_GEMM_BF16 takes. */
 const char *lx_gemm_caps_name(const lx_gemm_caps *caps);
+/* The LX_ISA_* level of these caps (LX_ISA_AVX512, LX_ISA_AVX2 or LX_ISA_PORTABLE). */
+int lx_gemm_caps_isa(const lx_gemm_caps *caps);
 
 typedef enum lx_gemm_kind {
     LX_GEMM_BF16 = 0,             /* bf16 W, A rounded to bf16, f32 accumulation */
@@ -120,8 +134,8 @@ typedef struct lx_gemm_op {
     const uint16_t *ab;
     size_t ldab;
     /* Optional: the output as the next layer wants it after GELU, cb[i][j] =
-     * bf16(GELU(C[i][j])) with lx_k_gelu_bf16's GELU and rounding (its AVX-512 form when
-     * caps.avx512), rows ldcb apart; accumulate must be 0.  The packed bf16 kernel applies
+     * bf16(GELU(C[i][j])) with lx_k_gelu_bf16's GELU and rounding (its form for
+     * lx_gemm_caps_isa(caps)), rows ldcb apart; accumulate must be 0.  The packed bf16 kernel applies
      * it to its tiles in registers and never writes c; the other paths write C into c
      * first (c is then scratch: its contents are undefined afterwards).  Columns past n
      * are not written. */

@@ -20,14 +20,14 @@
 #include "lx.h"
 
 void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, int ldy,
-                     int n0, int n1, int gelu, int avx512, float *pack) {
+                     int n0, int n1, int gelu, int isa, float *pack) {
     if (m <= 0 || n1 <= n0) return;
     const float *w = l->w + (size_t)n0 * l->in, *b = l->b ? l->b + n0 : NULL;
-    if (avx512 && m <= LX_K_F32_FEW_ROWS) {
+    if (isa >= LX_ISA_AVX512 && m <= LX_K_F32_FEW_ROWS) {
         /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
         lx_gemm_f32_avx512(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b, y + n0,
                            (size_t)ldy, 0);
-    } else if (avx512 && pack) {
+    } else if (isa >= LX_ISA_AVX512 && pack) {
         /* Many rows: OpenBLAS would pack A again in every thread, and set C in a pass of
          * its own (zeros, or the bias copied in first). */
         lx_gemm_f32packed_avx512(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b,
@@ -42,11 +42,11 @@ void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, 
                     w, l->in, b ? 1.0f : 0.0f, y + n0, ldy);
     }
     if (gelu)
-        for (int i = 0; i < m; i++) lx_k_gelu(y + (size_t)i * ldy + n0, NULL, (size_t)(n1 - n0), avx512);
+        for (int i = 0; i < m; i++) lx_k_gelu(y + (size_t)i * ldy + n0, NULL, (size_t)(n1 - n0), isa);
 }
 
-void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int avx512) {
-    if (avx512) {
+void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int isa) {
+    if (isa >= LX_ISA_AVX512) {
         if (bf16) lx_k_widen_bf16_avx512(dst, src, n);
         else lx_k_widen_f16_avx512(dst, src, n);
         return;
@@ -80,8 +80,8 @@ static void ln_row(float *y, const float *x, const float *r, const float *rb, in
 }
 
 void lx_k_add_layernorm(float *x, const float *r, const float *rb, int m, int n, int ld,
-                        const lx_ln *ln, float eps, int avx512) {
-    if (avx512) {
+                        const lx_ln *ln, float eps, int isa) {
+    if (isa >= LX_ISA_AVX512) {
         lx_k_add_layernorm_avx512(x, r, rb, m, n, ld, ln->g, ln->b, eps);
         return;
     }
@@ -96,8 +96,8 @@ void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
     for (int i = 0; i < m; i++) ln_row(y + (size_t)i * ldy, x + (size_t)i * ldx, NULL, NULL, n, ln, eps);
 }
 
-void lx_k_gelu(float *x, const float *b, size_t n, int avx512) {
-    if (avx512) {
+void lx_k_gelu(float *x, const float *b, size_t n, int isa) {
+    if (isa >= LX_ISA_AVX512) {
         lx_k_gelu_avx512(x, b, n);
         return;
     }
@@ -107,8 +107,8 @@ void lx_k_gelu(float *x, const float *b, size_t n, int avx512) {
     }
 }
 
-void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int avx512) {
-    if (avx512) {
+void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int isa) {
+    if (isa >= LX_ISA_AVX512) {
         lx_gemm_round_bf16_avx512(dst, src, n, npad);
         return;
     }
@@ -116,8 +116,8 @@ void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int avx51
     for (int i = n; i < npad; i++) dst[i] = 0;
 }
 
-void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int avx512) {
-    if (avx512) {
+void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int isa) {
+    if (isa >= LX_ISA_AVX512) {
         lx_k_gelu_bf16_avx512(dst, x, b, n);
         return;
     }
@@ -127,8 +127,8 @@ void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int
     }
 }
 
-void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int avx512) {
-    if (avx512) {
+void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int isa) {
+    if (isa >= LX_ISA_AVX512) {
         lx_k_softmax_masked_avx512(s, mask, scale, n);
         return;
     }
@@ -149,15 +149,15 @@ void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int av
 
 void lx_k_attention(const float *q, const float *k, const float *v, size_t ld, int lq, int lk,
                     int dh, float scale, const float *mask, float *p, float *ctx, size_t ldc,
-                    int avx512) {
+                    int isa) {
     if (lq <= 0) return;
-    if (avx512)
+    if (isa >= LX_ISA_AVX512)
         lx_gemm_f32_avx512(lq, lk, dh, q, ld, k, ld, NULL, p, (size_t)lk, 0);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, dh, 1.0f, q, (int)ld, k,
                     (int)ld, 0.0f, p, lk);
-    for (int a = 0; a < lq; a++) lx_k_softmax_masked(p + (size_t)a * lk, mask, scale, lk, avx512);
-    if (avx512)
+    for (int a = 0; a < lq; a++) lx_k_softmax_masked(p + (size_t)a * lk, mask, scale, lk, isa);
+    if (isa >= LX_ISA_AVX512)
         lx_k_attn_ctx_avx512(lq, lk, dh, p, (size_t)lk, v, ld, ctx, ldc);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, lq, dh, lk, 1.0f, p, lk, v,
@@ -165,11 +165,11 @@ void lx_k_attention(const float *q, const float *k, const float *v, size_t ld, i
 }
 
 int lx_k_have_avx512(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-#else
-    return 0;
-#endif
+    return lx_k_isa_best() >= LX_ISA_AVX512;
+}
+
+int lx_k_isa_best(void) {
+    lx_gemm_caps caps;
+    lx_gemm_caps_detect(&caps, 0);
+    return lx_gemm_caps_isa(&caps);
 }

@@ -634,14 +634,24 @@ enum {
  * (openblas_set_num_threads(1)): the pool splits every product itself. */
 typedef struct lx_net lx_net;
 
+/* Kernel levels for lx_net_opts.cpu, each including the ones before it.  A level
+ * the CPU lacks is never used: it is a ceiling, not a demand. */
+enum { LX_CPU_BEST = 0, LX_CPU_PORTABLE, LX_CPU_AVX2, LX_CPU_AVX512 };
+/* "portable", "avx2" or "avx512" (or "best"/"" for LX_CPU_BEST) as a level; -1 for
+ * anything else. */
+int lx_cpu_parse(const char *s);
+
 typedef struct lx_net_opts {
     int threads;                  /* worker threads (0: all cores) */
     int box_check;                /* 1 (default): visual_pos must lie in [-1e-5, 1+1e-5] */
     int exact_bf16;               /* bf16 weights: 0 (default) use the CPU's bf16 dot
                                      products (activations rounded to bf16; hidden states
                                      within ~1e-2 of f32); 1 compute exactly in f32 */
-    int portable;                 /* 1: no AVX-512 kernels, only the portable paths (the
-                                     tools set it when LX_NO_AVX512 is in the environment) */
+    int portable;                 /* 1: only the portable paths (plain C and OpenBLAS),
+                                     as cpu = LX_CPU_PORTABLE */
+    int cpu;                      /* the most the kernels may use: LX_CPU_BEST (0, what
+                                     the CPU has), LX_CPU_PORTABLE, LX_CPU_AVX2 or
+                                     LX_CPU_AVX512 (the tools take it from LX_CPU) */
     int separate_qkv;             /* 1: Q, K and V as three products even where the file
                                      lets them run as one (files lx-convert wrote before
                                      it laid them out back to back take that path) */

@@ -157,7 +157,7 @@ struct lx_net {
     lx_pool pool;                 /* runs the products, attention heads, LayerNorm rows */
     int pool_up;
     lx_gemm_caps caps;            /* which lx_gemm / kernel paths this CPU takes */
-    int avx512;                   /* AVX-512 elementwise kernels */
+    int isa;                      /* LX_ISA_*: which elementwise kernels run */
     int hs16_on;                  /* hand activations to bf16 products in bf16: every
                                    * writer of hs also writes s->hs16, GELU writes
                                    * s->inter16 (bf16 weights with the CPU's dot products,
@@ -238,7 +238,7 @@ static const float *bind(binder *b, int64_t d0, int64_t d1, const uint16_t **w16
         lx_error_set(b->err, "model: out of memory converting %s to f32", full);
         return NULL;
     }
-    lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->net->avx512);
+    lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->net->isa);
     return c;
 }
 
@@ -427,6 +427,14 @@ static int takes_bf16(const lx_net *net, const lx_lin *l) {
     return !l->w && l->bf16 && !net->opts.exact_bf16;
 }
 
+int lx_cpu_parse(const char *s) {
+    static const char *names[] = {"best", "portable", "avx2", "avx512"};
+    if (!s || !*s) return LX_CPU_BEST;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
 lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     const lx_config *c = lx_model_config(m);
     if (lx_config_check(c, err) < 0) return NULL;
@@ -444,8 +452,11 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     net->dh = c->hidden_size / c->num_attention_heads;
     net->isz = c->intermediate_size;
     net->eps = (float)c->layer_norm_eps;
-    lx_gemm_caps_detect(&net->caps, net->opts.portable);
-    net->avx512 = net->caps.avx512;
+    int cpu = net->opts.portable ? LX_CPU_PORTABLE : net->opts.cpu;
+    lx_gemm_caps_detect_max(&net->caps, cpu == LX_CPU_PORTABLE ? LX_ISA_PORTABLE
+                                        : cpu == LX_CPU_AVX2   ? LX_ISA_AVX2
+                                                               : LX_ISA_AVX512);
+    net->isa = lx_gemm_caps_isa(&net->caps);
     if (bind_all(net, err) < 0) {
         lx_net_free(net);
         return NULL;
@@ -781,7 +792,7 @@ static void lin_cols(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     lin_ctx *c = ctx;
     int n1 = (int)(16 * i1) < c->l->out ? (int)(16 * i1) : c->l->out;
     lx_k_linear_f32(c->l, c->x, c->ldx, c->m, c->y, c->ldy, (int)(16 * i0), n1, c->gelu,
-                    net->avx512, net->s.f32pack[t]);
+                    net->isa, net->s.f32pack[t]);
 }
 
 /* y = x W^T + b for 16-bit weights with lx_gemm; ab (rows ldab apart), when given, is x
@@ -802,7 +813,7 @@ static int linear16(lx_net *net, const lx_lin *l, const float *x, int ldx, const
  * pool's threads (lx_k_linear_f32). */
 static int linear_f32(lx_net *net, const lx_lin *l, const float *x, int ldx, int m, float *y,
                       int ldy, int gelu, lx_error *err) {
-    if (net->avx512 && m > LX_K_F32_FEW_ROWS && !net->s.f32pack[0])
+    if (net->isa >= LX_ISA_AVX512 && m > LX_K_F32_FEW_ROWS && !net->s.f32pack[0])
         for (int t = 0; t < net->nthreads; t++)
             if (!(net->s.f32pack[t] = lx_aligned_alloc(lx_gemm_f32pack_bytes())))
                 return lx_error_set(err, "out of memory (packed weights)");
@@ -811,7 +822,7 @@ static int linear_f32(lx_net *net, const lx_lin *l, const float *x, int ldx, int
      * thread slowed by a busy machine takes less); sgemm (no AVX-512) packs both
      * operands per call: one chunk per thread then */
     par_for_n(net, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c,
-              m <= LX_K_F32_FEW_ROWS ? 4 : net->avx512 ? 2 : 1);
+              m <= LX_K_F32_FEW_ROWS ? 4 : net->isa >= LX_ISA_AVX512 ? 2 : 1);
     return 0;
 }
 
@@ -850,7 +861,7 @@ typedef struct round_ctx {
 static void round_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     round_ctx *c = ctx;
     for (size_t i = i0; i < i1; i++)
-        lx_k_round_bf16(c->x16 + i * c->ld16, c->x + i * c->ld, c->n, (int)c->ld16, net->avx512);
+        lx_k_round_bf16(c->x16 + i * c->ld16, c->x + i * c->ld, c->n, (int)c->ld16, net->isa);
 }
 
 typedef struct ln_ctx {
@@ -867,7 +878,7 @@ static void ln_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     ln_ctx *c = ctx;
     size_t off = i0 * (size_t)c->ld;
     lx_k_add_layernorm(c->x + off, c->r ? c->r + off : NULL, c->rb, (int)(i1 - i0), c->n, c->ld,
-                       c->ln, c->eps, net->avx512);
+                       c->ln, c->eps, net->isa);
     if (c->x16) { /* while the rows are in cache */
         round_ctx rc = {c->x, (size_t)c->ld, c->x16, c->ld16, c->n};
         round_rows(net, &rc, i0, i1, t);
@@ -900,7 +911,7 @@ typedef struct gelu_ctx {
 
 static void gelu_rows(lx_net *net, void *ctx, size_t i0, size_t i1, int t) {
     gelu_ctx *c = ctx;
-    for (size_t i = i0; i < i1; i++) lx_k_gelu(c->x + i * c->n, c->b, c->n, net->avx512);
+    for (size_t i = i0; i < i1; i++) lx_k_gelu(c->x + i * c->n, c->b, c->n, net->isa);
 }
 
 /* x[m, n] <- GELU(x + b) (b [n] may be NULL), rows spread over the pool. */
@@ -925,10 +936,10 @@ static void embeddings(lx_net *net, const lx_record *r, float *out) {
             we = w->word_embeddings.w + id * H;
         else
             lx_k_widen(row, w->word_embeddings.w16 + id * H, (size_t)H, w->word_embeddings.bf16,
-                       net->avx512);
+                       net->isa);
         for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + te[j];
     }
-    lx_k_add_layernorm(out, NULL, NULL, (int)L, H, H, &w->emb_ln, net->eps, net->avx512);
+    lx_k_add_layernorm(out, NULL, NULL, (int)L, H, H, &w->emb_ln, net->eps, net->isa);
 }
 
 /* LxmertVisualFeatureEncoder over all TN vision rows (feats and pos already packed). */
@@ -997,11 +1008,11 @@ static void attend_units(lx_net *net, void *ctx, size_t u0, size_t u1, int t) {
         const float *mask = s->madd + sp->kbase + sp->ko[i];
         float *ctx = s->ctx + qr * H + h * dh;
         lx_k_attention(s->q + q0 + h * dh, s->k + k0 + h * dh, s->v + k0 + h * dh, (size_t)ld,
-                       Lq, Lk, dh, scale, mask, S, ctx, (size_t)H, net->avx512);
+                       Lq, Lk, dh, scale, mask, S, ctx, (size_t)H, net->isa);
         if (net->hs16_on) /* the output product's A, rounded here while ctx is in L1 */
             for (int r = 0; r < Lq; r++)
                 lx_k_round_bf16(s->ctx16 + (qr + (size_t)r) * hs16_ld(net) + h * dh,
-                                ctx + (size_t)r * H, dh, dh, net->avx512);
+                                ctx + (size_t)r * H, dh, dh, net->isa);
         if (sp->probs && sp->probs[i])
             memcpy(sp->probs[i] + (size_t)h * Lq * Lk, S, (size_t)Lq * Lk * sizeof *S);
     }

@@ -105,10 +105,14 @@ void cli_close_input(FILE *in) {
     if (in && in != stdin) fclose(in);
 }
 
-lx_net_opts cli_net_opts(long threads) {
-    lx_net_opts o = {.threads = (int)threads, .box_check = 1,
-                     .portable = getenv("LX_NO_AVX512") != NULL};
-    return o;
+int cli_net_opts(long threads, lx_net_opts *o, lx_error *err) {
+    const char *cpu = getenv("LX_CPU");
+    *o = (lx_net_opts){.threads = (int)threads, .box_check = 1,
+                       .portable = getenv("LX_NO_AVX512") != NULL, .cpu = lx_cpu_parse(cpu)};
+    if (o->cpu < 0)
+        return lx_error_set(err, "LX_CPU: got '%s', expected portable, avx2, avx512 or best",
+                            cpu);
+    return 0;
 }
 
 int cli_version(const lx_cli *c) {

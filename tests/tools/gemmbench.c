@@ -276,13 +276,16 @@ int main(int argc, char **argv) {
         return 0;
     }
     lx_gemm_caps caps;
-    lx_gemm_caps_detect(&caps, o.portable || getenv("LX_NO_AVX512"));
+    int cpu = o.portable || getenv("LX_NO_AVX512") ? LX_CPU_PORTABLE : lx_cpu_parse(getenv("LX_CPU"));
+    lx_gemm_caps_detect_max(&caps, cpu == LX_CPU_PORTABLE ? LX_ISA_PORTABLE
+                                   : cpu == LX_CPU_AVX2   ? LX_ISA_AVX2 : LX_ISA_AVX512);
     static const char *kinds[] = {"bf16", "bf16-exact", "f16"};
     printf("cblas_sgemm %dx%dx%d f32 (OpenBLAS, %d threads): %.1f GFLOP/s\n", o.size, o.size,
            o.size, openblas_get_num_threads(), sgemm_rate(o.size, o.time));
     printf("lx_gemm: %s weights, path %s, %d threads\n\n", kinds[o.kind],
            o.kind == LX_GEMM_BF16 ? lx_gemm_caps_name(&caps)
-                                  : (caps.avx512 ? "avx512" : "portable"), o.threads);
+                                  : (caps.avx512 ? "avx512" : caps.avx2 ? "avx2" : "portable"),
+           o.threads);
     lx_pool pool;
     lx_error err = {""};
     if (lx_pool_init(&pool, o.threads, &err) < 0) {

@@ -387,7 +387,7 @@ static void test_gelu_out(void **state) {
                     assert_int_equal(lx_gemm(paths[q], &op, nt > 1 ? &pool3 : NULL, sc, &err), 0);
                     for (int i = 0; i < p.m; i++) {
                         lx_k_gelu_bf16(want, ref + (size_t)i * p.ldc, NULL, (size_t)p.n,
-                                       paths[q]->avx512);
+                                       lx_gemm_caps_isa(paths[q]));
                         assert_memory_equal(cb + (size_t)i * ldcb, want, sizeof(uint16_t) * p.n);
                         for (size_t j = (size_t)p.n; j < ldcb; j++)
                             assert_int_equal(cb[(size_t)i * ldcb + j], 0xabab);
@@ -441,7 +441,7 @@ static void test_f32_packed(void **state) {
                 lx_gemm_f32packed_avx512(p.m, p.n, p.k, p.a, p.lda, wf, p.ldw, b, c2, p.ldc,
                                          acc, 1, pack);
                 for (int i = 0; i < p.m; i++)
-                    lx_k_gelu(c + (size_t)i * p.ldc, NULL, (size_t)p.n, 1);
+                    lx_k_gelu(c + (size_t)i * p.ldc, NULL, (size_t)p.n, LX_ISA_AVX512);
                 assert_memory_equal(c, c2, sizeof(float) * p.ldc * p.m);
                 free(c), free(c2);
             }

@@ -19,7 +19,7 @@ static double rnd(void) { /* uniform in [-1, 1) */
 }
 
 /* q, k, v: rows of dh values ld apart (as the fused Q/K/V buffer lays them out) */
-static void check_head(int lq, int lk, int dh, int masked, int avx512) {
+static void check_head(int lq, int lk, int dh, int masked, int isa) {
     size_t ld = (size_t)3 * dh + 5, ldc = (size_t)dh + 3;
     int rows = lq > lk ? lq : lk;
     float *qkv = malloc(sizeof(float) * ld * rows), *mask = malloc(sizeof(float) * lk);
@@ -29,7 +29,7 @@ static void check_head(int lq, int lk, int dh, int masked, int avx512) {
     for (size_t i = 0; i < ldc * lq; i++) ctx[i] = 12345.0f; /* the gaps between rows stay */
     const float *q = qkv, *k = qkv + dh, *v = qkv + 2 * dh;
     float scale = 1.0f / sqrtf((float)dh);
-    lx_k_attention(q, k, v, ld, lq, lk, dh, scale, mask, p, ctx, ldc, avx512);
+    lx_k_attention(q, k, v, ld, lq, lk, dh, scale, mask, p, ctx, ldc, isa);
     double *ref = malloc(sizeof(double) * lk);
     for (int a = 0; a < lq; a++) {
         double mx = -INFINITY, sum = 0;
@@ -45,8 +45,8 @@ static void check_head(int lq, int lk, int dh, int masked, int avx512) {
             float got = p[(size_t)a * lk + j];
             if (mask[j] < -1e38f) assert_true(got == 0.0f);
             if (fabs(got - ref[j]) > 2e-6) {
-                fprintf(stderr, "p[%d][%d] = %.9g, expected %.9g (lq %d lk %d dh %d avx512 %d)\n",
-                        a, j, got, ref[j], lq, lk, dh, avx512);
+                fprintf(stderr, "p[%d][%d] = %.9g, expected %.9g (lq %d lk %d dh %d isa %d)\n",
+                        a, j, got, ref[j], lq, lk, dh, isa);
                 fail();
             }
         }
@@ -58,8 +58,8 @@ static void check_head(int lq, int lk, int dh, int masked, int avx512) {
             }
             float got = ctx[(size_t)a * ldc + d];
             if (fabs(got - c) > 1e-5 * mag + 1e-30) {
-                fprintf(stderr, "ctx[%d][%d] = %.9g, expected %.9g (lq %d lk %d dh %d avx512 %d)\n",
-                        a, d, got, c, lq, lk, dh, avx512);
+                fprintf(stderr, "ctx[%d][%d] = %.9g, expected %.9g (lq %d lk %d dh %d isa %d)\n",
+                        a, d, got, c, lq, lk, dh, isa);
                 fail();
             }
         }
@@ -71,16 +71,16 @@ static void check_head(int lq, int lk, int dh, int masked, int avx512) {
 static const int shapes[][3] = {{1, 1, 12}, {20, 20, 64}, {20, 36, 64}, {36, 20, 64},
                                 {3, 17, 12}, {7, 70, 80}, {5, 33, 130}, {4, 16, 16}};
 
-static void all_shapes(int avx512) {
+static void all_shapes(int isa) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int masked = 0; masked < 2; masked++)
             if (!masked || shapes[s][1] > 1)
-                check_head(shapes[s][0], shapes[s][1], shapes[s][2], masked, avx512);
+                check_head(shapes[s][0], shapes[s][1], shapes[s][2], masked, isa);
 }
 
 static void test_attention_portable(void **state) {
     (void)state;
-    all_shapes(0);
+    all_shapes(LX_ISA_PORTABLE);
 }
 
 static void test_attention_avx512(void **state) {
@@ -89,7 +89,7 @@ static void test_attention_avx512(void **state) {
         fprintf(stderr, "(no AVX-512 here: only the portable path)\n");
         return;
     }
-    all_shapes(1);
+    all_shapes(LX_ISA_AVX512);
 }
 
 /* GELU into bf16 is GELU then the library's rounding, bit for bit, on each path; and GELU
@@ -105,12 +105,12 @@ static void test_gelu_bf16(void **state) {
         b[i] = (float)(rnd() * 0.5);
     }
     x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-30f, x[3] = -40.0f, x[4] = 40.0f;
-    for (int avx512 = 0; avx512 <= lx_k_have_avx512(); avx512++)
+    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
         for (int withb = 0; withb < 2; withb++) {
             memcpy(y, x, sizeof(float) * N);
             memset(h, 0xff, sizeof(uint16_t) * (N + 8));
-            lx_k_gelu(y, withb ? b : NULL, N, avx512);
-            lx_k_gelu_bf16(h, x, withb ? b : NULL, N, avx512);
+            lx_k_gelu(y, withb ? b : NULL, N, isa);
+            lx_k_gelu_bf16(h, x, withb ? b : NULL, N, isa);
             for (int i = 0; i < N; i++) {
                 assert_int_equal(h[i], lx_f32_to_bf16(y[i]));
                 double v = (double)x[i] + (withb ? b[i] : 0);
@@ -120,11 +120,11 @@ static void test_gelu_bf16(void **state) {
                  * keeps the tail relative, but exp(-v^2 / 2 + ...) carries the f32
                  * roundings of v / sqrt 2 and of -z^2 + p (up to 1.8e-7 of v^2 / 2) into
                  * the result */
-                double tol = avx512 ? (1e-6 + 2.4e-7 * v * v / 2) * fabs(ref) + 1e-37
+                double tol = isa >= LX_ISA_AVX512 ? (1e-6 + 2.4e-7 * v * v / 2) * fabs(ref) + 1e-37
                                     : 1e-6 * fabs(ref) + 6e-8 * fabs(v);
                 if (fabs(y[i] - ref) > tol) {
-                    fprintf(stderr, "gelu(%.9g) = %.9g, expected %.9g (avx512 %d)\n", v, y[i],
-                            ref, avx512);
+                    fprintf(stderr, "gelu(%.9g) = %.9g, expected %.9g (isa %d)\n", v, y[i],
+                            ref, isa);
                     fail();
                 }
             }

@@ -182,35 +182,46 @@ static void widen_f16(float *dst, const uint16_t *src, int n) {
     }
 }
 
-/* A rounded to bf16 and widened back, [m, k] with stride k, into af (from op->ab, exactly,
- * when the caller gave A rounded). */
-static void round_a_f32(const lx_gemm_op *op, float *af) {
+/* Rows [i0, i1) of A rounded to bf16 and widened back, [m, k] with stride k, into af (from
+ * op->ab, exactly, when the caller gave A rounded). */
+static void round_a_f32_rows(const lx_gemm_caps *caps, const lx_gemm_op *op, float *af,
+                             int i0, int i1) {
     if (op->ab) {
-        for (int i = 0; i < op->m; i++)
+        for (int i = i0; i < i1; i++)
             widen_bf16(af + (size_t)i * op->k, op->ab + (size_t)i * op->ldab, op->k);
         return;
     }
-    for (int i = 0; i < op->m; i++) {
+    for (int i = i0; i < i1; i++) {
         const float *ai = op->a + (size_t)i * op->lda;
         float *o = af + (size_t)i * op->k;
+        if (caps && caps->avx2) {
+            lx_gemm_round_f32_avx2(o, ai, op->k);
+            continue;
+        }
         for (int kk = 0; kk < op->k; kk++) o[kk] = round_bf16(ai[kk]);
     }
 }
 
-static int range_portable(const lx_gemm_op *op, int n0, int n1, lx_gemm_scratch *s,
-                          lx_error *err) {
+static void round_a_f32(const lx_gemm_caps *caps, const lx_gemm_op *op, float *af) {
+    round_a_f32_rows(caps, op, af, 0, op->m);
+}
+
+/* af: for LX_GEMM_BF16, A already rounded and widened (stride k), or NULL to do it here. */
+static int range_portable(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+                          const float *af, lx_gemm_scratch *s, lx_error *err) {
     int m = op->m, k = op->k;
     int nb = (int)(W_TILE_BYTES / ((size_t)k * 4));
     if (nb < 16) nb = 16;
     if (nb > n1 - n0) nb = n1 - n0;
-    size_t abytes = op->kind == LX_GEMM_BF16 ? (((size_t)m * k * 4 + 63) & ~(size_t)63) : 0;
+    int round = op->kind == LX_GEMM_BF16 && !af;
+    size_t abytes = round ? (((size_t)m * k * 4 + 63) & ~(size_t)63) : 0;
     char *buf = scratch_get(s, abytes + (size_t)nb * k * 4, err);
     if (!buf) return -1;
     const float *a = op->a;
     size_t lda = op->lda;
     if (op->kind == LX_GEMM_BF16) {
-        round_a_f32(op, (float *)buf);
-        a = (const float *)buf;
+        if (round) round_a_f32(caps, op, (float *)buf);
+        a = af ? af : (const float *)buf;
         lda = (size_t)k;
     }
     float *wt = (float *)(buf + abytes);
@@ -288,18 +299,43 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
     /* AVX-512 without the bf16 dot product: round A, then the exact kernel */
     float *af = scratch_get(s, (size_t)m * k * 4, err);
     if (!af) return -1;
-    round_a_f32(op, af);
+    round_a_f32(caps, op, af);
     lx_gemm_w16f32_avx512(m, n, k, af, (size_t)k, w, op->ldw, 0, bias, c, op->ldc,
                           op->accumulate);
     return 0;
 }
 
-/* The AVX-512 kernels, or widened tiles and cblas_sgemm?  The f32-FMA kernels (exact bf16,
- * f16) reach about 2/3 of the FMA peak, OpenBLAS about 9/10: with many rows, where
- * widening the weights is cheap next to the products, sgemm wins. */
-static int use_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op) {
-    if (!caps || !caps->avx512) return 0;
-    return op->kind == LX_GEMM_BF16 || op->m < LX_GEMM_PACK_MIN_M;
+/* Which kernels a product takes: our own, or widened tiles and cblas_sgemm?  The f32-FMA
+ * kernels (exact bf16, f16; every kind on AVX2) reach about 2/3 of the FMA peak, OpenBLAS
+ * about 9/10: with many rows, where widening the weights is cheap next to the products,
+ * sgemm wins.  With few, OpenBLAS packs all of W for little arithmetic on it. */
+enum { PATH_SGEMM, PATH_AVX2, PATH_AVX512 };
+static int path_of(const lx_gemm_caps *caps, const lx_gemm_op *op) {
+    if (!caps) return PATH_SGEMM;
+    if (caps->avx512)
+        return op->kind == LX_GEMM_BF16 || op->m < LX_GEMM_PACK_MIN_M ? PATH_AVX512 : PATH_SGEMM;
+    return caps->avx2 && op->m < LX_GEMM_PACK_MIN_M ? PATH_AVX2 : PATH_SGEMM;
+}
+
+/* The AVX2 kernel on columns [n0, n1); af as for range_portable. */
+static int range_avx2(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+                      const float *af, lx_gemm_scratch *s, lx_error *err) {
+    const float *a = op->a;
+    size_t lda = op->lda;
+    if (op->kind == LX_GEMM_BF16) {
+        if (!af) {
+            float *t = scratch_get(s, (size_t)op->m * op->k * 4, err);
+            if (!t) return -1;
+            round_a_f32(caps, op, t);
+            af = t;
+        }
+        a = af;
+        lda = (size_t)op->k;
+    }
+    lx_gemm_w16f32_avx2(op->m, n1 - n0, op->k, a, lda, op->w + (size_t)n0 * op->ldw, op->ldw,
+                        op->kind == LX_GEMM_F16, op->bias ? op->bias + n0 : NULL, op->c + n0,
+                        op->ldc, op->accumulate);
+    return 0;
 }
 
 /* op->cb for the columns [n0, n1) of C already in op->c. */
@@ -309,14 +345,17 @@ static void gelu_out(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int
                        NULL, (size_t)(n1 - n0), lx_gemm_caps_isa(caps));
 }
 
+/* ab: A rounded to bf16 for the vdpbf16ps kernels, or NULL; af: A rounded and widened for
+ * the others (LX_GEMM_BF16 only), or NULL: each rounds it itself when not given. */
 static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
-                           const uint16_t *ab, size_t ldab, lx_gemm_scratch *s,
-                           lx_error *err) {
+                           const uint16_t *ab, size_t ldab, const float *af,
+                           lx_gemm_scratch *s, lx_error *err) {
     if (op->m == 0 || n1 <= n0) return 0;
-    int done = 0; /* 1: the kernel wrote op->cb itself */
+    int done = 0, path = path_of(caps, op); /* done 1: the kernel wrote op->cb itself */
     if (op->k == 0) bias_only(op, n0, n1);
-    else if (use_avx512(caps, op)) done = range_avx512(caps, op, n0, n1, ab, ldab, s, err);
-    else done = range_portable(op, n0, n1, s, err);
+    else if (path == PATH_AVX512) done = range_avx512(caps, op, n0, n1, ab, ldab, s, err);
+    else if (path == PATH_AVX2) done = range_avx2(caps, op, n0, n1, af, s, err);
+    else done = range_portable(caps, op, n0, n1, af, s, err);
     if (done < 0) return -1;
     if (op->cb && !done) gelu_out(caps, op, n0, n1);
     return 0;
@@ -328,7 +367,7 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
     if (n0 < 0 || n1 < n0 || n1 > op->n)
         return lx_error_set(err, "gemm: got column range [%d, %d), expected within [0, %d]",
                             n0, n1, op->n);
-    return range_unchecked(caps, op, n0, n1, op->ab, op->ldab, s, err);
+    return range_unchecked(caps, op, n0, n1, op->ab, op->ldab, NULL, s, err);
 }
 
 /* ---- threads ------------------------------------------------------------ */
@@ -339,6 +378,7 @@ typedef struct share_ctx {
     const uint16_t *ab;           /* A rounded to bf16 for every share, or NULL */
     size_t ldab;
     uint16_t *abw;                /* where round_share writes it (s[0].abuf) */
+    float *af;                    /* or A rounded and widened back to f32 (s[0].abuf) */
     lx_gemm_scratch *s;
     int nt, chunk;                /* threads used, columns per work item (a multiple of 32) */
     atomic_int next;              /* the next work item */
@@ -357,7 +397,8 @@ static void share_run(void *arg, int t, int n) {
         if (j0 >= x->op->n || atomic_load(&x->failed)) return;
         int n1 = j0 + x->chunk < x->op->n ? (int)j0 + x->chunk : x->op->n;
         lx_error e = {""};
-        if (range_unchecked(x->caps, x->op, (int)j0, n1, x->ab, x->ldab, &x->s[t], &e) < 0) {
+        if (range_unchecked(x->caps, x->op, (int)j0, n1, x->ab, x->ldab, x->af, &x->s[t], &e) <
+            0) {
             if (atomic_exchange(&x->failed, 1) == 0 && x->err)
                 memcpy(x->err->msg, e.msg, sizeof e.msg);
             return;
@@ -368,7 +409,8 @@ static void share_run(void *arg, int t, int n) {
 static void round_share(void *arg, int t, int n) {
     share_ctx *x = arg;
     int m = x->op->m, i0 = (int)((long long)m * t / n), i1 = (int)((long long)m * (t + 1) / n);
-    round_a_rows(x->op, x->abw, i0, i1);
+    if (x->af) round_a_f32_rows(x->caps, x->op, x->af, i0, i1);
+    else round_a_rows(x->op, x->abw, i0, i1);
 }
 
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
@@ -376,16 +418,24 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
     if (check_op(op, err) < 0) return -1;
     /* enough work per thread to pay for waking it, and at least 4 columns each */
     double macs = (double)op->m * op->n * op->k;
-    int nt = use_avx512(caps, op) ? lx_pool_size(pool) : 1; /* sgemm: OpenBLAS threads */
+    int path = path_of(caps, op);
+    /* sgemm: OpenBLAS's threads when it has them */
+    int nt = path != PATH_SGEMM || openblas_get_num_threads() == 1 ? lx_pool_size(pool) : 1;
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
-    if (nt == 1) return range_unchecked(caps, op, 0, op->n, op->ab, op->ldab, &s[0], err);
+    if (nt == 1) return range_unchecked(caps, op, 0, op->n, op->ab, op->ldab, NULL, &s[0], err);
     /* two work items per thread with many rows (each packs its own columns of W), four
      * with few; multiples of 32 columns (one packed panel) */
     int items = nt * (op->m >= LX_GEMM_PACK_MIN_M ? 2 : 4);
     int chunk = (op->n + items - 1) / items;
     chunk = (chunk + 31) & ~31;
-    share_ctx x = {caps, op, op->ab, op->ldab, NULL, s, nt, chunk, 0, 0, err};
-    if (!op->ab && op->kind == LX_GEMM_BF16 && caps->avx512bf16 && op->k > 0) {
+    share_ctx x = {caps, op, op->ab, op->ldab, NULL, NULL, s, nt, chunk, 0, 0, err};
+    if (op->kind == LX_GEMM_BF16 && path != PATH_AVX512 && op->k > 0) {
+        /* the same for the paths that compute in f32: A rounded (or op->ab widened) */
+        x.af = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * op->k * 4, err);
+        if (!x.af) return -1;
+        if (op->m >= LX_GEMM_PACK_MIN_M) lx_pool_run(pool, round_share, &x);
+        else round_a_f32(caps, op, x.af);
+    } else if (!op->ab && op->kind == LX_GEMM_BF16 && caps->avx512bf16 && op->k > 0) {
         /* every work item needs all of A rounded: round it once, by all threads when
          * there are many rows, else on this one (a second wake-up would cost more) */
         x.abw = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * ab_stride(op->k) * 2, err);

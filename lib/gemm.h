@@ -35,10 +35,15 @@
  *           an order fixed by K and by which side of 128 rows M is: a row's result does
  *           not depend on the other rows, the column range or the threads, and batches on
  *           the same side of 128 rows give the same bits.
+ *   avx2    (caps.avx2 without caps.avx512; M < LX_GEMM_PACK_MIN_M): 4 rows of A x 3
+ *           rows of W, 12 ymm accumulators, W read in place and widened in registers,
+ *           A in f32 (for LX_GEMM_BF16 rounded to bf16 and widened back first: the
+ *           same products as the portable path).
  *   portable  (always correct): blocks of W rows widened to f32 into a scratch tile (and
  *           A rounded to bf16 for LX_GEMM_BF16), then cblas_sgemm on the tile.  Also
  *           taken on AVX-512 machines for LX_GEMM_BF16_EXACT and LX_GEMM_F16 with
- *           M >= LX_GEMM_PACK_MIN_M rows, where OpenBLAS beats the f32-FMA kernels.
+ *           M >= LX_GEMM_PACK_MIN_M rows, where OpenBLAS beats the f32-FMA kernels, and
+ *           on AVX2 machines for M >= LX_GEMM_PACK_MIN_M.
  *
  * Threads.  lx_gemm_range does the columns [n0, n1) of C on the calling thread: the
  * caller can spread ranges over its own workers (each with its own scratch; ranges that
@@ -48,10 +53,11 @@
  * multiple of 32 that the threads take from a shared counter, so a thread slowed by a
  * busy machine does less rather than holding the others back.  With LX_GEMM_BF16, A is
  * first rounded to bf16 once (into s[0].abuf: by all threads for M >= LX_GEMM_PACK_MIN_M
- * rows, by the caller for fewer) rather than once per range.  The
- * sgemm route uses OpenBLAS's own threads: when several of your threads call
- * lx_gemm_range where it applies (portable caps; exact or f16 with M >= 128), set
- * openblas_set_num_threads(1) first.
+ * rows, by the caller for fewer) rather than once per range (widened back to f32 there
+ * on the paths that compute in f32).  The sgemm route leaves the threading to OpenBLAS
+ * when OpenBLAS has threads of its own (openblas_get_num_threads() > 1), and splits
+ * over the pool when it has one (lx_net sets that); when several of your threads call
+ * lx_gemm_range where it applies, set openblas_set_num_threads(1) first.
  *
  * No global state: lx_gemm_caps is a value computed by the caller; scratch memory is an
  * lx_gemm_scratch owned by the caller (init / free), grown on demand and reused, so a
@@ -166,7 +172,7 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
  * included (pool NULL: all on the calling thread); s points to lx_pool_size(pool)
  * scratches, s[t] used by thread t.
  * Small products use fewer threads; the sgemm (portable) route runs on the calling thread
- * only, leaving the threading to OpenBLAS.  Returns 0 or -1 with err set. */
+ * only when OpenBLAS runs threads of its own.  Returns 0 or -1 with err set. */
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
             lx_gemm_scratch *s, lx_error *err);
 
@@ -204,6 +210,21 @@ size_t lx_gemm_f32pack_bytes(void);
 void lx_gemm_f32packed_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
                               size_t ldw, const float *bias, float *c, size_t ldc,
                               int accumulate, int gelu, float *packed);
+/* ---- internal: the AVX2 kernels (lib/simd/gemm_avx2.c), for few rows of A ----
+ * C[i][j] (+)= sum_k A[i][k] W[j][k] + bias[j], A in f32, W read in place: f32, or 16-bit
+ * widened in registers (wf16 = 0: bf16, 1: f16).  Each C[i][j] is summed in an order
+ * fixed by k alone.  Used below LX_GEMM_PACK_MIN_M rows (16-bit W) and up to
+ * LX_K_F32_FEW_ROWS (f32 W, lib/kernels.h) on CPUs without AVX-512. */
+void lx_gemm_f32_avx2(int m, int n, int k, const float *a, size_t lda, const float *w,
+                      size_t ldw, const float *bias, float *c, size_t ldc, int accumulate);
+void lx_gemm_w16f32_avx2(int m, int n, int k, const float *a, size_t lda, const uint16_t *w,
+                         size_t ldw, int wf16, const float *bias, float *c, size_t ldc,
+                         int accumulate);
+
+/* dst[i] = src[i] rounded to bf16 and widened back (A for LX_GEMM_BF16 on the paths that
+ * compute in f32), for i < n. */
+void lx_gemm_round_f32_avx2(float *dst, const float *src, int n);
+
 /* dst[i] = bf16(src[i]) (nearest even) for i < n, zeros for n <= i < npad. */
 void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad);
 

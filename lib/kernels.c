@@ -27,6 +27,10 @@ void lx_k_linear_f32(const lx_lin *l, const float *x, int ldx, int m, float *y, 
         /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
         lx_gemm_f32_avx512(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b, y + n0,
                            (size_t)ldy, 0);
+    } else if (isa >= LX_ISA_AVX2 && isa < LX_ISA_AVX512 && m <= LX_K_F32_FEW_ROWS) {
+        /* the same on AVX2 (OpenBLAS's copy of W was a third of a batch-1 run) */
+        lx_gemm_f32_avx2(m, n1 - n0, l->in, x, (size_t)ldx, w, (size_t)l->in, b, y + n0,
+                         (size_t)ldy, 0);
     } else if (isa >= LX_ISA_AVX512 && pack) {
         /* Many rows: OpenBLAS would pack A again in every thread, and set C in a pass of
          * its own (zeros, or the bias copied in first). */
@@ -153,12 +157,16 @@ void lx_k_attention(const float *q, const float *k, const float *v, size_t ld, i
     if (lq <= 0) return;
     if (isa >= LX_ISA_AVX512)
         lx_gemm_f32_avx512(lq, lk, dh, q, ld, k, ld, NULL, p, (size_t)lk, 0);
+    else if (isa >= LX_ISA_AVX2)
+        lx_gemm_f32_avx2(lq, lk, dh, q, ld, k, ld, NULL, p, (size_t)lk, 0);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, dh, 1.0f, q, (int)ld, k,
                     (int)ld, 0.0f, p, lk);
     for (int a = 0; a < lq; a++) lx_k_softmax_masked(p + (size_t)a * lk, mask, scale, lk, isa);
     if (isa >= LX_ISA_AVX512)
         lx_k_attn_ctx_avx512(lq, lk, dh, p, (size_t)lk, v, ld, ctx, ldc);
+    else if (isa >= LX_ISA_AVX2)
+        lx_k_attn_ctx_avx2(lq, lk, dh, p, (size_t)lk, v, ld, ctx, ldc);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, lq, dh, lk, 1.0f, p, lk, v,
                     (int)ld, 0.0f, ctx, (int)ldc);

@@ -67,9 +67,9 @@ void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int is
 /* One head of scaled dot-product attention: p[lq, lk] <- softmax(q k^T * scale + mask)
  * (rows of p lk apart; mask [lk] or NULL), then ctx[lq, dh] = p v.  q, k and v are rows of
  * dh values ld apart (the fused Q/K/V buffer), ctx rows ldc apart.  Portable: two
- * cblas_sgemm calls around the softmax.  isa >= LX_ISA_AVX512: the same three steps without OpenBLAS
- * (whose per-call cost dominated at these sizes, 20-36 rows by 64): q k^T by the f32 tile
- * kernel of lib/gemm.h, p v by lx_k_attn_ctx_avx512. */
+ * cblas_sgemm calls around the softmax.  isa >= LX_ISA_AVX2: the same three steps without
+ * OpenBLAS (whose per-call cost dominated at these sizes, 20-36 rows by 64): q k^T by the
+ * f32 tile kernel of lib/gemm.h, p v by lx_k_attn_ctx_avx512 or _avx2. */
 void lx_k_attention(const float *q, const float *k, const float *v, size_t ld, int lq, int lk,
                     int dh, float scale, const float *mask, float *p, float *ctx, size_t ldc,
                     int isa);
@@ -92,6 +92,9 @@ void lx_k_gelu_bf16_avx512(uint16_t *dst, const float *x, const float *b, size_t
 void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n);
 void lx_k_attn_ctx_avx512(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
                           size_t ldv, float *ctx, size_t ldc);
+/* lib/simd/attn_avx2.c: ctx[lq, dh] = p v, as lx_k_attn_ctx_avx512 */
+void lx_k_attn_ctx_avx2(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
+                        size_t ldv, float *ctx, size_t ldc);
 void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m, int n, int ld,
                                const float *g, const float *b, float eps);
 

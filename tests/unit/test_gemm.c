@@ -1,6 +1,7 @@
-/* Unit tests of lib/gemm.c and lib/simd/gemm_avx512.c: C (+)= A W^T + bias with bf16 / f16
- * weights, on odd shapes, against a double-precision reference, on every path this
- * machine can run (AVX512_BF16, AVX-512 without the bf16 dot product, portable).
+/* Unit tests of lib/gemm.c, lib/simd/gemm_avx512.c and gemm_avx2.c: C (+)= A W^T + bias
+ * with bf16 / f16 weights, on odd shapes, against a double-precision reference, on every
+ * path this machine can run (AVX512_BF16, AVX-512 without the bf16 dot product, AVX2,
+ * portable).
  *
  * Tolerances, per element, with S = sum_k |A[i][k] W[j][k]| + |bias[j]| + |C_old[i][j]|
  * (the size of the terms, so that cancellation in random data cannot make a correct sum
@@ -157,10 +158,11 @@ static const int shapes[][4] = { /* m, n, k, row padding */
     {140, 45, 45, 0}, {128, 16, 34, 1}, /* and partial blocks of 16 pairs, half panels */
 };
 
-/* The library's own AVX-512 kernels (bit-reproducible across ranges and batches) rather
- * than cblas_sgemm on widened tiles (see use_avx512 in lib/gemm.c). */
+/* The library's own AVX-512 or AVX2 kernels (bit-reproducible across ranges and batches)
+ * rather than cblas_sgemm on widened tiles (see path_of in lib/gemm.c). */
 static int own_kernels(const lx_gemm_caps *caps, lx_gemm_kind kind, int m) {
-    return caps->avx512 && (kind == LX_GEMM_BF16 || m < LX_GEMM_PACK_MIN_M);
+    if (caps->avx512) return kind == LX_GEMM_BF16 || m < LX_GEMM_PACK_MIN_M;
+    return caps->avx2 && m < LX_GEMM_PACK_MIN_M;
 }
 
 /* Every shape x bias x accumulate on one set of caps. */
@@ -190,11 +192,25 @@ static void all_shapes(const lx_gemm_caps *caps, lx_gemm_kind kind) {
     }
 }
 
-static lx_gemm_caps caps_native, caps_portable, caps_nobf16;
+static lx_gemm_caps caps_native, caps_portable, caps_nobf16, caps_avx2;
 
 static int have_avx512(void) {
-    if (!caps_native.avx512) fprintf(stderr, "(no AVX-512 here: only the portable path)\n");
+    if (!caps_native.avx512) fprintf(stderr, "(no AVX-512 here: not that path)\n");
     return caps_native.avx512;
+}
+
+static int have_avx2(void) {
+    if (!caps_avx2.avx2) fprintf(stderr, "(no AVX2 here: not that path)\n");
+    return caps_avx2.avx2;
+}
+
+/* Every path, and whether this machine runs it (the native caps only with AVX-512:
+ * without it they are the AVX2 or portable ones again). */
+static const lx_gemm_caps *const paths_all[] = {&caps_portable, &caps_avx2, &caps_native,
+                                                &caps_nobf16};
+#define NPATHS (sizeof paths_all / sizeof paths_all[0])
+static int path_runs(size_t q) {
+    return q == 0 || (q == 1 ? caps_avx2.avx2 : caps_native.avx512);
 }
 
 static void test_portable(void **state) {
@@ -212,38 +228,51 @@ static void test_avx512(void **state) {
     all_shapes(&caps_nobf16, LX_GEMM_BF16); /* AVX-512 without vdpbf16ps */
 }
 
-/* bf16 on the native path and on the portable path: A rounded the same way */
+static void test_avx2(void **state) {
+    (void)state;
+    if (!have_avx2()) return;
+    assert_string_equal(lx_gemm_caps_name(&caps_avx2), "avx2");
+    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
+        all_shapes(&caps_avx2, (lx_gemm_kind)kind);
+}
+
+/* bf16 on each native path and on the portable path: A rounded the same way */
 static void test_paths_agree(void **state) {
     (void)state;
-    if (!have_avx512()) return;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         prob p;
         prob_make(&p, LX_GEMM_BF16, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
-        float *x = run(&caps_native, &p, 1, 1, 0, 1);
         float *y = run(&caps_portable, &p, 1, 1, 0, 1);
-        float *z = run(&caps_nobf16, &p, 1, 1, 0, 1);
         double tol = 2 * (p.k + 4) * ldexp(1.0, -24);
-        check_close(&p, x, y, 1, 1, tol, "avx512-bf16 vs portable");
-        check_close(&p, z, y, 1, 1, tol, "avx512 vs portable");
-        free(x), free(y), free(z);
+        for (size_t q = 1; q < NPATHS; q++) {
+            if (!path_runs(q)) continue;
+            float *x = run(paths_all[q], &p, 1, 1, 0, 1);
+            char what[64];
+            snprintf(what, sizeof what, "%s%s vs portable", lx_gemm_caps_name(paths_all[q]),
+                     q == 3 ? " without vdpbf16ps" : "");
+            check_close(&p, x, y, 1, 1, tol, what);
+            free(x);
+        }
+        free(y);
         prob_free(&p);
     }
 }
 
-/* On the AVX-512 path a row of C does not depend on which other rows are computed with
- * it, nor on the column range: batching a record with others never changes its result
- * (for bf16, as long as the batches are on the same side of LX_GEMM_PACK_MIN_M rows;
- * exact and f16 weights go through cblas_sgemm from that many rows on). */
-static void batch_rows(lx_gemm_kind kind, int rows, int sub) {
+/* On the AVX-512 and AVX2 paths a row of C does not depend on which other rows are
+ * computed with it, nor on the column range: batching a record with others never changes
+ * its result (for bf16 on AVX-512, as long as the batches are on the same side of
+ * LX_GEMM_PACK_MIN_M rows; from that many rows on, the other kinds, and every kind on
+ * AVX2, go through cblas_sgemm). */
+static void batch_rows(const lx_gemm_caps *caps, lx_gemm_kind kind, int rows, int sub) {
     prob p;
     prob_make(&p, kind, rows, 50, 769, 0);
-    float *all = run(&caps_native, &p, 1, 0, 0, 3);
+    float *all = run(caps, &p, 1, 0, 0, 3);
     for (int i = 0; i + sub <= p.m; i += 9) {
         prob q = p; /* rows i .. i + sub - 1 alone */
         q.m = sub;
         q.a = p.a + (size_t)i * p.lda;
         q.c0 = p.c0 + (size_t)i * p.ldc;
-        float *one = run(&caps_native, &q, 1, 0, 0, 1);
+        float *one = run(caps, &q, 1, 0, 0, 1);
         assert_memory_equal(one, all + (size_t)i * p.ldc, sizeof(float) * p.ldc * sub);
         free(one);
     }
@@ -253,11 +282,14 @@ static void batch_rows(lx_gemm_kind kind, int rows, int sub) {
 
 static void test_batch_invariant(void **state) {
     (void)state;
-    if (!have_avx512()) return;
-    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++) {
-        batch_rows((lx_gemm_kind)kind, 37, 1);
-        if (own_kernels(&caps_native, (lx_gemm_kind)kind, LX_GEMM_PACK_MIN_M))
-            batch_rows((lx_gemm_kind)kind, LX_GEMM_PACK_MIN_M + 37, LX_GEMM_PACK_MIN_M);
+    for (size_t q = 1; q < 3; q++) {
+        if (!path_runs(q)) continue;
+        for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++) {
+            batch_rows(paths_all[q], (lx_gemm_kind)kind, 37, 1);
+            if (own_kernels(paths_all[q], (lx_gemm_kind)kind, LX_GEMM_PACK_MIN_M))
+                batch_rows(paths_all[q], (lx_gemm_kind)kind, LX_GEMM_PACK_MIN_M + 37,
+                           LX_GEMM_PACK_MIN_M);
+        }
     }
 }
 
@@ -265,15 +297,15 @@ static void test_batch_invariant(void **state) {
  * of either sign, and any NaN for a NaN). */
 static void test_widen_all(void **state) {
     (void)state;
-    const lx_gemm_caps *cs[2] = {&caps_portable, &caps_native};
+    const lx_gemm_caps *cs[3] = {&caps_portable, &caps_avx2, &caps_native};
     uint16_t *w = malloc(65536 * sizeof *w);
     float *c = malloc(65536 * sizeof *c), one = 1.0f;
     for (int i = 0; i < 65536; i++) w[i] = (uint16_t)i;
     lx_gemm_scratch s;
     lx_gemm_scratch_init(&s);
     lx_error err = {""};
-    for (int p = 0; p < 2; p++)
-        for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++) {
+    for (int p = 0; p < 3; p++)
+        for (int kind = 0; kind < LX_GEMM_KIND_COUNT && path_runs((size_t)p); kind++) {
             lx_gemm_op op = {(lx_gemm_kind)kind, 1, 65536, 1, &one, 1, w, 1, NULL, c, 65536,
                              0};
             assert_int_equal(lx_gemm(cs[p], &op, NULL, &s, &err), 0);
@@ -284,7 +316,7 @@ static void test_widen_all(void **state) {
                     assert_true(isnan(c[i]));
                     continue;
                 }
-                if (kind == LX_GEMM_BF16 && p == 1 && caps_native.avx512bf16 &&
+                if (kind == LX_GEMM_BF16 && p == 2 && caps_native.avx512bf16 &&
                     fpclassify(want) == FP_SUBNORMAL)
                     continue; /* vdpbf16ps treats subnormal inputs as zero */
                 if (want == 0.0f && c[i] == 0.0f) continue; /* a sum may start from +0 */
@@ -297,10 +329,9 @@ static void test_widen_all(void **state) {
     free(w), free(c);
 }
 
-/* The vector rounding of A is bit for bit lx_f32_to_bf16, specials included. */
+/* The vector roundings of A are bit for bit lx_f32_to_bf16, specials included. */
 static void test_round(void **state) {
     (void)state;
-    if (!have_avx512()) return;
     uint32_t bits[] = {0x00000000, 0x80000000, 0x3f808000, 0x3f818000, 0x3f808001,
                        0x3f80ffff, 0x7f7fffff, 0x7f800000, 0xff800000, 0x7fc00000,
                        0x7f800001, 0xff812345, 0x00000001, 0x007fffff, 0x80008000,
@@ -309,6 +340,30 @@ static void test_round(void **state) {
     float src[17];
     uint16_t got[40];
     memcpy(src, bits, sizeof src);
+    if (have_avx2()) { /* rounded and widened back, 8 lanes and the tail */
+        float r[18];
+        r[17] = 1234.5f;
+        lx_gemm_round_f32_avx2(r, src, n);
+        for (int i = 0; i < n; i++) {
+            float want = lx_bf16_to_f32(lx_f32_to_bf16(src[i]));
+            if (isnan(want)) assert_true(isnan(r[i]));
+            else assert_memory_equal(&r[i], &want, 4);
+        }
+        assert_true(r[17] == 1234.5f); /* nothing past n */
+        for (int t = 0; t < 1000; t++) { /* and random bit patterns */
+            uint32_t u[9];
+            float x[9], y[9];
+            for (int i = 0; i < 9; i++) u[i] = (uint32_t)(rnd() * 2147483648.0) * 2u + (t & 1);
+            memcpy(x, u, sizeof x);
+            lx_gemm_round_f32_avx2(y, x, 9);
+            for (int i = 0; i < 9; i++) {
+                float want = lx_bf16_to_f32(lx_f32_to_bf16(x[i]));
+                if (isnan(want)) assert_true(isnan(y[i]));
+                else assert_memory_equal(&y[i], &want, 4);
+            }
+        }
+    }
+    if (!have_avx512()) return;
     memset(got, 0xff, sizeof got);
     lx_gemm_round_bf16_avx512(got, src, n, 32);
     for (int i = 0; i < n; i++) assert_int_equal(got[i], lx_f32_to_bf16(src[i]));
@@ -320,7 +375,6 @@ static void test_round(void **state) {
  * same bits as f32 A rounded by lx_gemm, on every path, threaded or not, over ranges. */
 static void test_rounded_a(void **state) {
     (void)state;
-    const lx_gemm_caps *paths[] = {&caps_portable, &caps_native, &caps_nobf16};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         prob p;
         prob_make(&p, LX_GEMM_BF16, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
@@ -330,8 +384,9 @@ static void test_rounded_a(void **state) {
             for (size_t kk = 0; kk < ldab; kk++)
                 ab[(size_t)i * ldab + kk] =
                     kk < (size_t)p.k ? lx_f32_to_bf16(p.a[(size_t)i * p.lda + kk]) : 0;
-        for (size_t q = 0; q < sizeof paths / sizeof paths[0]; q++) {
-            if (q && !have_avx512()) break;
+        for (size_t q = 0; q < NPATHS; q++) {
+            if (!path_runs(q)) continue;
+            const lx_gemm_caps *const *paths = paths_all;
             for (int nt = 1; nt <= 3; nt += 2) {
                 float *want = run(paths[q], &p, 1, 1, 0, nt);
                 float *got = malloc(sizeof(float) * (p.ldc * p.m + 1));
@@ -365,7 +420,7 @@ static void test_rounded_a(void **state) {
  * product, on every path and kind, threaded or not; nothing is written past column n. */
 static void test_gelu_out(void **state) {
     (void)state;
-    const lx_gemm_caps *paths[] = {&caps_portable, &caps_native, &caps_nobf16};
+    const lx_gemm_caps *const *paths = paths_all;
     for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             prob p;
@@ -374,8 +429,8 @@ static void test_gelu_out(void **state) {
             size_t ldcb = (size_t)p.n + 5;
             uint16_t *cb = malloc(sizeof(uint16_t) * ldcb * p.m), *want = malloc(sizeof(uint16_t) * p.n);
             float *c = malloc(sizeof(float) * p.ldc * p.m);
-            for (size_t q = 0; q < sizeof paths / sizeof paths[0]; q++) {
-                if (q && !have_avx512()) break;
+            for (size_t q = 0; q < NPATHS; q++) {
+                if (!path_runs(q)) continue;
                 for (int nt = 1; nt <= 3; nt += 2) {
                     float *ref = run(paths[q], &p, 1, 0, 0, nt);
                     memset(cb, 0xab, sizeof(uint16_t) * ldcb * p.m);
@@ -449,6 +504,51 @@ static void test_f32_packed(void **state) {
         prob_free(&p);
     }
     free(pack);
+}
+
+/* The f32 network's AVX2 kernel for few rows: f32 weights (the bf16 values widened, so
+ * that check_ref's exact bound applies) on every shape plus K in several pieces, tails
+ * of K under 8 and row blocks; two column ranges give the same bits as one call, and a
+ * row's result does not depend on the rows computed with it. */
+static void test_f32_avx2(void **state) {
+    (void)state;
+    if (!have_avx2()) return;
+    static const int more[][4] = {{40, 150, 1600, 1}, {9, 300, 770, 0}, {17, 48, 5, 2},
+                                  {64, 10, 3072, 0}, {36, 4, 4, 0}};
+    size_t ns = sizeof shapes / sizeof shapes[0];
+    for (size_t s = 0; s < ns + sizeof more / sizeof more[0]; s++) {
+        const int *sh = s < ns ? shapes[s] : more[s - ns];
+        prob p;
+        prob_make(&p, LX_GEMM_BF16_EXACT, sh[0], sh[1], sh[2], sh[3]);
+        float *wf = malloc(sizeof(float) * (p.ldw * p.n + 1));
+        for (int j = 0; j < p.n; j++)
+            for (size_t kk = 0; kk < p.ldw; kk++)
+                wf[(size_t)j * p.ldw + kk] = lx_bf16_to_f32(p.w[(size_t)j * p.ldw + kk]);
+        for (int bias = 0; bias < 2; bias++)
+            for (int acc = 0; acc < 2; acc++) {
+                size_t bytes = sizeof(float) * p.ldc * p.m;
+                float *c = malloc(bytes + 4), *c2 = malloc(bytes + 4);
+                memcpy(c, p.c0, bytes);
+                memcpy(c2, p.c0, bytes);
+                const float *b = bias ? p.bias : NULL;
+                lx_gemm_f32_avx2(p.m, p.n, p.k, p.a, p.lda, wf, p.ldw, b, c, p.ldc, acc);
+                check_ref(&p, c, bias, acc);
+                int h = p.n / 3;
+                lx_gemm_f32_avx2(p.m, p.n - h, p.k, p.a, p.lda, wf + (size_t)h * p.ldw, p.ldw,
+                                 b ? b + h : NULL, c2 + h, p.ldc, acc);
+                lx_gemm_f32_avx2(p.m, h, p.k, p.a, p.lda, wf, p.ldw, b, c2, p.ldc, acc);
+                assert_memory_equal(c, c2, bytes);
+                for (int i = 0; i < p.m; i += 5) { /* row i alone */
+                    memcpy(c2, p.c0 + (size_t)i * p.ldc, sizeof(float) * p.ldc);
+                    lx_gemm_f32_avx2(1, p.n, p.k, p.a + (size_t)i * p.lda, p.lda, wf, p.ldw, b,
+                                     c2, p.ldc, acc);
+                    assert_memory_equal(c2, c + (size_t)i * p.ldc, sizeof(float) * p.n);
+                }
+                free(c), free(c2);
+            }
+        free(wf);
+        prob_free(&p);
+    }
 }
 
 static void test_errors(void **state) {
@@ -549,10 +649,12 @@ int main(void) {
     lx_gemm_caps_detect(&caps_portable, 1);
     caps_nobf16 = caps_native;
     caps_nobf16.avx512bf16 = 0;
+    lx_gemm_caps_detect_max(&caps_avx2, LX_ISA_AVX2);
     fprintf(stderr, "native path: %s\n", lx_gemm_caps_name(&caps_native));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_portable),
         cmocka_unit_test(test_avx512),
+        cmocka_unit_test(test_avx2),
         cmocka_unit_test(test_paths_agree),
         cmocka_unit_test(test_batch_invariant),
         cmocka_unit_test(test_widen_all),
@@ -560,6 +662,7 @@ int main(void) {
         cmocka_unit_test(test_rounded_a),
         cmocka_unit_test(test_gelu_out),
         cmocka_unit_test(test_f32_packed),
+        cmocka_unit_test(test_f32_avx2),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_pool),
     };

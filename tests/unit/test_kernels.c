@@ -83,6 +83,15 @@ static void test_attention_portable(void **state) {
     all_shapes(LX_ISA_PORTABLE);
 }
 
+static void test_attention_avx2(void **state) {
+    (void)state;
+    if (lx_k_isa_best() < LX_ISA_AVX2) {
+        fprintf(stderr, "(no AVX2 here: only the portable path)\n");
+        return;
+    }
+    all_shapes(LX_ISA_AVX2);
+}
+
 static void test_attention_avx512(void **state) {
     (void)state;
     if (!lx_k_have_avx512()) {
@@ -136,6 +145,7 @@ static void test_gelu_bf16(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attention_portable),
+        cmocka_unit_test(test_attention_avx2),
         cmocka_unit_test(test_attention_avx512),
         cmocka_unit_test(test_gelu_bf16),
     };

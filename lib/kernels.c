@@ -100,6 +100,9 @@ void lx_k_gelu(float *x, const float *b, size_t n, int isa) {
     if (isa >= LX_ISA_AVX512) {
         lx_k_gelu_avx512(x, b, n);
         return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_gelu_avx2(x, b, n);
+        return;
     }
     for (size_t i = 0; i < n; i++) {
         float v = b ? x[i] + b[i] : x[i];
@@ -111,6 +114,9 @@ void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int isa) 
     if (isa >= LX_ISA_AVX512) {
         lx_gemm_round_bf16_avx512(dst, src, n, npad);
         return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_round_bf16_avx2(dst, src, n, npad);
+        return;
     }
     for (int i = 0; i < n; i++) dst[i] = lx_f32_to_bf16(src[i]);
     for (int i = n; i < npad; i++) dst[i] = 0;
@@ -119,6 +125,9 @@ void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int isa) 
 void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int isa) {
     if (isa >= LX_ISA_AVX512) {
         lx_k_gelu_bf16_avx512(dst, x, b, n);
+        return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_gelu_bf16_avx2(dst, x, b, n);
         return;
     }
     for (size_t i = 0; i < n; i++) {

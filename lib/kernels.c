@@ -140,6 +140,9 @@ void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int is
     if (isa >= LX_ISA_AVX512) {
         lx_k_softmax_masked_avx512(s, mask, scale, n);
         return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_softmax_masked_avx2(s, mask, scale, n);
+        return;
     }
     float mx = -INFINITY;
     for (int j = 0; j < n; j++) {

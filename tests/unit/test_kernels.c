@@ -3,7 +3,7 @@
  * sizes that are not a multiple of 16, more than 64, query counts that are not a multiple
  * of 4, masked keys — against a double-precision reference, on both paths; GELU written
  * in bf16 (lx_k_gelu_bf16) against GELU then rounding; and the elementwise kernels (GELU,
- * bf16 rounding) on every level the CPU has, on lengths
+ * softmax, bf16 rounding) on every level the CPU has, on lengths
  * that end in a partial vector, against references in double or bit for bit (each test
  * says its tolerance and why).
  *
@@ -206,6 +206,62 @@ static void test_gelu_tails(void **state) {
     free(x), free(b), free(full), free(y), free(h);
 }
 
+/* softmax(s * scale + mask) against exp in double of the same f32 arguments (the kernel
+ * rounds s * scale and then + mask to f32, as PyTorch's f32 does): relative error per
+ * probability within
+ *   6e-8 |y|  (y = arg - max is rounded to f32, and exp carries that relative error times |y|)
+ * + 2e-7      (exp: the polynomial's 2e-7, or expf's ulp)
+ * + 1.5e-7    (1 / sum and the product rounded)
+ * + 6e-8 * 4 sqrt(n)  (the f32 sum: n positive terms in one or 8 lanes; rounding errors
+ *              of the partial sums are independent and unbiased, so their sum grows as
+ *              sqrt(n) ulps — 4 standard deviations, ~8x what the seed here measures; the
+ *              worst case, n ulps, would hide a lost tail lane at n = 4099),
+ * plus 1e-37 absolute for arguments below -87 (exp gives 0 there, the reference at most
+ * 1.6e-38).  A masked key (mask -3.4e38) gets probability exactly 0; nothing is written
+ * past n. */
+static void check_softmax(size_t n, int masked, float spread, float shift, float scale, int isa) {
+    float *s = malloc(sizeof(float) * (n + GUARD)), *mask = malloc(sizeof(float) * n);
+    float *arg = malloc(sizeof(float) * n);
+    double *ref = malloc(sizeof(double) * n);
+    for (size_t j = 0; j < n + GUARD; j++) s[j] = j < n ? (float)(rnd() * spread + shift) : 99.0f;
+    for (size_t j = 0; j < n; j++)
+        mask[j] = masked && j % 3 == 1 ? -3.4e38f : masked && j % 5 == 0 ? -2.5f : 0.0f;
+    double mx = -INFINITY, sum = 0;
+    for (size_t j = 0; j < n; j++) {
+        float a = s[j] * scale;
+        arg[j] = masked ? a + mask[j] : a;
+        mx = arg[j] > mx ? arg[j] : mx;
+    }
+    for (size_t j = 0; j < n; j++) sum += ref[j] = exp(arg[j] - mx);
+    lx_k_softmax_masked(s, masked ? mask : NULL, scale, (int)n, isa);
+    double tsum = 6e-8 * 4 * sqrt((double)n);
+    for (size_t j = 0; j < n; j++) {
+        double p = ref[j] / sum, y = fabs((double)arg[j] - mx);
+        double tol = (6e-8 * y + 2e-7 + 1.5e-7 + tsum) * p + 1e-37;
+        if (masked && mask[j] < -1e38f) assert_true(s[j] == 0.0f);
+        if (fabs(s[j] - p) > tol) {
+            fprintf(stderr, "softmax: n %zu [%zu] = %.9g, expected %.9g (masked %d spread %g shift %g isa %d)\n",
+                    n, j, s[j], p, masked, spread, shift, isa);
+            fail();
+        }
+    }
+    for (size_t j = n; j < n + GUARD; j++) assert_true(s[j] == 99.0f);
+    free(s), free(mask), free(arg), free(ref);
+}
+
+static void test_softmax(void **state) {
+    (void)state;
+    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
+        for (size_t l = 0; l < NLENS; l++)
+            for (int masked = 0; masked < 2; masked++) {
+                check_softmax(lens[l], masked, 8.0f, 0.0f, 0.125f, isa);
+                /* arguments down to -120: the cut at -87 */
+                check_softmax(lens[l], masked, 60.0f, 0.0f, 1.0f, isa);
+                /* every score far below 0: only the maximum keeps exp from underflowing */
+                check_softmax(lens[l], masked, 4.0f, -200.0f, 1.0f, isa);
+            }
+}
+
 /* f32 bit patterns where rounding to bf16 is easy to get wrong. */
 static const uint32_t bf16_cases[] = {
     0x00000000, 0x80000000, 0x3f800000, 0xbf800000,
@@ -268,6 +324,7 @@ int main(void) {
         cmocka_unit_test(test_attention_avx512),
         cmocka_unit_test(test_gelu_bf16),
         cmocka_unit_test(test_gelu_tails),
+        cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_round_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

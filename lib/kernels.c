@@ -84,6 +84,9 @@ void lx_k_add_layernorm(float *x, const float *r, const float *rb, int m, int n,
     if (isa >= LX_ISA_AVX512) {
         lx_k_add_layernorm_avx512(x, r, rb, m, n, ld, ln->g, ln->b, eps);
         return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_add_layernorm_avx2(x, r, rb, m, n, ld, ln->g, ln->b, eps);
+        return;
     }
     for (int i = 0; i < m; i++) {
         float *row = x + (size_t)i * ld;

@@ -100,5 +100,7 @@ void lx_k_gelu_avx2(float *x, const float *b, size_t n);
 void lx_k_gelu_bf16_avx2(uint16_t *dst, const float *x, const float *b, size_t n);
 void lx_k_round_bf16_avx2(uint16_t *dst, const float *src, int n, int npad);
 void lx_k_softmax_masked_avx2(float *s, const float *mask, float scale, int n);
+void lx_k_add_layernorm_avx2(float *x, const float *r, const float *rb, int m, int n, int ld,
+                             const float *g, const float *b, float eps);
 
 #endif

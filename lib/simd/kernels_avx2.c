@@ -1,6 +1,6 @@
 /*
  * kernels_avx2.c — AVX2 + FMA + F16C versions of the elementwise kernels of lib/kernels.c
- * (GELU, GELU into bf16, masked softmax, bf16 rounding),
+ * (GELU, GELU into bf16, masked softmax, residual + LayerNorm, bf16 rounding),
  * for CPUs without AVX-512 (Zen 3, most laptops).  Compiled with -mavx2 -mfma -mf16c (see
  * the Makefile) and called only when the isa level is at least LX_ISA_AVX2.
  *
@@ -111,5 +111,60 @@ void lx_k_softmax_masked_avx2(float *s, const float *mask, float scale, int n) {
     for (int j = 0; j < n; j += 8) {
         size_t left = (size_t)(n - j);
         store8(s + j, left, _mm256_mul_ps(load8(s + j, left), inv));
+    }
+}
+
+/* One step of LayerNorm's first pass: v = x + r + rb on 8 values (left > 0 of them real,
+ * the rest 0), written back to x. */
+static inline __m256 add_row8(float *x, const float *r, const float *rb, size_t left) {
+    __m256 v = load8(x, left);
+    if (r) v = _mm256_add_ps(v, load8(r, left));
+    if (rb) v = _mm256_add_ps(v, load8(rb, left));
+    store8(x, left, v);
+    return v;
+}
+
+/* 8 values of a row less its mean, 0 in the lanes past the row's end. */
+static inline __m256 dev8(const float *x, size_t left, __m256 mean) {
+    __m256 d = _mm256_sub_ps(load8(x, left), mean);
+    return left >= 8 ? d : _mm256_and_ps(d, _mm256_castsi256_ps(lanes(left)));
+}
+
+/* Row by row: x <- LayerNorm(x + r + rb) with gamma g and beta b (r, rb may be NULL), the
+ * passes of lx_k_add_layernorm_avx512: sum, sum of squared deviations (two-pass, so no
+ * cancellation), normalise, over a row that stays in L1.  The sums go into two 8-lane
+ * accumulators, alternate vectors: 16 partial sums as in the AVX-512 kernel's 16 lanes,
+ * so float rounding stays as far below the 1e-6 relative the network needs (next to the
+ * portable kernel's double sums), and two adds are in flight. */
+void lx_k_add_layernorm_avx2(float *x, const float *r, const float *rb, int m, int n, int ld,
+                             const float *g, const float *b, float eps) {
+    for (int i = 0; i < m; i++) {
+        float *row = x + (size_t)i * ld;
+        const float *res = r ? r + (size_t)i * ld : NULL;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+        for (int j = 0; j < n; j += 16) {
+            s0 = _mm256_add_ps(s0, add_row8(row + j, res ? res + j : NULL, rb ? rb + j : NULL,
+                                            (size_t)(n - j)));
+            if (j + 8 < n)
+                s1 = _mm256_add_ps(s1, add_row8(row + j + 8, res ? res + j + 8 : NULL,
+                                                rb ? rb + j + 8 : NULL, (size_t)(n - j - 8)));
+        }
+        __m256 mean = _mm256_set1_ps(hsum8(_mm256_add_ps(s0, s1)) / (float)n);
+        __m256 q0 = _mm256_setzero_ps(), q1 = q0;
+        for (int j = 0; j < n; j += 16) {
+            __m256 d = dev8(row + j, (size_t)(n - j), mean);
+            q0 = _mm256_fmadd_ps(d, d, q0);
+            if (j + 8 < n) {
+                d = dev8(row + j + 8, (size_t)(n - j - 8), mean);
+                q1 = _mm256_fmadd_ps(d, d, q1);
+            }
+        }
+        float var = hsum8(_mm256_add_ps(q0, q1)) / (float)n;
+        __m256 inv = _mm256_set1_ps(1.0f / sqrtf(var + eps));
+        for (int j = 0; j < n; j += 8) {
+            size_t left = (size_t)(n - j);
+            __m256 d = _mm256_mul_ps(_mm256_sub_ps(load8(row + j, left), mean), inv);
+            store8(row + j, left, _mm256_fmadd_ps(d, load8(g + j, left), load8(b + j, left)));
+        }
     }
 }

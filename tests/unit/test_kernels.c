@@ -3,7 +3,7 @@
  * sizes that are not a multiple of 16, more than 64, query counts that are not a multiple
  * of 4, masked keys — against a double-precision reference, on both paths; GELU written
  * in bf16 (lx_k_gelu_bf16) against GELU then rounding; and the elementwise kernels (GELU,
- * softmax, bf16 rounding) on every level the CPU has, on lengths
+ * softmax, LayerNorm, bf16 rounding) on every level the CPU has, on lengths
  * that end in a partial vector, against references in double or bit for bit (each test
  * says its tolerance and why).
  *
@@ -262,6 +262,77 @@ static void test_softmax(void **state) {
             }
 }
 
+/* LayerNorm(x + r + rb) over m rows ld apart, against the mean and variance in double of
+ * the same f32 sums (x + r, then + rb, as the kernels add them).  Error per value, in
+ * units of the row's standard deviation sd, where the result is d g + b with d = (v -
+ * mean) / sd:
+ *   the mean: rounded to f32 (portable: 6e-8 |mean| / sd) or summed in f32 in 16 partial
+ *     sums (vector levels: errors growing as sqrt(n / 16) ulps of the row's values, |v| <=
+ *     |mean| + 4 sd here: 4 sqrt(n / 16) ulps of that, ~2.4e-7 (|mean| + 4 sd) / sd at
+ *     n = 768, 1e-6 at 4099);
+ *   the variance: likewise, one more pass; 1 / sqrt and the products: a few ulps of |d g|;
+ *   b added by the last rounding: half an ulp of |d g + b|.
+ * So |got - ref| <= (2e-7 + 6e-8 sqrt(n)) (|mean| / sd + 4) |g| + 4e-7 |d g| + 1.2e-7 |b|:
+ * the same bound on every level, as the network's 1e-4 against PyTorch needs nothing
+ * tighter.  The gaps between rows (ld > n) are never written. */
+static void check_layernorm(int n, int m, int withr, int withrb, int isa) {
+    int ld = n + 5;
+    size_t tot = (size_t)ld * m;
+    float *x = malloc(sizeof(float) * tot), *r = malloc(sizeof(float) * tot);
+    float *rb = malloc(sizeof(float) * n), *g = malloc(sizeof(float) * n);
+    float *bt = malloc(sizeof(float) * n), *v = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < tot; i++) {
+        x[i] = (size_t)(i % ld) < (size_t)n ? (float)(rnd() * 2 + 3) : 55.0f;
+        r[i] = (float)rnd();
+    }
+    for (int j = 0; j < n; j++) {
+        rb[j] = (float)(rnd() * 0.2);
+        g[j] = (float)(1 + rnd() * 0.5);
+        bt[j] = (float)(rnd() * 0.2);
+    }
+    float *x0 = malloc(sizeof(float) * tot);
+    memcpy(x0, x, sizeof(float) * tot);
+    lx_ln ln = {g, bt, n};
+    const float eps = 1e-12f;
+    lx_k_add_layernorm(x, withr ? r : NULL, withrb ? rb : NULL, m, n, ld, &ln, eps, isa);
+    for (int i = 0; i < m; i++) {
+        double mean = 0, var = 0;
+        for (int j = 0; j < n; j++) {
+            float a = x0[(size_t)i * ld + j];
+            if (withr) a += r[(size_t)i * ld + j];
+            if (withrb) a += rb[j];
+            v[j] = a;
+            mean += a;
+        }
+        mean /= n;
+        for (int j = 0; j < n; j++) var += (v[j] - mean) * (v[j] - mean);
+        var /= n;
+        double sd = sqrt(var + eps);
+        for (int j = 0; j < n; j++) {
+            double d = (v[j] - mean) / sd, ref = d * g[j] + bt[j];
+            double tol = (2e-7 + 6e-8 * sqrt((double)n)) * (fabs(mean) / sd + 4) * fabs(g[j]) +
+                         4e-7 * fabs(d * g[j]) + 1.2e-7 * fabs(bt[j]);
+            float got = x[(size_t)i * ld + j];
+            if (fabs(got - ref) > tol) {
+                fprintf(stderr, "layernorm: n %d row %d [%d] = %.9g, expected %.9g (r %d rb %d isa %d)\n",
+                        n, i, j, got, ref, withr, withrb, isa);
+                fail();
+            }
+        }
+        for (int j = n; j < ld; j++) assert_true(x[(size_t)i * ld + j] == 55.0f);
+    }
+    free(x), free(x0), free(r), free(rb), free(g), free(bt), free(v);
+}
+
+static void test_layernorm(void **state) {
+    (void)state;
+    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
+        for (size_t l = 0; l < NLENS; l++)
+            for (int withr = 0; withr < 2; withr++)
+                for (int withrb = 0; withrb < 2; withrb++)
+                    check_layernorm((int)lens[l], 3, withr, withrb, isa);
+}
+
 /* f32 bit patterns where rounding to bf16 is easy to get wrong. */
 static const uint32_t bf16_cases[] = {
     0x00000000, 0x80000000, 0x3f800000, 0xbf800000,
@@ -325,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_gelu_bf16),
         cmocka_unit_test(test_gelu_tails),
         cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_round_bf16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

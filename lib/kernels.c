@@ -10,6 +10,9 @@
  *
  * LayerNorm follows PyTorch: mean and biased variance over the row, computed here in
  * double so that the result does not depend on the row length's rounding.
+ *
+ * The elementwise kernels (GELU, softmax, LayerNorm, bf16 rounding, widening) have vector
+ * versions for each LX_ISA_* level: lib/simd/kernels_avx512.c and kernels_avx2.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -49,6 +52,10 @@ void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int isa) {
     if (isa >= LX_ISA_AVX512) {
         if (bf16) lx_k_widen_bf16_avx512(dst, src, n);
         else lx_k_widen_f16_avx512(dst, src, n);
+        return;
+    } else if (isa >= LX_ISA_AVX2) {
+        if (bf16) lx_k_widen_bf16_avx2(dst, src, n);
+        else lx_k_widen_f16_avx2(dst, src, n);
         return;
     }
     if (bf16)

@@ -96,6 +96,8 @@ void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m,
                                const float *g, const float *b, float eps);
 
 /* lib/simd/kernels_avx2.c: the same kernels on 8 lanes (AVX2 + FMA + F16C) */
+void lx_k_widen_bf16_avx2(float *dst, const uint16_t *src, size_t n);
+void lx_k_widen_f16_avx2(float *dst, const uint16_t *src, size_t n);
 void lx_k_gelu_avx2(float *x, const float *b, size_t n);
 void lx_k_gelu_bf16_avx2(uint16_t *dst, const float *x, const float *b, size_t n);
 void lx_k_round_bf16_avx2(uint16_t *dst, const float *src, int n, int npad);

@@ -1,6 +1,6 @@
 /*
  * kernels_avx2.c — AVX2 + FMA + F16C versions of the elementwise kernels of lib/kernels.c
- * (GELU, GELU into bf16, masked softmax, residual + LayerNorm, bf16 rounding),
+ * (GELU, GELU into bf16, masked softmax, residual + LayerNorm, bf16 rounding, widening),
  * for CPUs without AVX-512 (Zen 3, most laptops).  Compiled with -mavx2 -mfma -mf16c (see
  * the Makefile) and called only when the isa level is at least LX_ISA_AVX2.
  *
@@ -12,6 +12,9 @@
  * way a tail value goes through the same vector code as every other value: it gets the
  * same bits whatever its position, and nothing past n is written.  Full vectors use plain
  * loads and stores (masked stores are several times slower on Zen).
+ *
+ * Widening 16-bit weights: bf16 -> f32 is a 16-bit left shift of each value; f16 -> f32
+ * is the F16C conversion (vcvtph2ps), exact for every f16 including subnormals.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -57,6 +60,29 @@ static inline float hmax8(__m256 v) {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_max_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+
+void lx_k_widen_bf16_avx2(float *dst, const uint16_t *src, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(src + i));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    for (; i < n; i++) { /* the same shift, one value at a time */
+        uint32_t u = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &u, 4);
+    }
+}
+
+void lx_k_widen_f16_avx2(float *dst, const uint16_t *src, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    if (i < n) { /* vcvtph2ps on the tail too (it quiets signalling NaNs; lx_f16_to_f32 does not) */
+        uint16_t buf[8] = {0};
+        memcpy(buf, src + i, (n - i) * sizeof *src);
+        store8(dst + i, n - i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)buf)));
+    }
 }
 
 /* GELU: lx_gelu_x8 in math_avx2.h. */

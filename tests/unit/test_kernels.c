@@ -3,7 +3,7 @@
  * sizes that are not a multiple of 16, more than 64, query counts that are not a multiple
  * of 4, masked keys — against a double-precision reference, on both paths; GELU written
  * in bf16 (lx_k_gelu_bf16) against GELU then rounding; and the elementwise kernels (GELU,
- * softmax, LayerNorm, bf16 rounding) on every level the CPU has, on lengths
+ * softmax, LayerNorm, bf16 rounding, widening) on every level the CPU has, on lengths
  * that end in a partial vector, against references in double or bit for bit (each test
  * says its tolerance and why).
  *
@@ -389,6 +389,57 @@ static void test_round_bf16(void **state) {
     free(src), free(dst);
 }
 
+/* The value of a bf16 (bf16 != 0) or f16 bit pattern, in double, from its fields. */
+static double half_value(uint16_t h, int bf16) {
+    int mb = bf16 ? 7 : 10, eb = bf16 ? 8 : 5, bias = bf16 ? 127 : 15;
+    int e = (h >> mb) & ((1 << eb) - 1), m = h & ((1 << mb) - 1);
+    double mag = e == 0 ? ldexp(m, 1 - bias - mb)
+                 : e == (1 << eb) - 1 ? (m ? NAN : INFINITY) : ldexp((1 << mb) + m, e - bias - mb);
+    return h >> 15 ? -mag : mag;
+}
+
+/* Widening is exact on every level: every one of the 65536 bf16 and f16 values against
+ * its value in double (bf16: the very bits shifted, NaN payloads too; f16 NaNs keep sign
+ * and payload — the vector levels' vcvtph2ps also sets the quiet bit, which
+ * lx_f16_to_f32 leaves alone); every length and offset gives the bits of the long row,
+ * and nothing is written past n. */
+static void test_widen(void **state) {
+    (void)state;
+    enum { N = 65536 };
+    uint16_t *src = malloc(sizeof(uint16_t) * N);
+    float *full = malloc(sizeof(float) * N), *dst = malloc(sizeof(float) * (MAXLEN + GUARD));
+    for (int i = 0; i < N; i++) src[i] = (uint16_t)i;
+    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
+        for (int bf16 = 0; bf16 < 2; bf16++) {
+            lx_k_widen(full, src, N, bf16, isa);
+            for (int i = 0; i < N; i++) {
+                double want = half_value(src[i], bf16);
+                uint32_t got = bits_of(full[i]);
+                if (bf16) assert_true(got == (uint32_t)src[i] << 16);
+                else if (isnan(want))
+                    assert_true((got | 0x400000u) == (bits_of(lx_f16_to_f32(src[i])) | 0x400000u) &&
+                                isnan(full[i]));
+                else assert_true(got == bits_of((float)want)); /* -0 too */
+                if (!isnan(want) && (double)full[i] != want) {
+                    fprintf(stderr, "widen(%04x) = %.9g, expected %.9g (bf16 %d isa %d)\n",
+                            src[i], full[i], want, bf16, isa);
+                    fail();
+                }
+            }
+            for (size_t l = 0; l < NLENS; l++)
+                for (size_t o = 0; o < 8; o++) {
+                    /* rows that end (in their tail) among the f16 signalling NaNs or
+                     * the negative subnormals */
+                    size_t n = lens[l], at = (o % 2 ? 0x8200 : 0x7d00) + o - n;
+                    for (size_t i = 0; i < n + GUARD; i++) dst[i] = -3.0f;
+                    lx_k_widen(dst, src + at, n, bf16, isa);
+                    assert_memory_equal(dst, full + at, sizeof(float) * n);
+                    for (size_t i = n; i < n + GUARD; i++) assert_true(dst[i] == -3.0f);
+                }
+        }
+    free(src), free(full), free(dst);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_attention_portable),
@@ -398,6 +449,7 @@ int main(void) {
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_round_bf16),
+        cmocka_unit_test(test_widen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

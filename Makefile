@@ -56,7 +56,7 @@ $(BUILD)/lib/simd/%_avx512.o: lib/simd/%_avx512.c lib/*.h lib/simd/*.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -c $< -o $@
 
-$(BUILD)/lib/simd/%_avx2.o: lib/simd/%_avx2.c lib/*.h
+$(BUILD)/lib/simd/%_avx2.o: lib/simd/%_avx2.c lib/*.h lib/simd/*.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -mavx2 -mfma -mf16c -c $< -o $@
 

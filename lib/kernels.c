@@ -10,6 +10,9 @@
  *
  * LayerNorm follows PyTorch: mean and biased variance over the row, computed here in
  * double so that the result does not depend on the row length's rounding.
+ *
+ * The elementwise kernels (GELU, softmax, LayerNorm, bf16 rounding, widening) have vector
+ * versions for each LX_ISA_* level: lib/simd/kernels_avx512.c and kernels_avx2.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -54,6 +57,10 @@ void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, int isa) {
         if (bf16) lx_k_widen_bf16_avx512(dst, src, n);
         else lx_k_widen_f16_avx512(dst, src, n);
         return;
+    } else if (isa >= LX_ISA_AVX2) {
+        if (bf16) lx_k_widen_bf16_avx2(dst, src, n);
+        else lx_k_widen_f16_avx2(dst, src, n);
+        return;
     }
     if (bf16)
         for (size_t i = 0; i < n; i++) {
@@ -88,6 +95,9 @@ void lx_k_add_layernorm(float *x, const float *r, const float *rb, int m, int n,
     if (isa >= LX_ISA_AVX512) {
         lx_k_add_layernorm_avx512(x, r, rb, m, n, ld, ln->g, ln->b, eps);
         return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_add_layernorm_avx2(x, r, rb, m, n, ld, ln->g, ln->b, eps);
+        return;
     }
     for (int i = 0; i < m; i++) {
         float *row = x + (size_t)i * ld;
@@ -104,6 +114,9 @@ void lx_k_gelu(float *x, const float *b, size_t n, int isa) {
     if (isa >= LX_ISA_AVX512) {
         lx_k_gelu_avx512(x, b, n);
         return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_gelu_avx2(x, b, n);
+        return;
     }
     for (size_t i = 0; i < n; i++) {
         float v = b ? x[i] + b[i] : x[i];
@@ -115,6 +128,9 @@ void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int isa) 
     if (isa >= LX_ISA_AVX512) {
         lx_gemm_round_bf16_avx512(dst, src, n, npad);
         return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_round_bf16_avx2(dst, src, n, npad);
+        return;
     }
     for (int i = 0; i < n; i++) dst[i] = lx_f32_to_bf16(src[i]);
     for (int i = n; i < npad; i++) dst[i] = 0;
@@ -123,6 +139,9 @@ void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, int isa) 
 void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int isa) {
     if (isa >= LX_ISA_AVX512) {
         lx_k_gelu_bf16_avx512(dst, x, b, n);
+        return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_gelu_bf16_avx2(dst, x, b, n);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -134,6 +153,9 @@ void lx_k_gelu_bf16(uint16_t *dst, const float *x, const float *b, size_t n, int
 void lx_k_softmax_masked(float *s, const float *mask, float scale, int n, int isa) {
     if (isa >= LX_ISA_AVX512) {
         lx_k_softmax_masked_avx512(s, mask, scale, n);
+        return;
+    } else if (isa >= LX_ISA_AVX2) {
+        lx_k_softmax_masked_avx2(s, mask, scale, n);
         return;
     }
     float mx = -INFINITY;

@@ -54,7 +54,7 @@ void lx_k_layernorm(float *y, int ldy, const float *x, int ldx, int m, int n,
                     const lx_ln *ln, float eps);
 /* x <- GELU(x + b) elementwise over n values (b [n] may be NULL), the exact form
  * x/2 (1 + erf(x / sqrt 2)); isa selects the vector version (within ~1e-6 relative,
- * see lib/simd/kernels_avx512.c). */
+ * see lib/simd/math_avx512.h and math_avx2.h). */
 void lx_k_gelu(float *x, const float *b, size_t n, int isa);
 /* dst[i] <- bf16(GELU(x[i] + b[i])) (rounded as lx_f32_to_bf16 rounds): for a product
  * with bf16 weights next, which takes its A in bf16 (lib/gemm.h, lx_gemm_op.ab) — half
@@ -97,5 +97,15 @@ void lx_k_attn_ctx_avx2(int lq, int lk, int dh, const float *p, size_t ldp, cons
                         size_t ldv, float *ctx, size_t ldc);
 void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m, int n, int ld,
                                const float *g, const float *b, float eps);
+
+/* lib/simd/kernels_avx2.c: the same kernels on 8 lanes (AVX2 + FMA + F16C) */
+void lx_k_widen_bf16_avx2(float *dst, const uint16_t *src, size_t n);
+void lx_k_widen_f16_avx2(float *dst, const uint16_t *src, size_t n);
+void lx_k_gelu_avx2(float *x, const float *b, size_t n);
+void lx_k_gelu_bf16_avx2(uint16_t *dst, const float *x, const float *b, size_t n);
+void lx_k_round_bf16_avx2(uint16_t *dst, const float *src, int n, int npad);
+void lx_k_softmax_masked_avx2(float *s, const float *mask, float scale, int n);
+void lx_k_add_layernorm_avx2(float *x, const float *r, const float *rb, int m, int n, int ld,
+                             const float *g, const float *b, float eps);
 
 #endif

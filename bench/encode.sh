@@ -49,6 +49,7 @@ gflop=$(awk -v L=$L -v N=$N 'BEGIN { H = 768; I = 3072; F = 2048
     printf "%.3f", f / 1e9 }')
 echo "work: $gflop GFLOP per record (L=$L, N=$N)"
 echo "sgemm: OpenBLAS cblas_sgemm on 2048^3 f32, all $(nproc) cores (gemmbench --sgemm-rate), once per round"
+echo "kernels: $(gemmbench --path) (LX_CPU=${LX_CPU:-best})"
 
 wall() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^wall_s=/) print substr($i, 8) }' "$1"; }
 rss() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^peak_rss_mb=/) print substr($i, 13) }' "$1"; }

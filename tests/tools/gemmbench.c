@@ -237,19 +237,22 @@ static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
 
 static void usage(FILE *f) {
     fprintf(f, "usage: gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16] "
-               "[--time S]\n       gemmbench --sgemm-rate [--size N] [--time S]\n");
+               "[--time S]\n       gemmbench --sgemm-rate [--size N] [--time S]\n"
+               "       gemmbench --path   (the kernels lx-encode takes here, after LX_CPU)\n");
 }
 
 int main(int argc, char **argv) {
     opts o = {.threads = 2, .portable = 0, .kind = LX_GEMM_BF16, .time = 0.3,
               .sgemm_rate = 0, .size = 2048};
+    int path = 0;
     static const struct option lo[] = {
         {"threads", required_argument, 0, 't'}, {"portable", no_argument, 0, 'p'},
         {"kind", required_argument, 0, 'k'},    {"time", required_argument, 0, 'T'},
         {"sgemm-rate", no_argument, 0, 'r'},    {"size", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"path", no_argument, 0, 'P'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "t:pk:T:rs:h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:pk:T:rs:Ph", lo, NULL)) != -1) {
         switch (c) {
         case 't': o.threads = atoi(optarg); break;
         case 'p': o.portable = 1; break;
@@ -261,6 +264,7 @@ int main(int argc, char **argv) {
             break;
         case 'T': o.time = atof(optarg); break;
         case 'r': o.sgemm_rate = 1; break;
+        case 'P': path = 1; break;
         case 's': o.size = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -279,6 +283,10 @@ int main(int argc, char **argv) {
     int cpu = o.portable || getenv("LX_NO_AVX512") ? LX_CPU_PORTABLE : lx_cpu_parse(getenv("LX_CPU"));
     lx_gemm_caps_detect_max(&caps, cpu == LX_CPU_PORTABLE ? LX_ISA_PORTABLE
                                    : cpu == LX_CPU_AVX2   ? LX_ISA_AVX2 : LX_ISA_AVX512);
+    if (path) {
+        printf("%s\n", lx_gemm_caps_name(&caps));
+        return 0;
+    }
     static const char *kinds[] = {"bf16", "bf16-exact", "f16"};
     printf("cblas_sgemm %dx%dx%d f32 (OpenBLAS, %d threads): %.1f GFLOP/s\n", o.size, o.size,
            o.size, openblas_get_num_threads(), sgemm_rate(o.size, o.time));

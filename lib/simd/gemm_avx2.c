@@ -6,22 +6,29 @@
  *
  * Why: with 20-36 rows (one record) OpenBLAS packs all of W for little arithmetic on
  * it, so a third of a batch-1 run was sgemm's copy routine; and 16-bit weights went
- * through f32 tiles widened in memory.  These kernels read W where it lies (the mapped
- * file), widening bf16 (a shift) or f16 (vcvtph2ps) in registers, so each weight
- * streams from memory once per product, at half the bytes for 16-bit weights.
+ * through 4 MB f32 tiles widened in memory.  These kernels read W where it lies (the
+ * mapped file), so each weight streams from memory once per product, at half the bytes
+ * for 16-bit weights.
  *
- * Layout.  A [M, K] (f32) and W [N, K] are both read along K.  A tile is 4 rows of A x
- * 3 rows of W: 12 ymm accumulators of 8 partial dot products each, plus 3 for the W
- * rows and 1 for the A row being used: all 16 registers.  Per 8 values of K that is 7
- * loads for 12 FMAs.  At the end each A row's three accumulators are summed by a
- * horizontal-add tree into C[i][j0..j0+2].
+ * Layout.  A [M, K] (f32) and W [N, K] are both read along K.  A tile is 2 rows of A x
+ * 6 rows of W: 12 ymm accumulators of 8 partial dot products each, the 2 A vectors and
+ * the W vector in use: 15 of the 16 registers.  Per 8 values of K that is 8 loads for
+ * 12 FMAs.  The shape is for Zen 2/3's L1 (32 KB) and L2 bandwidth: A (36 rows of 768
+ * f32 = 110 KB) cannot stay in L1, so it streams from L2 once per W tile, and a tile
+ * that needs fewer A vectors per FMA goes further (4 x 3, which reads A twice as often,
+ * ran at about half the FMA peak).  At the end each A row's six accumulators are summed
+ * by a horizontal-add tree into C[i][j0..j0+5].
  *
- * Loops (sized for a 32 KB L1 and a 512 KB L2): panels of W rows (W_PANEL_BYTES, kept
- * in L2) outermost, then blocks of A rows (A_BLOCK_BYTES, in L2), then 3-row W tiles;
+ * 16-bit weights are widened once per W tile into an f32 buffer in L1 (a shift for
+ * bf16, vcvtph2ps for f16), which every A tile then reads: the widening costs once per
+ * tile rather than once per A tile.
+ *
+ * Loops (for a 32-48 KB L1 and a 512 KB-1 MB L2): panels of W rows (W_PANEL_BYTES, kept
+ * in L2) outermost, then blocks of A rows (A_BLOCK_BYTES, in L2), then 6-row W tiles;
  * K is cut into pieces (K_PIECE values) so that a W tile's piece stays in L1 while every
- * 4-row A tile of the block passes over it.  With one record the whole of A is one
- * block (up to 36 rows of 768, or 20 of 3072 per block), so every weight comes from
- * memory once.
+ * 2-row A tile of the block passes over it.  With one record the whole of A is one block
+ * (36 rows of 768, or 20 of 3072), so every weight comes from memory once; the A tiles
+ * take turns prefetching the next W tile, a cache line each.
  *
  * Each C[i][j] is summed in an order fixed by K alone (8 lanes per piece, the pieces in
  * order, then the lanes): a result does not depend on the other rows, the columns of
@@ -33,126 +40,121 @@
 #include <string.h>
 #include "gemm.h"
 
-#define A_BLOCK_BYTES (320u * 1024u)
-#define W_PANEL_BYTES (128u * 1024u)
+#define A_BLOCK_BYTES (256u * 1024u)
+#define W_PANEL_BYTES (192u * 1024u)
 #define K_PIECE 512
+#define TW 6                      /* W rows per tile */
 
-enum { W_F32 = 0, W_BF16 = 1, W_F16 = 2 };
-
-/* 8 weights from row w at element kk, widened to f32. */
-static inline __attribute__((always_inline)) __m256 load_w(const void *w, int kk, const int wt) {
-    if (wt == W_F32) return _mm256_loadu_ps((const float *)w + kk);
-    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + kk));
-    if (wt == W_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-    return _mm256_cvtph_ps(h);
-}
-
-/* [sum a, sum b, sum c, sum c]: the three dot products of one A row. */
-static inline __m128 reduce3(__m256 a, __m256 b, __m256 c) {
-    __m256 ab = _mm256_hadd_ps(a, b), cc = _mm256_hadd_ps(c, c);
-    __m256 s = _mm256_hadd_ps(ab, cc);
+/* [sum a, sum b, sum c, sum d] of four vectors, and [sum e, sum f, ., .] of two. */
+static inline __m128 reduce4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
     return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
 }
 
-/* Where a tile's mr x nr corner goes, and its share of the prefetching: the W lines
- * pf elements on from its rows (0: none), lines pf_phase, pf_phase + pf_period, ... */
+static inline __m128 reduce2(__m256 e, __m256 f) {
+    __m256 h = _mm256_hadd_ps(e, f);
+    __m256 s = _mm256_hadd_ps(h, h);
+    return _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+}
+
+/* Where a tile's mr x nr corner goes, and its share of the prefetching: lines
+ * pf_phase, pf_phase + pf_period, ... of the next W tile's rows pf[j] (NULL: none), whose
+ * elements are pf_eb bytes. */
 typedef struct tile_out {
     float *c;
     size_t ldc;
     const float *bias;            /* NULL: none (or not this piece of K) */
     int mr, nr, accumulate;
-    size_t pf;
-    int pf_phase, pf_period;
+    const char *pf[TW];
+    int pf_eb, pf_phase, pf_period;
 } tile_out;
 
-/* Row i of a tile into C: its sums r, plus bias, plus the old C when accumulating. */
-static inline void store_row(__m128 r, const tile_out *o, int i) {
-    static const int lanes[8] = {-1, -1, -1, 0, 0, 0, 0, 0};
-    __m128i m = _mm_loadu_si128((const __m128i *)(lanes + 3 - o->nr));
+/* Row i of a tile into C: its six sums (lo: columns 0-3, hi: 4-5), plus bias, plus the
+ * old C when accumulating.  Plain stores for a whole row (AMD's masked stores are slow). */
+static inline void store_row(__m128 lo, __m128 hi, const tile_out *o, int i) {
     float *ci = o->c + (size_t)i * o->ldc;
-    if (o->bias) r = _mm_add_ps(r, _mm_maskload_ps(o->bias, m));
-    if (o->accumulate) r = _mm_add_ps(r, _mm_maskload_ps(ci, m));
-    _mm_maskstore_ps(ci, m, r);
+    if (o->nr == TW) {
+        if (o->bias) {
+            lo = _mm_add_ps(lo, _mm_loadu_ps(o->bias));
+            hi = _mm_add_ps(hi, _mm_castpd_ps(_mm_load_sd((const double *)(o->bias + 4))));
+        }
+        if (o->accumulate) {
+            lo = _mm_add_ps(lo, _mm_loadu_ps(ci));
+            hi = _mm_add_ps(hi, _mm_castpd_ps(_mm_load_sd((const double *)(ci + 4))));
+        }
+        _mm_storeu_ps(ci, lo);
+        _mm_store_sd((double *)(ci + 4), _mm_castps_pd(hi));
+        return;
+    }
+    float v[8];
+    _mm_storeu_ps(v, lo);
+    _mm_storeu_ps(v + 4, hi);
+    for (int j = 0; j < o->nr; j++) /* the same additions, in the same order */
+        ci[j] = o->accumulate ? (o->bias ? v[j] + o->bias[j] : v[j]) + ci[j]
+                              : o->bias ? v[j] + o->bias[j] : v[j];
 }
 
-/* One step of 8 values of K: the three W vectors against each of the four A rows. */
-#define STEP(x0, x1, x2, x3, y0, y1, y2)                                                  \
+/* v stays in a register: gcc would otherwise fold each W load into both FMAs that use
+ * it as a memory operand, and two loads of every W vector made the loop load bound (14
+ * loads for 12 FMAs ran at a third of the FMA peak on Zen 3; 8 loads, at about 60%). */
+#define IN_REG(v) __asm__("" : "+x"(v))
+
+/* One step of 8 values of K: each of the six W vectors against the two A rows. */
+#define STEP(x0, x1, Y)                                                                   \
     do {                                                                                  \
-        __m256 x_ = (x0);                                                                 \
-        c00 = _mm256_fmadd_ps(x_, y0, c00), c01 = _mm256_fmadd_ps(x_, y1, c01);          \
-        c02 = _mm256_fmadd_ps(x_, y2, c02);                                               \
-        x_ = (x1);                                                                        \
-        c10 = _mm256_fmadd_ps(x_, y0, c10), c11 = _mm256_fmadd_ps(x_, y1, c11);          \
-        c12 = _mm256_fmadd_ps(x_, y2, c12);                                               \
-        x_ = (x2);                                                                        \
-        c20 = _mm256_fmadd_ps(x_, y0, c20), c21 = _mm256_fmadd_ps(x_, y1, c21);          \
-        c22 = _mm256_fmadd_ps(x_, y2, c22);                                               \
-        x_ = (x3);                                                                        \
-        c30 = _mm256_fmadd_ps(x_, y0, c30), c31 = _mm256_fmadd_ps(x_, y1, c31);          \
-        c32 = _mm256_fmadd_ps(x_, y2, c32);                                               \
+        __m256 a0_ = (x0), a1_ = (x1), y_;                                                \
+        y_ = Y(0);                                                                       \
+        IN_REG(y_);                                                                       \
+        c00 = _mm256_fmadd_ps(a0_, y_, c00), c10 = _mm256_fmadd_ps(a1_, y_, c10);        \
+        y_ = Y(1);                                                                       \
+        IN_REG(y_);                                                                       \
+        c01 = _mm256_fmadd_ps(a0_, y_, c01), c11 = _mm256_fmadd_ps(a1_, y_, c11);        \
+        y_ = Y(2);                                                                       \
+        IN_REG(y_);                                                                       \
+        c02 = _mm256_fmadd_ps(a0_, y_, c02), c12 = _mm256_fmadd_ps(a1_, y_, c12);        \
+        y_ = Y(3);                                                                       \
+        IN_REG(y_);                                                                       \
+        c03 = _mm256_fmadd_ps(a0_, y_, c03), c13 = _mm256_fmadd_ps(a1_, y_, c13);        \
+        y_ = Y(4);                                                                       \
+        IN_REG(y_);                                                                       \
+        c04 = _mm256_fmadd_ps(a0_, y_, c04), c14 = _mm256_fmadd_ps(a1_, y_, c14);        \
+        y_ = Y(5);                                                                       \
+        IN_REG(y_);                                                                       \
+        c05 = _mm256_fmadd_ps(a0_, y_, c05), c15 = _mm256_fmadd_ps(a1_, y_, c15);        \
     } while (0)
 
-/* One 4 x 3 tile over k values: a[i] rows of f32 A, w[j] rows of W (type wt); the
+/* One 2 x 6 tile over k values: a[i] rows of f32 A, w[j] rows of f32 W.  The
  * accumulators are named, not an array, so that they stay in registers. */
-static inline __attribute__((always_inline)) void tile43(const float *const a[4],
-                                                         const void *const w[3], int k,
-                                                         const int wt, const tile_out *o) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
-           c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    const void *w0 = w[0], *w1 = w[1], *w2 = w[2];
-    int kk = 0;
-    /* a cache line holds 16 f32 or 32 16-bit weights: every 2 or 4 steps */
-    const int per_line = wt == W_F32 ? 2 : 4;
-    const size_t eb = wt == W_F32 ? 4 : 2;
-    int pfc = o->pf ? o->pf_phase * per_line : -1;
+__attribute__((noinline)) static void tile26(const float *const a[2], const float *const w[TW],
+                                             int k, const tile_out *o) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c04 = c00, c05 = c00,
+           c10 = c00, c11 = c00, c12 = c00, c13 = c00, c14 = c00, c15 = c00;
+    const float *a0 = a[0], *a1 = a[1];
+    const float *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3], *w4 = w[4], *w5 = w[5];
+    /* a new cache line of the prefetched rows every 64 / (8 pf_eb) steps */
+    int every = o->pf[0] ? 64 / (8 * o->pf_eb) : 0;
+    int pfc = every ? o->pf_phase * every : -1, kk = 0;
+#define YW(j) _mm256_loadu_ps(w##j + kk)
     for (; kk + 8 <= k; kk += 8) {
         if (pfc-- == 0) {
-            pfc = o->pf_period * per_line - 1;
-            _mm_prefetch((const char *)w0 + ((size_t)kk + o->pf) * eb, _MM_HINT_T0);
-            _mm_prefetch((const char *)w1 + ((size_t)kk + o->pf) * eb, _MM_HINT_T0);
-            _mm_prefetch((const char *)w2 + ((size_t)kk + o->pf) * eb, _MM_HINT_T0);
+            pfc = o->pf_period * every - 1;
+            size_t off = (size_t)kk * (size_t)o->pf_eb;
+            for (int j = 0; j < TW; j++) _mm_prefetch(o->pf[j] + off, _MM_HINT_T0);
         }
-        __m256 y0 = load_w(w0, kk, wt), y1 = load_w(w1, kk, wt), y2 = load_w(w2, kk, wt);
-        STEP(_mm256_loadu_ps(a0 + kk), _mm256_loadu_ps(a1 + kk), _mm256_loadu_ps(a2 + kk),
-             _mm256_loadu_ps(a3 + kk), y0, y1, y2);
+        STEP(_mm256_loadu_ps(a0 + kk), _mm256_loadu_ps(a1 + kk), YW);
     }
+#undef YW
     if (kk < k) { /* the tail, zero padded: zeros add nothing to the sums */
-        int t = k - kk;
-        float ta[4][8] = {{0}};
-        _Alignas(32) unsigned char tw[3][32] = {{0}};
-        for (int i = 0; i < 4; i++) memcpy(ta[i], a[i] + kk, (size_t)t * 4);
-        for (int j = 0; j < 3; j++) memcpy(tw[j], (const char *)w[j] + (size_t)kk * eb, (size_t)t * eb);
-        __m256 y0 = load_w(tw[0], 0, wt), y1 = load_w(tw[1], 0, wt), y2 = load_w(tw[2], 0, wt);
-        STEP(_mm256_loadu_ps(ta[0]), _mm256_loadu_ps(ta[1]), _mm256_loadu_ps(ta[2]),
-             _mm256_loadu_ps(ta[3]), y0, y1, y2);
+        size_t t = (size_t)(k - kk) * 4;
+        float ta[2][8] = {{0}}, tw[TW][8] = {{0}};
+        memcpy(ta[0], a0 + kk, t), memcpy(ta[1], a1 + kk, t);
+        for (int j = 0; j < TW; j++) memcpy(tw[j], w[j] + kk, t);
+#define YT(j) _mm256_loadu_ps(tw[j])
+        STEP(_mm256_loadu_ps(ta[0]), _mm256_loadu_ps(ta[1]), YT);
+#undef YT
     }
-    __m128 r0 = reduce3(c00, c01, c02), r1 = reduce3(c10, c11, c12);
-    __m128 r2 = reduce3(c20, c21, c22), r3 = reduce3(c30, c31, c32);
-    store_row(r0, o, 0);
-    if (o->mr > 1) store_row(r1, o, 1);
-    if (o->mr > 2) store_row(r2, o, 2);
-    if (o->mr > 3) store_row(r3, o, 3);
-}
-
-typedef void (*tile_fn)(const float *const a[4], const void *const w[3], int k,
-                        const tile_out *o);
-
-/* Not inlined: one register allocation per weight type. */
-__attribute__((noinline)) static void tile_f32(const float *const a[4], const void *const w[3],
-                                               int k, const tile_out *o) {
-    tile43(a, w, k, W_F32, o);
-}
-
-__attribute__((noinline)) static void tile_bf16(const float *const a[4],
-                                                const void *const w[3], int k,
-                                                const tile_out *o) {
-    tile43(a, w, k, W_BF16, o);
-}
-
-__attribute__((noinline)) static void tile_f16(const float *const a[4], const void *const w[3],
-                                               int k, const tile_out *o) {
-    tile43(a, w, k, W_F16, o);
+    store_row(reduce4(c00, c01, c02, c03), reduce2(c04, c05), o, 0);
+    if (o->mr > 1) store_row(reduce4(c10, c11, c12, c13), reduce2(c14, c15), o, 1);
 }
 
 /* Rows of row_bytes that fit in bytes: a multiple of mult, at least mult. */
@@ -164,47 +166,83 @@ static int rows_fit(size_t bytes, size_t row_bytes, int mult) {
     return (int)r;
 }
 
-/* The loops of the top of the file around tile, for W of web bytes an element. */
-static void drive(tile_fn tile, int m, int n, int k, const float *a, size_t lda,
-                  const char *w, size_t ldw, size_t web, const float *bias, float *c,
-                  size_t ldc, int accumulate) {
+enum { W_F32 = 0, W_BF16 = 1, W_F16 = 2 };
+
+/* n values of a 16-bit W row widened into dst. */
+static void widen_row(float *dst, const uint16_t *src, int n, int wt) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(src + i));
+        __m256 v = wt == W_BF16
+                       ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+                       : _mm256_cvtph_ps(h);
+        _mm256_storeu_ps(dst + i, v);
+    }
+    if (i < n) {
+        uint16_t t[8] = {0};
+        memcpy(t, src + i, (size_t)(n - i) * 2);
+        __m128i h = _mm_loadu_si128((const __m128i *)t);
+        __m256 v = wt == W_BF16
+                       ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+                       : _mm256_cvtph_ps(h);
+        float o[8];
+        _mm256_storeu_ps(o, v);
+        memcpy(dst + i, o, (size_t)(n - i) * 4);
+    }
+}
+
+/* The loops of the top of the file, for W of type wt (rows ldw elements apart). */
+static void drive(int m, int n, int k, const float *a, size_t lda, const char *w, size_t ldw,
+                  int wt, const float *bias, float *c, size_t ldc, int accumulate) {
     if (m <= 0 || n <= 0) return;
-    /* A blocks of even size (a multiple of 4 rows), so that a 36-row A that just misses
-     * the budget splits 20 + 16, not 32 + 4 */
+    size_t web = wt == W_F32 ? 4 : 2;
+    /* A blocks of even size (a multiple of 2 rows), so that an A that just misses the
+     * budget splits in halves rather than leaving a sliver */
     int nblk = (int)(((size_t)m * k * 4 + A_BLOCK_BYTES - 1) / A_BLOCK_BYTES);
     if (nblk < 1) nblk = 1;
     int mb = (m + nblk - 1) / nblk;
-    mb = (mb + 3) & ~3;
-    int nb = rows_fit(W_PANEL_BYTES, (size_t)k * web, 3);
-    int nkb = (k + K_PIECE - 1) / K_PIECE;
+    mb = (mb + 1) & ~1;
+    int nb = rows_fit(W_PANEL_BYTES, (size_t)k * web, TW);
+    int nkb = k > 0 ? (k + K_PIECE - 1) / K_PIECE : 1;
+    _Alignas(32) float wide[TW][K_PIECE]; /* a 16-bit W tile's piece, widened */
     for (int n0 = 0; n0 < n; n0 += nb) {
         int n1 = n - n0 < nb ? n : n0 + nb;
         for (int m0 = 0; m0 < m; m0 += mb) {
             int m1 = m - m0 < mb ? m : m0 + mb;
-            for (int j0 = n0; j0 < n1; j0 += 3) {
-                int nr = n1 - j0 < 3 ? n1 - j0 : 3;
+            for (int j0 = n0; j0 < n1; j0 += TW) {
+                int nr = n1 - j0 < TW ? n1 - j0 : TW;
                 for (int kb = 0; kb < nkb; kb++) {
                     int p0 = kb * K_PIECE, p1 = p0 + K_PIECE < k ? p0 + K_PIECE : k;
-                    const void *wr[3];
-                    for (int j = 0; j < 3; j++)
-                        wr[j] = w + ((size_t)(j0 + (j < nr ? j : nr - 1)) * ldw + (size_t)p0) * web;
-                    /* while the A tiles use this piece of W, fetch the next (in elements
-                     * from it): the next piece of the same rows, or the next tile's
-                     * first; the A tiles take turns, a line each (one tile asking for
-                     * all of them queues more misses than the core tracks) */
-                    size_t pf = kb + 1 < nkb ? (size_t)(p1 - p0)
-                              : j0 + 6 <= n ? 3 * ldw - (size_t)p0 : 0;
-                    int ntiles = (m1 - m0 + 3) / 4;
-                    for (int i0 = m0; i0 < m1; i0 += 4) {
-                        int mr = m1 - i0 < 4 ? m1 - i0 : 4;
-                        const float *ar[4];
-                        for (int i = 0; i < 4; i++)
-                            ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * lda + p0;
+                    const char *src[TW];
+                    const float *wr[TW];
+                    for (int j = 0; j < TW; j++) {
+                        src[j] = w + ((size_t)(j0 + (j < nr ? j : nr - 1)) * ldw + (size_t)p0) * web;
+                        if (wt == W_F32) {
+                            wr[j] = (const float *)src[j];
+                        } else {
+                            if (j < nr) widen_row(wide[j], (const uint16_t *)src[j], p1 - p0, wt);
+                            wr[j] = wide[j < nr ? j : nr - 1];
+                        }
+                    }
+                    /* while the A tiles use this piece of W, fetch the next: the next
+                     * piece of the same rows, or the next tile's first (in elements from
+                     * this one); the A tiles take turns, a line each (one tile asking
+                     * for all of them queues more misses than the core tracks) */
+                    size_t pfd = kb + 1 < nkb ? (size_t)(p1 - p0)
+                               : j0 + 2 * TW <= n ? TW * ldw - (size_t)p0 : 0;
+                    tile_out o = {.ldc = ldc, .nr = nr, .pf_eb = (int)web,
+                                  .pf_period = (m1 - m0 + 1) / 2};
+                    for (int j = 0; j < TW; j++) o.pf[j] = pfd ? src[j] + pfd * web : NULL;
+                    for (int i0 = m0; i0 < m1; i0 += 2) {
+                        const float *ar[2] = {a + (size_t)i0 * lda + p0,
+                                              a + (size_t)(i0 + (m1 - i0 > 1)) * lda + p0};
+                        o.c = c + (size_t)i0 * ldc + j0;
                         /* the bias with the first piece; later pieces add onto C */
-                        tile_out o = {c + (size_t)i0 * ldc + j0, ldc,
-                                      bias && !kb ? bias + j0 : NULL, mr, nr,
-                                      kb ? 1 : accumulate, pf, (i0 - m0) / 4, ntiles};
-                        tile(ar, wr, p1 - p0, &o);
+                        o.bias = bias && !kb ? bias + j0 : NULL;
+                        o.mr = m1 - i0 < 2 ? 1 : 2;
+                        o.accumulate = kb ? 1 : accumulate;
+                        o.pf_phase = (i0 - m0) / 2;
+                        tile26(ar, wr, p1 - p0, &o);
                     }
                 }
             }
@@ -214,13 +252,13 @@ static void drive(tile_fn tile, int m, int n, int k, const float *a, size_t lda,
 
 void lx_gemm_f32_avx2(int m, int n, int k, const float *a, size_t lda, const float *w,
                       size_t ldw, const float *bias, float *c, size_t ldc, int accumulate) {
-    drive(tile_f32, m, n, k, a, lda, (const char *)w, ldw, 4, bias, c, ldc, accumulate);
+    drive(m, n, k, a, lda, (const char *)w, ldw, W_F32, bias, c, ldc, accumulate);
 }
 
 void lx_gemm_w16f32_avx2(int m, int n, int k, const float *a, size_t lda, const uint16_t *w,
                          size_t ldw, int wf16, const float *bias, float *c, size_t ldc,
                          int accumulate) {
-    drive(wf16 ? tile_f16 : tile_bf16, m, n, k, a, lda, (const char *)w, ldw, 2, bias, c, ldc,
+    drive(m, n, k, a, lda, (const char *)w, ldw, wf16 ? W_F16 : W_BF16, bias, c, ldc,
           accumulate);
 }
 

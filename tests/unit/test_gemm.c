@@ -456,6 +456,16 @@ static void test_gelu_out(void **state) {
         }
 }
 
+/* The bf16 weights of p widened to f32, same layout: f32 weights for which check_ref's
+ * exact bound applies. */
+static float *widened_w(const prob *p) {
+    float *wf = malloc(sizeof(float) * (p->ldw * p->n + 1));
+    for (int j = 0; j < p->n; j++)
+        for (size_t kk = 0; kk < p->ldw; kk++)
+            wf[(size_t)j * p->ldw + kk] = lx_bf16_to_f32(p->w[(size_t)j * p->ldw + kk]);
+    return wf;
+}
+
 /* The f32 network's kernel for many rows (W packed, A broadcast): f32 weights (the bf16
  * values widened, so that check_ref's exact bound applies), every shape plus ones with
  * several K blocks, column chunks and row blocks; and two column ranges give the same
@@ -471,10 +481,7 @@ static void test_f32_packed(void **state) {
         const int *sh = s < ns ? shapes[s] : more[s - ns];
         prob p;
         prob_make(&p, LX_GEMM_BF16_EXACT, sh[0], sh[1], sh[2], sh[3]);
-        float *wf = malloc(sizeof(float) * (p.ldw * p.n + 1));
-        for (int j = 0; j < p.n; j++)
-            for (size_t kk = 0; kk < p.ldw; kk++)
-                wf[(size_t)j * p.ldw + kk] = lx_bf16_to_f32(p.w[(size_t)j * p.ldw + kk]);
+        float *wf = widened_w(&p);
         for (int bias = 0; bias < 2; bias++)
             for (int acc = 0; acc < 2; acc++) {
                 float *c = malloc(sizeof(float) * (p.ldc * p.m + 1));
@@ -520,10 +527,7 @@ static void test_f32_avx2(void **state) {
         const int *sh = s < ns ? shapes[s] : more[s - ns];
         prob p;
         prob_make(&p, LX_GEMM_BF16_EXACT, sh[0], sh[1], sh[2], sh[3]);
-        float *wf = malloc(sizeof(float) * (p.ldw * p.n + 1));
-        for (int j = 0; j < p.n; j++)
-            for (size_t kk = 0; kk < p.ldw; kk++)
-                wf[(size_t)j * p.ldw + kk] = lx_bf16_to_f32(p.w[(size_t)j * p.ldw + kk]);
+        float *wf = widened_w(&p);
         for (int bias = 0; bias < 2; bias++)
             for (int acc = 0; acc < 2; acc++) {
                 size_t bytes = sizeof(float) * p.ldc * p.m;

@@ -42,7 +42,7 @@
 
 #define A_BLOCK_BYTES (256u * 1024u)
 #define W_PANEL_BYTES (192u * 1024u)
-#define K_PIECE 512
+#define K_PIECE 768
 #define TW 6                      /* W rows per tile */
 
 /* [sum a, sum b, sum c, sum d] of four vectors, and [sum e, sum f, ., .] of two. */

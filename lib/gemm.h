@@ -35,10 +35,11 @@
  *           an order fixed by K and by which side of 128 rows M is: a row's result does
  *           not depend on the other rows, the column range or the threads, and batches on
  *           the same side of 128 rows give the same bits.
- *   avx2    (caps.avx2 without caps.avx512; M < LX_GEMM_PACK_MIN_M): 4 rows of A x 3
- *           rows of W, 12 ymm accumulators, W read in place and widened in registers,
- *           A in f32 (for LX_GEMM_BF16 rounded to bf16 and widened back first: the
- *           same products as the portable path).
+ *   avx2    (caps.avx2 without caps.avx512; M < LX_GEMM_PACK_MIN_M): 2 rows of A x 6
+ *           rows of W, 12 ymm accumulators, W read in place (16-bit W widened a tile
+ *           at a time into L1), A in f32 (for LX_GEMM_BF16 rounded to bf16 and widened
+ *           back first: the same products as the portable path).  Each element of C is
+ *           summed in an order fixed by K: independent of the rows, range and threads.
  *   portable  (always correct): blocks of W rows widened to f32 into a scratch tile (and
  *           A rounded to bf16 for LX_GEMM_BF16), then cblas_sgemm on the tile.  Also
  *           taken on AVX-512 machines for LX_GEMM_BF16_EXACT and LX_GEMM_F16 with

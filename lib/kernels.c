@@ -5,8 +5,8 @@
  *
  * Matrix products with f32 weights are done a range of output columns at a time (so that
  * the network can spread one product over its threads): by lib/simd/gemm_avx512.c's f32
- * kernels on AVX-512, by BLAS's cblas_sgemm elsewhere; 16-bit weights go to lx_gemm
- * (lib/gemm.h).
+ * kernels on AVX-512, by gemm_avx2.c's for few rows on AVX2, by BLAS's cblas_sgemm
+ * elsewhere; 16-bit weights go to lx_gemm (lib/gemm.h).
  *
  * LayerNorm follows PyTorch: mean and biased variance over the row, computed here in
  * double so that the result does not depend on the row length's rounding.

@@ -36,8 +36,9 @@ typedef struct lx_ln {
  * are the row strides of x and y.  With isa >= LX_ISA_AVX512: for up to LX_K_F32_FEW_ROWS
  * rows lx_gemm_f32_avx512 (lib/gemm.h: streams W once, prefetched, where OpenBLAS would
  * pack all of it for little arithmetic); for more, lx_gemm_f32packed_avx512 with pack
- * (lx_gemm_f32pack_bytes(), 64-byte aligned) as its working memory.  cblas_sgemm
- * otherwise (or with pack NULL).  gelu != 0: y = GELU(x W^T + b), as lx_k_gelu computes
+ * (lx_gemm_f32pack_bytes(), 64-byte aligned) as its working memory.  With isa ==
+ * LX_ISA_AVX2: lx_gemm_f32_avx2 for up to LX_K_F32_FEW_ROWS rows.  cblas_sgemm otherwise
+ * (or with pack NULL).  gelu != 0: y = GELU(x W^T + b), as lx_k_gelu computes
  * it (in the packed kernel's registers; over the columns just written elsewhere).  (16-bit
  * layers go through lx_gemm, lib/gemm.h.) */
 #define LX_K_F32_FEW_ROWS 64

@@ -76,14 +76,14 @@ static inline void store_row(__m128 lo, __m128 hi, const tile_out *o, int i) {
     if (o->nr == TW) {
         if (o->bias) {
             lo = _mm_add_ps(lo, _mm_loadu_ps(o->bias));
-            hi = _mm_add_ps(hi, _mm_castpd_ps(_mm_load_sd((const double *)(o->bias + 4))));
+            hi = _mm_add_ps(hi, _mm_castsi128_ps(_mm_loadu_si64(o->bias + 4)));
         }
         if (o->accumulate) {
             lo = _mm_add_ps(lo, _mm_loadu_ps(ci));
-            hi = _mm_add_ps(hi, _mm_castpd_ps(_mm_load_sd((const double *)(ci + 4))));
+            hi = _mm_add_ps(hi, _mm_castsi128_ps(_mm_loadu_si64(ci + 4)));
         }
         _mm_storeu_ps(ci, lo);
-        _mm_store_sd((double *)(ci + 4), _mm_castps_pd(hi));
+        _mm_storeu_si64(ci + 4, _mm_castps_si128(hi)); /* two floats, unaligned */
         return;
     }
     float v[8];

@@ -117,6 +117,8 @@ static void usage(void) {
         "  -h, --help            show this help and exit\n"
         "      --version         show the version and exit\n"
         "\n"
+        "Environment: LX_MODEL the default model; LX_CPU the most of the CPU to use\n"
+        "(portable, avx2, avx512; default: all it has).\n"
         "Exit status: 0 success, 1 bad input or failure, 2 usage error.\n"
         "Example:\n"
         "  lx-tokenize < q.jsonl | lx-embed-vis --features f.tsv |\n"

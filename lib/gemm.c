@@ -438,8 +438,9 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
     if (nt == 1) return range_unchecked(caps, op, 0, op->n, op->ab, op->ldab, NULL, &s[0], err);
     /* two work items per thread with many rows (each packs its own columns of W), four
-     * with few; multiples of 32 columns (one packed panel) */
-    int items = nt * (op->m >= LX_GEMM_PACK_MIN_M ? 2 : 4);
+     * with few; multiples of 32 columns (one packed panel).  One per thread on the sgemm
+     * route: each cblas_sgemm call packs all of A again */
+    int items = nt * (path == PATH_SGEMM ? 1 : op->m >= LX_GEMM_PACK_MIN_M ? 2 : 4);
     int chunk = (op->n + items - 1) / items;
     chunk = (chunk + 31) & ~31;
     share_ctx x = {caps, op, op->ab, op->ldab, NULL, NULL, s, nt, chunk, 0, 0, err};

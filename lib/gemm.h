@@ -107,6 +107,12 @@ typedef struct lx_gemm_caps {
  * (an LX_ISA_* level): tests and users choose a lower path with it (the
  * tools take it from LX_CPU; the library itself reads no environment). */
 void lx_gemm_caps_detect_max(lx_gemm_caps *caps, int max_isa);
+/* The ceiling for an LX_CPU_* choice (lx_net_opts.cpu; LX_CPU_BEST: no ceiling). */
+static inline int lx_gemm_isa_ceiling(int cpu) {
+    return cpu == LX_CPU_PORTABLE ? LX_ISA_PORTABLE
+         : cpu == LX_CPU_AVX2     ? LX_ISA_AVX2
+                                  : LX_ISA_AVX512;
+}
 /* The same, with portable_only != 0 meaning LX_ISA_PORTABLE and 0 the CPU's best. */
 void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only);
 /* "avx512-bf16", "avx512", "avx2" or "portable": the path LX_GEMM_BF16 takes. */
@@ -169,9 +175,9 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
                   lx_gemm_scratch *s, lx_error *err);
 
 /* The whole product, N split into ranges of a multiple of 32 columns (two per thread with
- * many rows, four with few) that the pool's threads take in turn, the calling thread
- * included (pool NULL: all on the calling thread); s points to lx_pool_size(pool)
- * scratches, s[t] used by thread t.
+ * many rows, four with few, one on the sgemm route, where each call packs all of A) that
+ * the pool's threads take in turn, the calling thread included (pool NULL: all on the
+ * calling thread); s points to lx_pool_size(pool) scratches, s[t] used by thread t.
  * Small products use fewer threads; the sgemm (portable) route runs on the calling thread
  * only when OpenBLAS runs threads of its own.  Returns 0 or -1 with err set. */
 int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,

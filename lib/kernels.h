@@ -93,9 +93,6 @@ void lx_k_gelu_bf16_avx512(uint16_t *dst, const float *x, const float *b, size_t
 void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n);
 void lx_k_attn_ctx_avx512(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
                           size_t ldv, float *ctx, size_t ldc);
-/* lib/simd/attn_avx2.c: ctx[lq, dh] = p v, as lx_k_attn_ctx_avx512 */
-void lx_k_attn_ctx_avx2(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
-                        size_t ldv, float *ctx, size_t ldc);
 void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m, int n, int ld,
                                const float *g, const float *b, float eps);
 
@@ -106,6 +103,8 @@ void lx_k_gelu_avx2(float *x, const float *b, size_t n);
 void lx_k_gelu_bf16_avx2(uint16_t *dst, const float *x, const float *b, size_t n);
 void lx_k_round_bf16_avx2(uint16_t *dst, const float *src, int n, int npad);
 void lx_k_softmax_masked_avx2(float *s, const float *mask, float scale, int n);
+void lx_k_attn_ctx_avx2(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
+                        size_t ldv, float *ctx, size_t ldc);
 void lx_k_add_layernorm_avx2(float *x, const float *r, const float *rb, int m, int n, int ld,
                              const float *g, const float *b, float eps);
 

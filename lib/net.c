@@ -453,9 +453,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     net->isz = c->intermediate_size;
     net->eps = (float)c->layer_norm_eps;
     int cpu = net->opts.portable ? LX_CPU_PORTABLE : net->opts.cpu;
-    lx_gemm_caps_detect_max(&net->caps, cpu == LX_CPU_PORTABLE ? LX_ISA_PORTABLE
-                                        : cpu == LX_CPU_AVX2   ? LX_ISA_AVX2
-                                                               : LX_ISA_AVX512);
+    lx_gemm_caps_detect_max(&net->caps, lx_gemm_isa_ceiling(cpu));
     net->isa = lx_gemm_caps_isa(&net->caps);
     if (bind_all(net, err) < 0) {
         lx_net_free(net);

@@ -39,6 +39,8 @@
 #include <immintrin.h>
 #include <string.h>
 #include "gemm.h"
+#include "kernels.h"
+#include "math_avx2.h"
 
 #define A_BLOCK_BYTES (256u * 1024u)
 #define W_PANEL_BYTES (192u * 1024u)
@@ -99,28 +101,19 @@ static inline void store_row(__m128 lo, __m128 hi, const tile_out *o, int i) {
  * loads for 12 FMAs ran at a third of the FMA peak on Zen 3; 8 loads, at about 60%). */
 #define IN_REG(v) __asm__("" : "+x"(v))
 
+/* W row j's vector against the two A rows (a0_, a1_ of STEP). */
+#define COL(j, Y)                                                                         \
+    do {                                                                                  \
+        __m256 y_ = Y(j);                                                                 \
+        IN_REG(y_);                                                                       \
+        c0##j = _mm256_fmadd_ps(a0_, y_, c0##j), c1##j = _mm256_fmadd_ps(a1_, y_, c1##j); \
+    } while (0)
+
 /* One step of 8 values of K: each of the six W vectors against the two A rows. */
 #define STEP(x0, x1, Y)                                                                   \
     do {                                                                                  \
-        __m256 a0_ = (x0), a1_ = (x1), y_;                                                \
-        y_ = Y(0);                                                                       \
-        IN_REG(y_);                                                                       \
-        c00 = _mm256_fmadd_ps(a0_, y_, c00), c10 = _mm256_fmadd_ps(a1_, y_, c10);        \
-        y_ = Y(1);                                                                       \
-        IN_REG(y_);                                                                       \
-        c01 = _mm256_fmadd_ps(a0_, y_, c01), c11 = _mm256_fmadd_ps(a1_, y_, c11);        \
-        y_ = Y(2);                                                                       \
-        IN_REG(y_);                                                                       \
-        c02 = _mm256_fmadd_ps(a0_, y_, c02), c12 = _mm256_fmadd_ps(a1_, y_, c12);        \
-        y_ = Y(3);                                                                       \
-        IN_REG(y_);                                                                       \
-        c03 = _mm256_fmadd_ps(a0_, y_, c03), c13 = _mm256_fmadd_ps(a1_, y_, c13);        \
-        y_ = Y(4);                                                                       \
-        IN_REG(y_);                                                                       \
-        c04 = _mm256_fmadd_ps(a0_, y_, c04), c14 = _mm256_fmadd_ps(a1_, y_, c14);        \
-        y_ = Y(5);                                                                       \
-        IN_REG(y_);                                                                       \
-        c05 = _mm256_fmadd_ps(a0_, y_, c05), c15 = _mm256_fmadd_ps(a1_, y_, c15);        \
+        __m256 a0_ = (x0), a1_ = (x1);                                                    \
+        COL(0, Y); COL(1, Y); COL(2, Y); COL(3, Y); COL(4, Y); COL(5, Y);                 \
     } while (0)
 
 /* One 2 x 6 tile over k values: a[i] rows of f32 A, w[j] rows of f32 W.  The
@@ -168,29 +161,6 @@ static int rows_fit(size_t bytes, size_t row_bytes, int mult) {
 
 enum { W_F32 = 0, W_BF16 = 1, W_F16 = 2 };
 
-/* n values of a 16-bit W row widened into dst. */
-static void widen_row(float *dst, const uint16_t *src, int n, int wt) {
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m128i h = _mm_loadu_si128((const __m128i *)(src + i));
-        __m256 v = wt == W_BF16
-                       ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
-                       : _mm256_cvtph_ps(h);
-        _mm256_storeu_ps(dst + i, v);
-    }
-    if (i < n) {
-        uint16_t t[8] = {0};
-        memcpy(t, src + i, (size_t)(n - i) * 2);
-        __m128i h = _mm_loadu_si128((const __m128i *)t);
-        __m256 v = wt == W_BF16
-                       ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
-                       : _mm256_cvtph_ps(h);
-        float o[8];
-        _mm256_storeu_ps(o, v);
-        memcpy(dst + i, o, (size_t)(n - i) * 4);
-    }
-}
-
 /* The loops of the top of the file, for W of type wt (rows ldw elements apart). */
 static void drive(int m, int n, int k, const float *a, size_t lda, const char *w, size_t ldw,
                   int wt, const float *bias, float *c, size_t ldc, int accumulate) {
@@ -220,7 +190,12 @@ static void drive(int m, int n, int k, const float *a, size_t lda, const char *w
                         if (wt == W_F32) {
                             wr[j] = (const float *)src[j];
                         } else {
-                            if (j < nr) widen_row(wide[j], (const uint16_t *)src[j], p1 - p0, wt);
+                            if (j < nr && wt == W_BF16)
+                                lx_k_widen_bf16_avx2(wide[j], (const uint16_t *)src[j],
+                                                     (size_t)(p1 - p0));
+                            else if (j < nr)
+                                lx_k_widen_f16_avx2(wide[j], (const uint16_t *)src[j],
+                                                    (size_t)(p1 - p0));
                             wr[j] = wide[j < nr ? j : nr - 1];
                         }
                     }
@@ -262,25 +237,13 @@ void lx_gemm_w16f32_avx2(int m, int n, int k, const float *a, size_t lda, const 
           accumulate);
 }
 
-/* dst[i] = src[i] rounded to bf16 (nearest even) and widened back, as lib/gemm.c's
- * round_bf16 does it, bit for bit (a NaN: its quiet form, low bits kept). */
+/* dst[i] = src[i] rounded to bf16 (math_avx2.h's rounding, bit for bit lx_f32_to_bf16)
+ * and widened back: lx_bf16_to_f32(lx_f32_to_bf16(src[i])). */
 void lx_gemm_round_f32_avx2(float *dst, const float *src, int n) {
-    const __m256i abs = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
-    const __m256i half = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1);
-    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u), quiet = _mm256_set1_epi32(0x400000);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256i u = _mm256_loadu_si256((const __m256i *)(src + i));
-        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs), inf);
-        __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(half, _mm256_and_si256(_mm256_srli_epi32(u, 16), one)));
-        r = _mm256_blendv_epi8(_mm256_and_si256(r, hi), _mm256_or_si256(u, quiet), nan);
-        _mm256_storeu_si256((__m256i *)(dst + i), r);
+        __m128i h = lx_round_bf16_x8(_mm256_loadu_ps(src + i));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
-    for (; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, src + i, 4);
-        if ((u & 0x7fffffffu) > 0x7f800000u) u |= 0x400000u;
-        else u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-        memcpy(dst + i, &u, 4);
-    }
+    for (; i < n; i++) dst[i] = lx_bf16_to_f32(lx_f32_to_bf16(src[i]));
 }

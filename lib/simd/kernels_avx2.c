@@ -1,7 +1,7 @@
 /*
  * kernels_avx2.c — AVX2 + FMA + F16C versions of the elementwise kernels of lib/kernels.c
- * (GELU, GELU into bf16, masked softmax, residual + LayerNorm, bf16 rounding, widening),
- * for CPUs without AVX-512 (Zen 3, most laptops).  Compiled with -mavx2 -mfma -mf16c (see
+ * (GELU, GELU into bf16, masked softmax, residual + LayerNorm, bf16 rounding, widening)
+ * and of attention's p v, for CPUs without AVX-512 (Zen 3, most laptops).  Compiled with -mavx2 -mfma -mf16c (see
  * the Makefile) and called only when the isa level is at least LX_ISA_AVX2.
  *
  * They are 8-lane ports of kernels_avx512.c: the same algorithms, and the vector exp,
@@ -191,6 +191,46 @@ void lx_k_add_layernorm_avx2(float *x, const float *r, const float *rb, int m, i
             size_t left = (size_t)(n - j);
             __m256 d = _mm256_mul_ps(_mm256_sub_ps(load8(row + j, left), mean), inv);
             store8(row + j, left, _mm256_fmadd_ps(d, load8(g + j, left), load8(b + j, left)));
+        }
+    }
+}
+
+/* ctx[lq, dh] = p v for one attention head (at 20-36 rows by 64, OpenBLAS's per-call cost
+ * was most of the time): for 2 rows of p and 32 columns of v at a time, p[i][j] is
+ * broadcast and multiplied into the 4 vectors of v's row j (8 accumulators, 4 v vectors
+ * and a broadcast: 13 of the 16 registers).  Each sum runs over j in order, whatever the
+ * tile: the same bits for a row alone or with others.  Columns past dh are neither read
+ * nor written (load8 / store8). */
+void lx_k_attn_ctx_avx2(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
+                        size_t ldv, float *ctx, size_t ldc) {
+    for (int i0 = 0; i0 < lq; i0 += 2) {
+        int two = lq - i0 >= 2;
+        const float *p0 = p + (size_t)i0 * ldp, *p1 = two ? p0 + ldp : p0;
+        for (int d0 = 0; d0 < dh; d0 += 32) {
+            /* values left in each of the block's 4 vectors (0: none) */
+            size_t l[4];
+            for (int q = 0; q < 4; q++) l[q] = dh - d0 - 8 * q > 0 ? (size_t)(dh - d0 - 8 * q) : 0;
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00,
+                   a11 = a00, a12 = a00, a13 = a00;
+            for (int j = 0; j < lk; j++) {
+                const float *vj = v + (size_t)j * ldv + d0;
+                __m256 y0 = load8(vj, l[0]), y1 = load8(vj + 8, l[1]), y2 = load8(vj + 16, l[2]),
+                       y3 = load8(vj + 24, l[3]);
+                __m256 b = _mm256_broadcast_ss(p0 + j);
+                a00 = _mm256_fmadd_ps(b, y0, a00), a01 = _mm256_fmadd_ps(b, y1, a01);
+                a02 = _mm256_fmadd_ps(b, y2, a02), a03 = _mm256_fmadd_ps(b, y3, a03);
+                b = _mm256_broadcast_ss(p1 + j);
+                a10 = _mm256_fmadd_ps(b, y0, a10), a11 = _mm256_fmadd_ps(b, y1, a11);
+                a12 = _mm256_fmadd_ps(b, y2, a12), a13 = _mm256_fmadd_ps(b, y3, a13);
+            }
+            float *c0 = ctx + (size_t)i0 * ldc + d0;
+            store8(c0, l[0], a00), store8(c0 + 8, l[1], a01);
+            store8(c0 + 16, l[2], a02), store8(c0 + 24, l[3], a03);
+            if (two) {
+                float *c1 = c0 + ldc;
+                store8(c1, l[0], a10), store8(c1 + 8, l[1], a11);
+                store8(c1 + 16, l[2], a12), store8(c1 + 24, l[3], a13);
+            }
         }
     }
 }

@@ -281,8 +281,7 @@ int main(int argc, char **argv) {
     }
     lx_gemm_caps caps;
     int cpu = o.portable || getenv("LX_NO_AVX512") ? LX_CPU_PORTABLE : lx_cpu_parse(getenv("LX_CPU"));
-    lx_gemm_caps_detect_max(&caps, cpu == LX_CPU_PORTABLE ? LX_ISA_PORTABLE
-                                   : cpu == LX_CPU_AVX2   ? LX_ISA_AVX2 : LX_ISA_AVX512);
+    lx_gemm_caps_detect_max(&caps, lx_gemm_isa_ceiling(cpu));
     if (path) {
         printf("%s\n", lx_gemm_caps_name(&caps));
         return 0;

@@ -345,9 +345,8 @@ static void test_round(void **state) {
         r[17] = 1234.5f;
         lx_gemm_round_f32_avx2(r, src, n);
         for (int i = 0; i < n; i++) {
-            float want = lx_bf16_to_f32(lx_f32_to_bf16(src[i]));
-            if (isnan(want)) assert_true(isnan(r[i]));
-            else assert_memory_equal(&r[i], &want, 4);
+            float want = lx_bf16_to_f32(lx_f32_to_bf16(src[i])); /* NaNs bit for bit too */
+            assert_memory_equal(&r[i], &want, 4);
         }
         assert_true(r[17] == 1234.5f); /* nothing past n */
         for (int t = 0; t < 1000; t++) { /* and random bit patterns */
@@ -358,8 +357,7 @@ static void test_round(void **state) {
             lx_gemm_round_f32_avx2(y, x, 9);
             for (int i = 0; i < 9; i++) {
                 float want = lx_bf16_to_f32(lx_f32_to_bf16(x[i]));
-                if (isnan(want)) assert_true(isnan(y[i]));
-                else assert_memory_equal(&y[i], &want, 4);
+                assert_memory_equal(&y[i], &want, 4);
             }
         }
     }

@@ -156,6 +156,7 @@ static const int shapes[][4] = { /* m, n, k, row padding */
     {700, 9, 769, 1}, /* more rows than one L2 block of A */
     {130, 33, 1, 0},  {129, 70, 64, 2}, /* bf16: the packed kernel, odd K, partial panels */
     {140, 45, 45, 0}, {128, 16, 34, 1}, /* and partial blocks of 16 pairs, half panels */
+    {100, 20, 1540, 0}, /* AVX2, 16-bit, few rows: blocks of A rows and three pieces of K */
 };
 
 /* The library's own AVX-512 or AVX2 kernels (bit-reproducible across ranges and batches)

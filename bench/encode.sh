@@ -2,7 +2,10 @@
 # (768 hidden, 12 heads, 9/5/5 layers, 3129 answers): records/s and ms/record at batch 1
 # and 32 with 20 tokens and 36 regions, for f32 and bf16 storage; the machine's own
 # large-sgemm rate measured in this run and the fraction of it lx-encode reaches; model
-# load time; one question through the four-tool pipeline; peak RSS.
+# load time; one question through the four-tool pipeline; peak RSS.  Where Debian's
+# python3-torch is installed, the same network in PyTorch (bench/torch_lxmert.py, checked
+# against the reference fixtures first) runs in the same rounds, for lx's speed-up over it
+# on this machine.
 #
 # ms/record is the steady state: (wall time of R records - wall time of the first batch)
 # / (R - batch), so loading the model and the first touch of its mapped pages (a fresh
@@ -54,6 +57,30 @@ echo "kernels: $(gemmbench --path) (LX_CPU=${LX_CPU:-best})"
 wall() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^wall_s=/) print substr($i, 8) }' "$1"; }
 rss() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^peak_rss_mb=/) print substr($i, 13) }' "$1"; }
 
+# PyTorch beside lx: HF's LXMERT written in torch ops, its fastest setting here (one
+# intra-op thread, OpenBLAS on every core); only when it reproduces the fixtures.
+TORCH=$LX_ROOT/bench/torch_lxmert.py
+if /usr/bin/python3 -c 'import torch' 2> /dev/null; then
+    if /usr/bin/python3 "$TORCH" check "$LX_FIXTURES" > "$D/torch.check" 2>&1; then
+        echo "pytorch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), HF LXMERT in torch ops" \
+             "(bench/torch_lxmert.py; matches the reference fixtures), 1 intra-op thread, OpenBLAS on $(nproc) threads"
+    else
+        echo "pytorch: bench/torch_lxmert.py does not reproduce the fixtures; no comparison:"
+        sed 's/^/  /' "$D/torch.check"
+        TORCH=
+    fi
+else
+    echo "pytorch: not installed (apt-get install python3-torch for the same-run comparison)"
+    TORCH=
+fi
+# torch_measure ROUND NAME BATCH RECORDS: steady-state ms/record (after a warm-up batch)
+torch_measure() {
+    local ms
+    ms=$(peakrss -o "$D/t.torch" /usr/bin/python3 "$TORCH" time "$D/base" --batch "$3" \
+             --records "$4" | sed -n 's/^torch_ms_per_record=\([0-9.]*\) .*/\1/p')
+    [ -n "$ms" ] && printf '%d\t%s\t%s\t%s\n' "$1" "$2" "$ms" "$(rss "$D/t.torch")" >> "$D/res"
+}
+
 # Load: open the model, bind the weights, read no record.
 for m in base base-bf16; do
     peakrss -o "$D/t0.$m" lx-encode -m "$D/$m.lxm" < /dev/null > /dev/null
@@ -91,10 +118,15 @@ for k in $(seq "$ROUNDS"); do
     measure "$k" "bf16 batch 32" base-bf16 32 "$D/in32.bin" "$D/in.bin" "$R32"
     measure "$k" "bf16 batch 32 -t1" base-bf16 32 "$D/in32.bin" "$D/in.bin" "$R32" --threads 1
     measure "$k" "bf16 batch 1" base-bf16 1 "$D/one.bin" "$D/in1.bin" "$R1"
+    if [ -n "$TORCH" ]; then
+        torch_measure "$k" "torch batch 32" 32 64
+        torch_measure "$k" "torch batch 1" 1 8
+    fi
 done
 echo
 echo "lx-encode --only pooled_output, $L tokens, $N regions, steady state, median of $ROUNDS rounds:"
 awk -F '\t' -v g="$gflop" -v fb="$(stat -c %s "$D/base.lxm")" -v hb="$(stat -c %s "$D/base-bf16.lxm")" \
+    -v sb="$(stat -c %s "$D/base/model.safetensors")" \
     -v nproc="$(nproc)" '
     function med(a, n,    i, j, x, b) { for (i = 1; i <= n; i++) b[i] = a[i]
         for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j] < b[j - 1]; j--) { x = b[j]; b[j] = b[j - 1]; b[j - 1] = x }
@@ -112,13 +144,26 @@ awk -F '\t' -v g="$gflop" -v fb="$(stat -c %s "$D/base.lxm")" -v hb="$(stat -c %
             m = med(ms, n)
             printf "%-18s %6.1f records/s %7.1f ms/record (range %.1f-%.1f) %6.1f GFLOP/s = %3.0f%% of sgemm  peak RSS %5.0f MB (file %4.0f MB)\n",
                    name, 1000 / m, m, lo(ms, n), hi(ms, n), g / m * 1000, med(pc, n), rss[name],
-                   (name ~ /bf16/ ? hb : fb) / 1e6 }
+                   (name ~ /torch/ ? sb : name ~ /bf16/ ? hb : fb) / 1e6 }
         split("f32  batch 32|bf16 batch 32", sp, "|")
         for (s = 1; s <= 2; s++) { name = sp[s]; n = cnt[name]
             for (k = 1; k <= n; k++) r[k] = t[name " -t1", k] / t[name, k]
             printf "--threads %d / --threads 1, %s: %.2fx (median of per-round ratios; range %.2f-%.2f)\n",
                    nproc, name, med(r, n), lo(r, n), hi(r, n) }
+        for (b = 32; b >= 1; b -= 31) {
+            tn = "torch batch " b; if (!(tn in cnt)) continue
+            for (s = 1; s <= 2; s++) { name = (s == 1 ? "f32 " : "bf16") " batch " b; n = 0
+                for (k in rate) if ((tn, k) in t && (name, k) in t) r[++n] = t[tn, k] / t[name, k]
+                printf "lx %s against PyTorch: %.2fx as fast (median of per-round ratios; range %.2f-%.2f)\n",
+                       name, med(r, n), lo(r, n), hi(r, n) } }
     }' "$D/rate" "$D/res"
+if [ -n "$TORCH" ]; then # a fresh process: import, load the 856 MB safetensors, one forward
+    peakrss -o "$D/t.torch.once" /usr/bin/python3 "$TORCH" once "$D/base" > "$D/torch.once"
+    printf 'pytorch, one question from a fresh process: %.0f ms (import %.0f, load %.0f, forward %.0f), peak RSS %s MB\n' \
+        "$(awk -v w="$(wall "$D/t.torch.once")" 'BEGIN { print w * 1000 }')" \
+        $(sed -n 's/.*import_ms=\([0-9.]*\) load_ms=\([0-9.]*\) forward_ms=\([0-9.]*\).*/\1 \2 \3/p' "$D/torch.once") \
+        "$(rss "$D/t.torch.once")"
+fi
 for m in base base-bf16; do
     n="f32  batch 1"; [ $m = base ] || n="bf16 batch 1"
     awk -v a="$(wall "$D/t.$n.a")" -v w0="$(wall "$D/t0.$m")" -v m=$m \

@@ -77,7 +77,7 @@ fi
 torch_measure() {
     local ms
     ms=$(peakrss -o "$D/t.torch" /usr/bin/python3 "$TORCH" time "$D/base" --batch "$3" \
-             --records "$4" | sed -n 's/^torch_ms_per_record=\([0-9.]*\) .*/\1/p')
+             --records "$4" --blas-threads "$(nproc)" | sed -n 's/^torch_ms_per_record=\([0-9.]*\) .*/\1/p')
     [ -n "$ms" ] && printf '%d\t%s\t%s\t%s\n' "$1" "$2" "$ms" "$(rss "$D/t.torch")" >> "$D/res"
 }
 
@@ -158,7 +158,8 @@ awk -F '\t' -v g="$gflop" -v fb="$(stat -c %s "$D/base.lxm")" -v hb="$(stat -c %
                        name, med(r, n), lo(r, n), hi(r, n) } }
     }' "$D/rate" "$D/res"
 if [ -n "$TORCH" ]; then # a fresh process: import, load the 856 MB safetensors, one forward
-    peakrss -o "$D/t.torch.once" /usr/bin/python3 "$TORCH" once "$D/base" > "$D/torch.once"
+    peakrss -o "$D/t.torch.once" /usr/bin/python3 "$TORCH" once "$D/base" --blas-threads "$(nproc)" \
+        > "$D/torch.once"
     printf 'pytorch, one question from a fresh process: %.0f ms (import %.0f, load %.0f, forward %.0f), peak RSS %s MB\n' \
         "$(awk -v w="$(wall "$D/t.torch.once")" 'BEGIN { print w * 1000 }')" \
         $(sed -n 's/.*import_ms=\([0-9.]*\) load_ms=\([0-9.]*\) forward_ms=\([0-9.]*\).*/\1 \2 \3/p' "$D/torch.once") \

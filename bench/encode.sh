@@ -12,7 +12,8 @@
 # process maps every weight page once) are left out; both are reported on their own as
 # "load" (open, bind, no record) and "first record" (one record, from a fresh process,
 # minus load).  Knobs: LX_BENCH_ENCODE_R32 (records at batch 32, default 96),
-# LX_BENCH_ENCODE_R1 (records at batch 1, default 32).
+# LX_BENCH_ENCODE_R1 (records at batch 1, default 32), LX_BENCH_PYTHON (the Python with
+# torch, default Debian's /usr/bin/python3).
 set -u
 D=$LX_BENCH_DIR/encode; mkdir -p "$D"
 PATH=$LX_BIN:$LX_BUILD/tools:$PATH
@@ -59,10 +60,10 @@ rss() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^peak_rss_mb=/) print substr(
 
 # PyTorch beside lx: HF's LXMERT written in torch ops, its fastest setting here (one
 # intra-op thread, OpenBLAS on every core); only when it reproduces the fixtures.
-TORCH=$LX_ROOT/bench/torch_lxmert.py
-if /usr/bin/python3 -c 'import torch' 2> /dev/null; then
-    if /usr/bin/python3 "$TORCH" check "$LX_FIXTURES" > "$D/torch.check" 2>&1; then
-        echo "pytorch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), HF LXMERT in torch ops" \
+TORCH=$LX_ROOT/bench/torch_lxmert.py PY=${LX_BENCH_PYTHON:-/usr/bin/python3} # Debian's, with its torch
+if "$PY" -c 'import torch' 2> /dev/null; then
+    if "$PY" "$TORCH" check "$LX_FIXTURES" > "$D/torch.check" 2>&1; then
+        echo "pytorch: $("$PY" -c 'import torch; print(torch.__version__)'), HF LXMERT in torch ops" \
              "(bench/torch_lxmert.py; matches the reference fixtures), 1 intra-op thread, OpenBLAS on $(nproc) threads"
     else
         echo "pytorch: bench/torch_lxmert.py does not reproduce the fixtures; no comparison:"
@@ -76,7 +77,7 @@ fi
 # torch_measure ROUND NAME BATCH RECORDS: steady-state ms/record (after a warm-up batch)
 torch_measure() {
     local ms
-    ms=$(peakrss -o "$D/t.torch" /usr/bin/python3 "$TORCH" time "$D/base" --batch "$3" \
+    ms=$(peakrss -o "$D/t.torch" "$PY" "$TORCH" time "$D/base" --batch "$3" \
              --records "$4" --blas-threads "$(nproc)" | sed -n 's/^torch_ms_per_record=\([0-9.]*\) .*/\1/p')
     [ -n "$ms" ] && printf '%d\t%s\t%s\t%s\n' "$1" "$2" "$ms" "$(rss "$D/t.torch")" >> "$D/res"
 }
@@ -158,7 +159,7 @@ awk -F '\t' -v g="$gflop" -v fb="$(stat -c %s "$D/base.lxm")" -v hb="$(stat -c %
                        name, med(r, n), lo(r, n), hi(r, n) } }
     }' "$D/rate" "$D/res"
 if [ -n "$TORCH" ]; then # a fresh process: import, load the 856 MB safetensors, one forward
-    peakrss -o "$D/t.torch.once" /usr/bin/python3 "$TORCH" once "$D/base" --blas-threads "$(nproc)" \
+    peakrss -o "$D/t.torch.once" "$PY" "$TORCH" once "$D/base" --blas-threads "$(nproc)" \
         > "$D/torch.once"
     printf 'pytorch, one question from a fresh process: %.0f ms (import %.0f, load %.0f, forward %.0f), peak RSS %s MB\n' \
         "$(awk -v w="$(wall "$D/t.torch.once")" 'BEGIN { print w * 1000 }')" \

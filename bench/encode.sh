@@ -7,11 +7,13 @@
 # against the reference fixtures first) runs in the same rounds, for lx's speed-up over it
 # on this machine.
 #
-# ms/record is the steady state: (wall time of R records - wall time of the first batch)
-# / (R - batch), so loading the model and the first touch of its mapped pages (a fresh
-# process maps every weight page once) are left out; both are reported on their own as
-# "load" (open, bind, no record) and "first record" (one record, from a fresh process,
-# minus load).  Knobs: LX_BENCH_ENCODE_R32 (records at batch 32, default 96),
+# ms/record is the steady state, from one run: lx-encode flushes its output after each
+# batch, so (the time of its last output - the time of its first) / (R - batch) leaves out
+# loading the model and the first touch of its mapped pages (a fresh process maps every
+# weight page once); both are reported on their own as "load" (open, bind, no record) and
+# "first record" (the first output of a batch-1 run, minus load).  (It used to be the
+# difference of two runs, of R records and of one batch, which the machine's drift
+# between the runs could push below what the CPU can do.)  Knobs: LX_BENCH_ENCODE_R32 (records at batch 32, default 96),
 # LX_BENCH_ENCODE_R1 (records at batch 1, default 32), LX_BENCH_PYTHON (the Python with
 # torch, default Debian's /usr/bin/python3).
 set -u
@@ -40,8 +42,6 @@ awk -v n="$R32" -v L=$L -v N=$N 'BEGIN { srand(7); for (r = 0; r < n; r++) {
         printf "%s[%.4f, %.4f, %.4f, %.4f]", b ? "," : "", x, y, x + rand() / 2, y + rand() / 2 }
     printf "]}\n" } }' | lx-convert -f bin > "$D/in.bin" || exit 1
 lx-convert -f json < "$D/in.bin" | head -n "$R1" | lx-convert -f bin > "$D/in1.bin"
-lx-convert -f json < "$D/in.bin" | head -n 1 | lx-convert -f bin > "$D/one.bin"
-lx-convert -f json < "$D/in.bin" | head -n 32 | lx-convert -f bin > "$D/in32.bin"
 
 # GFLOP per record from the shape: linear layers 2*rows*in*out, attention 4*Lq*Lk*H.
 gflop=$(awk -v L=$L -v N=$N 'BEGIN { H = 768; I = 3072; F = 2048
@@ -89,19 +89,16 @@ for m in base base-bf16; do
         "$(awk -v w="$(wall "$D/t0.$m")" 'BEGIN { print w * 1000 }')" "$(rss "$D/t0.$m")"
 done
 
-t_of() { # t_of OUT MODEL BATCH INPUT [lx-encode options]: peakrss record in $D/t.OUT
-    local out=$1 m=$2 b=$3 in=$4; shift 4
-    peakrss -o "$D/t.$out" lx-encode -m "$D/$m.lxm" --batch "$b" --only pooled_output "$@" \
-        < "$in" > /dev/null || echo "lx-encode $m --batch $b $* failed"
-}
-# One measurement: ms/record and peak RSS, appended to $D/res as ROUND<tab>NAME<tab>MS<tab>RSS.
-measure() { # measure ROUND NAME MODEL BATCH FIRST-INPUT INPUT RECORDS [lx-encode options]
-    local k=$1 name=$2 m=$3 b=$4 first=$5 in=$6 n=$7; shift 7
-    t_of "$name.a" "$m" "$b" "$first" "$@"
-    t_of "$name.b" "$m" "$b" "$in" "$@"
-    awk -v w="$(wall "$D/t.$name.b")" -v w1="$(wall "$D/t.$name.a")" -v n="$((n - b))" -v k="$k" \
-        -v name="$name" -v rss="$(rss "$D/t.$name.b")" \
-        'BEGIN { printf "%d\t%s\t%.4f\t%s\n", k, name, (w - w1) * 1000 / n, rss }' >> "$D/res"
+outs() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }' "$1"; }
+# One measurement: ms/record and peak RSS, appended to $D/res as ROUND<tab>NAME<tab>MS<tab>RSS
+# (peakrss -t reads lx-encode's output and notes when its first and last bytes came).
+measure() { # measure ROUND NAME MODEL BATCH INPUT RECORDS [lx-encode options]
+    local k=$1 name=$2 m=$3 b=$4 in=$5 n=$6; shift 6
+    peakrss -t -o "$D/t.$name" lx-encode -m "$D/$m.lxm" --batch "$b" --only pooled_output "$@" \
+        < "$in" || echo "lx-encode $m --batch $b $* failed"
+    awk -v f="$(outs "$D/t.$name" first_out_s)" -v l="$(outs "$D/t.$name" last_out_s)" \
+        -v n="$((n - b))" -v k="$k" -v name="$name" -v rss="$(rss "$D/t.$name")" \
+        'BEGIN { printf "%d\t%s\t%.4f\t%s\n", k, name, (l - f) * 1000 / n, rss }' >> "$D/res"
 }
 # The machine is shared and its speed drifts, so every figure is measured in each of
 # ROUNDS rounds (LX_BENCH_ROUNDS, default 5), each round with its own sgemm rate, and
@@ -113,12 +110,12 @@ ROUNDS=${LX_BENCH_ROUNDS:-5}
 for k in $(seq "$ROUNDS"); do
     printf '%d\tsgemm\t%s\n' "$k" "$(gemmbench --sgemm-rate --time 1)" >> "$D/rate"
     cat "$D/base.lxm" "$D/base-bf16.lxm" > /dev/null # warm page cache
-    measure "$k" "f32  batch 32" base 32 "$D/in32.bin" "$D/in.bin" "$R32"
-    measure "$k" "f32  batch 32 -t1" base 32 "$D/in32.bin" "$D/in.bin" "$R32" --threads 1
-    measure "$k" "f32  batch 1" base 1 "$D/one.bin" "$D/in1.bin" "$R1"
-    measure "$k" "bf16 batch 32" base-bf16 32 "$D/in32.bin" "$D/in.bin" "$R32"
-    measure "$k" "bf16 batch 32 -t1" base-bf16 32 "$D/in32.bin" "$D/in.bin" "$R32" --threads 1
-    measure "$k" "bf16 batch 1" base-bf16 1 "$D/one.bin" "$D/in1.bin" "$R1"
+    measure "$k" "f32  batch 32" base 32 "$D/in.bin" "$R32"
+    measure "$k" "f32  batch 32 -t1" base 32 "$D/in.bin" "$R32" --threads 1
+    measure "$k" "f32  batch 1" base 1 "$D/in1.bin" "$R1"
+    measure "$k" "bf16 batch 32" base-bf16 32 "$D/in.bin" "$R32"
+    measure "$k" "bf16 batch 32 -t1" base-bf16 32 "$D/in.bin" "$R32" --threads 1
+    measure "$k" "bf16 batch 1" base-bf16 1 "$D/in1.bin" "$R1"
     if [ -n "$TORCH" ]; then
         torch_measure "$k" "torch batch 32" 32 64
         torch_measure "$k" "torch batch 1" 1 8
@@ -168,7 +165,7 @@ if [ -n "$TORCH" ]; then # a fresh process: import, load the 856 MB safetensors,
 fi
 for m in base base-bf16; do
     n="f32  batch 1"; [ $m = base ] || n="bf16 batch 1"
-    awk -v a="$(wall "$D/t.$n.a")" -v w0="$(wall "$D/t0.$m")" -v m=$m \
+    awk -v a="$(outs "$D/t.$n" first_out_s)" -v w0="$(wall "$D/t0.$m")" -v m=$m \
         'BEGIN { printf "first record from a fresh process, %s: %.0f ms after load (maps every weight page)\n", m, (a - w0) * 1000 }'
 done
 

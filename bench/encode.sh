@@ -13,9 +13,10 @@
 # weight page once); both are reported on their own as "load" (open, bind, no record) and
 # "first record" (the first output of a batch-1 run, minus load).  (It used to be the
 # difference of two runs, of R records and of one batch, which the machine's drift
-# between the runs could push below what the CPU can do.)  Knobs: LX_BENCH_ENCODE_R32 (records at batch 32, default 96),
-# LX_BENCH_ENCODE_R1 (records at batch 1, default 32), LX_BENCH_PYTHON (the Python with
-# torch, default Debian's /usr/bin/python3).
+# between the runs could push below what the CPU can do.)
+# Knobs: LX_BENCH_ENCODE_R32 (records at batch 32, default 96), LX_BENCH_ENCODE_R1
+# (records at batch 1, default 32), LX_BENCH_PYTHON (the Python with torch, default
+# Debian's /usr/bin/python3).
 set -u
 D=$LX_BENCH_DIR/encode; mkdir -p "$D"
 PATH=$LX_BIN:$LX_BUILD/tools:$PATH
@@ -55,8 +56,10 @@ echo "work: $gflop GFLOP per record (L=$L, N=$N)"
 echo "sgemm: OpenBLAS cblas_sgemm on 2048^3 f32, all $(nproc) cores (gemmbench --sgemm-rate), once per round"
 echo "kernels: $(gemmbench --path) (LX_CPU=${LX_CPU:-best})"
 
-wall() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^wall_s=/) print substr($i, 8) }' "$1"; }
-rss() { awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^peak_rss_mb=/) print substr($i, 13) }' "$1"; }
+# field FILE KEY: the value of KEY=... in a peakrss record
+field() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }' "$1"; }
+wall() { field "$1" wall_s; }
+rss() { field "$1" peak_rss_mb; }
 
 # PyTorch beside lx: HF's LXMERT written in torch ops, its fastest setting here (one
 # intra-op thread, OpenBLAS on every core); only when it reproduces the fixtures.
@@ -89,14 +92,13 @@ for m in base base-bf16; do
         "$(awk -v w="$(wall "$D/t0.$m")" 'BEGIN { print w * 1000 }')" "$(rss "$D/t0.$m")"
 done
 
-outs() { awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) print substr($i, length(k) + 2) }' "$1"; }
 # One measurement: ms/record and peak RSS, appended to $D/res as ROUND<tab>NAME<tab>MS<tab>RSS
 # (peakrss -t reads lx-encode's output and notes when its first and last bytes came).
 measure() { # measure ROUND NAME MODEL BATCH INPUT RECORDS [lx-encode options]
     local k=$1 name=$2 m=$3 b=$4 in=$5 n=$6; shift 6
     peakrss -t -o "$D/t.$name" lx-encode -m "$D/$m.lxm" --batch "$b" --only pooled_output "$@" \
         < "$in" || echo "lx-encode $m --batch $b $* failed"
-    awk -v f="$(outs "$D/t.$name" first_out_s)" -v l="$(outs "$D/t.$name" last_out_s)" \
+    awk -v f="$(field "$D/t.$name" first_out_s)" -v l="$(field "$D/t.$name" last_out_s)" \
         -v n="$((n - b))" -v k="$k" -v name="$name" -v rss="$(rss "$D/t.$name")" \
         'BEGIN { printf "%d\t%s\t%.4f\t%s\n", k, name, (l - f) * 1000 / n, rss }' >> "$D/res"
 }
@@ -165,7 +167,7 @@ if [ -n "$TORCH" ]; then # a fresh process: import, load the 856 MB safetensors,
 fi
 for m in base base-bf16; do
     n="f32  batch 1"; [ $m = base ] || n="bf16 batch 1"
-    awk -v a="$(outs "$D/t.$n" first_out_s)" -v w0="$(wall "$D/t0.$m")" -v m=$m \
+    awk -v a="$(field "$D/t.$n" first_out_s)" -v w0="$(wall "$D/t0.$m")" -v m=$m \
         'BEGIN { printf "first record from a fresh process, %s: %.0f ms after load (maps every weight page)\n", m, (a - w0) * 1000 }'
 done
 

@@ -192,18 +192,27 @@ static void widen(const lx_gemm_caps *caps, float *dst, const uint16_t *src, int
     else widen_f16(dst, src, n);
 }
 
-/* Rows [i0, i1) of A rounded to bf16 and widened back, [m, k] with stride k, into af (from
- * op->ab, exactly, when the caller gave A rounded). */
+/* Row stride of A rounded and widened back to f32 (af): k, but 16 more when k f32 would
+ * put rows a multiple of 4 KiB apart (3072, the feed-forward's output product), where the
+ * rows a kernel reads together fall in the same sets of the L1 and evict each other (the
+ * AVX2 kernel ran 6-10% faster at k = 3072 with the padding; lib/net.c pads its own
+ * intermediate for the same reason). */
+static size_t af_ld(int k) {
+    return k % 1024 ? (size_t)k : (size_t)k + 16;
+}
+
+/* Rows [i0, i1) of A rounded to bf16 and widened back, [m, k] with stride af_ld(k), into
+ * af (from op->ab, exactly, when the caller gave A rounded). */
 static void round_a_f32_rows(const lx_gemm_caps *caps, const lx_gemm_op *op, float *af,
                              int i0, int i1) {
     if (op->ab) {
         for (int i = i0; i < i1; i++)
-            widen(caps, af + (size_t)i * op->k, op->ab + (size_t)i * op->ldab, op->k, 1);
+            widen(caps, af + (size_t)i * af_ld(op->k), op->ab + (size_t)i * op->ldab, op->k, 1);
         return;
     }
     for (int i = i0; i < i1; i++) {
         const float *ai = op->a + (size_t)i * op->lda;
-        float *o = af + (size_t)i * op->k;
+        float *o = af + (size_t)i * af_ld(op->k);
         if (caps && caps->avx2) {
             lx_gemm_round_f32_avx2(o, ai, op->k);
             continue;
@@ -216,7 +225,8 @@ static void round_a_f32(const lx_gemm_caps *caps, const lx_gemm_op *op, float *a
     round_a_f32_rows(caps, op, af, 0, op->m);
 }
 
-/* af: for LX_GEMM_BF16, A already rounded and widened (stride k), or NULL to do it here. */
+/* af: for LX_GEMM_BF16, A already rounded and widened (stride af_ld(k)), or NULL to do it
+ * here. */
 static int range_portable(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
                           const float *af, lx_gemm_scratch *s, lx_error *err) {
     int m = op->m, k = op->k;
@@ -224,7 +234,7 @@ static int range_portable(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0
     if (nb < 16) nb = 16;
     if (nb > n1 - n0) nb = n1 - n0;
     int round = op->kind == LX_GEMM_BF16 && !af;
-    size_t abytes = round ? (((size_t)m * k * 4 + 63) & ~(size_t)63) : 0;
+    size_t abytes = round ? (((size_t)m * af_ld(k) * 4 + 63) & ~(size_t)63) : 0;
     char *buf = scratch_get(s, abytes + (size_t)nb * k * 4, err);
     if (!buf) return -1;
     const float *a = op->a;
@@ -232,7 +242,7 @@ static int range_portable(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0
     if (op->kind == LX_GEMM_BF16) {
         if (round) round_a_f32(caps, op, (float *)buf);
         a = af ? af : (const float *)buf;
-        lda = (size_t)k;
+        lda = af_ld(k);
     }
     float *wt = (float *)(buf + abytes);
     for (int j0 = n0; j0 < n1; j0 += nb) {
@@ -311,10 +321,10 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
         return 0;
     }
     /* AVX-512 without the bf16 dot product: round A, then the exact kernel */
-    float *af = scratch_get(s, (size_t)m * k * 4, err);
+    float *af = scratch_get(s, (size_t)m * af_ld(k) * 4, err);
     if (!af) return -1;
     round_a_f32(caps, op, af);
-    lx_gemm_w16f32_avx512(m, n, k, af, (size_t)k, w, op->ldw, 0, bias, c, op->ldc,
+    lx_gemm_w16f32_avx512(m, n, k, af, af_ld(k), w, op->ldw, 0, bias, c, op->ldc,
                           op->accumulate);
     return 0;
 }
@@ -338,13 +348,13 @@ static int range_avx2(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, in
     size_t lda = op->lda;
     if (op->kind == LX_GEMM_BF16) {
         if (!af) {
-            float *t = scratch_get(s, (size_t)op->m * op->k * 4, err);
+            float *t = scratch_get(s, (size_t)op->m * af_ld(op->k) * 4, err);
             if (!t) return -1;
             round_a_f32(caps, op, t);
             af = t;
         }
         a = af;
-        lda = (size_t)op->k;
+        lda = af_ld(op->k);
     }
     lx_gemm_w16f32_avx2(op->m, n1 - n0, op->k, a, lda, op->w + (size_t)n0 * op->ldw, op->ldw,
                         op->kind == LX_GEMM_F16, op->bias ? op->bias + n0 : NULL, op->c + n0,
@@ -446,7 +456,7 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
     share_ctx x = {caps, op, op->ab, op->ldab, NULL, NULL, s, nt, chunk, 0, 0, err};
     if (op->kind == LX_GEMM_BF16 && path != PATH_AVX512 && op->k > 0) {
         /* the same for the paths that compute in f32: A rounded (or op->ab widened) */
-        x.af = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * op->k * 4, err);
+        x.af = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * af_ld(op->k) * 4, err);
         if (!x.af) return -1;
         if (op->m >= LX_GEMM_PACK_MIN_M) lx_pool_run(pool, round_share, &x);
         else round_a_f32(caps, op, x.af);

@@ -149,7 +149,8 @@ static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
         float *a = rand_f32((size_t)m * k), *c = xalloc((size_t)m * n * 4);
         float *wf = rand_f32((size_t)n * k);
         uint16_t *w = rand_w16((size_t)n * k, o->kind);
-        lx_gemm_op op = {o->kind, m, n, k, a, (size_t)k, w, (size_t)k, NULL, c, (size_t)n, 0};
+        lx_gemm_op op = {.kind = o->kind, .m = m, .n = n, .k = k, .a = a, .lda = (size_t)k,
+                         .w = w, .ldw = (size_t)k, .c = c, .ldc = (size_t)n};
         lg g = {caps, &op, 1, pool, s};
         sg q = {m, n, k, a, wf, c};
         double flop = 2.0 * m * n * (double)k;
@@ -209,8 +210,9 @@ static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
         for (int p = 0; p < PER; p++) {
             int n = nk[p][0], k = nk[p][1];
             uint16_t *w = rand_w16((size_t)n * k, o->kind);
-            ops[l * PER + p] = (lx_gemm_op){o->kind, M, n, k, a, (size_t)k, w, (size_t)k,
-                                            NULL, c, (size_t)n, 0};
+            ops[l * PER + p] = (lx_gemm_op){.kind = o->kind, .m = M, .n = n, .k = k, .a = a,
+                                            .lda = (size_t)k, .w = w, .ldw = (size_t)k,
+                                            .c = c, .ldc = (size_t)n};
             wcount += (double)n * k;
         }
     lg g = {caps, ops, LAYERS * PER, pool, s};

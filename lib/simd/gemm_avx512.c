@@ -36,6 +36,8 @@
  * blocks meant for L1 measured no faster: the W tile stays in L1 across the A tiles). */
 #define A_BLOCK_BYTES (256u * 1024u)
 #define W_PANEL_BYTES (256u * 1024u)
+/* How many 4-row W tiles ahead the far prefetch into L2 runs (see PREFETCH_W) */
+#define W_FAR_TILES 4
 
 /* v[4*j + i] holds the partial sums of C[i][j]; returns lane 4*i + j = sum of v[4*j+i]. */
 static inline __m512 reduce16(const __m512 *v) {
@@ -93,6 +95,7 @@ typedef struct tile_out {
     const float *bias;
     int mr, nr, accumulate;
     int pf_phase, pf_period;
+    size_t far;                   /* W elements to the far prefetch (W_FAR_TILES), or 0 */
 } tile_out;
 typedef void (*tile_fn)(const void *const a[4], const uint16_t *const w[4], int k, size_t pf,
                         const tile_out *o);
@@ -133,6 +136,8 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
                      * W tile's first */
                     size_t pfd = kb + 1 < nkb ? (size_t)(p1 - p0) : 4 * ldw - (size_t)p0;
                     int next = kb + 1 < nkb || j0 + 8 <= n;
+                    /* and into L2, the same piece of the rows W_FAR_TILES tiles on */
+                    size_t far = j0 + 4 * W_FAR_TILES + 4 <= n ? 4 * W_FAR_TILES * ldw : 0;
                     for (int i0 = m0; i0 < m1; i0 += 4) {
                         int mr = m1 - i0 < 4 ? m1 - i0 : 4;
                         const void *ar[4];
@@ -142,7 +147,8 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
                         /* later blocks add onto C */
                         tile_out o = {c + (size_t)i0 * ldc + j0, ldc,
                                       bias && !kb ? bias + j0 : NULL, mr, nr,
-                                      kb ? 1 : accumulate, (i0 - m0) / 4, (m1 - m0 + 3) / 4};
+                                      kb ? 1 : accumulate, (i0 - m0) / 4, (m1 - m0 + 3) / 4,
+                                      far};
                         if (next) tile_pf(ar, wr, p1 - p0, pfd, &o);
                         else tile(ar, wr, p1 - p0, 0, &o);
                     }
@@ -176,7 +182,11 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
      c3##J = OP(c3##J, x3, y))
 /* Called once per cache line of each W row; pfc counts down to this tile's lines.  The
  * hint is NTA: these lines are used by this pass over the A tiles and never again (one
- * core streaming at 20 rows: 110 -> 117-128 GFLOP/s against T0). */
+ * core streaming at 20 rows: 110 -> 117-128 GFLOP/s against T0).  Prefetches into L1
+ * wait for L1's few miss buffers, which capped one core at about 13 GB/s from memory (on
+ * Zen 4, with or without them: the hardware prefetchers got no more); the same lines
+ * fetched W_FAR_TILES tiles earlier into L2 (T1) are waiting there by then (20 rows: 75
+ * -> 85 GFLOP/s streaming on one Zen 4 core; 4 rows: 13 -> 18 GB/s). */
 #define PREFETCH_W(kk)                                                                    \
     do {                                                                                  \
         if (PF && pfc-- == 0) {                                                           \
@@ -185,6 +195,12 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
             _mm_prefetch((const char *)(w1 + (kk) + pf), _MM_HINT_NTA);                   \
             _mm_prefetch((const char *)(w2 + (kk) + pf), _MM_HINT_NTA);                   \
             _mm_prefetch((const char *)(w3 + (kk) + pf), _MM_HINT_NTA);                   \
+            if (o->far) {                                                                 \
+                _mm_prefetch((const char *)(w0 + (kk) + o->far), _MM_HINT_T1);            \
+                _mm_prefetch((const char *)(w1 + (kk) + o->far), _MM_HINT_T1);            \
+                _mm_prefetch((const char *)(w2 + (kk) + o->far), _MM_HINT_T1);            \
+                _mm_prefetch((const char *)(w3 + (kk) + o->far), _MM_HINT_T1);            \
+            }                                                                             \
         }                                                                                 \
     } while (0)
 

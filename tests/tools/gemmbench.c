@@ -1,7 +1,7 @@
 /*
  * gemmbench — speed of the 16-bit-weight matrix products (lib/gemm.h) against OpenBLAS.
  *
- *   gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16] [--time S]
+ *   gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16|f32] [--time S]
  *   gemmbench --sgemm-rate [--size N]
  *
  * --sgemm-rate prints one number: cblas_sgemm GFLOP/s on [N, N] x [N, N] f32 (N = 2048,
@@ -13,11 +13,15 @@
  * f32, and (3) the weight-streaming rate in GB/s at
  * M = 20 through a stack of 12 encoder layers' weights (far larger than the caches), for
  * lx_gemm and for cblas_sgemm on f32 weights, next to the memory's read bandwidth.
+ * --kind f32 measures the f32 network's products instead (lx_k_linear_f32: our AVX-512
+ * kernels, the few-row AVX2 kernel, or cblas_sgemm, as lx-encode picks them), spread over
+ * the threads in 16-column chunks from a shared counter as lib/net.c does.
  * Each figure is from the fastest of repeated calls lasting at least --time seconds,
  * after one warm-up call.  Data are random; nothing is checked here
  * (tests/unit/test_gemm.c does that).
  */
 #include <getopt.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,11 +29,13 @@
 #include <cblas.h>
 #include "lx.h"
 #include "gemm.h"
+#include "kernels.h"
 
 typedef struct opts {
     int threads;                  /* lx_gemm threads; 2 (this project's machine kind) */
     int portable;                 /* 1: force the portable path (as LX_NO_AVX512=1 does) */
     lx_gemm_kind kind;            /* weights: bf16 (vdpbf16ps) by default */
+    int f32;                      /* 1: f32 weights through lx_k_linear_f32 instead */
     double time;                  /* seconds per measurement, at least; 0.3 */
     int sgemm_rate;               /* 1: print only the large-sgemm GFLOP/s */
     int size;                     /* square size for the sgemm rate; 2048 */
@@ -113,6 +119,50 @@ static void lxgemm_call(void *p) {
             exit(1);
         }
 }
+/* f32 weights the way the network runs them (lib/net.c, linear_f32): 16-column units in
+ * chunks from a shared counter, 4 chunks a thread with few rows and 2 with many (each
+ * packs its own columns of W), every thread with its own packing buffer. */
+typedef struct fl {
+    lx_lin l;
+    const float *x;
+    float *y;
+    int m, isa;
+    float *pack[LX_POOL_MAX];
+    atomic_int next;
+} fl;
+static void f32_share(void *arg, int t, int nt) {
+    fl *f = arg;
+    int units = (f->l.out + 15) / 16, per = f->m <= LX_K_F32_FEW_ROWS ? 4 : 2;
+    int total = nt * per < units ? nt * per : units;
+    for (;;) {
+        int c = atomic_fetch_add(&f->next, 1);
+        if (c >= total) break;
+        int n0 = 16 * (int)((long long)units * c / total);
+        int n1 = 16 * (int)((long long)units * (c + 1) / total);
+        lx_k_linear_f32(&f->l, f->x, f->l.in, f->m, f->y, f->l.out, n0,
+                        n1 < f->l.out ? n1 : f->l.out, 0, f->isa, f->pack[t]);
+    }
+}
+typedef struct flp {
+    lx_pool *pool;
+    fl *f;                        /* an array ending with m == 0 */
+} flp;
+static void f32_call(void *arg) {
+    flp *x = arg;
+    for (fl *f = x->f; f->m > 0; f++) {
+        atomic_store(&f->next, 0);
+        lx_pool_run(x->pool, f32_share, f);
+    }
+}
+static void f32_op(fl *f, int m, int n, int k, const float *x, const float *w, float *y,
+                   int isa, float *const pack[LX_POOL_MAX]) {
+    memset(f, 0, sizeof *f);
+    f->l = (lx_lin){.w = w, .out = n, .in = k};
+    f->x = x, f->y = y, f->m = m, f->isa = isa;
+    memcpy(f->pack, pack, sizeof f->pack);
+    atomic_init(&f->next, 0);
+}
+
 static void sgemm_many(void *p) {
     sg *s = p;
     for (; s->m > 0; s++) sgemm_call(s);
@@ -141,7 +191,7 @@ static const struct { int n, k; const char *what; } shapes[] = {
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
 static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
-                        lx_gemm_scratch *s, int m) {
+                        lx_gemm_scratch *s, float *const pack[LX_POOL_MAX], int m) {
     printf("M = %d:\n%7s %6s  %10s %10s %7s  %s\n", m, "N", "K", "lx GFLOP/s",
            "sgemm f32", "ratio", "layer");
     for (int i = 0; i < NSHAPES; i++) {
@@ -152,9 +202,14 @@ static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
         lx_gemm_op op = {.kind = o->kind, .m = m, .n = n, .k = k, .a = a, .lda = (size_t)k,
                          .w = w, .ldw = (size_t)k, .c = c, .ldc = (size_t)n};
         lg g = {caps, &op, 1, pool, s};
+        fl f[2];
+        f32_op(&f[0], m, n, k, a, wf, c, lx_gemm_caps_isa(caps), pack);
+        f[1].m = 0;
+        flp fp = {pool, f};
         sg q = {m, n, k, a, wf, c};
         double flop = 2.0 * m * n * (double)k;
-        double tl = time_calls(lxgemm_call, &g, o->time);
+        double tl = o->f32 ? time_calls(f32_call, &fp, o->time)
+                           : time_calls(lxgemm_call, &g, o->time);
         double ts = time_calls(sgemm_call, &q, o->time);
         printf("%7d %6d  %10.1f %10.1f %6.2fx  %s\n", n, k, flop / tl * 1e-9,
                flop / ts * 1e-9, ts / tl, shapes[i].what);
@@ -199,28 +254,46 @@ static double read_bandwidth(lx_pool *pool, double min_s) {
 
 /* 12 layers x (QKV, attention output, FFN in, FFN out): 85M weights, 170 MB in 16 bits */
 static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
-                      lx_gemm_scratch *s) {
+                      lx_gemm_scratch *s, float *const pack[LX_POOL_MAX]) {
     enum { LAYERS = 12, PER = 4, M = 20 };
     static const int nk[PER][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
     lx_gemm_op ops[LAYERS * PER];
     sg sgs[LAYERS * PER + 1];
     float *a = rand_f32((size_t)M * 3072), *c = xalloc((size_t)M * 3072 * 4);
-    double wcount = 0;
-    for (int l = 0; l < LAYERS; l++)
-        for (int p = 0; p < PER; p++) {
-            int n = nk[p][0], k = nk[p][1];
-            uint16_t *w = rand_w16((size_t)n * k, o->kind);
-            ops[l * PER + p] = (lx_gemm_op){.kind = o->kind, .m = M, .n = n, .k = k, .a = a,
-                                            .lda = (size_t)k, .w = w, .ldw = (size_t)k,
-                                            .c = c, .ldc = (size_t)n};
-            wcount += (double)n * k;
-        }
-    lg g = {caps, ops, LAYERS * PER, pool, s};
-    double t = time_calls(lxgemm_call, &g, o->time);
-    printf("M = %d through 12 layers (%.0f MB of 16-bit weights): %.2f ms, %.1f GB/s of "
-           "weights, %.1f GFLOP/s\n", M, wcount * 2e-6, t * 1e3, wcount * 2 / t * 1e-9,
-           2.0 * M * wcount / t * 1e-9);
-    for (int i = 0; i < LAYERS * PER; i++) free((void *)ops[i].w);
+    double wcount = 0, t;
+    if (o->f32) { /* the f32 kernels on f32 weights, in place of lx_gemm */
+        static fl f[LAYERS * PER + 1];
+        for (int l = 0; l < LAYERS; l++)
+            for (int p = 0; p < PER; p++) {
+                int n = nk[p][0], k = nk[p][1];
+                f32_op(&f[l * PER + p], M, n, k, a, rand_f32((size_t)n * k), c,
+                       lx_gemm_caps_isa(caps), pack);
+                wcount += (double)n * k;
+            }
+        f[LAYERS * PER].m = 0;
+        flp fp = {pool, f};
+        t = time_calls(f32_call, &fp, o->time);
+        printf("M = %d through 12 layers, lx f32 kernels (%.0f MB): %.2f ms, %.1f GB/s of "
+               "weights, %.1f GFLOP/s\n", M, wcount * 4e-6, t * 1e3, wcount * 4 / t * 1e-9,
+               2.0 * M * wcount / t * 1e-9);
+        for (int i = 0; i < LAYERS * PER; i++) free((void *)f[i].l.w);
+    } else {
+        for (int l = 0; l < LAYERS; l++)
+            for (int p = 0; p < PER; p++) {
+                int n = nk[p][0], k = nk[p][1];
+                uint16_t *w = rand_w16((size_t)n * k, o->kind);
+                ops[l * PER + p] = (lx_gemm_op){.kind = o->kind, .m = M, .n = n, .k = k,
+                                                .a = a, .lda = (size_t)k, .w = w,
+                                                .ldw = (size_t)k, .c = c, .ldc = (size_t)n};
+                wcount += (double)n * k;
+            }
+        lg g = {caps, ops, LAYERS * PER, pool, s};
+        t = time_calls(lxgemm_call, &g, o->time);
+        printf("M = %d through 12 layers (%.0f MB of 16-bit weights): %.2f ms, %.1f GB/s of "
+               "weights, %.1f GFLOP/s\n", M, wcount * 2e-6, t * 1e3, wcount * 2 / t * 1e-9,
+               2.0 * M * wcount / t * 1e-9);
+        for (int i = 0; i < LAYERS * PER; i++) free((void *)ops[i].w);
+    }
     /* the same in f32 with OpenBLAS */
     for (int l = 0; l < LAYERS; l++)
         for (int p = 0; p < PER; p++)
@@ -238,7 +311,7 @@ static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16] "
+    fprintf(f, "usage: gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16|f32] "
                "[--time S]\n       gemmbench --sgemm-rate [--size N] [--time S]\n"
                "       gemmbench --path   (the kernels lx-encode takes here, after LX_CPU)\n");
 }
@@ -262,6 +335,7 @@ int main(int argc, char **argv) {
             if (!strcmp(optarg, "bf16")) o.kind = LX_GEMM_BF16;
             else if (!strcmp(optarg, "bf16-exact")) o.kind = LX_GEMM_BF16_EXACT;
             else if (!strcmp(optarg, "f16")) o.kind = LX_GEMM_F16;
+            else if (!strcmp(optarg, "f32")) o.f32 = 1;
             else { usage(stderr); return 2; }
             break;
         case 'T': o.time = atof(optarg); break;
@@ -291,10 +365,15 @@ int main(int argc, char **argv) {
     static const char *kinds[] = {"bf16", "bf16-exact", "f16"};
     printf("cblas_sgemm %dx%dx%d f32 (OpenBLAS, %d threads): %.1f GFLOP/s\n", o.size, o.size,
            o.size, openblas_get_num_threads(), sgemm_rate(o.size, o.time));
-    printf("lx_gemm: %s weights, path %s, %d threads\n\n", kinds[o.kind],
-           o.kind == LX_GEMM_BF16 ? lx_gemm_caps_name(&caps)
-                                  : (caps.avx512 ? "avx512" : caps.avx2 ? "avx2" : "portable"),
-           o.threads);
+    const char *isa = caps.avx512 ? "avx512" : caps.avx2 ? "avx2" : "portable";
+    if (o.f32)
+        printf("lx_k_linear_f32: f32 weights, %s, %d threads\n\n",
+               caps.avx512 ? "avx512 kernels (W packed with many rows)"
+               : caps.avx2 ? "avx2 kernel with few rows, cblas_sgemm with many"
+                           : "cblas_sgemm", o.threads);
+    else
+        printf("lx_gemm: %s weights, path %s, %d threads\n\n", kinds[o.kind],
+               o.kind == LX_GEMM_BF16 ? lx_gemm_caps_name(&caps) : isa, o.threads);
     lx_pool pool;
     lx_error err = {""};
     if (lx_pool_init(&pool, o.threads, &err) < 0) {
@@ -302,13 +381,17 @@ int main(int argc, char **argv) {
         return 1;
     }
     lx_gemm_scratch s[LX_POOL_MAX];
-    for (int t = 0; t < o.threads; t++) lx_gemm_scratch_init(&s[t]);
-    shape_table(&o, &caps, &pool, s, 36);
+    float *pack[LX_POOL_MAX] = {0};
+    for (int t = 0; t < o.threads; t++) {
+        lx_gemm_scratch_init(&s[t]);
+        pack[t] = xalloc(lx_gemm_f32pack_bytes());
+    }
+    shape_table(&o, &caps, &pool, s, pack, 36);
     printf("\n");
-    shape_table(&o, &caps, &pool, s, 32 * 36);
+    shape_table(&o, &caps, &pool, s, pack, 32 * 36);
     printf("\n");
-    streaming(&o, &caps, &pool, s);
-    for (int t = 0; t < o.threads; t++) lx_gemm_scratch_free(&s[t]);
+    streaming(&o, &caps, &pool, s, pack);
+    for (int t = 0; t < o.threads; t++) lx_gemm_scratch_free(&s[t]), free(pack[t]);
     lx_pool_free(&pool);
     return 0;
 }

@@ -192,13 +192,9 @@ static void widen(const lx_gemm_caps *caps, float *dst, const uint16_t *src, int
     else widen_f16(dst, src, n);
 }
 
-/* Row stride of A rounded and widened back to f32 (af): k, but 16 more when k f32 would
- * put rows a multiple of 4 KiB apart (3072, the feed-forward's output product), where the
- * rows a kernel reads together fall in the same sets of the L1 and evict each other (the
- * AVX2 kernel ran 6-10% faster at k = 3072 with the padding; lib/net.c pads its own
- * intermediate for the same reason). */
+/* Row stride of A rounded and widened back to f32 (af): padded as lx_gemm_pad_ld says. */
 static size_t af_ld(int k) {
-    return k % 1024 ? (size_t)k : (size_t)k + 16;
+    return lx_gemm_pad_ld((size_t)k);
 }
 
 /* Rows [i0, i1) of A rounded to bf16 and widened back, [m, k] with stride af_ld(k), into

@@ -113,6 +113,14 @@ static inline int lx_gemm_isa_ceiling(int cpu) {
          : cpu == LX_CPU_AVX2     ? LX_ISA_AVX2
                                   : LX_ISA_AVX512;
 }
+/* Row stride, in floats, for a working matrix of n f32 per row that a kernel reads as A:
+ * n, but 16 more when n is a multiple of 1024 (3072, the feed-forward's intermediate).
+ * Rows a multiple of 4 KiB apart map to the same sets of the L1, so the rows a tile reads
+ * together evict each other: the AVX2 kernel ran the feed-forward's output product 6-10%
+ * faster on Zen 3 with the padding (neutral in lx-encode on AVX-512). */
+static inline size_t lx_gemm_pad_ld(size_t n) {
+    return n % 1024 ? n : n + 16;
+}
 /* The same, with portable_only != 0 meaning LX_ISA_PORTABLE and 0 the CPU's best. */
 void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only);
 /* "avx512-bf16", "avx512", "avx2" or "portable": the path LX_GEMM_BF16 takes. */

@@ -662,14 +662,10 @@ static size_t inter16_ld(const lx_net *net) {
     return ((size_t)net->isz + 31) & ~(size_t)31;
 }
 
-/* Row stride of s->inter, the feed-forward's intermediate (A of its second product): the
- * intermediate size, but 16 floats more when that would put rows a multiple of 4 KiB
- * apart (3072 for LXMERT-base).  Rows that far apart map to the same sets of a 4 KiB-
- * periodic L1, so the rows a kernel reads together evict each other: the batch-1
- * feed-forward output product ran about 10% faster with the padding on Zen 3. */
+/* Row stride of s->inter, the feed-forward's intermediate (A of its second product):
+ * the intermediate size, padded off a multiple of 4 KiB (lx_gemm_pad_ld). */
 static size_t inter_ld(const lx_net *net) {
-    size_t isz = (size_t)net->isz;
-    return isz % 1024 ? isz : isz + 16;
+    return lx_gemm_pad_ld((size_t)net->isz);
 }
 
 static size_t hs16_ld(const lx_net *net) {

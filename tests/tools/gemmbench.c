@@ -133,13 +133,12 @@ typedef struct fl {
 static void f32_share(void *arg, int t, int nt) {
     fl *f = arg;
     int units = (f->l.out + 15) / 16, per = f->m <= LX_K_F32_FEW_ROWS ? 4 : 2;
-    int total = nt * per < units ? nt * per : units;
+    int chunk = (units + per * nt - 1) / (per * nt); /* net.c's par_for_n */
     for (;;) {
-        int c = atomic_fetch_add(&f->next, 1);
-        if (c >= total) break;
-        int n0 = 16 * (int)((long long)units * c / total);
-        int n1 = 16 * (int)((long long)units * (c + 1) / total);
-        lx_k_linear_f32(&f->l, f->x, f->l.in, f->m, f->y, f->l.out, n0,
+        int u0 = atomic_fetch_add(&f->next, chunk);
+        if (u0 >= units) break;
+        int n1 = 16 * (u0 + chunk);
+        lx_k_linear_f32(&f->l, f->x, f->l.in, f->m, f->y, f->l.out, 16 * u0,
                         n1 < f->l.out ? n1 : f->l.out, 0, f->isa, f->pack[t]);
     }
 }

@@ -39,18 +39,25 @@
 /* How many 4-row W tiles ahead the far prefetch into L2 runs (see PREFETCH_W) */
 #define W_FAR_TILES 4
 
-/* v[4*j + i] holds the partial sums of C[i][j]; returns lane 4*i + j = sum of v[4*j+i]. */
+/* v[4*j + i] holds the partial sums of C[i][j]; returns lane 4*i + j = sum of v[4*j+i].
+ * The loops are unrolled by pragma: at -O2 gcc kept v, x and y as arrays on the stack,
+ * so every tile ended by spilling its 16 accumulators and running the tree through
+ * store-to-load forwarding (unrolled, all stays in registers: 4-5% faster at batch 1 on
+ * Zen 5, f32 and bf16, with the same bits). */
 static inline __m512 reduce16(const __m512 *v) {
     __m512 x[8], y[4], z[2];
     /* lanes of 128 bits: x[p] = [v2p.L0+L2, v2p.L1+L3, v2p+1.L0+L2, v2p+1.L1+L3] */
+#pragma GCC unroll 8
     for (int p = 0; p < 8; p++)
         x[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0x44),
                              _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0xee));
     /* y[q] 128-bit lane l: 4 partial sums of v[4q + l] */
+#pragma GCC unroll 4
     for (int q = 0; q < 4; q++)
         y[q] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * q], x[2 * q + 1], 0x88),
                              _mm512_shuffle_f32x4(x[2 * q], x[2 * q + 1], 0xdd));
     /* z[r] lane l: 2 partials of v[8r + l], then 2 of v[8r + 4 + l] */
+#pragma GCC unroll 2
     for (int r = 0; r < 2; r++)
         z[r] = _mm512_add_ps(_mm512_shuffle_ps(y[2 * r], y[2 * r + 1], 0x44),
                              _mm512_shuffle_ps(y[2 * r], y[2 * r + 1], 0xee));
@@ -67,6 +74,7 @@ static inline void store_tile(__m512 r, int mr, int nr, const float *bias, float
     __m128 b = bias ? _mm_maskz_loadu_ps(m, bias) : _mm_setzero_ps();
     __m128 row[4] = {_mm512_castps512_ps128(r), _mm512_extractf32x4_ps(r, 1),
                      _mm512_extractf32x4_ps(r, 2), _mm512_extractf32x4_ps(r, 3)};
+#pragma GCC unroll 4
     for (int i = 0; i < mr; i++) {
         float *ci = c + (size_t)i * ldc;
         __m128 v = _mm_add_ps(row[i], b);

@@ -146,7 +146,11 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
                     int next = kb + 1 < nkb || j0 + 8 <= n;
                     /* and into L2, the same piece of the rows W_FAR_TILES tiles on */
                     size_t far = j0 + 4 * W_FAR_TILES + 4 <= n ? 4 * W_FAR_TILES * ldw : 0;
-                    for (int i0 = m0; i0 < m1; i0 += 4) {
+                    /* the A tiles forward for one W tile, backward for the next: the
+                     * tiles used last are still in L1 when the next W tile starts */
+                    int ntile = (m1 - m0 + 3) / 4, back = ((j0 - n0) / 4) & 1;
+                    for (int it = 0; it < ntile; it++) {
+                        int i0 = m0 + 4 * (back ? ntile - 1 - it : it);
                         int mr = m1 - i0 < 4 ? m1 - i0 : 4;
                         const void *ar[4];
                         for (int i = 0; i < 4; i++)

@@ -16,8 +16,11 @@
  *
  * Loop order (GotoBLAS-like, sized for Zen 4/5 and recent Intel: 32-48 KB L1, 1-2 MB L2):
  * a panel of W rows (W_PANEL_BYTES, kept in L2) outermost; then blocks of A rows
- * (A_BLOCK_BYTES, in L2); then 4-row W tiles, read from L2 once per A block and kept in
- * L1 while every 4-row A tile of the block passes; a long K (3072) is cut into blocks so
+ * (A_BLOCK_BYTES, in L2); then groups of 4-row W tiles (W_GROUP_BYTES), read from L2 once
+ * per A block and kept in L1 while every 4-row A tile of the block passes, each A tile
+ * against the whole group in turn (so it is read once per group, not once per W tile:
+ * at batch 1, A's misses to L2 were what held the weight stream back) and the A tiles
+ * forward for one group, backward for the next; a long K (3072) is cut into blocks so
  * that a tile's 4 rows of W and of A fit in L1 together (16 KB each; at 36 rows, K =
  * 3072 went from 105 to 118 GFLOP/s on one core).  With M = 20..36 the whole
  * of A is one block: every weight streams from memory once (prefetched one tile ahead,
@@ -38,6 +41,12 @@
 #define W_PANEL_BYTES (256u * 1024u)
 /* How many 4-row W tiles ahead the far prefetch into L2 runs (see PREFETCH_W) */
 #define W_FAR_TILES 4
+/* Bytes of W (4-row tiles, one K block) an A tile meets in turn before the next A tile:
+ * 2 tiles of f32 or 4 of bf16 at K = 768.  lx-encode at batch 1 on Zen 5 (alternated
+ * runs, medians of per-round ratios): bf16 1.098x with 24 KB, 1.091x with 32 KB, 1.041x
+ * with 48 KB, 1.068x with 4 tiles whatever the size; f32 1.00-1.03x (24 or 32 KB). */
+#define W_GROUP_BYTES (24u * 1024u)
+#define W_GROUP_MAX 8
 
 /* v[4*j + i] holds the partial sums of C[i][j]; returns lane 4*i + j = sum of v[4*j+i].
  * The loops are unrolled by pragma: at -O2 gcc kept v, x and y as arrays on the stack,
@@ -126,29 +135,37 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
      * 16 KB each, 1024 f32 or 2048 bf16 values */
     size_t eb = a_elem_bytes > w_elem_bytes ? a_elem_bytes : w_elem_bytes;
     int kmax = (int)(16384 / (4 * eb)), nkb = (k + kmax - 1) / kmax;
+    size_t gb = W_GROUP_BYTES / (4 * (size_t)(k < kmax ? (k > 0 ? k : 1) : kmax) * w_elem_bytes);
+    int G = gb < 1 ? 1 : gb > W_GROUP_MAX ? W_GROUP_MAX : (int)gb;
     for (int n0 = 0; n0 < n; n0 += nb) {
         int n1 = n - n0 < nb ? n : n0 + nb;
         for (int m0 = 0; m0 < m; m0 += mb) {
             int m1 = m - m0 < mb ? m : m0 + mb;
-            for (int j0 = n0; j0 < n1; j0 += 4) {
-                int nr = n1 - j0 < 4 ? n1 - j0 : 4;
+            for (int j0 = n0; j0 < n1; j0 += 4 * G) {
+                int ng = (n1 - j0 + 3) / 4 < G ? (n1 - j0 + 3) / 4 : G;
                 for (int kb = 0; kb < nkb; kb++) {
                     int p0 = (int)((long long)k * kb / nkb) & ~31;
                     int p1 = kb + 1 == nkb ? k : (int)((long long)k * (kb + 1) / nkb) & ~31;
-                    const uint16_t *wr[4];
-                    for (int j = 0; j < 4; j++)
-                        wr[j] = (const uint16_t *)(w + ((size_t)(j0 + (j < nr ? j : nr - 1)) *
-                                                            ldw + (size_t)p0) * w_elem_bytes);
-                    /* what to fetch while the A tiles use this piece of W (in W
-                     * elements from it): the next block of the same rows, or the next
-                     * W tile's first */
-                    size_t pfd = kb + 1 < nkb ? (size_t)(p1 - p0) : 4 * ldw - (size_t)p0;
-                    int next = kb + 1 < nkb || j0 + 8 <= n;
-                    /* and into L2, the same piece of the rows W_FAR_TILES tiles on */
-                    size_t far = j0 + 4 * W_FAR_TILES + 4 <= n ? 4 * W_FAR_TILES * ldw : 0;
-                    /* the A tiles forward for one W tile, backward for the next: the
-                     * tiles used last are still in L1 when the next W tile starts */
-                    int ntile = (m1 - m0 + 3) / 4, back = ((j0 - n0) / 4) & 1;
+                    const uint16_t *wr[W_GROUP_MAX][4];
+                    int nr[W_GROUP_MAX], next[W_GROUP_MAX];
+                    size_t pfd[W_GROUP_MAX], far[W_GROUP_MAX];
+                    for (int g = 0; g < ng; g++) {
+                        int jg = j0 + 4 * g;
+                        nr[g] = n1 - jg < 4 ? n1 - jg : 4;
+                        for (int j = 0; j < 4; j++)
+                            wr[g][j] = (const uint16_t *)(w + ((size_t)(jg + (j < nr[g] ? j : nr[g] - 1)) *
+                                                                   ldw + (size_t)p0) * w_elem_bytes);
+                        /* what to fetch while the A tiles use this piece of W (in W
+                         * elements from it): the next block of the same rows, or the
+                         * same tile of the next group's first */
+                        pfd[g] = kb + 1 < nkb ? (size_t)(p1 - p0) : 4 * (size_t)G * ldw - (size_t)p0;
+                        next[g] = kb + 1 < nkb || jg + 4 * G + 4 <= n;
+                        /* and into L2, the same piece of the rows W_FAR_TILES tiles on */
+                        far[g] = jg + 4 * W_FAR_TILES + 4 <= n ? 4 * W_FAR_TILES * ldw : 0;
+                    }
+                    /* the A tiles forward for one group, backward for the next: the
+                     * tiles used last are still in L1 when the next group starts */
+                    int ntile = (m1 - m0 + 3) / 4, back = ((j0 - n0) / (4 * G)) & 1;
                     for (int it = 0; it < ntile; it++) {
                         int i0 = m0 + 4 * (back ? ntile - 1 - it : it);
                         int mr = m1 - i0 < 4 ? m1 - i0 : 4;
@@ -156,13 +173,15 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
                         for (int i = 0; i < 4; i++)
                             ar[i] = a + (size_t)(i0 + (i < mr ? i : mr - 1)) * a_row_bytes +
                                     (size_t)p0 * a_elem_bytes;
-                        /* later blocks add onto C */
-                        tile_out o = {c + (size_t)i0 * ldc + j0, ldc,
-                                      bias && !kb ? bias + j0 : NULL, mr, nr,
-                                      kb ? 1 : accumulate, (i0 - m0) / 4, (m1 - m0 + 3) / 4,
-                                      far};
-                        if (next) tile_pf(ar, wr, p1 - p0, pfd, &o);
-                        else tile(ar, wr, p1 - p0, 0, &o);
+                        for (int g = 0; g < ng; g++) {
+                            int jg = j0 + 4 * g;
+                            /* later blocks add onto C */
+                            tile_out o = {c + (size_t)i0 * ldc + jg, ldc,
+                                          bias && !kb ? bias + jg : NULL, mr, nr[g],
+                                          kb ? 1 : accumulate, (i0 - m0) / 4, ntile, far[g]};
+                            if (next[g]) tile_pf(ar, wr[g], p1 - p0, pfd[g], &o);
+                            else tile(ar, wr[g], p1 - p0, 0, &o);
+                        }
                     }
                 }
             }

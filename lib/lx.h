@@ -578,6 +578,12 @@ size_t lx_model_naliases(const lx_model *m);
 const char *lx_model_alias(const lx_model *m, size_t i, const char **target);
 /* Size of the mapped file in bytes. */
 uint64_t lx_model_file_size(const lx_model *m);
+/* Map every page of the file now, in one call (Linux's MADV_POPULATE_READ), rather than
+ * one fault at a time as the tensors are first read: for a caller about to read nearly
+ * all of them (lx-encode).  With the file in the page cache this takes a few ms (2.4 ms
+ * for 856 MB in 2 MB pages); otherwise it reads the whole file.  Only advice: kernels
+ * before 5.14 ignore it, and nothing changes when it fails. */
+void lx_model_populate(const lx_model *m);
 
 /* A list of strings (the vocabulary, the answer labels). */
 typedef struct lx_strlist {

@@ -472,6 +472,14 @@ const lx_tensor *lx_model_tensor_at(const lx_model *m, size_t i) {
 }
 uint32_t lx_model_tensor_crc(const lx_model *m, size_t i) { return i < m->n ? m->crcs[i] : 0; }
 uint64_t lx_model_file_size(const lx_model *m) { return m->len; }
+
+void lx_model_populate(const lx_model *m) {
+#ifdef MADV_POPULATE_READ
+    (void)madvise(m->map, m->len, MADV_POPULATE_READ);
+#else
+    (void)m;
+#endif
+}
 size_t lx_model_naliases(const lx_model *m) { return m->nalias; }
 const char *lx_model_alias(const lx_model *m, size_t i, const char **target) {
     if (i >= m->nalias) return NULL;

@@ -23,6 +23,10 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -pthread
 CFLAGS  += -DLX_VERSION='"$(VERSION)"'
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+# a tool that calls nothing of a library does not load it: OpenBLAS, linked into every
+# tool, cost each one's start 3-5 ms (its threads and buffers) where only lx-encode and
+# lx-vqa use it
+LDFLAGS += -Wl,--as-needed
 
 ifeq ($(SANITIZE),1)
 BUILD   := build-san

@@ -427,14 +427,6 @@ static int takes_bf16(const lx_net *net, const lx_lin *l) {
     return !l->w && l->bf16 && !net->opts.exact_bf16;
 }
 
-int lx_cpu_parse(const char *s) {
-    static const char *names[] = {"best", "portable", "avx2", "avx512"};
-    if (!s || !*s) return LX_CPU_BEST;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, names[i]) == 0) return i;
-    return -1;
-}
-
 lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     const lx_config *c = lx_model_config(m);
     if (lx_config_check(c, err) < 0) return NULL;

@@ -286,7 +286,7 @@ static int setup(run *R, lx_error *err) {
     if (!(R->net = lx_net_new(R->model, &no, err))) return lx_error_prefix(err, "%s", path);
     /* the first record reads nearly every weight: map them all now, in one call, while
      * the tools before this one in a pipeline are still at work (the first output of a
-     * fresh process came 7 ms sooner: 86 -> 79 ms, f32 base model, medians of five) */
+     * fresh process came 3-7 ms sooner, f32 base model, medians of five) */
     lx_model_populate(R->model);
     unsigned miss = R->o.want & ~lx_net_available(R->net);
     for (size_t i = 0; i < sizeof heads / sizeof *heads; i++)

@@ -23,7 +23,7 @@
  * forward for one group, backward for the next; a long K (3072) is cut into blocks so
  * that a tile's 4 rows of W and of A fit in L1 together (16 KB each; at 36 rows, K =
  * 3072 went from 105 to 118 GFLOP/s on one core).  With M = 20..36 the whole
- * of A is one block: every weight streams from memory once (prefetched one tile ahead,
+ * of A is one block: every weight streams from memory once (prefetched one group ahead,
  * the A tiles of the current one taking turns; see drive), so batch 1 runs as fast as
  * the weights arrive or the dot products issue, whichever is slower.  Edge tiles (fewer
  * than 4 rows of A or W left) repeat the last valid row and discard the extra sums; the
@@ -44,7 +44,8 @@
 /* Bytes of W (4-row tiles, one K block) an A tile meets in turn before the next A tile:
  * 2 tiles of f32 or 4 of bf16 at K = 768.  lx-encode at batch 1 on Zen 5 (alternated
  * runs, medians of per-round ratios): bf16 1.098x with 24 KB, 1.091x with 32 KB, 1.041x
- * with 48 KB, 1.068x with 4 tiles whatever the size; f32 1.00-1.03x (24 or 32 KB). */
+ * with 48 KB, 1.068x with 4 tiles whatever the size; f32 1.00-1.03x (24 or 32 KB).  K =
+ * 3072 in bf16 is two blocks of 1536: 2 tiles (1.004x against 1, as neutral). */
 #define W_GROUP_BYTES (24u * 1024u)
 #define W_GROUP_MAX 8
 
@@ -135,7 +136,9 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
      * 16 KB each, 1024 f32 or 2048 bf16 values */
     size_t eb = a_elem_bytes > w_elem_bytes ? a_elem_bytes : w_elem_bytes;
     int kmax = (int)(16384 / (4 * eb)), nkb = (k + kmax - 1) / kmax;
-    size_t gb = W_GROUP_BYTES / (4 * (size_t)(k < kmax ? (k > 0 ? k : 1) : kmax) * w_elem_bytes);
+    /* W tiles per group: as many of one K block's 4-row tiles as W_GROUP_BYTES holds */
+    size_t tile_bytes = 4 * (size_t)(nkb ? (k + nkb - 1) / nkb : 1) * w_elem_bytes;
+    size_t gb = W_GROUP_BYTES / tile_bytes;
     int G = gb < 1 ? 1 : gb > W_GROUP_MAX ? W_GROUP_MAX : (int)gb;
     for (int n0 = 0; n0 < n; n0 += nb) {
         int n1 = n - n0 < nb ? n : n0 + nb;
@@ -152,13 +155,16 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
                     for (int g = 0; g < ng; g++) {
                         int jg = j0 + 4 * g;
                         nr[g] = n1 - jg < 4 ? n1 - jg : 4;
-                        for (int j = 0; j < 4; j++)
-                            wr[g][j] = (const uint16_t *)(w + ((size_t)(jg + (j < nr[g] ? j : nr[g] - 1)) *
-                                                                   ldw + (size_t)p0) * w_elem_bytes);
+                        for (int j = 0; j < 4; j++) {
+                            size_t row = (size_t)(jg + (j < nr[g] ? j : nr[g] - 1));
+                            wr[g][j] = (const uint16_t *)(w + (row * ldw + (size_t)p0) *
+                                                                  w_elem_bytes);
+                        }
                         /* what to fetch while the A tiles use this piece of W (in W
                          * elements from it): the next block of the same rows, or the
                          * same tile of the next group's first */
-                        pfd[g] = kb + 1 < nkb ? (size_t)(p1 - p0) : 4 * (size_t)G * ldw - (size_t)p0;
+                        pfd[g] = kb + 1 < nkb ? (size_t)(p1 - p0)
+                                              : 4 * (size_t)G * ldw - (size_t)p0;
                         next[g] = kb + 1 < nkb || jg + 4 * G + 4 <= n;
                         /* and into L2, the same piece of the rows W_FAR_TILES tiles on */
                         far[g] = jg + 4 * W_FAR_TILES + 4 <= n ? 4 * W_FAR_TILES * ldw : 0;

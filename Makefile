@@ -37,11 +37,14 @@ BUILD   := build
 endif
 BIN     := $(if $(SANITIZE),$(BUILD)/bin,bin)
 
-LIB_SRC := $(wildcard lib/*.c)
-LIB_OBJ := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
-# lib/simd/*.c are compiled with the ISA flags their name asks for (chosen at run time).
-SIMD_SRC := $(wildcard lib/simd/*.c)
-SIMD_OBJ := $(SIMD_SRC:lib/simd/%.c=$(BUILD)/lib/simd/%.o)
+# Every lib/*.c and lib/*/*.c goes into liblx.a; files ending in _avx512.c or _avx2.c
+# (lib/nn/simd/) are compiled with the ISA flags their name asks for and chosen at run time.
+LIB_ALL  := $(wildcard lib/*.c lib/*/*.c lib/*/*/*.c)
+SIMD_SRC := $(filter %_avx512.c %_avx2.c,$(LIB_ALL))
+LIB_SRC  := $(filter-out $(SIMD_SRC),$(LIB_ALL))
+LIB_OBJ  := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+SIMD_OBJ := $(SIMD_SRC:lib/%.c=$(BUILD)/lib/%.o)
+LIB_HDR  := $(wildcard lib/*.h lib/*/*.h lib/*/*/*.h)
 CLI_SRC := $(wildcard cmd/common/*.c)
 CLI_OBJ := $(CLI_SRC:cmd/common/%.c=$(BUILD)/cmd/common/%.o)
 TOOLS   := $(patsubst cmd/%.c,%,$(wildcard cmd/lx-*.c))
@@ -52,17 +55,17 @@ LIBA    := $(BUILD)/liblx.a
 .PHONY: all check check-one sanitize bench install deps demo clean
 all: $(TOOLS:%=$(BIN)/%)
 
-$(BUILD)/lib/%.o: lib/%.c lib/*.h
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ilib -c $< -o $@
-
-$(BUILD)/lib/simd/%_avx512.o: lib/simd/%_avx512.c lib/*.h lib/simd/*.h
+$(BUILD)/lib/%_avx512.o: lib/%_avx512.c $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -c $< -o $@
 
-$(BUILD)/lib/simd/%_avx2.o: lib/simd/%_avx2.c lib/*.h lib/simd/*.h
+$(BUILD)/lib/%_avx2.o: lib/%_avx2.c $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -mavx2 -mfma -mf16c -c $< -o $@
+
+$(BUILD)/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilib -c $< -o $@
 
 $(LIBA): $(LIB_OBJ) $(SIMD_OBJ)
 	@rm -f $@
@@ -76,11 +79,11 @@ $(BIN)/lx-%: $(BUILD)/cmd/lx-%.o $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIBA)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB_HDR) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -Itests/unit $< $(LIBA) $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka) -o $@
 
-$(BUILD)/tools/%: tests/tools/%.c $(LIBA)
+$(BUILD)/tools/%: tests/tools/%.c tests/tools/*.h $(LIB_HDR) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib $< $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
 

@@ -28,8 +28,8 @@
 #include <time.h>
 #include <cblas.h>
 #include "lx.h"
-#include "gemm.h"
-#include "kernels.h"
+#include "nn/gemm.h"
+#include "nn/kernels.h"
 
 typedef struct opts {
     int threads;                  /* lx_gemm threads; 2 (this project's machine kind) */

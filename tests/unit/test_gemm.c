@@ -17,8 +17,8 @@
 #include <math.h>
 #include <cblas.h>
 #include "testutil.h"
-#include "gemm.h"
-#include "kernels.h"
+#include "nn/gemm.h"
+#include "nn/kernels.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static double rnd(void) { /* uniform in [-1, 1) */

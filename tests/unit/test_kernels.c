@@ -13,7 +13,7 @@
  * probability exactly 0, as in the reference. */
 #include <math.h>
 #include "testutil.h"
-#include "kernels.h"
+#include "nn/kernels.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static double rnd(void) { /* uniform in [-1, 1) */

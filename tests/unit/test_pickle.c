@@ -2,7 +2,7 @@
  * and hostile pickles (forbidden globals, lying lengths, memo and depth limits,
  * truncation at every offset, random corruption). */
 #include "testutil.h"
-#include "pickle.h"
+#include "ckpt/pickle.h"
 #include "../tools/ckptgen.h"
 
 /* Load bytes (copied to an exact-size buffer so that ASan sees any overrun). */

@@ -1,7 +1,7 @@
 /* Tests of lib/zipfile.c: stored/deflated entries, zip64 records, and bad archives
  * (truncated at every offset, broken central directories, lying sizes). */
 #include "testutil.h"
-#include "zipfile.h"
+#include "ckpt/zipfile.h"
 #include "../tools/ckptgen.h"
 
 static const char text[] = "the quick brown fox jumps over the lazy dog, again and again";

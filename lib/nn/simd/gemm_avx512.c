@@ -31,7 +31,7 @@
  */
 #include <immintrin.h>
 #include <string.h>
-#include "gemm.h"
+#include "../gemm.h"
 #include "bf16_avx512.h"
 #include "math_avx512.h"
 

@@ -38,8 +38,8 @@
  */
 #include <immintrin.h>
 #include <string.h>
-#include "gemm.h"
-#include "kernels.h"
+#include "../gemm.h"
+#include "../kernels.h"
 #include "math_avx2.h"
 
 #define A_BLOCK_BYTES (256u * 1024u)

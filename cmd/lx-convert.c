@@ -100,15 +100,6 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int file_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* 1 if path starts with the .lxm magic. */
 static int is_lxm(const char *path) {
@@ -121,20 +112,11 @@ static int is_lxm(const char *path) {
     return n == 8 && memcmp(b, magic, 8) == 0;
 }
 
-static char *side_file(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (!p) return NULL;
-    snprintf(p, n, "%s/%s", dir, name);
-    if (file_exists(p)) return p;
-    free(p);
-    return NULL;
-}
 
 /* ---- stream mode ----------------------------------------------------------------- */
 
 static int stream_mode(lx_cli *c, const opts *o) {
-    lx_error err = {{0}};
+    lx_error err = {0};
     c->progress = o->progress;
     lx_reader *rd = lx_reader_open(stdin, "<stdin>", &err);
     if (!rd) return cli_error(c, "%s", err.msg);
@@ -260,7 +242,7 @@ static int export_dict(const lx_tensor_dict *d, const char *out, lx_error *err) 
 }
 
 static int inspect(lx_cli *c, const opts *o, const char *path) {
-    lx_error err = {{0}};
+    lx_error err = {0};
     double t0 = now();
     lx_model *m = lx_model_open(path, &err);
     if (!m) return cli_error(c, "%s", err.msg);
@@ -284,177 +266,43 @@ static int inspect(lx_cli *c, const opts *o, const char *path) {
 
 /* ---- conversion ------------------------------------------------------------------ */
 
-/* A .lxm as a source: its tensors as views, its config, vocabulary and labels. */
-static int read_lxm_source(const char *path, lx_model **mp, lx_tensor_dict *d, lx_config *cf,
-                           lx_strlist *vocab, lx_strlist *labels, lx_error *err) {
-    lx_model *m = lx_model_open(path, err);
-    if (!m) return -1;
-    *mp = m;
-    *cf = *lx_model_config(m);
-    for (size_t i = 0; i < lx_model_ntensors(m); i++) {
-        lx_tensor t = *lx_model_tensor_at(m, i);
-        t.owned = 0;
-        if (lx_tensor_dict_add(d, lx_model_tensor_name(m, i), &t, err) < 0) return -1;
-    }
-    for (size_t i = 0; i < lx_model_vocab_size(m); i++) {
-        if (vocab->n == vocab->cap) {
-            size_t nc = vocab->cap ? vocab->cap * 2 : 1024;
-            char **ni = realloc(vocab->items, nc * sizeof *ni);
-            if (!ni) return lx_error_set(err, "out of memory");
-            vocab->items = ni, vocab->cap = nc;
-        }
-        if (!(vocab->items[vocab->n++] = strdup(lx_model_vocab_token(m, i))))
-            return lx_error_set(err, "out of memory");
-    }
-    for (size_t i = 0; i < lx_model_nlabels(m); i++) {
-        if (labels->n == labels->cap) {
-            size_t nc = labels->cap ? labels->cap * 2 : 1024;
-            char **ni = realloc(labels->items, nc * sizeof *ni);
-            if (!ni) return lx_error_set(err, "out of memory");
-            labels->items = ni, labels->cap = nc;
-        }
-        if (!(labels->items[labels->n++] = strdup(lx_model_label(m, i))))
-            return lx_error_set(err, "out of memory");
-    }
-    return 0;
-}
-
-/* Read an HF config.json over *cf.  Returns the exit status. */
-static int load_config(lx_cli *c, const char *path, lx_config *cf) {
-    lx_error err = {{0}};
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (!j) return cli_error(c, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
-    int rc = lx_config_from_json(cf, j, &err);
-    json_decref(j);
-    if (rc < 0) return cli_error(c, "%s: %s", path, err.msg);
-    return LX_EXIT_OK;
-}
-
 static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
-    lx_error err = {{0}};
-    lx_tensor_dict d;
-    lx_tensor_dict_init(&d);
-    lx_config cf;
-    lx_config_default(&cf);
-    lx_strlist vocab = {0}, labels = {0};
-    lx_model *srcm = NULL;
-    char *dir = lx_checkpoint_dir(o->src), *used = NULL, *p = NULL;
-    int status = LX_EXIT_OK, have_config = 0;
+    lx_error err = {0};
+    lx_checkpoint ck;
+    lx_checkpoint_opts co = {o->config, o->vocab, o->labels,
+                             o->ignore_unknown ? LX_SCHEMA_IGNORE_UNKNOWN : 0};
     double t0 = now();
-
-    if (!dir) {
-        status = cli_error(c, "out of memory");
-        goto out;
+    int rc = lx_checkpoint_load(&ck, o->src, &co, &err);
+    if (ck.notes & LX_CHECKPOINT_NO_CONFIG)
+        fprintf(stderr, "%s: no config.json beside %s: using the LXMERT-base config\n", c->prog,
+                o->src);
+    if (rc < 0) {
+        lx_checkpoint_free(&ck);
+        return cli_error(c, "%s%s", err.msg, err.code == LX_ERR_UNKNOWN_TENSORS
+                                                  ? " (--ignore-unknown drops them)" : "");
     }
-    if (!is_dir(o->src) && is_lxm(o->src)) {
-        if (read_lxm_source(o->src, &srcm, &d, &cf, &vocab, &labels, &err) < 0) {
-            status = cli_error(c, "%s", err.msg);
-            goto out;
-        }
-        /* --config over the model's own config (e.g. layer_norm_eps, do_lower_case) */
-        if (o->config && (status = load_config(c, o->config, &cf)) != LX_EXIT_OK) goto out;
-    } else {
-        /* The config first: the names are checked against it. */
-        const char *cpath = o->config;
-        if (!cpath) cpath = p = side_file(dir, "config.json");
-        have_config = cpath != NULL;
-        if (cpath && (status = load_config(c, cpath, &cf)) != LX_EXIT_OK) goto out;
-        free(p);
-        p = NULL;
-        /* tokenizer_config.json says whether the vocabulary is cased. */
-        if ((p = side_file(dir, "tokenizer_config.json"))) {
-            json_t *j = json_load_file(p, 0, NULL);
-            json_t *lc = json_object_get(j, "do_lower_case");
-            if (json_is_boolean(lc)) cf.do_lower_case = json_is_true(lc);
-            json_decref(j);
-        }
-        free(p);
-        p = NULL;
-        if (lx_checkpoint_read(&d, o->src, &used, &err) < 0) {
-            status = cli_error(c, "%s", err.msg);
-            goto out;
-        }
-        if (o->progress)
-            fprintf(stderr, "%s: read %zu tensors from %s in %.2f s\n", c->prog, d.n, used,
-                    now() - t0);
-        if (!have_config)
-            fprintf(stderr, "%s: no config.json beside %s: using the LXMERT-base config\n",
-                    c->prog, o->src);
-    }
-    unsigned flags = o->ignore_unknown ? LX_NAMES_IGNORE_UNKNOWN : 0;
-    if (lx_names_normalize(&d, &cf, flags, &err) < 0) {
-        if (strstr(err.msg, "unknown tensor"))
-            status = cli_error(c, "%s: %s (--ignore-unknown drops them)",
-                               used ? used : o->src, err.msg);
-        else
-            status = cli_error(c, "%s: %s", used ? used : o->src, err.msg);
-        goto out;
-    }
-
-    /* The side files, unless they came with a .lxm source. */
-    if (o->vocab || !srcm) {
-        const char *vp = o->vocab;
-        if (!vp) vp = p = side_file(dir, "vocab.txt");
-        if (vp) {
-            lx_strlist_free(&vocab);
-            if (lx_vocab_read_file(&vocab, vp, &err) < 0) {
-                status = cli_error(c, "%s", err.msg);
-                goto out;
-            }
-            if (vocab.n != (size_t)cf.vocab_size) {
-                status = cli_error(c, "%s: %zu tokens, but the model's vocab_size is %d", vp,
-                                   vocab.n, cf.vocab_size);
-                goto out;
-            }
-        } else if (o->output) {
-            fprintf(stderr, "%s: no vocab.txt beside %s: the model will have no vocabulary "
-                            "(give --vocab)\n", c->prog, o->src);
-        }
-        free(p);
-        p = NULL;
-    }
-    if (o->labels || !srcm) {
-        const char *lp = o->labels;
-        if (!lp && cf.num_qa_labels) lp = p = side_file(dir, "label2ans.json");
-        if (lp) {
-            lx_strlist_free(&labels);
-            if (lx_labels_read_file(&labels, lp, &err) < 0) {
-                status = cli_error(c, "%s", err.msg);
-                goto out;
-            }
-            if (labels.n != (size_t)cf.num_qa_labels) {
-                status = cli_error(c, "%s: %zu answers, but the QA head has %d", lp, labels.n,
-                                   cf.num_qa_labels);
-                goto out;
-            }
-        }
-        free(p);
-        p = NULL;
-    }
-
+    if (o->progress)
+        fprintf(stderr, "%s: read %zu tensors from %s in %.2f s\n", c->prog, ck.tensors.n,
+                ck.path, now() - t0);
+    if ((ck.notes & LX_CHECKPOINT_NO_VOCAB) && o->output)
+        fprintf(stderr, "%s: no vocab.txt beside %s: the model will have no vocabulary (give "
+                        "--vocab)\n", c->prog, o->src);
+    int status = LX_EXIT_OK;
     if (o->output) {
         double t1 = now();
-        lx_model_spec spec = {&cf, &d, &vocab, &labels, dtype};
+        lx_model_spec spec = {&ck.config, &ck.tensors, &ck.vocab, &ck.labels, dtype};
         if (lx_model_write(o->output, &spec, &err) < 0) {
             status = cli_error(c, "%s", err.msg);
-            goto out;
+        } else {
+            if (o->progress)
+                fprintf(stderr, "%s: wrote %s (%zu tensors, %s) in %.2f s\n", c->prog, o->output,
+                        ck.tensors.n, lx_dtype_name(dtype), now() - t1);
+            if (o->info || o->verify || o->export_st) status = inspect(c, o, o->output);
         }
-        if (o->progress)
-            fprintf(stderr, "%s: wrote %s (%zu tensors, %s) in %.2f s\n", c->prog, o->output,
-                    d.n, lx_dtype_name(dtype), now() - t1);
-        if (o->info || o->verify || o->export_st) status = inspect(c, o, o->output);
-    } else if (o->export_st) {
-        if (export_dict(&d, o->export_st, &err) < 0) status = cli_error(c, "%s", err.msg);
+    } else if (o->export_st && export_dict(&ck.tensors, o->export_st, &err) < 0) {
+        status = cli_error(c, "%s", err.msg);
     }
-out:
-    free(p);
-    free(used);
-    free(dir);
-    lx_strlist_free(&vocab);
-    lx_strlist_free(&labels);
-    lx_tensor_dict_free(&d);
-    lx_model_close(srcm);
+    lx_checkpoint_free(&ck);
     return status;
 }
 

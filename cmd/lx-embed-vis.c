@@ -154,7 +154,7 @@ static int join_record(void *p, lx_record *r, lx_error *err) {
 
 /* Every image of every --features file, in file order, as regions records. */
 static int dump(lx_cli *cl, const opts *o, lx_writer *w) {
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_regions g;
     lx_record r;
     lx_regions_init(&g);
@@ -204,7 +204,7 @@ static int load_regions(lx_cli *cl, const opts *o, lx_features *store) {
     FILE *f = strcmp(o->regions, "-") == 0 ? stdin : fopen(o->regions, "rb");
     const char *name = f == stdin ? "<stdin>" : o->regions;
     if (!f) return cli_error(cl, "%s: %m", o->regions);
-    lx_error err = {{0}};
+    lx_error err = {0};
     uint64_t recno;
     int status = LX_EXIT_OK;
     if (lx_features_add_regions(store, f, name, &recno, &err) < 0) {
@@ -325,7 +325,7 @@ int main(int argc, char **argv) {
     if (fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode))
         (void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 
-    lx_error err = {{0}};
+    lx_error err = {0};
     int status = LX_EXIT_OK;
     if (o.dump) {
         lx_writer *w = lx_writer_open(stdout, fmt, &err);

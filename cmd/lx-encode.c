@@ -281,7 +281,7 @@ static int setup(run *R, lx_error *err) {
     if (!(R->model = lx_model_open(path, err))) return -1;
     lx_net_opts no;
     if (cli_net_opts(R->o.threads, &no, err) < 0) return -1;
-    no.box_check = R->o.box_check;
+    no.no_box_check = !R->o.box_check;
     no.exact_bf16 = R->o.exact_bf16;
     if (!(R->net = lx_net_new(R->model, &no, err))) return lx_error_prefix(err, "%s", path);
     /* the first record reads nearly every weight: map them all now, in one call, while
@@ -380,7 +380,7 @@ int main(int argc, char **argv) {
 
     FILE *in;
     if (cli_open_input(&R.cli, input, &in)) return cli_finish(&R.cli, LX_EXIT_FAIL);
-    lx_error err = {{0}};
+    lx_error err = {0};
     int status = LX_EXIT_FAIL;
     lx_reader *rd = NULL;
     lx_writer *w = NULL;

@@ -279,7 +279,7 @@ int main(int argc, char **argv) {
 
     FILE *in;
     if (cli_open_input(&cl, o.input, &in)) return cli_finish(&cl, LX_EXIT_FAIL);
-    lx_error err = {{0}};
+    lx_error err = {0};
     int lower;
     lx_vocab *vocab = load_vocab(&cl, &o, &lower, &err);
     if (!vocab)

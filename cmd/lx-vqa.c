@@ -25,7 +25,7 @@ typedef struct opts {
     const char *model;            /* -m: the .lxm (default $LX_MODEL) */
     const char *labels;           /* --labels FILE (default: the model's labels) */
     long top_k;                   /* -k: answers listed per record (5) */
-    lx_vqa_scoring scoring;       /* --score: sigmoid (default) or softmax */
+    lx_scoring scoring;          /* --score: sigmoid (default) or softmax */
     int eval;                     /* --eval: print the accuracy summary at the end */
     int eval_only;                /* --eval-only: score the records' own "answer"; no model */
     const char *eval_out;         /* --eval-out FILE: the summary as JSON there */
@@ -55,7 +55,7 @@ typedef struct run {
     size_t nlabels, hidden;
     lx_vqa_eval *ev;
     size_t n_notruth;             /* records without label or human answers */
-    lx_vqa_pick *picks;           /* [top_k] */
+    lx_pick *picks;               /* [top_k] */
     float *pooled, *logits;       /* [batch, hidden], [batch, nlabels] */
     int *kind;                    /* [batch]: what classify said of each record */
 } run;
@@ -120,8 +120,8 @@ static const json_t *human_answers(const lx_record *r) {
 static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
     const json_t *humans = human_answers(r);
     json_t *humans_ref = humans ? json_incref((json_t *)humans) : NULL;
-    size_t k = lx_vqa_topk(logits, R->nlabels, (size_t)R->o.top_k, R->o.scoring, R->picks);
-    const char *best = R->labels.items[R->picks[0].label];
+    size_t k = lx_topk(logits, R->nlabels, (size_t)R->o.top_k, R->o.scoring, R->picks);
+    const char *best = R->labels.items[R->picks[0].index];
     const json_t *label = lx_record_json(r, "label");
     const char *qt = json_string_value(lx_record_json(r, "question_type"));
     const char *at = json_string_value(lx_record_json(r, "answer_type"));
@@ -423,7 +423,7 @@ int main(int argc, char **argv) {
                 return LX_EXIT_USAGE;
             break;
         case O_SCORE:
-            if (lx_vqa_scoring_parse(optarg, &R.o.scoring) < 0)
+            if (lx_scoring_parse(optarg, &R.o.scoring) < 0)
                 return cli_usage(&R.cli, "--score: got '%s', expected sigmoid or softmax",
                                  optarg);
             break;
@@ -456,7 +456,7 @@ int main(int argc, char **argv) {
 
     FILE *in;
     if (cli_open_input(&R.cli, input, &in)) return cli_finish(&R.cli, LX_EXIT_FAIL);
-    lx_error err = {{0}};
+    lx_error err = {0};
     int status = LX_EXIT_FAIL;
     lx_reader *rd = NULL;
     lx_writer *w = NULL;

@@ -17,7 +17,7 @@
  * and messages.
  */
 #include <string.h>
-#include "lx.h"
+#include "internal.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>

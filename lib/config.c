@@ -1,6 +1,6 @@
 /*
  * config.c — lx_config (the LXMERT hyper-parameters, HF LxmertConfig field names) and
- * the two side files a model carries: the WordPiece vocabulary and the answer labels.
+ * lx_strlist, the list of strings a vocabulary or an answer list is held in.
  *
  * The defaults are LXMERT-base, so that an original .pth with no config.json converts.
  * Values come from JSON written by others (config.json, the .lxm header), so each one is
@@ -11,7 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lx.h"
+#include "internal.h"
 
 void lx_config_default(lx_config *c) {
     *c = (lx_config){
@@ -78,6 +78,16 @@ json_t *lx_config_to_json(const lx_config *c) {
     return o;
 }
 
+int lx_config_read_file(lx_config *c, const char *path, lx_error *err) {
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    int rc = lx_config_from_json(c, j, err);
+    json_decref(j);
+    if (rc < 0) lx_error_prefix(err, "%s", path);
+    return rc;
+}
+
 int lx_config_check(const lx_config *c, lx_error *err) {
     /* Bounds generous enough for any LXMERT, tight enough that sizes computed from them
      * (vocab * hidden, layers * hidden^2) cannot overflow. */
@@ -122,7 +132,7 @@ void lx_strlist_free(lx_strlist *l) {
     memset(l, 0, sizeof *l);
 }
 
-static int strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err) {
+int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err) {
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 1024;
         char **ni = realloc(l->items, nc * sizeof *ni);
@@ -136,119 +146,4 @@ static int strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err)
     c[len] = 0;
     l->items[l->n++] = c;
     return 0;
-}
-
-/* 1 if s[0..len) is well-formed UTF-8 with no NUL. */
-static int utf8_ok(const char *s, size_t len) {
-    json_t *j = json_stringn(s, len); /* jansson validates UTF-8 */
-    int ok = j != NULL && strlen(json_string_value(j)) == len;
-    json_decref(j);
-    return ok;
-}
-
-int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return lx_error_set(err, "%s: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int rc = 0;
-    json_t *seen = json_object();
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        size_t len = (size_t)n;
-        if (len && line[len - 1] == '\n') len--;
-        if (len && line[len - 1] == '\r') len--;
-        if (!utf8_ok(line, len)) {
-            rc = lx_error_set(err, "%s:%zu: token is not valid UTF-8", path, l->n + 1);
-            break;
-        }
-        line[len] = 0;
-        /* An empty final line is just the file's last newline; an empty token elsewhere is
-         * kept so that ids stay line numbers. */
-        if (json_object_get(seen, line) && len) {
-            rc = lx_error_set(err, "%s:%zu: token '%s' appears twice", path, l->n + 1, line);
-            break;
-        }
-        json_object_set_new(seen, line, json_integer((json_int_t)l->n));
-        if ((rc = strlist_push(l, line, len, err)) < 0) break;
-    }
-    if (rc == 0 && ferror(f)) rc = lx_error_set(err, "%s: read error", path);
-    if (rc == 0 && l->n == 0) rc = lx_error_set(err, "%s: empty vocabulary", path);
-    free(line);
-    fclose(f);
-    json_decref(seen);
-    return rc;
-}
-
-/* What a label value is, for messages. */
-static const char *json_kind(const json_t *v) {
-    return json_is_object(v) ? "an object" : json_is_string(v) ? "a string" : "a non-string";
-}
-
-int lx_labels_from_json(lx_strlist *l, const json_t *v, lx_error *err) {
-    memset(l, 0, sizeof *l);
-    int rc = 0;
-    if (json_is_array(v)) {
-        /* label2ans: strings, or LXMERT's all_ans.json entries {"ans": ..., "dsets": [...]} */
-        size_t i;
-        json_t *e;
-        if (json_array_size(v) == 0) return lx_error_set(err, "no answers: got an empty list");
-        json_array_foreach(v, i, e) {
-            json_t *s = json_is_object(e) ? json_object_get(e, "ans") : e;
-            if (!json_is_string(s)) {
-                rc = lx_error_set(err, "labels[%zu]: got %s, expected an answer string or an "
-                                       "object with \"ans\"", i,
-                                  json_is_object(e) ? "an object without \"ans\"" : json_kind(e));
-                break;
-            }
-            if (strlen(json_string_value(s)) != json_string_length(s)) {
-                rc = lx_error_set(err, "labels[%zu]: the answer holds a NUL character", i);
-                break;
-            }
-            if ((rc = strlist_push(l, json_string_value(s), json_string_length(s), err)) < 0)
-                break;
-        }
-    } else if (json_is_object(v)) {
-        /* ans2label: answer -> label; the labels must be exactly 0..n-1, each once.  The
-         * object's size bounds every index, so nothing is sized by a number from the file. */
-        size_t n = json_object_size(v);
-        if (n == 0) return lx_error_set(err, "no answers: got an empty object");
-        const char **byid = calloc(n, sizeof *byid);
-        if (!byid) return lx_error_set(err, "out of memory");
-        const char *key;
-        json_t *x;
-        json_object_foreach((json_t *)v, key, x) {
-            json_int_t id = json_is_integer(x) ? json_integer_value(x) : -1;
-            if (id < 0 || (size_t)id >= n) {
-                rc = lx_error_set(err, "labels[\"%s\"]: got %s, expected a label in 0..%zu", key,
-                                  json_is_integer(x) ? "an out-of-range label" : "a non-integer",
-                                  n - 1);
-                break;
-            }
-            if (byid[id]) {
-                rc = lx_error_set(err, "label %lld given to both \"%s\" and \"%s\"",
-                                  (long long)id, byid[id], key);
-                break;
-            }
-            byid[id] = key;
-        }
-        for (size_t i = 0; rc == 0 && i < n; i++) rc = strlist_push(l, byid[i], strlen(byid[i]), err);
-        free(byid);
-    } else {
-        rc = lx_error_set(err, "got %s, expected a JSON array of answers (label2ans) or an "
-                               "answer -> label object (ans2label)", json_kind(v));
-    }
-    if (rc < 0) lx_strlist_free(l);
-    return rc;
-}
-
-int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err) {
-    json_error_t je;
-    memset(l, 0, sizeof *l);
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
-    int rc = lx_labels_from_json(l, j, err);
-    json_decref(j);
-    if (rc < 0) lx_error_prefix(err, "%s", path);
-    return rc;
 }

@@ -13,6 +13,7 @@ int lx_error_set(lx_error *err, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        err->code = 0;
     }
     return -1;
 }

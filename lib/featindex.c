@@ -27,7 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "lx.h"
+#include "bytes.h"
+#include "internal.h"
 
 #define IX_MAGIC "LXFIDX\0\1"
 #define IX_VERSION 1u
@@ -46,20 +47,6 @@ struct lx_featindex {
     char note[2600];
 };
 
-static uint64_t get64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-static uint32_t get32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static void put64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
 
 /* zlib's CRC-32 over any length (crc32 takes at most a uInt at a time). */
 static uint32_t crc(const unsigned char *p, size_t n) {
@@ -88,15 +75,15 @@ static int adopt(lx_featindex *ix, unsigned char *img, size_t len, const tsv_id 
                  lx_error *err) {
     if (len < IX_HEAD + 4 || memcmp(img, IX_MAGIC, 8) != 0)
         return lx_error_set(err, "not an lx feature index");
-    if (get32(img + 8) != IX_VERSION)
-        return lx_error_set(err, "index format version %u, expected %u", get32(img + 8),
+    if (lx_rd_u32(img + 8) != IX_VERSION)
+        return lx_error_set(err, "index format version %u, expected %u", lx_rd_u32(img + 8),
                             IX_VERSION);
-    if (get32(img + len - 4) != crc(img, len - 4))
+    if (lx_rd_u32(img + len - 4) != crc(img, len - 4))
         return lx_error_set(err, "index checksum mismatch (damaged)");
-    if (get64(img + 16) != id->size || (int64_t)get64(img + 24) != id->sec ||
-        (int64_t)get64(img + 32) != id->nsec)
+    if (lx_rd_u64(img + 16) != id->size || (int64_t)lx_rd_u64(img + 24) != id->sec ||
+        (int64_t)lx_rd_u64(img + 32) != id->nsec)
         return lx_error_set(err, "index is stale (the TSV's size or mtime changed)");
-    uint64_t n = get64(img + 40), k = get64(img + 48);
+    uint64_t n = lx_rd_u64(img + 40), k = lx_rd_u64(img + 48);
     uint64_t room = len - IX_HEAD - 4;
     if (n > room / IX_ENTRY || k != room - n * IX_ENTRY)
         return lx_error_set(err, "index of %zu bytes cannot hold %llu entries and %llu key "
@@ -105,14 +92,14 @@ static int adopt(lx_featindex *ix, unsigned char *img, size_t len, const tsv_id 
     const char *keys = (const char *)(e + n * IX_ENTRY);
     for (uint64_t i = 0; i < n; i++) {
         const unsigned char *p = e + i * IX_ENTRY;
-        uint64_t off = get64(p), ln = get64(p + 8), ko = get32(p + 16), kl = get32(p + 20);
+        uint64_t off = lx_rd_u64(p), ln = lx_rd_u64(p + 8), ko = lx_rd_u32(p + 16), kl = lx_rd_u32(p + 20);
         if (off > id->size || ln > id->size - off || ln > LX_TSV_MAX_LINE || ko > k ||
             kl > k - ko || kl == 0)
             return lx_error_set(err, "index entry %llu is out of range",
                                 (unsigned long long)i);
         if (i) {
             const unsigned char *q = p - IX_ENTRY;
-            if (keycmp(keys + get32(q + 16), get32(q + 20), keys + ko, kl) >= 0)
+            if (keycmp(keys + lx_rd_u32(q + 16), lx_rd_u32(q + 20), keys + ko, kl) >= 0)
                 return lx_error_set(err, "index entries are not sorted");
         }
     }
@@ -233,23 +220,23 @@ static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const t
     if (!img) goto oom;
     memset(img, 0, IX_HEAD);
     memcpy(img, IX_MAGIC, 8);
-    put32(img + 8, IX_VERSION);
-    put64(img + 16, id->size);
-    put64(img + 24, (uint64_t)id->sec);
-    put64(img + 32, (uint64_t)id->nsec);
-    put64(img + 40, n);
-    put64(img + 48, k);
+    lx_wr_u32(img + 8, IX_VERSION);
+    lx_wr_u64(img + 16, id->size);
+    lx_wr_u64(img + 24, (uint64_t)id->sec);
+    lx_wr_u64(img + 32, (uint64_t)id->nsec);
+    lx_wr_u64(img + 40, n);
+    lx_wr_u64(img + 48, k);
     for (size_t i = 0; i < n; i++) {
         unsigned char *p = img + IX_HEAD + i * IX_ENTRY;
-        put64(p, e[i].off);
-        put64(p + 8, e[i].len);
-        put32(p + 16, e[i].ko);
-        put32(p + 20, e[i].kl);
+        lx_wr_u64(p, e[i].off);
+        lx_wr_u64(p + 8, e[i].len);
+        lx_wr_u32(p + 16, e[i].ko);
+        lx_wr_u32(p + 20, e[i].kl);
     }
     /* Keys in the order of the text the entries point into (file order): fine, any
      * order works since entries carry offsets. */
     if (k) memcpy(img + IX_HEAD + n * IX_ENTRY, keys, k);
-    put32(img + ilen - 4, crc(img, ilen - 4));
+    lx_wr_u32(img + ilen - 4, crc(img, ilen - 4));
     free(e);
     free(keys);
     lx_tsv_close(t);
@@ -362,10 +349,10 @@ int lx_featindex_find(const lx_featindex *ix, const char *key, size_t keylen,
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
         const unsigned char *p = ix->ent + mid * IX_ENTRY;
-        int c = keycmp(ix->keys + get32(p + 16), get32(p + 20), key, keylen);
+        int c = keycmp(ix->keys + lx_rd_u32(p + 16), lx_rd_u32(p + 20), key, keylen);
         if (c == 0) {
-            *offset = get64(p);
-            *len = get64(p + 8);
+            *offset = lx_rd_u64(p);
+            *len = lx_rd_u64(p + 8);
             return 1;
         }
         if (c < 0) lo = mid + 1;

@@ -14,7 +14,7 @@
 #include <emmintrin.h>
 #endif
 #include <string.h>
-#include "lx.h"
+#include "internal.h"
 
 void lx_regions_init(lx_regions *g) { memset(g, 0, sizeof *g); }
 

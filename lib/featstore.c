@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "lx.h"
+#include "internal.h"
 
 /* A regions record: in memory (g), or where it lies in a seekable regions file. */
 typedef struct entry {
@@ -97,7 +97,6 @@ oom:
     return NULL;
 }
 
-size_t lx_features_nfiles(const lx_features *f) { return f->n; }
 const lx_featindex *lx_features_index(const lx_features *f, size_t i) {
     return i < f->n ? f->ix[i] : NULL;
 }

@@ -18,24 +18,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "strbuf.h"
+#include "bytes.h"
+#include "internal.h"
 
 #define FRAME_MAGIC "LXRF"
 #define FRAME_VERSION 1u
 #define FRAME_PREFIX 24
 
-static void put_u32(char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (char)(v >> (8 * i)); }
-static void put_u64(char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (char)(v >> (8 * i)); }
-static uint32_t get_u32(const unsigned char *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get_u64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
@@ -95,9 +84,9 @@ int lx_record_to_frame(const lx_record *r, char **out, size_t *len, lx_error *er
         return lx_error_set(err, "out of memory for a %zu-byte frame", total);
     }
     memcpy(buf, FRAME_MAGIC, 4);
-    put_u32(buf + 4, FRAME_VERSION);
-    put_u64(buf + 8, total);
-    put_u64(buf + 16, h.len);
+    lx_wr_u32(buf + 4, FRAME_VERSION);
+    lx_wr_u64(buf + 8, total);
+    lx_wr_u64(buf + 16, h.len);
     memcpy(buf + FRAME_PREFIX, h.data, h.len);
     memset(buf + FRAME_PREFIX + h.len, ' ', data_start - FRAME_PREFIX - h.len);
     lx_strbuf_free(&h);
@@ -119,10 +108,10 @@ int lx_record_to_frame(const lx_record *r, char **out, size_t *len, lx_error *er
 int lx_frame_prefix(const void *p, uint64_t *frame_len, lx_error *err) {
     const unsigned char *b = p;
     if (memcmp(b, FRAME_MAGIC, 4) != 0) return lx_error_set(err, "not a frame (bad magic)");
-    uint32_t ver = get_u32(b + 4);
+    uint32_t ver = lx_rd_u32(b + 4);
     if (ver != FRAME_VERSION)
         return lx_error_set(err, "frame version %u, this lx reads version %u", ver, FRAME_VERSION);
-    uint64_t total = get_u64(b + 8), hlen = get_u64(b + 16);
+    uint64_t total = lx_rd_u64(b + 8), hlen = lx_rd_u64(b + 16);
     if (total < 64 || total % 64 != 0)
         return lx_error_set(err, "frame length %llu is not a positive multiple of 64",
                             (unsigned long long)total);
@@ -155,7 +144,7 @@ int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err) {
         lx_error_set(err, "frame length %llu, but %zu bytes given", (unsigned long long)total, len);
         goto fail;
     }
-    uint64_t hlen = get_u64((unsigned char *)buf + 16);
+    uint64_t hlen = lx_rd_u64((unsigned char *)buf + 16);
     uint64_t data_start = align64(FRAME_PREFIX + hlen);
     if (data_start > total) {
         lx_error_set(err, "frame header runs past the frame");

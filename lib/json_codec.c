@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "strbuf.h"
+#include "internal.h"
 
 int lx_strbuf_reserve(lx_strbuf *b, size_t extra) {
     if (b->oom) return -1;

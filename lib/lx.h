@@ -1,18 +1,21 @@
 /*
  * lx.h — the one public header of liblx, the library behind the lx tools.
  *
- * lx runs LXMERT (Tan & Bansal, 2019) in C.  The library is organised as:
+ * lx runs LXMERT (Tan & Bansal, 2019) in C.  The sections below go from the bottom layer
+ * up; each uses only the ones before it:
  *
- *   errors     lx_error: every function that can fail fills one and returns -1 (or NULL)
- *   tensors    lx_tensor: dtype + shape + data, owned or a view into someone else's memory
- *   records    lx_record: an ordered list of named fields, each a JSON value or a tensor
- *   streams    lx_reader / lx_writer: records as JSON lines or binary frames
- *   tokenizer  BERT WordPiece (lx_vocab, lx_tokenizer)
- *   features   bottom-up-attention TSV files and their offset index
- *   checkpoints  safetensors / PyTorch zip / legacy pickle readers into an lx_tensor_dict
- *   model      the .lxm model file: writer and mmap loader (lx_model)
- *   network    the LXMERT forward pass (lx_net)
- *   vqa        answer head, labels and the VQA evaluation
+ *   errors       lx_error: every function that can fail fills one and returns -1 (or NULL)
+ *   tensors      lx_tensor: dtype + shape + data, owned or a view into someone else's memory
+ *   records      lx_record: an ordered list of named fields, each a JSON value or a tensor
+ *   streams      lx_reader / lx_writer: records as JSON lines or binary frames
+ *   config       lx_config (HF LxmertConfig) and lx_strlist (vocabularies, answer lists)
+ *   tokenizer    BERT WordPiece (lx_vocab, lx_tokenizer)
+ *   features     bottom-up-attention TSV files, their offset index, regions records
+ *   checkpoints  HF folders and checkpoint files (safetensors, PyTorch zip, legacy pickle)
+ *                read and checked against LXMERT's schema (lx_checkpoint)
+ *   model file   the .lxm file: writer and mmap loader (lx_model)
+ *   network      the LXMERT forward pass (lx_net), its inputs and outputs
+ *   vqa          answer labels, top-k with scores, the VQA evaluation
  *
  * Conventions.  Public names are lx_<object>_<verb>.  The library never prints, never
  * exits and keeps no global mutable state.  A function that can fail takes an lx_error *
@@ -36,9 +39,14 @@ extern "C" {
 
 typedef struct lx_error {
     char msg[1024]; /* one line, no trailing newline; "" when no error */
+    int code;       /* 0, or an LX_ERR_* that lets a caller act on the kind of failure */
 } lx_error;
 
-/* Format a message into err (if err is not NULL).  Returns -1 so that
+enum {
+    LX_ERR_UNKNOWN_TENSORS = 1    /* a checkpoint holds tensors that are not LXMERT's */
+};
+
+/* Format a message into err (if err is not NULL; code becomes 0).  Returns -1 so that
  * `return lx_error_set(err, "...")` reads naturally. */
 int lx_error_set(lx_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -85,17 +93,13 @@ void lx_tensor_free(lx_tensor *t);
 int lx_tensor_copy(lx_tensor *dst, const lx_tensor *src, lx_error *err);
 /* "[36, 2048]" into buf. */
 const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len);
-
-/* Scalar conversions between the 16-bit floats and f32 (round to nearest even). */
-float lx_f16_to_f32(uint16_t h);
-uint16_t lx_f32_to_f16(float f);
-float lx_bf16_to_f32(uint16_t h);
-uint16_t lx_f32_to_bf16(float f);
-/* Convert n elements of any numeric dtype to f32 / i64.  Integer -> f32 rounds as C does. */
+/* Convert n elements of any numeric dtype to f32 / i64 (f16 and bf16 exactly; integers
+ * to f32 round as C does). */
 void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n);
 void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n);
-/* Convert n f32 values into dtype (f32, f16 or bf16). */
-void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
+
+/* Memory for frames and tensors: 64-byte aligned; free with free(). */
+void *lx_aligned_alloc(size_t n);
 
 /* ==== records (lib/record.c) ============================================= */
 
@@ -131,10 +135,6 @@ int lx_record_set_tensor(lx_record *r, const char *name, lx_tensor *t, lx_error 
 int lx_record_set_json(lx_record *r, const char *name, json_t *v, lx_error *err);
 /* Remove a field if present.  Returns 1 if removed, 0 if absent. */
 int lx_record_remove(lx_record *r, const char *name);
-/* Make every tensor view own its data (needed before the record's buffer is reused). */
-int lx_record_own(lx_record *r, lx_error *err);
-/* Move src into dst (dst is cleared first); src is left empty. */
-void lx_record_move(lx_record *dst, lx_record *src);
 
 /* Read a tensor field as f32 / i64 into a freshly malloc'd array (caller frees).
  * Checks that the field exists and is numeric; *t_out (optional) gets the tensor. */
@@ -168,8 +168,6 @@ int lx_reader_can_resume(const lx_reader *rd);
 uint64_t lx_reader_record_no(const lx_reader *rd);
 /* The input's encoding (known after the first lx_reader_next). */
 lx_format lx_reader_format(const lx_reader *rd);
-/* Bytes consumed so far. */
-uint64_t lx_reader_bytes(const lx_reader *rd);
 /* Treat each input line as plain text: the record is {field: "<line>"} (for --lines). */
 void lx_reader_set_lines(lx_reader *rd, const char *field);
 void lx_reader_close(lx_reader *rd);
@@ -184,27 +182,50 @@ int lx_writer_write(lx_writer *w, const lx_record *r, lx_error *err);
 int lx_writer_flush(lx_writer *w, lx_error *err);
 void lx_writer_close(lx_writer *w);   /* flushes; does not close f */
 
-/* Encode one record into a malloc'd buffer (caller frees).  JSON: one line with "\n". */
-int lx_record_to_json(const lx_record *r, char **out, size_t *len, lx_error *err);
-int lx_record_to_frame(const lx_record *r, char **out, size_t *len, lx_error *err);
-/* Decode one record from JSON text (one object) or from one whole frame.  For frames the
- * record takes ownership of buf (which must be 64-byte aligned, from lx_aligned_alloc)
- * and its tensors are views into it. */
-int lx_record_from_json(lx_record *r, const char *text, size_t len, lx_error *err);
-int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err);
-/* Shortest decimal text that reads back (strtof) as exactly f, always with '.' or 'e'
- * ("0.0", "1e-07", "0.1").  buf must hold 32 bytes.  Returns the length. */
-int lx_format_float(char *buf, float f);
+/* ==== config (lib/config.c) ============================================== */
 
-/* Memory for frames and tensors: 64-byte aligned; free with free(). */
-void *lx_aligned_alloc(size_t n);
+/* The LXMERT configuration (HF LxmertConfig field names).  lx_config_default gives
+ * LXMERT-base: 30522 vocab, 768 hidden, 12 heads, 3072 intermediate, 512 positions,
+ * 2 token types, 9/5/5 layers (l/x/r), 2048-d features, 4-d boxes, 9500 QA labels,
+ * 1600 object and 400 attribute labels, LayerNorm eps 1e-12, lower-casing on. */
+typedef struct lx_config {
+    int vocab_size;
+    int hidden_size;
+    int num_attention_heads;
+    int intermediate_size;
+    int max_position_embeddings;
+    int type_vocab_size;
+    int l_layers, x_layers, r_layers;
+    int visual_feat_dim;
+    int visual_pos_dim;
+    int num_qa_labels;            /* rows of the QA head the file carries (0: none) */
+    int num_object_labels;
+    int num_attr_labels;
+    double layer_norm_eps;
+    int do_lower_case;            /* tokenizer: 1 = uncased (default) */
+} lx_config;
 
-/* Declared early: several sections take a config (defined in the model file section). */
-typedef struct lx_config lx_config;
+void lx_config_default(lx_config *c);
+/* Read the fields of an HF config.json object over the current values of c
+ * (unknown keys are ignored; a present key of the wrong type is an error). */
+int lx_config_from_json(lx_config *c, const json_t *obj, lx_error *err);
+/* The same from a file; errors name it. */
+int lx_config_read_file(lx_config *c, const char *path, lx_error *err);
+/* A new JSON object holding every field of c. */
+json_t *lx_config_to_json(const lx_config *c);
+/* Check the values are sane (positive, hidden divisible by heads, ...). */
+int lx_config_check(const lx_config *c, lx_error *err);
 
-/* ==== end of core ======================================================== */
+/* A list of strings (a vocabulary, the answer labels). */
+typedef struct lx_strlist {
+    char **items;                 /* owned */
+    size_t n, cap;
+} lx_strlist;
+/* Append a copy of s[0..len).  Returns 0 or -1. */
+int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err);
+void lx_strlist_free(lx_strlist *l);
 
-/* ==== tokenizer (lib/tokenizer.c) ======================================== */
+/* ==== tokenizer (lib/tokenizer.c, lib/vocab.c) =========================== */
 
 /* BERT WordPiece, identical to HF BertTokenizer / LxmertTokenizer (uncased by default).
  * Text goes through BERT's basic tokenizer (drop NUL, U+FFFD and control characters,
@@ -212,6 +233,12 @@ typedef struct lx_config lx_config;
  * on punctuation), then greedy longest-match-first WordPiece with "##" continuations.
  * Special tokens written in the text ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]",
  * case-sensitive) stay whole.  See lx-tokenize(1) for the details. */
+
+/* A vocab.txt into l: one WordPiece token a line, id = line number from 0.  Lines end
+ * in "\n" or "\r\n" (the "\r" is not part of the token); tokens must be UTF-8 without
+ * NUL; a token given twice keeps both lines (lookup finds the later, as in HF).  The one
+ * reader of vocabulary files (lx-convert and lx-tokenize both use it).  Returns 0 or -1. */
+int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err);
 
 /* The vocabulary: token text <-> id (id = position, from 0). */
 typedef struct lx_vocab lx_vocab;
@@ -222,7 +249,9 @@ lx_vocab *lx_vocab_new(lx_error *err);
  * present gets the new id on lookup (the last occurrence wins, as in HF).  Returns the id
  * or -1. */
 int64_t lx_vocab_add(lx_vocab *v, const char *token, size_t len, lx_error *err);
-/* Read a vocab.txt: one token per line, id = line number from 0.  Owned. */
+/* A vocabulary of the n strings items (ids = positions).  Owned. */
+lx_vocab *lx_vocab_from_list(const char *const *items, size_t n, lx_error *err);
+/* A vocab.txt (lx_vocab_read_file) as a vocabulary.  Owned. */
 lx_vocab *lx_vocab_load(const char *path, lx_error *err);
 void lx_vocab_free(lx_vocab *v);
 size_t lx_vocab_size(const lx_vocab *v);
@@ -251,7 +280,6 @@ typedef struct lx_tokenizer lx_tokenizer;
  * 0: cased (text kept as is after NFC, as HF does). */
 lx_tokenizer *lx_tokenizer_new(const lx_vocab *v, int lower_case, lx_error *err);
 void lx_tokenizer_free(lx_tokenizer *t);
-const lx_vocab *lx_tokenizer_vocab(const lx_tokenizer *t);
 
 /* The word pieces of text[0..len) (UTF-8, may hold NUL bytes), without [CLS]/[SEP],
  * appended to out with token type type_id.  Invalid UTF-8 is an error naming the byte
@@ -270,9 +298,8 @@ int lx_tokenizer_encode(lx_tokenizer *t, const char *a, size_t alen, const char 
  * the vocabulary. */
 char *lx_tokenizer_decode(const lx_tokenizer *t, const int64_t *ids, size_t n,
                           int skip_special, size_t *len, lx_error *err);
-/* ==== end tokenizer ====================================================== */
 
-/* ==== features (lib/base64.c, lib/tsv.c, lib/feat*.c) ==================== */
+/* ==== features (lib/tsv.c, lib/featindex.c, lib/featregions.c, lib/featstore.c) == */
 
 /* Region features of images, as bottom-up-attention detectors write them: one TSV line
  * per image, the layout told apart by the number of tab-separated fields.
@@ -287,15 +314,6 @@ char *lx_tokenizer_decode(const lx_tokenizer *t, const int64_t *ids, size_t n,
  * must be integers and are kept as their canonical decimal text ("007" -> "7").  A key
  * taken from a record is a JSON string used as is, or a JSON integer written in decimal,
  * so 42 and "42" both find image 42 (lx_regions_key). */
-
-/* base64 (lib/base64.c): RFC 4648 standard alphabet, '=' padding. */
-size_t lx_base64_encoded_len(size_t n);                 /* 4 * ceil(n / 3) */
-/* Encode n bytes into dst (lx_base64_encoded_len(n) chars, no NUL).  Returns the count. */
-size_t lx_base64_encode(char *dst, const void *src, size_t n);
-/* Decode n chars into dst, which holds cap bytes.  Strict: n a multiple of 4, alphabet
- * characters only, '=' only as the last one or two.  Returns the byte count, or -1
- * naming the first bad character's position (or that cap is too small). */
-int64_t lx_base64_decode(void *dst, size_t cap, const char *src, size_t n, lx_error *err);
 
 /* One image's regions.  The arrays are owned and reused from one image to the next. */
 typedef struct lx_regions {
@@ -316,31 +334,23 @@ typedef struct lx_regions {
 
 void lx_regions_init(lx_regions *g);
 void lx_regions_free(lx_regions *g);                    /* frees the arrays, re-inits */
-/* Make dst a deep copy of src (dst's arrays are reused). */
-int lx_regions_copy(lx_regions *dst, const lx_regions *src, lx_error *err);
 /* Parse one TSV line (len bytes without the newline; a final '\r' is ignored) of either
- * layout, then lx_regions_check it.  Errors name the field ("boxes: ...").  */
+ * layout, and check it: N, D >= 1, every value finite, each box inside the image
+ * (0 <= x1 <= x2 <= img_w, 0 <= y1 <= y2 <= img_h; the border itself is inside).
+ * Errors name the field ("boxes: ..."). */
 int lx_regions_parse_tsv(lx_regions *g, const char *line, size_t len, lx_error *err);
-/* Check N, D >= 1, every value finite, and each box inside the image:
- * 0 <= x1 <= x2 <= img_w, 0 <= y1 <= y2 <= img_h (the border itself is inside). */
-int lx_regions_check(const lx_regions *g, lx_error *err);
-/* Read a regions record: img_id (string or integer), img_h, img_w (integers), boxes
- * [N, 4], features [N, D], optionally objects_id, objects_conf, attrs_id, attrs_conf
- * [N] (all four or none); then lx_regions_check. */
-int lx_regions_from_record(lx_regions *g, const lx_record *r, lx_error *err);
-/* Append g to r as a regions record (the fields above, in that order; objects when
- * g has them), keeping the first max_boxes regions (max_boxes <= 0: all). */
+/* Append g to r as a regions record (img_id, img_h, img_w, boxes [N, 4], features
+ * [N, D], and objects_id, objects_conf, attrs_id, attrs_conf [N] when g has them),
+ * keeping the first max_boxes regions (max_boxes <= 0: all). */
 int lx_regions_to_record(const lx_regions *g, lx_record *r, int64_t max_boxes,
                          lx_error *err);
-/* Set the model inputs on r: visual_feats f32 [n, D] and visual_pos f32 [n, 4], with
- * objects also objects_id i64 [n], objects_conf f32 [n], attrs_id i64 [n], attrs_conf
- * f32 [n] (an error if g has none); n = min(N, max_boxes), max_boxes <= 0: all. */
+/* Set the model inputs on r: visual_feats f32 [n, D] and visual_pos f32 [n, 4] (x1/img_w,
+ * y1/img_h, x2/img_w, y2/img_h, each a float32 division as LXMERT's loader computes it),
+ * with objects also objects_id i64 [n], objects_conf f32 [n], attrs_id i64 [n],
+ * attrs_conf f32 [n] (an error if g has none); n = min(N, max_boxes), max_boxes <= 0:
+ * all. */
 int lx_regions_attach(const lx_regions *g, lx_record *r, int64_t max_boxes, int objects,
                       lx_error *err);
-/* visual_pos from boxes [n, 4] as LXMERT's loader computes it in float32:
- * x1/img_w, y1/img_h, x2/img_w, y2/img_h (each a float32 division). */
-void lx_regions_normalize(float *pos, const float *boxes, int64_t n, int64_t img_w,
-                          int64_t img_h);
 /* The key text of a JSON id (string as is, integer in decimal) into buf.  Returns the
  * length, or -1 for another JSON type or a key longer than len - 1. */
 int lx_regions_key(const json_t *v, char *buf, size_t len, lx_error *err);
@@ -359,16 +369,7 @@ lx_tsv *lx_tsv_open(const char *path, size_t bufsize, lx_error *err);
  * 0 at the end, -1 on a read error or a line longer than LX_TSV_MAX_LINE. */
 int lx_tsv_next(lx_tsv *t, const char **line, size_t *len, uint64_t *offset,
                 lx_error *err);
-/* Read len bytes at offset (one pread) into the reader's buffer. */
-int lx_tsv_read_at(lx_tsv *t, uint64_t offset, size_t len, const char **line,
-                   lx_error *err);
 uint64_t lx_tsv_line_no(const lx_tsv *t);               /* 1-based, of the last line */
-const char *lx_tsv_path(const lx_tsv *t);
-/* The key of a TSV line (see above) into buf, and the number of fields.  A line that
- * is not well-formed is keyed by its first field as written (the error comes when its
- * image is parsed).  Returns the key length, or -1 for an empty or too long id. */
-int lx_tsv_line_key(const char *line, size_t len, char *buf, size_t buflen, int *nfields,
-                    lx_error *err);
 void lx_tsv_close(lx_tsv *t);
 
 /* The offset index of one TSV file (lib/featindex.c): for every image key, the byte
@@ -384,18 +385,10 @@ typedef enum lx_featindex_how {
     LX_FEATINDEX_MEMORY           /* built from the TSV, kept in memory only */
 } lx_featindex_how;
 
-/* Open (or build) the index of tsv_path.  index_path NULL: tsv_path + ".lxi".
- * bufsize: the read buffer for building (0: LX_TSV_BUFSIZE).  Owned. */
-lx_featindex *lx_featindex_open(const char *tsv_path, const char *index_path,
-                                size_t bufsize, lx_error *err);
 lx_featindex_how lx_featindex_status(const lx_featindex *ix);
 /* Why the index is in memory only ("" otherwise). */
 const char *lx_featindex_note(const lx_featindex *ix);
 size_t lx_featindex_count(const lx_featindex *ix);
-/* Find key: 1 with *offset and *len of its line, 0 when absent. */
-int lx_featindex_find(const lx_featindex *ix, const char *key, size_t keylen,
-                      uint64_t *offset, uint64_t *len);
-void lx_featindex_close(lx_featindex *ix);
 
 /* A feature store (lib/featstore.c): several indexed TSV files, searched in the order
  * given, then regions added from records, for lookups by key. */
@@ -405,28 +398,26 @@ typedef struct lx_features lx_features;
  * default).  n may be 0.  Owned. */
 lx_features *lx_features_open(const char *const *paths, const char *const *index_paths,
                               size_t n, size_t bufsize, lx_error *err);
-size_t lx_features_nfiles(const lx_features *f);
+/* The index of file i (borrowed). */
 const lx_featindex *lx_features_index(const lx_features *f, size_t i);
-/* Add one regions record (lx_regions_from_record), copied into memory.  A key already
- * added is an error. */
-int lx_features_add_record(lx_features *f, const lx_record *r, lx_error *err);
 /* Add every regions record of a stream (in is read to its end, not closed; name is for
- * messages).  Each is checked as it is read.  From a regular file of binary frames or
- * JSON lines only each record's byte range is kept and the record is re-read at lookup
- * (memory bounded by one image); from a pipe or a JSON array the regions are held in
- * memory.  On error *recno is the number of the bad record (0: not a record's fault). */
+ * messages): img_id (string or integer), img_h, img_w (integers), boxes [N, 4] in
+ * pixels, features [N, D], optionally objects_id, objects_conf, attrs_id, attrs_conf
+ * [N] (all four or none), each checked as lx_regions_parse_tsv checks a line.  From a
+ * regular file of binary frames or JSON lines only each record's byte range is kept and
+ * the record is re-read at lookup (memory bounded by one image); from a pipe or a JSON
+ * array the regions are held in memory.  A key already added is an error.  On error
+ * *recno is the number of the bad record (0: not a record's fault). */
 int lx_features_add_regions(lx_features *f, FILE *in, const char *name, uint64_t *recno,
                             lx_error *err);
 /* Look key up and decode its regions into g.  Returns 1 when found, 0 when no source
  * has it, -1 when its line is bad (the message names the file and the id). */
 int lx_features_lookup(lx_features *f, const char *key, lx_regions *g, lx_error *err);
 void lx_features_close(lx_features *f);
-/* ==== end features ======================================================= */
 
-/* ==== checkpoints (lib/safetensors.c, lib/zipfile.c, lib/pickle.c, ...) == */
+/* ==== checkpoints (lib/ckpt/, lib/schema.c) ============================== */
 
-/* A set of named tensors read from a checkpoint (views into mapped files or owned
- * buffers).  Names are the checkpoint's own until lx_names_normalize maps them. */
+/* A set of named tensors (views into mapped files or owned buffers). */
 typedef struct lx_tensor_entry {
     char *name;                   /* owned */
     lx_tensor t;
@@ -445,25 +436,63 @@ void lx_tensor_dict_free(lx_tensor_dict *d);        /* frees tensors, unmaps reg
 /* Add a tensor under name (copied).  Takes ownership of *t.  A duplicate name is an error. */
 int lx_tensor_dict_add(lx_tensor_dict *d, const char *name, lx_tensor *t, lx_error *err);
 lx_tensor *lx_tensor_dict_get(const lx_tensor_dict *d, const char *name);
-/* Keep a region alive until the dict is freed: munmap(addr, len), or free(addr) if len == 0.
- * If this fails (out of memory) the region is released at once. */
-int lx_tensor_dict_keep(lx_tensor_dict *d, void *addr, size_t len, lx_error *err);
 
-/* safetensors (lib/safetensors.c): one file, or a shard index
- * (model.safetensors.index.json).  Tensors are views into the mapped file(s). */
-int lx_safetensors_read(lx_tensor_dict *d, const char *path, lx_error *err);
-/* PyTorch checkpoints (lib/torch.c over lib/zipfile.c and lib/pickle.c): the zip format
- * (data.pkl + data/N, zip64 and deflated entries included) and the legacy pickle
- * sequence.  Only the allow-listed globals a state dict needs are accepted
- * (OrderedDict, torch._utils._rebuild_tensor[_v2]/_rebuild_parameter, torch.*Storage,
- * torch dtypes, set); anything else (os.system, builtins.eval...) is refused with its
- * name and nothing is executed.  The state dict is the object itself or the one dict of
- * tensors inside it ({'model': ..., 'optimizer': ...} prefers state_dict/model/module);
- * entries that are not tensors are skipped.  dtypes f32, f16, bf16, i64, i32, u8 (bool
- * as u8; f64 narrowed to f32).  Contiguous tensors are views into the mapped file (zip)
- * or into one aligned buffer of the storages (legacy); strided ones are copied.  On
- * error d may hold some tensors already: free it. */
-int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err);
+/* Rename every tensor of d to its HF LxmertFor... name (every LXMERT naming scheme is
+ * known: HF, bare LxmertModel, the original code's pre-training and fine-tuning
+ * checkpoints; old gamma/beta become weight/bias), then check the set against c:
+ * unknown names are an error naming them (code LX_ERR_UNKNOWN_TENSORS), or dropped with
+ * LX_SCHEMA_IGNORE_UNKNOWN (HF's I64 lxmert.embeddings.position_ids buffer is always
+ * dropped); the backbone must be complete, each head the checkpoint carries must be
+ * complete, every shape must be the one c gives.  The QA head's row count is taken from
+ * the head and stored in c->num_qa_labels (0 when there is no QA head).  A
+ * cls.predictions.decoder.weight equal to the word embeddings is dropped (tied); a
+ * different one is kept.  On success d is in the canonical order HF lists the tensors
+ * in.  Returns 0 or -1. */
+enum {
+    LX_SCHEMA_IGNORE_UNKNOWN = 1u << 0  /* drop tensors that are not LXMERT's (else error) */
+};
+int lx_schema_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error *err);
+
+typedef struct lx_model lx_model;
+
+/* An LXMERT checkpoint as lx-convert reads it: the weights with HF names, checked and in
+ * HF's order, the config, the vocabulary and the answer labels.  The source is an HF
+ * model folder (model.safetensors(.index.json) preferred over pytorch_model.bin
+ * (.index.json); a folder holding only tf_model.h5 is refused), a checkpoint file
+ * (.safetensors, a shard index *.index.json, a PyTorch .bin/.pth/.pt: zip or legacy
+ * pickle), or a .lxm file.  Side files are taken from the options or, when not given,
+ * from the folder (a file's folder): config.json (else LXMERT-base), the
+ * do_lower_case of tokenizer_config.json, vocab.txt, and label2ans.json when the
+ * checkpoint has a QA head.  A .lxm source brings its own config, vocabulary and labels
+ * (options override them).  Pickles are read with an allow-list of the globals a state
+ * dict needs: nothing in the file is executed. */
+typedef struct lx_checkpoint {
+    lx_tensor_dict tensors;       /* HF names, checked against config, HF's order */
+    lx_config config;
+    lx_strlist vocab;             /* empty when there is none */
+    lx_strlist labels;            /* empty when there are none */
+    char *path;                   /* the weights file read (owned) */
+    unsigned notes;               /* LX_CHECKPOINT_*: what was assumed or left out */
+    lx_model *model;              /* a .lxm source, which the tensors view (owned) */
+} lx_checkpoint;
+
+enum {
+    LX_CHECKPOINT_NO_CONFIG = 1u << 0, /* no config.json: the LXMERT-base config was used */
+    LX_CHECKPOINT_NO_VOCAB = 1u << 1   /* no vocab.txt: the model will have no vocabulary */
+};
+
+typedef struct lx_checkpoint_opts {
+    const char *config;           /* an HF config.json (read over a .lxm's own config) */
+    const char *vocab;            /* a vocab.txt */
+    const char *labels;           /* answer labels (lx_labels_read_file) */
+    unsigned flags;               /* LX_SCHEMA_IGNORE_UNKNOWN */
+} lx_checkpoint_opts;
+
+/* Read src into ck (lx_checkpoint_free it, on error too: ck->notes and ck->path say
+ * what was found).  opts may be NULL.  Errors name the file.  Returns 0 or -1. */
+int lx_checkpoint_load(lx_checkpoint *ck, const char *src, const lx_checkpoint_opts *opts,
+                       lx_error *err);
+void lx_checkpoint_free(lx_checkpoint *ck);
 
 /* Write n tensors as one safetensors file (names and order as given; f32/f16/bf16/i32/
  * i64/u8).  metadata (borrowed, may be NULL) becomes "__metadata__": an object of
@@ -472,86 +501,12 @@ int lx_safetensors_write(const char *path, const char *const *names,
                          const lx_tensor *const *tensors, size_t n, const json_t *metadata,
                          lx_error *err);
 
-/* A checkpoint into d (lib/checkpoint.c).  src is a file (.safetensors, a shard index
- * *.index.json, or a PyTorch .bin/.pth/.pt) or an HF model folder, in which
- * model.safetensors(.index.json) is preferred over pytorch_model.bin(.index.json); a
- * folder holding only tf_model.h5 is refused.  Tensor names are the file's own.
- * *used (optional, malloc'd, caller frees) gets the path of the file actually read. */
-int lx_checkpoint_read(lx_tensor_dict *d, const char *src, char **used, lx_error *err);
-/* The folder a checkpoint's side files (config.json, vocab.txt) are looked for in:
- * src itself if it is a folder, else the folder holding it.  malloc'd. */
-char *lx_checkpoint_dir(const char *src);
-
-struct lx_config; /* the model file section defines it */
-
-/* Tensor names (lib/names.c).  Every LXMERT naming scheme is mapped to the HF
- * LxmertFor... names: HF (lxmert.*, answer_head.*, cls.*, obj_predict_head.*), bare
- * LxmertModel (embeddings.*, encoder.*, pooler.*), original pre-training
- * (module.bert.*, module.cls.*, module.answer_head.*, module.obj_predict_head.*) and
- * original fine-tuning (lxrt_encoder.model.bert.*, logit_fc.N.*); old LayerNorm
- * gamma/beta become weight/bias.  Writes the HF name into buf and returns buf, or
- * returns NULL when name fits no scheme. */
-const char *lx_names_map(const char *name, char *buf, size_t len);
-/* The shape an HF-named tensor must have under config c: returns its ndim (>= 1) and
- * fills shape, or returns -1 for a name that is not an LXMERT tensor.  The QA head's
- * rows are c->num_qa_labels. */
-int lx_names_shape(const struct lx_config *c, const char *name, int64_t shape[LX_MAX_DIMS]);
-
-enum {
-    LX_NAMES_IGNORE_UNKNOWN = 1u << 0   /* drop tensors that are not LXMERT's (else error) */
-};
-/* Rename every tensor of d to its HF name, then check the set against c: unknown names
- * are an error naming them (or dropped with LX_NAMES_IGNORE_UNKNOWN; HF's I64
- * lxmert.embeddings.position_ids buffer is always dropped), the backbone must
- * be complete, each head the checkpoint carries must be complete, every shape must be
- * the one c gives.  The QA head's row count is taken from the head and stored in
- * c->num_qa_labels (0 when there is no QA head).  A cls.predictions.decoder.weight equal
- * to the word embeddings is dropped (tied); a different one is kept.  On success d is
- * in the canonical order HF lists the tensors in.  Returns 0 or -1. */
-int lx_names_normalize(lx_tensor_dict *d, struct lx_config *c, unsigned flags, lx_error *err);
-/* Check n HF-named tensors against c (what lx_names_normalize checks after renaming):
- * every name known, every shape the config's, float dtypes, backbone and each present
- * head complete (the tied decoder weight may be absent).  Returns 0 or -1. */
-int lx_names_check(const struct lx_config *c, const char *const *names,
-                   const lx_tensor *const *tensors, size_t n, lx_error *err);
-/* ==== end checkpoints ==================================================== */
-
-/* ==== model file (lib/config.c, lib/lxm.c) =============================== */
-
-/* The LXMERT configuration (HF LxmertConfig field names).  lx_config_default gives
- * LXMERT-base: 30522 vocab, 768 hidden, 12 heads, 3072 intermediate, 512 positions,
- * 2 token types, 9/5/5 layers (l/x/r), 2048-d features, 4-d boxes, 9500 QA labels,
- * 1600 object and 400 attribute labels, LayerNorm eps 1e-12, lower-casing on. */
-typedef struct lx_config {
-    int vocab_size;
-    int hidden_size;
-    int num_attention_heads;
-    int intermediate_size;
-    int max_position_embeddings;
-    int type_vocab_size;
-    int l_layers, x_layers, r_layers;
-    int visual_feat_dim;
-    int visual_pos_dim;
-    int num_qa_labels;            /* rows of the QA head the file carries (0: none) */
-    int num_object_labels;
-    int num_attr_labels;
-    double layer_norm_eps;
-    int do_lower_case;            /* tokenizer: 1 = uncased (default) */
-} lx_config;
-
-void lx_config_default(lx_config *c);
-/* Read the fields of an HF config.json object over the current values of c
- * (unknown keys are ignored; a present key of the wrong type is an error). */
-int lx_config_from_json(lx_config *c, const json_t *obj, lx_error *err);
-/* A new JSON object holding every field of c. */
-json_t *lx_config_to_json(const lx_config *c);
-/* Check the values are sane (positive, hidden divisible by heads, ...). */
-int lx_config_check(const lx_config *c, lx_error *err);
+/* ==== model file (lib/lxm.c) ============================================= */
 
 /* A .lxm file opened with mmap (read-only).  Tensors are views into the mapping, named
  * with HF LxmertFor... names ("lxmert.embeddings.word_embeddings.weight",
- * "answer_head.logit_fc.0.weight", "cls.predictions.transform.dense.weight", ...). */
-typedef struct lx_model lx_model;
+ * "answer_head.logit_fc.0.weight", "cls.predictions.transform.dense.weight", ...) and
+ * checked against the schema at open. */
 
 /* Open and validate the header (every offset and size against the file).  Owned. */
 lx_model *lx_model_open(const char *path, lx_error *err);
@@ -568,10 +523,10 @@ size_t lx_model_vocab_size(const lx_model *m);
 const char *lx_model_vocab_token(const lx_model *m, size_t id);
 size_t lx_model_nlabels(const lx_model *m);
 const char *lx_model_label(const lx_model *m, size_t i);
+/* The model's vocabulary as a tokenizer vocabulary (owned); an error if it has none. */
+lx_vocab *lx_model_vocab(const lx_model *m, lx_error *err);
 /* Check every tensor's CRC-32.  Returns 0, or -1 naming the first bad tensor. */
 int lx_model_verify(const lx_model *m, lx_error *err);
-/* The stored CRC-32 (zlib crc32) of tensor i. */
-uint32_t lx_model_tensor_crc(const lx_model *m, size_t i);
 /* Names that resolve to another tensor's data (the tied MLM decoder): alias i's name
  * and the name of the tensor it views.  lx_model_tensor() resolves them. */
 size_t lx_model_naliases(const lx_model *m);
@@ -580,29 +535,13 @@ const char *lx_model_alias(const lx_model *m, size_t i, const char **target);
 uint64_t lx_model_file_size(const lx_model *m);
 /* Map every page of the file now, in one call (Linux's MADV_POPULATE_READ), rather than
  * one fault at a time as the tensors are first read: for a caller about to read nearly
- * all of them (lx-encode).  With the file in the page cache this takes a few ms (2.4 ms
- * for 856 MB in 2 MB pages); otherwise it reads the whole file.  Only advice: kernels
- * before 5.14 ignore it, and nothing changes when it fails. */
+ * all of them (lx-encode).  With the file in the page cache this takes a few ms;
+ * otherwise it reads the whole file.  Only advice: kernels before 5.14 ignore it, and
+ * nothing changes when it fails. */
 void lx_model_populate(const lx_model *m);
 
-/* A list of strings (the vocabulary, the answer labels). */
-typedef struct lx_strlist {
-    char **items;                 /* owned */
-    size_t n, cap;
-} lx_strlist;
-void lx_strlist_free(lx_strlist *l);
-/* vocab.txt: one WordPiece token a line (index = id); "\r\n" endings accepted; the
- * tokens must be distinct UTF-8.  Returns 0 or -1. */
-int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err);
-/* Answer labels: a JSON array of strings (label2ans, index = label), an object
- * answer -> label (ans2label; labels must be 0..n-1, each once) or an array of objects
- * with an "ans" string (LXMERT's all_ans.json).  Returns 0 or -1. */
-int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err);
-/* The same from a parsed JSON value (the one parser of label lists; lx-vqa uses it too). */
-int lx_labels_from_json(lx_strlist *l, const json_t *v, lx_error *err);
-
 /* Write a .lxm file (see lxm(5)).  tensors must be HF-named and checked
- * (lx_names_normalize); they are written in their order.  Floating tensors of two or
+ * (lx_schema_normalize); they are written in their order.  Floating tensors of two or
  * more dimensions are stored as dtype (LX_F32, LX_F16 or LX_BF16); 1-D ones (biases,
  * LayerNorm) stay f32.  The file is written next to path and renamed into place, so a
  * failed write leaves no partial model.  Returns 0 or -1. */
@@ -614,25 +553,97 @@ typedef struct lx_model_spec {
     lx_dtype dtype;               /* LX_F32 (default), LX_F16, LX_BF16 */
 } lx_model_spec;
 int lx_model_write(const char *path, const lx_model_spec *spec, lx_error *err);
-/* ==== end model file ===================================================== */
 
-/* ==== network (lib/net.c, lib/kernels.c) ================================= */
+/* ==== network (lib/nn/) ================================================== */
 
-/* Which outputs lx_net_forward appends to each record (HF output names). */
+/* The network's inputs, as record fields (HF's argument names), in HF's order. */
+typedef struct lx_input {
+    const char *name;             /* "input_ids", ... */
+    int required;                 /* 1: the record must carry it */
+    int per_region;               /* 1: one entry per region (bulky: the features) */
+} lx_input;
+const lx_input *lx_net_inputs(size_t *n);
+
+/* Which outputs lx_net_forward appends to each record. */
 enum {
-    LX_OUT_LANGUAGE    = 1u << 0,  /* language_output           [L, H] */
-    LX_OUT_VISION      = 1u << 1,  /* vision_output             [N, H] */
-    LX_OUT_POOLED      = 1u << 2,  /* pooled_output             [H] */
+    LX_OUT_LANGUAGE    = 1u << 0,  /* language_output */
+    LX_OUT_VISION      = 1u << 1,  /* vision_output */
+    LX_OUT_POOLED      = 1u << 2,  /* pooled_output */
     LX_OUT_HIDDEN      = 1u << 3,  /* language_hidden_states, vision_hidden_states */
     LX_OUT_ATTENTIONS  = 1u << 4,  /* language_attentions, vision_attentions,
                                       cross_encoder_attentions */
-    LX_OUT_MLM         = 1u << 5,  /* prediction_logits         [L, vocab] */
-    LX_OUT_MATCH       = 1u << 6,  /* cross_relationship_score  [2] */
-    LX_OUT_OBJ         = 1u << 7,  /* visual_obj_logits         [N, n_obj] */
-    LX_OUT_ATTR        = 1u << 8,  /* visual_attr_logits        [N, n_attr] */
-    LX_OUT_FEAT        = 1u << 9,  /* visual_feat_logits        [N, feat_dim] */
-    LX_OUT_QA          = 1u << 10, /* question_answering_score  [n_labels] */
+    LX_OUT_MLM         = 1u << 5,  /* prediction_logits */
+    LX_OUT_MATCH       = 1u << 6,  /* cross_relationship_score */
+    LX_OUT_OBJ         = 1u << 7,  /* visual_obj_logits */
+    LX_OUT_ATTR        = 1u << 8,  /* visual_attr_logits */
+    LX_OUT_FEAT        = 1u << 9,  /* visual_feat_logits */
+    LX_OUT_QA          = 1u << 10, /* question_answering_score */
 };
+
+/* The dimensions an output's shape is made of. */
+typedef enum lx_dim {
+    LX_DIM_TOKENS,                /* L: the record's tokens */
+    LX_DIM_REGIONS,               /* N: the record's regions */
+    LX_DIM_HIDDEN,                /* H: hidden_size */
+    LX_DIM_HEADS,                 /* num_attention_heads */
+    LX_DIM_L_LAYERS, LX_DIM_R_LAYERS, LX_DIM_X_LAYERS,
+    LX_DIM_LX_LAYERS,             /* l_layers + x_layers */
+    LX_DIM_RX_LAYERS,             /* r_layers + x_layers */
+    LX_DIM_VOCAB, LX_DIM_OBJECTS, LX_DIM_ATTRIBUTES, LX_DIM_FEATURES, LX_DIM_LABELS,
+    LX_DIM_TWO                    /* 2: the match head's classes */
+} lx_dim;
+
+/* The one table of the network's outputs: every field lx_net_forward can append, in the
+ * order it appends them (HF's). */
+typedef struct lx_output {
+    const char *name;             /* the record field (HF's output name) */
+    unsigned flag;                /* the LX_OUT_* that asks for it */
+    const char *head;             /* the pre-training or QA head it comes from ("mlm",
+                                   * "match", "obj", "attr", "feat", "qa"), or NULL for
+                                   * the encoder's own outputs */
+    int ndim;
+    lx_dim dims[4];
+} lx_output;
+const lx_output *lx_net_outputs(size_t *n);
+/* The output called name, or NULL. */
+const lx_output *lx_net_output_find(const char *name);
+/* Its shape for people, as the man pages write it: "[l+x, L, H]".  Returns buf. */
+const char *lx_output_shape_str(const lx_output *o, char *buf, size_t len);
+/* Its shape for a record of L tokens and N regions under config c. */
+void lx_output_shape(const lx_output *o, const lx_config *c, int64_t L, int64_t N,
+                     int64_t shape[4]);
+
+/* How much of the CPU's vector hardware the kernels may use: each level includes the
+ * ones before it.  As a limit (lx_net_opts.max_isa), LX_ISA_BEST means all the CPU has;
+ * a level the CPU lacks is never used, so a limit is a ceiling, not a demand. */
+typedef enum lx_isa {
+    LX_ISA_BEST = 0,              /* a limit only: whatever the CPU has */
+    LX_ISA_PORTABLE,              /* plain C and OpenBLAS */
+    LX_ISA_AVX2,                  /* AVX2 + FMA + F16C */
+    LX_ISA_AVX512                 /* AVX-512 F/BW/VL/DQ (and AVX512_BF16 where present) */
+} lx_isa;
+/* "best", "portable", "avx2" or "avx512" ("" and NULL: best; the tools read LX_CPU with
+ * it).  Returns 0, or -1 for anything else. */
+int lx_isa_parse(const char *s, lx_isa *out);
+const char *lx_isa_name(lx_isa isa);
+
+/* Options of a network; all zero is the default everywhere. */
+typedef struct lx_net_opts {
+    int threads;                  /* worker threads (0: all cores) */
+    lx_isa max_isa;               /* the most the kernels may use (LX_ISA_BEST: all the CPU
+                                     has) */
+    int no_box_check;             /* 1: accept visual_pos values outside [-1e-5, 1+1e-5]
+                                     (by default boxes must be normalised to 0..1) */
+    int exact_bf16;               /* bf16 weights: 0 use the CPU's bf16 dot products
+                                     (activations rounded to bf16; hidden states within
+                                     2e-2 of f32); 1 compute exactly in f32 */
+    int separate_qkv;             /* tests: Q, K and V as three products even where the
+                                     file lets them run as one (files lx-convert wrote
+                                     before it laid them out back to back take that path) */
+    int unfused;                  /* tests: with bf16 dot products, hand activations
+                                     between layers in f32 and let each product round them
+                                     (the same bits, more passes over memory) */
+} lx_net_opts;
 
 /* The network over an open model: weight views plus activation buffers (allocated
  * once, grown to the largest batch seen) and a pool of opts.threads threads.  Not
@@ -640,92 +651,53 @@ enum {
  * (openblas_set_num_threads(1)): the pool splits every product itself. */
 typedef struct lx_net lx_net;
 
-/* Kernel levels for lx_net_opts.cpu, each including the ones before it.  A level
- * the CPU lacks is never used: it is a ceiling, not a demand. */
-enum { LX_CPU_BEST = 0, LX_CPU_PORTABLE, LX_CPU_AVX2, LX_CPU_AVX512 };
-/* "portable", "avx2" or "avx512" (or "best"/"" for LX_CPU_BEST) as a level; -1 for
- * anything else. */
-int lx_cpu_parse(const char *s);
-
-typedef struct lx_net_opts {
-    int threads;                  /* worker threads (0: all cores) */
-    int box_check;                /* 1 (default): visual_pos must lie in [-1e-5, 1+1e-5] */
-    int exact_bf16;               /* bf16 weights: 0 (default) use the CPU's bf16 dot
-                                     products (activations rounded to bf16; hidden states
-                                     within ~1e-2 of f32); 1 compute exactly in f32 */
-    int portable;                 /* 1: only the portable paths (plain C and OpenBLAS),
-                                     as cpu = LX_CPU_PORTABLE */
-    int cpu;                      /* the most the kernels may use: LX_CPU_BEST (0, what
-                                     the CPU has), LX_CPU_PORTABLE, LX_CPU_AVX2 or
-                                     LX_CPU_AVX512 (the tools take it from LX_CPU) */
-    int separate_qkv;             /* 1: Q, K and V as three products even where the file
-                                     lets them run as one (files lx-convert wrote before
-                                     it laid them out back to back take that path) */
-    int unfused;                  /* 1: with bf16 dot products, hand activations between
-                                     layers in f32 and let each product round them (the
-                                     same bits, more passes over memory: for tests) */
-} lx_net_opts;
-
-/* Bind the weights of m (which must outlive the net).  Owned. */
+/* Bind the weights of m (which must outlive the net).  opts may be NULL.  Owned. */
 lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err);
 void lx_net_free(lx_net *net);
 /* Which LX_OUT_* heads the model carries (the others cannot be asked for). */
 unsigned lx_net_available(const lx_net *net);
-/* Validate one record's inputs (input_ids, token_type_ids, attention_mask, visual_feats,
- * visual_pos, visual_attention_mask): shapes, id ranges, finite features, boxes.
- * Call before lx_net_forward so that errors name the record. */
+/* Validate one record's inputs (lx_net_inputs): shapes, id ranges, finite features,
+ * boxes.  Call before lx_net_forward so that errors name the record. */
 int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err);
 /* Run n checked records as one batch and append the outputs selected by want to each.
- * Results equal those of running each record alone. */
+ * A record's outputs agree with those of running it alone within 1e-5; their last bits
+ * can depend on the batch's size (each product picks its kernel, and so its order of
+ * summation, by the number of rows). */
 int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *err);
 /* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden]. */
 int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err);
-/* ==== end network ======================================================== */
 
 /* ==== vqa (lib/vqa.c, lib/vqaeval.c) ===================================== */
-/* Answer labels are an lx_strlist (index = label), read with lx_labels_read_file /
- * lx_labels_from_json (model file section) or taken from the model: */
+
+/* Answer labels (index = label): a JSON array of strings (label2ans, index = label), an
+ * object answer -> label (ans2label; labels must be 0..n-1, each once) or an array of
+ * objects with an "ans" string (LXMERT's all_ans.json).  Returns 0 or -1. */
+int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err);
 /* The labels a model file carries (copied into *l, owned); an error if it has none. */
 int lx_vqa_labels_from_model(lx_strlist *l, const lx_model *m, lx_error *err);
 
 /* How a logit becomes a score: VQA heads are trained with binary cross-entropy (each
- * answer's own sigmoid), GQA-style heads with cross-entropy (softmax over all answers). */
-typedef enum lx_vqa_scoring { LX_SCORE_SIGMOID = 0, LX_SCORE_SOFTMAX } lx_vqa_scoring;
-int lx_vqa_scoring_parse(const char *s, lx_vqa_scoring *out);  /* "sigmoid" / "softmax" */
+ * answer's own sigmoid), GQA-style heads and the masked-LM head with cross-entropy
+ * (softmax over all logits). */
+typedef enum lx_scoring { LX_SCORE_SIGMOID = 0, LX_SCORE_SOFTMAX } lx_scoring;
+int lx_scoring_parse(const char *s, lx_scoring *out);  /* "sigmoid" / "softmax" */
 
-typedef struct lx_vqa_pick {
-    size_t label;                 /* index into the labels */
+typedef struct lx_pick {
+    size_t index;                 /* the label (or token id) */
     float logit;
     float score;                  /* sigmoid(logit) or softmax over all n logits */
-} lx_vqa_pick;
+} lx_pick;
 
-/* The k highest of n logits, best first (equal logits: lower label first), into
- * out[min(k, n)].  Returns the number written. */
-size_t lx_vqa_topk(const float *logits, size_t n, size_t k, lx_vqa_scoring scoring,
-                   lx_vqa_pick *out);
-/* The picks as a JSON list of {"answer", "label", "score", "logit"} (new reference). */
-json_t *lx_vqa_picks_json(const lx_vqa_pick *p, size_t k, const lx_strlist *l);
+/* The k highest of n logits, best first (equal logits: lower index first), with their
+ * scores, into out[min(k, n)].  Returns the number written.  The one top-k: answers and
+ * lx-encode's fill-mask use it. */
+size_t lx_topk(const float *logits, size_t n, size_t k, lx_scoring scoring, lx_pick *out);
+/* Answer picks as a JSON list of {"answer", "label", "score", "logit"} (new reference). */
+json_t *lx_vqa_picks_json(const lx_pick *p, size_t k, const lx_strlist *l);
 
-/* The official VQA v2 accuracy (see lx-vqa(1)): answer normalisation and leave-one-out
- * min(1, matches / 3).  The normalisation tables, in the official order: */
-typedef struct lx_vqa_map {
-    const char *from, *to;
-} lx_vqa_map;
-const char *lx_vqa_punctuation(void);                 /* the 21 characters, in order */
-const lx_vqa_map *lx_vqa_number_words(size_t *n);     /* "none" -> "0" ... "ten" -> "10" */
-const char *const *lx_vqa_articles(size_t *n);        /* "a", "an", "the" */
-const lx_vqa_map *lx_vqa_contractions(size_t *n);     /* "dont" -> "don't" ... */
-
-/* The normalisation steps, each returning a new malloc'd string (NULL on allocation
- * failure).  clean: newline and tab to space, strip surrounding whitespace.  punct: the
- * punctuation rules and the period quirk.  words: lower-case, number words, articles,
- * contractions, single spaces.  normalize = words(punct(s)). */
-char *lx_vqa_clean(const char *s);
-char *lx_vqa_punct(const char *s);
-char *lx_vqa_words(const char *s);
-char *lx_vqa_normalize(const char *s);
-/* One question: the accuracy in [0, 1] of pred against the n human answers (raw text;
- * cleaned and, unless all agree, normalised here).  Returns 0 or -1. */
+/* The official VQA v2 accuracy of one question (see lx-vqa(1)): pred against the n human
+ * answers (raw text; cleaned and, unless all agree, normalised as the official
+ * evaluation does), leave-one-out min(1, matches / 3), in [0, 1].  Returns 0 or -1. */
 int lx_vqa_accuracy(const char *const *humans, size_t n, const char *pred, double *acc,
                     lx_error *err);
 /* LXMERT's soft score: label[pred] (a number), 0 when absent.  label must be an object. */
@@ -752,7 +724,6 @@ int lx_vqa_eval_add_scores(lx_vqa_eval *ev, double soft, double official, const 
  * "overall", "perQuestionType", "perAnswerType" (percentages, unrounded; types in order
  * of first appearance). */
 json_t *lx_vqa_eval_summary(const lx_vqa_eval *ev);
-/* ==== end vqa ============================================================ */
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "bytes.h"
+#include "internal.h"
+#include "schema.h"
 #include "lx.h"
 
 #define LXM_VERSION 1
@@ -46,20 +49,6 @@ static const unsigned char lxm_magic[8] = {0x89, 'L', 'X', 'M', 0x0d, 0x0a, 0x1a
 /* The header of a real model is ~60 KB. */
 #define MAX_HEADER (256u << 20)
 
-static uint64_t rd_u64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-static uint32_t rd_u32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static void wr_u64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void wr_u32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
 
 /* crc32 over any length (zlib's length argument is 32-bit in older versions). */
 static uint32_t crc_bytes(uint32_t crc, const void *p, size_t n) {
@@ -98,6 +87,7 @@ struct lx_model {
     const char **alias_names, **alias_targets;
     size_t *alias_idx;            /* index of the target tensor */
     strtab vocab, labels;         /* string tables in the data */
+    char *path;                   /* for messages */
 };
 
 void lx_model_close(lx_model *m) {
@@ -113,6 +103,7 @@ void lx_model_close(lx_model *m) {
     free(m->alias_idx);
     free(m->vocab.s);
     free(m->labels.s);
+    free(m->path);
     free(m);
 }
 
@@ -140,28 +131,6 @@ static int get_u64(json_t *o, const char *key, uint64_t *out) {
     return 0;
 }
 
-/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
-static int utf8_valid(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned min;
-        if (c < 0x80) { i++; continue; }
-        else if ((c & 0xe0) == 0xc0) k = 1, min = 0x80, c &= 0x1f;
-        else if ((c & 0xf0) == 0xe0) k = 2, min = 0x800, c &= 0x0f;
-        else if ((c & 0xf8) == 0xf0) k = 3, min = 0x10000, c &= 0x07;
-        else return 0;
-        if (n - i <= k) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) return 0;
-            c = c << 6 | (s[i + j] & 0x3f);
-        }
-        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
 
 /* The string table the header describes under key ("vocab", "labels"), if any:
  * {"count": N, "offset": O, "nbytes": B, "crc32": C}, B bytes at data + O holding N
@@ -184,7 +153,7 @@ static int parse_strtab(lx_model *m, const char *key, const unsigned char *data,
         return lx_error_set(err, "%s: %llu bytes cannot hold %llu NUL-terminated strings", key,
                             (unsigned long long)nb, (unsigned long long)count);
     const unsigned char *b = data + off;
-    if (!utf8_valid(b, (size_t)nb)) return lx_error_set(err, "%s: not valid UTF-8", key);
+    if (lx_utf8_invalid((const char *)b, (size_t)nb) != (size_t)-1) return lx_error_set(err, "%s: not valid UTF-8", key);
     t->s = malloc((count ? count : 1) * sizeof *t->s);
     if (!t->s) return lx_error_set(err, "out of memory");
     size_t n = 0;
@@ -354,8 +323,8 @@ static int model_parse(lx_model *m, lx_error *err) {
     if (size < LXM_PREFIX || memcmp(p, lxm_magic, 8) != 0)
         return lx_error_set(err, "not an lx model file (.lxm): %s",
                             size < LXM_PREFIX ? "shorter than the 40-byte prefix" : "bad magic");
-    uint32_t ver = rd_u32(p + 8), hcrc = rd_u32(p + 12);
-    uint64_t hlen = rd_u64(p + 16), doff = rd_u64(p + 24), dsize = rd_u64(p + 32);
+    uint32_t ver = lx_rd_u32(p + 8), hcrc = lx_rd_u32(p + 12);
+    uint64_t hlen = lx_rd_u64(p + 16), doff = lx_rd_u64(p + 24), dsize = lx_rd_u64(p + 32);
     if (ver != LXM_VERSION)
         return lx_error_set(err, "format version %u, expected %d", ver, LXM_VERSION);
     if (hlen > size - LXM_PREFIX || hlen > MAX_HEADER)
@@ -410,13 +379,17 @@ static int model_parse(lx_model *m, lx_error *err) {
     const lx_tensor **tp = malloc((m->n ? m->n : 1) * sizeof *tp);
     if (!tp) return lx_error_set(err, "out of memory");
     for (size_t i = 0; i < m->n; i++) tp[i] = &m->ts[i];
-    int rc = lx_names_check(&m->config, m->names, tp, m->n, err);
+    int rc = lx_schema_check(&m->config, m->names, tp, m->n, err);
     free(tp);
     return rc;
 }
 
 lx_model *lx_model_open(const char *path, lx_error *err) {
     lx_model *m = calloc(1, sizeof *m);
+    if (m && !(m->path = strdup(path))) {
+        free(m);
+        m = NULL;
+    }
     if (!m) {
         lx_error_set(err, "out of memory");
         return NULL;
@@ -426,7 +399,7 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
     if (fd < 0 || fstat(fd, &st) < 0) {
         lx_error_set(err, "%s: %s", path, strerror(errno));
         if (fd >= 0) close(fd);
-        free(m);
+        lx_model_close(m);
         return NULL;
     }
     if (!S_ISREG(st.st_mode) || st.st_size < LXM_PREFIX) {
@@ -434,7 +407,7 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
                      S_ISREG(st.st_mode) ? "shorter than the 40-byte prefix"
                                          : "not a regular file");
         close(fd);
-        free(m);
+        lx_model_close(m);
         return NULL;
     }
     m->len = (size_t)st.st_size;
@@ -470,7 +443,6 @@ const char *lx_model_tensor_name(const lx_model *m, size_t i) {
 const lx_tensor *lx_model_tensor_at(const lx_model *m, size_t i) {
     return i < m->n ? &m->ts[i] : NULL;
 }
-uint32_t lx_model_tensor_crc(const lx_model *m, size_t i) { return i < m->n ? m->crcs[i] : 0; }
 uint64_t lx_model_file_size(const lx_model *m) { return m->len; }
 
 void lx_model_populate(const lx_model *m) {
@@ -498,6 +470,16 @@ const lx_tensor *lx_model_tensor(const lx_model *m, const char *name) {
 size_t lx_model_vocab_size(const lx_model *m) { return m->vocab.n; }
 const char *lx_model_vocab_token(const lx_model *m, size_t id) {
     return id < m->vocab.n ? m->vocab.s[id] : NULL;
+}
+
+lx_vocab *lx_model_vocab(const lx_model *m, lx_error *err) {
+    if (m->vocab.n == 0) {
+        lx_error_set(err, "%s: the model file has no vocabulary", m->path);
+        return NULL;
+    }
+    lx_vocab *v = lx_vocab_from_list((const char *const *)m->vocab.s, m->vocab.n, err);
+    if (!v) lx_error_prefix(err, "%s", m->path);
+    return v;
 }
 size_t lx_model_nlabels(const lx_model *m) { return m->labels.n; }
 const char *lx_model_label(const lx_model *m, size_t i) {
@@ -745,7 +727,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     for (int k = 0; k < 2; k++)
         for (size_t i = 0; tabs[k].l && i < tabs[k].l->n; i++) {
             const char *s = tabs[k].l->items[i];
-            if (!utf8_valid((const unsigned char *)s, strlen(s)))
+            if (lx_utf8_invalid(s, strlen(s)) != (size_t)-1)
                 return lx_error_set(err, "%s %zu is not valid UTF-8", what[k], i);
             tabs[k].nbytes += strlen(s) + 1;
         }
@@ -854,11 +836,11 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     memset(hb + hl, ' ', hlen - hl);
     unsigned char pre[LXM_PREFIX];
     memcpy(pre, lxm_magic, 8);
-    wr_u32(pre + 8, LXM_VERSION);
-    wr_u32(pre + 12, crc_bytes((uint32_t)crc32(0, NULL, 0), hb, hlen));
-    wr_u64(pre + 16, hlen);
-    wr_u64(pre + 24, doff);
-    wr_u64(pre + 32, dsize);
+    lx_wr_u32(pre + 8, LXM_VERSION);
+    lx_wr_u32(pre + 12, crc_bytes((uint32_t)crc32(0, NULL, 0), hb, hlen));
+    lx_wr_u64(pre + 16, hlen);
+    lx_wr_u64(pre + 24, doff);
+    lx_wr_u64(pre + 32, dsize);
     int bad = pwrite_all(fd, pre, sizeof pre, 0) < 0 || pwrite_all(fd, hb, hlen, LXM_PREFIX) < 0;
     free(hb);
     if (bad) goto ioerr;

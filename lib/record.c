@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lx.h"
+#include "internal.h"
 
 void lx_record_init(lx_record *r) { memset(r, 0, sizeof *r); }
 
@@ -24,13 +24,6 @@ void lx_record_clear(lx_record *r) {
     free(r->fields);
     free(r->buf);
     lx_record_init(r);
-}
-
-void lx_record_move(lx_record *dst, lx_record *src) {
-    if (dst == src) return;
-    lx_record_clear(dst);
-    *dst = *src;
-    lx_record_init(src);
 }
 
 lx_field *lx_record_find(const lx_record *r, const char *name) {

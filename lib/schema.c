@@ -1,6 +1,7 @@
 /*
- * names.c — map every LXMERT naming scheme onto HF's LxmertFor... names and check a
- * checkpoint's tensors against the config.
+ * schema.c — LXMERT's tensors (schema.h): the list of every name with its shape, group
+ * and role; the mapping of every LXMERT naming scheme onto HF's LxmertFor... names; and
+ * the checks of a checkpoint's tensors against a config.
  *
  * The schemes (prefix -> HF prefix):
  *   lxmert.  answer_head.  cls.  obj_predict_head.     HF LxmertForPreTraining/QA (kept)
@@ -12,7 +13,7 @@
  *                                                       -> answer_head.logit_fc.
  * and old BERT LayerNorm parameter names gamma/beta become weight/bias.
  *
- * The canonical list (build_specs) is every tensor an LXMERT of a given config can
+ * The canonical list (lx_schema_build) is every tensor an LXMERT of a given config can
  * carry, in the order HF lists them, each with its shape and its group: the backbone
  * (always required) and the heads (MLM, matching, object/attribute/feature, QA), each
  * all-or-nothing.  The tied MLM decoder weight (= word embeddings) and HF BERT's
@@ -23,31 +24,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lx.h"
+#include "schema.h"
 
-enum {
-    G_BACKBONE, G_MLM, G_MATCH, G_OBJ, G_OBJ_OBJ, G_OBJ_ATTR, G_OBJ_FEAT, G_QA, G_TIED,
-    NGROUPS
-};
-static const char *const group_names[NGROUPS] = {
+static const char *const group_names[LX_GROUP_COUNT] = {
     "backbone", "masked-LM head", "matching head", "visual object head",
     "object classifier", "attribute classifier", "feature regressor", "QA head", "tied",
 };
 
-typedef struct spec {
-    char name[96];
-    int group, ndim;
-    int64_t shape[2];
-} spec;
+const char *lx_schema_group_name(lx_schema_group g) {
+    return (unsigned)g < LX_GROUP_COUNT ? group_names[g] : "?";
+}
 
+/* The builder's state: the schema and whether an allocation failed. */
 typedef struct specs {
-    spec *v;
-    size_t n, cap;
+    lx_schema *s;
     int oom;
 } specs;
 
-static void add(specs *s, int group, int64_t d0, int64_t d1, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static void add(specs *s, int group, int role, int64_t d0, int64_t d1, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* snprintf into a name buffer (names are far shorter than the buffers). */
 static void fmt(char *b, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
@@ -58,25 +53,27 @@ static void fmt(char *b, size_t n, const char *f, ...) {
     va_end(ap);
 }
 
-/* Append one spec; d1 < 0 for a vector. */
-static void add(specs *s, int group, int64_t d0, int64_t d1, const char *fmt, ...) {
-    if (s->oom) return;
+/* Append one entry; d1 < 0 for a vector. */
+static void add(specs *b, int group, int role, int64_t d0, int64_t d1, const char *fmt, ...) {
+    lx_schema *s = b->s;
+    if (b->oom) return;
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 512;
-        spec *nv = realloc(s->v, nc * sizeof *nv);
+        lx_schema_entry *nv = realloc(s->v, nc * sizeof *nv);
         if (!nv) {
-            s->oom = 1;
+            b->oom = 1;
             return;
         }
         s->v = nv;
         s->cap = nc;
     }
-    spec *p = &s->v[s->n++];
+    lx_schema_entry *p = &s->v[s->n++];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->name, sizeof p->name, fmt, ap);
     va_end(ap);
-    p->group = group;
+    p->group = (lx_schema_group)group;
+    p->role = (lx_schema_role)role;
     p->ndim = d1 < 0 ? 1 : 2;
     p->shape[0] = d0;
     p->shape[1] = d1;
@@ -84,13 +81,13 @@ static void add(specs *s, int group, int64_t d0, int64_t d1, const char *fmt, ..
 
 /* A linear layer: weight [out, in], bias [out]. */
 static void linear(specs *s, int g, int64_t out, int64_t in, const char *pre) {
-    add(s, g, out, in, "%s.weight", pre);
-    add(s, g, out, -1, "%s.bias", pre);
+    add(s, g, LX_ROLE_MATRIX, out, in, "%s.weight", pre);
+    add(s, g, LX_ROLE_BIAS, out, -1, "%s.bias", pre);
 }
 
 static void layernorm(specs *s, int g, int64_t h, const char *pre) {
-    add(s, g, h, -1, "%s.weight", pre);
-    add(s, g, h, -1, "%s.bias", pre);
+    add(s, g, LX_ROLE_NORM_WEIGHT, h, -1, "%s.weight", pre);
+    add(s, g, LX_ROLE_NORM_BIAS, h, -1, "%s.bias", pre);
 }
 
 /* Multi-head attention projections: pre.{query,key,value}, each [H, H]. */
@@ -99,7 +96,7 @@ static void qkv(specs *s, int64_t h, const char *pre) {
     static const char *const p[] = {"query", "key", "value"};
     for (int i = 0; i < 3; i++) {
         fmt(b, sizeof b, "%s.%s", pre, p[i]);
-        linear(s, G_BACKBONE, h, h, b);
+        linear(s, LX_GROUP_BACKBONE, h, h, b);
     }
 }
 
@@ -107,9 +104,9 @@ static void qkv(specs *s, int64_t h, const char *pre) {
 static void dense_ln(specs *s, int64_t h, int64_t in, const char *pre) {
     char b[96];
     fmt(b, sizeof b, "%s.dense", pre);
-    linear(s, G_BACKBONE, h, in, b);
+    linear(s, LX_GROUP_BACKBONE, h, in, b);
     fmt(b, sizeof b, "%s.LayerNorm", pre);
-    layernorm(s, G_BACKBONE, h, b);
+    layernorm(s, LX_GROUP_BACKBONE, h, b);
 }
 
 /* A BERT layer (lxmert.encoder.layer.N / r_layers.N). */
@@ -121,7 +118,7 @@ static void bert_layer(specs *s, const lx_config *c, const char *pre) {
     fmt(b, sizeof b, "%s.attention.output", pre);
     dense_ln(s, h, h, b);
     fmt(b, sizeof b, "%s.intermediate.dense", pre);
-    linear(s, G_BACKBONE, in, h, b);
+    linear(s, LX_GROUP_BACKBONE, in, h, b);
     fmt(b, sizeof b, "%s.output", pre);
     dense_ln(s, h, in, b);
 }
@@ -144,26 +141,28 @@ static void x_layer(specs *s, const lx_config *c, const char *pre) {
     static const char *const side[] = {"lang", "visn"};
     for (int i = 0; i < 2; i++) {
         fmt(b, sizeof b, "%s.%s_inter.dense", pre, side[i]);
-        linear(s, G_BACKBONE, in, h, b);
+        linear(s, LX_GROUP_BACKBONE, in, h, b);
         fmt(b, sizeof b, "%s.%s_output", pre, side[i]);
         dense_ln(s, h, in, b);
     }
 }
 
-/* Every tensor an LXMERT with config c can carry, in HF's order.  Returns 0 or -1. */
-static int build_specs(const lx_config *c, specs *s) {
+int lx_schema_build(lx_schema *sch, const lx_config *c, lx_error *err) {
     int64_t h = c->hidden_size;
     char b[96];
-    memset(s, 0, sizeof *s);
-    add(s, G_BACKBONE, c->vocab_size, h, "lxmert.embeddings.word_embeddings.weight");
-    add(s, G_BACKBONE, c->max_position_embeddings, h,
+    memset(sch, 0, sizeof *sch);
+    specs sp = {sch, 0}, *s = &sp;
+    add(s, LX_GROUP_BACKBONE, LX_ROLE_EMBEDDING, c->vocab_size, h,
+        "lxmert.embeddings.word_embeddings.weight");
+    add(s, LX_GROUP_BACKBONE, LX_ROLE_EMBEDDING, c->max_position_embeddings, h,
         "lxmert.embeddings.position_embeddings.weight");
-    add(s, G_BACKBONE, c->type_vocab_size, h, "lxmert.embeddings.token_type_embeddings.weight");
-    layernorm(s, G_BACKBONE, h, "lxmert.embeddings.LayerNorm");
-    linear(s, G_BACKBONE, h, c->visual_feat_dim, "lxmert.encoder.visn_fc.visn_fc");
-    layernorm(s, G_BACKBONE, h, "lxmert.encoder.visn_fc.visn_layer_norm");
-    linear(s, G_BACKBONE, h, c->visual_pos_dim, "lxmert.encoder.visn_fc.box_fc");
-    layernorm(s, G_BACKBONE, h, "lxmert.encoder.visn_fc.box_layer_norm");
+    add(s, LX_GROUP_BACKBONE, LX_ROLE_EMBEDDING, c->type_vocab_size, h,
+        "lxmert.embeddings.token_type_embeddings.weight");
+    layernorm(s, LX_GROUP_BACKBONE, h, "lxmert.embeddings.LayerNorm");
+    linear(s, LX_GROUP_BACKBONE, h, c->visual_feat_dim, "lxmert.encoder.visn_fc.visn_fc");
+    layernorm(s, LX_GROUP_BACKBONE, h, "lxmert.encoder.visn_fc.visn_layer_norm");
+    linear(s, LX_GROUP_BACKBONE, h, c->visual_pos_dim, "lxmert.encoder.visn_fc.box_fc");
+    layernorm(s, LX_GROUP_BACKBONE, h, "lxmert.encoder.visn_fc.box_layer_norm");
     for (int i = 0; i < c->l_layers; i++) {
         fmt(b, sizeof b, "lxmert.encoder.layer.%d", i);
         bert_layer(s, c, b);
@@ -176,31 +175,36 @@ static int build_specs(const lx_config *c, specs *s) {
         fmt(b, sizeof b, "lxmert.encoder.r_layers.%d", i);
         bert_layer(s, c, b);
     }
-    linear(s, G_BACKBONE, h, h, "lxmert.pooler.dense");
+    linear(s, LX_GROUP_BACKBONE, h, h, "lxmert.pooler.dense");
     /* Masked-LM head: transform, then the decoder (tied to the word embeddings). */
-    add(s, G_MLM, c->vocab_size, -1, "cls.predictions.bias");
-    linear(s, G_MLM, h, h, "cls.predictions.transform.dense");
-    layernorm(s, G_MLM, h, "cls.predictions.transform.LayerNorm");
-    add(s, G_TIED, c->vocab_size, h, "cls.predictions.decoder.weight");
-    add(s, G_TIED, c->vocab_size, -1, "cls.predictions.decoder.bias");
-    linear(s, G_MATCH, 2, h, "cls.seq_relationship");
-    linear(s, G_OBJ, h, h, "obj_predict_head.transform.dense");
-    layernorm(s, G_OBJ, h, "obj_predict_head.transform.LayerNorm");
-    linear(s, G_OBJ_OBJ, c->num_object_labels, h, "obj_predict_head.decoder_dict.obj");
-    linear(s, G_OBJ_ATTR, c->num_attr_labels, h, "obj_predict_head.decoder_dict.attr");
-    linear(s, G_OBJ_FEAT, c->visual_feat_dim, h, "obj_predict_head.decoder_dict.feat");
+    add(s, LX_GROUP_MLM, LX_ROLE_BIAS, c->vocab_size, -1, "cls.predictions.bias");
+    linear(s, LX_GROUP_MLM, h, h, "cls.predictions.transform.dense");
+    layernorm(s, LX_GROUP_MLM, h, "cls.predictions.transform.LayerNorm");
+    add(s, LX_GROUP_TIED, LX_ROLE_MATRIX, c->vocab_size, h, "cls.predictions.decoder.weight");
+    add(s, LX_GROUP_TIED, LX_ROLE_BIAS, c->vocab_size, -1, "cls.predictions.decoder.bias");
+    linear(s, LX_GROUP_MATCH, 2, h, "cls.seq_relationship");
+    linear(s, LX_GROUP_OBJ, h, h, "obj_predict_head.transform.dense");
+    layernorm(s, LX_GROUP_OBJ, h, "obj_predict_head.transform.LayerNorm");
+    linear(s, LX_GROUP_OBJ_OBJ, c->num_object_labels, h, "obj_predict_head.decoder_dict.obj");
+    linear(s, LX_GROUP_OBJ_ATTR, c->num_attr_labels, h, "obj_predict_head.decoder_dict.attr");
+    linear(s, LX_GROUP_OBJ_FEAT, c->visual_feat_dim, h, "obj_predict_head.decoder_dict.feat");
     /* QA head: Linear(H, 2H), GeLU (no weights: index 1), LayerNorm(2H), Linear(2H, n). */
-    linear(s, G_QA, 2 * h, h, "answer_head.logit_fc.0");
-    layernorm(s, G_QA, 2 * h, "answer_head.logit_fc.2");
-    linear(s, G_QA, c->num_qa_labels, 2 * h, "answer_head.logit_fc.3");
+    linear(s, LX_GROUP_QA, 2 * h, h, "answer_head.logit_fc.0");
+    layernorm(s, LX_GROUP_QA, 2 * h, "answer_head.logit_fc.2");
+    linear(s, LX_GROUP_QA, c->num_qa_labels, 2 * h, "answer_head.logit_fc.3");
     if (s->oom) {
-        free(s->v);
-        return -1;
+        lx_schema_free(sch);
+        return lx_error_set(err, "out of memory");
     }
     return 0;
 }
 
-static const spec *find_spec(const specs *s, const char *name) {
+void lx_schema_free(lx_schema *s) {
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+const lx_schema_entry *lx_schema_find(const lx_schema *s, const char *name) {
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->v[i].name, name) == 0) return &s->v[i];
     return NULL;
@@ -210,7 +214,7 @@ static int starts(const char *s, const char *p) {
     return strncmp(s, p, strlen(p)) == 0;
 }
 
-const char *lx_names_map(const char *name, char *buf, size_t len) {
+const char *lx_schema_map_name(const char *name, char *buf, size_t len) {
     while (starts(name, "module.")) name += strlen("module.");
     static const struct {
         const char *from, *to;
@@ -239,20 +243,6 @@ const char *lx_names_map(const char *name, char *buf, size_t len) {
         return buf;
     }
     return NULL;
-}
-
-int lx_names_shape(const lx_config *c, const char *name, int64_t shape[LX_MAX_DIMS]) {
-    specs s;
-    if (build_specs(c, &s) < 0) return -1;
-    const spec *p = find_spec(&s, name);
-    int nd = -1;
-    if (p) {
-        nd = p->ndim;
-        shape[0] = p->shape[0];
-        if (nd > 1) shape[1] = p->shape[1];
-    }
-    free(s.v);
-    return nd;
 }
 
 /* A short list of names for messages: "a, b, c and 4 more". */
@@ -302,24 +292,25 @@ static int is_float(lx_dtype t) {
 typedef const lx_tensor *(*lookup_fn)(const void *ctx, const char *name);
 
 /* Each present group complete, every present tensor of the right shape and a float. */
-static int check_groups(const lx_config *c, const specs *s, lookup_fn get, const void *ctx,
+static int check_groups(const lx_config *c, const lx_schema *s, lookup_fn get, const void *ctx,
                         lx_error *err) {
-    int present[NGROUPS] = {0};
-    present[G_BACKBONE] = 1;
+    int present[LX_GROUP_COUNT] = {0};
+    present[LX_GROUP_BACKBONE] = 1;
     for (size_t i = 0; i < s->n; i++)
         if (get(ctx, s->v[i].name)) present[s->v[i].group] = 1;
-    if (present[G_OBJ_OBJ] || present[G_OBJ_ATTR] || present[G_OBJ_FEAT]) present[G_OBJ] = 1;
-    for (int g = 0; g < NGROUPS; g++) {
-        if (!present[g] || g == G_TIED) continue;
+    if (present[LX_GROUP_OBJ_OBJ] || present[LX_GROUP_OBJ_ATTR] || present[LX_GROUP_OBJ_FEAT])
+        present[LX_GROUP_OBJ] = 1;
+    for (int g = 0; g < (int)LX_GROUP_COUNT; g++) {
+        if (!present[g] || g == LX_GROUP_TIED) continue;
         namelist miss = {{0}, 0};
         for (size_t i = 0; i < s->n; i++)
-            if (s->v[i].group == g && !get(ctx, s->v[i].name)) nl_add(&miss, s->v[i].name);
+            if ((int)s->v[i].group == g && !get(ctx, s->v[i].name)) nl_add(&miss, s->v[i].name);
         if (miss.n)
             return lx_error_set(err, "%s: %zu tensor%s missing: %s", group_names[g], miss.n,
                                 miss.n > 1 ? "s" : "", nl_str(&miss));
     }
     for (size_t i = 0; i < s->n; i++) {
-        const spec *p = &s->v[i];
+        const lx_schema_entry *p = &s->v[i];
         const lx_tensor *t = get(ctx, p->name);
         if (!t) continue;
         lx_tensor want = {.dtype = t->dtype, .ndim = p->ndim, .shape = {p->shape[0], p->shape[1]}};
@@ -345,7 +336,7 @@ static const lx_tensor *dict_lookup(const void *ctx, const char *name) {
     return lx_tensor_dict_get(ctx, name);
 }
 
-/* Sorted name lookups for lx_names_check, which runs at every model open: n names
+/* Sorted name lookups for lx_schema_check, which runs at every model open: n names
  * against ~470 specs would be ~10^5 strcmp calls linearly. */
 typedef struct arrays {
     const char *const *names;
@@ -382,17 +373,18 @@ static const lx_tensor *array_lookup(const void *ctx, const char *name) {
     return NULL;
 }
 
-static int cmp_spec_ptr(const void *a, const void *b) {
-    return strcmp((*(const spec *const *)a)->name, (*(const spec *const *)b)->name);
+static int cmp_entry_ptr(const void *a, const void *b) {
+    return strcmp((*(const lx_schema_entry *const *)a)->name,
+                  (*(const lx_schema_entry *const *)b)->name);
 }
 
-int lx_names_check(const lx_config *c, const char *const *names,
-                   const lx_tensor *const *tensors, size_t n, lx_error *err) {
+int lx_schema_check(const lx_config *c, const char *const *names,
+                    const lx_tensor *const *tensors, size_t n, lx_error *err) {
     if (lx_config_check(c, err) < 0) return -1;
-    specs s;
-    if (build_specs(c, &s) < 0) return lx_error_set(err, "out of memory");
+    lx_schema s;
+    if (lx_schema_build(&s, c, err) < 0) return -1;
     arrays a = {names, tensors, malloc((n ? n : 1) * sizeof(size_t)), n};
-    const spec **sp = malloc(s.n * sizeof *sp);
+    const lx_schema_entry **sp = malloc(s.n * sizeof *sp);
     int rc = 0;
     if (!a.order || !sp) {
         rc = lx_error_set(err, "out of memory");
@@ -407,17 +399,17 @@ int lx_names_check(const lx_config *c, const char *const *names,
     sort_by_name(a.order, tmp, n, names);
     free(tmp);
     for (size_t i = 0; i < s.n; i++) sp[i] = &s.v[i];
-    qsort(sp, s.n, sizeof *sp, cmp_spec_ptr);
+    qsort(sp, s.n, sizeof *sp, cmp_entry_ptr);
     namelist unknown = {{0}, 0};
     for (size_t i = 0; i < n; i++) {
         if (i && strcmp(names[a.order[i]], names[a.order[i - 1]]) == 0) {
             rc = lx_error_set(err, "tensor '%s' appears twice", names[a.order[i]]);
             goto out;
         }
-        spec key, *kp = &key;
+        lx_schema_entry key, *kp = &key;
         snprintf(key.name, sizeof key.name, "%s", names[i]);
         if (strlen(names[i]) >= sizeof key.name ||
-            !bsearch(&kp, sp, s.n, sizeof *sp, cmp_spec_ptr))
+            !bsearch(&kp, sp, s.n, sizeof *sp, cmp_entry_ptr))
             nl_add(&unknown, names[i]);
     }
     if (unknown.n)
@@ -427,18 +419,18 @@ int lx_names_check(const lx_config *c, const char *const *names,
 out:
     free(a.order);
     free(sp);
-    free(s.v);
+    lx_schema_free(&s);
     return rc;
 }
 
-int lx_names_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error *err) {
+int lx_schema_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error *err) {
     /* 1. Rename, collecting the names that fit no scheme. */
     namelist unknown = {{0}, 0};
     char *drop = calloc(d->n ? d->n : 1, 1);
     if (!drop) return lx_error_set(err, "out of memory");
     char buf[512];
     for (size_t i = 0; i < d->n; i++) {
-        const char *hf = lx_names_map(d->items[i].name, buf, sizeof buf);
+        const char *hf = lx_schema_map_name(d->items[i].name, buf, sizeof buf);
         if (!hf) {
             drop[i] = 1;
             continue;
@@ -467,10 +459,10 @@ int lx_names_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error
         free(drop);
         return -1;
     }
-    specs s;
-    if (build_specs(c, &s) < 0) {
+    lx_schema s;
+    if (lx_schema_build(&s, c, err) < 0) {
         free(drop);
-        return lx_error_set(err, "out of memory");
+        return -1;
     }
 
     /* 3. Unknown names: error, or drop them.  Buffers some HF versions save next to the
@@ -481,14 +473,15 @@ int lx_names_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error
             drop[i] = 2;
             continue;
         }
-        if (!drop[i] && !find_spec(&s, d->items[i].name)) drop[i] = 1;
+        if (!drop[i] && !lx_schema_find(&s, d->items[i].name)) drop[i] = 1;
         if (drop[i] == 1) nl_add(&unknown, d->items[i].name);
     }
     int rc = 0;
-    if (unknown.n && !(flags & LX_NAMES_IGNORE_UNKNOWN)) {
+    if (unknown.n && !(flags & LX_SCHEMA_IGNORE_UNKNOWN)) {
         rc = lx_error_set(err, "%zu unknown tensor%s (not LXMERT's, or beyond the config's "
                                "%d/%d/%d layers): %s", unknown.n, unknown.n > 1 ? "s" : "",
                           c->l_layers, c->x_layers, c->r_layers, nl_str(&unknown));
+        if (err) err->code = LX_ERR_UNKNOWN_TENSORS;
         goto out;
     }
 
@@ -536,7 +529,7 @@ int lx_names_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error
     d->n = n;
     d->cap = d->n ? d->n : 1;
 out:
-    free(s.v);
+    lx_schema_free(&s);
     free(drop);
     return rc;
 }

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include "strbuf.h"
+#include "internal.h"
 
 #define CHUNK (1u << 16)
 #define RECORD_MAX ((size_t)1 << 30)   /* one record's text or frame: 1 GiB at most */

@@ -2,13 +2,13 @@
  * tensor.c — lx_tensor: a dtype, a shape and data that the tensor owns or only views.
  *
  * Owned data is 64-byte aligned so that AVX-512 kernels and binary frames can use it in
- * place.  The f16/bf16 conversions round to nearest even, as PyTorch's do, so that
- * f32 -> bf16 -> f32 reproduces what torch.Tensor.to(torch.bfloat16) gives.
+ * place.  Conversions to and from the 16-bit floats are bytes.h's.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "lx.h"
+#include "bytes.h"
+#include "internal.h"
 
 static const struct {
     const char *name;
@@ -106,59 +106,6 @@ const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len) {
         o += snprintf(buf + o, len - o, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
     if (o < len) snprintf(buf + o, len - o, "]");
     return buf;
-}
-
-static uint32_t f32_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static float bits_f32(uint32_t u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-float lx_bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
-
-uint16_t lx_f32_to_bf16(float f) {
-    uint32_t u = f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-float lx_f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (man << 13));
-    if (exp == 0) {
-        if (man == 0) return bits_f32(sign);
-        float v = ldexpf((float)man, -24); /* subnormal: man * 2^-24, exact */
-        return sign ? -v : v;
-    }
-    return bits_f32(sign | ((exp + 112u) << 23) | (man << 13));
-}
-
-uint16_t lx_f32_to_f16(float f) {
-    uint32_t u = f32_bits(f);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
-    uint32_t a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return sign | 0x7e00u;            /* NaN */
-    if (a >= 0x477ff000u) return sign | 0x7c00u;           /* rounds to inf (>= 65520) */
-    if (a < 0x38800000u) {                                 /* below the normal range */
-        /* value = a_float; f16 subnormal unit is 2^-24: round(value / 2^-24) */
-        float v = bits_f32(a);
-        float q = v * 16777216.0f;                         /* exact: power of two scale */
-        float r = nearbyintf(q);                           /* ties to even (default mode) */
-        return sign | (uint16_t)r;
-    }
-    uint32_t exp = (a >> 23) - 112u, man = a & 0x7fffffu;
-    uint32_t h = (exp << 10) | (man >> 13);
-    uint32_t rest = man & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
-    return sign | (uint16_t)h;
 }
 
 void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n) {

@@ -39,6 +39,7 @@
 #include <utf8proc.h>
 
 #include "lx.h"
+#include "internal.h"
 #include "tokenizer_internal.h"
 
 #define MAX_WORD_CHARS 100        /* BERT's max_input_chars_per_word */
@@ -126,61 +127,6 @@ static inline int enc_push(lx_encoding *e, int64_t id, int type, lx_error *err) 
     e->token_type_ids[e->n] = type;
     e->n++;
     return 0;
-}
-
-/* ---- UTF-8 ---------------------------------------------------------------- */
-
-/* Decode one code point from s[0..n) (n >= 1).  Returns its length, or 0 if invalid. */
-static size_t utf8_decode(const unsigned char *s, size_t n, int32_t *cp) {
-    unsigned c = s[0];
-    if (c < 0x80) {
-        *cp = (int32_t)c;
-        return 1;
-    }
-    if (c < 0xC2 || c > 0xF4)
-        return 0;
-    if (c < 0xE0) {
-        if (n < 2 || (s[1] & 0xC0) != 0x80)
-            return 0;
-        *cp = (int32_t)(((c & 0x1F) << 6) | (s[1] & 0x3F));
-        return 2;
-    }
-    if (c < 0xF0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F))
-            return 0;             /* overlong; surrogate */
-        *cp = (int32_t)(((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F));
-        return 3;
-    }
-    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-        return 0;
-    if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-        return 0;                 /* overlong; above U+10FFFF */
-    *cp = (int32_t)(((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) |
-                    (s[3] & 0x3F));
-    return 4;
-}
-
-size_t lx_utf8_invalid(const char *s, size_t n) {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        if (u[i] < 0x80) {
-            i++;
-            continue;
-        }
-        int32_t cp;
-        size_t k = utf8_decode(u + i, n - i, &cp);
-        if (!k)
-            return i;
-        i += k;
-    }
-    return (size_t)-1;
-}
-
-static size_t utf8_encode(int32_t cp, char *out) {
-    return (size_t)utf8proc_encode_char(cp, (utf8proc_uint8_t *)out);
 }
 
 /* ---- character classes (Unicode data from utf8proc) ------------------------ */
@@ -280,8 +226,6 @@ void lx_tokenizer_free(lx_tokenizer *t) {
     lx_encoding_free(&t->seg[1]);
     free(t);
 }
-
-const lx_vocab *lx_tokenizer_vocab(const lx_tokenizer *t) { return t->v; }
 
 /* Step 7 for one piece p[0..n) of nchars code points. */
 static int wordpiece(lx_tokenizer *t, const char *p, size_t n, size_t nchars, int type,
@@ -387,7 +331,7 @@ static int slow_word(lx_tokenizer *t, size_t wl, int type, lx_encoding *out, lx_
     int32_t *src = t->cp2;
     size_t n = 0;
     for (size_t i = 0; i < wl;) {
-        i += utf8_decode(w + i, wl - i, &src[n]);   /* validated by scan */
+        i += lx_utf8_decode(w + i, wl - i, &src[n]);   /* validated by scan */
         n++;
     }
     ssize_t m;
@@ -438,12 +382,12 @@ static int slow_word(lx_tokenizer *t, size_t wl, int type, lx_encoding *out, lx_
         if (is_punct(c)) {
             if (pchars && wordpiece(t, t->piece, plen, pchars, type, out, err) < 0)
                 return -1;
-            plen = utf8_encode(c, t->piece);
+            plen = lx_utf8_encode((uint32_t)c, t->piece);
             if (wordpiece(t, t->piece, plen, 1, type, out, err) < 0)
                 return -1;
             plen = pchars = 0;
         } else {
-            plen += utf8_encode(c, t->piece + plen);
+            plen += lx_utf8_encode((uint32_t)c, t->piece + plen);
             pchars++;
         }
     }
@@ -539,7 +483,7 @@ int lx_tokenizer_tokenize(lx_tokenizer *t, const char *text, size_t len, int typ
             }
         }
         int32_t cp;
-        size_t k = utf8_decode(s + i, len - i, &cp);
+        size_t k = lx_utf8_decode(s + i, len - i, &cp);
         if (!k)
             return lx_error_set(err, "invalid UTF-8 at byte %zu (0x%02x), expected UTF-8 text",
                                 i, c);

@@ -1,7 +1,7 @@
 /*
- * tokenizer_internal.h — what tokenizer.c and tokenizer_vocab.c share: the vocabulary's
- * layout (so WordPiece can look keys up without a call per candidate) and the UTF-8
- * checker.  Not part of the public API.
+ * tokenizer_internal.h — what the tokenizer (tokenizer.c) reads of the vocabulary
+ * (vocab.c): its layout, so that WordPiece can look keys up without a call per
+ * candidate.  Not part of the public API.
  */
 #ifndef LX_TOKENIZER_INTERNAL_H
 #define LX_TOKENIZER_INTERNAL_H
@@ -30,9 +30,5 @@ struct lx_vocab {
 
 /* The id of the key s[0..n) (cont: a "##" piece, s without the "##"), or -1. */
 int32_t lx_vocab_lookup(const lx_vocab *v, const char *s, size_t n, int cont);
-
-/* Offset of the first byte of s[0..n) that is not valid UTF-8 (overlong forms,
- * surrogates and values above U+10FFFF are invalid), or (size_t)-1 if all is valid. */
-size_t lx_utf8_invalid(const char *s, size_t n);
 
 #endif

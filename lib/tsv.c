@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "lx.h"
+#include "internal.h"
 
 struct lx_tsv {
     int fd;
@@ -64,7 +64,6 @@ void lx_tsv_close(lx_tsv *t) {
     free(t);
 }
 
-const char *lx_tsv_path(const lx_tsv *t) { return t->path; }
 uint64_t lx_tsv_line_no(const lx_tsv *t) { return t->line_no; }
 
 /* Make room for one more chunk after end: drop consumed bytes, grow if one line fills

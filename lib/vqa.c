@@ -1,5 +1,6 @@
 /*
- * vqa.c — from the answer head's logits to answers: the label list, top-k and scores.
+ * vqa.c — from the answer head's logits to answers: the label list, top-k and scores
+ * (the one top-k of the library: lx-encode's fill-mask uses it too).
  *
  * The head itself (Linear(H, 2H) -> GELU -> LayerNorm -> Linear(2H, n_labels) on
  * pooled_output) is lx_net_qa_head in the network module; this file turns its
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lx.h"
+#include "internal.h"
 
 int lx_vqa_labels_from_model(lx_strlist *l, const lx_model *m, lx_error *err) {
     memset(l, 0, sizeof *l);
@@ -39,7 +40,7 @@ int lx_vqa_labels_from_model(lx_strlist *l, const lx_model *m, lx_error *err) {
     return 0;
 }
 
-int lx_vqa_scoring_parse(const char *s, lx_vqa_scoring *out) {
+int lx_scoring_parse(const char *s, lx_scoring *out) {
     if (strcmp(s, "sigmoid") == 0)
         *out = LX_SCORE_SIGMOID;
     else if (strcmp(s, "softmax") == 0)
@@ -54,8 +55,7 @@ static int before(float la, size_t a, float lb, size_t b) {
     return la > lb || (la == lb && a < b);
 }
 
-size_t lx_vqa_topk(const float *logits, size_t n, size_t k, lx_vqa_scoring scoring,
-                   lx_vqa_pick *out) {
+size_t lx_topk(const float *logits, size_t n, size_t k, lx_scoring scoring, lx_pick *out) {
     if (k > n)
         k = n;
     if (k == 0)
@@ -64,14 +64,14 @@ size_t lx_vqa_topk(const float *logits, size_t n, size_t k, lx_vqa_scoring scori
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         float v = logits[i];
-        if (m == k && !before(v, i, out[k - 1].logit, out[k - 1].label))
+        if (m == k && !before(v, i, out[k - 1].logit, out[k - 1].index))
             continue;
         size_t j = m < k ? m++ : k - 1;
-        while (j > 0 && before(v, i, out[j - 1].logit, out[j - 1].label)) {
+        while (j > 0 && before(v, i, out[j - 1].logit, out[j - 1].index)) {
             out[j] = out[j - 1];
             j--;
         }
-        out[j].label = i;
+        out[j].index = i;
         out[j].logit = v;
     }
     if (scoring == LX_SCORE_SOFTMAX) {
@@ -87,21 +87,96 @@ size_t lx_vqa_topk(const float *logits, size_t n, size_t k, lx_vqa_scoring scori
     return k;
 }
 
-json_t *lx_vqa_picks_json(const lx_vqa_pick *p, size_t k, const lx_strlist *l) {
+json_t *lx_vqa_picks_json(const lx_pick *p, size_t k, const lx_strlist *l) {
     json_t *a = json_array();
     if (!a)
         return NULL;
     for (size_t j = 0; j < k; j++) {
         json_t *o = json_object();
-        const char *ans = p[j].label < l->n ? l->items[p[j].label] : "";
+        const char *ans = p[j].index < l->n ? l->items[p[j].index] : "";
         if (!o || json_array_append_new(a, o) < 0) {
             json_decref(a);
             return NULL;
         }
         json_object_set_new(o, "answer", json_string(ans));
-        json_object_set_new(o, "label", json_integer((json_int_t)p[j].label));
+        json_object_set_new(o, "label", json_integer((json_int_t)p[j].index));
         json_object_set_new(o, "score", json_real(p[j].score));
         json_object_set_new(o, "logit", json_real(p[j].logit));
     }
     return a;
+}
+
+/* ---- answer labels ---------------------------------------------------------------- */
+
+/* What a label value is, for messages. */
+static const char *json_kind(const json_t *v) {
+    return json_is_object(v) ? "an object" : json_is_string(v) ? "a string" : "a non-string";
+}
+
+int lx_labels_from_json(lx_strlist *l, const json_t *v, lx_error *err) {
+    memset(l, 0, sizeof *l);
+    int rc = 0;
+    if (json_is_array(v)) {
+        /* label2ans: strings, or LXMERT's all_ans.json entries {"ans": ..., "dsets": [...]} */
+        size_t i;
+        json_t *e;
+        if (json_array_size(v) == 0) return lx_error_set(err, "no answers: got an empty list");
+        json_array_foreach(v, i, e) {
+            json_t *s = json_is_object(e) ? json_object_get(e, "ans") : e;
+            if (!json_is_string(s)) {
+                rc = lx_error_set(err, "labels[%zu]: got %s, expected an answer string or an "
+                                       "object with \"ans\"", i,
+                                  json_is_object(e) ? "an object without \"ans\"" : json_kind(e));
+                break;
+            }
+            if (strlen(json_string_value(s)) != json_string_length(s)) {
+                rc = lx_error_set(err, "labels[%zu]: the answer holds a NUL character", i);
+                break;
+            }
+            if ((rc = lx_strlist_push(l, json_string_value(s), json_string_length(s), err)) < 0)
+                break;
+        }
+    } else if (json_is_object(v)) {
+        /* ans2label: answer -> label; the labels must be exactly 0..n-1, each once.  The
+         * object's size bounds every index, so nothing is sized by a number from the file. */
+        size_t n = json_object_size(v);
+        if (n == 0) return lx_error_set(err, "no answers: got an empty object");
+        const char **byid = calloc(n, sizeof *byid);
+        if (!byid) return lx_error_set(err, "out of memory");
+        const char *key;
+        json_t *x;
+        json_object_foreach((json_t *)v, key, x) {
+            json_int_t id = json_is_integer(x) ? json_integer_value(x) : -1;
+            if (id < 0 || (size_t)id >= n) {
+                rc = lx_error_set(err, "labels[\"%s\"]: got %s, expected a label in 0..%zu", key,
+                                  json_is_integer(x) ? "an out-of-range label" : "a non-integer",
+                                  n - 1);
+                break;
+            }
+            if (byid[id]) {
+                rc = lx_error_set(err, "label %lld given to both \"%s\" and \"%s\"",
+                                  (long long)id, byid[id], key);
+                break;
+            }
+            byid[id] = key;
+        }
+        for (size_t i = 0; rc == 0 && i < n; i++) rc = lx_strlist_push(l, byid[i], strlen(byid[i]), err);
+        free(byid);
+    } else {
+        rc = lx_error_set(err, "got %s, expected a JSON array of answers (label2ans) or an "
+                               "answer -> label object (ans2label)", json_kind(v));
+    }
+    if (rc < 0) lx_strlist_free(l);
+    return rc;
+}
+
+int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err) {
+    json_error_t je;
+    memset(l, 0, sizeof *l);
+    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    int rc = lx_labels_from_json(l, j, err);
+    json_decref(j);
+    if (rc < 0) lx_error_prefix(err, "%s", path);
+    return rc;
 }

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "lx.h"
+#include "internal.h"
 
 /* ---- the official tables ------------------------------------------------------- */
 

@@ -107,9 +107,8 @@ void cli_close_input(FILE *in) {
 
 int cli_net_opts(long threads, lx_net_opts *o, lx_error *err) {
     const char *cpu = getenv("LX_CPU");
-    *o = (lx_net_opts){.threads = (int)threads, .box_check = 1,
-                       .portable = getenv("LX_NO_AVX512") != NULL, .cpu = lx_cpu_parse(cpu)};
-    if (o->cpu < 0)
+    *o = (lx_net_opts){.threads = (int)threads};
+    if (lx_isa_parse(cpu, &o->max_isa) < 0)
         return lx_error_set(err, "LX_CPU: got '%s', expected portable, avx2, avx512 or best",
                             cpu);
     return 0;
@@ -217,7 +216,7 @@ int cli_finish(lx_cli *c, int status) {
 int cli_filter(lx_cli *c, lx_reader *rd, lx_writer *w, int skip_bad, cli_record_fn fn,
                void *ctx) {
     lx_record r;
-    lx_error err = {{0}};
+    lx_error err = {0};
     int status = LX_EXIT_OK;
     lx_record_init(&r);
     for (;;) {
@@ -269,7 +268,7 @@ static int write_batch(lx_cli *c, lx_writer *w, lx_record *recs, size_t n, lx_er
 int cli_batch_filter(lx_cli *c, lx_reader *rd, lx_writer *w, size_t batch, int skip_bad,
                      cli_check_fn check, cli_batch_fn run, void *ctx) {
     lx_record *recs = calloc(batch, sizeof *recs);
-    lx_error err = {{0}};
+    lx_error err = {0};
     int status = LX_EXIT_OK;
     size_t n = 0;
     if (!recs) return cli_error(c, "out of memory for a batch of %zu records", batch);
@@ -280,7 +279,7 @@ int cli_batch_filter(lx_cli *c, lx_reader *rd, lx_writer *w, size_t batch, int s
         if (good && ++n < batch) continue;
         /* end of input, a full batch, or a bad record: run and write what is pending */
         size_t bad = n;
-        lx_error berr = {{0}};
+        lx_error berr = {0};
         if (n > 0 && (run(ctx, recs, n, &berr) < 0 || write_batch(c, w, recs, n, &berr) < 0)) {
             status = cli_error(c, "%s", berr.msg);
             break;

@@ -73,11 +73,10 @@ int cli_parse_batch(const lx_cli *c, const char *s, long *out);
  * printed, exit with LX_EXIT_USAGE). */
 int cli_output_format(const lx_cli *c, const char *arg, lx_format dflt, lx_format *out);
 
-/* Network options for lx-encode and lx-vqa: --threads (0 = all cores), the default box
- * check and bf16 mode, and the kernels the environment allows: LX_CPU (portable, avx2,
- * avx512 or best: the most to use), LX_NO_AVX512 (the older spelling of
- * LX_CPU=portable).  One place reads them, so lx-encode and lx-vqa always take the same
- * path.  Returns 0, or -1 with err set for an LX_CPU it does not know. */
+/* Network options for lx-encode and lx-vqa: --threads (0 = all cores), the defaults
+ * otherwise, and the kernels the environment allows: LX_CPU (portable, avx2, avx512 or
+ * best: the most to use).  One place reads them, so lx-encode and lx-vqa always take the
+ * same path.  Returns 0, or -1 with err set for an LX_CPU it does not know. */
 int cli_net_opts(long threads, lx_net_opts *o, lx_error *err);
 
 /* The model path: the -m argument, else $LX_MODEL, else NULL. */

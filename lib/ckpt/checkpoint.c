@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "lx.h"
+#include "ckpt.h"
 
 static int is_dir(const char *p) {
     struct stat st;

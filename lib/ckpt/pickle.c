@@ -19,6 +19,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../bytes.h"
+#include "../internal.h"
 #include "pickle.h"
 
 /* ---- the allow-list ---------------------------------------------------------------- */
@@ -223,11 +225,6 @@ static int need(vm *m, size_t n) {
     return 0;
 }
 
-static uint64_t rdle(const uint8_t *p, int n) {
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
 
 /* A text line (protocol 0 operands), without its '\n'. */
 static int readline(vm *m, const char **s, size_t *n) {
@@ -309,35 +306,14 @@ static lx_pk *make_bytes(vm *m, lx_pk_kind k, const void *s, size_t n) {
     return v;
 }
 
+/* 1 if s[0..n) is valid UTF-8. */
 static int valid_utf8(const uint8_t *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        uint8_t c = s[i];
-        size_t k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                 : (c & 0xF8) == 0xF0 ? 3 : 9;
-        if (k == 9 || (k == 1 && c < 0xC2) || n - i - 1 < k) return 0;
-        for (size_t j = 1; j <= k; j++)
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-        i += k + 1;
-    }
-    return 1;
+    return lx_utf8_invalid((const char *)s, n) == (size_t)-1;
 }
 
 static lx_pk *make_str(vm *m, const void *s, size_t n) {
     if (!valid_utf8(s, n)) { fail(m, "string is not valid UTF-8"); return NULL; }
     return make_bytes(m, LX_PK_STR, s, n);
-}
-
-static size_t put_utf8(char *o, uint32_t cp) {
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 63)); return 2; }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | (cp >> 6 & 63));
-        o[2] = (char)(0x80 | (cp & 63));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | (cp >> 12 & 63));
-    o[2] = (char)(0x80 | (cp >> 6 & 63)); o[3] = (char)(0x80 | (cp & 63));
-    return 4;
 }
 
 static int hexval(char c) {
@@ -367,10 +343,10 @@ static lx_pk *decode_raw_unicode(vm *m, const char *s, size_t n) {
                 fail(m, "bad code point U+%X", cp);
                 return NULL;
             }
-            j += put_utf8(o + j, cp);
+            j += lx_utf8_encode(cp, o + j);
             i += 2 + (size_t)w;
         } else {
-            j += put_utf8(o + j, (unsigned char)s[i]);
+            j += lx_utf8_encode((unsigned char)s[i], o + j);
             i++;
         }
     }
@@ -714,7 +690,7 @@ static int step(vm *m, lx_pk **out) {
     case 'J':
         if (need(m, 4) < 0) return -1;
         m->pos += 4;
-        return push(m, make_int(m, (int32_t)(uint32_t)rdle(q, 4)));
+        return push(m, make_int(m, (int32_t)(uint32_t)lx_rd_le(q, 4)));
     case 'K':
         if (need(m, 1) < 0) return -1;
         m->pos += 1;
@@ -722,19 +698,19 @@ static int step(vm *m, lx_pk **out) {
     case 'M':
         if (need(m, 2) < 0) return -1;
         m->pos += 2;
-        return push(m, make_int(m, (int64_t)rdle(q, 2)));
+        return push(m, make_int(m, (int64_t)lx_rd_le(q, 2)));
     case 0x8a:
     case 0x8b: {
         int w4 = c == 0x8b;
         if (need(m, w4 ? 4 : 1) < 0) return -1;
-        uint64_t nb = w4 ? rdle(q, 4) : q[0];
+        uint64_t nb = w4 ? lx_rd_le(q, 4) : q[0];
         if (w4 && nb > INT32_MAX) return fail(m, "negative length");
         m->pos += w4 ? 4 : 1;
         if (need(m, nb) < 0) return -1;
         const uint8_t *d = m->b + m->pos;
         m->pos += nb;
         if (nb <= 8) {
-            uint64_t u = nb ? rdle(d, (int)nb) : 0;
+            uint64_t u = nb ? lx_rd_le(d, (int)nb) : 0;
             if (nb && nb < 8 && (d[nb - 1] & 0x80)) u |= ~(uint64_t)0 << (8 * nb);
             return push(m, make_int(m, (int64_t)u));
         }
@@ -773,7 +749,7 @@ static int step(vm *m, lx_pk **out) {
         int w = (c == 'U' || c == 0x8c || c == 'C') ? 1 : (c == 0x8d || c == 0x8e || c == 0x96)
                 ? 8 : 4;
         if (need(m, (size_t)w) < 0) return -1;
-        uint64_t len = rdle(q, w);
+        uint64_t len = lx_rd_le(q, w);
         if (c == 'T' && len > INT32_MAX) return fail(m, "negative length");
         m->pos += (size_t)w;
         if (need(m, len) < 0) return -1;
@@ -849,7 +825,7 @@ static int step(vm *m, lx_pk **out) {
     case 'r':
         if (need(m, 4) < 0) return -1;
         m->pos += 4;
-        return memo_put(m, rdle(q, 4));
+        return memo_put(m, lx_rd_le(q, 4));
     case 0x94:
         return memo_put(m, m->memo_count);
     case 'g':
@@ -863,7 +839,7 @@ static int step(vm *m, lx_pk **out) {
     case 'j':
         if (need(m, 4) < 0) return -1;
         m->pos += 4;
-        return memo_get(m, rdle(q, 4));
+        return memo_get(m, lx_rd_le(q, 4));
     case 'c': {
         const char *mod, *name;
         size_t ml, nl;

@@ -28,7 +28,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "lx.h"
+#include "../bytes.h"
+#include "ckpt.h"
 
 /* A header larger than this is not a model's (the base model's is ~40 KB). */
 #define MAX_HEADER (100u << 20)
@@ -56,11 +57,6 @@ static const char *st_dtype_name(lx_dtype t) {
     return NULL;
 }
 
-static uint64_t rd_u64le(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
 
 typedef struct span {
     uint64_t begin, end;
@@ -145,7 +141,7 @@ static int read_file(lx_tensor_dict *d, const char *path, lx_error *err) {
     if (map == MAP_FAILED) return lx_error_set(err, "%s: mmap: %s", path, strerror(errno));
     if (lx_tensor_dict_keep(d, map, size, err) < 0) return lx_error_prefix(err, "%s", path);
     const unsigned char *p = map;
-    uint64_t hlen = rd_u64le(p);
+    uint64_t hlen = lx_rd_u64(p);
     if (hlen > size - 8)
         return lx_error_set(err, "%s: header length %llu runs past the end of the file "
                                  "(%llu bytes)", path, (unsigned long long)hlen,
@@ -290,9 +286,6 @@ int lx_safetensors_read(lx_tensor_dict *d, const char *path, lx_error *err) {
     return read_file(d, path, err);
 }
 
-static void wr_u64le(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
 
 int lx_safetensors_write(const char *path, const char *const *names,
                          const lx_tensor *const *tensors, size_t n, const json_t *metadata,
@@ -335,7 +328,7 @@ int lx_safetensors_write(const char *path, const char *const *names,
         return lx_error_set(err, "%s: %s", path, strerror(errno));
     }
     unsigned char lenb[8];
-    wr_u64le(lenb, hl);
+    lx_wr_u64(lenb, hl);
     int ok = fwrite(lenb, 1, 8, f) == 8 && fwrite(text, 1, tl, f) == tl;
     for (size_t i = tl; ok && i < hl; i++) ok = fputc(' ', f) != EOF;
     free(text);

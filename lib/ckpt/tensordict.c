@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "lx.h"
+#include "ckpt.h"
 
 #define LX_DICT_MAX 16384
 

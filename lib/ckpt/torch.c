@@ -30,7 +30,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "lx.h"
+#include "ckpt.h"
 #include "pickle.h"
 #include "zipfile.h"
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include "../bytes.h"
 #include "zipfile.h"
 
 #define SIG_LOCAL   0x04034b50u
@@ -26,11 +27,6 @@
 #define SIG_EOCD64  0x06064b50u
 #define SIG_LOC64   0x07064b50u
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 /* The offset of the EOCD record, or -1.  The last candidate whose comment ends within
  * the file wins (a comment may itself contain the signature bytes). */
@@ -38,7 +34,7 @@ static int64_t find_eocd(const uint8_t *b, size_t size) {
     if (size < 22) return -1;
     size_t lo = size - 22 > 65535 ? size - 22 - 65535 : 0;
     for (size_t i = size - 22 + 1; i-- > lo;) {
-        if (rd32(b + i) == SIG_EOCD && i + 22 + rd16(b + i + 20) <= size) return (int64_t)i;
+        if (lx_rd_u32(b + i) == SIG_EOCD && i + 22 + lx_rd_u16(b + i + 20) <= size) return (int64_t)i;
     }
     return -1;
 }
@@ -53,15 +49,15 @@ static int read_zip64_extra(const uint8_t *x, size_t xlen, uint64_t *usize, uint
                             uint64_t *lho, int need_u, int need_c, int need_o) {
     size_t i = 0;
     while (i + 4 <= xlen) {
-        uint16_t id = rd16(x + i), len = rd16(x + i + 2);
+        uint16_t id = lx_rd_u16(x + i), len = lx_rd_u16(x + i + 2);
         if (i + 4 + len > xlen) return -1;
         if (id == 0x0001) {
             const uint8_t *p = x + i + 4;
             size_t need = 8 * (size_t)(need_u + need_c + need_o);
             if (len < need) return -1;
-            if (need_u) { *usize = rd64(p); p += 8; }
-            if (need_c) { *csize = rd64(p); p += 8; }
-            if (need_o) { *lho = rd64(p); }
+            if (need_u) { *usize = lx_rd_u64(p); p += 8; }
+            if (need_c) { *csize = lx_rd_u64(p); p += 8; }
+            if (need_o) { *lho = lx_rd_u64(p); }
             return 0;
         }
         i += 4 + (size_t)len;
@@ -79,22 +75,22 @@ int lx_zip_open(lx_zip *z, const void *base, size_t size, lx_error *err) {
         return lx_error_set(err, "not a zip file: no end-of-central-directory record in "
                                  "the last %zu bytes", size < 65557 ? size : (size_t)65557);
     const uint8_t *e = b + eocd;
-    uint64_t count = rd16(e + 10), cd_size = rd32(e + 12), cd_off = rd32(e + 16);
-    if (rd16(e + 4) != 0 && rd16(e + 4) != 0xFFFF)
+    uint64_t count = lx_rd_u16(e + 10), cd_size = lx_rd_u32(e + 12), cd_off = lx_rd_u32(e + 16);
+    if (lx_rd_u16(e + 4) != 0 && lx_rd_u16(e + 4) != 0xFFFF)
         return lx_error_set(err, "multi-disk zip archives are not supported (disk %u)",
-                            rd16(e + 4));
+                            lx_rd_u16(e + 4));
     uint64_t cd_limit = (uint64_t)eocd;   /* the central directory ends before this */
-    if (eocd >= 20 && rd32(b + eocd - 20) == SIG_LOC64) {
-        uint64_t off64 = rd64(b + eocd - 20 + 8);
+    if (eocd >= 20 && lx_rd_u32(b + eocd - 20) == SIG_LOC64) {
+        uint64_t off64 = lx_rd_u64(b + eocd - 20 + 8);
         if (off64 > (uint64_t)eocd - 20 || (uint64_t)eocd - 20 - off64 < 56)
             return lx_error_set(err, "bad zip64 end-of-central-directory locator: record "
                                      "offset %llu, expected below %lld",
                                 (unsigned long long)off64, (long long)eocd - 76);
         const uint8_t *r = b + off64;
-        if (rd32(r) != SIG_EOCD64)
+        if (lx_rd_u32(r) != SIG_EOCD64)
             return lx_error_set(err, "bad zip64 end-of-central-directory record at offset "
                                      "%llu: wrong signature", (unsigned long long)off64);
-        uint64_t c64 = rd64(r + 32), s64 = rd64(r + 40), o64 = rd64(r + 48);
+        uint64_t c64 = lx_rd_u64(r + 32), s64 = lx_rd_u64(r + 40), o64 = lx_rd_u64(r + 48);
         /* The 32-bit fields hold either the 0xFF.. marker or the same value. */
         if ((count != 0xFFFF && count != c64) || (cd_size != 0xFFFFFFFFu && cd_size != s64) ||
             (cd_off != 0xFFFFFFFFu && cd_off != o64))
@@ -125,16 +121,16 @@ int lx_zip_open(lx_zip *z, const void *base, size_t size, lx_error *err) {
                                          (unsigned long long)count);
     const uint8_t *p = b + cd_off, *end = b + cd_off + cd_size;
     for (uint64_t i = 0; i < count; i++) {
-        if (end - p < 46 || rd32(p) != SIG_CENTRAL) {
+        if (end - p < 46 || lx_rd_u32(p) != SIG_CENTRAL) {
             lx_error_set(err, "bad zip central directory: entry %llu of %llu at offset %llu "
                               "is not a central directory header",
                          (unsigned long long)i, (unsigned long long)count,
                          (unsigned long long)(p - b));
             goto fail;
         }
-        uint16_t flags = rd16(p + 8), method = rd16(p + 10);
-        uint64_t csize = rd32(p + 20), usize = rd32(p + 24), lho = rd32(p + 42);
-        size_t nlen = rd16(p + 28), xlen = rd16(p + 30), clen = rd16(p + 32);
+        uint16_t flags = lx_rd_u16(p + 8), method = lx_rd_u16(p + 10);
+        uint64_t csize = lx_rd_u32(p + 20), usize = lx_rd_u32(p + 24), lho = lx_rd_u32(p + 42);
+        size_t nlen = lx_rd_u16(p + 28), xlen = lx_rd_u16(p + 30), clen = lx_rd_u16(p + 32);
         if ((size_t)(end - p) - 46 < nlen + xlen + clen) {
             lx_error_set(err, "bad zip central directory: entry %llu overruns the directory",
                          (unsigned long long)i);
@@ -170,12 +166,12 @@ int lx_zip_open(lx_zip *z, const void *base, size_t size, lx_error *err) {
             goto fail;
         }
         /* The local header: its own name/extra lengths say where the data starts. */
-        if (lho > size || size - lho < 30 || rd32(b + lho) != SIG_LOCAL) {
+        if (lho > size || size - lho < 30 || lx_rd_u32(b + lho) != SIG_LOCAL) {
             lx_error_set(err, "zip entry %s: no local header at offset %llu (file is %zu "
                               "bytes)", ze->name, (unsigned long long)lho, size);
             goto fail;
         }
-        uint64_t data = lho + 30 + rd16(b + lho + 26) + rd16(b + lho + 28);
+        uint64_t data = lho + 30 + lx_rd_u16(b + lho + 26) + lx_rd_u16(b + lho + 28);
         if (data > size || csize > size - data) {
             lx_error_set(err, "zip entry %s: %llu bytes of data at offset %llu run past the "
                               "end of the file (%zu bytes)", ze->name,
@@ -185,7 +181,7 @@ int lx_zip_open(lx_zip *z, const void *base, size_t size, lx_error *err) {
         ze->data_off = data;
         ze->csize = csize;
         ze->usize = usize;
-        ze->crc = rd32(p + 16);
+        ze->crc = lx_rd_u32(p + 16);
         ze->method = method;
         p += 46 + nlen + xlen + clen;
     }

@@ -1,7 +1,8 @@
 /*
- * gemm.c — C (+)= A W^T + bias with bf16 / f16 weights: CPU detection, argument checks,
- * the portable path and the choice of path, and the pthread split of N (see gemm.h for
- * the contract; the AVX-512 kernels are in lib/simd/gemm_avx512.c).
+ * gemm.c — the products under the networks (gemm.h): C (+)= A W^T + bias with bf16 / f16
+ * weights (argument checks, the portable path, the choice of path and the split of N
+ * over a pool), with f32 weights one column range at a time, and one attention head.
+ * The vector kernels are in simd/gemm_avx512.c and simd/gemm_avx2.c.
  *
  * The portable path widens a block of W rows (W_TILE_BYTES of f32) into scratch and
  * multiplies by cblas_sgemm.  For
@@ -13,9 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 #include "gemm.h"
 #include "kernels.h"
 
@@ -26,53 +24,6 @@
 /* below this many multiply-adds per share lx_gemm stays on one thread (waking a pool
  * thread costs a few microseconds) */
 #define MT_MIN_MACS (1u << 18)
-
-/* ---- CPU detection ----------------------------------------------------- */
-
-#if defined(__x86_64__) || defined(__i386__)
-/* cpuid leaf 1: ECX bits 12 (FMA), 27 (OSXSAVE), 29 (F16C); XCR0 bits 1, 2 (the OS
- * saves xmm and ymm state); leaf 7: EBX bit 5 (AVX2); 16 (F), 17 (DQ), 30 (BW), 31 (VL)
- * with XCR0 bits 5, 6, 7 (opmask and zmm state); leaf 7.1 EAX bit 5 (BF16). */
-static void detect_cpuid(lx_gemm_caps *caps) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
-    unsigned f1 = c, xlo, xhi;
-    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-    if ((xlo & 0x6u) != 0x6u) return;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return;
-    caps->avx2 = (b & (1u << 5)) && (f1 & (1u << 12)) && (f1 & (1u << 29));
-    unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
-    if ((xlo & 0xe6u) != 0xe6u || (b & need) != need) return;
-    caps->avx512 = 1;
-    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) caps->avx512bf16 = 1;
-}
-#endif
-
-void lx_gemm_caps_detect_max(lx_gemm_caps *caps, int max_isa) {
-    memset(caps, 0, sizeof *caps);
-    if (max_isa <= LX_ISA_PORTABLE) return;
-#if defined(__x86_64__) || defined(__i386__)
-    detect_cpuid(caps);
-#endif
-    if (max_isa < LX_ISA_AVX512) caps->avx512 = caps->avx512bf16 = 0;
-}
-
-void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only) {
-    lx_gemm_caps_detect_max(caps, portable_only ? LX_ISA_PORTABLE : LX_ISA_AVX512);
-}
-
-const char *lx_gemm_caps_name(const lx_gemm_caps *caps) {
-    if (caps && caps->avx512 && caps->avx512bf16) return "avx512-bf16";
-    if (caps && caps->avx512) return "avx512";
-    if (caps && caps->avx2) return "avx2";
-    return "portable";
-}
-
-int lx_gemm_caps_isa(const lx_gemm_caps *caps) {
-    if (caps && caps->avx512) return LX_ISA_AVX512;
-    if (caps && caps->avx2) return LX_ISA_AVX2;
-    return LX_ISA_PORTABLE;
-}
 
 /* ---- scratch ----------------------------------------------------------- */
 
@@ -152,44 +103,10 @@ static void bias_only(const lx_gemm_op *op, int j0, int j1) {
     }
 }
 
-/* Inline conversions (the library's lx_bf16_to_f32 & co. are a call per element, which
- * made the portable path conversion bound).  Same results: nearest even, NaN kept quiet,
- * f16 subnormals, infinities and NaNs widened exactly. */
-static inline float bits_f32(uint32_t u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static inline float round_bf16(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return bits_f32(u | 0x400000u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return bits_f32(u & 0xffff0000u);
-}
-
-static void widen_bf16(float *dst, const uint16_t *src, int n) {
-    for (int i = 0; i < n; i++) dst[i] = bits_f32((uint32_t)src[i] << 16);
-}
-
-static void widen_f16(float *dst, const uint16_t *src, int n) {
-    for (int i = 0; i < n; i++) {
-        uint32_t h = src[i], sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-        if (e == 0x1f) dst[i] = bits_f32(sign | 0x7f800000u | (m << 13));
-        else if (e != 0) dst[i] = bits_f32(sign | ((e + 112) << 23) | (m << 13));
-        else dst[i] = (sign ? -1.0f : 1.0f) * (float)m * 0x1p-24f; /* zero or subnormal */
-    }
-}
-
-/* n 16-bit values widened: the vector kernels of lib/kernels.h where the caps allow
- * (8 or 16 at a time; the scalar loops were 8% of a bf16 batch-32 run on AVX2), these
- * loops elsewhere. */
-static void widen(const lx_gemm_caps *caps, float *dst, const uint16_t *src, int n, int bf16) {
-    int isa = lx_gemm_caps_isa(caps);
-    if (isa > LX_ISA_PORTABLE) lx_k_widen(dst, src, (size_t)n, bf16, isa);
-    else if (bf16) widen_bf16(dst, src, n);
-    else widen_f16(dst, src, n);
+/* n 16-bit values widened (the vector kernels where the CPU has them: the scalar loops
+ * were 8% of a bf16 batch-32 run on AVX2). */
+static void widen(const lx_cpu *cpu, float *dst, const uint16_t *src, int n, int bf16) {
+    lx_k_widen(dst, src, (size_t)n, bf16, cpu ? cpu->isa : LX_ISA_PORTABLE);
 }
 
 /* Row stride of A rounded and widened back to f32 (af): padded as lx_gemm_pad_ld says. */
@@ -199,31 +116,25 @@ static size_t af_ld(int k) {
 
 /* Rows [i0, i1) of A rounded to bf16 and widened back, [m, k] with stride af_ld(k), into
  * af (from op->ab, exactly, when the caller gave A rounded). */
-static void round_a_f32_rows(const lx_gemm_caps *caps, const lx_gemm_op *op, float *af,
+static void round_a_f32_rows(const lx_cpu *cpu, const lx_gemm_op *op, float *af,
                              int i0, int i1) {
     if (op->ab) {
         for (int i = i0; i < i1; i++)
-            widen(caps, af + (size_t)i * af_ld(op->k), op->ab + (size_t)i * op->ldab, op->k, 1);
+            widen(cpu, af + (size_t)i * af_ld(op->k), op->ab + (size_t)i * op->ldab, op->k, 1);
         return;
     }
-    for (int i = i0; i < i1; i++) {
-        const float *ai = op->a + (size_t)i * op->lda;
-        float *o = af + (size_t)i * af_ld(op->k);
-        if (caps && caps->avx2) {
-            lx_gemm_round_f32_avx2(o, ai, op->k);
-            continue;
-        }
-        for (int kk = 0; kk < op->k; kk++) o[kk] = round_bf16(ai[kk]);
-    }
+    for (int i = i0; i < i1; i++)
+        lx_k_round_f32(af + (size_t)i * af_ld(op->k), op->a + (size_t)i * op->lda, op->k,
+                       cpu ? cpu->isa : LX_ISA_PORTABLE);
 }
 
-static void round_a_f32(const lx_gemm_caps *caps, const lx_gemm_op *op, float *af) {
-    round_a_f32_rows(caps, op, af, 0, op->m);
+static void round_a_f32(const lx_cpu *cpu, const lx_gemm_op *op, float *af) {
+    round_a_f32_rows(cpu, op, af, 0, op->m);
 }
 
 /* af: for LX_GEMM_BF16, A already rounded and widened (stride af_ld(k)), or NULL to do it
  * here. */
-static int range_portable(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+static int range_portable(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
                           const float *af, lx_gemm_scratch *s, lx_error *err) {
     int m = op->m, k = op->k;
     int nb = (int)(W_TILE_BYTES / ((size_t)k * 4));
@@ -236,7 +147,7 @@ static int range_portable(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0
     const float *a = op->a;
     size_t lda = op->lda;
     if (op->kind == LX_GEMM_BF16) {
-        if (round) round_a_f32(caps, op, (float *)buf);
+        if (round) round_a_f32(cpu, op, (float *)buf);
         a = af ? af : (const float *)buf;
         lda = af_ld(k);
     }
@@ -244,7 +155,7 @@ static int range_portable(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0
     for (int j0 = n0; j0 < n1; j0 += nb) {
         int jn = n1 - j0 < nb ? n1 - j0 : nb;
         for (int j = 0; j < jn; j++)
-            widen(caps, wt + (size_t)j * k, op->w + (size_t)(j0 + j) * op->ldw, k,
+            widen(cpu, wt + (size_t)j * k, op->w + (size_t)(j0 + j) * op->ldw, k,
                   op->kind != LX_GEMM_F16);
         /* the bias goes into C first and the product is added onto it (beta = 1), which
          * spares OpenBLAS a pass of its own over C (setting it to zero) and us a second */
@@ -271,14 +182,14 @@ static size_t ab_stride(int k) {
 static void round_a_rows(const lx_gemm_op *op, uint16_t *ab, int i0, int i1) {
     size_t ldab = ab_stride(op->k);
     for (int i = i0; i < i1; i++)
-        lx_gemm_round_bf16_avx512(ab + (size_t)i * ldab, op->a + (size_t)i * op->lda, op->k,
-                                  (int)ldab);
+        lx_k_round_bf16_avx512(ab + (size_t)i * ldab, op->a + (size_t)i * op->lda, op->k,
+                               (int)ldab);
 }
 
 /* ab_shared: A already rounded (rows ldab_shared apart: by the caller, or by lx_gemm for
  * all its threads), or NULL to round it here.  Returns 1 when the kernel wrote op->cb
  * itself (the packed one's GELU epilogue), 0 when C is in op->c, -1 on error. */
-static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+static int range_avx512(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
                         const uint16_t *ab_shared, size_t ldab_shared, lx_gemm_scratch *s,
                         lx_error *err) {
     int m = op->m, n = n1 - n0, k = op->k;
@@ -290,7 +201,7 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
                               bias, c, op->ldc, op->accumulate);
         return 0;
     }
-    if (caps->avx512bf16) {
+    if (cpu->bf16dp) {
         size_t ldab = ab_shared ? ldab_shared : ab_stride(k);
         size_t abytes = ab_shared ? 0 : (size_t)m * ldab * 2;
         int packed = m >= LX_GEMM_PACK_MIN_M;
@@ -319,7 +230,7 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
     /* AVX-512 without the bf16 dot product: round A, then the exact kernel */
     float *af = scratch_get(s, (size_t)m * af_ld(k) * 4, err);
     if (!af) return -1;
-    round_a_f32(caps, op, af);
+    round_a_f32(cpu, op, af);
     lx_gemm_w16f32_avx512(m, n, k, af, af_ld(k), w, op->ldw, 0, bias, c, op->ldc,
                           op->accumulate);
     return 0;
@@ -330,15 +241,15 @@ static int range_avx512(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, 
  * about 9/10: with many rows, where widening the weights is cheap next to the products,
  * sgemm wins.  With few, OpenBLAS packs all of W for little arithmetic on it. */
 enum { PATH_SGEMM, PATH_AVX2, PATH_AVX512 };
-static int path_of(const lx_gemm_caps *caps, const lx_gemm_op *op) {
-    if (!caps) return PATH_SGEMM;
-    if (caps->avx512)
+static int path_of(const lx_cpu *cpu, const lx_gemm_op *op) {
+    if (!cpu) return PATH_SGEMM;
+    if (cpu->isa >= LX_ISA_AVX512)
         return op->kind == LX_GEMM_BF16 || op->m < LX_GEMM_PACK_MIN_M ? PATH_AVX512 : PATH_SGEMM;
-    return caps->avx2 && op->m < LX_GEMM_PACK_MIN_M ? PATH_AVX2 : PATH_SGEMM;
+    return cpu->isa >= LX_ISA_AVX2 && op->m < LX_GEMM_PACK_MIN_M ? PATH_AVX2 : PATH_SGEMM;
 }
 
 /* The AVX2 kernel on columns [n0, n1); af as for range_portable. */
-static int range_avx2(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+static int range_avx2(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
                       const float *af, lx_gemm_scratch *s, lx_error *err) {
     const float *a = op->a;
     size_t lda = op->lda;
@@ -346,7 +257,7 @@ static int range_avx2(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, in
         if (!af) {
             float *t = scratch_get(s, (size_t)op->m * af_ld(op->k) * 4, err);
             if (!t) return -1;
-            round_a_f32(caps, op, t);
+            round_a_f32(cpu, op, t);
             af = t;
         }
         a = af;
@@ -359,41 +270,41 @@ static int range_avx2(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, in
 }
 
 /* op->cb for the columns [n0, n1) of C already in op->c. */
-static void gelu_out(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1) {
+static void gelu_out(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1) {
     for (int i = 0; i < op->m; i++)
         lx_k_gelu_bf16(op->cb + (size_t)i * op->ldcb + n0, op->c + (size_t)i * op->ldc + n0,
-                       NULL, (size_t)(n1 - n0), lx_gemm_caps_isa(caps));
+                       NULL, (size_t)(n1 - n0), cpu->isa);
 }
 
 /* ab: A rounded to bf16 for the vdpbf16ps kernels, or NULL; af: A rounded and widened for
  * the others (LX_GEMM_BF16 only), or NULL: each rounds it itself when not given. */
-static int range_unchecked(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+static int range_unchecked(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
                            const uint16_t *ab, size_t ldab, const float *af,
                            lx_gemm_scratch *s, lx_error *err) {
     if (op->m == 0 || n1 <= n0) return 0;
-    int done = 0, path = path_of(caps, op); /* done 1: the kernel wrote op->cb itself */
+    int done = 0, path = path_of(cpu, op); /* done 1: the kernel wrote op->cb itself */
     if (op->k == 0) bias_only(op, n0, n1);
-    else if (path == PATH_AVX512) done = range_avx512(caps, op, n0, n1, ab, ldab, s, err);
-    else if (path == PATH_AVX2) done = range_avx2(caps, op, n0, n1, af, s, err);
-    else done = range_portable(caps, op, n0, n1, af, s, err);
+    else if (path == PATH_AVX512) done = range_avx512(cpu, op, n0, n1, ab, ldab, s, err);
+    else if (path == PATH_AVX2) done = range_avx2(cpu, op, n0, n1, af, s, err);
+    else done = range_portable(cpu, op, n0, n1, af, s, err);
     if (done < 0) return -1;
-    if (op->cb && !done) gelu_out(caps, op, n0, n1);
+    if (op->cb && !done) gelu_out(cpu, op, n0, n1);
     return 0;
 }
 
-int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+int lx_gemm_range(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
                   lx_gemm_scratch *s, lx_error *err) {
     if (check_op(op, err) < 0) return -1;
     if (n0 < 0 || n1 < n0 || n1 > op->n)
         return lx_error_set(err, "gemm: got column range [%d, %d), expected within [0, %d]",
                             n0, n1, op->n);
-    return range_unchecked(caps, op, n0, n1, op->ab, op->ldab, NULL, s, err);
+    return range_unchecked(cpu, op, n0, n1, op->ab, op->ldab, NULL, s, err);
 }
 
 /* ---- threads ------------------------------------------------------------ */
 
 typedef struct share_ctx {
-    const lx_gemm_caps *caps;
+    const lx_cpu *cpu;
     const lx_gemm_op *op;
     const uint16_t *ab;           /* A rounded to bf16 for every share, or NULL */
     size_t ldab;
@@ -416,8 +327,8 @@ static void share_run(void *arg, int t, int n) {
         long long j0 = (long long)atomic_fetch_add(&x->next, 1) * x->chunk;
         if (j0 >= x->op->n || atomic_load(&x->failed)) return;
         int n1 = j0 + x->chunk < x->op->n ? (int)j0 + x->chunk : x->op->n;
-        lx_error e = {""};
-        if (range_unchecked(x->caps, x->op, (int)j0, n1, x->ab, x->ldab, x->af, &x->s[t], &e) <
+        lx_error e = {0};
+        if (range_unchecked(x->cpu, x->op, (int)j0, n1, x->ab, x->ldab, x->af, &x->s[t], &e) <
             0) {
             if (atomic_exchange(&x->failed, 1) == 0 && x->err)
                 memcpy(x->err->msg, e.msg, sizeof e.msg);
@@ -429,34 +340,34 @@ static void share_run(void *arg, int t, int n) {
 static void round_share(void *arg, int t, int n) {
     share_ctx *x = arg;
     int m = x->op->m, i0 = (int)((long long)m * t / n), i1 = (int)((long long)m * (t + 1) / n);
-    if (x->af) round_a_f32_rows(x->caps, x->op, x->af, i0, i1);
+    if (x->af) round_a_f32_rows(x->cpu, x->op, x->af, i0, i1);
     else round_a_rows(x->op, x->abw, i0, i1);
 }
 
-int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
+int lx_gemm(const lx_cpu *cpu, const lx_gemm_op *op, lx_pool *pool,
             lx_gemm_scratch *s, lx_error *err) {
     if (check_op(op, err) < 0) return -1;
     /* enough work per thread to pay for waking it, and at least 4 columns each */
     double macs = (double)op->m * op->n * op->k;
-    int path = path_of(caps, op);
+    int path = path_of(cpu, op);
     /* sgemm: OpenBLAS's threads when it has them */
     int nt = path != PATH_SGEMM || openblas_get_num_threads() == 1 ? lx_pool_size(pool) : 1;
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
-    if (nt == 1) return range_unchecked(caps, op, 0, op->n, op->ab, op->ldab, NULL, &s[0], err);
+    if (nt == 1) return range_unchecked(cpu, op, 0, op->n, op->ab, op->ldab, NULL, &s[0], err);
     /* two work items per thread with many rows (each packs its own columns of W), four
      * with few; multiples of 32 columns (one packed panel).  One per thread on the sgemm
      * route: each cblas_sgemm call packs all of A again */
     int items = nt * (path == PATH_SGEMM ? 1 : op->m >= LX_GEMM_PACK_MIN_M ? 2 : 4);
     int chunk = (op->n + items - 1) / items;
     chunk = (chunk + 31) & ~31;
-    share_ctx x = {caps, op, op->ab, op->ldab, NULL, NULL, s, nt, chunk, 0, 0, err};
+    share_ctx x = {cpu, op, op->ab, op->ldab, NULL, NULL, s, nt, chunk, 0, 0, err};
     if (op->kind == LX_GEMM_BF16 && path != PATH_AVX512 && op->k > 0) {
         /* the same for the paths that compute in f32: A rounded (or op->ab widened) */
         x.af = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * af_ld(op->k) * 4, err);
         if (!x.af) return -1;
         if (op->m >= LX_GEMM_PACK_MIN_M) lx_pool_run(pool, round_share, &x);
-        else round_a_f32(caps, op, x.af);
-    } else if (!op->ab && op->kind == LX_GEMM_BF16 && caps->avx512bf16 && op->k > 0) {
+        else round_a_f32(cpu, op, x.af);
+    } else if (!op->ab && op->kind == LX_GEMM_BF16 && cpu->bf16dp && op->k > 0) {
         /* every work item needs all of A rounded: round it once, by all threads when
          * there are many rows, else on this one (a second wake-up would cost more) */
         x.abw = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * ab_stride(op->k) * 2, err);
@@ -468,4 +379,61 @@ int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
     }
     lx_pool_run(pool, share_run, &x);
     return atomic_load(&x.failed) ? -1 : 0;
+}
+
+/* ---- f32 weights ----------------------------------------------------------- */
+
+void lx_gemm_f32_cols(lx_isa isa, int m, int n, int k, const float *a, size_t lda,
+                      const float *w, const float *bias, float *c, size_t ldc, int n0, int n1,
+                      int gelu, float *pack) {
+    if (m <= 0 || n1 <= n0) return;
+    (void)n;
+    w += (size_t)n0 * (size_t)k;
+    if (bias) bias += n0;
+    c += n0;
+    if (isa >= LX_ISA_AVX512 && m <= LX_GEMM_F32_FEW_ROWS) {
+        /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
+        lx_gemm_f32_avx512(m, n1 - n0, k, a, lda, w, (size_t)k, bias, c, ldc, 0);
+    } else if (isa == LX_ISA_AVX2 && m <= LX_GEMM_F32_FEW_ROWS) {
+        /* the same on AVX2 (OpenBLAS's copy of W was a third of a batch-1 run) */
+        lx_gemm_f32_avx2(m, n1 - n0, k, a, lda, w, (size_t)k, bias, c, ldc, 0);
+    } else if (isa >= LX_ISA_AVX512 && pack) {
+        /* Many rows: OpenBLAS would pack A again in every thread, and set C in a pass of
+         * its own (zeros, or the bias copied in first). */
+        lx_gemm_f32packed_avx512(m, n1 - n0, k, a, lda, w, (size_t)k, bias, c, ldc, 0, gelu,
+                                 pack);
+        return;
+    } else {
+        /* the bias goes into c first and the product is accumulated onto it (beta = 1) */
+        if (bias)
+            for (int i = 0; i < m; i++)
+                memcpy(c + (size_t)i * ldc, bias, (size_t)(n1 - n0) * sizeof *c);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, k, 1.0f, a, (int)lda,
+                    w, k, bias ? 1.0f : 0.0f, c, (int)ldc);
+    }
+    if (gelu)
+        for (int i = 0; i < m; i++) lx_k_gelu(c + (size_t)i * ldc, NULL, (size_t)(n1 - n0), isa);
+}
+
+/* ---- attention -------------------------------------------------------------- */
+
+void lx_gemm_attention(lx_isa isa, const float *q, const float *k, const float *v, size_t ld,
+                       int lq, int lk, int dh, float scale, const float *mask, float *p,
+                       float *ctx, size_t ldc) {
+    if (lq <= 0) return;
+    if (isa >= LX_ISA_AVX512)
+        lx_gemm_f32_avx512(lq, lk, dh, q, ld, k, ld, NULL, p, (size_t)lk, 0);
+    else if (isa >= LX_ISA_AVX2)
+        lx_gemm_f32_avx2(lq, lk, dh, q, ld, k, ld, NULL, p, (size_t)lk, 0);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, dh, 1.0f, q, (int)ld, k,
+                    (int)ld, 0.0f, p, lk);
+    for (int a = 0; a < lq; a++) lx_k_softmax_masked(p + (size_t)a * lk, mask, scale, lk, isa);
+    if (isa >= LX_ISA_AVX512)
+        lx_gemm_pv_avx512(lq, lk, dh, p, (size_t)lk, v, ld, ctx, ldc);
+    else if (isa >= LX_ISA_AVX2)
+        lx_gemm_pv_avx2(lq, lk, dh, p, (size_t)lk, v, ld, ctx, ldc);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, lq, dh, lk, 1.0f, p, lk, v,
+                    (int)ld, 0.0f, ctx, (int)ldc);
 }

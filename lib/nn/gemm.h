@@ -1,6 +1,7 @@
 /*
- * gemm.h — matrix products with 16-bit weights (lib/gemm.c, lib/simd/gemm_avx512.c).
- * Private to liblx: the network (lib/net.c, lib/kernels.c) is the caller.
+ * gemm.h — the matrix products under the networks (lib/nn/gemm.c, simd/gemm_avx512.c,
+ * simd/gemm_avx2.c): Linear layers with f32 or 16-bit weights, and one head of
+ * attention.  Private to liblx: the networks' operations (net_ops.c) are the callers.
  *
  * The one operation is a Linear layer with the weight stored as PyTorch stores it:
  *
@@ -22,8 +23,10 @@
  *                       order.  For the places where accuracy matters.
  *   LX_GEMM_F16         f16 W widened to f32 (vcvtph2ps / F16C, exact), f32 FMA.
  *
- * Paths, chosen at run time from an lx_gemm_caps the caller computes once:
- *   avx512  (caps.avx512: AVX-512 F/BW/VL/DQ; caps.avx512bf16 for LX_GEMM_BF16): register-
+ * 16-bit weights go through lx_gemm; f32 weights through lx_gemm_f32_cols (below).
+ *
+ * Paths, chosen at run time from the lx_cpu (cpu.h) the caller detects once:
+ *   avx512  (isa LX_ISA_AVX512; cpu.bf16dp for LX_GEMM_BF16's vdpbf16ps): register-
  *           blocked microkernels (4 rows of A x 4 rows of W, 16 zmm accumulators, dot
  *           products along K) that read W straight from the (mapped) file, each weight
  *           once per block of A rows: at M = 20..36 the weights stream once (batch 1).
@@ -35,7 +38,7 @@
  *           an order fixed by K and by which side of 128 rows M is: a row's result does
  *           not depend on the other rows, the column range or the threads, and batches on
  *           the same side of 128 rows give the same bits.
- *   avx2    (caps.avx2 without caps.avx512; M < LX_GEMM_PACK_MIN_M): 2 rows of A x 6
+ *   avx2    (isa LX_ISA_AVX2; M < LX_GEMM_PACK_MIN_M): 2 rows of A x 6
  *           rows of W, 12 ymm accumulators, W read in place (16-bit W widened a tile
  *           at a time into L1), A in f32 (for LX_GEMM_BF16 rounded to bf16 and widened
  *           back first: the same products as the portable path).  Each element of C is
@@ -60,14 +63,14 @@
  * over the pool when it has one (lx_net sets that); when several of your threads call
  * lx_gemm_range where it applies, set openblas_set_num_threads(1) first.
  *
- * No global state: lx_gemm_caps is a value computed by the caller; scratch memory is an
+ * No global state: the lx_cpu is a value computed by the caller; scratch memory is an
  * lx_gemm_scratch owned by the caller (init / free), grown on demand and reused, so a
  * steady-state forward pass allocates nothing.
  *
  * Example (one linear layer, bf16 weights, both cores):
  *
- *     lx_gemm_caps caps;
- *     lx_gemm_caps_detect(&caps, getenv("LX_NO_AVX512") != NULL);   // once, in the tool
+ *     lx_cpu cpu;
+ *     lx_cpu_detect(&cpu, LX_ISA_BEST);                                // once
  *     lx_pool pool;
  *     if (lx_pool_init(&pool, 2, &err) < 0) ...                      // once
  *     lx_gemm_scratch s[2];
@@ -75,7 +78,7 @@
  *     lx_gemm_op op = {.kind = LX_GEMM_BF16, .m = 36, .n = 2304, .k = 768,
  *                      .a = x, .lda = 768, .w = wqkv, .ldw = 768, .bias = bqkv,
  *                      .c = y, .ldc = 2304, .accumulate = 0};
- *     if (lx_gemm(&caps, &op, &pool, s, &err) < 0) ...                // per product
+ *     if (lx_gemm(&cpu, &op, &pool, s, &err) < 0) ...                // per product
  *     lx_gemm_scratch_free(&s[0]); lx_gemm_scratch_free(&s[1]);
  *     lx_pool_free(&pool);
  */
@@ -84,35 +87,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "lx.h"
+#include "cpu.h"
 #include "pool.h"
 
-/* Which vector kernels may run (lx_gemm_caps_detect_max, and the isa arguments of
- * lib/kernels.h): each level includes the ones before it, and a kernel of level L runs
- * only when isa >= L.  The network takes it from its lx_gemm_caps (lx_gemm_caps_isa), so
- * nothing runs that the CPU lacks. */
-#define LX_ISA_PORTABLE 0         /* plain C and OpenBLAS */
-#define LX_ISA_AVX2 1             /* AVX2 + FMA + F16C (lib/simd/ *_avx2.c) */
-#define LX_ISA_AVX512 2           /* AVX-512 F/BW/VL/DQ (lib/simd/ *_avx512.c) */
-
-/* What the CPU offers and the caller allows.  All zero selects the portable path. */
-typedef struct lx_gemm_caps {
-    int avx512;                   /* AVX-512 F+BW+VL+DQ: the f32-FMA kernels (f16, exact) */
-    int avx512bf16;               /* AVX512_BF16 too: vdpbf16ps for LX_GEMM_BF16 */
-    int avx2;                     /* AVX2 + FMA + F16C: the 8-lane kernels (gemm_avx2.c),
-                                   * taken where avx512 is 0 */
-} lx_gemm_caps;
-
-/* Fill caps from the CPU (cpuid, with the OS's XCR0 state), using nothing above max_isa
- * (an LX_ISA_* level): tests and users choose a lower path with it (the
- * tools take it from LX_CPU; the library itself reads no environment). */
-void lx_gemm_caps_detect_max(lx_gemm_caps *caps, int max_isa);
-/* The ceiling for an LX_CPU_* choice (lx_net_opts.cpu; LX_CPU_BEST: no ceiling). */
-static inline int lx_gemm_isa_ceiling(int cpu) {
-    return cpu == LX_CPU_PORTABLE ? LX_ISA_PORTABLE
-         : cpu == LX_CPU_AVX2     ? LX_ISA_AVX2
-                                  : LX_ISA_AVX512;
-}
 /* Row stride, in floats, for a working matrix of n f32 per row that a kernel reads as A:
  * n, but 16 more when n is a multiple of 1024 (3072, the feed-forward's intermediate).
  * Rows a multiple of 4 KiB apart map to the same sets of the L1, so the rows a tile reads
@@ -121,13 +98,6 @@ static inline int lx_gemm_isa_ceiling(int cpu) {
 static inline size_t lx_gemm_pad_ld(size_t n) {
     return n % 1024 ? n : n + 16;
 }
-/* The same, with portable_only != 0 meaning LX_ISA_PORTABLE and 0 the CPU's best. */
-void lx_gemm_caps_detect(lx_gemm_caps *caps, int portable_only);
-/* "avx512-bf16", "avx512", "avx2" or "portable": the path LX_GEMM_BF16 takes. */
-const char *lx_gemm_caps_name(const lx_gemm_caps *caps);
-/* The LX_ISA_* level of these caps (LX_ISA_AVX512, LX_ISA_AVX2 or LX_ISA_PORTABLE). */
-int lx_gemm_caps_isa(const lx_gemm_caps *caps);
-
 typedef enum lx_gemm_kind {
     LX_GEMM_BF16 = 0,             /* bf16 W, A rounded to bf16, f32 accumulation */
     LX_GEMM_BF16_EXACT,           /* bf16 W widened, f32 A, f32 FMA */
@@ -156,7 +126,7 @@ typedef struct lx_gemm_op {
     size_t ldab;
     /* Optional: the output as the next layer wants it after GELU, cb[i][j] =
      * bf16(GELU(C[i][j])) with lx_k_gelu_bf16's GELU and rounding (its form for
-     * lx_gemm_caps_isa(caps)), rows ldcb apart; accumulate must be 0.  The packed bf16 kernel applies
+     * cpu->isa), rows ldcb apart; accumulate must be 0.  The packed bf16 kernel applies
      * it to its tiles in registers and never writes c; the other paths write C into c
      * first (c is then scratch: its contents are undefined afterwards).  Columns past n
      * are not written. */
@@ -179,7 +149,7 @@ void lx_gemm_scratch_free(lx_gemm_scratch *s);
 /* Columns [n0, n1) of C (0 <= n0 <= n1 <= op->n) on the calling thread.  Returns 0, or -1
  * with err set for an invalid op (bad kind, negative size, stride smaller than the row,
  * NULL matrix with a non-zero size, bad range) or when scratch cannot grow. */
-int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1,
+int lx_gemm_range(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
                   lx_gemm_scratch *s, lx_error *err);
 
 /* The whole product, N split into ranges of a multiple of 32 columns (two per thread with
@@ -188,8 +158,33 @@ int lx_gemm_range(const lx_gemm_caps *caps, const lx_gemm_op *op, int n0, int n1
  * calling thread); s points to lx_pool_size(pool) scratches, s[t] used by thread t.
  * Small products use fewer threads; the sgemm (portable) route runs on the calling thread
  * only when OpenBLAS runs threads of its own.  Returns 0 or -1 with err set. */
-int lx_gemm(const lx_gemm_caps *caps, const lx_gemm_op *op, lx_pool *pool,
+int lx_gemm(const lx_cpu *cpu, const lx_gemm_op *op, lx_pool *pool,
             lx_gemm_scratch *s, lx_error *err);
+
+/* ---- f32 weights ----
+ * Columns [n0, n1) of C[m, n] = A[m, k] W^T + bias (bias [n] may be NULL; gelu != 0:
+ * C = GELU(A W^T + bias) as lx_k_gelu computes it), W f32 [n, k] with rows k apart, on
+ * the calling thread (the network spreads column ranges over its pool).  isa >=
+ * LX_ISA_AVX512: for up to LX_GEMM_F32_FEW_ROWS rows lx_gemm_f32_avx512 (streams W once,
+ * prefetched, where OpenBLAS would pack all of it for little arithmetic); for more,
+ * lx_gemm_f32packed_avx512 with pack (lx_gemm_f32pack_bytes(), 64-byte aligned) as its
+ * working memory, GELU in registers.  isa == LX_ISA_AVX2: lx_gemm_f32_avx2 for up to
+ * LX_GEMM_F32_FEW_ROWS rows.  cblas_sgemm otherwise (or with pack NULL). */
+#define LX_GEMM_F32_FEW_ROWS 64
+void lx_gemm_f32_cols(lx_isa isa, int m, int n, int k, const float *a, size_t lda,
+                      const float *w, const float *bias, float *c, size_t ldc, int n0, int n1,
+                      int gelu, float *pack);
+
+/* ---- attention ----
+ * One head of scaled dot-product attention: p[lq, lk] <- softmax(q k^T * scale + mask)
+ * (rows of p lk apart; mask [lk] or NULL), then ctx[lq, dh] = p v.  q, k and v are rows of
+ * dh values ld apart (the fused Q/K/V buffer), ctx rows ldc apart.  Portable: two
+ * cblas_sgemm calls around the softmax.  isa >= LX_ISA_AVX2: the same three steps without
+ * OpenBLAS (whose per-call cost dominated at these sizes, 20-36 rows by 64): q k^T by the
+ * f32 tile kernels above, p v by lx_gemm_pv_avx512 or _avx2. */
+void lx_gemm_attention(lx_isa isa, const float *q, const float *k, const float *v, size_t ld,
+                       int lq, int lk, int dh, float scale, const float *mask, float *p,
+                       float *ctx, size_t ldc);
 
 /* ---- internal: the AVX-512 kernels (lib/simd/gemm_avx512.c) ----
  * Each computes C[i][j] (+)= sum_k A[i][k] W[j][k] + bias[j] for i < m, j < n, where the
@@ -229,18 +224,18 @@ void lx_gemm_f32packed_avx512(int m, int n, int k, const float *a, size_t lda, c
  * C[i][j] (+)= sum_k A[i][k] W[j][k] + bias[j], A in f32, W read in place: f32, or 16-bit
  * widened in registers (wf16 = 0: bf16, 1: f16).  Each C[i][j] is summed in an order
  * fixed by k alone.  Used below LX_GEMM_PACK_MIN_M rows (16-bit W) and up to
- * LX_K_F32_FEW_ROWS (f32 W, lib/kernels.h) on CPUs without AVX-512. */
+ * LX_GEMM_F32_FEW_ROWS (f32 W) on CPUs without AVX-512. */
 void lx_gemm_f32_avx2(int m, int n, int k, const float *a, size_t lda, const float *w,
                       size_t ldw, const float *bias, float *c, size_t ldc, int accumulate);
 void lx_gemm_w16f32_avx2(int m, int n, int k, const float *a, size_t lda, const uint16_t *w,
                          size_t ldw, int wf16, const float *bias, float *c, size_t ldc,
                          int accumulate);
 
-/* dst[i] = src[i] rounded to bf16 and widened back (A for LX_GEMM_BF16 on the paths that
- * compute in f32), for i < n. */
-void lx_gemm_round_f32_avx2(float *dst, const float *src, int n);
-
-/* dst[i] = bf16(src[i]) (nearest even) for i < n, zeros for n <= i < npad. */
-void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad);
+/* ctx[lq, dh] = p[lq, lk] v[lk, dh] (rows ldp, ldv, ldc apart): attention's second product,
+ * summed over j in order for every element. */
+void lx_gemm_pv_avx512(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
+                       size_t ldv, float *ctx, size_t ldc);
+void lx_gemm_pv_avx2(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
+                     size_t ldv, float *ctx, size_t ldc);
 
 #endif

@@ -88,12 +88,10 @@ expect_status 1 lx-encode -m "$T/vqa.lxm" --heads mlm < "$T/mask.jsonl"
 expect_err "no mlm head"
 expect_status 1 env -u LX_MODEL lx-encode < "$T/mask.jsonl"
 expect_err "no model"
-# LX_CPU: a ceiling on the kernels; LX_NO_AVX512 is LX_CPU=portable; anything else fails
+# LX_CPU: a ceiling on the kernels; anything else fails
 expect_status 1 env LX_CPU=sse9 lx-encode -m "$T/vqa.lxm" < "$T/mask.jsonl"
 expect_err "LX_CPU: got 'sse9', expected portable, avx2, avx512 or best"
 LX_CPU=portable lx-encode -m "$T/vqa.lxm" < "$T/mask.jsonl" > "$T/cpu-p.bin" || fail "LX_CPU=portable"
-LX_NO_AVX512=1 lx-encode -m "$T/vqa.lxm" < "$T/mask.jsonl" > "$T/cpu-n.bin" || fail "LX_NO_AVX512"
-reccmp "$T/cpu-p.bin" "$T/cpu-n.bin" || fail "LX_CPU=portable and LX_NO_AVX512=1 differ"
 for c in avx2 avx512 best; do
     LX_CPU=$c lx-encode -m "$T/vqa.lxm" < "$T/mask.jsonl" > "$T/cpu-$c.bin" || fail "LX_CPU=$c"
     reccmp --tol 1e-4 "$T/cpu-p.bin" "$T/cpu-$c.bin" || fail "LX_CPU=$c differs from portable"

@@ -30,12 +30,13 @@
 #include "lx.h"
 #include "nn/gemm.h"
 #include "nn/kernels.h"
+#include "bytes.h"
 
 typedef struct opts {
     int threads;                  /* lx_gemm threads; 2 (this project's machine kind) */
-    int portable;                 /* 1: force the portable path (as LX_NO_AVX512=1 does) */
+    int portable;                 /* 1: force the portable path (as LX_CPU=portable does) */
     lx_gemm_kind kind;            /* weights: bf16 (vdpbf16ps) by default */
-    int f32;                      /* 1: f32 weights through lx_k_linear_f32 instead */
+    int f32;                      /* 1: f32 weights through lx_gemm_f32_cols instead */
     double time;                  /* seconds per measurement, at least; 0.3 */
     int sgemm_rate;               /* 1: print only the large-sgemm GFLOP/s */
     int size;                     /* square size for the sgemm rate; 2048 */
@@ -104,7 +105,7 @@ static void sgemm_call(void *p) {
 }
 
 typedef struct lg {
-    const lx_gemm_caps *caps;
+    const lx_cpu *caps;
     lx_gemm_op *ops;
     int nops;
     lx_pool *pool;
@@ -112,18 +113,19 @@ typedef struct lg {
 } lg;
 static void lxgemm_call(void *p) {
     lg *g = p;
-    lx_error err = {""};
+    lx_error err = {0};
     for (int i = 0; i < g->nops; i++)
         if (lx_gemm(g->caps, &g->ops[i], g->pool, g->s, &err) < 0) {
             fprintf(stderr, "gemmbench: %s\n", err.msg);
             exit(1);
         }
 }
-/* f32 weights the way the network runs them (lib/net.c, linear_f32): 16-column units in
- * chunks from a shared counter, 4 chunks a thread with few rows and 2 with many (each
- * packs its own columns of W), every thread with its own packing buffer. */
+/* f32 weights the way the network runs them (lib/nn/net_ops.c, linear_f32): 16-column
+ * units in chunks from a shared counter, 4 chunks a thread with few rows and 2 with many
+ * (each packs its own columns of W), every thread with its own packing buffer. */
 typedef struct fl {
-    lx_lin l;
+    const float *w;               /* [n, k] */
+    int n, k;
     const float *x;
     float *y;
     int m, isa;
@@ -132,14 +134,14 @@ typedef struct fl {
 } fl;
 static void f32_share(void *arg, int t, int nt) {
     fl *f = arg;
-    int units = (f->l.out + 15) / 16, per = f->m <= LX_K_F32_FEW_ROWS ? 4 : 2;
+    int units = (f->n + 15) / 16, per = f->m <= LX_GEMM_F32_FEW_ROWS ? 4 : 2;
     int chunk = (units + per * nt - 1) / (per * nt); /* net.c's par_for_n */
     for (;;) {
         int u0 = atomic_fetch_add(&f->next, chunk);
         if (u0 >= units) break;
         int n1 = 16 * (u0 + chunk);
-        lx_k_linear_f32(&f->l, f->x, f->l.in, f->m, f->y, f->l.out, 16 * u0,
-                        n1 < f->l.out ? n1 : f->l.out, 0, f->isa, f->pack[t]);
+        lx_gemm_f32_cols((lx_isa)f->isa, f->m, f->n, f->k, f->x, (size_t)f->k, f->w, NULL, f->y,
+                         (size_t)f->n, 16 * u0, n1 < f->n ? n1 : f->n, 0, f->pack[t]);
     }
 }
 typedef struct flp {
@@ -156,7 +158,7 @@ static void f32_call(void *arg) {
 static void f32_op(fl *f, int m, int n, int k, const float *x, const float *w, float *y,
                    int isa, float *const pack[LX_POOL_MAX]) {
     memset(f, 0, sizeof *f);
-    f->l = (lx_lin){.w = w, .out = n, .in = k};
+    f->w = w, f->n = n, f->k = k;
     f->x = x, f->y = y, f->m = m, f->isa = isa;
     memcpy(f->pack, pack, sizeof f->pack);
     atomic_init(&f->next, 0);
@@ -189,7 +191,7 @@ static const struct { int n, k; const char *what; } shapes[] = {
 };
 #define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
 
-static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
+static void shape_table(const opts *o, const lx_cpu *caps, lx_pool *pool,
                         lx_gemm_scratch *s, float *const pack[LX_POOL_MAX], int m) {
     printf("M = %d:\n%7s %6s  %10s %10s %7s  %s\n", m, "N", "K", "lx GFLOP/s",
            "sgemm f32", "ratio", "layer");
@@ -202,7 +204,7 @@ static void shape_table(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
                          .w = w, .ldw = (size_t)k, .c = c, .ldc = (size_t)n};
         lg g = {caps, &op, 1, pool, s};
         fl f[2];
-        f32_op(&f[0], m, n, k, a, wf, c, lx_gemm_caps_isa(caps), pack);
+        f32_op(&f[0], m, n, k, a, wf, c, caps->isa, pack);
         f[1].m = 0;
         flp fp = {pool, f};
         sg q = {m, n, k, a, wf, c};
@@ -252,7 +254,7 @@ static double read_bandwidth(lx_pool *pool, double min_s) {
 }
 
 /* 12 layers x (QKV, attention output, FFN in, FFN out): 85M weights, 170 MB in 16 bits */
-static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
+static void streaming(const opts *o, const lx_cpu *caps, lx_pool *pool,
                       lx_gemm_scratch *s, float *const pack[LX_POOL_MAX]) {
     enum { LAYERS = 12, PER = 4, M = 20 };
     static const int nk[PER][2] = {{2304, 768}, {768, 768}, {3072, 768}, {768, 3072}};
@@ -266,7 +268,7 @@ static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
             for (int p = 0; p < PER; p++) {
                 int n = nk[p][0], k = nk[p][1];
                 f32_op(&f[l * PER + p], M, n, k, a, rand_f32((size_t)n * k), c,
-                       lx_gemm_caps_isa(caps), pack);
+                       caps->isa, pack);
                 wcount += (double)n * k;
             }
         f[LAYERS * PER].m = 0;
@@ -275,7 +277,7 @@ static void streaming(const opts *o, const lx_gemm_caps *caps, lx_pool *pool,
         printf("M = %d through 12 layers, lx f32 kernels (%.0f MB): %.2f ms, %.1f GB/s of "
                "weights, %.1f GFLOP/s\n", M, wcount * 4e-6, t * 1e3, wcount * 4 / t * 1e-9,
                2.0 * M * wcount / t * 1e-9);
-        for (int i = 0; i < LAYERS * PER; i++) free((void *)f[i].l.w);
+        for (int i = 0; i < LAYERS * PER; i++) free((void *)f[i].w);
     } else {
         for (int l = 0; l < LAYERS; l++)
             for (int p = 0; p < PER; p++) {
@@ -354,27 +356,32 @@ int main(int argc, char **argv) {
         printf("%.1f\n", sgemm_rate(o.size, o.time));
         return 0;
     }
-    lx_gemm_caps caps;
-    int cpu = o.portable || getenv("LX_NO_AVX512") ? LX_CPU_PORTABLE : lx_cpu_parse(getenv("LX_CPU"));
-    lx_gemm_caps_detect_max(&caps, lx_gemm_isa_ceiling(cpu));
+    lx_cpu caps;
+    lx_isa limit;
+    if (lx_isa_parse(getenv("LX_CPU"), &limit) < 0) {
+        fprintf(stderr, "gemmbench: LX_CPU: got '%s', expected portable, avx2, avx512 or best\n",
+                getenv("LX_CPU"));
+        return 2;
+    }
+    lx_cpu_detect(&caps, o.portable ? LX_ISA_PORTABLE : limit);
     if (path) {
-        printf("%s\n", lx_gemm_caps_name(&caps));
+        printf("%s\n", lx_cpu_name(&caps));
         return 0;
     }
     static const char *kinds[] = {"bf16", "bf16-exact", "f16"};
     printf("cblas_sgemm %dx%dx%d f32 (OpenBLAS, %d threads): %.1f GFLOP/s\n", o.size, o.size,
            o.size, openblas_get_num_threads(), sgemm_rate(o.size, o.time));
-    const char *isa = caps.avx512 ? "avx512" : caps.avx2 ? "avx2" : "portable";
+    const char *isa = lx_isa_name(caps.isa);
     if (o.f32)
-        printf("lx_k_linear_f32: f32 weights, %s, %d threads\n\n",
-               caps.avx512 ? "avx512 kernels (W packed with many rows)"
-               : caps.avx2 ? "avx2 kernel with few rows, cblas_sgemm with many"
-                           : "cblas_sgemm", o.threads);
+        printf("lx_gemm_f32_cols: f32 weights, %s, %d threads\n\n",
+               caps.isa >= LX_ISA_AVX512 ? "avx512 kernels (W packed with many rows)"
+               : caps.isa >= LX_ISA_AVX2 ? "avx2 kernel with few rows, cblas_sgemm with many"
+                                         : "cblas_sgemm", o.threads);
     else
         printf("lx_gemm: %s weights, path %s, %d threads\n\n", kinds[o.kind],
-               o.kind == LX_GEMM_BF16 ? lx_gemm_caps_name(&caps) : isa, o.threads);
+               o.kind == LX_GEMM_BF16 ? lx_cpu_name(&caps) : isa, o.threads);
     lx_pool pool;
-    lx_error err = {""};
+    lx_error err = {0};
     if (lx_pool_init(&pool, o.threads, &err) < 0) {
         fprintf(stderr, "gemmbench: %s\n", err.msg);
         return 1;

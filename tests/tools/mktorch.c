@@ -14,6 +14,7 @@
 #include <string.h>
 #include "lx.h"
 #include "ckptgen.h"
+#include "ckpt/ckpt.h"
 
 static const char *storage_type(lx_dtype t) {
     switch (t) {
@@ -38,7 +39,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     lx_tensor_dict d;
-    lx_error err = {""};
+    lx_error err = {0};
     lx_tensor_dict_init(&d);
     if (lx_safetensors_read(&d, argv[a], &err) < 0) {
         fprintf(stderr, "mktorch: %s\n", err.msg);

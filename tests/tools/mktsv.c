@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
-#include "lx.h"
+#include "internal.h"
 
 static uint64_t rng;
 static uint32_t next(void) {

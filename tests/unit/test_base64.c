@@ -10,7 +10,7 @@ static void test_vectors(void **state) {
         size_t n = lx_base64_encode(enc, plain[i], strlen(plain[i]));
         assert_int_equal(n, strlen(coded[i]));
         assert_memory_equal(enc, coded[i], n);
-        lx_error err = {{0}};
+        lx_error err = {0};
         int64_t m = lx_base64_decode(dec, sizeof dec, coded[i], strlen(coded[i]), &err);
         assert_int_equal(m, (int64_t)strlen(plain[i]));
         assert_memory_equal(dec, plain[i], (size_t)m);
@@ -25,7 +25,7 @@ static void test_roundtrip(void **state) {
     for (size_t n = 0; n <= 300; n++) {
         size_t k = lx_base64_encode(enc, src, n);
         assert_int_equal(k, lx_base64_encoded_len(n));
-        lx_error err = {{0}};
+        lx_error err = {0};
         assert_int_equal(lx_base64_decode(dec, n, enc, k, &err), (int64_t)n);
         assert_memory_equal(dec, src, n);
     }
@@ -34,7 +34,7 @@ static void test_roundtrip(void **state) {
 static void test_rejects(void **state) {
     (void)state;
     unsigned char dec[64];
-    lx_error err = {{0}};
+    lx_error err = {0};
     static const char *bad[] = {"Zm9", "Zm9v!mFy", "Zm=v", "Z===", "Zm9vYmF\n", "Zm 9",
                                 "=m9v", "Zm9vYm=y"};
     for (int i = 0; i < 8; i++) {
@@ -59,7 +59,7 @@ static void test_long(void **state) {
     char *enc = malloc(lx_base64_encoded_len(N) + 1);
     uint32_t x = 12345;
     for (int i = 0; i < N; i++) src[i] = (unsigned char)((x = x * 1103515245u + 12345u) >> 24);
-    lx_error err = {{0}};
+    lx_error err = {0};
     for (size_t n = 0; n <= N; n += (n < 200 ? 1 : 37)) {
         size_t k = lx_base64_encode(enc, src, n);
         assert_int_equal(lx_base64_decode(dec, n, enc, k, &err), (int64_t)n);

@@ -1,4 +1,4 @@
-/* Unit tests of lib/gemm.c, lib/simd/gemm_avx512.c and gemm_avx2.c: C (+)= A W^T + bias
+/* Unit tests of lib/nn/gemm.c, simd/gemm_avx512.c and gemm_avx2.c: C (+)= A W^T + bias
  * with bf16 / f16 weights, on odd shapes, against a double-precision reference, on every
  * path this machine can run (AVX512_BF16, AVX-512 without the bf16 dot product, AVX2,
  * portable).
@@ -19,6 +19,8 @@
 #include "testutil.h"
 #include "nn/gemm.h"
 #include "nn/kernels.h"
+#include "bytes.h"
+#include "internal.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static double rnd(void) { /* uniform in [-1, 1) */
@@ -65,13 +67,13 @@ static lx_pool pool3; /* 3 threads */
 
 /* Run op with caps on a copy of c0 (split into two ranges when split is set, or with
  * lx_gemm on one thread or on pool3), return the freshly allocated C. */
-static float *run(const lx_gemm_caps *caps, const prob *p, int bias, int acc, int split,
+static float *run(const lx_cpu *caps, const prob *p, int bias, int acc, int split,
                   int nthreads) {
     float *c = malloc(sizeof(float) * (p->ldc * p->m + 1));
     memcpy(c, p->c0, sizeof(float) * p->ldc * p->m);
     lx_gemm_op op = {p->kind, p->m, p->n, p->k, p->a, p->lda, p->w, p->ldw,
                      bias ? p->bias : NULL, c, p->ldc, acc};
-    lx_error err = {""};
+    lx_error err = {0};
     lx_gemm_scratch s[4];
     for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&s[t]);
     if (split) {
@@ -161,13 +163,13 @@ static const int shapes[][4] = { /* m, n, k, row padding */
 
 /* The library's own AVX-512 or AVX2 kernels (bit-reproducible across ranges and batches)
  * rather than cblas_sgemm on widened tiles (see path_of in lib/gemm.c). */
-static int own_kernels(const lx_gemm_caps *caps, lx_gemm_kind kind, int m) {
-    if (caps->avx512) return kind == LX_GEMM_BF16 || m < LX_GEMM_PACK_MIN_M;
-    return caps->avx2 && m < LX_GEMM_PACK_MIN_M;
+static int own_kernels(const lx_cpu *cpu, lx_gemm_kind kind, int m) {
+    if (cpu->isa >= LX_ISA_AVX512) return kind == LX_GEMM_BF16 || m < LX_GEMM_PACK_MIN_M;
+    return cpu->isa >= LX_ISA_AVX2 && m < LX_GEMM_PACK_MIN_M;
 }
 
 /* Every shape x bias x accumulate on one set of caps. */
-static void all_shapes(const lx_gemm_caps *caps, lx_gemm_kind kind) {
+static void all_shapes(const lx_cpu *caps, lx_gemm_kind kind) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         prob p;
         prob_make(&p, kind, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
@@ -193,48 +195,48 @@ static void all_shapes(const lx_gemm_caps *caps, lx_gemm_kind kind) {
     }
 }
 
-static lx_gemm_caps caps_native, caps_portable, caps_nobf16, caps_avx2;
+static lx_cpu cpu_native, cpu_portable, cpu_nobf16, cpu_avx2;
 
 static int have_avx512(void) {
-    if (!caps_native.avx512) fprintf(stderr, "(no AVX-512 here: not that path)\n");
-    return caps_native.avx512;
+    if (cpu_native.isa < LX_ISA_AVX512) fprintf(stderr, "(no AVX-512 here: not that path)\n");
+    return cpu_native.isa >= LX_ISA_AVX512;
 }
 
 static int have_avx2(void) {
-    if (!caps_avx2.avx2) fprintf(stderr, "(no AVX2 here: not that path)\n");
-    return caps_avx2.avx2;
+    if (cpu_avx2.isa < LX_ISA_AVX2) fprintf(stderr, "(no AVX2 here: not that path)\n");
+    return cpu_avx2.isa >= LX_ISA_AVX2;
 }
 
 /* Every path, and whether this machine runs it (the native caps only with AVX-512:
  * without it they are the AVX2 or portable ones again). */
-static const lx_gemm_caps *const paths_all[] = {&caps_portable, &caps_avx2, &caps_native,
-                                                &caps_nobf16};
+static const lx_cpu *const paths_all[] = {&cpu_portable, &cpu_avx2, &cpu_native,
+                                                &cpu_nobf16};
 #define NPATHS (sizeof paths_all / sizeof paths_all[0])
 static int path_runs(size_t q) {
-    return q == 0 || (q == 1 ? caps_avx2.avx2 : caps_native.avx512);
+    return q == 0 || (q == 1 ? cpu_avx2.isa >= LX_ISA_AVX2 : cpu_native.isa >= LX_ISA_AVX512);
 }
 
 static void test_portable(void **state) {
     (void)state;
-    assert_string_equal(lx_gemm_caps_name(&caps_portable), "portable");
+    assert_string_equal(lx_cpu_name(&cpu_portable), "portable");
     for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
-        all_shapes(&caps_portable, (lx_gemm_kind)kind);
+        all_shapes(&cpu_portable, (lx_gemm_kind)kind);
 }
 
 static void test_avx512(void **state) {
     (void)state;
-    if (!have_avx512()) return;
+    if (!have_avx512()) skip();
     for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
-        all_shapes(&caps_native, (lx_gemm_kind)kind);
-    all_shapes(&caps_nobf16, LX_GEMM_BF16); /* AVX-512 without vdpbf16ps */
+        all_shapes(&cpu_native, (lx_gemm_kind)kind);
+    all_shapes(&cpu_nobf16, LX_GEMM_BF16); /* AVX-512 without vdpbf16ps */
 }
 
 static void test_avx2(void **state) {
     (void)state;
-    if (!have_avx2()) return;
-    assert_string_equal(lx_gemm_caps_name(&caps_avx2), "avx2");
+    if (!have_avx2()) skip();
+    assert_string_equal(lx_cpu_name(&cpu_avx2), "avx2");
     for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
-        all_shapes(&caps_avx2, (lx_gemm_kind)kind);
+        all_shapes(&cpu_avx2, (lx_gemm_kind)kind);
 }
 
 /* bf16 on each native path and on the portable path: A rounded the same way */
@@ -243,13 +245,13 @@ static void test_paths_agree(void **state) {
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         prob p;
         prob_make(&p, LX_GEMM_BF16, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
-        float *y = run(&caps_portable, &p, 1, 1, 0, 1);
+        float *y = run(&cpu_portable, &p, 1, 1, 0, 1);
         double tol = 2 * (p.k + 4) * ldexp(1.0, -24);
         for (size_t q = 1; q < NPATHS; q++) {
             if (!path_runs(q)) continue;
             float *x = run(paths_all[q], &p, 1, 1, 0, 1);
             char what[64];
-            snprintf(what, sizeof what, "%s%s vs portable", lx_gemm_caps_name(paths_all[q]),
+            snprintf(what, sizeof what, "%s%s vs portable", lx_cpu_name(paths_all[q]),
                      q == 3 ? " without vdpbf16ps" : "");
             check_close(&p, x, y, 1, 1, tol, what);
             free(x);
@@ -264,7 +266,7 @@ static void test_paths_agree(void **state) {
  * its result (for bf16 on AVX-512, as long as the batches are on the same side of
  * LX_GEMM_PACK_MIN_M rows; from that many rows on, the other kinds, and every kind on
  * AVX2, go through cblas_sgemm). */
-static void batch_rows(const lx_gemm_caps *caps, lx_gemm_kind kind, int rows, int sub) {
+static void batch_rows(const lx_cpu *caps, lx_gemm_kind kind, int rows, int sub) {
     prob p;
     prob_make(&p, kind, rows, 50, 769, 0);
     float *all = run(caps, &p, 1, 0, 0, 3);
@@ -298,13 +300,13 @@ static void test_batch_invariant(void **state) {
  * of either sign, and any NaN for a NaN). */
 static void test_widen_all(void **state) {
     (void)state;
-    const lx_gemm_caps *cs[3] = {&caps_portable, &caps_avx2, &caps_native};
+    const lx_cpu *cs[3] = {&cpu_portable, &cpu_avx2, &cpu_native};
     uint16_t *w = malloc(65536 * sizeof *w);
     float *c = malloc(65536 * sizeof *c), one = 1.0f;
     for (int i = 0; i < 65536; i++) w[i] = (uint16_t)i;
     lx_gemm_scratch s;
     lx_gemm_scratch_init(&s);
-    lx_error err = {""};
+    lx_error err = {0};
     for (int p = 0; p < 3; p++)
         for (int kind = 0; kind < LX_GEMM_KIND_COUNT && path_runs((size_t)p); kind++) {
             lx_gemm_op op = {(lx_gemm_kind)kind, 1, 65536, 1, &one, 1, w, 1, NULL, c, 65536,
@@ -317,13 +319,13 @@ static void test_widen_all(void **state) {
                     assert_true(isnan(c[i]));
                     continue;
                 }
-                if (kind == LX_GEMM_BF16 && p == 2 && caps_native.avx512bf16 &&
+                if (kind == LX_GEMM_BF16 && p == 2 && cpu_native.bf16dp &&
                     fpclassify(want) == FP_SUBNORMAL)
                     continue; /* vdpbf16ps treats subnormal inputs as zero */
                 if (want == 0.0f && c[i] == 0.0f) continue; /* a sum may start from +0 */
                 if (memcmp(&c[i], &want, 4) != 0)
                     fail_msg("%s path, kind %d: weight 0x%04x gave %a, expected %a",
-                             lx_gemm_caps_name(cs[p]), kind, i, c[i], want);
+                             lx_cpu_name(cs[p]), kind, i, c[i], want);
             }
         }
     lx_gemm_scratch_free(&s);
@@ -344,7 +346,7 @@ static void test_round(void **state) {
     if (have_avx2()) { /* rounded and widened back, 8 lanes and the tail */
         float r[18];
         r[17] = 1234.5f;
-        lx_gemm_round_f32_avx2(r, src, n);
+        lx_k_round_f32_avx2(r, src, n);
         for (int i = 0; i < n; i++) {
             float want = lx_bf16_to_f32(lx_f32_to_bf16(src[i])); /* NaNs bit for bit too */
             assert_memory_equal(&r[i], &want, 4);
@@ -355,19 +357,20 @@ static void test_round(void **state) {
             float x[9], y[9];
             for (int i = 0; i < 9; i++) u[i] = (uint32_t)(rnd() * 2147483648.0) * 2u + (t & 1);
             memcpy(x, u, sizeof x);
-            lx_gemm_round_f32_avx2(y, x, 9);
+            lx_k_round_f32_avx2(y, x, 9);
             for (int i = 0; i < 9; i++) {
                 float want = lx_bf16_to_f32(lx_f32_to_bf16(x[i]));
                 assert_memory_equal(&y[i], &want, 4);
             }
         }
     }
-    if (!have_avx512()) return;
-    memset(got, 0xff, sizeof got);
-    lx_gemm_round_bf16_avx512(got, src, n, 32);
-    for (int i = 0; i < n; i++) assert_int_equal(got[i], lx_f32_to_bf16(src[i]));
-    for (int i = n; i < 32; i++) assert_int_equal(got[i], 0);
-    assert_int_equal(got[32], 0xffff); /* nothing past the padding */
+    if (have_avx512()) {
+        memset(got, 0xff, sizeof got);
+        lx_k_round_bf16_avx512(got, src, n, 32);
+        for (int i = 0; i < n; i++) assert_int_equal(got[i], lx_f32_to_bf16(src[i]));
+        for (int i = n; i < 32; i++) assert_int_equal(got[i], 0);
+        assert_int_equal(got[32], 0xffff); /* nothing past the padding */
+    }
 }
 
 /* A given already rounded (lx_gemm_op.ab, as GELU hands it to the next product) gives the
@@ -385,14 +388,14 @@ static void test_rounded_a(void **state) {
                     kk < (size_t)p.k ? lx_f32_to_bf16(p.a[(size_t)i * p.lda + kk]) : 0;
         for (size_t q = 0; q < NPATHS; q++) {
             if (!path_runs(q)) continue;
-            const lx_gemm_caps *const *paths = paths_all;
+            const lx_cpu *const *paths = paths_all;
             for (int nt = 1; nt <= 3; nt += 2) {
                 float *want = run(paths[q], &p, 1, 1, 0, nt);
                 float *got = malloc(sizeof(float) * (p.ldc * p.m + 1));
                 memcpy(got, p.c0, sizeof(float) * p.ldc * p.m);
                 lx_gemm_op op = {p.kind, p.m, p.n, p.k, NULL, 0, p.w, p.ldw, p.bias, got,
                                  p.ldc, 1, ab, ldab};
-                lx_error err = {""};
+                lx_error err = {0};
                 lx_gemm_scratch sc[4];
                 for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&sc[t]);
                 assert_int_equal(lx_gemm(paths[q], &op, nt > 1 ? &pool3 : NULL, sc, &err), 0);
@@ -419,7 +422,7 @@ static void test_rounded_a(void **state) {
  * product, on every path and kind, threaded or not; nothing is written past column n. */
 static void test_gelu_out(void **state) {
     (void)state;
-    const lx_gemm_caps *const *paths = paths_all;
+    const lx_cpu *const *paths = paths_all;
     for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             prob p;
@@ -435,13 +438,13 @@ static void test_gelu_out(void **state) {
                     memset(cb, 0xab, sizeof(uint16_t) * ldcb * p.m);
                     lx_gemm_op op = {p.kind, p.m, p.n, p.k, p.a, p.lda, p.w, p.ldw, p.bias, c,
                                      p.ldc, 0, NULL, 0, cb, ldcb};
-                    lx_error err = {""};
+                    lx_error err = {0};
                     lx_gemm_scratch sc[4];
                     for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&sc[t]);
                     assert_int_equal(lx_gemm(paths[q], &op, nt > 1 ? &pool3 : NULL, sc, &err), 0);
                     for (int i = 0; i < p.m; i++) {
                         lx_k_gelu_bf16(want, ref + (size_t)i * p.ldc, NULL, (size_t)p.n,
-                                       lx_gemm_caps_isa(paths[q]));
+                                       paths[q]->isa);
                         assert_memory_equal(cb + (size_t)i * ldcb, want, sizeof(uint16_t) * p.n);
                         for (size_t j = (size_t)p.n; j < ldcb; j++)
                             assert_int_equal(cb[(size_t)i * ldcb + j], 0xabab);
@@ -471,7 +474,7 @@ static float *widened_w(const prob *p) {
  * bits as one call. */
 static void test_f32_packed(void **state) {
     (void)state;
-    if (!have_avx512()) return;
+    if (!have_avx512()) skip();
     static const int more[][4] = {{200, 150, 1600, 1}, {9, 300, 770, 0}, {17, 48, 5, 2}};
     float *pack = lx_aligned_alloc(lx_gemm_f32pack_bytes());
     assert_non_null(pack);
@@ -518,7 +521,7 @@ static void test_f32_packed(void **state) {
  * row's result does not depend on the rows computed with it. */
 static void test_f32_avx2(void **state) {
     (void)state;
-    if (!have_avx2()) return;
+    if (!have_avx2()) skip();
     static const int more[][4] = {{40, 150, 1600, 1}, {9, 300, 770, 0}, {17, 48, 5, 2},
                                   {64, 10, 3072, 0}, {36, 4, 4, 0}};
     size_t ns = sizeof shapes / sizeof shapes[0];
@@ -556,45 +559,45 @@ static void test_f32_avx2(void **state) {
 
 static void test_errors(void **state) {
     (void)state;
-    lx_error err = {""};
+    lx_error err = {0};
     lx_gemm_scratch s;
     lx_gemm_scratch_init(&s);
     float a[12] = {0}, c[12] = {0};
     uint16_t w[12] = {0};
     lx_gemm_op ok = {LX_GEMM_BF16, 2, 3, 4, a, 4, w, 4, NULL, c, 3, 0};
-    assert_int_equal(lx_gemm_range(&caps_portable, &ok, 0, 3, &s, &err), 0);
+    assert_int_equal(lx_gemm_range(&cpu_portable, &ok, 0, 3, &s, &err), 0);
     lx_gemm_op op = ok;
     op.kind = (lx_gemm_kind)7;
-    assert_int_equal(lx_gemm_range(&caps_native, &op, 0, 3, &s, &err), -1);
+    assert_int_equal(lx_gemm_range(&cpu_native, &op, 0, 3, &s, &err), -1);
     assert_non_null(strstr(err.msg, "got weight kind 7"));
     op = ok, op.k = -1;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "k=-1"));
     op = ok, op.lda = 3;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "A is [2, 4] with row stride 3"));
     op = ok, op.w = NULL;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "W is [3, 4]"));
     op = ok, op.ldc = 2;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "C is [2, 3] with row stride 2"));
     uint16_t ab[64] = {0};
     op = ok, op.ab = ab, op.ldab = 32, op.kind = LX_GEMM_F16;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "A given rounded to bf16 for weight kind 2"));
     op = ok, op.a = NULL, op.ab = ab, op.ldab = 4;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "bf16 A has row stride 4, expected a multiple of 32"));
     op.ldab = 32;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), 0);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), 0);
     op = ok, op.cb = ab, op.ldcb = 3, op.accumulate = 1;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "GELU output in bf16 with accumulation"));
     op.accumulate = 0, op.ldcb = 2;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), -1);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "a shorter row stride, expected no accumulation"));
-    assert_int_equal(lx_gemm_range(&caps_native, &ok, 2, 4, &s, &err), -1);
+    assert_int_equal(lx_gemm_range(&cpu_native, &ok, 2, 4, &s, &err), -1);
     assert_non_null(strstr(err.msg, "got column range [2, 4), expected within [0, 3]"));
     lx_pool bad;
     assert_int_equal(lx_pool_init(&bad, 0, &err), -1);
@@ -602,10 +605,10 @@ static void test_errors(void **state) {
     /* k = 0: C = bias (or C += bias); m = 0 or n = 0: nothing, even with NULL matrices */
     float bias[3] = {1, 2, 3};
     op = ok, op.k = 0, op.bias = bias;
-    assert_int_equal(lx_gemm(&caps_native, &op, NULL, &s, &err), 0);
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), 0);
     assert_true(c[0] == 1 && c[4] == 2 && c[5] == 3);
     lx_gemm_op empty = {LX_GEMM_F16, 0, 0, 5, NULL, 0, NULL, 0, NULL, NULL, 0, 1};
-    assert_int_equal(lx_gemm(&caps_native, &empty, &pool3, &s, &err), 0);
+    assert_int_equal(lx_gemm(&cpu_native, &empty, &pool3, &s, &err), 0);
     lx_gemm_scratch_free(&s);
 }
 
@@ -636,24 +639,24 @@ static void test_pool(void **state) {
     assert_int_equal(atomic_load(&c.bad), 0);
     for (int t = 0; t < 3; t++) assert_int_equal(atomic_load(&c.hits[t]), 20005);
     lx_pool one;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(lx_pool_init(&one, 1, &err), 0);
     assert_int_equal(lx_pool_size(&one), 1);
     lx_pool_free(&one);
 }
 
 int main(void) {
-    lx_error err = {""};
+    lx_error err = {0};
     if (lx_pool_init(&pool3, 3, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    lx_gemm_caps_detect(&caps_native, 0);
-    lx_gemm_caps_detect(&caps_portable, 1);
-    caps_nobf16 = caps_native;
-    caps_nobf16.avx512bf16 = 0;
-    lx_gemm_caps_detect_max(&caps_avx2, LX_ISA_AVX2);
-    fprintf(stderr, "native path: %s\n", lx_gemm_caps_name(&caps_native));
+    lx_cpu_detect(&cpu_native, LX_ISA_BEST);
+    lx_cpu_detect(&cpu_portable, LX_ISA_PORTABLE);
+    cpu_nobf16 = cpu_native;
+    cpu_nobf16.bf16dp = 0;
+    lx_cpu_detect(&cpu_avx2, LX_ISA_AVX2);
+    fprintf(stderr, "native path: %s\n", lx_cpu_name(&cpu_native));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_portable),
         cmocka_unit_test(test_avx512),

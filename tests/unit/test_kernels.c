@@ -1,5 +1,6 @@
-/* Unit tests of lib/kernels.c and lib/simd/kernels_*.c that the network tests cannot
- * pin down on their own: one head of attention (lx_k_attention) on odd shapes — head
+/* Unit tests of lib/nn/kernels.c and simd/kernels_*.c (and one head of attention,
+ * lx_gemm_attention in lib/nn/gemm.c) that the network tests cannot pin down on their
+ * own: one head of attention on odd shapes — head
  * sizes that are not a multiple of 16, more than 64, query counts that are not a multiple
  * of 4, masked keys — against a double-precision reference, on both paths; GELU written
  * in bf16 (lx_k_gelu_bf16) against GELU then rounding; and the elementwise kernels (GELU,
@@ -13,7 +14,16 @@
  * probability exactly 0, as in the reference. */
 #include <math.h>
 #include "testutil.h"
+#include "nn/gemm.h"
 #include "nn/kernels.h"
+#include "bytes.h"
+
+/* The highest kernel level this CPU runs. */
+static lx_isa isa_best(void) {
+    lx_cpu cpu;
+    lx_cpu_detect(&cpu, LX_ISA_BEST);
+    return cpu.isa;
+}
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static double rnd(void) { /* uniform in [-1, 1) */
@@ -32,7 +42,7 @@ static void check_head(int lq, int lk, int dh, int masked, int isa) {
     for (size_t i = 0; i < ldc * lq; i++) ctx[i] = 12345.0f; /* the gaps between rows stay */
     const float *q = qkv, *k = qkv + dh, *v = qkv + 2 * dh;
     float scale = 1.0f / sqrtf((float)dh);
-    lx_k_attention(q, k, v, ld, lq, lk, dh, scale, mask, p, ctx, ldc, isa);
+    lx_gemm_attention(isa, q, k, v, ld, lq, lk, dh, scale, mask, p, ctx, ldc);
     double *ref = malloc(sizeof(double) * lk);
     for (int a = 0; a < lq; a++) {
         double mx = -INFINITY, sum = 0;
@@ -88,18 +98,18 @@ static void test_attention_portable(void **state) {
 
 static void test_attention_avx2(void **state) {
     (void)state;
-    if (lx_k_isa_best() < LX_ISA_AVX2) {
+    if (isa_best() < LX_ISA_AVX2) {
         fprintf(stderr, "(no AVX2 here: only the portable path)\n");
-        return;
+        skip();
     }
     all_shapes(LX_ISA_AVX2);
 }
 
 static void test_attention_avx512(void **state) {
     (void)state;
-    if (!lx_k_have_avx512()) {
+    if (isa_best() < LX_ISA_AVX512) {
         fprintf(stderr, "(no AVX-512 here: only the portable path)\n");
-        return;
+        skip();
     }
     all_shapes(LX_ISA_AVX512);
 }
@@ -117,7 +127,7 @@ static void test_gelu_bf16(void **state) {
         b[i] = (float)(rnd() * 0.5);
     }
     x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-30f, x[3] = -40.0f, x[4] = 40.0f;
-    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
         for (int withb = 0; withb < 2; withb++) {
             memcpy(y, x, sizeof(float) * N);
             memset(h, 0xff, sizeof(uint16_t) * (N + 8));
@@ -186,7 +196,7 @@ static void test_gelu_tails(void **state) {
         x[i] = (float)(rnd() * 10);
         b[i] = (float)(rnd() * 0.5);
     }
-    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
         for (int withb = 0; withb < 2; withb++) {
             const float *bb = withb ? b : NULL;
             memcpy(full, x, sizeof(float) * N);
@@ -260,7 +270,7 @@ static void check_softmax(size_t n, int masked, float spread, float shift, float
 
 static void test_softmax(void **state) {
     (void)state;
-    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
         for (size_t l = 0; l < NLENS; l++)
             for (int masked = 0; masked < 2; masked++) {
                 check_softmax(lens[l], masked, 8.0f, 0.0f, 0.125f, isa);
@@ -301,9 +311,8 @@ static void check_layernorm(int n, int m, int withr, int withrb, int isa) {
     }
     float *x0 = malloc(sizeof(float) * tot);
     memcpy(x0, x, sizeof(float) * tot);
-    lx_ln ln = {g, bt, n};
     const float eps = 1e-12f;
-    lx_k_add_layernorm(x, withr ? r : NULL, withrb ? rb : NULL, m, n, ld, &ln, eps, isa);
+    lx_k_add_layernorm(x, withr ? r : NULL, withrb ? rb : NULL, m, n, ld, g, bt, eps, isa);
     for (int i = 0; i < m; i++) {
         double mean = 0, var = 0;
         for (int j = 0; j < n; j++) {
@@ -335,7 +344,7 @@ static void check_layernorm(int n, int m, int withr, int withrb, int isa) {
 
 static void test_layernorm(void **state) {
     (void)state;
-    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
         for (size_t l = 0; l < NLENS; l++)
             for (int withr = 0; withr < 2; withr++)
                 for (int withrb = 0; withrb < 2; withrb++)
@@ -368,7 +377,7 @@ static void test_round_bf16(void **state) {
     for (int i = 0; i < N; i++)
         src[i] = i < (int)NCASES ? float_of(bf16_cases[i])
                  : i % 2 ? float_of(rnd_bits()) : (float)(rnd() * ldexp(1.0, (int)(rnd() * 40)));
-    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++) {
+    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++) {
         for (size_t l = 0; l < NLENS; l++)
             for (int o = 0; o < 8; o++)
                 for (int pad = 0; pad < 9; pad += 8) {
@@ -418,7 +427,7 @@ static void test_widen(void **state) {
     uint16_t *src = malloc(sizeof(uint16_t) * N);
     float *full = malloc(sizeof(float) * N), *dst = malloc(sizeof(float) * (MAXLEN + GUARD));
     for (int i = 0; i < N; i++) src[i] = (uint16_t)i;
-    for (int isa = LX_ISA_PORTABLE; isa <= lx_k_isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
         for (int bf16 = 0; bf16 < 2; bf16++) {
             lx_k_widen(full, src, N, bf16, isa);
             for (int i = 0; i < N; i++) {

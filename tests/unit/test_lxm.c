@@ -9,7 +9,7 @@
 /* Read and normalize a fixture checkpoint with its config. */
 static void load_src(const char *model_dir, const char *file, lx_tensor_dict *d, lx_config *c) {
     char path[8192];
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_config_default(c);
     snprintf(path, sizeof path, "%s/config.json", fixture(model_dir));
     json_t *j = json_load_file(path, 0, NULL);
@@ -19,12 +19,12 @@ static void load_src(const char *model_dir, const char *file, lx_tensor_dict *d,
     lx_tensor_dict_init(d);
     snprintf(path, sizeof path, "%s/%s", fixture(model_dir), file);
     if (lx_checkpoint_read(d, path, NULL, &err) < 0) fail_msg("%s", err.msg);
-    if (lx_names_normalize(d, c, 0, &err) < 0) fail_msg("%s", err.msg);
+    if (lx_schema_normalize(d, c, 0, &err) < 0) fail_msg("%s", err.msg);
 }
 
 static void write_model(const char *out, const lx_config *c, const lx_tensor_dict *d,
                         lx_strlist *vocab, lx_strlist *labels, lx_dtype dt) {
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_model_spec spec = {c, d, vocab, labels, dt};
     if (lx_model_write(out, &spec, &err) < 0) fail_msg("%s", err.msg);
 }
@@ -33,7 +33,7 @@ static void test_roundtrip_vqa(void **state) {
     (void)state;
     lx_tensor_dict d;
     lx_config c;
-    lx_error err = {{0}};
+    lx_error err = {0};
     load_src("models/tiny-vqa", "model.safetensors", &d, &c);
     lx_strlist vocab = {0}, labels = {0};
     assert_int_equal(lx_vocab_read_file(&vocab, fixture("models/tiny-vqa/vocab.txt"), &err), 0);
@@ -83,7 +83,7 @@ static void test_tied_decoder(void **state) {
     (void)state;
     lx_tensor_dict d;
     lx_config c;
-    lx_error err = {{0}};
+    lx_error err = {0};
     load_src("models/tiny-pretrain", "pytorch_model.bin", &d, &c);
     assert_null(lx_tensor_dict_get(&d, "cls.predictions.decoder.weight"));
     const char *out = scratch("pre.lxm");
@@ -111,7 +111,7 @@ static void test_stored_dtypes(void **state) {
     (void)state;
     lx_tensor_dict d;
     lx_config c;
-    lx_error err = {{0}};
+    lx_error err = {0};
     load_src("models/tiny-vqa", "model.safetensors", &d, &c);
     lx_dtype dts[2] = {LX_F16, LX_BF16};
     for (int k = 0; k < 2; k++) {
@@ -211,7 +211,7 @@ static void write_with_header(const char *path, const lxfile *f, json_t *h) {
 
 /* Expect lx_model_open(path) to fail with a message containing want. */
 static void expect_refused(const char *path, const char *want) {
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_model *m = lx_model_open(path, &err);
     if (m) {
         lx_model_close(m);
@@ -225,7 +225,7 @@ static const char *good_model(void) {
     if (!path[0]) {
         lx_tensor_dict d;
         lx_config c;
-        lx_error err = {{0}};
+        lx_error err = {0};
         lx_strlist labels = {0};
         load_src("models/tiny-vqa", "model.safetensors", &d, &c);
         assert_int_equal(lx_labels_read_file(&labels, fixture("labels/vqa-label2ans.json"), &err), 0);
@@ -248,7 +248,7 @@ static void test_truncated(void **state) {
         /* every byte of the prefix, every 97th of the header, coarse through the data */
         step = n < 48 ? 1 : n < doff + 64 ? 97 : 65521;
         write_whole(bad, f.b, n);
-        lx_error err = {{0}};
+        lx_error err = {0};
         lx_model *m = lx_model_open(bad, &err);
         if (m) fail_msg("opened the file cut at %zu of %zu bytes", n, f.len);
         assert_true(err.msg[0] != 0);
@@ -345,7 +345,7 @@ static void test_bad_header(void **state) {
     h = header_of(&f);
     write_with_header(bad, &f, h);
     json_decref(h);
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_model *m = lx_model_open(bad, &err);
     if (!m) fail_msg("%s", err.msg);
     lx_model_close(m);
@@ -446,7 +446,7 @@ static void test_fuzz_header(void **state) {
         }
         put32(b + 12, (uint32_t)crc32(0, b + 40, (uInt)hl));
         write_whole(bad, b, f.len);
-        lx_error err = {{0}};
+        lx_error err = {0};
         lx_model *m = lx_model_open(bad, &err);
         if (m) {
             opened++;
@@ -476,7 +476,7 @@ static void test_verify(void **state) {
     uint64_t off = get64(f.b + 24) + (uint64_t)json_integer_value(json_object_get(t, "offset"));
     f.b[off + 5] ^= 1;
     write_whole(bad, f.b, f.len);
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_model *m = lx_model_open(bad, &err);
     if (!m) fail_msg("%s", err.msg);
     assert_int_equal(lx_model_verify(m, &err), -1);
@@ -493,7 +493,7 @@ static void test_writer_refuses(void **state) {
     (void)state;
     lx_tensor_dict d;
     lx_config c;
-    lx_error err = {{0}};
+    lx_error err = {0};
     load_src("models/tiny-vqa", "model.safetensors", &d, &c);
     lx_strlist labels = {0};
     assert_int_equal(lx_labels_read_file(&labels, fixture("labels/gqa-label2ans.json"), &err), 0);

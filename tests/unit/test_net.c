@@ -7,10 +7,14 @@
  * name per-layer tensors "language_hidden_states.I"; lx_net_forward stacks them into one
  * tensor [layers, ...], so slot I of the stack is compared with each.
  *
- * Tolerance (issue 6): |got - want| <= 1e-4 * max(1, |want|) on every element.
+ * Tolerance: |got - want| <= 1e-4 * max(1, |want|) on every element.  The default
+ * options take the kernel level from LX_CPU, as the tools do (LX_CPU=portable make
+ * check runs these on the portable path); test_levels runs every lower level this CPU
+ * has as well.
  */
 #include <math.h>
 #include "testutil.h"
+#include "nn/cpu.h"
 
 static char convert_dir[4096];
 
@@ -107,13 +111,25 @@ static void compare_case_f(const lx_record *r, const char *net, int k, double to
         }
         for (int j = 0; j < want->ndim; j++)
             assert_int_equal(got->shape[got->ndim - want->ndim + j], want->shape[j]);
+        if (slot >= 0) { /* the stack holds one slot per tensor HF returns for it */
+            long slots = 0;
+            char key[160];
+            for (;; slots++) {
+                snprintf(key, sizeof key, "%s.%ld", base, slots);
+                if (!lx_tensor_dict_get(&d, key)) break;
+            }
+            if (got->shape[0] != slots) {
+                print_error("%s case%d: %s holds %lld slots, HF returns %ld\n", net, k, base,
+                            (long long)got->shape[0], slots);
+                fail();
+            }
+        }
         double md = maxdiff_rel(g, want->data, n);
         if (!(md <= tol)) {
             print_error("%s case%d %s: max diff %g > %g\n", net, k, name, md, tol);
             fail();
         }
     }
-    /* Stacks hold exactly as many slots as HF returns tensors. */
     lx_tensor_dict_free(&d);
 }
 
@@ -165,7 +181,7 @@ static void golden(const char *lxm, const char *net_name, const lx_net_opts *opt
     lx_model_close(m);
 }
 
-static const lx_net_opts exact = {.threads = 0, .box_check = 1, .exact_bf16 = 1};
+static lx_net_opts exact = {.threads = 0, .exact_bf16 = 1}; /* max_isa from LX_CPU: main */
 
 static void test_vqa_f32(void **st) {
     (void)st;
@@ -181,16 +197,26 @@ static const char *pretrain_st(const char *tag) {
     return convert("expected/weights.tiny-pretrain.safetensors", args, tag);
 }
 
-/* The portable kernels (no AVX-512) on f32, f16 and bf16 storage, with bf16 dot products
- * emulated: the same bounds. */
-static void test_portable(void **st) {
+/* The kernel level this CPU runs at most. */
+static lx_isa isa_best(void) {
+    lx_cpu cpu;
+    lx_cpu_detect(&cpu, LX_ISA_BEST);
+    return cpu.isa;
+}
+
+/* Every kernel level this CPU has below its best (portable; AVX2 on an AVX-512 machine)
+ * on f32, f16 and bf16 storage: the same bounds. */
+static void test_levels(void **st) {
     (void)st;
-    lx_net_opts o = exact;
-    o.portable = 1;
-    golden(convert("models/tiny-vqa", "", "port-f32"), "tiny-vqa", &o);
-    golden(convert("models/tiny-vqa", "--dtype f16", "port-f16"), "tiny-vqa", &o);
-    golden(convert("models/tiny-vqa", "--dtype bf16", "port-bf16"), "tiny-vqa", &o);
-    golden(pretrain_st("port-pre"), "tiny-pretrain", &o);
+    for (lx_isa isa = LX_ISA_PORTABLE; isa < isa_best(); isa++) {
+        lx_net_opts o = exact;
+        o.max_isa = isa;
+        fprintf(stderr, "level %s\n", lx_isa_name(isa));
+        golden(convert("models/tiny-vqa", "", "lvl-f32"), "tiny-vqa", &o);
+        golden(convert("models/tiny-vqa", "--dtype f16", "lvl-f16"), "tiny-vqa", &o);
+        golden(convert("models/tiny-vqa", "--dtype bf16", "lvl-bf16"), "tiny-vqa", &o);
+        golden(pretrain_st("lvl-pre"), "tiny-pretrain", &o);
+    }
 }
 
 /* Q, K and V as three products (the path for .lxm files written before lx-convert laid
@@ -244,7 +270,7 @@ static void same_top1(const lx_record *r, int k) {
 }
 
 /* bf16 storage with the CPU's bf16 dot products (the default): activations are rounded
- * to bf16 at each product, so only issue 8's looser bound holds: hidden states within
+ * to bf16 at each product, so only a looser bound holds: hidden states within
  * 2e-2 of the f32 network's (relative above 1), and the same top-1 answer everywhere.
  * One record at a time, then a batch of 40 (over LX_GEMM_PACK_MIN_M rows of each
  * modality: the packed kernel, the feed-forward's first product ending in GELU and bf16
@@ -256,8 +282,9 @@ static void test_vqa_bf16_native(void **st) {
     assert_non_null(m);
     enum { N = 40 };
     for (int threads = 1; threads <= 2; threads++) {
-        /* one thread on the portable path (bf16 rounding emulated), two with AVX-512 */
-        lx_net_opts o = {.threads = threads, .box_check = 1, .portable = threads == 1};
+        /* one thread on the portable path (bf16 rounding emulated), two on the best */
+        lx_net_opts o = {.threads = threads,
+                         .max_isa = threads == 1 ? LX_ISA_PORTABLE : exact.max_isa};
         lx_net *net = lx_net_new(m, &o, &err);
         assert_non_null(net);
         for (size_t batch = 1; batch <= N; batch += N - 1) {
@@ -290,8 +317,8 @@ static void test_fused_same_bits(void **st) {
     lx_model *m = lx_model_open(convert("models/tiny-vqa", "--dtype bf16", "vqa-fused"), &err);
     assert_non_null(m);
     enum { N = 40 };
-    for (int portable = 0; portable < 2; portable++) {
-        lx_net_opts of = {.threads = 2, .box_check = 1, .portable = portable};
+    for (lx_isa isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++) {
+        lx_net_opts of = {.threads = 2, .max_isa = isa};
         lx_net_opts ou = of;
         ou.unfused = 1;
         lx_net *nf = lx_net_new(m, &of, &err), *nu = lx_net_new(m, &ou, &err);
@@ -311,7 +338,7 @@ static void test_fused_same_bits(void **st) {
                     const lx_tensor *x = &a[i].fields[f].tensor, *y = &b[i].fields[f].tensor;
                     assert_int_equal(lx_tensor_nbytes(x), lx_tensor_nbytes(y));
                     if (memcmp(x->data, y->data, lx_tensor_nbytes(x)) != 0) {
-                        print_error("portable %d batch %zu record %zu: %s differs\n", portable,
+                        print_error("%s batch %zu record %zu: %s differs\n", lx_isa_name(isa),
                                     batch, i, a[i].fields[f].name);
                         fail();
                     }
@@ -432,8 +459,15 @@ static void test_checks(void **st) {
     int64_t N = vf->shape[0];
     set_f32(&r, "visual_pos", 2, N, 4, 300.0f);
     expect_bad(net, &r, "lx-embed-vis");
-    lx_net_opts nobox = {.box_check = 0};
-    lx_net *net2 = lx_net_new(m, &nobox, &err);
+    lx_net_opts zero = {0}; /* all-zero options check boxes too; NULL is the same */
+    lx_net *net2 = lx_net_new(m, &zero, &err);
+    expect_bad(net2, &r, "lx-embed-vis");
+    lx_net_free(net2);
+    net2 = lx_net_new(m, NULL, &err);
+    expect_bad(net2, &r, "lx-embed-vis");
+    lx_net_free(net2);
+    lx_net_opts nobox = {.no_box_check = 1};
+    net2 = lx_net_new(m, &nobox, &err);
     assert_int_equal(lx_net_check(net2, &r, &err), 0);
     lx_net_free(net2);
     set_f32(&r, "visual_pos", 2, N + 1, 4, 0.5f);
@@ -487,10 +521,15 @@ static int teardown(void **st) {
 }
 
 int main(void) {
+    if (lx_isa_parse(getenv("LX_CPU"), &exact.max_isa) < 0) {
+        fprintf(stderr, "LX_CPU: got '%s', expected portable, avx2, avx512 or best\n",
+                getenv("LX_CPU"));
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vqa_f32),
         cmocka_unit_test(test_vqa_f16),
-        cmocka_unit_test(test_portable),
+        cmocka_unit_test(test_levels),
         cmocka_unit_test(test_separate_qkv),
         cmocka_unit_test(test_vqa_bf16),
         cmocka_unit_test(test_vqa_to_f16_storage),

@@ -51,7 +51,7 @@ static void test_protocol2_values(void **state) {
     lx_pickle p;
     lx_pickle_init(&p);
     lx_pk *v;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(load(&p, g.b, g.n, &v, &err), 0);
     assert_int_equal(p.end, g.n - 8);
     assert_int_equal(dget(v, "small")->u.i, 200);
@@ -79,7 +79,7 @@ static void test_protocol0_text(void **state) {
     lx_pickle p;
     lx_pickle_init(&p);
     lx_pk *v;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(LOAD_LIT(&p, pk, &v, &err), 0);
     assert_string_equal(dget(v, "name")->u.str.s, "it's A");
     assert_int_equal(dget(v, "caf\xc3\xa9")->u.i, 42);
@@ -119,7 +119,7 @@ static void test_protocol4(void **state) {
     lx_pickle p;
     lx_pickle_init(&p);
     lx_pk *v;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(load(&p, g.b, g.n, &v, &err), 0);
     assert_int_equal(dget(v, "s")->kind, LX_PK_SET);
     assert_int_equal(dget(v, "s")->u.seq.n, 2);
@@ -145,7 +145,7 @@ static void test_torch_tensor(void **state) {
     lx_pickle p;
     lx_pickle_init(&p);
     lx_pk *v;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(load(&p, g.b, g.n, &v, &err), 0);
     const lx_pk *t = dget(v, "w");
     assert_int_equal(t->kind, LX_PK_TENSOR);
@@ -167,7 +167,7 @@ static void expect_refused(const void *b, size_t n, const char *name) {
     lx_pickle p;
     lx_pickle_init(&p);
     lx_pk *v;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(load(&p, b, n, &v, &err), -1);
     if (!strstr(err.msg, name) || !strstr(err.msg, "not allowed"))
         fail_msg("message '%s' does not refuse %s", err.msg, name);
@@ -225,7 +225,7 @@ static void test_forbidden_globals(void **state) {
     lx_pickle p;
     lx_pickle_init(&p);
     lx_pk *v;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(LOAD_LIT(&p, "\x80\x02" "ctorch\nFloatStorage\n(K\x05tR.", &v, &err), -1);
     assert_non_null(strstr(err.msg, "not callable"));
     assert_int_equal(access(marker, F_OK), -1);
@@ -236,7 +236,7 @@ static void expect_error(const void *b, size_t n, const char *what) {
     lx_pickle p;
     lx_pickle_init(&p);
     lx_pk *v;
-    lx_error err = {""};
+    lx_error err = {0};
     int rc = load(&p, b, n, &v, &err);
     if (rc != -1) fail_msg("accepted, expected an error with '%s'", what);
     if (!strstr(err.msg, what)) fail_msg("message '%s' lacks '%s'", err.msg, what);
@@ -344,7 +344,7 @@ static void test_truncated_everywhere(void **state) {
         lx_pickle p;
         lx_pickle_init(&p);
         lx_pk *v;
-        lx_error err = {""};
+        lx_error err = {0};
         assert_int_equal(load(&p, g.b, n, &v, &err), -1);
         assert_true(err.msg[0] != 0);
         lx_pickle_free(&p);
@@ -364,7 +364,7 @@ static void test_truncated_everywhere(void **state) {
         lx_pickle p;
         lx_pickle_init(&p);
         lx_pk *v;
-        lx_error err = {""};
+        lx_error err = {0};
         if (lx_pickle_load(&p, c, g.n, &v, &err) < 0) assert_true(err.msg[0] != 0);
         lx_pickle_free(&p);
         free(c);

@@ -36,7 +36,7 @@ static void make_st(const char *path, const char *header, const void *data, size
 
 static void expect_fail(const char *path, const char *want) {
     lx_tensor_dict d;
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tensor_dict_init(&d);
     int rc = lx_safetensors_read(&d, path, &err);
     lx_tensor_dict_free(&d);
@@ -49,7 +49,7 @@ static void expect_fail(const char *path, const char *want) {
 static void test_fixture_dtypes(void **state) {
     (void)state;
     lx_tensor_dict f32, f16, bf16;
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tensor_dict_init(&f32);
     lx_tensor_dict_init(&f16);
     lx_tensor_dict_init(&bf16);
@@ -94,7 +94,7 @@ static void test_write_back(void **state) {
     char srcp[4096];
     snprintf(srcp, sizeof srcp, "%s", src);
     lx_tensor_dict d;
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tensor_dict_init(&d);
     assert_int_equal(lx_safetensors_read(&d, srcp, &err), 0);
     const char **names = malloc(d.n * sizeof *names);
@@ -155,7 +155,7 @@ static void test_truncated(void **state) {
         step = n < 16 ? 1 : n < hend + 16 ? 53 : 40009;
         write_whole(bad, b, n);
         lx_tensor_dict d;
-        lx_error err = {{0}};
+        lx_error err = {0};
         lx_tensor_dict_init(&d);
         if (lx_safetensors_read(&d, bad, &err) == 0) fail_msg("read the file cut at %zu", n);
         assert_true(err.msg[0] != 0);
@@ -189,7 +189,7 @@ static void test_fuzz_header(void **state) {
         }
         write_whole(p, b, len);
         lx_tensor_dict d;
-        lx_error err = {{0}};
+        lx_error err = {0};
         lx_tensor_dict_init(&d);
         if (lx_safetensors_read(&d, p, &err) < 0) assert_true(err.msg[0] != 0);
         lx_tensor_dict_free(&d);
@@ -254,7 +254,7 @@ static void test_hostile(void **state) {
     /* good: an unaligned tensor gets an aligned copy */
     make_st(p, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}   ", data, 32);
     lx_tensor_dict d;
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tensor_dict_init(&d);
     assert_int_equal(lx_safetensors_read(&d, p, &err), 0);
     assert_int_equal((uintptr_t)d.items[0].t.data % 4, 0);
@@ -280,7 +280,7 @@ static void test_sharded(void **state) {
                        "\"b\":\"model-00002-of-00002.safetensors\"}}";
     write_whole(ix, good, strlen(good));
     lx_tensor_dict d;
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tensor_dict_init(&d);
     if (lx_safetensors_read(&d, ix, &err) < 0) fail_msg("%s", err.msg);
     assert_int_equal(d.n, 2);
@@ -321,7 +321,7 @@ static void test_sharded(void **state) {
 static void test_sharded_fixture(void **state) {
     (void)state;
     lx_tensor_dict src;
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tensor_dict_init(&src);
     assert_int_equal(lx_safetensors_read(&src, fixture("models/tiny-vqa/model.safetensors"), &err), 0);
     static const char *const kinds[2][2] = {
@@ -384,7 +384,7 @@ static void test_folder_choice(void **state) {
     snprintf(p, sizeof p, "%s/tf_model.h5", dir);
     write_whole(p, "HDF", 3);
     lx_tensor_dict d;
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tensor_dict_init(&d);
     assert_int_equal(lx_checkpoint_read(&d, dir, NULL, &err), -1);
     assert_non_null(strstr(err.msg, "tf_model.h5"));

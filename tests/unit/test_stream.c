@@ -8,7 +8,7 @@
 static size_t read_all(const char *path, lx_record *recs, size_t max) {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_reader *rd = lx_reader_open(f, path, &err);
     assert_non_null(rd);
     size_t n = 0;
@@ -224,7 +224,7 @@ static void test_truncated_frames(void **st) {
     memcpy(buf, first, l0);
     memcpy(buf + l0, both, l1);
     for (size_t cut = l0 + 1; cut < l0 + l1; cut += (cut < l0 + 4096 ? 1 : 97)) {
-        lx_error err = {{0}};
+        lx_error err = {0};
         int status;
         size_t got = decode_mem(buf, cut, b, 16, &err, &status);
         assert_int_equal(got, 1);
@@ -245,7 +245,7 @@ static void test_truncated_frames(void **st) {
     memcpy(buf2, first, l0);
     memcpy(buf2 + l0, small, lq);
     for (size_t cut = l0; cut < l0 + lq; cut++) {
-        lx_error err = {{0}};
+        lx_error err = {0};
         int status;
         size_t got = decode_mem(buf2, cut, b, 16, &err, &status);
         assert_int_equal(got, 1);

@@ -3,7 +3,7 @@
 #include "testutil.h"
 
 static lx_vocab *bert_vocab(void) {
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_vocab *v = lx_vocab_load(fixture("vocab/bert-base-uncased-vocab.txt"), &err);
     if (!v)
         fail_msg("%s", err.msg);
@@ -14,7 +14,7 @@ static lx_vocab *bert_vocab(void) {
 /* Every line: tokens, input_ids and token_type_ids exactly (max_length where given). */
 static void test_reference_cases(void **state) {
     lx_vocab *v = bert_vocab();
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tokenizer *t = lx_tokenizer_new(v, 1, &err);
     assert_non_null(t);
     FILE *f = fopen(fixture("tokenizer-cases.jsonl"), "r");
@@ -76,7 +76,7 @@ static void test_reference_cases(void **state) {
  * mark, removed by accent stripping) takes the Unicode path.  Both must agree. */
 static void test_fast_path_matches_unicode_path(void **state) {
     lx_vocab *v = bert_vocab();
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tokenizer *t = lx_tokenizer_new(v, 1, &err);
     static const char alphabet[] =
         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -112,14 +112,14 @@ static void test_fast_path_matches_unicode_path(void **state) {
 
 static void encode_str(lx_tokenizer *t, const char *a, const char *b, size_t max,
                        lx_encoding *e) {
-    lx_error err = {{0}};
+    lx_error err = {0};
     if (lx_tokenizer_encode(t, a, strlen(a), b, b ? strlen(b) : 0, max, e, &err) < 0)
         fail_msg("%s", err.msg);
 }
 
 static void test_truncation(void **state) {
     lx_vocab *v = bert_vocab();
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tokenizer *t = lx_tokenizer_new(v, 1, &err);
     lx_encoding e;
     lx_encoding_init(&e);
@@ -152,7 +152,7 @@ static void test_truncation(void **state) {
 
 static void test_invalid_utf8(void **state) {
     lx_vocab *v = bert_vocab();
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tokenizer *t = lx_tokenizer_new(v, 1, &err);
     lx_encoding e;
     lx_encoding_init(&e);
@@ -170,7 +170,7 @@ static void test_invalid_utf8(void **state) {
 
 static void test_long_words_and_specials(void **state) {
     lx_vocab *v = bert_vocab();
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tokenizer *t = lx_tokenizer_new(v, 1, &err);
     lx_encoding e;
     lx_encoding_init(&e);
@@ -196,7 +196,7 @@ static void test_long_words_and_specials(void **state) {
 
 static void test_decode(void **state) {
     lx_vocab *v = bert_vocab();
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tokenizer *t = lx_tokenizer_new(v, 1, &err);
     lx_encoding e;
     lx_encoding_init(&e);
@@ -218,7 +218,7 @@ static void test_decode(void **state) {
 }
 
 static void test_vocab(void **state) {
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_vocab *v = lx_vocab_new(&err);
     const char *toks[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "un"};
     for (size_t i = 0; i < 8; i++)

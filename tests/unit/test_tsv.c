@@ -56,7 +56,7 @@ static void test_fixture_layouts(void **state) {
     lx_regions a, b;
     lx_regions_init(&a);
     lx_regions_init(&b);
-    lx_error err = {{0}};
+    lx_error err = {0};
     for (int i = 0; i < 6; i++) {
         assert_int_equal(lx_regions_parse_tsv(&a, A.buf[i], A.len[i], &err), 0);
         assert_int_equal(lx_regions_parse_tsv(&b, B.buf[i], B.len[i], &err), 0);
@@ -89,7 +89,7 @@ static void test_attach_exact(void **state) {
     read_lines(fixture("features.tsv"), &A);
     lx_regions g;
     lx_regions_init(&g);
-    lx_error err = {{0}};
+    lx_error err = {0};
     for (int i = 0; i < 6; i++) {
         assert_int_equal(lx_regions_parse_tsv(&g, A.buf[i], A.len[i], &err), 0);
         lx_record r;
@@ -140,7 +140,7 @@ static void test_reference_inputs(void **state) {
     char ipath[4096];
     snprintf(ipath, sizeof ipath, "%s", scratch("ref.lxi"));
     const char *idx[1] = {ipath};
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_features *fs = lx_features_open(paths, idx, 1, 0, &err);
     assert_non_null(fs);
     lx_regions g;
@@ -184,7 +184,7 @@ static void test_split_lines(void **state) {
     read_lines(fixture("features.tsv"), &A);
     static const size_t sizes[] = {1, 7, 4096, 0};
     for (int s = 0; s < 4; s++) {
-        lx_error err = {{0}};
+        lx_error err = {0};
         lx_tsv *t = lx_tsv_open(fixture("features.tsv"), sizes[s], &err);
         assert_non_null(t);
         const char *line;
@@ -213,7 +213,7 @@ static void test_line_ends(void **state) {
     (void)state;
     const char *p = scratch("ends.txt");
     write_file(p, "a\tb\r\n\n\nc\td", 10);
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_tsv *t = lx_tsv_open(p, 2, &err);
     const char *line;
     size_t len;
@@ -250,7 +250,7 @@ static void test_index(void **state) {
     snprintf(idx, sizeof idx, "%s.lxi", tsv);
     copy_file(fixture("features.tsv"), tsv);
     unlink(idx);
-    lx_error err = {{0}};
+    lx_error err = {0};
     lx_featindex *ix = lx_featindex_open(tsv, NULL, 1000, &err);
     assert_non_null(ix);
     assert_int_equal(lx_featindex_status(ix), LX_FEATINDEX_BUILT);
@@ -354,7 +354,7 @@ static void test_bad_lines(void **state) {
     size_t n = A.len[2];
     lx_regions g;
     lx_regions_init(&g);
-    lx_error err = {{0}};
+    lx_error err = {0};
     assert_int_equal(lx_regions_parse_tsv(&g, l, n, &err), 0);
     float W = (float)g.img_w, H = (float)g.img_h;
 
@@ -397,7 +397,7 @@ static void test_bad_lines(void **state) {
 static void test_keys(void **state) {
     (void)state;
     char buf[64];
-    lx_error err = {{0}};
+    lx_error err = {0};
     json_t *i = json_integer(42), *s = json_string("42"), *r = json_real(42.0);
     assert_int_equal(lx_regions_key(i, buf, sizeof buf, &err), 2);
     assert_string_equal(buf, "42");
@@ -419,7 +419,7 @@ static void test_records(void **state) {
     lx_regions a, b;
     lx_regions_init(&a);
     lx_regions_init(&b);
-    lx_error err = {{0}};
+    lx_error err = {0};
     assert_int_equal(lx_regions_parse_tsv(&a, A.buf[1], A.len[1], &err), 0);
     lx_record r;
     lx_record_init(&r);

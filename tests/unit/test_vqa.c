@@ -5,7 +5,7 @@
 
 static void test_label_files(void **state) {
     (void)state;
-    lx_error err = {""};
+    lx_error err = {0};
     lx_strlist a, b;
     assert_int_equal(lx_labels_read_file(&a, fixture("labels/vqa-label2ans.json"), &err), 0);
     assert_int_equal(lx_labels_read_file(&b, fixture("labels/vqa-ans2label.json"), &err), 0);
@@ -37,7 +37,7 @@ static int from_text(lx_strlist *l, const char *text, lx_error *err) {
 
 static void test_label_errors(void **state) {
     (void)state;
-    lx_error err = {""};
+    lx_error err = {0};
     lx_strlist l;
     assert_int_equal(from_text(&l, "{\"no\": 1, \"yes\": 0}", &err), 0);
     assert_string_equal(l.items[0], "yes");
@@ -61,17 +61,17 @@ static void test_label_errors(void **state) {
 static void test_topk(void **state) {
     (void)state;
     const float logits[6] = {0.5f, 2.0f, -1.0f, 2.0f, 3.0f, 0.0f};
-    lx_vqa_pick p[8];
-    assert_int_equal(lx_vqa_topk(logits, 6, 4, LX_SCORE_SIGMOID, p), 4);
+    lx_pick p[8];
+    assert_int_equal(lx_topk(logits, 6, 4, LX_SCORE_SIGMOID, p), 4);
     size_t want[4] = {4, 1, 3, 0}; /* tie 1/3: lower label first */
     for (int i = 0; i < 4; i++) {
-        assert_int_equal(p[i].label, want[i]);
+        assert_int_equal(p[i].index, want[i]);
         assert_true(p[i].logit == logits[want[i]]);
         assert_true(fabs(p[i].score - 1.0 / (1.0 + exp(-logits[want[i]]))) < 1e-7);
     }
     /* k larger than n: everything, sorted */
-    assert_int_equal(lx_vqa_topk(logits, 6, 8, LX_SCORE_SOFTMAX, p), 6);
-    assert_int_equal(p[5].label, 2);
+    assert_int_equal(lx_topk(logits, 6, 8, LX_SCORE_SOFTMAX, p), 6);
+    assert_int_equal(p[5].index, 2);
     double sum = 0, z = 0;
     for (int i = 0; i < 6; i++) {
         sum += p[i].score;
@@ -81,19 +81,19 @@ static void test_topk(void **state) {
     assert_true(fabs(p[0].score - exp(3.0) / z) < 1e-7);
     /* large logits do not overflow the softmax */
     const float big[3] = {1000.0f, 999.0f, -1000.0f};
-    assert_int_equal(lx_vqa_topk(big, 3, 1, LX_SCORE_SOFTMAX, p), 1);
+    assert_int_equal(lx_topk(big, 3, 1, LX_SCORE_SOFTMAX, p), 1);
     assert_true(fabs(p[0].score - 1.0 / (1.0 + exp(-1.0))) < 1e-6);
-    assert_int_equal(lx_vqa_topk(big, 3, 0, LX_SCORE_SOFTMAX, p), 0);
+    assert_int_equal(lx_topk(big, 3, 0, LX_SCORE_SOFTMAX, p), 0);
 }
 
 static void test_picks_json(void **state) {
     (void)state;
-    lx_error err = {""};
+    lx_error err = {0};
     lx_strlist l;
     assert_int_equal(from_text(&l, "[\"yes\", \"no\", \"2\"]", &err), 0);
     const float logits[3] = {-1.0f, 1.5f, 0.25f};
-    lx_vqa_pick p[2];
-    size_t k = lx_vqa_topk(logits, 3, 2, LX_SCORE_SIGMOID, p);
+    lx_pick p[2];
+    size_t k = lx_topk(logits, 3, 2, LX_SCORE_SIGMOID, p);
     json_t *a = lx_vqa_picks_json(p, k, &l);
     char *s = json_dumps(a, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(9));
     assert_string_equal(s, "[{\"answer\":\"no\",\"label\":1,\"score\":0.817574501,\"logit\":1.5},"
@@ -101,12 +101,12 @@ static void test_picks_json(void **state) {
     free(s);
     json_decref(a);
     lx_strlist_free(&l);
-    lx_vqa_scoring sc;
-    assert_int_equal(lx_vqa_scoring_parse("softmax", &sc), 0);
+    lx_scoring sc;
+    assert_int_equal(lx_scoring_parse("softmax", &sc), 0);
     assert_int_equal(sc, LX_SCORE_SOFTMAX);
-    assert_int_equal(lx_vqa_scoring_parse("sigmoid", &sc), 0);
+    assert_int_equal(lx_scoring_parse("sigmoid", &sc), 0);
     assert_int_equal(sc, LX_SCORE_SIGMOID);
-    assert_int_equal(lx_vqa_scoring_parse("tanh", &sc), -1);
+    assert_int_equal(lx_scoring_parse("tanh", &sc), -1);
 }
 
 int main(void) {

@@ -125,7 +125,7 @@ static void test_words(void **state) {
 
 static void acc(const char *const *h, const char *pred, double want) {
     double got = -1;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(lx_vqa_accuracy(h, 10, pred, &got, &err), 0);
     if (fabs(got - want) > 1e-12)
         fail_msg("accuracy of \"%s\": got %.9f, expected %.9f", pred, got, want);
@@ -148,7 +148,7 @@ static void test_accuracy_rules(void **state) {
     acc(m3, "x", 0.9);
     const char *m4[10] = {"x", "x", "x", "x", "y", "y", "y", "y", "y", "y"};
     acc(m4, "x", 1.0);
-    lx_error err = {""};
+    lx_error err = {0};
     double a;
     assert_int_equal(lx_vqa_accuracy(mix, 0, "x", &a, &err), -1);
     assert_non_null(strstr(err.msg, "empty"));
@@ -160,7 +160,7 @@ static void test_cases(void **state) {
     assert_non_null(f);
     char line[1 << 16];
     int n = 0;
-    lx_error err = {""};
+    lx_error err = {0};
     lx_vqa_eval *ev = lx_vqa_eval_new(&err);
     assert_non_null(ev);
     while (fgets(line, sizeof line, f)) {
@@ -218,7 +218,7 @@ static void test_cases(void **state) {
 
 static void test_soft(void **state) {
     (void)state;
-    lx_error err = {""};
+    lx_error err = {0};
     json_error_t je;
     json_t *label = json_loads("{\"court\": 1.0, \"baseball\": 0.3}", 0, &je);
     double s;
@@ -252,7 +252,7 @@ static void test_soft(void **state) {
 
 static void test_add_scores(void **state) {
     (void)state;
-    lx_error err = {""};
+    lx_error err = {0};
     lx_vqa_eval *ev = lx_vqa_eval_new(&err);
     assert_int_equal(lx_vqa_eval_add_scores(ev, 1.0, 0.3, "what", "other", &err), 0);
     assert_int_equal(lx_vqa_eval_add_scores(ev, -1, 0.9, "how many", "number", &err), 0);

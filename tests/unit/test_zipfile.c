@@ -21,7 +21,7 @@ static void check_archive(int zip64) {
     gbuf g = {0};
     build(&g, zip64);
     lx_zip z;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(lx_zip_open(&z, g.b, g.n, &err), 0);
     assert_int_equal(z.n, 3);
     const lx_zip_entry *e = lx_zip_find(&z, "arch/data.pkl");
@@ -61,7 +61,7 @@ static void test_truncated_everywhere(void **state) {
             uint8_t *copy = malloc(n ? n : 1);   /* exact size: ASan sees any overrun */
             memcpy(copy, g.b, n);
             lx_zip z;
-            lx_error err = {""};
+            lx_error err = {0};
             int rc = lx_zip_open(&z, copy, n, &err);
             assert_int_equal(rc, -1);
             assert_true(err.msg[0] != 0);
@@ -83,7 +83,7 @@ static void test_corrupt_bytes(void **state) {
             memcpy(copy, g.b, g.n);
             copy[i] = v == 0 ? 0xFF : v == 1 ? 0x00 : (uint8_t)(copy[i] + 1);
             lx_zip z;
-            lx_error err = {""};
+            lx_error err = {0};
             if (lx_zip_open(&z, copy, g.n, &err) == 0) {
                 for (size_t k = 0; k < z.n; k++) {
                     const void *d;
@@ -107,7 +107,7 @@ static void test_bad_central_directory(void **state) {
     gbuf g = {0};
     build(&g, 0);
     lx_zip z;
-    lx_error err = {""};
+    lx_error err = {0};
     size_t e = eocd_of(&g);
     uint8_t *b = g.b;
 
@@ -175,7 +175,7 @@ static void test_lying_deflate(void **state) {
     gbuf g = {0};
     build(&g, 1);
     lx_zip z;
-    lx_error err = {""};
+    lx_error err = {0};
     assert_int_equal(lx_zip_open(&z, g.b, g.n, &err), 0);
     lx_zip_entry *e = (lx_zip_entry *)lx_zip_find(&z, "arch/data/0");
     const void *d;

@@ -1,4 +1,5 @@
-/* Helpers shared by the cmocka unit tests. */
+/* Helpers shared by the cmocka unit tests, which also see the library's internal
+ * headers (they test its pieces on their own). */
 #ifndef LX_TESTUTIL_H
 #define LX_TESTUTIL_H
 #include <stdarg.h>
@@ -11,6 +12,10 @@
 #include <cmocka.h>
 #include <unistd.h>
 #include "lx.h"
+#include "bytes.h"
+#include "ckpt/ckpt.h"
+#include "internal.h"
+#include "schema.h"
 
 /* Absolute path of a fixture: $LX_FIXTURES/rel (set by tests/run-tests). */
 static inline const char *fixture(const char *rel) {

@@ -238,13 +238,42 @@ void lx_gemm_w16f32_avx2(int m, int n, int k, const float *a, size_t lda, const 
           accumulate);
 }
 
-/* dst[i] = src[i] rounded to bf16 (math_avx2.h's rounding, bit for bit lx_f32_to_bf16)
- * and widened back: lx_bf16_to_f32(lx_f32_to_bf16(src[i])). */
-void lx_gemm_round_f32_avx2(float *dst, const float *src, int n) {
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m128i h = lx_round_bf16_x8(_mm256_loadu_ps(src + i));
-        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+/* ctx[lq, dh] = p v for one attention head (at 20-36 rows by 64, OpenBLAS's per-call cost
+ * was most of the time): for 2 rows of p and 32 columns of v at a time, p[i][j] is
+ * broadcast and multiplied into the 4 vectors of v's row j (8 accumulators, 4 v vectors
+ * and a broadcast: 13 of the 16 registers).  Each sum runs over j in order, whatever the
+ * tile: the same bits for a row alone or with others.  Columns past dh are neither read
+ * nor written (load8 / store8). */
+void lx_gemm_pv_avx2(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
+                     size_t ldv, float *ctx, size_t ldc) {
+    for (int i0 = 0; i0 < lq; i0 += 2) {
+        int two = lq - i0 >= 2;
+        const float *p0 = p + (size_t)i0 * ldp, *p1 = two ? p0 + ldp : p0;
+        for (int d0 = 0; d0 < dh; d0 += 32) {
+            /* values left in each of the block's 4 vectors (0: none) */
+            size_t l[4];
+            for (int q = 0; q < 4; q++) l[q] = dh - d0 - 8 * q > 0 ? (size_t)(dh - d0 - 8 * q) : 0;
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00,
+                   a11 = a00, a12 = a00, a13 = a00;
+            for (int j = 0; j < lk; j++) {
+                const float *vj = v + (size_t)j * ldv + d0;
+                __m256 y0 = lx_load8(vj, l[0]), y1 = lx_load8(vj + 8, l[1]), y2 = lx_load8(vj + 16, l[2]),
+                       y3 = lx_load8(vj + 24, l[3]);
+                __m256 b = _mm256_broadcast_ss(p0 + j);
+                a00 = _mm256_fmadd_ps(b, y0, a00), a01 = _mm256_fmadd_ps(b, y1, a01);
+                a02 = _mm256_fmadd_ps(b, y2, a02), a03 = _mm256_fmadd_ps(b, y3, a03);
+                b = _mm256_broadcast_ss(p1 + j);
+                a10 = _mm256_fmadd_ps(b, y0, a10), a11 = _mm256_fmadd_ps(b, y1, a11);
+                a12 = _mm256_fmadd_ps(b, y2, a12), a13 = _mm256_fmadd_ps(b, y3, a13);
+            }
+            float *c0 = ctx + (size_t)i0 * ldc + d0;
+            lx_store8(c0, l[0], a00), lx_store8(c0 + 8, l[1], a01);
+            lx_store8(c0 + 16, l[2], a02), lx_store8(c0 + 24, l[3], a03);
+            if (two) {
+                float *c1 = c0 + ldc;
+                lx_store8(c1, l[0], a10), lx_store8(c1 + 8, l[1], a11);
+                lx_store8(c1 + 16, l[2], a12), lx_store8(c1 + 24, l[3], a13);
+            }
+        }
     }
-    for (; i < n; i++) dst[i] = lx_bf16_to_f32(lx_f32_to_bf16(src[i]));
 }

@@ -32,7 +32,6 @@
 #include <immintrin.h>
 #include <string.h>
 #include "../gemm.h"
-#include "bf16_avx512.h"
 #include "math_avx512.h"
 
 /* Bytes of A rows per block and of W rows per panel, both kept in a 1 MB L2 (smaller A
@@ -705,12 +704,55 @@ void lx_gemm_f32packed_avx512(int m, int n, int k, const float *a, size_t lda, c
     }
 }
 
-/* ---- rounding A to bf16 -------------------------------------------------- */
+/* ctx[i][0..dh) = sum_j p[i][j] v[j][0..dh) for i < lq: 4 rows of p x 64 columns of v per
+ * step, 16 named accumulators (so that gcc keeps them in registers): each v row is loaded
+ * once per 4 rows and each p value broadcast, summed in the order j = 0, 1, ....  Rows
+ * past lq repeat the last row and are not stored; columns past dh are masked. */
+#define CTX_ROW(i)                                                                        \
+    do {                                                                                  \
+        __m512 b_ = _mm512_set1_ps(p##i[j]);                                              \
+        a##i##0 = _mm512_fmadd_ps(b_, y0, a##i##0);                                       \
+        a##i##1 = _mm512_fmadd_ps(b_, y1, a##i##1);                                       \
+        a##i##2 = _mm512_fmadd_ps(b_, y2, a##i##2);                                       \
+        a##i##3 = _mm512_fmadd_ps(b_, y3, a##i##3);                                       \
+    } while (0)
+#define CTX_STORE(i)                                                                      \
+    do {                                                                                  \
+        if (i < mr) {                                                                     \
+            float *c_ = ctx + (size_t)(i0 + i) * ldc + d0;                                \
+            _mm512_mask_storeu_ps(c_, k0, a##i##0);                                       \
+            _mm512_mask_storeu_ps(c_ + 16, k1, a##i##1);                                  \
+            _mm512_mask_storeu_ps(c_ + 32, k2, a##i##2);                                  \
+            _mm512_mask_storeu_ps(c_ + 48, k3, a##i##3);                                  \
+        }                                                                                 \
+    } while (0)
 
-void lx_gemm_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad) {
-    for (int i = 0; i < n; i += 16) {
-        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
-        _mm256_mask_storeu_epi16(dst + i, m, lx_round_bf16_x16(_mm512_maskz_loadu_ps(m, src + i)));
+void lx_gemm_pv_avx512(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
+                       size_t ldv, float *ctx, size_t ldc) {
+    for (int i0 = 0; i0 < lq; i0 += 4) {
+        int mr = lq - i0 < 4 ? lq - i0 : 4;
+        const float *p0 = p + (size_t)i0 * ldp, *p1 = mr > 1 ? p0 + ldp : p0,
+                    *p2 = mr > 2 ? p1 + ldp : p1, *p3 = mr > 3 ? p2 + ldp : p2;
+        for (int d0 = 0; d0 < dh; d0 += 64) {
+            __mmask16 k0 = lx_lanes16(dh - d0), k1 = lx_lanes16(dh - d0 - 16), k2 = lx_lanes16(dh - d0 - 32),
+                      k3 = lx_lanes16(dh - d0 - 48);
+            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00,
+                   a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00,
+                   a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+            for (int j = 0; j < lk; j++) {
+                const float *vj = v + (size_t)j * ldv + d0;
+                __m512 y0 = _mm512_maskz_loadu_ps(k0, vj), y1 = _mm512_maskz_loadu_ps(k1, vj + 16),
+                       y2 = _mm512_maskz_loadu_ps(k2, vj + 32),
+                       y3 = _mm512_maskz_loadu_ps(k3, vj + 48);
+                CTX_ROW(0);
+                CTX_ROW(1);
+                CTX_ROW(2);
+                CTX_ROW(3);
+            }
+            CTX_STORE(0);
+            CTX_STORE(1);
+            CTX_STORE(2);
+            CTX_STORE(3);
+        }
     }
-    if (n < npad) memset(dst + n, 0, (size_t)(npad - n) * 2);
 }

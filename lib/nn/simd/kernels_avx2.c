@@ -1,7 +1,7 @@
 /*
- * kernels_avx2.c — AVX2 + FMA + F16C versions of the elementwise kernels of lib/kernels.c
+ * kernels_avx2.c — AVX2 + FMA + F16C versions of the elementwise kernels of lib/nn/kernels.c
  * (GELU, GELU into bf16, masked softmax, residual + LayerNorm, bf16 rounding, widening)
- * and of attention's p v, for CPUs without AVX-512 (Zen 3, most laptops).  Compiled with -mavx2 -mfma -mf16c (see
+ * for CPUs without AVX-512 (Zen 3, most laptops).  Compiled with -mavx2 -mfma -mf16c (see
  * the Makefile) and called only when the isa level is at least LX_ISA_AVX2.
  *
  * They are 8-lane ports of kernels_avx512.c: the same algorithms, and the vector exp,
@@ -20,24 +20,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include "../../bytes.h"
 #include "../kernels.h"
 #include "math_avx2.h"
 
-/* The lane mask (all ones in a lane that holds a value) of the first min(left, 8) lanes. */
-static inline __m256i lanes(size_t left) {
-    static const int32_t m[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-    return _mm256_loadu_si256((const __m256i *)(m + 8 - (left < 8 ? left : 8)));
-}
-
-/* 8 floats at p of which left (> 0) remain: lanes past them read as 0. */
-static inline __m256 load8(const float *p, size_t left) {
-    return left >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lanes(left));
-}
-
-static inline void store8(float *p, size_t left, __m256 v) {
-    if (left >= 8) _mm256_storeu_ps(p, v);
-    else _mm256_maskstore_ps(p, lanes(left), v);
-}
 
 /* 8 bf16 values to dst, of which left (> 0) remain. */
 static inline void store8_u16(uint16_t *dst, size_t left, __m128i h) {
@@ -81,30 +67,30 @@ void lx_k_widen_f16_avx2(float *dst, const uint16_t *src, size_t n) {
     if (i < n) { /* vcvtph2ps on the tail too (it quiets signalling NaNs; lx_f16_to_f32 does not) */
         uint16_t buf[8] = {0};
         memcpy(buf, src + i, (n - i) * sizeof *src);
-        store8(dst + i, n - i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)buf)));
+        lx_store8(dst + i, n - i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)buf)));
     }
 }
 
 /* GELU: lx_gelu_x8 in math_avx2.h. */
 void lx_k_gelu_avx2(float *x, const float *b, size_t n) {
     for (size_t i = 0; i < n; i += 8) {
-        __m256 v = load8(x + i, n - i);
-        if (b) v = _mm256_add_ps(v, load8(b + i, n - i));
-        store8(x + i, n - i, lx_gelu_x8(v));
+        __m256 v = lx_load8(x + i, n - i);
+        if (b) v = _mm256_add_ps(v, lx_load8(b + i, n - i));
+        lx_store8(x + i, n - i, lx_gelu_x8(v));
     }
 }
 
 void lx_k_gelu_bf16_avx2(uint16_t *dst, const float *x, const float *b, size_t n) {
     for (size_t i = 0; i < n; i += 8) {
-        __m256 v = load8(x + i, n - i);
-        if (b) v = _mm256_add_ps(v, load8(b + i, n - i));
+        __m256 v = lx_load8(x + i, n - i);
+        if (b) v = _mm256_add_ps(v, lx_load8(b + i, n - i));
         store8_u16(dst + i, n - i, lx_round_bf16_x8(lx_gelu_x8(v)));
     }
 }
 
 void lx_k_round_bf16_avx2(uint16_t *dst, const float *src, int n, int npad) {
     for (int i = 0; i < n; i += 8)
-        store8_u16(dst + i, (size_t)(n - i), lx_round_bf16_x8(load8(src + i, (size_t)(n - i))));
+        store8_u16(dst + i, (size_t)(n - i), lx_round_bf16_x8(lx_load8(src + i, (size_t)(n - i))));
     if (n < npad) memset(dst + n, 0, (size_t)(npad - n) * sizeof *dst);
 }
 
@@ -117,43 +103,43 @@ void lx_k_softmax_masked_avx2(float *s, const float *mask, float scale, int n) {
     __m256 ninf = _mm256_set1_ps(-INFINITY), mx = ninf, sc = _mm256_set1_ps(scale);
     for (int j = 0; j < n; j += 8) {
         size_t left = (size_t)(n - j);
-        __m256 v = _mm256_mul_ps(load8(s + j, left), sc);
-        if (mask) v = _mm256_add_ps(v, load8(mask + j, left));
-        store8(s + j, left, v);
-        if (left < 8) v = _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(lanes(left)));
+        __m256 v = _mm256_mul_ps(lx_load8(s + j, left), sc);
+        if (mask) v = _mm256_add_ps(v, lx_load8(mask + j, left));
+        lx_store8(s + j, left, v);
+        if (left < 8) v = _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(lx_lanes8(left)));
         mx = _mm256_max_ps(mx, v);
     }
     __m256 m = _mm256_set1_ps(hmax8(mx)), sum = _mm256_setzero_ps();
     for (int j = 0; j < n; j += 8) {
         size_t left = (size_t)(n - j);
-        __m256 y = _mm256_sub_ps(load8(s + j, left), m);
+        __m256 y = _mm256_sub_ps(lx_load8(s + j, left), m);
         __m256 keep = _mm256_cmp_ps(y, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
-        if (left < 8) keep = _mm256_and_ps(keep, _mm256_castsi256_ps(lanes(left)));
+        if (left < 8) keep = _mm256_and_ps(keep, _mm256_castsi256_ps(lx_lanes8(left)));
         __m256 e = _mm256_and_ps(keep, lx_exp_neg_x8(y));
-        store8(s + j, left, e);
+        lx_store8(s + j, left, e);
         sum = _mm256_add_ps(sum, e);
     }
     __m256 inv = _mm256_set1_ps(1.0f / hsum8(sum));
     for (int j = 0; j < n; j += 8) {
         size_t left = (size_t)(n - j);
-        store8(s + j, left, _mm256_mul_ps(load8(s + j, left), inv));
+        lx_store8(s + j, left, _mm256_mul_ps(lx_load8(s + j, left), inv));
     }
 }
 
 /* One step of LayerNorm's first pass: v = x + r + rb on 8 values (left > 0 of them real,
  * the rest 0), written back to x. */
 static inline __m256 add_row8(float *x, const float *r, const float *rb, size_t left) {
-    __m256 v = load8(x, left);
-    if (r) v = _mm256_add_ps(v, load8(r, left));
-    if (rb) v = _mm256_add_ps(v, load8(rb, left));
-    store8(x, left, v);
+    __m256 v = lx_load8(x, left);
+    if (r) v = _mm256_add_ps(v, lx_load8(r, left));
+    if (rb) v = _mm256_add_ps(v, lx_load8(rb, left));
+    lx_store8(x, left, v);
     return v;
 }
 
 /* 8 values of a row less its mean, 0 in the lanes past the row's end. */
 static inline __m256 dev8(const float *x, size_t left, __m256 mean) {
-    __m256 d = _mm256_sub_ps(load8(x, left), mean);
-    return left >= 8 ? d : _mm256_and_ps(d, _mm256_castsi256_ps(lanes(left)));
+    __m256 d = _mm256_sub_ps(lx_load8(x, left), mean);
+    return left >= 8 ? d : _mm256_and_ps(d, _mm256_castsi256_ps(lx_lanes8(left)));
 }
 
 /* Row by row: x <- LayerNorm(x + r + rb) with gamma g and beta b (r, rb may be NULL), the
@@ -189,48 +175,19 @@ void lx_k_add_layernorm_avx2(float *x, const float *r, const float *rb, int m, i
         __m256 inv = _mm256_set1_ps(1.0f / sqrtf(var + eps));
         for (int j = 0; j < n; j += 8) {
             size_t left = (size_t)(n - j);
-            __m256 d = _mm256_mul_ps(_mm256_sub_ps(load8(row + j, left), mean), inv);
-            store8(row + j, left, _mm256_fmadd_ps(d, load8(g + j, left), load8(b + j, left)));
+            __m256 d = _mm256_mul_ps(_mm256_sub_ps(lx_load8(row + j, left), mean), inv);
+            lx_store8(row + j, left, _mm256_fmadd_ps(d, lx_load8(g + j, left), lx_load8(b + j, left)));
         }
     }
 }
 
-/* ctx[lq, dh] = p v for one attention head (at 20-36 rows by 64, OpenBLAS's per-call cost
- * was most of the time): for 2 rows of p and 32 columns of v at a time, p[i][j] is
- * broadcast and multiplied into the 4 vectors of v's row j (8 accumulators, 4 v vectors
- * and a broadcast: 13 of the 16 registers).  Each sum runs over j in order, whatever the
- * tile: the same bits for a row alone or with others.  Columns past dh are neither read
- * nor written (load8 / store8). */
-void lx_k_attn_ctx_avx2(int lq, int lk, int dh, const float *p, size_t ldp, const float *v,
-                        size_t ldv, float *ctx, size_t ldc) {
-    for (int i0 = 0; i0 < lq; i0 += 2) {
-        int two = lq - i0 >= 2;
-        const float *p0 = p + (size_t)i0 * ldp, *p1 = two ? p0 + ldp : p0;
-        for (int d0 = 0; d0 < dh; d0 += 32) {
-            /* values left in each of the block's 4 vectors (0: none) */
-            size_t l[4];
-            for (int q = 0; q < 4; q++) l[q] = dh - d0 - 8 * q > 0 ? (size_t)(dh - d0 - 8 * q) : 0;
-            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00,
-                   a11 = a00, a12 = a00, a13 = a00;
-            for (int j = 0; j < lk; j++) {
-                const float *vj = v + (size_t)j * ldv + d0;
-                __m256 y0 = load8(vj, l[0]), y1 = load8(vj + 8, l[1]), y2 = load8(vj + 16, l[2]),
-                       y3 = load8(vj + 24, l[3]);
-                __m256 b = _mm256_broadcast_ss(p0 + j);
-                a00 = _mm256_fmadd_ps(b, y0, a00), a01 = _mm256_fmadd_ps(b, y1, a01);
-                a02 = _mm256_fmadd_ps(b, y2, a02), a03 = _mm256_fmadd_ps(b, y3, a03);
-                b = _mm256_broadcast_ss(p1 + j);
-                a10 = _mm256_fmadd_ps(b, y0, a10), a11 = _mm256_fmadd_ps(b, y1, a11);
-                a12 = _mm256_fmadd_ps(b, y2, a12), a13 = _mm256_fmadd_ps(b, y3, a13);
-            }
-            float *c0 = ctx + (size_t)i0 * ldc + d0;
-            store8(c0, l[0], a00), store8(c0 + 8, l[1], a01);
-            store8(c0 + 16, l[2], a02), store8(c0 + 24, l[3], a03);
-            if (two) {
-                float *c1 = c0 + ldc;
-                store8(c1, l[0], a10), store8(c1 + 8, l[1], a11);
-                store8(c1 + 16, l[2], a12), store8(c1 + 24, l[3], a13);
-            }
-        }
+/* dst[i] = src[i] rounded to bf16 (math_avx2.h's rounding, bit for bit lx_f32_to_bf16)
+ * and widened back: lx_bf16_to_f32(lx_f32_to_bf16(src[i])). */
+void lx_k_round_f32_avx2(float *dst, const float *src, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = lx_round_bf16_x8(_mm256_loadu_ps(src + i));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
+    for (; i < n; i++) dst[i] = lx_bf16_to_f32(lx_f32_to_bf16(src[i]));
 }

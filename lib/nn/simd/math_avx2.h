@@ -1,8 +1,8 @@
 /*
- * math_avx2.h — exp, GELU and bf16 rounding on 8 floats in AVX2 registers, shared by the
- * kernels of lib/simd/ compiled for AVX2 (kernels_avx2.c; any AVX2 product kernel with a
- * GELU or bf16 epilogue should use these too), so that a value gets the same bits wherever
- * it is computed.  They are the 8-lane ports of math_avx512.h and bf16_avx512.h: the same
+ * math_avx2.h — exp, GELU, bf16 rounding and partial-vector loads and stores on 8 floats
+ * in AVX2 registers, shared by the kernels of lib/nn/simd/ compiled for AVX2
+ * (kernels_avx2.c, gemm_avx2.c), so that a value gets the same bits wherever it is
+ * computed.  They are the 8-lane ports of math_avx512.h: the same
  * polynomials and the same integer rounding, so the accuracy claims there hold here.
  * Include only from files compiled with -mavx2 -mfma -mf16c.
  */
@@ -10,6 +10,7 @@
 #define LX_MATH_AVX2_H
 
 #include <immintrin.h>
+#include <stdint.h>
 
 /* exp(y) for y in [-88, 0]: y = k ln2 + r with |r| <= ln2 / 2 (ln2 split in two so that
  * k ln2 is exact to f32), exp(r) by its degree-6 Taylor polynomial (relative error < 2e-7
@@ -72,6 +73,22 @@ static inline __m128i lx_round_bf16_x8(__m256 x) {
     r = _mm256_srli_epi32(r, 16);
     /* the 8 values (each < 2^16, so no saturation) into 16-bit lanes, in order */
     return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+
+/* The lane mask (all ones in a lane that holds a value) of the first min(left, 8) lanes. */
+static inline __m256i lx_lanes8(size_t left) {
+    static const int32_t m[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    return _mm256_loadu_si256((const __m256i *)(m + 8 - (left < 8 ? left : 8)));
+}
+
+/* 8 floats at p of which left (> 0) remain: lanes past them read as 0. */
+static inline __m256 lx_load8(const float *p, size_t left) {
+    return left >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, lx_lanes8(left));
+}
+
+static inline void lx_store8(float *p, size_t left, __m256 v) {
+    if (left >= 8) _mm256_storeu_ps(p, v);
+    else _mm256_maskstore_ps(p, lx_lanes8(left), v);
 }
 
 #endif

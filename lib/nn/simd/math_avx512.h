@@ -1,8 +1,9 @@
 /*
- * math_avx512.h — exp and GELU on 16 floats in AVX-512 registers, shared by the kernels of
- * lib/simd/ (softmax and GELU passes in kernels_avx512.c, the GELU epilogue of the packed
- * bf16 product in gemm_avx512.c), so that a value gets the same bits wherever GELU is
- * applied.  Include only from files compiled with the AVX-512 flags.
+ * math_avx512.h — exp, GELU, bf16 rounding and lane masks on 16 floats in AVX-512
+ * registers, shared by the kernels of lib/nn/simd/ (softmax, GELU and rounding passes in
+ * kernels_avx512.c, the GELU epilogue of the packed bf16 product in gemm_avx512.c), so
+ * that a value gets the same bits wherever it is computed.  Include only from files
+ * compiled with the AVX-512 flags.
  */
 #ifndef LX_MATH_AVX512_H
 #define LX_MATH_AVX512_H
@@ -50,6 +51,25 @@ static inline __m512 lx_gelu_x16(__m512 v) {
     __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     __m512 f = _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(2.0f), ec), ec);
     return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), f);
+}
+
+/* Nearest even, NaN kept quiet — bit for bit what lx_f32_to_bf16 gives (vcvtneps2bf16
+ * would flush subnormals, so the integer form is used). */
+static inline __m256i lx_round_bf16_x16(__m512 x) {
+    __m512i u = _mm512_castps_si512(x);
+    __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                            _mm512_set1_epi32(0x7f800000));
+    __m512i r = _mm512_add_epi32(
+        u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff),
+                            _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))));
+    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(u, _mm512_set1_epi32(0x400000)));
+    return _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16));
+}
+
+/* The lanes of a 16-float vector that hold values when left values remain (left may be
+ * negative: none). */
+static inline __mmask16 lx_lanes16(int left) {
+    return left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
 }
 
 #endif

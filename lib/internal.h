@@ -1,0 +1,159 @@
+/*
+ * internal.h — what the files of liblx share below the public header (private: not
+ * installed; the unit tests include it to test these pieces on their own).  Grouped by
+ * the file that defines them.  The network's internals are in the headers of nn/, the
+ * checkpoint readers' in ckpt/ckpt.h, the tensor schema in schema.h, bit-level
+ * encodings in bytes.h.
+ */
+#ifndef LX_INTERNAL_H
+#define LX_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "lx.h"
+
+/* ---- tensor.c -------------------------------------------------------------------- */
+
+/* Convert n f32 values into dtype (f32, f16 or bf16). */
+void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
+
+/* ---- utf8.c ---------------------------------------------------------------------- */
+
+/* Decode one code point from s[0..n) (n >= 1).  Returns its length, or 0 if invalid. */
+size_t lx_utf8_decode(const unsigned char *s, size_t n, int32_t *cp);
+/* Encode cp (a valid code point) into o (room for 4 bytes).  Returns the length. */
+size_t lx_utf8_encode(uint32_t cp, char *o);
+
+/* Offset of the first byte of s[0..n) that is not valid UTF-8 (overlong forms,
+ * surrogates and values above U+10FFFF are invalid), or (size_t)-1 if all is valid.
+ * The one UTF-8 validator of the library. */
+size_t lx_utf8_invalid(const char *s, size_t n);
+
+/* ---- record.c -------------------------------------------------------------------- */
+
+/* Make every tensor view own its data (needed before the record's buffer is reused). */
+int lx_record_own(lx_record *r, lx_error *err);
+
+/* ---- json_codec.c: a growable byte buffer and the JSON encoder ------------------ */
+
+typedef struct lx_strbuf {
+    char *data;
+    size_t len, cap;
+    int oom;                      /* set once an allocation failed; later appends are no-ops */
+} lx_strbuf;
+
+int lx_strbuf_reserve(lx_strbuf *b, size_t extra);
+void lx_strbuf_append(lx_strbuf *b, const void *p, size_t n);
+static inline void lx_strbuf_puts(lx_strbuf *b, const char *s) { lx_strbuf_append(b, s, strlen(s)); }
+static inline void lx_strbuf_putc(lx_strbuf *b, char c) { lx_strbuf_append(b, &c, 1); }
+void lx_strbuf_free(lx_strbuf *b);
+
+/* Append v as compact JSON (shortest round-trip reals, UTF-8 kept).  -1 on NaN/Inf. */
+int lx_json_append(lx_strbuf *b, const json_t *v, lx_error *err);
+/* Append a JSON string literal for s (n bytes of UTF-8). */
+void lx_json_append_string(lx_strbuf *b, const char *s, size_t n);
+/* Append a tensor as nested JSON arrays. -1 on non-finite values. */
+int lx_json_append_tensor(lx_strbuf *b, const lx_tensor *t, lx_error *err);
+/* Convert a parsed JSON value into a tensor if it is a rectangular numeric array.
+ * Returns 1 (tensor made), 0 (not a tensor, nothing done) or -1. */
+int lx_json_to_tensor(const json_t *v, lx_tensor *t, lx_error *err);
+/* Shortest decimal text that reads back (strtof) as exactly f, always with '.' or 'e'
+ * ("0.0", "1e-07", "0.1").  buf must hold 32 bytes.  Returns the length. */
+int lx_format_float(char *buf, float f);
+
+/* Encode one record into a malloc'd buffer (caller frees).  JSON: one line with "\n". */
+int lx_record_to_json(const lx_record *r, char **out, size_t *len, lx_error *err);
+/* Decode one record from JSON text (one object). */
+int lx_record_from_json(lx_record *r, const char *text, size_t len, lx_error *err);
+
+/* ---- frame.c --------------------------------------------------------------------- */
+
+int lx_record_to_frame(const lx_record *r, char **out, size_t *len, lx_error *err);
+/* Decode one whole frame: the record takes ownership of buf (64-byte aligned, from
+ * lx_aligned_alloc) and its tensors are views into it. */
+int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err);
+/* Check a frame's 24-byte prefix and return its total length. */
+int lx_frame_prefix(const void *p, uint64_t *frame_len, lx_error *err);
+#define LX_FRAME_PREFIX 24
+
+/* ---- stream.c -------------------------------------------------------------------- */
+
+/* Bytes consumed so far. */
+uint64_t lx_reader_bytes(const lx_reader *rd);
+
+/* ---- base64.c: RFC 4648 standard alphabet, '=' padding --------------------------- */
+
+size_t lx_base64_encoded_len(size_t n);                 /* 4 * ceil(n / 3) */
+/* Encode n bytes into dst (lx_base64_encoded_len(n) chars, no NUL).  Returns the count. */
+size_t lx_base64_encode(char *dst, const void *src, size_t n);
+/* Decode n chars into dst, which holds cap bytes.  Strict: n a multiple of 4, alphabet
+ * characters only, '=' only as the last one or two.  Returns the byte count, or -1
+ * naming the first bad character's position (or that cap is too small). */
+int64_t lx_base64_decode(void *dst, size_t cap, const char *src, size_t n, lx_error *err);
+
+/* ---- tsv.c ----------------------------------------------------------------------- */
+
+/* Read len bytes at offset (one pread) into the reader's buffer. */
+int lx_tsv_read_at(lx_tsv *t, uint64_t offset, size_t len, const char **line,
+                   lx_error *err);
+/* The key of a TSV line (see lx.h) into buf, and the number of fields.  A line that is
+ * not well-formed is keyed by its first field as written (the error comes when its
+ * image is parsed).  Returns the key length, or -1 for an empty or too long id. */
+int lx_tsv_line_key(const char *line, size_t len, char *buf, size_t buflen, int *nfields,
+                    lx_error *err);
+
+/* ---- featregions.c --------------------------------------------------------------- */
+
+/* Make dst a deep copy of src (dst's arrays are reused). */
+int lx_regions_copy(lx_regions *dst, const lx_regions *src, lx_error *err);
+/* Check N, D >= 1, every value finite, and each box inside the image. */
+int lx_regions_check(const lx_regions *g, lx_error *err);
+/* Read a regions record (see lx_features_add_regions), then lx_regions_check. */
+int lx_regions_from_record(lx_regions *g, const lx_record *r, lx_error *err);
+/* visual_pos from boxes [n, 4] as LXMERT's loader computes it in float32:
+ * x1/img_w, y1/img_h, x2/img_w, y2/img_h (each a float32 division). */
+void lx_regions_normalize(float *pos, const float *boxes, int64_t n, int64_t img_w,
+                          int64_t img_h);
+
+/* ---- featindex.c ----------------------------------------------------------------- */
+
+/* Open (or build) the index of tsv_path.  index_path NULL: tsv_path + ".lxi".
+ * bufsize: the read buffer for building (0: LX_TSV_BUFSIZE).  Owned. */
+lx_featindex *lx_featindex_open(const char *tsv_path, const char *index_path,
+                                size_t bufsize, lx_error *err);
+/* Find key: 1 with *offset and *len of its line, 0 when absent. */
+int lx_featindex_find(const lx_featindex *ix, const char *key, size_t keylen,
+                      uint64_t *offset, uint64_t *len);
+void lx_featindex_close(lx_featindex *ix);
+
+/* ---- featstore.c ----------------------------------------------------------------- */
+
+/* Add one regions record (lx_regions_from_record), copied into memory.  A key already
+ * added is an error. */
+int lx_features_add_record(lx_features *f, const lx_record *r, lx_error *err);
+
+/* ---- vqa.c ----------------------------------------------------------------------- */
+
+/* Answer labels from a parsed JSON value (the one parser of label lists). */
+int lx_labels_from_json(lx_strlist *l, const json_t *v, lx_error *err);
+
+/* ---- vqaeval.c: the official answer normalisation, step by step ------------------ */
+
+typedef struct lx_vqa_map {
+    const char *from, *to;
+} lx_vqa_map;
+const char *lx_vqa_punctuation(void);                 /* the 21 characters, in order */
+const lx_vqa_map *lx_vqa_number_words(size_t *n);     /* "none" -> "0" ... "ten" -> "10" */
+const char *const *lx_vqa_articles(size_t *n);        /* "a", "an", "the" */
+const lx_vqa_map *lx_vqa_contractions(size_t *n);     /* "dont" -> "don't" ... */
+/* Each returns a new malloc'd string (NULL on allocation failure).  clean: newline and
+ * tab to space, strip surrounding whitespace.  punct: the punctuation rules and the
+ * period quirk.  words: lower-case, number words, articles, contractions, single
+ * spaces.  normalize = words(punct(s)). */
+char *lx_vqa_clean(const char *s);
+char *lx_vqa_punct(const char *s);
+char *lx_vqa_words(const char *s);
+char *lx_vqa_normalize(const char *s);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * net.h — the LXMERT network's internals, shared by its files (private to liblx):
+ *
+ *   net.c          the model: one function per block of HF's modeling_lxmert.py, in its
+ *                  order and with its names, written in the operations below
+ *   net_ops.c      the operations (linear, linear + GELU, dense + residual + LayerNorm,
+ *                  attention, ...), each spread over the thread pool, and the choice of
+ *                  product kernel for each weight (gemm.h)
+ *   net_bind.c     the weights: views into the mapped .lxm, named and shaped by the
+ *                  schema (lib/schema.c)
+ *   net_check.c    a record's inputs, checked before it joins a batch
+ *   net_outputs.c  the table of outputs and the tensors a forward pass fills
+ *
+ * Batching without padding.  The records of a batch are packed, not padded: every
+ * record's language rows are stacked into one [sum L, H] matrix followed by every
+ * record's vision rows [sum N, H], so each linear layer is one product over all the rows
+ * of the batch (and the cross-attention's Q, K, V and output projections, whose weights
+ * the two directions share, one product over both modalities).  Attention is computed
+ * per record and head over that record's own rows only, so no padded key or query
+ * exists and nothing can leak between records.
+ */
+#ifndef LX_NN_NET_H
+#define LX_NN_NET_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../bytes.h"
+#include "cpu.h"
+#include "gemm.h"
+#include "lx.h"
+#include "pool.h"
+
+/* Regions a record may carry: its vision attention scores are [N, N] per thread. */
+#define LX_NET_MAX_REGIONS 4096
+
+/* ---- weights ------------------------------------------------------------------- */
+
+/* nn.Linear: y = x W^T + b.  The weight is f32 (w), or 16-bit (w16, f16 or bf16 as the
+ * file stores it) read in place by the product kernels, so that memory holds and streams
+ * half the bytes. */
+typedef struct lx_lin {
+    const float *w;               /* [out, in] f32, or NULL */
+    const uint16_t *w16;          /* [out, in] f16/bf16 when w is NULL */
+    int bf16;                     /* w16 holds bf16 (else f16) */
+    const float *b;               /* [out] or NULL */
+    int out, in;
+} lx_lin;
+
+/* nn.LayerNorm: gamma and beta [n]. */
+typedef struct lx_ln {
+    const float *g, *b;
+    int n;
+} lx_ln;
+
+/* LxmertAttention + LxmertAttentionOutput (the self-attention or cross-attention layer):
+ * query, key, value [H, H], output dense [H, H] and its LayerNorm. */
+typedef struct lx_att {
+    lx_lin query, key, value;
+    lx_lin qkv;                   /* the three as one [3H, H] product (qkv.out != 0) when
+                                   * the file stores their weights back to back, as
+                                   * lx-convert does: one pass over the input, not three */
+    lx_lin dense;
+    lx_ln ln;
+} lx_att;
+
+/* LxmertIntermediate + LxmertOutput: dense [I, H] + GELU, dense [H, I] + LayerNorm. */
+typedef struct lx_ffn {
+    lx_lin inter, out;
+    lx_ln ln;
+} lx_ffn;
+
+/* LxmertLayer (encoder.layer.i, encoder.r_layers.i). */
+typedef struct lx_layer {
+    lx_att attention;
+    lx_ffn ffn;
+} lx_layer;
+
+/* LxmertXLayer (encoder.x_layers.i). */
+typedef struct lx_xlayer {
+    lx_att visual_attention;      /* one module, used in both directions */
+    lx_att lang_self_att, visn_self_att;
+    lx_ffn lang, visn;            /* lang_inter + lang_output, visn_inter + visn_output */
+} lx_xlayer;
+
+typedef struct lx_weights {
+    lx_lin word_embeddings;             /* [vocab, H], no bias: rows looked up */
+    const float *position_embeddings;   /* [max_pos, H] */
+    const float *token_type_embeddings; /* [type_vocab, H] */
+    lx_ln emb_ln;                       /* [H] */
+    lx_lin visn_fc;                     /* [H, feat_dim] */
+    lx_ln visn_layer_norm;
+    lx_lin box_fc;                      /* [H, pos_dim] */
+    lx_ln box_layer_norm;
+    lx_layer *layer;                    /* [l_layers] */
+    lx_layer *r_layers;                 /* [r_layers] */
+    lx_xlayer *x_layers;                /* [x_layers] */
+    lx_lin pooler;                      /* [H, H] */
+    /* cls.predictions: transform dense [H, H] + GELU + LN, decoder [vocab, H] (tied to
+     * the word embeddings unless the file has its own) + bias [vocab] */
+    lx_lin mlm_transform;
+    lx_ln mlm_ln;
+    lx_lin mlm_decoder;
+    lx_lin seq_relationship;            /* [2, H] */
+    /* obj_predict_head: transform as above, decoder_dict obj/attr/feat [n, H] */
+    lx_lin obj_transform;
+    lx_ln obj_ln;
+    lx_lin obj, attr, feat;
+    /* answer_head.logit_fc: 0 Linear [2H, H], 1 GELU, 2 LayerNorm [2H], 3 Linear [labels, 2H] */
+    lx_lin qa0;
+    lx_ln qa2;
+    lx_lin qa3;
+} lx_weights;
+
+/* ---- activations --------------------------------------------------------------- */
+
+/* Rows of activations: f32 rows ld apart and, where the products that read them take
+ * bf16 (bf16 weights on the CPU's dot products), their bf16 copy h (rows ldh apart,
+ * zero padded to a multiple of 32): the operation that writes the rows writes both, so
+ * no product rounds its input in a pass of its own.  h exists only when every product
+ * of the encoder takes bf16 (lx_net.bf16_acts), so an act with h is read by such
+ * products only, and an operation may then write h alone (linear + GELU does: in the
+ * packed kernel's registers).  Model blocks never look inside. */
+typedef struct lx_act {
+    float *f;
+    size_t ld;
+    uint16_t *h;                  /* or NULL */
+    size_t ldh;
+} lx_act;
+
+/* The same rows from row r on. */
+static inline lx_act lx_act_at(const lx_act *a, int r) {
+    lx_act b = *a;
+    b.f += (size_t)r * a->ld;
+    if (b.h) b.h += (size_t)r * a->ldh;
+    return b;
+}
+
+/* Plain f32 rows (no bf16 copy). */
+static inline lx_act lx_act_f32(float *f, size_t ld) {
+    return (lx_act){f, ld, NULL, 0};
+}
+
+/* One modality's rows for each of the n records of a batch: record i's rows are
+ * base + off[i] .. base + off[i] + len[i] - 1 of the packed matrices; total rows in all. */
+typedef struct lx_rows {
+    size_t n;
+    int base, total;
+    const int *off, *len;
+} lx_rows;
+
+/* Element i of a numeric tensor, as a double. */
+static inline double lx_net_elem(const lx_tensor *t, size_t i) {
+    switch (t->dtype) {
+    case LX_F32: return ((const float *)t->data)[i];
+    case LX_F16: return lx_f16_to_f32(((const uint16_t *)t->data)[i]);
+    case LX_BF16: return lx_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    case LX_I32: return ((const int32_t *)t->data)[i];
+    case LX_I64: return (double)((const int64_t *)t->data)[i];
+    case LX_U8: return ((const uint8_t *)t->data)[i];
+    default: return NAN;
+    }
+}
+
+/* ---- run state ----------------------------------------------------------------- */
+
+/* Buffers sized from the config and the largest batch seen, reused (net.c). */
+typedef struct lx_state {
+    size_t rows_cap;              /* rows (language + vision) the buffers hold */
+    size_t vis_cap;               /* vision rows feats/pos hold */
+    size_t score_cap;             /* floats in scores */
+    size_t n_cap;                 /* records the per-record arrays hold */
+    lx_act hs;                    /* [rows, H] hidden states: language rows, then vision */
+    float *qkv;                   /* [rows, 3H]: Q | K | V of each row */
+    lx_act ctx;                   /* [rows, H] attention's output */
+    lx_act inter;                 /* [rows, I] the feed-forward's intermediate (f32 rows
+                                   * padded off a multiple of 4 KiB: lx_gemm_pad_ld) */
+    float *tmp;                   /* [rows, H] */
+    float *madd;                  /* [rows] additive mask of each row as a key */
+    float *feats;                 /* [vis, feat_dim] */
+    float *pos;                   /* [vis, pos_dim] */
+    float *scores[LX_POOL_MAX];   /* per thread: [maxLq * maxLk] */
+    float *small, *small2;        /* [n, max(2H, labels)] pooled rows and head outputs */
+    size_t small_cap;
+    int *lo, *ll, *vo, *vl;       /* per record: language offset/length, vision offset/length */
+    lx_gemm_scratch gs[LX_POOL_MAX]; /* per thread: lx_gemm's working memory */
+    float *f32pack[LX_POOL_MAX];  /* per thread: packed f32 weights for products with many
+                                   * rows on AVX-512 (lx_gemm_f32pack_bytes() each) */
+} lx_state;
+
+struct lx_net {
+    const lx_model *model;
+    lx_config cfg;
+    lx_net_opts opts;
+    int H, heads, dh, isz;        /* hidden, heads, head size, intermediate size */
+    float eps;
+    unsigned avail;               /* LX_OUT_* the file's heads allow */
+    lx_weights w;
+    lx_state s;
+    int nthreads;                 /* threads of the pool, the caller's included */
+    lx_pool pool;                 /* runs the products, attention heads, LayerNorm rows */
+    int pool_up;
+    lx_cpu cpu;                   /* which kernels this CPU runs */
+    int bf16_acts;                /* activations carry bf16 copies (lx_act.h) */
+    void **owned;                 /* f32 copies of small 16-bit tensors, fused biases */
+    size_t nowned, owned_cap;
+};
+
+/* ---- net_state.c ---------------------------------------------------------------- */
+
+/* Size the buffers for n records with rows = language + vision rows, TN of them vision,
+ * and attention maps of at most maxsc scores. */
+int lx_net_state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t maxsc,
+                         lx_error *err);
+void lx_net_state_free(lx_state *s);
+
+/* ---- net_bind.c ---------------------------------------------------------------- */
+
+/* Bind every weight of net->model by the schema's names and shapes; sets net->avail. */
+int lx_net_bind(lx_net *net, lx_error *err);
+/* Does l's product take its input rounded to bf16 (bf16 weights, not exact_bf16)? */
+int lx_net_takes_bf16(const lx_net *net, const lx_lin *l);
+
+/* ---- net_ops.c ----------------------------------------------------------------- */
+
+/* y[m, out] = x W^T + b. */
+int lx_op_linear(lx_net *net, const lx_lin *l, const lx_act *x, int m, float *y, size_t ldy,
+                 lx_error *err);
+/* y = GELU(x W^T + b) (LxmertIntermediate; also the heads' transforms). */
+int lx_op_linear_gelu(lx_net *net, const lx_lin *l, const lx_act *x, int m, lx_act *y,
+                      lx_error *err);
+/* io = LayerNorm(x W^T + b + io) (LxmertAttentionOutput, LxmertOutput). */
+int lx_op_dense_add_norm(lx_net *net, const lx_lin *dense, const lx_ln *ln, const lx_act *x,
+                         int m, lx_act *io, lx_error *err);
+/* x = LayerNorm(x) over m rows of ln->n values, with eps. */
+void lx_op_layernorm(lx_net *net, const lx_ln *ln, lx_act *x, int m, float eps);
+/* y = (a + b) / 2 over m rows of H values. */
+void lx_op_mean(lx_net *net, lx_act *y, const float *a, const float *b, int m);
+/* x = GELU(x) over m rows of n values, ld apart. */
+void lx_op_gelu(lx_net *net, float *x, int m, int n, size_t ld);
+/* Scaled dot-product attention of q's rows over k's rows, record by record and head by
+ * head: ctx = softmax(Q K^T / sqrt(dh) + mask) V from the Q | K | V rows in s.qkv and the
+ * keys' additive masks s.madd; probs (NULL, or an entry per record, NULL or [heads, Lq,
+ * Lk]) receives the probabilities. */
+void lx_op_attention(lx_net *net, const lx_rows *q, const lx_rows *k, float **probs);
+
+/* ---- net_outputs.c ------------------------------------------------------------- */
+
+/* The outputs in the order of lx_net_outputs() (HF's order). */
+enum {
+    LX_O_LANGUAGE, LX_O_VISION, LX_O_POOLED, LX_O_LANGUAGE_HS, LX_O_VISION_HS,
+    LX_O_LANGUAGE_ATT, LX_O_VISION_ATT, LX_O_CROSS_ATT, LX_O_MLM, LX_O_MATCH, LX_O_OBJ,
+    LX_O_ATTR, LX_O_FEAT, LX_O_QA, LX_O_COUNT
+};
+
+/* The output tensors of a batch: t[i * LX_O_COUNT + o] is record i's output o (no data:
+ * not asked for). */
+typedef struct lx_outs {
+    size_t n;
+    lx_tensor *t;
+    float **slot;                 /* [n] scratch for lx_outs_slots */
+} lx_outs;
+
+/* Allocate every output want asks for, shaped for each record (lang / visn rows). */
+int lx_outs_alloc(lx_outs *o, const lx_net *net, size_t n, const lx_rows *lang,
+                  const lx_rows *visn, unsigned want, lx_error *err);
+/* Record i's output k, or NULL when not asked for. */
+float *lx_outs_data(const lx_outs *o, size_t i, int k);
+/* Copy each record's hidden-state rows r into layer slot `layer` of output k. */
+void lx_outs_rows(lx_outs *o, int k, int layer, const lx_net *net, const lx_rows *r);
+/* Per record, a pointer to layer slot `layer` of output k (NULL when not asked for);
+ * NULL when no record asked for it. */
+float **lx_outs_slots(lx_outs *o, int k, int layer);
+/* Append the outputs to the records, in HF's order (the tensors move into them). */
+int lx_outs_append(lx_outs *o, lx_record *recs, lx_error *err);
+void lx_outs_free(lx_outs *o);
+
+#endif

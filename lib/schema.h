@@ -1,0 +1,67 @@
+/*
+ * schema.h — LXMERT's tensors: every name an LXMERT of a given config can carry, with its
+ * shape, its group (the backbone or a head) and its role, in the order HF lists them
+ * (lib/schema.c).  Private to liblx; the one place the names and shapes are written.
+ * It drives the converter's check (lx_schema_normalize, lx.h), the loader's check at
+ * every open (lx_schema_check), the network's binding (which takes its shapes from the
+ * checked file) and the test model generator (tests/tools/randmodel.c).
+ */
+#ifndef LX_SCHEMA_H
+#define LX_SCHEMA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "lx.h"
+
+/* The backbone is always required; each head is all-or-nothing. */
+typedef enum lx_schema_group {
+    LX_GROUP_BACKBONE, LX_GROUP_MLM, LX_GROUP_MATCH, LX_GROUP_OBJ, LX_GROUP_OBJ_OBJ,
+    LX_GROUP_OBJ_ATTR, LX_GROUP_OBJ_FEAT, LX_GROUP_QA,
+    LX_GROUP_TIED,                /* the MLM decoder's copies of what it is tied to */
+    LX_GROUP_COUNT
+} lx_schema_group;
+
+/* What a tensor is within its module (how a generator initialises it). */
+typedef enum lx_schema_role {
+    LX_ROLE_MATRIX,               /* a Linear layer's weight [out, in] */
+    LX_ROLE_BIAS,                 /* a Linear layer's bias [out] */
+    LX_ROLE_NORM_WEIGHT,          /* a LayerNorm's gamma [n] */
+    LX_ROLE_NORM_BIAS,            /* a LayerNorm's beta [n] */
+    LX_ROLE_EMBEDDING             /* an embedding table [rows, H] */
+} lx_schema_role;
+
+typedef struct lx_schema_entry {
+    char name[96];                /* HF LxmertFor... name */
+    lx_schema_group group;
+    lx_schema_role role;
+    int ndim;                     /* 1 or 2 */
+    int64_t shape[2];
+} lx_schema_entry;
+
+typedef struct lx_schema {
+    lx_schema_entry *v;           /* owned */
+    size_t n, cap;
+} lx_schema;
+
+/* Every tensor an LXMERT with config c can carry, in HF's order.  Returns 0 or -1. */
+int lx_schema_build(lx_schema *s, const lx_config *c, lx_error *err);
+void lx_schema_free(lx_schema *s);
+/* The entry called name, or NULL. */
+const lx_schema_entry *lx_schema_find(const lx_schema *s, const char *name);
+/* "backbone", "masked-LM head", ... */
+const char *lx_schema_group_name(lx_schema_group g);
+
+/* Every LXMERT naming scheme mapped to the HF LxmertFor... names: HF (lxmert.*,
+ * answer_head.*, cls.*, obj_predict_head.*), bare LxmertModel (embeddings.*, encoder.*,
+ * pooler.*), original pre-training (module.bert.*, module.cls.*, ...) and original
+ * fine-tuning (lxrt_encoder.model.bert.*, logit_fc.N.*); old LayerNorm gamma/beta become
+ * weight/bias.  Writes the HF name into buf and returns buf, or NULL when name fits no
+ * scheme. */
+const char *lx_schema_map_name(const char *name, char *buf, size_t len);
+/* Check n HF-named tensors against c (what lx_schema_normalize checks after renaming):
+ * every name known, every shape the config's, float dtypes, backbone and each present
+ * head complete (the tied decoder weight may be absent).  Returns 0 or -1. */
+int lx_schema_check(const lx_config *c, const char *const *names,
+                    const lx_tensor *const *tensors, size_t n, lx_error *err);
+
+#endif

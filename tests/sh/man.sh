@@ -181,7 +181,7 @@ for f in "$T"/ex/*.sh; do
             esac
         done
     done
-    if ! (cd "$d" && HOME=$d/home env -u LX_MODEL bash -e -o pipefail "$f") \
+    if ! (cd "$d" && HOME=$d/home env -u LX_MODEL -u BASH_ENV bash -e -o pipefail "$f") \
             > "$T/run/$ex.out" 2> "$T/run/$ex.err"; then
         err "$(printf '%s: example %s failed:\n%s\n--- its standard error:\n%s' \
             "${ex%.*}" "${ex##*.}" "$(sed 's/^/    /' "$f")" "$(tail -n 5 "$T/run/$ex.err")")"

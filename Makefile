@@ -113,8 +113,58 @@ install: all
 	install -m 755 $(TOOLS:%=$(BIN)/%) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 lib/lx.h $(DESTDIR)$(PREFIX)/include/
-	for s in 1 5 7; do for f in man/*.$$s; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done; true
+	for s in $(sort $(subst .,,$(suffix $(wildcard man/*.[1-9])))); do \
+	    install -d $(DESTDIR)$(PREFIX)/share/man/man$$s && \
+	    install -m 644 man/*.$$s $(DESTDIR)$(PREFIX)/share/man/man$$s/ || exit; \
+	done
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' lx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lx.pc
 
 clean:
 	rm -rf build build-san bin
+
+# make help: every target and the variables it reads.  Keep it in step with the targets
+# above when adding one.
+.PHONY: help
+help:
+	@echo 'Usage: make [TARGET]... [VARIABLE=VALUE]...'
+	@echo
+	@echo 'Targets:'
+	@echo '  all             (the default) build/liblx.a and the tools in bin/'
+	@echo '  check           build, then run every unit test and shell test'
+	@echo '  check-one T=NAME  only the tests whose file name contains NAME'
+	@echo '  sanitize        the tests under ASan + UBSan, built in build-san/ with -O1'
+	@echo '  bench [B=NAME]  print speed and memory figures (bench/*.sh, or those whose'
+	@echo '                  name contains NAME); asserts nothing'
+	@echo '  demo            every stage of lx on a small generated model (in demo-out/)'
+	@echo '  install         the tools, liblx.a, lx.h, lx.pc and the man pages under'
+	@echo '                  $$(DESTDIR)$$(PREFIX)'
+	@echo '  deps            install the Debian packages lx builds and tests with (root'
+	@echo '                  or sudo)'
+	@echo '  clean           remove build/, build-san/ and bin/'
+	@echo '  help            this list'
+	@echo
+	@echo 'Variables (on the command line or in the environment):'
+	@echo '  CC              the C compiler (default cc)'
+	@echo '  OPTFLAGS        optimisation flags (default -O2)'
+	@echo '  CFLAGS          compiler flags, from the environment (default $$(OPTFLAGS) -g);'
+	@echo '                  lx adds the flags it needs.  On the command line CFLAGS'
+	@echo '                  replaces those too: set OPTFLAGS there instead'
+	@echo '  LDFLAGS, LDLIBS extra linker flags and libraries, from the environment'
+	@echo '  SANITIZE=1      build with ASan + UBSan into build-san/ (what sanitize does)'
+	@echo '  T=NAME          check-one: the tests to run'
+	@echo '  B=NAME          bench: the benchmarks to run'
+	@echo '  PREFIX          install: where to install (default /usr/local)'
+	@echo '  DESTDIR         install: a staging root prepended to PREFIX (for packages)'
+	@echo '  LX_FIXTURES     check, bench: the reference fixtures (default'
+	@echo '                  ../shared/fixtures)'
+	@echo '  LX_CPU          check: the most of the CPU the tools may use (portable,'
+	@echo '                  avx2, avx512, best), to test one path'
+	@echo '  LX_BENCH_ROUNDS bench: rounds per figure, the median is printed (default 5)'
+	@echo '  LX_BENCH_DIR    bench: scratch directory (default a new /tmp/lx-bench.*)'
+	@echo '  LX_BENCH_KEEP   bench: set to keep the scratch directory'
+	@echo '  LX_BENCH_PYTHON bench: the Python with torch for the PyTorch baseline'
+	@echo '                  (default /usr/bin/python3)'
+	@echo '  LX_BENCH_ENCODE_R32, LX_BENCH_ENCODE_R1, LX_BENCH_EMBED_IMAGES,'
+	@echo '  LX_BENCH_GEMM_TIME, LX_BENCH_STREAM_REPS, LX_BENCH_TOKENIZE_N'
+	@echo '                  bench: the sizes of single benchmarks (see bench/*.sh)'
+	@echo '  LX_DEMO_DIR     demo: where its files go (default demo-out)'

@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "schema.h"
 
 enum { HEAD_QA = 1, HEAD_PRETRAIN = 2 };
 
@@ -107,137 +108,43 @@ static float unit(uint64_t *st) {
     return (float)((double)(xorshift(st) >> 11) * (2.0 / 9007199254740992.0) - 1.0);
 }
 
-/* ---- the tensor list ---------------------------------------------------------------- */
+/* ---- the tensor list: LXMERT's schema (lib/schema.c) for the chosen shape ----------- */
 
 typedef enum kind { K_MATRIX, K_BIAS, K_LN_WEIGHT, K_LN_BIAS, K_EMBED, K_CLASSIFIER } kind;
 
-typedef struct tensor {
-    char name[160];
-    int ndim;
-    int64_t dims[2];
-    kind k;
-} tensor;
-
-typedef struct tlist {
-    tensor *t;
-    size_t n, cap;
-} tlist;
-
-static void add(tlist *L, kind k, int64_t d0, int64_t d1, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void add(tlist *L, kind k, int64_t d0, int64_t d1, const char *fmt, ...) {
-    if (L->n == L->cap) {
-        L->cap = L->cap ? 2 * L->cap : 256;
-        L->t = realloc(L->t, L->cap * sizeof *L->t);
-        if (!L->t) {
-            perror("randmodel");
-            exit(1);
-        }
-    }
-    tensor *t = &L->t[L->n++];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    t->k = k;
-    t->dims[0] = d0;
-    t->dims[1] = d1;
-    t->ndim = d1 > 0 ? 2 : 1;
+/* The config of shape s (features 2048-d, boxes 4-d, 1600 objects, 400 attributes). */
+static lx_config shape_config(const shape *s, int heads) {
+    lx_config c;
+    lx_config_default(&c);
+    c.vocab_size = s->vocab;
+    c.hidden_size = s->hidden;
+    c.num_attention_heads = s->heads;
+    c.intermediate_size = s->inter;
+    c.max_position_embeddings = s->positions;
+    c.l_layers = s->l;
+    c.x_layers = s->x;
+    c.r_layers = s->r;
+    c.num_qa_labels = (heads & HEAD_QA) ? s->labels : 0;
+    return c;
 }
 
-/* A Linear(in, out) as PyTorch stores it: weight [out, in], bias [out]. */
-static void linear(tlist *L, const char *prefix, int64_t out, int64_t in, kind wk) {
-    add(L, wk, out, in, "%s.weight", prefix);
-    add(L, K_BIAS, out, 0, "%s.bias", prefix);
+/* Does the model carry entry e's group? */
+static int wanted(const lx_schema_entry *e, int heads, int labels) {
+    switch (e->group) {
+    case LX_GROUP_BACKBONE: return 1;
+    case LX_GROUP_QA: return (heads & HEAD_QA) && labels > 0;
+    case LX_GROUP_TIED: return 0; /* HF's safetensors leave the tied decoder out */
+    default: return (heads & HEAD_PRETRAIN) != 0;
+    }
 }
 
-static void layernorm(tlist *L, const char *prefix, int64_t n) {
-    add(L, K_LN_WEIGHT, n, 0, "%s.weight", prefix);
-    add(L, K_LN_BIAS, n, 0, "%s.bias", prefix);
-}
-
-/* BertAttention-style block: P.{query,key,value} under att, then P.output.dense/LayerNorm. */
-static void attention(tlist *L, const char *p, const char *att, int64_t H) {
-    char b[160];
-    static const char *const qkv[] = {"query", "key", "value"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(b, sizeof b, "%s.%s.%s", p, att, qkv[i]);
-        linear(L, b, H, H, K_MATRIX);
-    }
-    snprintf(b, sizeof b, "%s.output.dense", p);
-    linear(L, b, H, H, K_MATRIX);
-    snprintf(b, sizeof b, "%s.output.LayerNorm", p);
-    layernorm(L, b, H);
-}
-
-/* A feed-forward block: INTER.dense [I, H], OUT.dense [H, I], OUT.LayerNorm [H]. */
-static void ffn(tlist *L, const char *inter, const char *out, int64_t H, int64_t I) {
-    char b[160];
-    snprintf(b, sizeof b, "%s.dense", inter);
-    linear(L, b, I, H, K_MATRIX);
-    snprintf(b, sizeof b, "%s.dense", out);
-    linear(L, b, H, I, K_MATRIX);
-    snprintf(b, sizeof b, "%s.LayerNorm", out);
-    layernorm(L, b, H);
-}
-
-static void build_list(tlist *L, const shape *s, int heads) {
-    const int64_t H = s->hidden, I = s->inter;
-    char p[160], q[160];
-    add(L, K_EMBED, s->vocab, H, "lxmert.embeddings.word_embeddings.weight");
-    add(L, K_EMBED, s->positions, H, "lxmert.embeddings.position_embeddings.weight");
-    add(L, K_EMBED, 2, H, "lxmert.embeddings.token_type_embeddings.weight");
-    layernorm(L, "lxmert.embeddings.LayerNorm", H);
-    linear(L, "lxmert.encoder.visn_fc.visn_fc", H, 2048, K_MATRIX);
-    layernorm(L, "lxmert.encoder.visn_fc.visn_layer_norm", H);
-    linear(L, "lxmert.encoder.visn_fc.box_fc", H, 4, K_MATRIX);
-    layernorm(L, "lxmert.encoder.visn_fc.box_layer_norm", H);
-    for (int i = 0; i < s->l; i++) {
-        snprintf(p, sizeof p, "lxmert.encoder.layer.%d.attention", i);
-        attention(L, p, "self", H);
-        snprintf(p, sizeof p, "lxmert.encoder.layer.%d.intermediate", i);
-        snprintf(q, sizeof q, "lxmert.encoder.layer.%d.output", i);
-        ffn(L, p, q, H, I);
-    }
-    for (int i = 0; i < s->x; i++) {
-        static const char *const blocks[] = {"visual_attention", "lang_self_att",
-                                             "visn_self_att"};
-        for (int b = 0; b < 3; b++) {
-            snprintf(p, sizeof p, "lxmert.encoder.x_layers.%d.%s", i, blocks[b]);
-            attention(L, p, b == 0 ? "att" : "self", H);
-        }
-        snprintf(p, sizeof p, "lxmert.encoder.x_layers.%d.lang_inter", i);
-        snprintf(q, sizeof q, "lxmert.encoder.x_layers.%d.lang_output", i);
-        ffn(L, p, q, H, I);
-        snprintf(p, sizeof p, "lxmert.encoder.x_layers.%d.visn_inter", i);
-        snprintf(q, sizeof q, "lxmert.encoder.x_layers.%d.visn_output", i);
-        ffn(L, p, q, H, I);
-    }
-    for (int i = 0; i < s->r; i++) {
-        snprintf(p, sizeof p, "lxmert.encoder.r_layers.%d.attention", i);
-        attention(L, p, "self", H);
-        snprintf(p, sizeof p, "lxmert.encoder.r_layers.%d.intermediate", i);
-        snprintf(q, sizeof q, "lxmert.encoder.r_layers.%d.output", i);
-        ffn(L, p, q, H, I);
-    }
-    linear(L, "lxmert.pooler.dense", H, H, K_MATRIX);
-    if (heads & HEAD_PRETRAIN) {
-        add(L, K_BIAS, s->vocab, 0, "cls.predictions.bias");
-        linear(L, "cls.predictions.transform.dense", H, H, K_MATRIX);
-        layernorm(L, "cls.predictions.transform.LayerNorm", H);
-        linear(L, "cls.seq_relationship", 2, H, K_MATRIX);
-        linear(L, "obj_predict_head.transform.dense", H, H, K_MATRIX);
-        layernorm(L, "obj_predict_head.transform.LayerNorm", H);
-        linear(L, "obj_predict_head.decoder_dict.obj", 1600, H, K_MATRIX);
-        linear(L, "obj_predict_head.decoder_dict.attr", 400, H, K_MATRIX);
-        linear(L, "obj_predict_head.decoder_dict.feat", 2048, H, K_MATRIX);
-    }
-    if ((heads & HEAD_QA) && s->labels > 0) {
-        /* Linear(H, 2H) -> GELU -> LayerNorm(2H) -> Linear(2H, labels) */
-        linear(L, "answer_head.logit_fc.0", 2 * H, H, K_MATRIX);
-        layernorm(L, "answer_head.logit_fc.2", 2 * H);
-        linear(L, "answer_head.logit_fc.3", s->labels, 2 * H, K_CLASSIFIER);
+static kind kind_of(const lx_schema_entry *e) {
+    switch (e->role) {
+    case LX_ROLE_BIAS: return K_BIAS;
+    case LX_ROLE_NORM_WEIGHT: return K_LN_WEIGHT;
+    case LX_ROLE_NORM_BIAS: return K_LN_BIAS;
+    case LX_ROLE_EMBEDDING: return K_EMBED;
+    default: return strcmp(e->name, "answer_head.logit_fc.3.weight") ? K_MATRIX : K_CLASSIFIER;
     }
 }
 
@@ -389,7 +296,8 @@ static json_t *config_json(const shape *s, int heads) {
     return c;
 }
 
-static void write_safetensors(const char *dir, const tlist *L, uint64_t seed) {
+static void write_safetensors(const char *dir, const lx_schema *L, int heads, int labels,
+                              uint64_t seed) {
     char path[4096];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     json_t *h = json_object();
@@ -398,11 +306,12 @@ static void write_safetensors(const char *dir, const tlist *L, uint64_t seed) {
     json_object_set_new(h, "__metadata__", meta);
     uint64_t off = 0;
     for (size_t i = 0; i < L->n; i++) {
-        const tensor *t = &L->t[i];
+        const lx_schema_entry *t = &L->v[i];
+        if (!wanted(t, heads, labels)) continue;
         json_t *e = json_object(), *shp = json_array(), *offs = json_array();
-        uint64_t n = (uint64_t)t->dims[0] * (t->ndim == 2 ? (uint64_t)t->dims[1] : 1);
+        uint64_t n = (uint64_t)t->shape[0] * (t->ndim == 2 ? (uint64_t)t->shape[1] : 1);
         for (int d = 0; d < t->ndim; d++)
-            json_array_append_new(shp, json_integer(t->dims[d]));
+            json_array_append_new(shp, json_integer(t->shape[d]));
         json_array_append_new(offs, json_integer((json_int_t)off));
         json_array_append_new(offs, json_integer((json_int_t)(off + 4 * n)));
         json_object_set_new(e, "dtype", json_string("F32"));
@@ -429,15 +338,16 @@ static void write_safetensors(const char *dir, const tlist *L, uint64_t seed) {
     enum { CHUNK = 1 << 16 };
     static float buf[CHUNK];
     for (size_t i = 0; i < L->n; i++) {
-        const tensor *t = &L->t[i];
-        uint64_t n = (uint64_t)t->dims[0] * (t->ndim == 2 ? (uint64_t)t->dims[1] : 1);
+        const lx_schema_entry *t = &L->v[i];
+        if (!wanted(t, heads, labels)) continue;
+        uint64_t n = (uint64_t)t->shape[0] * (t->ndim == 2 ? (uint64_t)t->shape[1] : 1);
         uint64_t st = (fnv1a(t->name) ^ (seed * 0x9E3779B97F4A7C15ull)) | 1;
         for (int w = 0; w < 4; w++) /* decorrelate nearby seeds */
             xorshift(&st);
         while (n > 0) {
             size_t m = n < CHUNK ? (size_t)n : CHUNK;
             for (size_t j = 0; j < m; j++)
-                buf[j] = value(t->k, &st); /* little-endian hosts only (x86-64, arm64) */
+                buf[j] = value(kind_of(t), &st); /* little-endian hosts only (x86-64, arm64) */
             if (fwrite(buf, sizeof(float), m, f) != m)
                 die("cannot write", path);
             n -= m;
@@ -596,13 +506,18 @@ int main(int argc, char **argv) {
 
     if (mkdir(out, 0777) != 0 && errno != EEXIST)
         die("cannot create", out);
-    tlist L = {0};
-    build_list(&L, &s, heads);
+    lx_config cfg = shape_config(&s, heads);
+    lx_schema L;
+    lx_error err = {0};
+    if (lx_config_check(&cfg, &err) < 0 || lx_schema_build(&L, &cfg, &err) < 0) {
+        fprintf(stderr, "randmodel: %s\n", err.msg);
+        return 2;
+    }
     write_json(out, "config.json", config_json(&s, heads));
     write_vocab(out, &s, demo);
     if (s.labels > 0)
         write_json(out, "label2ans.json", labels_json(&s, demo));
-    write_safetensors(out, &L, seed);
-    free(L.t);
+    write_safetensors(out, &L, heads, s.labels, seed);
+    lx_schema_free(&L);
     return 0;
 }

@@ -1,4 +1,4 @@
-# Matrix products with 16-bit weights (lib/gemm.h) against OpenBLAS cblas_sgemm:
+# Matrix products with 16-bit weights (lib/nn/gemm.h) against OpenBLAS cblas_sgemm:
 #  (1) the machine's own large-sgemm rate (2048^3 f32, OpenBLAS's threads) — other
 #      benchmarks get the same figure from `gemmbench --sgemm-rate`;
 #  (2) GFLOP/s of lx_gemm with bf16 weights at the LXMERT-base layer shapes, M = 36 (one

@@ -669,7 +669,7 @@ static uint64_t align_up(uint64_t v) {
 /* The order tensors are laid out in the file: the dict's, except that an attention's
  * query, key and value weights are placed one after the other (then their biases), so
  * that a reader can run the three projections as one [3 H, H] product straight from the
- * mapping (lib/net.c checks the adjacency; files without it still work). */
+ * mapping (lib/nn/net_bind.c checks the adjacency; files without it still work). */
 static const char *const qkv_parts[6] = {"query.weight", "key.weight", "value.weight",
                                          "query.bias",   "key.bias",   "value.bias"};
 

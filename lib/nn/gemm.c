@@ -18,8 +18,7 @@
 #include "kernels.h"
 
 /* f32 bytes of widened weights per cblas_sgemm call on the portable path.  Large: each
- * call costs OpenBLAS a fixed overhead and a repack of A (4 MB measured 2x faster than
- * 256 KB at M = 36, and better at M = 1152 too). */
+ * call costs OpenBLAS a fixed overhead and a repack of A. */
 #define W_TILE_BYTES (4u * 1024u * 1024u)
 /* below this many multiply-adds per share lx_gemm stays on one thread (waking a pool
  * thread costs a few microseconds) */
@@ -103,8 +102,8 @@ static void bias_only(const lx_gemm_op *op, int j0, int j1) {
     }
 }
 
-/* n 16-bit values widened (the vector kernels where the CPU has them: the scalar loops
- * were 8% of a bf16 batch-32 run on AVX2). */
+/* n 16-bit values widened (vectorised where the CPU allows: on the sgemm route with many
+ * rows, widening is a visible share of the time). */
 static void widen(const lx_cpu *cpu, float *dst, const uint16_t *src, int n, int bf16) {
     lx_k_widen(dst, src, (size_t)n, bf16, cpu ? cpu->isa : LX_ISA_PORTABLE);
 }

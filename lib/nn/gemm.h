@@ -34,7 +34,7 @@
  *           rounded A (same products as the portable path).  For LX_GEMM_BF16 with
  *           M >= LX_GEMM_PACK_MIN_M (128) rows, W is first repacked in pairs (N K values
  *           per call) for a kernel that broadcasts A and needs no horizontal sums (8 rows
- *           x 32 columns per tile; ~15-25% faster there).  Each element of C is summed in
+ *           x 32 columns per tile; faster there).  Each element of C is summed in
  *           an order fixed by K and by which side of 128 rows M is: a row's result does
  *           not depend on the other rows, the column range or the threads, and batches on
  *           the same side of 128 rows give the same bits.
@@ -93,8 +93,8 @@
 /* Row stride, in floats, for a working matrix of n f32 per row that a kernel reads as A:
  * n, but 16 more when n is a multiple of 1024 (3072, the feed-forward's intermediate).
  * Rows a multiple of 4 KiB apart map to the same sets of the L1, so the rows a tile reads
- * together evict each other: the AVX2 kernel ran the feed-forward's output product 6-10%
- * faster on Zen 3 with the padding (neutral in lx-encode on AVX-512). */
+ * together evict each other (the AVX2 kernel on Zen 3 gains from the padding; AVX-512
+ * is indifferent). */
 static inline size_t lx_gemm_pad_ld(size_t n) {
     return n % 1024 ? n : n + 16;
 }

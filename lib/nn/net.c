@@ -28,7 +28,7 @@
 /* OpenBLAS (pthreads build) starts its worker threads when the library loads, and they
  * spin with sched_yield for ~2^28 cycles waiting for work that never comes here (the
  * net sets OpenBLAS to one thread and splits products over its own pool): on two cores
- * that spinning thread took ~7% off a one-record run.  OpenBLAS exports this (its fork
+ * that spinning thread slows a one-record run.  OpenBLAS exports this (its fork
  * handler calls it); weak, so another BLAS without it simply skips the call. */
 void blas_thread_shutdown_(void) __attribute__((weak));
 

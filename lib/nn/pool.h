@@ -1,9 +1,9 @@
 /*
- * pool.h — a tiny persistent thread pool (lib/pool.c).  Private to liblx.
+ * pool.h — a tiny persistent thread pool (lib/nn/pool.c).  Private to liblx.
  *
  * Why: a forward pass of LXMERT makes ~150 matrix products per record at batch 1, each
  * worth ~0.1 ms; starting and joining a pthread per product costs tens of microseconds,
- * a pool woken through a spinning flag a few.  lx_gemm (lib/gemm.h) takes one, and the
+ * a pool woken through a spinning flag a few.  lx_gemm (gemm.h) takes one, and the
  * network can use the same pool for its own loops (LayerNorm rows, attention heads).
  *
  *     lx_pool pool;

@@ -1,5 +1,5 @@
 /*
- * gemmbench — speed of the 16-bit-weight matrix products (lib/gemm.h) against OpenBLAS.
+ * gemmbench — speed of the 16-bit-weight matrix products (lib/nn/gemm.h) against OpenBLAS.
  *
  *   gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16|f32] [--time S]
  *   gemmbench --sgemm-rate [--size N]
@@ -15,7 +15,7 @@
  * lx_gemm and for cblas_sgemm on f32 weights, next to the memory's read bandwidth.
  * --kind f32 measures the f32 network's products instead (lx_k_linear_f32: our AVX-512
  * kernels, the few-row AVX2 kernel, or cblas_sgemm, as lx-encode picks them), spread over
- * the threads in 16-column chunks from a shared counter as lib/net.c does.
+ * the threads in 16-column chunks from a shared counter as lib/nn/net_ops.c does.
  * Each figure is from the fastest of repeated calls lasting at least --time seconds,
  * after one warm-up call.  Data are random; nothing is checked here
  * (tests/unit/test_gemm.c does that).

@@ -13,7 +13,7 @@
  *                   |C - sgemm| <= 1e-5 S against cblas_sgemm on the widened weights.
  *   bf16, two paths: both round A the same way, so they differ by at most
  *                   2 (K + 4) 2^-24 S (summation order only).
- * Also the thread pool of lib/pool.h that lx_gemm runs on. */
+ * Also the thread pool of lib/nn/pool.h that lx_gemm runs on. */
 #include <math.h>
 #include <cblas.h>
 #include "testutil.h"
@@ -162,7 +162,7 @@ static const int shapes[][4] = { /* m, n, k, row padding */
 };
 
 /* The library's own AVX-512 or AVX2 kernels (bit-reproducible across ranges and batches)
- * rather than cblas_sgemm on widened tiles (see path_of in lib/gemm.c). */
+ * rather than cblas_sgemm on widened tiles (see path_of in lib/nn/gemm.c). */
 static int own_kernels(const lx_cpu *cpu, lx_gemm_kind kind, int m) {
     if (cpu->isa >= LX_ISA_AVX512) return kind == LX_GEMM_BF16 || m < LX_GEMM_PACK_MIN_M;
     return cpu->isa >= LX_ISA_AVX2 && m < LX_GEMM_PACK_MIN_M;

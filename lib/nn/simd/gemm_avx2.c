@@ -1,6 +1,6 @@
 /*
  * gemm_avx2.c — AVX2 + FMA (+ F16C) kernels for C (+)= A W^T + bias with few rows of A,
- * for CPUs without AVX-512 (Zen 2/3, Intel before Ice Lake).  Declared in lib/gemm.h;
+ * for CPUs without AVX-512 (Zen 2/3, Intel before Ice Lake).  Declared in lib/nn/gemm.h;
  * lib/gemm.c and lib/kernels.c choose them at run time (lx_gemm_caps.avx2).  Compiled
  * with -mavx2 -mfma -mf16c; nothing here runs unless the caps say so.
  *
@@ -15,8 +15,8 @@
  * the W vector in use: 15 of the 16 registers.  Per 8 values of K that is 8 loads for
  * 12 FMAs.  The shape is for Zen 2/3's L1 (32 KB) and L2 bandwidth: A (36 rows of 768
  * f32 = 110 KB) cannot stay in L1, so it streams from L2 once per W tile, and a tile
- * that needs fewer A vectors per FMA goes further (4 x 3, which reads A twice as often,
- * ran at about 70 GFLOP/s of one core's ~101 peak).  At the end each A row's six
+ * that needs fewer A vectors per FMA goes further (4 x 3 reads A twice as often and
+ * is slower).  At the end each A row's six
  * accumulators are summed by a horizontal-add tree into C[i][j0..j0+5].
  *
  * 16-bit weights are widened once per W tile into an f32 buffer in L1 (a shift for
@@ -97,9 +97,8 @@ static inline void store_row(__m128 lo, __m128 hi, const tile_out *o, int i) {
 }
 
 /* v stays in a register: gcc would otherwise fold each W load into both FMAs that use
- * it as a memory operand, and two loads of every W vector made the loop load bound (14
- * loads for 12 FMAs ran at about 47 GFLOP/s on Zen 3; 8 loads, at 75-85, of a peak of
- * about 101 per core). */
+ * it as a memory operand, and two loads of every W vector (14 loads for 12 FMAs rather
+ * than 8) make the loop load bound on Zen 3. */
 #define IN_REG(v) __asm__("" : "+x"(v))
 
 /* W row j's vector against the two A rows (a0_, a1_ of STEP). */

@@ -1,8 +1,8 @@
 /*
- * gemm_avx512.c — AVX-512 microkernels for C (+)= A W^T + bias with 16-bit weights
- * (declared in lib/gemm.h; lib/gemm.c chooses them at run time).  Compiled with
- * -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma; nothing here runs unless
- * the caller's lx_gemm_caps says the CPU has those instructions.
+ * gemm_avx512.c — AVX-512 microkernels for C (+)= A W^T + bias with 16-bit and f32
+ * weights, and attention's p v (declared in lib/nn/gemm.h; gemm.c chooses them at run
+ * time).  Compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma;
+ * nothing here runs unless the caller's lx_cpu says the CPU has those instructions.
  *
  * Layout.  Both A [M, K] and W [N, K] are read along K (W as PyTorch stores it, so the
  * mapped weights are used in place, never repacked).  A tile is 4 rows of A x 4 rows of
@@ -21,8 +21,8 @@
  * against the whole group in turn (so it is read once per group, not once per W tile:
  * at batch 1, A's misses to L2 were what held the weight stream back) and the A tiles
  * forward for one group, backward for the next; a long K (3072) is cut into blocks so
- * that a tile's 4 rows of W and of A fit in L1 together (16 KB each; at 36 rows, K =
- * 3072 went from 105 to 118 GFLOP/s on one core).  With M = 20..36 the whole
+ * that a tile's 4 rows of W and of A fit in L1 together (16 KB each).  With M = 20..36
+ * the whole
  * of A is one block: every weight streams from memory once (prefetched one group ahead,
  * the A tiles of the current one taking turns; see drive), so batch 1 runs as fast as
  * the weights arrive or the dot products issue, whichever is slower.  Edge tiles (fewer
@@ -34,25 +34,22 @@
 #include "../gemm.h"
 #include "math_avx512.h"
 
-/* Bytes of A rows per block and of W rows per panel, both kept in a 1 MB L2 (smaller A
- * blocks meant for L1 measured no faster: the W tile stays in L1 across the A tiles). */
+/* Bytes of A rows per block and of W rows per panel, both kept in a 1 MB L2 (A blocks
+ * small enough for L1 gain nothing: the W tile stays in L1 across the A tiles). */
 #define A_BLOCK_BYTES (256u * 1024u)
 #define W_PANEL_BYTES (256u * 1024u)
 /* How many 4-row W tiles ahead the far prefetch into L2 runs (see PREFETCH_W) */
 #define W_FAR_TILES 4
 /* Bytes of W (4-row tiles, one K block) an A tile meets in turn before the next A tile:
- * 2 tiles of f32 or 4 of bf16 at K = 768.  lx-encode at batch 1 on Zen 5 (alternated
- * runs, medians of per-round ratios): bf16 1.098x with 24 KB, 1.091x with 32 KB, 1.041x
- * with 48 KB, 1.068x with 4 tiles whatever the size; f32 1.00-1.03x (24 or 32 KB).  K =
- * 3072 in bf16 is two blocks of 1536: 2 tiles (1.004x against 1, as neutral). */
+ * 2 tiles of f32 or 4 of bf16 at K = 768, small enough to leave room in L1 for the A
+ * tile and the next group's prefetch (docs/performance.md has the sizes measured). */
 #define W_GROUP_BYTES (24u * 1024u)
 #define W_GROUP_MAX 8
 
 /* v[4*j + i] holds the partial sums of C[i][j]; returns lane 4*i + j = sum of v[4*j+i].
  * The loops are unrolled by pragma: at -O2 gcc kept v, x and y as arrays on the stack,
  * so every tile ended by spilling its 16 accumulators and running the tree through
- * store-to-load forwarding (unrolled, all stays in registers: 4-5% faster at batch 1 on
- * Zen 5, f32 and bf16, with the same bits). */
+ * store-to-load forwarding; unrolled, all stays in registers (the same bits). */
 static inline __m512 reduce16(const __m512 *v) {
     __m512 x[8], y[4], z[2];
     /* lanes of 128 bits: x[p] = [v2p.L0+L2, v2p.L1+L3, v2p+1.L0+L2, v2p+1.L1+L3] */
@@ -121,9 +118,8 @@ typedef void (*tile_fn)(const void *const a[4], const uint16_t *const w[4], int 
  * kernel prefetching the next W tile.  The A tiles against one W tile share that
  * prefetching evenly: with P of them, tile t fetches cache lines t, t + P, ... of each
  * next W row, so the lines are requested at an even pace through the whole W tile.
- * (The first A tile fetching all of them — 96 lines of bf16, 192 of f32 — queued more
- * misses than the core tracks, and that tile ran 4-5x slower than the others: at batch 1
- * the memory stream stalled and then idled.)  a has rows of a_row_bytes apart and
+ * (The first A tile fetching all of them queues more misses than the core tracks: that
+ * tile stalls, and the memory stream then idles.)  a has rows of a_row_bytes apart and
  * elements of a_elem_bytes. */
 static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char *a,
                   size_t a_row_bytes, size_t a_elem_bytes, const char *w, size_t ldw,
@@ -217,12 +213,10 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
     (c0##J = OP(c0##J, x0, y), c1##J = OP(c1##J, x1, y), c2##J = OP(c2##J, x2, y),       \
      c3##J = OP(c3##J, x3, y))
 /* Called once per cache line of each W row; pfc counts down to this tile's lines.  The
- * hint is NTA: these lines are used by this pass over the A tiles and never again (one
- * core streaming at 20 rows: 110 -> 117-128 GFLOP/s against T0).  Prefetches into L1
- * wait for L1's few miss buffers, which capped one core at about 13 GB/s from memory (on
- * Zen 4, with or without them: the hardware prefetchers got no more); the same lines
- * fetched W_FAR_TILES tiles earlier into L2 (T1) are waiting there by then (20 rows: 75
- * -> 85 GFLOP/s streaming on one Zen 4 core; 4 rows: 13 -> 18 GB/s). */
+ * hint is NTA: these lines are used by this pass over the A tiles and never again.
+ * Prefetches into L1 wait for L1's few miss buffers, which cap what one core streams
+ * from memory; the same lines fetched W_FAR_TILES tiles earlier into L2 (T1) are
+ * waiting there by then. */
 #define PREFETCH_W(kk)                                                                    \
     do {                                                                                  \
         if (PF && pfc-- == 0) {                                                           \
@@ -554,8 +548,8 @@ void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const f
  * F32_KC values and the columns in chunks of F32_NC, so that one chunk's packed block
  * (F32_NC x F32_KC f32, 384 KB) stays in L2 while the 8-row tiles of each A block
  * (F32_MB rows) pass over its four panels; C is read and written once per K block (once
- * for K <= 768: measured 3-5% faster than 256-value blocks, which kept a panel in L1 but
- * went over C three times).  Each C[i][j] is bias[j] (plus the old C) and then the
+ * for K <= 768: faster than 256-value blocks, which kept a panel in L1 but went over C
+ * three times).  Each C[i][j] is bias[j] (plus the old C) and then the
  * products in order of k, whatever the range or the threads. */
 #define F32_KC 768
 #define F32_NC 128

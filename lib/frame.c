@@ -32,22 +32,14 @@ int lx_record_to_frame(const lx_record *r, char **out, size_t *len, lx_error *er
     lx_strbuf h = {0};
     char num[64];
     size_t data_len = 0;
-    /* "record": every field in order */
-    lx_strbuf_puts(&h, "{\"record\":{");
-    for (size_t i = 0; i < r->nfields; i++) {
-        const lx_field *f = &r->fields[i];
-        if (i) lx_strbuf_putc(&h, ',');
-        lx_json_append_string(&h, f->name, strlen(f->name));
-        lx_strbuf_putc(&h, ':');
-        if (!f->json) {
-            lx_strbuf_puts(&h, "null");
-        } else if (lx_json_append(&h, f->json, err) < 0) {
-            lx_strbuf_free(&h);
-            return lx_error_prefix(err, "field '%s'", f->name);
-        }
+    /* "record": every field in order, tensors as null */
+    lx_strbuf_puts(&h, "{\"record\":");
+    if (lx_json_append_record(&h, r, 1, err) < 0) {
+        lx_strbuf_free(&h);
+        return -1;
     }
     /* "tensors": dtype, shape and place of each tensor field */
-    lx_strbuf_puts(&h, "},\"tensors\":{");
+    lx_strbuf_puts(&h, ",\"tensors\":{");
     int first = 1;
     for (size_t i = 0; i < r->nfields; i++) {
         const lx_field *f = &r->fields[i];

@@ -18,6 +18,23 @@
 /* Convert n f32 values into dtype (f32, f16 or bf16). */
 void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
 
+/* ---- file.c ---------------------------------------------------------------------- */
+
+/* Map the regular file path read-only: *len gets its size, at least min bytes ("PATH: not
+ * WHAT: N bytes is too short" otherwise).  Opened non-blocking and checked to be a
+ * regular file first, so a FIFO or device is refused, not waited on.  With fd_out the
+ * file stays open there (the caller closes it).  Returns the mapping (munmap it with
+ * *len), or NULL with err set ("PATH: ..."). */
+void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, int *fd_out,
+                  lx_error *err);
+/* A named byte range [begin, end) of a file (a tensor's data). */
+typedef struct lx_span {
+    uint64_t begin, end;
+    const char *name;
+} lx_span;
+/* Sort sp[0..n) by begin and check that no two non-empty ranges overlap. */
+int lx_spans_disjoint(lx_span *sp, size_t n, lx_error *err);
+
 /* ---- utf8.c ---------------------------------------------------------------------- */
 
 /* Decode one code point from s[0..n) (n >= 1).  Returns its length, or 0 if invalid. */
@@ -55,6 +72,10 @@ int lx_json_append(lx_strbuf *b, const json_t *v, lx_error *err);
 void lx_json_append_string(lx_strbuf *b, const char *s, size_t n);
 /* Append a tensor as nested JSON arrays. -1 on non-finite values. */
 int lx_json_append_tensor(lx_strbuf *b, const lx_tensor *t, lx_error *err);
+/* Append r as one JSON object, fields in order; tensor fields as nested arrays, or as
+ * null with tensors_as_null (a frame's header).  Errors name the field. */
+int lx_json_append_record(lx_strbuf *b, const lx_record *r, int tensors_as_null,
+                          lx_error *err);
 /* Convert a parsed JSON value into a tensor if it is a rectangular numeric array.
  * Returns 1 (tensor made), 0 (not a tensor, nothing done) or -1. */
 int lx_json_to_tensor(const json_t *v, lx_tensor *t, lx_error *err);

@@ -319,21 +319,30 @@ fail:
     return -1;
 }
 
-int lx_record_to_json(const lx_record *r, char **out, size_t *len, lx_error *err) {
-    lx_strbuf b = {0};
-    lx_strbuf_putc(&b, '{');
+int lx_json_append_record(lx_strbuf *b, const lx_record *r, int tensors_as_null,
+                          lx_error *err) {
+    lx_strbuf_putc(b, '{');
     for (size_t i = 0; i < r->nfields; i++) {
         const lx_field *f = &r->fields[i];
-        if (i) lx_strbuf_putc(&b, ',');
-        lx_json_append_string(&b, f->name, strlen(f->name));
-        lx_strbuf_putc(&b, ':');
-        int rc = f->json ? lx_json_append(&b, f->json, err) : lx_json_append_tensor(&b, &f->tensor, err);
-        if (rc < 0) {
-            lx_strbuf_free(&b);
-            return lx_error_prefix(err, "field '%s'", f->name);
-        }
+        if (i) lx_strbuf_putc(b, ',');
+        lx_json_append_string(b, f->name, strlen(f->name));
+        lx_strbuf_putc(b, ':');
+        int rc = f->json ? lx_json_append(b, f->json, err)
+               : tensors_as_null ? (lx_strbuf_puts(b, "null"), 0)
+                                 : lx_json_append_tensor(b, &f->tensor, err);
+        if (rc < 0) return lx_error_prefix(err, "field '%s'", f->name);
     }
-    lx_strbuf_puts(&b, "}\n");
+    lx_strbuf_putc(b, '}');
+    return 0;
+}
+
+int lx_record_to_json(const lx_record *r, char **out, size_t *len, lx_error *err) {
+    lx_strbuf b = {0};
+    if (lx_json_append_record(&b, r, 0, err) < 0) {
+        lx_strbuf_free(&b);
+        return -1;
+    }
+    lx_strbuf_putc(&b, '\n');
     lx_strbuf_putc(&b, '\0'); /* a C string too; not counted in *len */
     b.len--;
     if (b.oom) {

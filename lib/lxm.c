@@ -115,14 +115,6 @@ typedef struct name_ix {
 static int name_ix_cmp(const void *a, const void *b) {
     return strcmp(((const name_ix *)a)->name, ((const name_ix *)b)->name);
 }
-typedef struct off_ix {
-    uint64_t off, end;
-    size_t i;
-} off_ix;
-static int off_ix_cmp(const void *a, const void *b) {
-    const off_ix *x = a, *y = b;
-    return x->off < y->off ? -1 : x->off > y->off ? 1 : 0;
-}
 
 static int get_u64(json_t *o, const char *key, uint64_t *out) {
     json_t *v = json_object_get(o, key);
@@ -186,7 +178,7 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
     m->crcs = calloc(n ? n : 1, sizeof *m->crcs);
     m->by_name = calloc(n ? n : 1, sizeof *m->by_name);
     name_ix *ni = calloc(n ? n : 1, sizeof *ni);
-    off_ix *oi = calloc(n ? n : 1, sizeof *oi);
+    lx_span *oi = calloc(n ? n : 1, sizeof *oi);
     int rc = 0;
     if (!m->names || !m->ts || !m->crcs || !m->by_name || !ni || !oi) {
         rc = lx_error_set(err, "out of memory");
@@ -247,7 +239,7 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
         m->names[i] = name;
         m->crcs[i] = (uint32_t)crc;
         ni[i] = (name_ix){name, i};
-        oi[i] = (off_ix){off, off + nb, i};
+        oi[i] = (lx_span){off, off + nb, name};
     }
     qsort(ni, n, sizeof *ni, name_ix_cmp);
     for (size_t i = 0; i < n; i++) {
@@ -257,19 +249,7 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
         }
         m->by_name[i] = ni[i].i;
     }
-    qsort(oi, n, sizeof *oi, off_ix_cmp);
-    const off_ix *far = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (oi[i].end == oi[i].off) continue;
-        if (far && oi[i].off < far->end) {
-            rc = lx_error_set(err, "tensors '%s' and '%s' overlap (bytes %llu..%llu and "
-                                   "%llu..%llu)", m->names[far->i], m->names[oi[i].i],
-                              (unsigned long long)far->off, (unsigned long long)far->end,
-                              (unsigned long long)oi[i].off, (unsigned long long)oi[i].end);
-            goto out;
-        }
-        if (!far || oi[i].end > far->end) far = &oi[i];
-    }
+    rc = lx_spans_disjoint(oi, n, err);
 out:
     free(ni);
     free(oi);
@@ -394,37 +374,16 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
         lx_error_set(err, "out of memory");
         return NULL;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        lx_error_set(err, "%s: %s", path, strerror(errno));
-        if (fd >= 0) close(fd);
-        lx_model_close(m);
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size < LXM_PREFIX) {
-        lx_error_set(err, "%s: not an lx model file (.lxm): %s", path,
-                     S_ISREG(st.st_mode) ? "shorter than the 40-byte prefix"
-                                         : "not a regular file");
-        close(fd);
-        lx_model_close(m);
-        return NULL;
-    }
-    m->len = (size_t)st.st_size;
-    m->map = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m->map == MAP_FAILED) {
-        lx_error_set(err, "%s: mmap: %s", path, strerror(errno));
-        m->map = NULL;
+    if (!(m->map = lx_file_map(path, LXM_PREFIX, "an lx model file (.lxm)", &m->len, NULL,
+                               err))) {
         lx_model_close(m);
         return NULL;
     }
 #ifdef MADV_HUGEPAGE
     /* Pages of the file that are not in the page cache (never read, or evicted) are then
-     * read in as 2 MB folios on first touch rather than 4 KiB pages, and mapped whole:
-     * after eviction, a process touching all 428 MB of a bf16 model took 170 ms (and 25
-     * ms on every later run) with plain faults, 68 ms (and 7 ms later) with this.  Only
-     * advice: kernels without file THP ignore it, and failure changes nothing. */
+     * read in as 2 MB folios on first touch rather than 4 KiB pages, and mapped whole
+     * (docs/performance.md: start-up).  Only advice: kernels without file THP ignore it,
+     * and failure changes nothing. */
     (void)madvise(m->map, m->len, MADV_HUGEPAGE);
 #endif
     if (model_parse(m, err) < 0) {

@@ -125,24 +125,25 @@ static int numeric_tensor(const lx_record *r, const char *name, const lx_tensor 
     return 0;
 }
 
-/* The numeric field name as a tensor (NULL for an empty array) and its element count. */
-static int numeric_view(const lx_record *r, const char *name, const lx_tensor **t,
-                        const lx_tensor **t_out, int64_t *n, lx_error *err) {
+/* The numeric field name as a tensor (NULL for an empty array), its element count, and a
+ * fresh buffer of that many elements of size bytes (at least one byte), or NULL. */
+static void *numeric_copy(const lx_record *r, const char *name, const lx_tensor **t,
+                          const lx_tensor **t_out, int64_t *n, size_t size, lx_error *err) {
     *t = NULL;
-    if (numeric_tensor(r, name, t, err) < 0) return -1;
+    if (numeric_tensor(r, name, t, err) < 0) return NULL;
     if (t_out) *t_out = *t;
     *n = *t ? lx_tensor_nelem(*t) : 0;
-    return 0;
+    void *out = malloc(*n > 0 ? (size_t)*n * size : 1);
+    if (!out) lx_error_set(err, "out of memory");
+    return out;
 }
 
 float *lx_record_get_f32(const lx_record *r, const char *name, const lx_tensor **t_out,
                          lx_error *err) {
     const lx_tensor *t;
     int64_t n;
-    if (numeric_view(r, name, &t, t_out, &n, err) < 0) return NULL;
-    float *out = malloc(n > 0 ? (size_t)n * sizeof *out : 1);
-    if (!out) return lx_error_set(err, "out of memory"), NULL;
-    if (n > 0) lx_convert_to_f32(out, t->data, t->dtype, (size_t)n);
+    float *out = numeric_copy(r, name, &t, t_out, &n, sizeof *out, err);
+    if (out && n > 0) lx_convert_to_f32(out, t->data, t->dtype, (size_t)n);
     return out;
 }
 
@@ -150,9 +151,8 @@ int64_t *lx_record_get_i64(const lx_record *r, const char *name, const lx_tensor
                            lx_error *err) {
     const lx_tensor *t;
     int64_t n;
-    if (numeric_view(r, name, &t, t_out, &n, err) < 0) return NULL;
-    int64_t *out = malloc(n > 0 ? (size_t)n * sizeof *out : 1);
-    if (!out) return lx_error_set(err, "out of memory"), NULL;
+    int64_t *out = numeric_copy(r, name, &t, t_out, &n, sizeof *out, err);
+    if (!out) return NULL;
     if (n <= 0) return out;
     if (t->dtype == LX_F32 || t->dtype == LX_F16 || t->dtype == LX_BF16) {
         /* ids given as floats: accept only whole numbers */

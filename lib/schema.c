@@ -90,17 +90,7 @@ static void layernorm(specs *s, int g, int64_t h, const char *pre) {
     add(s, g, LX_ROLE_NORM_BIAS, h, -1, "%s.bias", pre);
 }
 
-/* Multi-head attention projections: pre.{query,key,value}, each [H, H]. */
-static void qkv(specs *s, int64_t h, const char *pre) {
-    char b[96];
-    static const char *const p[] = {"query", "key", "value"};
-    for (int i = 0; i < 3; i++) {
-        fmt(b, sizeof b, "%s.%s", pre, p[i]);
-        linear(s, LX_GROUP_BACKBONE, h, h, b);
-    }
-}
-
-/* pre.dense [H, in] + pre.LayerNorm [H]. */
+/* pre.dense [h, in] + pre.LayerNorm [h]. */
 static void dense_ln(specs *s, int64_t h, int64_t in, const char *pre) {
     char b[96];
     fmt(b, sizeof b, "%s.dense", pre);
@@ -109,41 +99,51 @@ static void dense_ln(specs *s, int64_t h, int64_t in, const char *pre) {
     layernorm(s, LX_GROUP_BACKBONE, h, b);
 }
 
-/* A BERT layer (lxmert.encoder.layer.N / r_layers.N). */
-static void bert_layer(specs *s, const lx_config *c, const char *pre) {
-    int64_t h = c->hidden_size, in = c->intermediate_size;
+/* LxmertAttention + LxmertAttentionOutput: pre.SELF.{query,key,value}, each [H, H], then
+ * pre.output.dense and LayerNorm. */
+static void attention(specs *s, int64_t h, const char *pre, const char *self) {
     char b[96];
-    fmt(b, sizeof b, "%s.attention.self", pre);
-    qkv(s, h, b);
-    fmt(b, sizeof b, "%s.attention.output", pre);
-    dense_ln(s, h, h, b);
-    fmt(b, sizeof b, "%s.intermediate.dense", pre);
-    linear(s, LX_GROUP_BACKBONE, in, h, b);
+    static const char *const p[] = {"query", "key", "value"};
+    for (int i = 0; i < 3; i++) {
+        fmt(b, sizeof b, "%s.%s.%s", pre, self, p[i]);
+        linear(s, LX_GROUP_BACKBONE, h, h, b);
+    }
     fmt(b, sizeof b, "%s.output", pre);
-    dense_ln(s, h, in, b);
+    dense_ln(s, h, h, b);
 }
 
-/* A cross-modality layer (lxmert.encoder.x_layers.N). */
-static void x_layer(specs *s, const lx_config *c, const char *pre) {
-    int64_t h = c->hidden_size, in = c->intermediate_size;
+/* LxmertIntermediate (inter.dense [I, H]) + LxmertOutput (out.dense [H, I], LayerNorm). */
+static void ffn(specs *s, const lx_config *c, const char *inter, const char *out) {
     char b[96];
-    fmt(b, sizeof b, "%s.visual_attention.att", pre);
-    qkv(s, h, b);
-    fmt(b, sizeof b, "%s.visual_attention.output", pre);
-    dense_ln(s, h, h, b);
-    static const char *const self[] = {"lang_self_att", "visn_self_att"};
-    for (int i = 0; i < 2; i++) {
-        fmt(b, sizeof b, "%s.%s.self", pre, self[i]);
-        qkv(s, h, b);
-        fmt(b, sizeof b, "%s.%s.output", pre, self[i]);
-        dense_ln(s, h, h, b);
-    }
+    fmt(b, sizeof b, "%s.dense", inter);
+    linear(s, LX_GROUP_BACKBONE, c->intermediate_size, c->hidden_size, b);
+    dense_ln(s, c->hidden_size, c->intermediate_size, out);
+}
+
+/* LxmertLayer (lxmert.encoder.layer.N / r_layers.N). */
+static void bert_layer(specs *s, const lx_config *c, const char *pre) {
+    char a[96], b[96];
+    fmt(a, sizeof a, "%s.attention", pre);
+    attention(s, c->hidden_size, a, "self");
+    fmt(a, sizeof a, "%s.intermediate", pre);
+    fmt(b, sizeof b, "%s.output", pre);
+    ffn(s, c, a, b);
+}
+
+/* LxmertXLayer (lxmert.encoder.x_layers.N). */
+static void x_layer(specs *s, const lx_config *c, const char *pre) {
+    char a[96], b[96];
+    fmt(a, sizeof a, "%s.visual_attention", pre);
+    attention(s, c->hidden_size, a, "att");
     static const char *const side[] = {"lang", "visn"};
     for (int i = 0; i < 2; i++) {
-        fmt(b, sizeof b, "%s.%s_inter.dense", pre, side[i]);
-        linear(s, LX_GROUP_BACKBONE, in, h, b);
+        fmt(a, sizeof a, "%s.%s_self_att", pre, side[i]);
+        attention(s, c->hidden_size, a, "self");
+    }
+    for (int i = 0; i < 2; i++) {
+        fmt(a, sizeof a, "%s.%s_inter", pre, side[i]);
         fmt(b, sizeof b, "%s.%s_output", pre, side[i]);
-        dense_ln(s, h, in, b);
+        ffn(s, c, a, b);
     }
 }
 

@@ -102,22 +102,29 @@ void lx_encoding_free(lx_encoding *e) {
     memset(e, 0, sizeof *e);
 }
 
-static int enc_reserve(lx_encoding *e, size_t extra, lx_error *err) {
-    if (e->n + extra <= e->cap)
+/* Grow the two parallel arrays *a and *b (elements of size bytes, *cap of them) to hold
+ * at least need, doubling from first.  Both keep their contents. */
+static int grow_pair(void **a, void **b, size_t size, size_t *cap, size_t need, size_t first,
+                     lx_error *err) {
+    if (need <= *cap)
         return 0;
-    size_t cap = e->cap ? e->cap : 64;
-    while (cap < e->n + extra)
-        cap *= 2;
-    int64_t *a = realloc(e->input_ids, cap * sizeof *a);
-    if (!a)
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *na = realloc(*a, c * size);
+    if (na)
+        *a = na;
+    void *nb = na ? realloc(*b, c * size) : NULL;
+    if (!nb)
         return lx_error_set(err, "out of memory");
-    e->input_ids = a;
-    int64_t *b = realloc(e->token_type_ids, cap * sizeof *b);
-    if (!b)
-        return lx_error_set(err, "out of memory");
-    e->token_type_ids = b;
-    e->cap = cap;
+    *b = nb;
+    *cap = c;
     return 0;
+}
+
+static int enc_reserve(lx_encoding *e, size_t extra, lx_error *err) {
+    return grow_pair((void **)&e->input_ids, (void **)&e->token_type_ids,
+                     sizeof *e->input_ids, &e->cap, e->n + extra, 64, err);
 }
 
 static inline int enc_push(lx_encoding *e, int64_t id, int type, lx_error *err) {
@@ -274,21 +281,8 @@ static int64_t special_at(const lx_tokenizer *t, const char *s, size_t n, size_t
 }
 
 static int grow_cp(lx_tokenizer *t, size_t need, lx_error *err) {
-    if (need <= t->cpcap)
-        return 0;
-    size_t cap = t->cpcap ? t->cpcap : 256;
-    while (cap < need)
-        cap *= 2;
-    int32_t *a = realloc(t->cp, cap * sizeof *a);
-    if (!a)
-        return lx_error_set(err, "out of memory");
-    t->cp = a;
-    int32_t *b = realloc(t->cp2, cap * sizeof *b);
-    if (!b)
-        return lx_error_set(err, "out of memory");
-    t->cp2 = b;
-    t->cpcap = cap;
-    return 0;
+    return grow_pair((void **)&t->cp, (void **)&t->cp2, sizeof *t->cp, &t->cpcap, need, 256,
+                     err);
 }
 
 /* Canonical decomposition of t->cp2[0..n) into t->cp (canonically ordered).  Returns

@@ -83,37 +83,46 @@ static int read_config(lx_checkpoint *ck, const char *dir, const char *path, lx_
     return 0;
 }
 
-/* The vocabulary: opts->vocab or vocab.txt beside; its size must be the config's. */
-static int read_vocab(lx_checkpoint *ck, const char *dir, const char *path, lx_error *err) {
-    char *p = path ? NULL : side_file(dir, "vocab.txt");
+/* A side list (the vocabulary or the answers): path, else side_name beside (NULL: do not
+ * look) into *l, which must then hold want entries ("%s: %zu tokens, but ..."). */
+typedef int (*list_reader)(lx_strlist *l, const char *path, lx_error *err);
+static int read_list(lx_strlist *l, list_reader read, const char *dir, const char *path,
+                     const char *side_name, size_t want, const char *what, lx_error *err,
+                     int *found) {
+    char *p = path || !side_name ? NULL : side_file(dir, side_name);
     int rc = 0;
-    if (!path && !(path = p)) {
-        ck->notes |= LX_CHECKPOINT_NO_VOCAB;
-    } else {
-        lx_strlist_free(&ck->vocab);
-        rc = lx_vocab_read_file(&ck->vocab, path, err);
-        if (rc == 0 && ck->vocab.n != (size_t)ck->config.vocab_size)
-            rc = lx_error_set(err, "%s: %zu tokens, but the model's vocab_size is %d", path,
-                              ck->vocab.n, ck->config.vocab_size);
+    *found = path || p;
+    if (path || (path = p)) {
+        lx_strlist_free(l);
+        rc = read(l, path, err);
+        if (rc == 0 && l->n != want)
+            rc = lx_error_set(err, "%s: %zu %s", path, l->n, what);
     }
     free(p);
     return rc;
 }
 
-/* The answer labels: opts->labels, or label2ans.json beside when there is a QA head; as
- * many as the head has rows. */
-static int read_labels(lx_checkpoint *ck, const char *dir, const char *path, lx_error *err) {
-    char *p = path || !ck->config.num_qa_labels ? NULL : side_file(dir, "label2ans.json");
-    int rc = 0;
-    if (path || (path = p)) {
-        lx_strlist_free(&ck->labels);
-        rc = lx_labels_read_file(&ck->labels, path, err);
-        if (rc == 0 && ck->labels.n != (size_t)ck->config.num_qa_labels)
-            rc = lx_error_set(err, "%s: %zu answers, but the QA head has %d", path,
-                              ck->labels.n, ck->config.num_qa_labels);
-    }
-    free(p);
-    return rc;
+/* The vocabulary (opts->vocab or vocab.txt beside: as many tokens as vocab_size) and
+ * the answers (opts->labels, or label2ans.json beside when there is a QA head: as many
+ * as it has rows). */
+static int read_lists(lx_checkpoint *ck, const char *dir, const lx_checkpoint_opts *o,
+                      int lxm, lx_error *err) {
+    const lx_config *c = &ck->config;
+    char what[96];
+    int found;
+    snprintf(what, sizeof what, "tokens, but the model's vocab_size is %d", c->vocab_size);
+    if ((o->vocab || !lxm) &&
+        read_list(&ck->vocab, lx_vocab_read_file, dir, o->vocab, "vocab.txt",
+                  (size_t)c->vocab_size, what, err, &found) < 0)
+        return -1;
+    if ((o->vocab || !lxm) && !found) ck->notes |= LX_CHECKPOINT_NO_VOCAB;
+    snprintf(what, sizeof what, "answers, but the QA head has %d", c->num_qa_labels);
+    if ((o->labels || !lxm) &&
+        read_list(&ck->labels, lx_labels_read_file, dir, o->labels,
+                  c->num_qa_labels ? "label2ans.json" : NULL, (size_t)c->num_qa_labels, what,
+                  err, &found) < 0)
+        return -1;
+    return 0;
 }
 
 int lx_checkpoint_load(lx_checkpoint *ck, const char *src, const lx_checkpoint_opts *opts,
@@ -134,8 +143,7 @@ int lx_checkpoint_load(lx_checkpoint *ck, const char *src, const lx_checkpoint_o
              lx_checkpoint_read(&ck->tensors, src, &ck->path, err) < 0 ? -1 : 0;
     if (rc == 0 && lx_schema_normalize(&ck->tensors, &ck->config, o->flags, err) < 0)
         rc = lx_error_prefix(err, "%s", ck->path ? ck->path : src);
-    if (rc == 0 && (o->vocab || !lxm)) rc = read_vocab(ck, dir, o->vocab, err);
-    if (rc == 0 && (o->labels || !lxm)) rc = read_labels(ck, dir, o->labels, err);
+    if (rc == 0) rc = read_lists(ck, dir, o, lxm, err);
     free(dir);
     return rc;
 }

@@ -169,15 +169,21 @@ static const char *printable(char *buf, size_t cap, const char *s, size_t n) {
     return buf;
 }
 
+/* Room for one more pointer in the growable array *a (n used, *cap allocated), doubling
+ * from first. */
+static int room(vm *m, lx_pk ***a, size_t n, size_t *cap, size_t first) {
+    if (n < *cap) return 0;
+    size_t nc = *cap ? 2 * *cap : first;
+    lx_pk **na = realloc(*a, nc * sizeof *na);
+    if (!na) return fail(m, "out of memory");
+    *a = na;
+    *cap = nc;
+    return 0;
+}
+
 static lx_pk *newv(vm *m, lx_pk_kind k) {
     lx_pickle *p = m->p;
-    if (p->nall == p->capall) {
-        size_t nc = p->capall ? 2 * p->capall : 256;
-        lx_pk **a = realloc(p->all, nc * sizeof *a);
-        if (!a) { fail(m, "out of memory"); return NULL; }
-        p->all = a;
-        p->capall = nc;
-    }
+    if (room(m, &p->all, p->nall, &p->capall, 256) < 0) return NULL;
     lx_pk *v = calloc(1, sizeof *v);
     if (!v) { fail(m, "out of memory"); return NULL; }
     v->kind = k;
@@ -187,15 +193,9 @@ static lx_pk *newv(vm *m, lx_pk_kind k) {
 
 static int push(vm *m, lx_pk *v) {
     if (!v) return -1;
-    if (m->sp == m->cap) {
-        if (m->cap >= LX_PK_MAX_STACK)
-            return fail(m, "more than %u values on the stack", LX_PK_MAX_STACK);
-        size_t nc = m->cap ? 2 * m->cap : 64;
-        lx_pk **s = realloc(m->stack, nc * sizeof *s);
-        if (!s) return fail(m, "out of memory");
-        m->stack = s;
-        m->cap = nc;
-    }
+    if (m->sp == m->cap && m->cap >= LX_PK_MAX_STACK)
+        return fail(m, "more than %u values on the stack", LX_PK_MAX_STACK);
+    if (room(m, &m->stack, m->sp, &m->cap, 64) < 0) return -1;
     m->stack[m->sp++] = v;
     return 0;
 }
@@ -237,28 +237,16 @@ static int readline(vm *m, const char **s, size_t *n) {
 }
 
 static int seq_add(vm *m, lx_pk *seq, lx_pk *v) {
-    if (seq->u.seq.n == seq->u.seq.cap) {
-        size_t nc = seq->u.seq.cap ? 2 * seq->u.seq.cap : 4;
-        lx_pk **a = realloc(seq->u.seq.items, nc * sizeof *a);
-        if (!a) return fail(m, "out of memory");
-        seq->u.seq.items = a;
-        seq->u.seq.cap = nc;
-    }
+    if (room(m, &seq->u.seq.items, seq->u.seq.n, &seq->u.seq.cap, 4) < 0) return -1;
     seq->u.seq.items[seq->u.seq.n++] = v;
     return 0;
 }
 
 static int dict_add(vm *m, lx_pk *d, lx_pk *k, lx_pk *v) {
-    if (d->u.dict.n == d->u.dict.cap) {
-        size_t nc = d->u.dict.cap ? 2 * d->u.dict.cap : 8;
-        lx_pk **ka = realloc(d->u.dict.keys, nc * sizeof *ka);
-        if (!ka) return fail(m, "out of memory");
-        d->u.dict.keys = ka;
-        lx_pk **va = realloc(d->u.dict.vals, nc * sizeof *va);
-        if (!va) return fail(m, "out of memory");
-        d->u.dict.vals = va;
-        d->u.dict.cap = nc;
-    }
+    size_t kcap = d->u.dict.cap;
+    if (room(m, &d->u.dict.keys, d->u.dict.n, &kcap, 8) < 0 ||
+        room(m, &d->u.dict.vals, d->u.dict.n, &d->u.dict.cap, 8) < 0)
+        return -1;
     d->u.dict.keys[d->u.dict.n] = k;
     d->u.dict.vals[d->u.dict.n++] = v;
     return 0;
@@ -428,6 +416,26 @@ static int memo_put(vm *m, uint64_t idx) {
     }
     if (!m->memo[idx]) m->memo_count++;
     m->memo[idx] = v;
+    return 0;
+}
+
+/* The memo index operand of PUT/GET (a decimal line), BINPUT/BINGET (1 byte) or
+ * LONG_BINPUT/LONG_BINGET (4 bytes little-endian). */
+static int memo_operand(vm *m, int op, uint64_t *idx) {
+    const uint8_t *q = m->b + m->pos;
+    const char *s;
+    size_t n;
+    int64_t iv;
+    if (op == 'p' || op == 'g') {
+        if (readline(m, &s, &n) < 0 || parse_dec(m, s, n, &iv) < 0) return -1;
+        if (iv < 0) return fail(m, "negative memo index");
+        *idx = (uint64_t)iv;
+        return 0;
+    }
+    int w = op == 'q' || op == 'h' ? 1 : 4;
+    if (need(m, (size_t)w) < 0) return -1;
+    m->pos += (size_t)w;
+    *idx = lx_rd_le(q, w);
     return 0;
 }
 
@@ -616,13 +624,7 @@ static lx_pk *persistent_load(vm *m, lx_pk *pid) {
     if (get_int(m, a[4], "storage numel", &s->u.storage.numel) < 0) return NULL;
     if (s->u.storage.numel < 0) { fail(m, "negative storage size"); return NULL; }
     lx_pickle *p = m->p;
-    if (p->nstorages == p->capstorages) {
-        size_t nc = p->capstorages ? 2 * p->capstorages : 64;
-        lx_pk **na = realloc(p->storages, nc * sizeof *na);
-        if (!na) { fail(m, "out of memory"); return NULL; }
-        p->storages = na;
-        p->capstorages = nc;
-    }
+    if (room(m, &p->storages, p->nstorages, &p->capstorages, 64) < 0) return NULL;
     p->storages[p->nstorages++] = s;
     return s;
 }
@@ -641,6 +643,7 @@ static int step(vm *m, lx_pk **out) {
     const char *s;
     size_t n = 0, k = 0;
     lx_pk *v, *w, *x;
+    uint64_t idx = 0;
     int64_t iv;
     switch (c) {
     case 0x80: /* PROTO */
@@ -814,32 +817,12 @@ static int step(vm *m, lx_pk **out) {
             if (dict_add(m, v, m->stack[i], m->stack[i + 1]) < 0) return -1;
         m->sp = k;
         return 0;
-    case 'p':
-        if (readline(m, &s, &n) < 0 || parse_dec(m, s, n, &iv) < 0) return -1;
-        if (iv < 0) return fail(m, "negative memo index");
-        return memo_put(m, (uint64_t)iv);
-    case 'q':
-        if (need(m, 1) < 0) return -1;
-        m->pos++;
-        return memo_put(m, q[0]);
-    case 'r':
-        if (need(m, 4) < 0) return -1;
-        m->pos += 4;
-        return memo_put(m, lx_rd_le(q, 4));
+    case 'p': case 'q': case 'r': /* PUT, BINPUT, LONG_BINPUT */
+    case 'g': case 'h': case 'j': /* GET, BINGET, LONG_BINGET */
+        if (memo_operand(m, c, &idx) < 0) return -1;
+        return c == 'p' || c == 'q' || c == 'r' ? memo_put(m, idx) : memo_get(m, idx);
     case 0x94:
         return memo_put(m, m->memo_count);
-    case 'g':
-        if (readline(m, &s, &n) < 0 || parse_dec(m, s, n, &iv) < 0) return -1;
-        if (iv < 0) return fail(m, "negative memo index");
-        return memo_get(m, (uint64_t)iv);
-    case 'h':
-        if (need(m, 1) < 0) return -1;
-        m->pos++;
-        return memo_get(m, q[0]);
-    case 'j':
-        if (need(m, 4) < 0) return -1;
-        m->pos += 4;
-        return memo_get(m, lx_rd_le(q, 4));
     case 'c': {
         const char *mod, *name;
         size_t ml, nl;

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../bytes.h"
+#include "../internal.h"
 #include "ckpt.h"
 
 /* A header larger than this is not a model's (the base model's is ~40 KB). */
@@ -58,19 +59,9 @@ static const char *st_dtype_name(lx_dtype t) {
 }
 
 
-typedef struct span {
-    uint64_t begin, end;
-    const char *name;
-} span;
-
-static int span_cmp(const void *a, const void *b) {
-    const span *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : 0;
-}
-
 /* Parse one header entry into t (a view into data).  Returns 0 or -1. */
 static int parse_entry(const char *name, json_t *v, const unsigned char *data,
-                       uint64_t dsize, lx_tensor *t, span *sp, lx_error *err) {
+                       uint64_t dsize, lx_tensor *t, lx_span *sp, lx_error *err) {
     if (!json_is_object(v)) return lx_error_set(err, "tensor '%s': entry is not an object", name);
     json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape"),
            *jo = json_object_get(v, "data_offsets");
@@ -119,26 +110,9 @@ static int parse_entry(const char *name, json_t *v, const unsigned char *data,
 
 /* Read one safetensors file into d. */
 static int read_file(lx_tensor_dict *d, const char *path, lx_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return lx_error_set(err, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        close(fd);
-        return lx_error_set(err, "%s: %s", path, strerror(errno));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return lx_error_set(err, "%s: not a regular file", path);
-    }
-    uint64_t size = (uint64_t)st.st_size;
-    if (size < 8) {
-        close(fd);
-        return lx_error_set(err, "%s: file is %llu bytes, too short for a safetensors header",
-                            path, (unsigned long long)size);
-    }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return lx_error_set(err, "%s: mmap: %s", path, strerror(errno));
+    size_t size;
+    void *map = lx_file_map(path, 8, "a safetensors file", &size, NULL, err);
+    if (!map) return -1;
     if (lx_tensor_dict_keep(d, map, size, err) < 0) return lx_error_prefix(err, "%s", path);
     const unsigned char *p = map;
     uint64_t hlen = lx_rd_u64(p);
@@ -161,7 +135,7 @@ static int read_file(lx_tensor_dict *d, const char *path, lx_error *err) {
     const unsigned char *data = p + 8 + hlen;
     uint64_t dsize = size - 8 - hlen;
     size_t nt = json_object_size(h);
-    span *sp = calloc(nt ? nt : 1, sizeof *sp);
+    lx_span *sp = calloc(nt ? nt : 1, sizeof *sp);
     if (!sp) {
         json_decref(h);
         return lx_error_set(err, "out of memory");
@@ -192,25 +166,7 @@ static int read_file(lx_tensor_dict *d, const char *path, lx_error *err) {
             break;
         }
     }
-    if (rc == 0 && ns > 1) {
-        /* Sorted by begin, a non-empty span must start at or after the furthest end of
-         * the non-empty spans before it (empty tensors overlap nothing). */
-        qsort(sp, ns, sizeof *sp, span_cmp);
-        const span *far = NULL;
-        for (size_t i = 0; i < ns; i++) {
-            if (sp[i].end == sp[i].begin) continue;
-            if (far && sp[i].begin < far->end) {
-                rc = lx_error_set(err, "tensors '%s' and '%s' overlap (bytes %llu..%llu and "
-                                       "%llu..%llu)", far->name, sp[i].name,
-                                  (unsigned long long)far->begin,
-                                  (unsigned long long)far->end,
-                                  (unsigned long long)sp[i].begin,
-                                  (unsigned long long)sp[i].end);
-                break;
-            }
-            if (!far || sp[i].end > far->end) far = &sp[i];
-        }
-    }
+    if (rc == 0) rc = lx_spans_disjoint(sp, ns, err);
     free(sp);
     json_decref(h);
     if (rc < 0) return lx_error_prefix(err, "%s", path);

@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "../internal.h"
 #include "ckpt.h"
 #include "pickle.h"
 #include "zipfile.h"
@@ -276,6 +277,34 @@ static int add_tensors(lx_tensor_dict *d, const lx_pk *sd, const slots *s, uint6
 
 /* ---- the zip layout ------------------------------------------------------------------ */
 
+/* PREFIX/byteorder must say "little"; PREFIX/version is the archive format version, a
+ * decimal number ("3\n" since 1.6): the layout of data.pkl and data/ has not changed
+ * across versions, so only a malformed entry is refused.  Either may be absent.  name
+ * holds "PREFIX/" (plen bytes) and room for the entry's name. */
+static int check_small_entry(const lx_zip *z, char *name, size_t plen, const char *entry,
+                             lx_error *err) {
+    strcpy(name + plen, entry);
+    const lx_zip_entry *e = lx_zip_find(z, name);
+    const void *b;
+    void *own;
+    if (!e) return 0;
+    if (lx_zip_read(z, e, 64, 1, &b, &own, err) < 0) return -1;
+    const char *c = b;
+    size_t nd = 0, len = e->usize;
+    int ok;
+    if (strcmp(entry, "byteorder") == 0) {
+        ok = len >= 6 && memcmp(c, "little", 6) == 0;
+    } else {
+        while (nd < len && c[nd] >= '0' && c[nd] <= '9') nd++;
+        ok = nd > 0 && (nd == len || (nd + 1 == len && c[nd] == '\n'));
+    }
+    free(own);
+    if (ok) return 0;
+    return strcmp(entry, "byteorder") == 0
+               ? lx_error_set(err, "big-endian checkpoints are not supported")
+               : lx_error_set(err, "entry %s does not hold a version number", name);
+}
+
 static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickle *p,
                     slots *s, lx_error *err) {
     lx_zip z;
@@ -304,38 +333,9 @@ static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickl
     if (!name) { lx_error_set(err, "out of memory"); goto out; }
     memcpy(name, pkl->name, plen);
 
-    strcpy(name + plen, "byteorder");
-    const lx_zip_entry *bo = lx_zip_find(&z, name);
-    if (bo) {
-        const void *b;
-        void *own;
-        if (lx_zip_read(&z, bo, 64, 1, &b, &own, err) < 0) goto out_name;
-        int little = bo->usize >= 6 && memcmp(b, "little", 6) == 0;
-        free(own);
-        if (!little) {
-            lx_error_set(err, "big-endian checkpoints are not supported");
-            goto out_name;
-        }
-    }
-    /* PREFIX/version: the archive format version, a decimal number ("3\n" since 1.6).
-     * The layout of data.pkl and data/ has not changed across versions; only a
-     * malformed entry is refused. */
-    strcpy(name + plen, "version");
-    const lx_zip_entry *ve = lx_zip_find(&z, name);
-    if (ve) {
-        const void *b;
-        void *own;
-        if (lx_zip_read(&z, ve, 64, 1, &b, &own, err) < 0) goto out_name;
-        const char *c = b;
-        size_t nd = 0, len = ve->usize;
-        while (nd < len && c[nd] >= '0' && c[nd] <= '9') nd++;
-        int ok = nd > 0 && (nd == len || (nd + 1 == len && c[nd] == '\n'));
-        free(own);
-        if (!ok) {
-            lx_error_set(err, "entry %s does not hold a version number", name);
-            goto out_name;
-        }
-    }
+    if (check_small_entry(&z, name, plen, "byteorder", err) < 0 ||
+        check_small_entry(&z, name, plen, "version", err) < 0)
+        goto out_name;
     const void *pdata;
     if (lx_zip_read(&z, pkl, (uint64_t)1 << 32, 1, &pdata, &pkl_owned, err) < 0)
         goto out_name;
@@ -494,28 +494,10 @@ static int read_legacy(lx_tensor_dict *d, int fd, const uint8_t *map, size_t siz
 }
 
 int lx_torch_read(lx_tensor_dict *d, const char *path, lx_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return lx_error_set(err, "%s: cannot open: %m", path);
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        close(fd);
-        return lx_error_set(err, "%s: cannot stat: %m", path);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return lx_error_set(err, "%s: not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    if (size < 4) {
-        close(fd);
-        return lx_error_set(err, "%s: %zu bytes is too short for a PyTorch checkpoint", path,
-                            size);
-    }
-    uint8_t *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-        close(fd);
-        return lx_error_set(err, "%s: cannot map: %m", path);
-    }
+    size_t size;
+    int fd;
+    uint8_t *map = lx_file_map(path, 4, "a PyTorch checkpoint", &size, &fd, err);
+    if (!map) return -1;
     /* The dict owns the mapping from here on: tensor views point into it. */
     if (lx_tensor_dict_keep(d, map, size, err) < 0) {
         close(fd);

@@ -234,6 +234,34 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
         }                                                                                 \
     } while (0)
 
+/* A 4x4 tile kernel: a[i] rows of A (elements TA), w[j] rows of W (elements TW); K in
+ * steps of S values (STEP(kk, mask) adds their products into the sixteen accumulators),
+ * the tail under a mask of type MASK, so nothing is read past a row; then the store.
+ * PF and wf16 are constants in each instance (TILE_INSTANCE): prefetch W rows pf
+ * elements ahead, and whether 16-bit W is f16. */
+#define TILE_KERNEL(name, TA, TW, S, MASK, STEP)                                          \
+    static inline __attribute__((always_inline)) void name(                               \
+        const void *const a[4], const uint16_t *const w[4], int k, const int wf16,        \
+        const int PF, size_t pf, const tile_out *o) {                                     \
+        ACC_DECL;                                                                         \
+        const TA *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];                          \
+        const TW *w0 = (const TW *)w[0], *w1 = (const TW *)w[1], *w2 = (const TW *)w[2],  \
+                 *w3 = (const TW *)w[3];                                                  \
+        int kk = 0, pfc = o->pf_phase;                                                    \
+        (void)wf16;                                                                       \
+        for (; kk + (S) <= k; kk += (S)) STEP(kk, (MASK)~(MASK)0);                        \
+        if (kk < k) STEP(kk, (MASK)((1u << (k - kk)) - 1));                               \
+        TILE_STORE(o);                                                                    \
+    }
+/* Not inlined, so each gets its own register allocation; with and without the prefetch
+ * (the last W tiles of a product have no next tile to fetch). */
+#define TILE_INSTANCE(name, kernel, wf16, pf_on)                                          \
+    __attribute__((noinline)) static void name(const void *const a[4],                   \
+                                               const uint16_t *const w[4], int k,        \
+                                               size_t pf, const tile_out *o) {           \
+        kernel(a, w, k, wf16, pf_on, pf, o);                                              \
+    }
+
 #define DP(acc, x, y) _mm512_dpbf16_ps(acc, x, y)
 /* 32 values of K: A rows are zero padded, W rows are read under mask m (a W row may end
  * a mapping: nothing past it is read) */
@@ -254,34 +282,9 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
         ACC_COL(DP, 3, y);                                                                \
     } while (0)
 
-/* One 4x4 tile: a[i] rows of bf16 A (zero padded to a multiple of 32), w[j] rows of W;
- * PF (a constant in each instance): prefetch W rows pf elements ahead. */
-static inline __attribute__((always_inline)) void tile_dp(const void *const a[4],
-                                                          const uint16_t *const w[4], int k,
-                                                          const int PF, size_t pf,
-                                                          const tile_out *o) {
-    ACC_DECL;
-    const uint16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    int kk = 0, pfc = o->pf_phase;
-    for (; kk + 32 <= k; kk += 32) DP_STEP(kk, ~(__mmask32)0);
-    if (kk < k) DP_STEP(kk, (__mmask32)((1u << (k - kk)) - 1));
-    TILE_STORE(o);
-}
-
-/* Not inlined, so each gets its own register allocation; with and without the prefetch
- * (the last W tiles of a product have no next tile to fetch). */
-__attribute__((noinline)) static void tile_dp_pf(const void *const a[4],
-                                                 const uint16_t *const w[4], int k, size_t pf,
-                                                 const tile_out *o) {
-    tile_dp(a, w, k, 1, pf, o);
-}
-
-__attribute__((noinline)) static void tile_dp_nopf(const void *const a[4],
-                                                   const uint16_t *const w[4], int k,
-                                                   size_t pf, const tile_out *o) {
-    tile_dp(a, w, k, 0, pf, o);
-}
+TILE_KERNEL(tile_dp, uint16_t, uint16_t, 32, __mmask32, DP_STEP)
+TILE_INSTANCE(tile_dp_pf, tile_dp, 0, 1)
+TILE_INSTANCE(tile_dp_nopf, tile_dp, 0, 0)
 
 void lx_gemm_bf16dp_avx512(int m, int n, int k, const uint16_t *ab, size_t ldab,
                            const uint16_t *w, size_t ldw, const float *bias,
@@ -450,31 +453,12 @@ static inline __m512 widen(__m256i x, int wf16) {
         ACC_COL(FMA, 3, y);                                                               \
     } while (0)
 
-/* One 4x4 tile of f32 A rows a[i] and 16-bit W rows w[j] widened to f32; wf16 is a
- * constant in each of the two instances below. */
-static inline __attribute__((always_inline)) void tile_fma(const void *const a[4],
-                                                           const uint16_t *const w[4], int k,
-                                                           const int wf16, const int PF,
-                                                           size_t pf, const tile_out *o) {
-    ACC_DECL;
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    const uint16_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
-    int kk = 0, pfc = o->pf_phase;
-    for (; kk + 16 <= k; kk += 16) FMA_STEP(kk, (__mmask16)0xffff);
-    if (kk < k) FMA_STEP(kk, (__mmask16)((1u << (k - kk)) - 1));
-    TILE_STORE(o);
-}
-
-#define TILE_FMA(name, wf16, pf_on)                                                        \
-    __attribute__((noinline)) static void name(const void *const a[4],                    \
-                                               const uint16_t *const w[4], int k,         \
-                                               size_t pf, const tile_out *o) {            \
-        tile_fma(a, w, k, wf16, pf_on, pf, o);                                            \
-    }
-TILE_FMA(tile_fma_bf16_pf, 0, 1)
-TILE_FMA(tile_fma_bf16_nopf, 0, 0)
-TILE_FMA(tile_fma_f16_pf, 1, 1)
-TILE_FMA(tile_fma_f16_nopf, 1, 0)
+/* f32 A rows and 16-bit W rows widened to f32 (wf16: f16, else bf16) */
+TILE_KERNEL(tile_fma, float, uint16_t, 16, __mmask16, FMA_STEP)
+TILE_INSTANCE(tile_fma_bf16_pf, tile_fma, 0, 1)
+TILE_INSTANCE(tile_fma_bf16_nopf, tile_fma, 0, 0)
+TILE_INSTANCE(tile_fma_f16_pf, tile_fma, 1, 1)
+TILE_INSTANCE(tile_fma_f16_nopf, tile_fma, 1, 0)
 
 void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
                            const uint16_t *w, size_t ldw, int wf16, const float *bias,
@@ -504,33 +488,11 @@ void lx_gemm_w16f32_avx512(int m, int n, int k, const float *a, size_t lda,
         ACC_COL(FMA, 3, y);                                                               \
     } while (0)
 
-/* One 4x4 tile of f32 A rows and f32 W rows (passed through drive's uint16_t pointers;
- * pf counts f32 elements). */
-static inline __attribute__((always_inline)) void tile_f32(const void *const a[4],
-                                                           const uint16_t *const w[4], int k,
-                                                           const int PF, size_t pf,
-                                                           const tile_out *o) {
-    ACC_DECL;
-    const float *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
-    const float *w0 = (const float *)w[0], *w1 = (const float *)w[1],
-                *w2 = (const float *)w[2], *w3 = (const float *)w[3];
-    int kk = 0, pfc = o->pf_phase;
-    for (; kk + 16 <= k; kk += 16) F32_STEP(kk, (__mmask16)0xffff);
-    if (kk < k) F32_STEP(kk, (__mmask16)((1u << (k - kk)) - 1));
-    TILE_STORE(o);
-}
-
-__attribute__((noinline)) static void tile_f32_pf(const void *const a[4],
-                                                  const uint16_t *const w[4], int k,
-                                                  size_t pf, const tile_out *o) {
-    tile_f32(a, w, k, 1, pf, o);
-}
-
-__attribute__((noinline)) static void tile_f32_nopf(const void *const a[4],
-                                                    const uint16_t *const w[4], int k,
-                                                    size_t pf, const tile_out *o) {
-    tile_f32(a, w, k, 0, pf, o);
-}
+/* f32 A rows and f32 W rows (passed through drive's uint16_t pointers; pf counts f32
+ * elements) */
+TILE_KERNEL(tile_f32, float, float, 16, __mmask16, F32_STEP)
+TILE_INSTANCE(tile_f32_pf, tile_f32, 0, 1)
+TILE_INSTANCE(tile_f32_nopf, tile_f32, 0, 0)
 
 void lx_gemm_f32_avx512(int m, int n, int k, const float *a, size_t lda, const float *w,
                         size_t ldw, const float *bias, float *c, size_t ldc, int accumulate) {

@@ -510,6 +510,8 @@ int lx_safetensors_write(const char *path, const char *const *names,
 
 /* Open and validate the header (every offset and size against the file).  Owned. */
 lx_model *lx_model_open(const char *path, lx_error *err);
+/* 1 if path is a regular file that starts as a .lxm does (its magic), else 0. */
+int lx_model_probe(const char *path);
 void lx_model_close(lx_model *m);
 const lx_config *lx_model_config(const lx_model *m);
 /* The tensor called name, or NULL if the file does not carry it (borrowed view). */

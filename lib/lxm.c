@@ -394,6 +394,17 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
     return m;
 }
 
+int lx_model_probe(const char *path) {
+    struct stat st;
+    unsigned char b[8];
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(b, 1, 8, f);
+    fclose(f);
+    return n == 8 && memcmp(b, lxm_magic, 8) == 0;
+}
+
 const lx_config *lx_model_config(const lx_model *m) { return &m->config; }
 size_t lx_model_ntensors(const lx_model *m) { return m->n; }
 const char *lx_model_tensor_name(const lx_model *m, size_t i) {

@@ -15,20 +15,6 @@
 #include "../internal.h"
 #include "ckpt.h"
 
-static const unsigned char lxm_magic[8] = {0x89, 'L', 'X', 'M', 0x0d, 0x0a, 0x1a, 0x0a};
-
-/* 1 if path is a regular file starting with the .lxm magic. */
-static int is_lxm(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    unsigned char b[8];
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, 8, f);
-    fclose(f);
-    return n == 8 && memcmp(b, lxm_magic, 8) == 0;
-}
-
 /* dir/name when it is a regular file (malloc'd), else NULL. */
 static char *side_file(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -133,7 +119,7 @@ int lx_checkpoint_load(lx_checkpoint *ck, const char *src, const lx_checkpoint_o
     lx_tensor_dict_init(&ck->tensors);
     lx_config_default(&ck->config);
     char *dir = lx_checkpoint_dir(src);
-    int lxm = is_lxm(src), rc;
+    int lxm = lx_model_probe(src), rc;
     if (!dir) return lx_error_set(err, "out of memory");
     if (lxm) /* the file's own config, then --config over it */
         rc = read_lxm(ck, src, err) < 0 || (o->config &&

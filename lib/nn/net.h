@@ -246,12 +246,34 @@ void lx_op_attention(lx_net *net, const lx_rows *q, const lx_rows *k, float **pr
 
 /* ---- net_outputs.c ------------------------------------------------------------- */
 
-/* The outputs in the order of lx_net_outputs() (HF's order). */
-enum {
-    LX_O_LANGUAGE, LX_O_VISION, LX_O_POOLED, LX_O_LANGUAGE_HS, LX_O_VISION_HS,
-    LX_O_LANGUAGE_ATT, LX_O_VISION_ATT, LX_O_CROSS_ATT, LX_O_MLM, LX_O_MATCH, LX_O_OBJ,
-    LX_O_ATTR, LX_O_FEAT, LX_O_QA, LX_O_COUNT
-};
+/* The network's outputs, in the order lx_net_forward appends them (HF's): index, field
+ * name, the LX_OUT_* flag that asks for it, its head (NULL: the encoder's own), its
+ * shape.  The one list: it makes both the LX_O_* indices the model code fills and the
+ * table the tools read (lx_net_outputs, net_outputs.c). */
+#define LX_NET_OUTPUTS(X)                                                                  \
+    X(LANGUAGE, "language_output", LX_OUT_LANGUAGE, NULL, 2, TOKENS, HIDDEN)               \
+    X(VISION, "vision_output", LX_OUT_VISION, NULL, 2, REGIONS, HIDDEN)                    \
+    X(POOLED, "pooled_output", LX_OUT_POOLED, NULL, 1, HIDDEN)                             \
+    X(LANGUAGE_HS, "language_hidden_states", LX_OUT_HIDDEN, NULL, 3, LX_LAYERS, TOKENS,     \
+      HIDDEN)                                                                              \
+    X(VISION_HS, "vision_hidden_states", LX_OUT_HIDDEN, NULL, 3, RX_LAYERS, REGIONS,       \
+      HIDDEN)                                                                              \
+    X(LANGUAGE_ATT, "language_attentions", LX_OUT_ATTENTIONS, NULL, 4, L_LAYERS, HEADS,    \
+      TOKENS, TOKENS)                                                                      \
+    X(VISION_ATT, "vision_attentions", LX_OUT_ATTENTIONS, NULL, 4, R_LAYERS, HEADS,        \
+      REGIONS, REGIONS)                                                                    \
+    X(CROSS_ATT, "cross_encoder_attentions", LX_OUT_ATTENTIONS, NULL, 4, X_LAYERS, HEADS,  \
+      TOKENS, REGIONS)                                                                     \
+    X(MLM, "prediction_logits", LX_OUT_MLM, "mlm", 2, TOKENS, VOCAB)                       \
+    X(MATCH, "cross_relationship_score", LX_OUT_MATCH, "match", 1, TWO)                    \
+    X(OBJ, "visual_obj_logits", LX_OUT_OBJ, "obj", 2, REGIONS, OBJECTS)                    \
+    X(ATTR, "visual_attr_logits", LX_OUT_ATTR, "attr", 2, REGIONS, ATTRIBUTES)             \
+    X(FEAT, "visual_feat_logits", LX_OUT_FEAT, "feat", 2, REGIONS, FEATURES)               \
+    X(QA, "question_answering_score", LX_OUT_QA, "qa", 1, LABELS)
+
+#define LX_O_INDEX(id, ...) LX_O_##id,
+enum { LX_NET_OUTPUTS(LX_O_INDEX) LX_O_COUNT };
+#undef LX_O_INDEX
 
 /* The output tensors of a batch: t[i * LX_O_COUNT + o] is record i's output o (no data:
  * not asked for). */

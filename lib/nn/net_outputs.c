@@ -3,8 +3,8 @@
  * the flag that asks for it, its head, its shape rule) and the tensors a forward pass
  * fills (lx_outs, net.h).
  *
- * Adding an output: an entry here (in HF's order, its index named in net.h's LX_O_*
- * enum) and the code in net.c that fills it.  The tools (lx-encode's --only and --heads,
+ * Adding an output: a line in LX_NET_OUTPUTS (net.h, in HF's order) and the code in
+ * net.c that fills it.  The tools (lx-encode's --only and --heads,
  * lx-vqa's list of fields to drop, their help) read this table; a test checks the man
  * page against it.
  */
@@ -13,29 +13,14 @@
 #include <string.h>
 #include "net.h"
 
-#define D(x) LX_DIM_##x
-static const lx_output outputs[LX_O_COUNT] = {
-    [LX_O_LANGUAGE] = {"language_output", LX_OUT_LANGUAGE, NULL, 2, {D(TOKENS), D(HIDDEN)}},
-    [LX_O_VISION] = {"vision_output", LX_OUT_VISION, NULL, 2, {D(REGIONS), D(HIDDEN)}},
-    [LX_O_POOLED] = {"pooled_output", LX_OUT_POOLED, NULL, 1, {D(HIDDEN)}},
-    [LX_O_LANGUAGE_HS] = {"language_hidden_states", LX_OUT_HIDDEN, NULL, 3,
-                          {D(LX_LAYERS), D(TOKENS), D(HIDDEN)}},
-    [LX_O_VISION_HS] = {"vision_hidden_states", LX_OUT_HIDDEN, NULL, 3,
-                        {D(RX_LAYERS), D(REGIONS), D(HIDDEN)}},
-    [LX_O_LANGUAGE_ATT] = {"language_attentions", LX_OUT_ATTENTIONS, NULL, 4,
-                           {D(L_LAYERS), D(HEADS), D(TOKENS), D(TOKENS)}},
-    [LX_O_VISION_ATT] = {"vision_attentions", LX_OUT_ATTENTIONS, NULL, 4,
-                         {D(R_LAYERS), D(HEADS), D(REGIONS), D(REGIONS)}},
-    [LX_O_CROSS_ATT] = {"cross_encoder_attentions", LX_OUT_ATTENTIONS, NULL, 4,
-                        {D(X_LAYERS), D(HEADS), D(TOKENS), D(REGIONS)}},
-    [LX_O_MLM] = {"prediction_logits", LX_OUT_MLM, "mlm", 2, {D(TOKENS), D(VOCAB)}},
-    [LX_O_MATCH] = {"cross_relationship_score", LX_OUT_MATCH, "match", 1, {D(TWO)}},
-    [LX_O_OBJ] = {"visual_obj_logits", LX_OUT_OBJ, "obj", 2, {D(REGIONS), D(OBJECTS)}},
-    [LX_O_ATTR] = {"visual_attr_logits", LX_OUT_ATTR, "attr", 2, {D(REGIONS), D(ATTRIBUTES)}},
-    [LX_O_FEAT] = {"visual_feat_logits", LX_OUT_FEAT, "feat", 2, {D(REGIONS), D(FEATURES)}},
-    [LX_O_QA] = {"question_answering_score", LX_OUT_QA, "qa", 1, {D(LABELS)}},
-};
-#undef D
+/* LX_NET_OUTPUTS (net.h) as a table: dimensions named without their LX_DIM_ prefix. */
+#define DIMS1(a) {LX_DIM_##a}
+#define DIMS2(a, b) {LX_DIM_##a, LX_DIM_##b}
+#define DIMS3(a, b, c) {LX_DIM_##a, LX_DIM_##b, LX_DIM_##c}
+#define DIMS4(a, b, c, d) {LX_DIM_##a, LX_DIM_##b, LX_DIM_##c, LX_DIM_##d}
+#define ENTRY(id, name, flag, head, nd, ...) [LX_O_##id] = {name, flag, head, nd, DIMS##nd(__VA_ARGS__)},
+static const lx_output outputs[LX_O_COUNT] = {LX_NET_OUTPUTS(ENTRY)};
+#undef ENTRY
 
 /* How each dimension is written in shapes, as the man pages write them. */
 static const char *const dim_names[] = {

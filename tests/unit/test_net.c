@@ -505,6 +505,48 @@ static void test_checks(void **st) {
     lx_model_close(m);
 }
 
+/* The outputs table: every output the pre-training model can give is appended in the
+ * table's order, named and shaped as the table says; the shape strings are the man
+ * pages' notation. */
+static void test_outputs_table(void **st) {
+    (void)st;
+    lx_error err = {0};
+    lx_model *m = lx_model_open(pretrain_st("pre-table"), &err);
+    assert_non_null(m);
+    lx_net *net = lx_net_new(m, &exact, &err);
+    assert_non_null(net);
+    size_t n;
+    const lx_output *o = lx_net_outputs(&n);
+    unsigned all = 0;
+    for (size_t k = 0; k < n; k++) all |= o[k].flag;
+    assert_int_equal(lx_net_available(net), all);
+    lx_record r;
+    load_case(&r, 2);
+    size_t inputs = r.nfields;
+    assert_int_equal(lx_net_forward(net, &r, 1, all, &err), 0);
+    assert_int_equal(r.nfields, inputs + n);
+    const lx_tensor *ids = lx_record_tensor(&r, "input_ids");
+    const lx_tensor *vf = lx_record_tensor(&r, "visual_feats");
+    for (size_t k = 0; k < n; k++) {
+        const lx_field *f = &r.fields[inputs + k];
+        assert_string_equal(f->name, o[k].name);
+        assert_ptr_equal(lx_net_output_find(o[k].name), &o[k]);
+        int64_t shape[4];
+        lx_output_shape(&o[k], lx_model_config(m), ids->shape[0], vf->shape[0], shape);
+        assert_int_equal(f->tensor.ndim, o[k].ndim);
+        for (int d = 0; d < o[k].ndim; d++) assert_int_equal(f->tensor.shape[d], shape[d]);
+    }
+    char buf[64];
+    assert_string_equal(lx_output_shape_str(lx_net_output_find("language_hidden_states"), buf,
+                                            sizeof buf), "[l+x, L, H]");
+    assert_string_equal(lx_output_shape_str(lx_net_output_find("cross_encoder_attentions"),
+                                            buf, sizeof buf), "[x, heads, L, N]");
+    assert_null(lx_net_output_find("no_such_output"));
+    lx_record_clear(&r);
+    lx_net_free(net);
+    lx_model_close(m);
+}
+
 static int setup(void **st) {
     (void)st;
     snprintf(convert_dir, sizeof convert_dir, "%s", scratch("net"));
@@ -528,6 +570,7 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vqa_f32),
+        cmocka_unit_test(test_outputs_table),
         cmocka_unit_test(test_vqa_f16),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_separate_qkv),

@@ -20,17 +20,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <cblas.h>
 #include "kernels.h"
 #include "net.h"
-
-/* OpenBLAS (pthreads build) starts its worker threads when the library loads, and they
- * spin with sched_yield for ~2^28 cycles waiting for work that never comes here (the
- * net sets OpenBLAS to one thread and splits products over its own pool): on two cores
- * that spinning thread slows a one-record run.  OpenBLAS exports this (its fork
- * handler calls it); weak, so another BLAS without it simply skips the call. */
-void blas_thread_shutdown_(void) __attribute__((weak));
 
 /* A batch laid out: the language rows of every record, then the vision rows. */
 typedef struct lx_batch {
@@ -57,11 +48,11 @@ static void embeddings(lx_net *net, const lx_record *recs, const lx_batch *b) {
             const float *te = w->token_type_embeddings + ty * H, *we = row;
             if (w->word_embeddings.w) we = w->word_embeddings.w + id * H;
             else lx_k_widen(row, w->word_embeddings.w16 + id * H, (size_t)H,
-                            w->word_embeddings.bf16, net->cpu.isa);
+                            w->word_embeddings.bf16, net->rt.cpu.isa);
             for (int j = 0; j < H; j++) row[j] = we[j] + pe[j] + te[j];
         }
     }
-    lx_op_layernorm(net, &w->emb_ln, &net->s.hs, b->lang.total, net->eps);
+    lx_op_layernorm(&net->rt, &w->emb_ln, &net->s.hs, b->lang.total, net->eps);
 }
 
 /* LxmertVisualFeatureEncoder over all vision rows (features and boxes packed). */
@@ -73,12 +64,12 @@ static int visual_feature_encoder(lx_net *net, const lx_batch *b, lx_error *err)
     lx_act pos = lx_act_f32(s->pos, (size_t)net->cfg.visual_pos_dim);
     lx_act x = lx_act_f32(s->ctx.f, (size_t)net->H), y = lx_act_f32(s->tmp, (size_t)net->H);
     lx_act out = lx_act_at(&s->hs, b->lang.total);
-    if (lx_op_linear(net, &w->visn_fc, &feats, N, x.f, x.ld, err) < 0 ||
-        lx_op_linear(net, &w->box_fc, &pos, N, y.f, y.ld, err) < 0)
+    if (lx_op_linear(&net->rt, &w->visn_fc, &feats, N, x.f, x.ld, err) < 0 ||
+        lx_op_linear(&net->rt, &w->box_fc, &pos, N, y.f, y.ld, err) < 0)
         return -1;
-    lx_op_layernorm(net, &w->visn_layer_norm, &x, N, net->eps);
-    lx_op_layernorm(net, &w->box_layer_norm, &y, N, net->eps);
-    lx_op_mean(net, &out, x.f, y.f, N);
+    lx_op_layernorm(&net->rt, &w->visn_layer_norm, &x, N, net->eps);
+    lx_op_layernorm(&net->rt, &w->box_layer_norm, &y, N, net->eps);
+    lx_op_mean(&net->rt, &out, x.f, y.f, N, net->H);
     return 0;
 }
 
@@ -89,16 +80,17 @@ static int project_qkv(lx_net *net, const lx_att *a, const lx_rows *r, lx_error 
     lx_act x = lx_act_at(&s->hs, r->base);
     size_t ld = 3 * (size_t)net->H;
     float *q = s->qkv + (size_t)r->base * ld;
-    if (a->qkv.out) return lx_op_linear(net, &a->qkv, &x, r->total, q, ld, err);
-    return lx_op_linear(net, &a->query, &x, r->total, q, ld, err) < 0 ||
-           lx_op_linear(net, &a->key, &x, r->total, q + net->H, ld, err) < 0 ||
-           lx_op_linear(net, &a->value, &x, r->total, q + 2 * net->H, ld, err) < 0 ? -1 : 0;
+    if (a->qkv.out) return lx_op_linear(&net->rt, &a->qkv, &x, r->total, q, ld, err);
+    return lx_op_linear(&net->rt, &a->query, &x, r->total, q, ld, err) < 0 ||
+           lx_op_linear(&net->rt, &a->key, &x, r->total, q + net->H, ld, err) < 0 ||
+           lx_op_linear(&net->rt, &a->value, &x, r->total, q + 2 * net->H, ld, err) < 0 ? -1 : 0;
 }
 
 /* LxmertAttentionOutput over rows r: hidden = LayerNorm(dense(context) + hidden). */
 static int attention_output(lx_net *net, const lx_att *a, const lx_rows *r, lx_error *err) {
     lx_act ctx = lx_act_at(&net->s.ctx, r->base), hs = lx_act_at(&net->s.hs, r->base);
-    return lx_op_dense_add_norm(net, &a->dense, &a->ln, &ctx, r->total, &hs, err);
+    return lx_op_dense_add_norm(&net->rt, &a->dense, &a->ln, &ctx, r->total, &hs, net->s.tmp,
+                                net->eps, err);
 }
 
 /* LxmertSelfAttentionLayer over one modality's rows r (probs: its attention maps). */
@@ -113,8 +105,9 @@ static int self_attention(lx_net *net, const lx_att *a, const lx_rows *r, float 
  * hidden = LayerNorm(dense(GELU(dense(hidden))) + hidden). */
 static int feed_forward(lx_net *net, const lx_ffn *f, const lx_rows *r, lx_error *err) {
     lx_act hs = lx_act_at(&net->s.hs, r->base), mid = net->s.inter;
-    return lx_op_linear_gelu(net, &f->inter, &hs, r->total, &mid, err) < 0 ||
-           lx_op_dense_add_norm(net, &f->out, &f->ln, &mid, r->total, &hs, err) < 0 ? -1 : 0;
+    return lx_op_linear_gelu(&net->rt, &f->inter, &hs, r->total, &mid, err) < 0 ||
+           lx_op_dense_add_norm(&net->rt, &f->out, &f->ln, &mid, r->total, &hs, net->s.tmp,
+                                net->eps, err) < 0 ? -1 : 0;
 }
 
 /* LxmertLayer. */
@@ -182,7 +175,7 @@ static int pooler(lx_net *net, lx_batch *b, lx_error *err) {
     for (size_t i = 0; i < b->n; i++)
         memcpy(s->small2 + i * H, s->hs.f + (size_t)b->lang.off[i] * H, H * sizeof *s->small2);
     lx_act first = lx_act_f32(s->small2, H);
-    if (lx_op_linear(net, &net->w.pooler, &first, (int)b->n, s->small, H, err) < 0) return -1;
+    if (lx_op_linear(&net->rt, &net->w.pooler, &first, (int)b->n, s->small, H, err) < 0) return -1;
     for (size_t i = 0; i < b->n * H; i++) s->small[i] = tanhf(s->small[i]);
     for (size_t i = 0; i < b->n; i++)
         if (lx_outs_data(&b->out, i, LX_O_POOLED))
@@ -195,8 +188,8 @@ static int pooler(lx_net *net, lx_batch *b, lx_error *err) {
 static int head_transform(lx_net *net, const lx_lin *dense, const lx_ln *ln, const float *x,
                           int m, float *y, lx_error *err) {
     lx_act in = lx_act_f32((float *)x, (size_t)net->H), out = lx_act_f32(y, (size_t)net->H);
-    if (lx_op_linear_gelu(net, dense, &in, m, &out, err) < 0) return -1;
-    lx_op_layernorm(net, ln, &out, m, net->eps);
+    if (lx_op_linear_gelu(&net->rt, dense, &in, m, &out, err) < 0) return -1;
+    lx_op_layernorm(&net->rt, ln, &out, m, net->eps);
     return 0;
 }
 
@@ -206,7 +199,7 @@ static int decode_rows(lx_net *net, const lx_lin *l, const float *x, const lx_ro
     for (size_t i = 0; i < b->n; i++) {
         lx_act in = lx_act_f32((float *)x + (size_t)r->off[i] * net->H, (size_t)net->H);
         float *y = lx_outs_data(&b->out, i, k);
-        if (y && lx_op_linear(net, l, &in, r->len[i], y, (size_t)l->out, err) < 0) return -1;
+        if (y && lx_op_linear(&net->rt, l, &in, r->len[i], y, (size_t)l->out, err) < 0) return -1;
     }
     return 0;
 }
@@ -221,7 +214,7 @@ static int heads(lx_net *net, lx_batch *b, unsigned want, lx_error *err) {
     for (size_t i = 0; i < b->n; i++) {
         lx_act p = lx_act_f32(pooled + i * net->H, (size_t)net->H);
         float *match = lx_outs_data(&b->out, i, LX_O_MATCH);
-        if ((match && lx_op_linear(net, &w->seq_relationship, &p, 1, match, 2, err) < 0) ||
+        if ((match && lx_op_linear(&net->rt, &w->seq_relationship, &p, 1, match, 2, err) < 0) ||
             ((want & LX_OUT_QA) &&
              lx_net_qa_head(net, p.f, 1, lx_outs_data(&b->out, i, LX_O_QA), err) < 0))
             return -1;
@@ -245,10 +238,10 @@ int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx
     /* logit_fc: Linear -> GELU -> LayerNorm(eps 1e-12, as HF fixes it) -> Linear */
     lx_act in = lx_act_f32((float *)pooled, (size_t)net->H), a = lx_act_f32(NULL, H2);
     if (!(a.f = malloc(n * H2 * sizeof *a.f))) return lx_error_set(err, "out of memory");
-    int rc = lx_op_linear_gelu(net, &w->qa0, &in, (int)n, &a, err);
+    int rc = lx_op_linear_gelu(&net->rt, &w->qa0, &in, (int)n, &a, err);
     if (rc == 0) {
-        lx_op_layernorm(net, &w->qa2, &a, (int)n, 1e-12f);
-        rc = lx_op_linear(net, &w->qa3, &a, (int)n, logits, (size_t)net->cfg.num_qa_labels,
+        lx_op_layernorm(&net->rt, &w->qa2, &a, (int)n, 1e-12f);
+        rc = lx_op_linear(&net->rt, &w->qa3, &a, (int)n, logits, (size_t)net->cfg.num_qa_labels,
                           err);
     }
     free(a.f);
@@ -354,30 +347,20 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     net->dh = c->hidden_size / c->num_attention_heads;
     net->isz = c->intermediate_size;
     net->eps = (float)c->layer_norm_eps;
-    lx_cpu_detect(&net->cpu, net->opts.max_isa);
-    for (int t = 0; t < LX_POOL_MAX; t++) lx_gemm_scratch_init(&net->s.gs[t]);
-    if (lx_net_bind(net, err) < 0) {
-        lx_net_free(net);
-        return NULL;
-    }
+    net->rt.exact_bf16 = net->opts.exact_bf16;
     /* One pool of threads runs everything: each product split by output columns, the
-     * attention heads, the element-wise passes.  OpenBLAS then runs single-threaded
-     * inside each share (its own threads would compete with the pool's). */
-    long nt = net->opts.threads > 0 ? net->opts.threads : sysconf(_SC_NPROCESSORS_ONLN);
-    net->nthreads = nt < 1 ? 1 : nt > LX_POOL_MAX ? LX_POOL_MAX : (int)nt;
-    if (lx_pool_init(&net->pool, net->nthreads, err) < 0) {
+     * attention heads, the element-wise passes. */
+    if (lx_rt_init(&net->rt, net->opts.threads, net->opts.max_isa, err) < 0 ||
+        lx_net_bind(net, err) < 0) {
         lx_net_free(net);
         return NULL;
     }
-    net->pool_up = 1;
-    openblas_set_num_threads(1);
-    if (blas_thread_shutdown_) blas_thread_shutdown_();
     return net;
 }
 
 void lx_net_free(lx_net *net) {
     if (!net) return;
-    if (net->pool_up) lx_pool_free(&net->pool);
+    lx_rt_free(&net->rt);
     lx_net_state_free(&net->s);
     for (size_t i = 0; i < net->nowned; i++) free(net->owned[i]);
     free(net->owned);

@@ -3,9 +3,9 @@
  *
  *   net.c          the model: one function per block of HF's modeling_lxmert.py, in its
  *                  order and with its names, written in the operations below
- *   net_ops.c      the operations (linear, linear + GELU, dense + residual + LayerNorm,
- *                  attention, ...), each spread over the thread pool, and the choice of
- *                  product kernel for each weight (gemm.h)
+ *   net_ops.c      attention over the packed batch (the other operations, linear,
+ *                  linear + GELU, dense + residual + LayerNorm, ..., are the networks'
+ *                  shared ones: ops.h)
  *   net_bind.c     the weights: views into the mapped .lxm, named and shaped by the
  *                  schema (lib/schema.c)
  *   net_check.c    a record's inputs, checked before it joins a batch
@@ -26,32 +26,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "../bytes.h"
-#include "cpu.h"
-#include "gemm.h"
 #include "lx.h"
-#include "pool.h"
+#include "ops.h"
 
 /* Regions a record may carry: its vision attention scores are [N, N] per thread. */
 #define LX_NET_MAX_REGIONS 4096
 
 /* ---- weights ------------------------------------------------------------------- */
-
-/* nn.Linear: y = x W^T + b.  The weight is f32 (w), or 16-bit (w16, f16 or bf16 as the
- * file stores it) read in place by the product kernels, so that memory holds and streams
- * half the bytes. */
-typedef struct lx_lin {
-    const float *w;               /* [out, in] f32, or NULL */
-    const uint16_t *w16;          /* [out, in] f16/bf16 when w is NULL */
-    int bf16;                     /* w16 holds bf16 (else f16) */
-    const float *b;               /* [out] or NULL */
-    int out, in;
-} lx_lin;
-
-/* nn.LayerNorm: gamma and beta [n]. */
-typedef struct lx_ln {
-    const float *g, *b;
-    int n;
-} lx_ln;
 
 /* LxmertAttention + LxmertAttentionOutput (the self-attention or cross-attention layer):
  * query, key, value [H, H], output dense [H, H] and its LayerNorm. */
@@ -112,34 +93,7 @@ typedef struct lx_weights {
     lx_lin qa3;
 } lx_weights;
 
-/* ---- activations --------------------------------------------------------------- */
-
-/* Rows of activations: f32 rows ld apart and, where the products that read them take
- * bf16 (bf16 weights on the CPU's dot products), their bf16 copy h (rows ldh apart,
- * zero padded to a multiple of 32): the operation that writes the rows writes both, so
- * no product rounds its input in a pass of its own.  h exists only when every product
- * of the encoder takes bf16 (lx_net.bf16_acts), so an act with h is read by such
- * products only, and an operation may then write h alone (linear + GELU does: in the
- * packed kernel's registers).  Model blocks never look inside. */
-typedef struct lx_act {
-    float *f;
-    size_t ld;
-    uint16_t *h;                  /* or NULL */
-    size_t ldh;
-} lx_act;
-
-/* The same rows from row r on. */
-static inline lx_act lx_act_at(const lx_act *a, int r) {
-    lx_act b = *a;
-    b.f += (size_t)r * a->ld;
-    if (b.h) b.h += (size_t)r * a->ldh;
-    return b;
-}
-
-/* Plain f32 rows (no bf16 copy). */
-static inline lx_act lx_act_f32(float *f, size_t ld) {
-    return (lx_act){f, ld, NULL, 0};
-}
+/* ---- batches --------------------------------------------------------------------- */
 
 /* One modality's rows for each of the n records of a batch: record i's rows are
  * base + off[i] .. base + off[i] + len[i] - 1 of the packed matrices; total rows in all. */
@@ -183,9 +137,6 @@ typedef struct lx_state {
     float *small, *small2;        /* [n, max(2H, labels)] pooled rows and head outputs */
     size_t small_cap;
     int *lo, *ll, *vo, *vl;       /* per record: language offset/length, vision offset/length */
-    lx_gemm_scratch gs[LX_POOL_MAX]; /* per thread: lx_gemm's working memory */
-    float *f32pack[LX_POOL_MAX];  /* per thread: packed f32 weights for products with many
-                                   * rows on AVX-512 (lx_gemm_f32pack_bytes() each) */
 } lx_state;
 
 struct lx_net {
@@ -197,13 +148,11 @@ struct lx_net {
     unsigned avail;               /* LX_OUT_* the file's heads allow */
     lx_weights w;
     lx_state s;
-    int nthreads;                 /* threads of the pool, the caller's included */
-    lx_pool pool;                 /* runs the products, attention heads, LayerNorm rows */
-    int pool_up;
-    lx_cpu cpu;                   /* which kernels this CPU runs */
     int bf16_acts;                /* activations carry bf16 copies (lx_act.h) */
     void **owned;                 /* f32 copies of small 16-bit tensors, fused biases */
     size_t nowned, owned_cap;
+    lx_rt rt;                     /* CPU level, thread pool, scratch (64-byte aligned:
+                                   * the net is allocated so) */
 };
 
 /* ---- net_state.c ---------------------------------------------------------------- */
@@ -218,26 +167,8 @@ void lx_net_state_free(lx_state *s);
 
 /* Bind every weight of net->model by the schema's names and shapes; sets net->avail. */
 int lx_net_bind(lx_net *net, lx_error *err);
-/* Does l's product take its input rounded to bf16 (bf16 weights, not exact_bf16)? */
-int lx_net_takes_bf16(const lx_net *net, const lx_lin *l);
-
 /* ---- net_ops.c ----------------------------------------------------------------- */
 
-/* y[m, out] = x W^T + b. */
-int lx_op_linear(lx_net *net, const lx_lin *l, const lx_act *x, int m, float *y, size_t ldy,
-                 lx_error *err);
-/* y = GELU(x W^T + b) (LxmertIntermediate; also the heads' transforms). */
-int lx_op_linear_gelu(lx_net *net, const lx_lin *l, const lx_act *x, int m, lx_act *y,
-                      lx_error *err);
-/* io = LayerNorm(x W^T + b + io) (LxmertAttentionOutput, LxmertOutput). */
-int lx_op_dense_add_norm(lx_net *net, const lx_lin *dense, const lx_ln *ln, const lx_act *x,
-                         int m, lx_act *io, lx_error *err);
-/* x = LayerNorm(x) over m rows of ln->n values, with eps. */
-void lx_op_layernorm(lx_net *net, const lx_ln *ln, lx_act *x, int m, float eps);
-/* y = (a + b) / 2 over m rows of H values. */
-void lx_op_mean(lx_net *net, lx_act *y, const float *a, const float *b, int m);
-/* x = GELU(x) over m rows of n values, ld apart. */
-void lx_op_gelu(lx_net *net, float *x, int m, int n, size_t ld);
 /* Scaled dot-product attention of q's rows over k's rows, record by record and head by
  * head: ctx = softmax(Q K^T / sqrt(dh) + mask) V from the Q | K | V rows in s.qkv and the
  * keys' additive masks s.madd; probs (NULL, or an entry per record, NULL or [heads, Lq,

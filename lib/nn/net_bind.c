@@ -64,7 +64,7 @@ static const float *as_f32(binder *b, const lx_tensor *t) {
         lx_error_set(b->err, "model: out of memory widening a tensor to f32");
         return NULL;
     }
-    lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->net->cpu.isa);
+    lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->net->rt.cpu.isa);
     return c;
 }
 
@@ -238,17 +238,13 @@ static unsigned bind_heads(binder *b, lx_weights *w) {
     return avail;
 }
 
-int lx_net_takes_bf16(const lx_net *net, const lx_lin *l) {
-    return !l->w && l->bf16 && !net->opts.exact_bf16;
-}
-
 static int att_bf16(const lx_net *net, const lx_att *a) {
-    return lx_net_takes_bf16(net, &a->query) && lx_net_takes_bf16(net, &a->key) &&
-           lx_net_takes_bf16(net, &a->value) && lx_net_takes_bf16(net, &a->dense);
+    return lx_rt_takes_bf16(&net->rt, &a->query) && lx_rt_takes_bf16(&net->rt, &a->key) &&
+           lx_rt_takes_bf16(&net->rt, &a->value) && lx_rt_takes_bf16(&net->rt, &a->dense);
 }
 
 static int ffn_bf16(const lx_net *net, const lx_ffn *f) {
-    return lx_net_takes_bf16(net, &f->inter) && lx_net_takes_bf16(net, &f->out);
+    return lx_rt_takes_bf16(&net->rt, &f->inter) && lx_rt_takes_bf16(&net->rt, &f->out);
 }
 
 /* 1 when every product of the encoder takes bf16: the activations then carry bf16

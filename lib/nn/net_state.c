@@ -82,7 +82,7 @@ int lx_net_state_reserve(lx_net *net, size_t n, size_t rows, size_t TN, size_t m
         if (!oom) s->vis_cap = r;
     }
     if (!oom && maxsc > s->score_cap) {
-        for (int t = 0; !oom && t < net->nthreads; t++) oom = grow(&s->scores[t], maxsc) < 0;
+        for (int t = 0; !oom && t < net->rt.nthreads; t++) oom = grow(&s->scores[t], maxsc) < 0;
         if (!oom) s->score_cap = maxsc;
     }
     if (oom)
@@ -109,8 +109,6 @@ void lx_net_state_free(lx_state *s) {
     free(s->vl);
     for (int t = 0; t < LX_POOL_MAX; t++) {
         free(s->scores[t]);
-        free(s->f32pack[t]);
-        lx_gemm_scratch_free(&s->gs[t]);
     }
     memset(s, 0, sizeof *s);
 }

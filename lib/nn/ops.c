@@ -1,0 +1,242 @@
+/*
+ * ops.c — the runtime and the operations networks are written in (ops.h).
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cblas.h>
+#include "kernels.h"
+#include "ops.h"
+
+/* OpenBLAS (pthreads build) starts its worker threads when the library loads, and they
+ * spin with sched_yield for ~2^28 cycles waiting for work that never comes here (the
+ * runtime sets OpenBLAS to one thread and splits products over its own pool): on two
+ * cores that spinning thread slows a one-record run.  OpenBLAS exports this (its fork
+ * handler calls it); weak, so another BLAS without it simply skips the call. */
+void blas_thread_shutdown_(void) __attribute__((weak));
+
+/* ---- the runtime ------------------------------------------------------------------ */
+
+int lx_rt_init(lx_rt *rt, int threads, lx_isa max_isa, lx_error *err) {
+    lx_cpu_detect(&rt->cpu, max_isa);
+    for (int t = 0; t < LX_POOL_MAX; t++) lx_gemm_scratch_init(&rt->gs[t]);
+    long nt = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
+    rt->nthreads = nt < 1 ? 1 : nt > LX_POOL_MAX ? LX_POOL_MAX : (int)nt;
+    if (lx_pool_init(&rt->pool, rt->nthreads, err) < 0) return -1;
+    rt->pool_up = 1;
+    openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
+    return 0;
+}
+
+void lx_rt_free(lx_rt *rt) {
+    if (rt->pool_up) lx_pool_free(&rt->pool);
+    rt->pool_up = 0;
+    for (int t = 0; t < LX_POOL_MAX; t++) {
+        lx_gemm_scratch_free(&rt->gs[t]);
+        free(rt->f32pack[t]);
+        rt->f32pack[t] = NULL;
+    }
+}
+
+int lx_rt_takes_bf16(const lx_rt *rt, const lx_lin *l) {
+    return !l->w && l->bf16 && !rt->exact_bf16;
+}
+
+/* ---- spreading work over the pool ---------------------------------------------- */
+
+typedef struct par_ctx {
+    lx_rt *rt;
+    lx_range_fn fn;
+    void *ctx;
+    size_t cnt, chunk;
+    atomic_size_t next;
+} par_ctx;
+
+static void par_share(void *arg, int t, int nt) {
+    par_ctx *p = arg;
+    (void)nt;
+    for (;;) {
+        size_t i0 = atomic_fetch_add(&p->next, p->chunk);
+        if (i0 >= p->cnt) break;
+        size_t i1 = i0 + p->chunk < p->cnt ? i0 + p->chunk : p->cnt;
+        p->fn(p->rt, p->ctx, i0, i1, t);
+    }
+}
+
+/* Alone below about 5e4 flops: waking a thread costs a few microseconds, and a batch-1
+ * LayerNorm over 20 rows (1.2e5 by this count) took 15 us alone, its rows coming from
+ * the other core's cache. */
+void lx_rt_for(lx_rt *rt, size_t cnt, double work, lx_range_fn fn, void *ctx,
+               size_t per_thread) {
+    if (rt->nthreads == 1 || cnt < 2 || work * (double)cnt < 5e4) {
+        fn(rt, ctx, 0, cnt, 0);
+        return;
+    }
+    size_t chunk = (cnt + per_thread * (size_t)rt->nthreads - 1) /
+                   (per_thread * (size_t)rt->nthreads);
+    par_ctx p = {rt, fn, ctx, cnt, chunk ? chunk : 1, 0};
+    lx_pool_run(&rt->pool, par_share, &p);
+}
+
+static void par_for(lx_rt *rt, size_t cnt, double work, lx_range_fn fn, void *ctx) {
+    lx_rt_for(rt, cnt, work, fn, ctx, 4);
+}
+
+/* ---- products -------------------------------------------------------------------- */
+
+typedef struct lin_ctx {
+    const lx_lin *l;
+    const float *b;               /* the bias to add (l->b, or NULL when deferred) */
+    const float *x;
+    size_t ldx;
+    int m;
+    float *y;
+    size_t ldy;
+    int gelu;                     /* y = GELU(x W^T + b) */
+} lin_ctx;
+
+/* Output columns [16 i0, 16 i1) of an f32 product. */
+static void lin_cols(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t) {
+    lin_ctx *c = ctx;
+    int n1 = (int)(16 * i1) < c->l->out ? (int)(16 * i1) : c->l->out;
+    lx_gemm_f32_cols(rt->cpu.isa, c->m, c->l->out, c->l->in, c->x, c->ldx, c->l->w, c->b,
+                     c->y, c->ldy, (int)(16 * i0), n1, c->gelu, rt->f32pack[t]);
+}
+
+/* f32 weights: y = x W^T + b (GELU of it when gelu is set), column ranges over the pool. */
+static int linear_f32(lx_rt *rt, const lx_lin *l, const float *b, const lx_act *x, int m,
+                      float *y, size_t ldy, int gelu, lx_error *err) {
+    if (rt->cpu.isa >= LX_ISA_AVX512 && m > LX_GEMM_F32_FEW_ROWS && !rt->f32pack[0])
+        for (int t = 0; t < rt->nthreads; t++)
+            if (!(rt->f32pack[t] = lx_aligned_alloc(lx_gemm_f32pack_bytes())))
+                return lx_error_set(err, "out of memory (packed weights)");
+    lin_ctx c = {l, b, x->f, x->ld, m, y, ldy, gelu};
+    /* many rows: each chunk packs its own columns of W (two chunks per thread, so that a
+     * thread slowed by a busy machine takes less); sgemm (no AVX-512) packs both
+     * operands per call: one chunk per thread then */
+    lx_rt_for(rt, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c,
+              m <= LX_GEMM_F32_FEW_ROWS ? 4 : rt->cpu.isa >= LX_ISA_AVX512 ? 2 : 1);
+    return 0;
+}
+
+/* 16-bit weights: y = x W^T + b with lx_gemm, from x's bf16 copy when the product takes
+ * bf16; y16 (rows ldy16 apart), when given, receives bf16(GELU(y)) and y is scratch. */
+static int linear16(lx_rt *rt, const lx_lin *l, const lx_act *x, int m, float *y,
+                    size_t ldy, uint16_t *y16, size_t ldy16, lx_error *err) {
+    int bf16 = lx_rt_takes_bf16(rt, l);
+    lx_gemm_op op = {
+        .kind = !l->bf16 ? LX_GEMM_F16 : bf16 ? LX_GEMM_BF16 : LX_GEMM_BF16_EXACT,
+        .m = m, .n = l->out, .k = l->in, .a = x->f, .lda = x->ld, .w = l->w16,
+        .ldw = (size_t)l->in, .bias = l->b, .c = y, .ldc = ldy, .accumulate = 0,
+        .ab = bf16 ? x->h : NULL, .ldab = x->ldh, .cb = y16, .ldcb = ldy16};
+    if (op.ab) op.a = NULL;
+    return lx_gemm(&rt->cpu, &op, rt->nthreads > 1 ? &rt->pool : NULL, rt->gs, err);
+}
+
+int lx_op_linear(lx_rt *rt, const lx_lin *l, const lx_act *x, int m, float *y, size_t ldy,
+                 lx_error *err) {
+    if (m <= 0) return 0;
+    if (l->w) return linear_f32(rt, l, l->b, x, m, y, ldy, 0, err);
+    return linear16(rt, l, x, m, y, ldy, NULL, 0, err);
+}
+
+/* ---- row-wise passes ------------------------------------------------------------- */
+
+typedef struct rows_ctx {
+    lx_act *x;
+    const float *r, *rb;          /* residual rows (ld apart) and row bias, or NULL */
+    const float *b;               /* mean: the second operand */
+    const lx_ln *ln;
+    float eps;
+    int n;
+} rows_ctx;
+
+/* x.h rows [i0, i1) <- bf16(x.f), while they are in cache. */
+static void round_rows(lx_rt *rt, const lx_act *x, int n, size_t i0, size_t i1) {
+    if (!x->h) return;
+    for (size_t i = i0; i < i1; i++)
+        lx_k_round_bf16(x->h + i * x->ldh, x->f + i * x->ld, n, (int)x->ldh, rt->cpu.isa);
+}
+
+static void ln_rows(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t) {
+    rows_ctx *c = ctx;
+    size_t off = i0 * c->x->ld;
+    lx_k_add_layernorm(c->x->f + off, c->r ? c->r + off : NULL, c->rb, (int)(i1 - i0), c->n,
+                       (int)c->x->ld, c->ln->g, c->ln->b, c->eps, rt->cpu.isa);
+    round_rows(rt, c->x, c->n, i0, i1);
+}
+
+/* x = LayerNorm(x + r + rb) (r rows x->ld apart, rb [n]; either may be NULL). */
+static void add_layernorm(lx_rt *rt, lx_act *x, const float *r, const float *rb, int m,
+                          const lx_ln *ln, float eps) {
+    rows_ctx c = {.x = x, .r = r, .rb = rb, .ln = ln, .eps = eps, .n = ln->n};
+    par_for(rt, (size_t)m, 8.0 * ln->n, ln_rows, &c);
+}
+
+void lx_op_layernorm(lx_rt *rt, const lx_ln *ln, lx_act *x, int m, float eps) {
+    add_layernorm(rt, x, NULL, NULL, m, ln, eps);
+}
+
+int lx_op_dense_add_norm(lx_rt *rt, const lx_lin *dense, const lx_ln *ln, const lx_act *x,
+                         int m, lx_act *io, float *tmp, float eps, lx_error *err) {
+    /* with f32 weights the LayerNorm's pass adds the bias (one pass over y fewer) */
+    const float *rb = dense->w ? dense->b : NULL;
+    float *y = tmp;
+    if (m <= 0) return 0;
+    if (dense->w ? linear_f32(rt, dense, NULL, x, m, y, io->ld, 0, err)
+                 : linear16(rt, dense, x, m, y, io->ld, NULL, 0, err))
+        return -1;
+    add_layernorm(rt, io, y, rb, m, ln, eps);
+    return 0;
+}
+
+static void mean_rows(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t) {
+    rows_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++) {
+        float *y = c->x->f + i * c->x->ld;
+        const float *a = c->r + i * c->x->ld, *b = c->b + i * c->x->ld;
+        for (int j = 0; j < c->n; j++) y[j] = (a[j] + b[j]) * 0.5f;
+    }
+    round_rows(rt, c->x, c->n, i0, i1);
+}
+
+void lx_op_mean(lx_rt *rt, lx_act *y, const float *a, const float *b, int m, int n) {
+    rows_ctx c = {.x = y, .r = a, .b = b, .n = n};
+    par_for(rt, (size_t)m, 3.0 * n, mean_rows, &c);
+}
+
+typedef struct gelu_ctx {
+    float *x;
+    const float *b;
+    size_t n, ld;
+} gelu_ctx;
+
+static void gelu_rows(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t) {
+    gelu_ctx *c = ctx;
+    for (size_t i = i0; i < i1; i++) lx_k_gelu(c->x + i * c->ld, c->b, c->n, rt->cpu.isa);
+}
+
+/* x = GELU(x + b) (b [n] may be NULL). */
+static void gelu_b(lx_rt *rt, float *x, const float *b, int m, int n, size_t ld) {
+    gelu_ctx c = {x, b, (size_t)n, ld};
+    par_for(rt, (size_t)m, 20.0 * n, gelu_rows, &c);
+}
+
+void lx_op_gelu(lx_rt *rt, float *x, int m, int n, size_t ld) {
+    gelu_b(rt, x, NULL, m, n, ld);
+}
+
+int lx_op_linear_gelu(lx_rt *rt, const lx_lin *l, const lx_act *x, int m, lx_act *y,
+                      lx_error *err) {
+    if (m <= 0) return 0;
+    if (l->w) /* f32: GELU applied by the product, per column range */
+        return linear_f32(rt, l, l->b, x, m, y->f, y->ld, 1, err);
+    if (y->h) /* bf16 out: GELU and the rounding on the product's output tiles */
+        return linear16(rt, l, x, m, y->f, y->ld, y->h, y->ldh, err);
+    if (linear16(rt, l, x, m, y->f, y->ld, NULL, 0, err) < 0) return -1;
+    gelu_b(rt, y->f, NULL, m, l->out, y->ld);
+    return 0;
+}

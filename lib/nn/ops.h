@@ -1,0 +1,118 @@
+/*
+ * ops.h — what a network is computed with (lib/nn/ops.c; private to liblx): the runtime
+ * (the CPU's kernel level, the thread pool and each thread's scratch), the weights of a
+ * layer (lx_lin, lx_ln), rows of activations (lx_act), and the operations every network
+ * writes its blocks in, each spread over the pool: products, products with GELU, dense +
+ * residual + LayerNorm, LayerNorm, GELU, the mean of two row sets.  The LXMERT network
+ * (net*.c) and the detector (frcnn*.c) are both written in these.
+ *
+ * Products: f32 weights go through lx_gemm_f32_cols one range of 16 output columns at a
+ * time (the ranges handed out over the pool); 16-bit weights through lx_gemm (bf16 with
+ * the CPU's bf16 dot products, or exactly in f32 with exact_bf16; f16 widened).
+ *
+ * bf16 hand-offs: where activations carry a bf16 copy (lx_act.h), the products that take
+ * bf16 read it instead of rounding their input, and every operation that writes such
+ * rows writes the copy too, while the rows are in cache.  Where a bias can be added later
+ * for free it is: with f32 weights, the bias of a product whose output goes straight into
+ * a LayerNorm is added by that pass.
+ */
+#ifndef LX_NN_OPS_H
+#define LX_NN_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cpu.h"
+#include "gemm.h"
+#include "lx.h"
+#include "pool.h"
+
+/* nn.Linear (and a convolution's weight seen as [out, in * kh * kw]): y = x W^T + b.  The
+ * weight is f32 (w), or 16-bit (w16, f16 or bf16 as the file stores it) read in place by
+ * the product kernels, so that memory holds and streams half the bytes. */
+typedef struct lx_lin {
+    const float *w;               /* [out, in] f32, or NULL */
+    const uint16_t *w16;          /* [out, in] f16/bf16 when w is NULL */
+    int bf16;                     /* w16 holds bf16 (else f16) */
+    const float *b;               /* [out] or NULL */
+    int out, in;
+} lx_lin;
+
+/* nn.LayerNorm: gamma and beta [n]. */
+typedef struct lx_ln {
+    const float *g, *b;
+    int n;
+} lx_ln;
+
+/* Rows of activations: f32 rows ld apart and, where the products that read them take
+ * bf16 (bf16 weights on the CPU's dot products), their bf16 copy h (rows ldh apart,
+ * zero padded to a multiple of 32).  A network gives its activations copies only when
+ * every product reading them takes bf16, so an operation may then write h alone (linear
+ * + GELU does: in the packed kernel's registers).  Model blocks never look inside. */
+typedef struct lx_act {
+    float *f;
+    size_t ld;
+    uint16_t *h;                  /* or NULL */
+    size_t ldh;
+} lx_act;
+
+/* The same rows from row r on. */
+static inline lx_act lx_act_at(const lx_act *a, int r) {
+    lx_act b = *a;
+    b.f += (size_t)r * a->ld;
+    if (b.h) b.h += (size_t)r * a->ldh;
+    return b;
+}
+
+/* Plain f32 rows (no bf16 copy). */
+static inline lx_act lx_act_f32(float *f, size_t ld) {
+    return (lx_act){f, ld, NULL, 0};
+}
+
+/* A network's runtime.  Not thread-safe: one per network. */
+typedef struct lx_rt {
+    lx_cpu cpu;                   /* which kernels this CPU runs */
+    int exact_bf16;               /* bf16 weights computed exactly in f32 */
+    int nthreads;                 /* threads of the pool, the caller's included */
+    int pool_up;
+    lx_gemm_scratch gs[LX_POOL_MAX]; /* per thread: lx_gemm's working memory */
+    float *f32pack[LX_POOL_MAX];  /* per thread: packed f32 weights for products with many
+                                   * rows on AVX-512 (lx_gemm_f32pack_bytes() each) */
+    lx_pool pool;                 /* runs the products and the row-wise passes; its run
+                                   * counters sit on cache lines of their own, so keep
+                                   * the lx_rt 64-byte aligned (a batch-1 LXMERT record
+                                   * makes ~130 runs) */
+} lx_rt;
+
+/* Detect the CPU (up to max_isa), start a pool of threads (0: all cores) and set
+ * OpenBLAS to one thread (the pool splits every product itself).  Returns 0 or -1. */
+int lx_rt_init(lx_rt *rt, int threads, lx_isa max_isa, lx_error *err);
+void lx_rt_free(lx_rt *rt);
+/* Does l's product take its input rounded to bf16 (bf16 weights, not exact_bf16)? */
+int lx_rt_takes_bf16(const lx_rt *rt, const lx_lin *l);
+
+/* fn(rt, ctx, i0, i1, t) does items [i0, i1) on thread t.  cnt items of about work flops
+ * each, handed out in chunks from a shared counter (per_thread chunks per thread), so a
+ * thread that runs late (a busy machine) does less; on the calling thread alone when the
+ * whole is too small to pay for waking the others. */
+typedef void (*lx_range_fn)(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t);
+void lx_rt_for(lx_rt *rt, size_t cnt, double work, lx_range_fn fn, void *ctx,
+               size_t per_thread);
+
+/* y[m, out] = x W^T + b. */
+int lx_op_linear(lx_rt *rt, const lx_lin *l, const lx_act *x, int m, float *y, size_t ldy,
+                 lx_error *err);
+/* y = GELU(x W^T + b) (into y->h alone when y has a bf16 copy). */
+int lx_op_linear_gelu(lx_rt *rt, const lx_lin *l, const lx_act *x, int m, lx_act *y,
+                      lx_error *err);
+/* io = LayerNorm(x W^T + b + io) (BERT's attention output and output layers); tmp holds
+ * m rows of io->ld floats of scratch. */
+int lx_op_dense_add_norm(lx_rt *rt, const lx_lin *dense, const lx_ln *ln, const lx_act *x,
+                         int m, lx_act *io, float *tmp, float eps, lx_error *err);
+/* x = LayerNorm(x) over m rows of ln->n values, with eps. */
+void lx_op_layernorm(lx_rt *rt, const lx_ln *ln, lx_act *x, int m, float eps);
+/* y = (a + b) / 2 over m rows of n values (a, b rows y->ld apart). */
+void lx_op_mean(lx_rt *rt, lx_act *y, const float *a, const float *b, int m, int n);
+/* x = GELU(x) over m rows of n values, ld apart. */
+void lx_op_gelu(lx_rt *rt, float *x, int m, int n, size_t ld);
+
+#endif

@@ -216,7 +216,54 @@ json_t *lx_config_to_json(const lx_config *c);
 /* Check the values are sane (positive, hidden divisible by heads, ...). */
 int lx_config_check(const lx_config *c, lx_error *err);
 
-/* A list of strings (a vocabulary, the answer labels). */
+/* The bottom-up-attention Faster R-CNN (HF's frcnn-vg-finetuned port of the Caffe
+ * model LXMERT's features came from): its architecture, read from a checkpoint's tensor
+ * shapes and names, and its test-time parameters, read from the checkpoint's config.yaml
+ * (HF's layout).  lx_detector_config_default gives the published model: ResNet-101 C4,
+ * 1600 objects, 400 attributes, input 800..1333, 6000 / 300 proposals, box NMS 0.5, 0.6,
+ * 0.7, 10..100 detections. */
+#define LX_DETECTOR_MAX_TRIES 8
+typedef struct lx_detector_config {
+    /* architecture */
+    int stem_channels;            /* the stem's convolution */
+    int blocks[4];                /* bottleneck blocks of res2, res3, res4, res5 */
+    int bottleneck[4];            /* their inner widths */
+    int channels[4];              /* their output widths */
+    int rpn_hidden;               /* the RPN's 3x3 convolution */
+    int num_anchors;              /* anchors per cell */
+    int num_classes;              /* object classes (the box head has one more: background,
+                                     last) */
+    int num_attrs;                /* attribute classes (one more: none, last) */
+    int cls_embed_dim;            /* the class embedding the attribute branch reads */
+    int attr_hidden;              /* the attribute branch's hidden layer */
+    /* test time */
+    int min_size, max_size;       /* the shorter side resized to min_size, the longer at
+                                     most max_size */
+    double pixel_mean[3];         /* subtracted per channel, in the network's order (BGR) */
+    double pixel_std[3];          /* divided by */
+    int pre_nms_topk;             /* RPN: proposals before NMS */
+    int post_nms_topk;            /* RPN: proposals kept after NMS */
+    double rpn_nms_thresh;
+    double rpn_bbox_weights[4];   /* the deltas' weights (dx, dy, dw, dh) */
+    double box_bbox_weights[4];
+    int nms_tries;                /* box NMS thresholds tried in turn ... */
+    double nms_thresh_test[LX_DETECTOR_MAX_TRIES];
+    int min_detections;           /* ... until at least this many boxes survive */
+    int max_detections;           /* at most this many regions */
+    int pooler_resolution;        /* RoIPool output (14x14) */
+    double bn_eps;                /* BatchNorm's epsilon */
+} lx_detector_config;
+
+void lx_detector_config_default(lx_detector_config *c);
+/* The fields of a .lxm header's detector object over c. */
+int lx_detector_config_from_json(lx_detector_config *c, const json_t *obj, lx_error *err);
+json_t *lx_detector_config_to_json(const lx_detector_config *c);
+/* The test-time parameters of an HF config (config.yaml parsed into JSON: sections
+ * input, rpn, roi_heads, roi_box_head, model, and min/max_detections) over c. */
+int lx_detector_config_from_hf(lx_detector_config *c, const json_t *hf, lx_error *err);
+int lx_detector_config_check(const lx_detector_config *c, lx_error *err);
+
+/* A list of strings (a vocabulary, the answer labels, class names). */
 typedef struct lx_strlist {
     char **items;                 /* owned */
     size_t n, cap;
@@ -452,8 +499,17 @@ enum {
     LX_SCHEMA_IGNORE_UNKNOWN = 1u << 0  /* drop tensors that are not LXMERT's (else error) */
 };
 int lx_schema_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error *err);
+/* The same for a detector checkpoint (the published frcnn-vg-finetuned names): the
+ * architecture fields of c are read from the tensors' shapes and names (its test-time
+ * fields are kept), BatchNorm's num_batches_tracked counters are dropped, and the rest is
+ * checked against the detector's schema.  Returns 0 or -1. */
+int lx_schema_normalize_detector(lx_tensor_dict *d, lx_detector_config *c, unsigned flags,
+                                 lx_error *err);
 
 typedef struct lx_model lx_model;
+
+/* What a model file holds: LXMERT (the encoder and its heads) or the detector. */
+typedef enum lx_model_kind { LX_MODEL_LXMERT = 0, LX_MODEL_DETECTOR } lx_model_kind;
 
 /* An LXMERT checkpoint as lx-convert reads it: the weights with HF names, checked and in
  * HF's order, the config, the vocabulary and the answer labels.  The source is an HF
@@ -508,23 +564,41 @@ int lx_safetensors_write(const char *path, const char *const *names,
  * "answer_head.logit_fc.0.weight", "cls.predictions.transform.dense.weight", ...) and
  * checked against the schema at open. */
 
-/* Open and validate the header (every offset and size against the file).  Owned. */
+/* Open and validate the header (every offset and size against the file, every tensor's
+ * name and shape against its kind's schema).  Owned. */
 lx_model *lx_model_open(const char *path, lx_error *err);
 /* 1 if path is a regular file that starts as a .lxm does (its magic), else 0. */
 int lx_model_probe(const char *path);
 void lx_model_close(lx_model *m);
+lx_model_kind lx_model_kind_of(const lx_model *m);
+/* 0 if m is of the kind, else -1 with "PATH: is a detector (Faster R-CNN), expected an
+ * LXMERT model" (or the other way round): what every tool says given the wrong kind. */
+int lx_model_expect(const lx_model *m, lx_model_kind kind, lx_error *err);
+/* The LXMERT config (LX_MODEL_LXMERT; for a detector: LXMERT-base's, unused). */
 const lx_config *lx_model_config(const lx_model *m);
+/* The detector config (LX_MODEL_DETECTOR), or NULL. */
+const lx_detector_config *lx_model_detector_config(const lx_model *m);
 /* The tensor called name, or NULL if the file does not carry it (borrowed view). */
 const lx_tensor *lx_model_tensor(const lx_model *m, const char *name);
 size_t lx_model_ntensors(const lx_model *m);
 const char *lx_model_tensor_name(const lx_model *m, size_t i);
 const lx_tensor *lx_model_tensor_at(const lx_model *m, size_t i);
-/* The WordPiece vocabulary (index = id) and the answer labels (index = label);
+/* LXMERT's WordPiece vocabulary (index = id) and the answer labels (index = label);
  * counts are 0 when the file has none.  Strings are borrowed, NUL-terminated. */
 size_t lx_model_vocab_size(const lx_model *m);
 const char *lx_model_vocab_token(const lx_model *m, size_t id);
 size_t lx_model_nlabels(const lx_model *m);
 const char *lx_model_label(const lx_model *m, size_t i);
+/* The name tables a model file can carry. */
+typedef enum lx_table {
+    LX_TABLE_VOCAB,               /* LXMERT: the WordPiece vocabulary, index = id */
+    LX_TABLE_LABELS,              /* LXMERT: the answers, index = label */
+    LX_TABLE_OBJECTS,             /* detector: the object class names, index = class */
+    LX_TABLE_ATTRIBUTES,          /* detector: the attribute names, index = attribute */
+    LX_TABLE_COUNT
+} lx_table;
+/* Table t's strings (borrowed) and their count in *n; NULL (and 0) when the file has none. */
+const char *const *lx_model_names(const lx_model *m, lx_table t, size_t *n);
 /* The model's vocabulary as a tokenizer vocabulary (owned); an error if it has none. */
 lx_vocab *lx_model_vocab(const lx_model *m, lx_error *err);
 /* Check every tensor's CRC-32.  Returns 0, or -1 naming the first bad tensor. */
@@ -548,11 +622,15 @@ void lx_model_populate(const lx_model *m);
  * LayerNorm) stay f32.  The file is written next to path and renamed into place, so a
  * failed write leaves no partial model.  Returns 0 or -1. */
 typedef struct lx_model_spec {
-    const lx_config *config;
+    const lx_config *config;      /* LXMERT */
     const lx_tensor_dict *tensors;
     const lx_strlist *vocab;      /* may be NULL or empty */
     const lx_strlist *labels;     /* may be NULL or empty */
     lx_dtype dtype;               /* LX_F32 (default), LX_F16, LX_BF16 */
+    lx_model_kind kind;           /* LX_MODEL_LXMERT (default) or LX_MODEL_DETECTOR */
+    const lx_detector_config *detector; /* the detector's */
+    const lx_strlist *objects;    /* detector: class names; may be NULL or empty */
+    const lx_strlist *attributes; /* detector: attribute names; may be NULL or empty */
 } lx_model_spec;
 int lx_model_write(const char *path, const lx_model_spec *spec, lx_error *err);
 

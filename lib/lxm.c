@@ -8,12 +8,13 @@
  *   16      8           u64 LE header length H
  *   24      8           u64 LE data offset D (a multiple of 64, >= 40 + H)
  *   32      8           u64 LE data size S; the file is exactly D + S bytes
- *   40      H           the header: one JSON object (config, tensors, aliases, and where
- *                       the vocabulary and labels are), padded with spaces
+ *   40      H           the header: one JSON object (kind, config, tensors, aliases, and
+ *                       where the name tables are), padded with spaces
  *   40+H    D-40-H      zero padding
  *   D       S           tensor data; each tensor at D + offset, offset a multiple of 64;
- *                       then the vocabulary and the labels as string tables (each string
- *                       NUL-terminated, one after the other)
+ *                       then the name tables (LXMERT: vocabulary, answer labels; the
+ *                       detector: object and attribute names), each string NUL-terminated,
+ *                       one after the other
  *
  * The string tables live in the data, not in the JSON, so that opening the base model
  * does not allocate 30522 JSON strings: a pass over the table indexes it.
@@ -86,7 +87,9 @@ struct lx_model {
     size_t nalias;
     const char **alias_names, **alias_targets;
     size_t *alias_idx;            /* index of the target tensor */
-    strtab vocab, labels;         /* string tables in the data */
+    lx_model_kind kind;
+    lx_detector_config dconfig;   /* the detector's (kind LX_MODEL_DETECTOR) */
+    strtab tabs[LX_TABLE_COUNT];  /* string tables in the data */
     char *path;                   /* for messages */
 };
 
@@ -101,8 +104,7 @@ void lx_model_close(lx_model *m) {
     free(m->alias_names);
     free(m->alias_targets);
     free(m->alias_idx);
-    free(m->vocab.s);
-    free(m->labels.s);
+    for (int k = 0; k < LX_TABLE_COUNT; k++) free(m->tabs[k].s);
     free(m->path);
     free(m);
 }
@@ -123,6 +125,12 @@ static int get_u64(json_t *o, const char *key, uint64_t *out) {
     return 0;
 }
 
+
+/* The header's key for each table. */
+static const char *const table_keys[LX_TABLE_COUNT] = {"vocab", "labels", "objects",
+                                                       "attributes"};
+static const char *const table_what[LX_TABLE_COUNT] = {"vocabulary entries", "answer labels",
+                                                       "object names", "attribute names"};
 
 /* The string table the header describes under key ("vocab", "labels"), if any:
  * {"count": N, "offset": O, "nbytes": B, "crc32": C}, B bytes at data + O holding N
@@ -296,6 +304,51 @@ static int parse_aliases(lx_model *m, lx_error *err) {
     return 0;
 }
 
+/* The kind of network and its config.  Files without a kind hold LXMERT. */
+static int parse_kind(lx_model *m, lx_error *err) {
+    const json_t *k = json_object_get(m->hdr, "kind");
+    const char *ks = k ? json_string_value(k) : "lxmert";
+    if (ks && strcmp(ks, "lxmert") == 0) m->kind = LX_MODEL_LXMERT;
+    else if (ks && strcmp(ks, "detector") == 0) m->kind = LX_MODEL_DETECTOR;
+    else return lx_error_set(err, "header: kind is not \"lxmert\" or \"detector\"");
+    lx_config_default(&m->config);
+    lx_detector_config_default(&m->dconfig);
+    if (m->kind == LX_MODEL_LXMERT
+            ? lx_config_from_json(&m->config, json_object_get(m->hdr, "config"), err) < 0 ||
+                  lx_config_check(&m->config, err) < 0
+            : lx_detector_config_from_json(&m->dconfig, json_object_get(m->hdr, "detector"),
+                                           err) < 0 ||
+                  lx_detector_config_check(&m->dconfig, err) < 0)
+        return lx_error_prefix(err, "header");
+    return 0;
+}
+
+/* The tables: as many entries as the config says, overlapping no tensor and each other. */
+static int check_tables(const lx_model *m, const unsigned char *data, lx_error *err) {
+    int lxmert = m->kind == LX_MODEL_LXMERT;
+    const size_t want[LX_TABLE_COUNT] = {
+        lxmert ? (size_t)m->config.vocab_size : 0, lxmert ? (size_t)m->config.num_qa_labels : 0,
+        lxmert ? 0 : (size_t)m->dconfig.num_classes, lxmert ? 0 : (size_t)m->dconfig.num_attrs};
+    for (int k = 0; k < LX_TABLE_COUNT; k++) {
+        const strtab *t = &m->tabs[k];
+        if (t->n && t->n != want[k])
+            return lx_error_set(err, "header: %zu %s, the config says %zu", t->n,
+                                table_what[k], want[k]);
+        uint64_t a = t->off, e = a + t->nbytes;
+        if (a == e) continue;
+        for (int j = 0; j < k; j++)
+            if (m->tabs[j].nbytes && a < m->tabs[j].off + m->tabs[j].nbytes && m->tabs[j].off < e)
+                return lx_error_set(err, "%s and %s overlap", table_keys[j], table_keys[k]);
+        for (size_t i = 0; i < m->n; i++) {
+            uint64_t ta = (uint64_t)((const unsigned char *)m->ts[i].data - data),
+                     te = ta + (uint64_t)lx_tensor_nbytes(&m->ts[i]);
+            if (ta < e && a < te && ta != te)
+                return lx_error_set(err, "%s overlaps tensor '%s'", table_keys[k], m->names[i]);
+        }
+    }
+    return 0;
+}
+
 /* Everything after the mapping: header, config, lists, tensors. */
 static int model_parse(lx_model *m, lx_error *err) {
     const unsigned char *p = m->map;
@@ -325,42 +378,23 @@ static int model_parse(lx_model *m, lx_error *err) {
     m->hdr = json_loadb((const char *)p + LXM_PREFIX, hlen, JSON_REJECT_DUPLICATES, &je);
     if (!m->hdr) return lx_error_set(err, "header is not valid JSON: %s", je.text);
     if (!json_is_object(m->hdr)) return lx_error_set(err, "header is not a JSON object");
-    lx_config_default(&m->config);
-    if (lx_config_from_json(&m->config, json_object_get(m->hdr, "config"), err) < 0 ||
-        lx_config_check(&m->config, err) < 0)
-        return lx_error_prefix(err, "header");
-    if (parse_tensors(m, dsize, p + doff, err) < 0 || parse_aliases(m, err) < 0 ||
-        parse_strtab(m, "vocab", p + doff, dsize, &m->vocab, err) < 0 ||
-        parse_strtab(m, "labels", p + doff, dsize, &m->labels, err) < 0)
+    if (parse_kind(m, err) < 0 || parse_tensors(m, dsize, p + doff, err) < 0 ||
+        parse_aliases(m, err) < 0)
         return -1;
-    size_t nv = m->vocab.n, nl = m->labels.n;
-    if (nv && nv != (size_t)m->config.vocab_size)
-        return lx_error_set(err, "header: %zu vocabulary entries, config vocab_size %d", nv,
-                            m->config.vocab_size);
-    if (nl && nl != (size_t)m->config.num_qa_labels)
-        return lx_error_set(err, "header: %zu answer labels, config num_qa_labels %d", nl,
-                            m->config.num_qa_labels);
-    /* The tables overlap no tensor and not each other. */
-    const strtab *tabs[2] = {&m->vocab, &m->labels};
-    for (int k = 0; k < 2; k++) {
-        uint64_t a = tabs[k]->off, e = a + tabs[k]->nbytes;
-        if (a == e) continue;
-        if (k == 1 && m->vocab.nbytes && a < m->vocab.off + m->vocab.nbytes && m->vocab.off < e)
-            return lx_error_set(err, "vocab and labels overlap");
-        for (size_t i = 0; i < m->n; i++) {
-            uint64_t ta = (uint64_t)((const unsigned char *)m->ts[i].data - (p + doff)),
-                     te = ta + (uint64_t)lx_tensor_nbytes(&m->ts[i]);
-            if (ta < e && a < te && ta != te)
-                return lx_error_set(err, "%s overlaps tensor '%s'", k ? "labels" : "vocab",
-                                    m->names[i]);
-        }
-    }
-    /* Names and shapes against the config, so that the network can bind blindly. */
+    for (int k = 0; k < LX_TABLE_COUNT; k++)
+        if (parse_strtab(m, table_keys[k], p + doff, dsize, &m->tabs[k], err) < 0) return -1;
+    if (check_tables(m, p + doff, err) < 0) return -1;
+    /* Names and shapes against the config, so that the networks can bind blindly. */
+    lx_schema sch;
+    if ((m->kind == LX_MODEL_LXMERT ? lx_schema_build(&sch, &m->config, err)
+                                    : lx_schema_build_detector(&sch, &m->dconfig, err)) < 0)
+        return -1;
     const lx_tensor **tp = malloc((m->n ? m->n : 1) * sizeof *tp);
-    if (!tp) return lx_error_set(err, "out of memory");
-    for (size_t i = 0; i < m->n; i++) tp[i] = &m->ts[i];
-    int rc = lx_schema_check(&m->config, m->names, tp, m->n, err);
+    int rc = tp ? 0 : lx_error_set(err, "out of memory");
+    for (size_t i = 0; tp && i < m->n; i++) tp[i] = &m->ts[i];
+    if (rc == 0) rc = lx_schema_check(&sch, m->names, tp, m->n, err);
     free(tp);
+    lx_schema_free(&sch);
     return rc;
 }
 
@@ -437,23 +471,41 @@ const lx_tensor *lx_model_tensor(const lx_model *m, const char *name) {
     return NULL;
 }
 
-size_t lx_model_vocab_size(const lx_model *m) { return m->vocab.n; }
+lx_model_kind lx_model_kind_of(const lx_model *m) { return m->kind; }
+const lx_detector_config *lx_model_detector_config(const lx_model *m) {
+    return m->kind == LX_MODEL_DETECTOR ? &m->dconfig : NULL;
+}
+
+int lx_model_expect(const lx_model *m, lx_model_kind kind, lx_error *err) {
+    static const char *const what[] = {"an LXMERT model", "a detector (Faster R-CNN)"};
+    if (m->kind == kind) return 0;
+    return lx_error_set(err, "%s: is %s, expected %s", m->path, what[m->kind], what[kind]);
+}
+
+const char *const *lx_model_names(const lx_model *m, lx_table t, size_t *n) {
+    *n = (unsigned)t < LX_TABLE_COUNT ? m->tabs[t].n : 0;
+    return *n ? m->tabs[t].s : NULL;
+}
+
+size_t lx_model_vocab_size(const lx_model *m) { return m->tabs[LX_TABLE_VOCAB].n; }
 const char *lx_model_vocab_token(const lx_model *m, size_t id) {
-    return id < m->vocab.n ? m->vocab.s[id] : NULL;
+    return id < m->tabs[LX_TABLE_VOCAB].n ? m->tabs[LX_TABLE_VOCAB].s[id] : NULL;
 }
 
 lx_vocab *lx_model_vocab(const lx_model *m, lx_error *err) {
-    if (m->vocab.n == 0) {
+    const strtab *t = &m->tabs[LX_TABLE_VOCAB];
+    if (lx_model_expect(m, LX_MODEL_LXMERT, err) < 0) return NULL;
+    if (t->n == 0) {
         lx_error_set(err, "%s: the model file has no vocabulary", m->path);
         return NULL;
     }
-    lx_vocab *v = lx_vocab_from_list((const char *const *)m->vocab.s, m->vocab.n, err);
+    lx_vocab *v = lx_vocab_from_list((const char *const *)t->s, t->n, err);
     if (!v) lx_error_prefix(err, "%s", m->path);
     return v;
 }
-size_t lx_model_nlabels(const lx_model *m) { return m->labels.n; }
+size_t lx_model_nlabels(const lx_model *m) { return m->tabs[LX_TABLE_LABELS].n; }
 const char *lx_model_label(const lx_model *m, size_t i) {
-    return i < m->labels.n ? m->labels.s[i] : NULL;
+    return i < m->tabs[LX_TABLE_LABELS].n ? m->tabs[LX_TABLE_LABELS].s[i] : NULL;
 }
 
 int lx_model_verify(const lx_model *m, lx_error *err) {
@@ -464,13 +516,13 @@ int lx_model_verify(const lx_model *m, lx_error *err) {
             return lx_error_set(err, "tensor '%s': CRC-32 %08x, expected %08x: the data is "
                                      "corrupt", m->names[i], c, m->crcs[i]);
     }
-    const strtab *tabs[2] = {&m->vocab, &m->labels};
-    for (int k = 0; k < 2; k++) {
-        if (!tabs[k]->data) continue;
-        uint32_t c = crc_bytes((uint32_t)crc32(0, NULL, 0), tabs[k]->data, tabs[k]->nbytes);
-        if (c != tabs[k]->crc)
+    for (int k = 0; k < LX_TABLE_COUNT; k++) {
+        const strtab *t = &m->tabs[k];
+        if (!t->data) continue;
+        uint32_t c = crc_bytes((uint32_t)crc32(0, NULL, 0), t->data, t->nbytes);
+        if (c != t->crc)
             return lx_error_set(err, "%s: CRC-32 %08x, expected %08x: the data is corrupt",
-                                k ? "labels" : "vocab", c, tabs[k]->crc);
+                                table_keys[k], c, t->crc);
     }
     return 0;
 }
@@ -501,7 +553,13 @@ static json_t *build_header(const lx_model_spec *sp, const uint64_t *offs,
     json_t *h = json_object();
     json_object_set_new(h, "format", json_string("lxm"));
     json_object_set_new(h, "version", json_integer(LXM_VERSION));
-    json_object_set_new(h, "config", lx_config_to_json(sp->config));
+    if (sp->kind == LX_MODEL_DETECTOR) {
+        json_object_set_new(h, "kind", json_string("detector"));
+        json_object_set_new(h, "detector", lx_detector_config_to_json(sp->detector));
+    } else {
+        json_object_set_new(h, "kind", json_string("lxmert"));
+        json_object_set_new(h, "config", lx_config_to_json(sp->config));
+    }
     json_t *tl = json_array();
     for (size_t i = 0; i < d->n; i++) {
         const lx_tensor *t = &d->items[i].t;
@@ -522,10 +580,9 @@ static json_t *build_header(const lx_model_spec *sp, const uint64_t *offs,
         json_object_set_new(h, "aliases",
                             json_pack("{s:s}", "cls.predictions.decoder.weight",
                                       "lxmert.embeddings.word_embeddings.weight"));
-    static const char *const keys[2] = {"vocab", "labels"};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < LX_TABLE_COUNT; k++) {
         if (!tabs[k].l || !tabs[k].l->n) continue;
-        json_object_set_new(h, keys[k],
+        json_object_set_new(h, table_keys[k],
                             json_pack("{s:I, s:I, s:I, s:I}", "count", (json_int_t)tabs[k].l->n,
                                       "offset", (json_int_t)tabs[k].off, "nbytes",
                                       (json_int_t)tabs[k].nbytes, "crc32",
@@ -680,27 +737,38 @@ static void layout_order(const lx_tensor_dict *d, size_t *order, char *done) {
     }
 }
 
+/* The spec's config, and its tables: UTF-8, as many entries as the config says (or none),
+ * only those of its kind; their byte counts into tabs. */
+static int spec_check(const lx_model_spec *sp, table *tabs, lx_error *err) {
+    int lxmert = sp->kind == LX_MODEL_LXMERT;
+    if (lxmert ? !sp->config || lx_config_check(sp->config, err) < 0
+               : !sp->detector || lx_detector_config_check(sp->detector, err) < 0)
+        return err && err->msg[0] ? -1 : lx_error_set(err, "no config for the model's kind");
+    const size_t want[LX_TABLE_COUNT] = {
+        lxmert ? (size_t)sp->config->vocab_size : 0, lxmert ? (size_t)sp->config->num_qa_labels : 0,
+        lxmert ? 0 : (size_t)sp->detector->num_classes, lxmert ? 0 : (size_t)sp->detector->num_attrs};
+    for (int k = 0; k < LX_TABLE_COUNT; k++) {
+        const lx_strlist *l = tabs[k].l;
+        if (l && l->n && l->n != want[k])
+            return lx_error_set(err, "%zu %s, expected %zu", l->n, table_what[k], want[k]);
+        for (size_t i = 0; l && i < l->n; i++) {
+            const char *s = l->items[i];
+            if (lx_utf8_invalid(s, strlen(s)) != (size_t)-1)
+                return lx_error_set(err, "%s: entry %zu is not valid UTF-8", table_keys[k], i);
+            tabs[k].nbytes += strlen(s) + 1;
+        }
+    }
+    return 0;
+}
+
 int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     const lx_tensor_dict *d = sp->tensors;
     if (sp->dtype != LX_F32 && sp->dtype != LX_F16 && sp->dtype != LX_BF16)
         return lx_error_set(err, "stored dtype %s, expected f32, f16 or bf16",
                             lx_dtype_name(sp->dtype));
-    if (lx_config_check(sp->config, err) < 0) return -1;
-    if (sp->vocab && sp->vocab->n && sp->vocab->n != (size_t)sp->config->vocab_size)
-        return lx_error_set(err, "vocabulary has %zu tokens, expected vocab_size %d",
-                            sp->vocab->n, sp->config->vocab_size);
-    if (sp->labels && sp->labels->n && sp->labels->n != (size_t)sp->config->num_qa_labels)
-        return lx_error_set(err, "%zu answer labels, but the QA head has %d answers",
-                            sp->labels->n, sp->config->num_qa_labels);
-    table tabs[2] = {{.l = sp->vocab}, {.l = sp->labels}};
-    static const char *const what[2] = {"vocabulary token", "answer label"};
-    for (int k = 0; k < 2; k++)
-        for (size_t i = 0; tabs[k].l && i < tabs[k].l->n; i++) {
-            const char *s = tabs[k].l->items[i];
-            if (lx_utf8_invalid(s, strlen(s)) != (size_t)-1)
-                return lx_error_set(err, "%s %zu is not valid UTF-8", what[k], i);
-            tabs[k].nbytes += strlen(s) + 1;
-        }
+    table tabs[LX_TABLE_COUNT] = {{.l = sp->vocab}, {.l = sp->labels}, {.l = sp->objects},
+                                  {.l = sp->attributes}};
+    if (spec_check(sp, tabs, err) < 0) return -1;
     uint64_t *offs = calloc(d->n ? d->n : 1, sizeof *offs);
     uint32_t *crcs = calloc(d->n ? d->n : 1, sizeof *crcs);
     size_t *order = malloc((d->n ? d->n : 1) * sizeof *order);
@@ -734,7 +802,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         off += (uint64_t)nb;
         dsize = off;
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < LX_TABLE_COUNT; k++) {
         if (!tabs[k].nbytes) continue;
         tabs[k].off = off = align_up(off);
         off += tabs[k].nbytes;
@@ -780,7 +848,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         st.dtype = to;
         pos = offs[i] + (uint64_t)lx_tensor_nbytes(&st);
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < LX_TABLE_COUNT; k++) {
         if (!tabs[k].nbytes) continue;
         if (sink_write(&out, zeros, (size_t)(tabs[k].off - pos)) < 0 ||
             write_table(&out, &tabs[k]) < 0)

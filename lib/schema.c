@@ -35,15 +35,6 @@ const char *lx_schema_group_name(lx_schema_group g) {
     return (unsigned)g < LX_GROUP_COUNT ? group_names[g] : "?";
 }
 
-/* The builder's state: the schema and whether an allocation failed. */
-typedef struct specs {
-    lx_schema *s;
-    int oom;
-} specs;
-
-static void add(specs *s, int group, int role, int64_t d0, int64_t d1, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-
 /* snprintf into a name buffer (names are far shorter than the buffers). */
 static void fmt(char *b, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
 static void fmt(char *b, size_t n, const char *f, ...) {
@@ -53,41 +44,55 @@ static void fmt(char *b, size_t n, const char *f, ...) {
     va_end(ap);
 }
 
-/* Append one entry; d1 < 0 for a vector. */
-static void add(specs *b, int group, int role, int64_t d0, int64_t d1, const char *fmt, ...) {
-    lx_schema *s = b->s;
-    if (b->oom) return;
+void lx_schema_add(lx_schema *s, lx_schema_group g, lx_schema_role r, int ndim,
+                   const int64_t *shape, const char *fmt, ...) {
+    if (s->oom) return;
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 512;
         lx_schema_entry *nv = realloc(s->v, nc * sizeof *nv);
         if (!nv) {
-            b->oom = 1;
+            s->oom = 1;
             return;
         }
         s->v = nv;
         s->cap = nc;
     }
     lx_schema_entry *p = &s->v[s->n++];
+    memset(p, 0, sizeof *p);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(p->name, sizeof p->name, fmt, ap);
     va_end(ap);
-    p->group = (lx_schema_group)group;
-    p->role = (lx_schema_role)role;
-    p->ndim = d1 < 0 ? 1 : 2;
-    p->shape[0] = d0;
-    p->shape[1] = d1;
+    p->group = g;
+    p->role = r;
+    p->ndim = ndim;
+    memcpy(p->shape, shape, (size_t)ndim * sizeof *shape);
+}
+
+typedef lx_schema specs;
+
+/* An LXMERT tensor: [d0] (d1 < 0) or [d0, d1]. */
+static void add(specs *s, int group, int role, int64_t d0, int64_t d1, const char *name) {
+    int64_t shape[2] = {d0, d1};
+    lx_schema_add(s, (lx_schema_group)group, (lx_schema_role)role, d1 < 0 ? 1 : 2, shape, "%s",
+                  name);
 }
 
 /* A linear layer: weight [out, in], bias [out]. */
 static void linear(specs *s, int g, int64_t out, int64_t in, const char *pre) {
-    add(s, g, LX_ROLE_MATRIX, out, in, "%s.weight", pre);
-    add(s, g, LX_ROLE_BIAS, out, -1, "%s.bias", pre);
+    char b[96];
+    fmt(b, sizeof b, "%s.weight", pre);
+    add(s, g, LX_ROLE_MATRIX, out, in, b);
+    fmt(b, sizeof b, "%s.bias", pre);
+    add(s, g, LX_ROLE_BIAS, out, -1, b);
 }
 
 static void layernorm(specs *s, int g, int64_t h, const char *pre) {
-    add(s, g, LX_ROLE_NORM_WEIGHT, h, -1, "%s.weight", pre);
-    add(s, g, LX_ROLE_NORM_BIAS, h, -1, "%s.bias", pre);
+    char b[96];
+    fmt(b, sizeof b, "%s.weight", pre);
+    add(s, g, LX_ROLE_NORM_WEIGHT, h, -1, b);
+    fmt(b, sizeof b, "%s.bias", pre);
+    add(s, g, LX_ROLE_NORM_BIAS, h, -1, b);
 }
 
 /* pre.dense [h, in] + pre.LayerNorm [h]. */
@@ -151,7 +156,10 @@ int lx_schema_build(lx_schema *sch, const lx_config *c, lx_error *err) {
     int64_t h = c->hidden_size;
     char b[96];
     memset(sch, 0, sizeof *sch);
-    specs sp = {sch, 0}, *s = &sp;
+    specs *s = sch;
+    snprintf(sch->context, sizeof sch->context, "hidden_size %d, intermediate_size %d, "
+             "vocab_size %d, visual_feat_dim %d", c->hidden_size, c->intermediate_size,
+             c->vocab_size, c->visual_feat_dim);
     add(s, LX_GROUP_BACKBONE, LX_ROLE_EMBEDDING, c->vocab_size, h,
         "lxmert.embeddings.word_embeddings.weight");
     add(s, LX_GROUP_BACKBONE, LX_ROLE_EMBEDDING, c->max_position_embeddings, h,
@@ -292,8 +300,7 @@ static int is_float(lx_dtype t) {
 typedef const lx_tensor *(*lookup_fn)(const void *ctx, const char *name);
 
 /* Each present group complete, every present tensor of the right shape and a float. */
-static int check_groups(const lx_config *c, const lx_schema *s, lookup_fn get, const void *ctx,
-                        lx_error *err) {
+static int check_groups(const lx_schema *s, lookup_fn get, const void *ctx, lx_error *err) {
     int present[LX_GROUP_COUNT] = {0};
     present[LX_GROUP_BACKBONE] = 1;
     for (size_t i = 0; i < s->n; i++)
@@ -313,17 +320,17 @@ static int check_groups(const lx_config *c, const lx_schema *s, lookup_fn get, c
         const lx_schema_entry *p = &s->v[i];
         const lx_tensor *t = get(ctx, p->name);
         if (!t) continue;
-        lx_tensor want = {.dtype = t->dtype, .ndim = p->ndim, .shape = {p->shape[0], p->shape[1]}};
-        int ok = t->ndim == p->ndim && t->shape[0] == p->shape[0] &&
-                 (p->ndim < 2 || t->shape[1] == p->shape[1]);
+        lx_tensor want = {.dtype = t->dtype, .ndim = p->ndim};
+        int ok = t->ndim == p->ndim;
+        for (int k = 0; k < p->ndim; k++) {
+            want.shape[k] = p->shape[k];
+            ok = ok && t->shape[k] == p->shape[k];
+        }
         if (!ok) {
             char g[128], w[128];
-            return lx_error_set(err, "%s: got shape %s, expected %s from the config "
-                                     "(hidden_size %d, intermediate_size %d, vocab_size %d, "
-                                     "visual_feat_dim %d)",
+            return lx_error_set(err, "%s: got shape %s, expected %s from the config (%s)",
                                 p->name, lx_tensor_shape_str(t, g, sizeof g),
-                                lx_tensor_shape_str(&want, w, sizeof w), c->hidden_size,
-                                c->intermediate_size, c->vocab_size, c->visual_feat_dim);
+                                lx_tensor_shape_str(&want, w, sizeof w), s->context);
         }
         if (!is_float(t->dtype))
             return lx_error_set(err, "%s: got dtype %s, expected f32, f16 or bf16", p->name,
@@ -378,13 +385,11 @@ static int cmp_entry_ptr(const void *a, const void *b) {
                   (*(const lx_schema_entry *const *)b)->name);
 }
 
-int lx_schema_check(const lx_config *c, const char *const *names,
+int lx_schema_check(const lx_schema *sch, const char *const *names,
                     const lx_tensor *const *tensors, size_t n, lx_error *err) {
-    if (lx_config_check(c, err) < 0) return -1;
-    lx_schema s;
-    if (lx_schema_build(&s, c, err) < 0) return -1;
+    const lx_schema s = *sch; /* a shallow copy: the entries are only read */
     arrays a = {names, tensors, malloc((n ? n : 1) * sizeof(size_t)), n};
-    const lx_schema_entry **sp = malloc(s.n * sizeof *sp);
+    const lx_schema_entry **sp = malloc((s.n ? s.n : 1) * sizeof *sp);
     int rc = 0;
     if (!a.order || !sp) {
         rc = lx_error_set(err, "out of memory");
@@ -415,106 +420,38 @@ int lx_schema_check(const lx_config *c, const char *const *names,
     if (unknown.n)
         rc = lx_error_set(err, "%zu unknown tensor%s: %s", unknown.n, unknown.n > 1 ? "s" : "",
                           nl_str(&unknown));
-    if (rc == 0) rc = check_groups(c, &s, array_lookup, &a, err);
+    if (rc == 0) rc = check_groups(&s, array_lookup, &a, err);
 out:
     free(a.order);
     free(sp);
-    lx_schema_free(&s);
     return rc;
 }
 
-int lx_schema_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error *err) {
-    /* 1. Rename, collecting the names that fit no scheme. */
+int lx_schema_drop_unknown(lx_tensor_dict *d, const lx_schema *s, char *drop, unsigned flags,
+                           const char *what, lx_error *err) {
     namelist unknown = {{0}, 0};
-    char *drop = calloc(d->n ? d->n : 1, 1);
-    if (!drop) return lx_error_set(err, "out of memory");
-    char buf[512];
     for (size_t i = 0; i < d->n; i++) {
-        const char *hf = lx_schema_map_name(d->items[i].name, buf, sizeof buf);
-        if (!hf) {
-            drop[i] = 1;
-            continue;
-        }
-        if (strcmp(hf, d->items[i].name) != 0) {
-            char *nn = strdup(hf);
-            if (!nn) {
-                free(drop);
-                return lx_error_set(err, "out of memory");
-            }
-            free(d->items[i].name);
-            d->items[i].name = nn;
-        }
-    }
-    for (size_t i = 0; i < d->n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (!drop[i] && !drop[j] && strcmp(d->items[i].name, d->items[j].name) == 0) {
-                free(drop);
-                return lx_error_set(err, "two tensors map to '%s'", d->items[i].name);
-            }
-
-    /* 2. The QA head's size is the head's own (a fine-tuned head has its own answers). */
-    lx_tensor *qa = lx_tensor_dict_get(d, "answer_head.logit_fc.3.weight");
-    c->num_qa_labels = qa && qa->ndim == 2 && qa->shape[0] <= (1 << 24) ? (int)qa->shape[0] : 0;
-    if (lx_config_check(c, err) < 0) {
-        free(drop);
-        return -1;
-    }
-    lx_schema s;
-    if (lx_schema_build(&s, c, err) < 0) {
-        free(drop);
-        return -1;
-    }
-
-    /* 3. Unknown names: error, or drop them.  Buffers some HF versions save next to the
-     * weights (position_ids: arange(max_positions), an I64 tensor) are not weights and
-     * are dropped quietly. */
-    for (size_t i = 0; i < d->n; i++) {
-        if (!drop[i] && strcmp(d->items[i].name, "lxmert.embeddings.position_ids") == 0) {
-            drop[i] = 2;
-            continue;
-        }
-        if (!drop[i] && !lx_schema_find(&s, d->items[i].name)) drop[i] = 1;
+        if (!drop[i] && !lx_schema_find(s, d->items[i].name)) drop[i] = 1;
         if (drop[i] == 1) nl_add(&unknown, d->items[i].name);
     }
-    int rc = 0;
-    if (unknown.n && !(flags & LX_SCHEMA_IGNORE_UNKNOWN)) {
-        rc = lx_error_set(err, "%zu unknown tensor%s (not LXMERT's, or beyond the config's "
-                               "%d/%d/%d layers): %s", unknown.n, unknown.n > 1 ? "s" : "",
-                          c->l_layers, c->x_layers, c->r_layers, nl_str(&unknown));
-        if (err) err->code = LX_ERR_UNKNOWN_TENSORS;
-        goto out;
-    }
+    if (!unknown.n || (flags & LX_SCHEMA_IGNORE_UNKNOWN)) return 0;
+    lx_error_set(err, "%zu unknown tensor%s (not %s): %s", unknown.n, unknown.n > 1 ? "s" : "",
+                 what, nl_str(&unknown));
+    if (err) err->code = LX_ERR_UNKNOWN_TENSORS;
+    return -1;
+}
 
-    /* 4, 5. Completeness, shapes and dtypes. */
-    if ((rc = check_groups(c, &s, dict_lookup, d, err)) < 0) goto out;
+int lx_schema_check_dict(const lx_schema *s, const lx_tensor_dict *d, lx_error *err) {
+    return check_groups(s, dict_lookup, d, err);
+}
 
-    /* 6. Tied weights: drop copies of what they are tied to. */
-    static const char *const tied[][2] = {
-        {"cls.predictions.decoder.weight", "lxmert.embeddings.word_embeddings.weight"},
-        {"cls.predictions.decoder.bias", "cls.predictions.bias"},
-    };
-    for (size_t k = 0; k < 2; k++) {
-        lx_tensor *t = lx_tensor_dict_get(d, tied[k][0]), *to = lx_tensor_dict_get(d, tied[k][1]);
-        if (!t) continue;
-        if (k == 1 && !to) {
-            rc = lx_error_set(err, "%s without %s", tied[k][0], tied[k][1]);
-            goto out;
-        }
-        if (same_values(t, to))
-            for (size_t i = 0; i < d->n; i++)
-                if (d->items[i].name && strcmp(d->items[i].name, tied[k][0]) == 0) drop[i] = 1;
-    }
-
-    /* 7. Reorder into the canonical order, freeing what is dropped. */
+int lx_schema_reorder(lx_tensor_dict *d, const lx_schema *s, const char *drop, lx_error *err) {
     lx_tensor_entry *items = malloc((d->n ? d->n : 1) * sizeof *items);
-    if (!items) {
-        rc = lx_error_set(err, "out of memory");
-        goto out;
-    }
+    if (!items) return lx_error_set(err, "out of memory");
     size_t n = 0;
-    for (size_t i = 0; i < s.n; i++)
+    for (size_t i = 0; i < s->n; i++)
         for (size_t j = 0; j < d->n; j++)
-            if (!drop[j] && d->items[j].name && strcmp(d->items[j].name, s.v[i].name) == 0) {
+            if (!drop[j] && d->items[j].name && strcmp(d->items[j].name, s->v[i].name) == 0) {
                 items[n++] = d->items[j];
                 d->items[j].name = NULL;
                 break;
@@ -528,7 +465,67 @@ int lx_schema_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_erro
     d->items = items;
     d->n = n;
     d->cap = d->n ? d->n : 1;
-out:
+    return 0;
+}
+
+/* Every LXMERT naming scheme to HF's names; drop[i] = 1 for names that fit none. */
+static int map_names(lx_tensor_dict *d, char *drop, lx_error *err) {
+    char buf[512];
+    for (size_t i = 0; i < d->n; i++) {
+        const char *hf = lx_schema_map_name(d->items[i].name, buf, sizeof buf);
+        if (!hf) {
+            drop[i] = 1;
+            continue;
+        }
+        if (strcmp(hf, d->items[i].name) == 0) continue;
+        char *nn = strdup(hf);
+        if (!nn) return lx_error_set(err, "out of memory");
+        free(d->items[i].name);
+        d->items[i].name = nn;
+    }
+    for (size_t i = 0; i < d->n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!drop[i] && !drop[j] && strcmp(d->items[i].name, d->items[j].name) == 0)
+                return lx_error_set(err, "two tensors map to '%s'", d->items[i].name);
+    return 0;
+}
+
+/* Tied weights: drop copies of what they are tied to. */
+static int drop_tied(lx_tensor_dict *d, char *drop, lx_error *err) {
+    static const char *const tied[][2] = {
+        {"cls.predictions.decoder.weight", "lxmert.embeddings.word_embeddings.weight"},
+        {"cls.predictions.decoder.bias", "cls.predictions.bias"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        lx_tensor *t = lx_tensor_dict_get(d, tied[k][0]), *to = lx_tensor_dict_get(d, tied[k][1]);
+        if (!t) continue;
+        if (k == 1 && !to) return lx_error_set(err, "%s without %s", tied[k][0], tied[k][1]);
+        if (same_values(t, to))
+            for (size_t i = 0; i < d->n; i++)
+                if (d->items[i].name && strcmp(d->items[i].name, tied[k][0]) == 0) drop[i] = 1;
+    }
+    return 0;
+}
+
+int lx_schema_normalize(lx_tensor_dict *d, lx_config *c, unsigned flags, lx_error *err) {
+    char *drop = calloc(d->n ? d->n : 1, 1), what[128];
+    lx_schema s = {0};
+    int rc = drop ? map_names(d, drop, err) : lx_error_set(err, "out of memory");
+    /* The QA head's size is the head's own (a fine-tuned head has its own answers). */
+    lx_tensor *qa = lx_tensor_dict_get(d, "answer_head.logit_fc.3.weight");
+    c->num_qa_labels = qa && qa->ndim == 2 && qa->shape[0] <= (1 << 24) ? (int)qa->shape[0] : 0;
+    if (rc == 0) rc = lx_config_check(c, err) < 0 || lx_schema_build(&s, c, err) < 0 ? -1 : 0;
+    /* Buffers some HF versions save next to the weights (position_ids: arange(max
+     * positions), an I64 tensor) are not weights: dropped quietly. */
+    for (size_t i = 0; rc == 0 && i < d->n; i++)
+        if (!drop[i] && strcmp(d->items[i].name, "lxmert.embeddings.position_ids") == 0)
+            drop[i] = 2;
+    snprintf(what, sizeof what, "LXMERT's, or beyond the config's %d/%d/%d layers",
+             c->l_layers, c->x_layers, c->r_layers);
+    if (rc == 0) rc = lx_schema_drop_unknown(d, &s, drop, flags, what, err);
+    if (rc == 0) rc = lx_schema_check_dict(&s, d, err);
+    if (rc == 0) rc = drop_tied(d, drop, err);
+    if (rc == 0) rc = lx_schema_reorder(d, &s, drop, err);
     lx_schema_free(&s);
     free(drop);
     return rc;

@@ -49,7 +49,7 @@ static void tiny_config(lx_config *c, const char *model) {
 }
 
 /* The shape of name under c, as lx_schema_find gives it: its ndim (shape in s), or -1. */
-static int schema_shape(const lx_config *c, const char *name, int64_t s[2]) {
+static int schema_shape(const lx_config *c, const char *name, int64_t s[4]) {
     lx_schema sch;
     lx_error err = {0};
     assert_int_equal(lx_schema_build(&sch, c, &err), 0);
@@ -64,7 +64,7 @@ static void test_shape(void **state) {
     (void)state;
     lx_config c;
     tiny_config(&c, "models/tiny-vqa");
-    int64_t s[2];
+    int64_t s[4];
     assert_int_equal(schema_shape(&c, "lxmert.embeddings.word_embeddings.weight", s), 2);
     assert_int_equal(s[0], 30522);
     assert_int_equal(s[1], 48);

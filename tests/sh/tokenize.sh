@@ -88,9 +88,9 @@ printf 'good\nbad \377 byte\n' | expect_status 1 lx-tokenize --vocab "$V" --line
 expect_err '^lx-tokenize: <stdin>:record 2: .*UTF-8'
 [ "$(wc -l < "$T/out")" -eq 1 ] || fail "--lines: the good line before the bad one"
 
-# Usage errors
-expect_status 2 lx-tokenize
-expect_err 'no vocabulary'
+# No vocabulary at all is a missing model (1), as in every tool; then usage errors
+expect_status 1 lx-tokenize < /dev/null
+expect_err '^lx-tokenize: no model: give -m FILE or set LX_MODEL \(or give --vocab FILE\)$'
 expect_status 2 lx-tokenize --vocab "$V" -m "$T/tiny.lxm"
 expect_status 2 lx-tokenize --vocab "$V" --max-length 1
 expect_status 2 lx-tokenize --vocab "$V" --max-length 2 --pair-field b

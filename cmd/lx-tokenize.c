@@ -85,7 +85,8 @@ static const cli_tool tool = {
         "                        longer segment first (HF longest_first); default: no limit\n"
         "      --tokens          also add the word pieces as \"tokens\" (a list of strings)\n"
         "      --decode          turn input_ids back into text instead: pieces joined by\n"
-        "                        spaces, \"##\" pieces glued to the one before\n"
+        "                        spaces, \"##\" pieces glued to the one before (an empty\n"
+        "                        list gives \"\")\n"
         "      --skip-special    with --decode, leave out [CLS], [SEP], [PAD], [UNK], [MASK]\n",
     .examples =
         "Examples:\n"
@@ -178,21 +179,23 @@ static int tokenize_record(void *p, lx_record *r, lx_error *err) {
     return 1;
 }
 
+/* --decode: input_ids back to text.  An empty list decodes to "" (as HF's decode([])
+ * does); the reader gives it as an empty JSON array, not a tensor (t is NULL). */
 static int decode_record(void *p, lx_record *r, lx_error *err) {
     ctx *c = p;
     const lx_tensor *t;
     int64_t *ids = lx_record_get_i64(r, "input_ids", &t, err);
     if (!ids)
         return -1;
-    if (t->ndim != 1) {
+    if (t && t->ndim != 1) {
         char buf[128];
         free(ids);
         return lx_error_set(err, "input_ids: got shape %s, expected [L]",
                             lx_tensor_shape_str(t, buf, sizeof buf));
     }
     size_t len;
-    char *s = lx_tokenizer_decode(c->tok, ids, (size_t)t->shape[0], c->o->skip_special, &len,
-                                  err);
+    char *s = lx_tokenizer_decode(c->tok, ids, t ? (size_t)t->shape[0] : 0,
+                                  c->o->skip_special, &len, err);
     free(ids);
     if (!s)
         return -1;

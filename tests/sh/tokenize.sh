@@ -71,6 +71,12 @@ printf '{"input_ids":[101,14477,4246,3085,102]}\n' |
     || fail "skip-special: $(cat "$T/d2.out")"
 printf '{"input_ids":[101,30522]}\n' | expect_status 1 lx-tokenize --vocab "$V" --decode
 expect_err '^lx-tokenize: <stdin>:record 1: input_ids\[1\]: got 30522, expected an id in 0\.\.30521$'
+# an empty list decodes to "" (as HF's decode([])), between good records
+printf '{"input_ids":[101,102]}\n{"input_ids":[]}\n{"input_ids":[101]}\n' |
+    expect_status 0 lx-tokenize --vocab "$V" --decode
+[ "$(cat "$T/out")" = '{"input_ids":[101,102],"text":"[CLS] [SEP]"}
+{"input_ids":[],"text":""}
+{"input_ids":[101],"text":"[CLS]"}' ] || fail "decode of []: $(cat "$T/out")"
 
 # Bad records: the good ones before are written; --skip-bad drops and reports
 printf '{"sent":"one"}\n{"sent":3}\n{"sent":"three"}\n' > "$T/bad.jsonl"

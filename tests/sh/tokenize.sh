@@ -38,6 +38,19 @@ cmp -s "$T/m.out" "$T/single.out" || fail "-m model.lxm differs from --vocab voc
 LX_MODEL=$T/tiny.lxm lx-tokenize --max-length 20 < "$Q" > "$T/env.out" || fail "LX_MODEL"
 cmp -s "$T/env.out" "$T/q.jsonl" || fail "\$LX_MODEL differs from --vocab"
 
+# A vocab.txt with CRLF line ends (as Windows writes it) is the same vocabulary: the
+# same ids and word pieces from --vocab, and from a model lx-convert made with it
+sed 's/$/\r/' "$V" > "$T/crlf.txt"
+[ "$(head -c 6 "$T/crlf.txt" | od -An -c | tr -d ' ')" = '[PAD]\r' ] || fail "setup: CRLF vocab"
+lx-tokenize --vocab "$T/crlf.txt" --max-length 20 < "$Q" > "$T/crlf.out" || fail "--vocab crlf.txt"
+cmp -s "$T/crlf.out" "$T/q.jsonl" || fail "--vocab with CRLF line ends gives other ids"
+lx-tokenize --vocab "$T/crlf.txt" --tokens < "$T/single.jsonl" | cmp -s - "$T/single.out" ||
+    fail "--vocab with CRLF line ends gives other word pieces"
+lx-convert "$FX/models/tiny-vqa" --vocab "$T/crlf.txt" -o "$T/crlf.lxm" > /dev/null ||
+    fail "lx-convert --vocab crlf.txt"
+lx-tokenize -m "$T/crlf.lxm" --tokens < "$T/single.jsonl" | cmp -s - "$T/single.out" ||
+    fail "a model converted with a CRLF vocab.txt tokenizes differently"
+
 # Input forms: a JSON array of records, --lines (with CRLF), --field, binary frames
 printf '[{"sent":"A cat."},\n {"sent":"Two dogs!"}]\n' | lx-tokenize --vocab "$V" > "$T/arr.out" \
     || fail "JSON array input"

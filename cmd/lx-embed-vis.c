@@ -150,7 +150,6 @@ static const cli_tool tool = {
 
 typedef struct ctx {
     const opts *o;
-    lx_cli *cl;
     lx_features *store;
     lx_regions g;
     char last[1024];              /* key of the regions in g ("" none) */
@@ -314,7 +313,7 @@ int main(int argc, char **argv) {
     if (fstat(STDOUT_FILENO, &sb) == 0 && S_ISFIFO(sb.st_mode))
         (void)fcntl(STDOUT_FILENO, F_SETPIPE_SZ, 1 << 20);
 
-    ctx c = {.o = &o, .cl = &cl};
+    ctx c = {.o = &o};
     lx_regions_init(&c.g);
     if (index_paths(&o) < 0)
         st = cli_error(&cl, "out of memory");

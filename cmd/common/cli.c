@@ -39,6 +39,9 @@ static void say(lx_cli *c, const char *kind, const char *fmt, va_list ap) {
 
 int cli_error(lx_cli *c, const char *fmt, ...) {
     va_list ap;
+    /* an error while stdout has failed is the report of that failure (the write that
+     * failed is what stopped the run): cli_finish does not repeat it */
+    if (ferror(stdout)) c->write_failed = 1;
     va_start(ap, fmt);
     say(c, "", fmt, ap);
     va_end(ap);
@@ -475,7 +478,7 @@ int cli_finish(lx_cli *c, int status) {
         int e = errno;
         fclose(stdout);
         if (e == EPIPE) return status;
-        return cli_error(c, "write error: %s", strerror(e));
+        return c->write_failed ? LX_EXIT_FAIL : cli_error(c, "write error: %s", strerror(e));
     }
     if (fclose(stdout) != 0) {
         if (errno == EPIPE) return status;

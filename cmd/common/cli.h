@@ -104,6 +104,7 @@ struct lx_cli {
     const char *input;            /* input name for messages: "<stdin>" or a path */
     lx_writer *out;               /* standard output's writer, opened at the first record */
     int records;                  /* 1 once records were read or written (for the count) */
+    int write_failed;             /* a write error on stdout was reported */
     int progress_auto;            /* progress was not asked for; stderr is a terminal */
     uint64_t nrecords;            /* records written so far */
     uint64_t nskipped;            /* records dropped (--skip-bad) */
@@ -119,7 +120,8 @@ int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts);
 
 /* ---- messages ------------------------------------------------------------------- */
 
-/* "prog: message".  Returns LX_EXIT_FAIL. */
+/* "prog: message".  Returns LX_EXIT_FAIL.  Printed after a write to stdout failed, it
+ * stands for the report of that failure, which cli_finish then does not repeat. */
 int cli_error(lx_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "prog: warning: message": something the run goes on without. */
 void cli_warn(lx_cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

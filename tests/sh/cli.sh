@@ -47,6 +47,12 @@ for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
         expect_err "^$tool: write error: No space left on device$"
     done
 done
+# A failed write of records is reported once, and fails the run
+for i in $(seq 3000); do echo '{"sent": "What color is the cat on the mat?"}'; done > "$T/many.jsonl"
+lx-tokenize --vocab "$FX/vocab/bert-base-uncased-vocab.txt" < "$T/many.jsonl" > /dev/full 2> "$T/err"
+st=$?; [ "$st" -eq 1 ] || fail "records > /dev/full exited $st, expected 1"
+[ "$(cat "$T/err")" = "lx-tokenize: write error: No space left on device" ] ||
+    fail "records > /dev/full: $(cat "$T/err")"
 # The help says the shared things in the same words everywhere: the exit status, the
 # environment (LX_MODEL where a model is read, LX_CPU where the network runs)
 section() { # section TITLE: the paragraph of $T/out that starts with TITLE

@@ -2,10 +2,10 @@
  * lx-tokenize — BERT WordPiece over a record stream: text fields in, input_ids and
  * token_type_ids out (or, with --decode, input_ids back to text).
  *
- * A thin main: options, the vocabulary (from the .lxm model or a vocab.txt), then
- * cli_filter with one callback per record.  All tokenization is lib/tokenizer.c.
+ * A thin main on the cli skeleton (cmd/common/cli.h): its options, the vocabulary
+ * (from the .lxm model or a vocab.txt), then one callback per record.  All
+ * tokenization is lib/tokenizer.c.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +13,6 @@
 #include "lx.h"
 
 typedef struct opts {
-    const char *model;            /* -m: .lxm file (default $LX_MODEL) */
     const char *vocab;            /* --vocab: vocab.txt, instead of the model's vocabulary */
     int cased;                    /* --cased: no lower-casing, no accent stripping */
     const char *field;            /* --field: text field (default: text, sent or question) */
@@ -23,57 +22,89 @@ typedef struct opts {
     long max_length;              /* --max-length: truncate to N tokens (0: never) */
     int decode;                   /* --decode: input_ids -> text */
     int skip_special;             /* --skip-special: with --decode, leave [CLS] etc. out */
-    const char *format;           /* -f: json (default) or bin */
-    int skip_bad;                 /* --skip-bad: report and drop bad records */
-    int progress;                 /* --progress */
-    const char *input;            /* FILE argument (default: stdin) */
 } opts;
 
 static const char *const default_fields[] = {"text", "sent", "question"};
 
-static const char usage_text[] =
-    "Usage: lx-tokenize [OPTION]... [FILE]\n"
-    "Tokenize the text of each record with BERT WordPiece (as HF LxmertTokenizer does)\n"
-    "and append input_ids and token_type_ids.  Reads FILE or standard input: JSON lines,\n"
-    "a JSON array of records, or binary frames; writes JSON lines by default.\n"
-    "\n"
-    "Vocabulary:\n"
-    "  -m, --model FILE      the .lxm model file (default: $LX_MODEL); its config says\n"
-    "                        whether to lower-case\n"
-    "      --vocab FILE      a vocab.txt (one token per line, id = line number) instead\n"
-    "      --cased           keep case and accents (default: lower-case, strip accents,\n"
-    "                        unless the model says otherwise)\n"
-    "\n"
-    "Input and output:\n"
-    "      --field NAME      the text field (default: the first of text, sent, question\n"
-    "                        that the record has); with --decode, the field written\n"
-    "                        (default: text)\n"
-    "      --pair-field NAME a second segment (token type 1), e.g. a caption\n"
-    "      --lines           each input line is plain text (the record is {\"text\": LINE},\n"
-    "                        or --field NAME)\n"
-    "      --max-length N    at most N tokens, [CLS] and [SEP] included, cutting the\n"
-    "                        longer segment first (HF longest_first); default: no limit\n"
-    "      --tokens          also add the word pieces as \"tokens\" (a list of strings)\n"
-    "      --decode          turn input_ids back into text instead: pieces joined by\n"
-    "                        spaces, \"##\" pieces glued to the one before\n"
-    "      --skip-special    with --decode, leave out [CLS], [SEP], [PAD], [UNK], [MASK]\n"
-    "  -f, --format FMT      output encoding: json (default) or bin\n"
-    "      --threads N       accepted for uniformity; tokenizing uses one thread\n"
-    "      --skip-bad        report a bad record and go on without it\n"
-    "      --progress        a progress line on standard error\n"
-    "      --help            this help\n"
-    "      --version         the version\n"
-    "\n"
-    "Special tokens written in the text ([CLS], [SEP], [PAD], [UNK], [MASK]; case\n"
-    "matters) stay whole.  Exit status: 0 ok, 1 bad input, 2 usage error.\n"
-    "\n"
-    "Example:\n"
-    "  lx-tokenize -m vqa.lxm --max-length 20 < questions.jsonl > tokenized.jsonl\n";
+enum { O_VOCAB = CLI_OWN, O_CASED, O_FIELD, O_PAIR, O_LINES, O_TOKENS, O_MAXLEN, O_DECODE,
+       O_SKIPSPECIAL };
+
+static const struct option longopts[] = {
+    {"vocab", required_argument, NULL, O_VOCAB},
+    {"cased", no_argument, NULL, O_CASED},
+    {"field", required_argument, NULL, O_FIELD},
+    {"pair-field", required_argument, NULL, O_PAIR},
+    {"lines", no_argument, NULL, O_LINES},
+    {"tokens", no_argument, NULL, O_TOKENS},
+    {"max-length", required_argument, NULL, O_MAXLEN},
+    {"decode", no_argument, NULL, O_DECODE},
+    {"skip-special", no_argument, NULL, O_SKIPSPECIAL},
+    {NULL, 0, NULL, 0},
+};
+
+static int option(lx_cli *c, void *p, int ch, const char *arg) {
+    opts *o = p;
+    switch (ch) {
+    case O_VOCAB: o->vocab = arg; break;
+    case O_CASED: o->cased = 1; break;
+    case O_FIELD: o->field = arg; break;
+    case O_PAIR: o->pair_field = arg; break;
+    case O_LINES: o->lines = 1; break;
+    case O_TOKENS: o->tokens = 1; break;
+    case O_MAXLEN: return cli_parse_long(c, "--max-length", arg, 2, 1L << 30, &o->max_length);
+    case O_DECODE: o->decode = 1; break;
+    case O_SKIPSPECIAL: o->skip_special = 1; break;
+    }
+    return 0;
+}
+
+static const cli_tool tool = {
+    .name = "lx-tokenize",
+    .about =
+        "Usage: lx-tokenize [OPTION]... [FILE]\n"
+        "Tokenize the text of each record with BERT WordPiece (as HF LxmertTokenizer does)\n"
+        "and append input_ids and token_type_ids.  Reads FILE or standard input: JSON lines,\n"
+        "a JSON array of records, or binary frames.  The vocabulary comes from the model\n"
+        "(-m or $LX_MODEL) or from --vocab.  Special tokens written in the text ([CLS],\n"
+        "[SEP], [PAD], [UNK], [MASK]; case matters) stay whole.\n",
+    .options =
+        "Vocabulary:\n"
+        "      --vocab FILE      a vocab.txt (one token per line, id = line number) instead\n"
+        "                        of the model's\n"
+        "      --cased           keep case and accents (default: lower-case, strip accents,\n"
+        "                        unless the model says otherwise)\n"
+        "\n"
+        "Input and output:\n"
+        "      --field NAME      the text field (default: the first of text, sent, question\n"
+        "                        that the record has); with --decode, the field written\n"
+        "                        (default: text)\n"
+        "      --pair-field NAME a second segment (token type 1), e.g. a caption\n"
+        "      --lines           each input line is plain text (the record is {\"text\": LINE},\n"
+        "                        or --field NAME)\n"
+        "      --max-length N    at most N tokens, [CLS] and [SEP] included, cutting the\n"
+        "                        longer segment first (HF longest_first); default: no limit\n"
+        "      --tokens          also add the word pieces as \"tokens\" (a list of strings)\n"
+        "      --decode          turn input_ids back into text instead: pieces joined by\n"
+        "                        spaces, \"##\" pieces glued to the one before (an empty\n"
+        "                        list gives \"\")\n"
+        "      --skip-special    with --decode, leave out [CLS], [SEP], [PAD], [UNK], [MASK]\n",
+    .examples =
+        "Examples:\n"
+        "  lx-tokenize -m vqa.lxm --max-length 20 < questions.jsonl > tokenized.jsonl\n"
+        "  echo 'Is the [MASK] red?' | lx-tokenize --vocab vocab.txt --lines --tokens\n",
+    .flags = CLI_INPUT | CLI_MODEL,
+    .format = LX_FMT_JSON,
+    .model_help = "the .lxm model, for its vocabulary and whether\n"
+                  "                        to lower-case (default: $LX_MODEL)",
+    .threads_help = "accepted for uniformity; tokenizing uses one thread",
+    .longopts = longopts,
+    .option = option,
+};
 
 typedef struct ctx {
     const opts *o;
     lx_tokenizer *tok;
-    const lx_vocab *vocab;
+    lx_vocab *vocab;
     lx_encoding enc;
     json_t **piece;               /* [vocab size]: --tokens strings, made once per id */
 } ctx;
@@ -148,21 +179,23 @@ static int tokenize_record(void *p, lx_record *r, lx_error *err) {
     return 1;
 }
 
+/* --decode: input_ids back to text.  An empty list decodes to "" (as HF's decode([])
+ * does); the reader gives it as an empty JSON array, not a tensor (t is NULL). */
 static int decode_record(void *p, lx_record *r, lx_error *err) {
     ctx *c = p;
     const lx_tensor *t;
     int64_t *ids = lx_record_get_i64(r, "input_ids", &t, err);
     if (!ids)
         return -1;
-    if (t->ndim != 1) {
+    if (t && t->ndim != 1) {
         char buf[128];
         free(ids);
         return lx_error_set(err, "input_ids: got shape %s, expected [L]",
                             lx_tensor_shape_str(t, buf, sizeof buf));
     }
     size_t len;
-    char *s = lx_tokenizer_decode(c->tok, ids, (size_t)t->shape[0], c->o->skip_special, &len,
-                                  err);
+    char *s = lx_tokenizer_decode(c->tok, ids, t ? (size_t)t->shape[0] : 0,
+                                  c->o->skip_special, &len, err);
     free(ids);
     if (!s)
         return -1;
@@ -178,92 +211,49 @@ static lx_vocab *load_vocab(const lx_cli *cl, const opts *o, int *lower, lx_erro
     *lower = !o->cased;
     if (o->vocab)
         return lx_vocab_load(o->vocab, err);
-    const char *path = cli_model_path(o->model);
-    lx_model *m = lx_model_open(path, err);
+    lx_model *m = cli_model_open(cl, "give --vocab FILE", err);
     if (!m)
         return NULL;
-    size_t n = lx_model_vocab_size(m);
     lx_vocab *v = NULL;
-    if (n == 0) {
-        lx_error_set(err, "%s: the model file has no vocabulary (use --vocab FILE)", path);
-    } else if ((v = lx_vocab_new(err))) {
-        for (size_t i = 0; i < n; i++) {
-            const char *tok = lx_model_vocab_token(m, i);
-            if (lx_vocab_add(v, tok, strlen(tok), err) < 0) {
-                lx_error_prefix(err, "%s: vocabulary", path);
-                lx_vocab_free(v);
-                v = NULL;
-                break;
-            }
-        }
-    }
+    if (lx_model_vocab_size(m) == 0)
+        lx_error_set(err, "%s: the model file has no vocabulary (give --vocab FILE)",
+                     cli_model_path(cl));
+    else
+        v = lx_model_vocab(m, err);
     if (v && !o->cased)
         *lower = lx_model_config(m)->do_lower_case != 0;
     lx_model_close(m);
-    (void)cl;
     return v;
 }
 
+/* The vocabulary, the tokenizer and the --tokens strings.  Returns 0 or -1. */
+static int setup(ctx *c, const lx_cli *cl, lx_error *err) {
+    int lower;
+    if (!(c->vocab = load_vocab(cl, c->o, &lower, err)))
+        return -1;
+    lx_encoding_init(&c->enc);
+    if (!(c->piece = calloc(lx_vocab_size(c->vocab), sizeof *c->piece)))
+        return lx_error_set(err, "out of memory");
+    return (c->tok = lx_tokenizer_new(c->vocab, lower, err)) ? 0 : -1;
+}
+
+static void teardown(ctx *c) {
+    lx_tokenizer_free(c->tok);
+    lx_encoding_free(&c->enc);
+    for (size_t i = 0; c->piece && i < lx_vocab_size(c->vocab); i++)
+        json_decref(c->piece[i]);
+    free(c->piece);
+    lx_vocab_free(c->vocab);
+}
+
 int main(int argc, char **argv) {
-    lx_cli cl;
-    cli_init(&cl, "lx-tokenize");
     opts o = {0};
-    enum { O_VOCAB = 256, O_CASED, O_FIELD, O_PAIR, O_LINES, O_TOKENS, O_MAXLEN, O_DECODE,
-           O_SKIPSPECIAL, O_THREADS, O_SKIPBAD, O_PROGRESS, O_HELP, O_VERSION };
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"vocab", required_argument, NULL, O_VOCAB},
-        {"cased", no_argument, NULL, O_CASED},
-        {"field", required_argument, NULL, O_FIELD},
-        {"pair-field", required_argument, NULL, O_PAIR},
-        {"lines", no_argument, NULL, O_LINES},
-        {"tokens", no_argument, NULL, O_TOKENS},
-        {"max-length", required_argument, NULL, O_MAXLEN},
-        {"decode", no_argument, NULL, O_DECODE},
-        {"skip-special", no_argument, NULL, O_SKIPSPECIAL},
-        {"format", required_argument, NULL, 'f'},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"skip-bad", no_argument, NULL, O_SKIPBAD},
-        {"progress", no_argument, NULL, O_PROGRESS},
-        {"help", no_argument, NULL, O_HELP},
-        {"version", no_argument, NULL, O_VERSION},
-        {NULL, 0, NULL, 0},
-    };
-    opterr = 0;
-    int ch;
-    long threads;
-    while ((ch = getopt_long(argc, argv, ":m:f:", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'm': o.model = optarg; break;
-        case 'f': o.format = optarg; break;
-        case O_VOCAB: o.vocab = optarg; break;
-        case O_CASED: o.cased = 1; break;
-        case O_FIELD: o.field = optarg; break;
-        case O_PAIR: o.pair_field = optarg; break;
-        case O_LINES: o.lines = 1; break;
-        case O_TOKENS: o.tokens = 1; break;
-        case O_MAXLEN:
-            if (cli_parse_long(&cl, "--max-length", optarg, 2, 1L << 30, &o.max_length) < 0)
-                return LX_EXIT_USAGE;
-            break;
-        case O_DECODE: o.decode = 1; break;
-        case O_SKIPSPECIAL: o.skip_special = 1; break;
-        case O_THREADS:
-            if (cli_parse_threads(&cl, optarg, &threads) < 0)
-                return LX_EXIT_USAGE;
-            break;
-        case O_SKIPBAD: o.skip_bad = 1; break;
-        case O_PROGRESS: o.progress = 1; break;
-        case O_HELP: fputs(usage_text, stdout); return cli_finish(&cl, LX_EXIT_OK);
-        case O_VERSION: cli_version(&cl); return cli_finish(&cl, LX_EXIT_OK);
-        default: return cli_bad_option(&cl, ch, argv);
-        }
-    }
-    if (cli_input_arg(&cl, argc, argv, optind, &o.input)) return LX_EXIT_USAGE;
-    if (o.vocab && o.model)
+    lx_cli cl;
+    int st = cli_start(&cl, &tool, argc, argv, &o);
+    if (st != CLI_RUN)
+        return st;
+    if (o.vocab && cl.model)
         return cli_usage(&cl, "give either -m MODEL or --vocab FILE, not both");
-    if (!o.vocab && !cli_model_path(o.model))
-        return cli_usage(&cl, "no vocabulary: give -m MODEL, set LX_MODEL, or --vocab FILE");
     if (o.decode && (o.pair_field || o.lines || o.tokens || o.max_length))
         return cli_usage(&cl, "--decode reads input_ids; it takes no --pair-field, --lines, "
                               "--tokens or --max-length");
@@ -272,43 +262,15 @@ int main(int argc, char **argv) {
     if (o.pair_field && o.max_length == 2)
         return cli_usage(&cl, "--max-length 2 leaves no room for a pair's three special "
                               "tokens");
-    lx_format fmt;
-    if (cli_output_format(&cl, o.format, LX_FMT_JSON, &fmt) < 0)
-        return LX_EXIT_USAGE;
-    cl.progress = o.progress;
 
-    FILE *in;
-    if (cli_open_input(&cl, o.input, &in)) return cli_finish(&cl, LX_EXIT_FAIL);
+    ctx c = {.o = &o};
     lx_error err = {0};
-    int lower;
-    lx_vocab *vocab = load_vocab(&cl, &o, &lower, &err);
-    if (!vocab)
-        return cli_finish(&cl, cli_error(&cl, "%s", err.msg));
-    ctx c = {.o = &o, .vocab = vocab};
-    lx_encoding_init(&c.enc);
-    c.piece = calloc(lx_vocab_size(vocab), sizeof *c.piece);
-    c.tok = c.piece ? lx_tokenizer_new(vocab, lower, &err) : NULL;
-    if (!c.piece)
-        lx_error_set(&err, "out of memory");
-    lx_reader *rd = c.tok ? lx_reader_open(in, cl.input, &err) : NULL;
-    lx_writer *w = rd ? lx_writer_open(stdout, fmt, &err) : NULL;
-    int status;
-    if (!w) {
-        status = cli_error(&cl, "%s", err.msg);
-    } else {
-        if (o.lines)
-            lx_reader_set_lines(rd, o.field ? o.field : "text");
-        status = cli_filter(&cl, rd, w, o.skip_bad, o.decode ? decode_record : tokenize_record,
-                            &c);
-    }
-    lx_writer_close(w);
-    lx_reader_close(rd);
-    lx_tokenizer_free(c.tok);
-    lx_encoding_free(&c.enc);
-    for (size_t i = 0; c.piece && i < lx_vocab_size(vocab); i++)
-        json_decref(c.piece[i]);
-    free(c.piece);
-    lx_vocab_free(vocab);
-    cli_close_input(in);
-    return cli_finish(&cl, status);
+    if (setup(&c, &cl, &err) < 0)
+        st = cli_error(&cl, "%s", err.msg);
+    else
+        st = cli_records(&cl, &(cli_loop){
+            .each = o.decode ? decode_record : tokenize_record, .ctx = &c,
+            .lines = o.lines ? (o.field ? o.field : "text") : NULL});
+    teardown(&c);
+    return cli_finish(&cl, st);
 }

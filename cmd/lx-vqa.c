@@ -10,10 +10,10 @@
  * `answers` (which the predictions then replace).  With --eval the totals go to stderr
  * at the end, or as JSON to --eval-out.
  *
- * The bulky tensors the answer consumed (model inputs, encoder outputs) are dropped
- * unless --keep-tensors is given: an answer record stays a short line.
+ * The bulky tensors the answer consumed (every network output and the per-region
+ * inputs, from the library's tables) are dropped unless --keep-tensors is given: an
+ * answer record stays a short line.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,33 +22,90 @@
 #include "lx.h"
 
 typedef struct opts {
-    const char *model;            /* -m: the .lxm (default $LX_MODEL) */
     const char *labels;           /* --labels FILE (default: the model's labels) */
     long top_k;                   /* -k: answers listed per record (5) */
-    lx_scoring scoring;          /* --score: sigmoid (default) or softmax */
+    lx_scoring scoring;           /* --score: sigmoid (default) or softmax */
     int eval;                     /* --eval: print the accuracy summary at the end */
     int eval_only;                /* --eval-only: score the records' own "answer"; no model */
     const char *eval_out;         /* --eval-out FILE: the summary as JSON there */
-    const char *format;           /* -f: output encoding (default json) */
-    long threads;                 /* --threads (0: all cores) */
-    long batch;                   /* --batch: records per forward pass (16) */
     int keep_tensors;             /* --keep-tensors: keep inputs and encoder outputs */
-    int skip_bad;                 /* --skip-bad: report bad records and go on */
-    int progress;                 /* --progress */
 } opts;
 
-/* Fields dropped by default: the model inputs and every encoder output. */
-static const char *const bulky[] = {
-    "visual_feats", "visual_pos", "visual_attention_mask", "language_output", "vision_output",
-    "pooled_output", "language_hidden_states", "vision_hidden_states", "language_attentions",
-    "vision_attentions", "cross_encoder_attentions", "question_answering_score",
-    "prediction_logits", "cross_relationship_score", "visual_obj_logits", "visual_attr_logits",
-    "visual_feat_logits",
+enum { O_LABELS = CLI_OWN, O_SCORE, O_EVAL, O_EVAL_OUT, O_EVAL_ONLY, O_KEEP };
+
+static const struct option longopts[] = {
+    {"labels", required_argument, NULL, O_LABELS},
+    {"top-k", required_argument, NULL, 'k'},
+    {"score", required_argument, NULL, O_SCORE},
+    {"eval", no_argument, NULL, O_EVAL},
+    {"eval-out", required_argument, NULL, O_EVAL_OUT},
+    {"eval-only", no_argument, NULL, O_EVAL_ONLY},
+    {"keep-tensors", no_argument, NULL, O_KEEP},
+    {NULL, 0, NULL, 0},
+};
+
+static int option(lx_cli *c, void *p, int ch, const char *arg) {
+    opts *o = p;
+    switch (ch) {
+    case O_LABELS: o->labels = arg; break;
+    case 'k': return cli_parse_long(c, "--top-k", arg, 1, 1000000, &o->top_k);
+    case O_SCORE:
+        if (lx_scoring_parse(arg, &o->scoring) < 0)
+            return cli_usage(c, "--score: got '%s', expected sigmoid or softmax", arg);
+        break;
+    case O_EVAL: o->eval = 1; break;
+    case O_EVAL_OUT: o->eval_out = arg; o->eval = 1; break;
+    case O_EVAL_ONLY: o->eval_only = 1; o->eval = 1; break;
+    case O_KEEP: o->keep_tensors = 1; break;
+    }
+    return 0;
+}
+
+static const cli_tool tool = {
+    .name = "lx-vqa",
+    .about =
+        "Usage: lx-vqa [OPTION]... [FILE]\n"
+        "Answer the visual question of each record of FILE (default: standard input).\n"
+        "A record carries pooled_output (from lx-encode; only the answer head runs) or the\n"
+        "model inputs (from lx-embed-vis; the encoder runs too).  Appends \"answer\" (the\n"
+        "best answer) and \"answers\" (the top K as {answer, label, score, logit}); with\n"
+        "LXMERT's \"label\" {answer: score} also \"vqa_score\", with the annotation's human\n"
+        "\"answers\" also \"vqa_accuracy\" (the official VQA accuracy; the human answers are\n"
+        "replaced by the predictions).\n",
+    .options =
+        "Answers:\n"
+        "      --labels FILE     answer labels: a label2ans JSON list, an ans2label object\n"
+        "                        or LXMERT's all_ans.json list of {\"ans\": ...}\n"
+        "                        (default: the labels in the model file)\n"
+        "  -k, --top-k K         answers listed per record (default 5)\n"
+        "      --score KIND      sigmoid (default; VQA heads) or softmax (GQA-style heads)\n"
+        "      --keep-tensors    keep the model inputs and encoder outputs (dropped by\n"
+        "                        default: visual_feats, visual_pos, pooled_output, ...)\n"
+        "\n"
+        "Accuracy:\n"
+        "      --eval            print the accuracy summary on stderr at the end: count,\n"
+        "                        LXMERT's score and the official VQA accuracy, overall and\n"
+        "                        per question_type / answer_type (percent)\n"
+        "      --eval-out FILE   write the summary as JSON to FILE (implies --eval)\n"
+        "      --eval-only       no model: score each record's own \"answer\" (taking\n"
+        "                        vqa_score / vqa_accuracy as an earlier lx-vqa wrote\n"
+        "                        them) and print the summary (implies --eval)\n",
+    .examples =
+        "Examples:\n"
+        "  export LX_MODEL=vqa.lxm\n"
+        "  lx-tokenize < minival.jsonl | lx-embed-vis --features val2014_obj36.tsv |\n"
+        "    lx-vqa --eval > answers.jsonl\n"
+        "  cat answers-*.jsonl | lx-vqa --eval-only > /dev/null\n",
+    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH,
+    .format = LX_FMT_JSON,
+    .shortopts = "k:",
+    .longopts = longopts,
+    .option = option,
 };
 
 typedef struct run {
-    lx_cli cli;
-    opts o;
+    const opts *o;
+    lx_cli *cli;
     lx_model *model;
     lx_net *net;
     lx_strlist labels;
@@ -60,46 +117,15 @@ typedef struct run {
     int *kind;                    /* [batch]: what classify said of each record */
 } run;
 
-static void usage(void) {
-    fputs(
-        "Usage: lx-vqa [OPTION]... [FILE]\n"
-        "Answer the visual question of each record of FILE (default: standard input).\n"
-        "A record carries pooled_output (from lx-encode; only the answer head runs) or the\n"
-        "model inputs (from lx-embed-vis; the encoder runs too).  Appends \"answer\" (the\n"
-        "best answer) and \"answers\" (the top K as {answer, label, score, logit}); with\n"
-        "LXMERT's \"label\" {answer: score} also \"vqa_score\", with the annotation's human\n"
-        "\"answers\" also \"vqa_accuracy\" (the official VQA accuracy; the human answers are\n"
-        "replaced by the predictions).\n"
-        "\n"
-        "  -m, --model FILE      the .lxm model (default $LX_MODEL)\n"
-        "      --labels FILE     answer labels: a label2ans JSON list, an ans2label object\n"
-        "                        or LXMERT's all_ans.json list of {\"ans\": ...}\n"
-        "                        (default: the labels in the model file)\n"
-        "  -k, --top-k K         answers listed per record (default 5)\n"
-        "      --score KIND      sigmoid (default; VQA heads) or softmax (GQA-style heads)\n"
-        "      --eval            print the accuracy summary on stderr at the end: count,\n"
-        "                        LXMERT's score and the official VQA accuracy, overall and\n"
-        "                        per question_type / answer_type (percent)\n"
-        "      --eval-out FILE   write the summary as JSON to FILE (implies --eval)\n"
-        "      --eval-only       no model: score each record's own \"answer\" (taking\n"
-        "                        vqa_score / vqa_accuracy as an earlier lx-vqa wrote\n"
-        "                        them) and print the summary (implies --eval)\n"
-        "      --keep-tensors    keep the model inputs and encoder outputs (dropped by\n"
-        "                        default: visual_feats, visual_pos, pooled_output, ...)\n"
-        "  -f, --format FMT      output encoding: json (default) or bin\n"
-        "      --batch N         records per encoder pass (default 16)\n"
-        "      --threads N       worker threads (default 0: all cores)\n"
-        "      --skip-bad        report a bad record and go on (default: stop)\n"
-        "      --progress        show a progress line on stderr\n"
-        "  -h, --help            show this help and exit\n"
-        "      --version         show the version and exit\n"
-        "\n"
-        "Environment: LX_MODEL the default model; LX_CPU the most of the CPU to use\n"
-        "(portable, avx2, avx512; default: all it has).\n"
-        "Exit status: 0 success, 1 bad input or failure, 2 usage error.\n"
-        "Example:\n"
-        "  lx-tokenize < q.jsonl | lx-embed-vis --features f.tsv | lx-vqa -m vqa.lxm --eval\n",
-        stdout);
+/* Drop the bulky fields an answer consumed: every network output and the inputs that
+ * hold one entry per region (the features); the token inputs stay. */
+static void drop_bulky(lx_record *r) {
+    size_t n;
+    const lx_output *out = lx_net_outputs(&n);
+    for (size_t i = 0; i < n; i++) lx_record_remove(r, out[i].name);
+    const lx_input *in = lx_net_inputs(&n);
+    for (size_t i = 0; i < n; i++)
+        if (in[i].per_region) lx_record_remove(r, in[i].name);
 }
 
 /* ---- the truth a record carries ------------------------------------------------- */
@@ -120,7 +146,7 @@ static const json_t *human_answers(const lx_record *r) {
 static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
     const json_t *humans = human_answers(r);
     json_t *humans_ref = humans ? json_incref((json_t *)humans) : NULL;
-    size_t k = lx_topk(logits, R->nlabels, (size_t)R->o.top_k, R->o.scoring, R->picks);
+    size_t k = lx_topk(logits, R->nlabels, (size_t)R->o->top_k, R->o->scoring, R->picks);
     const char *best = R->labels.items[R->picks[0].index];
     const json_t *label = lx_record_json(r, "label");
     const char *qt = json_string_value(lx_record_json(r, "question_type"));
@@ -132,9 +158,8 @@ static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
         goto out;
     if (!label && !humans)
         R->n_notruth++;
-    if (!R->o.keep_tensors)
-        for (size_t i = 0; i < sizeof bulky / sizeof *bulky; i++)
-            lx_record_remove(r, bulky[i]);
+    if (!R->o->keep_tensors)
+        drop_bulky(r);
     json_t *picks = lx_vqa_picks_json(R->picks, k, &R->labels);
     if (!picks || lx_record_set_json(r, "answer", json_string(best), err) < 0 ||
         lx_record_set_json(r, "answers", picks, err) < 0)
@@ -335,15 +360,14 @@ static void print_metric(const char *title, const json_t *m) {
 static int report(run *R) {
     json_t *s = lx_vqa_eval_summary(R->ev);
     if (!s)
-        return cli_error(&R->cli, "out of memory for the summary");
+        return cli_error(R->cli, "out of memory for the summary");
     int status = LX_EXIT_OK;
-    if (R->o.eval_out) {
-        if (json_dump_file(s, R->o.eval_out, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
-            status = cli_error(&R->cli, "cannot write %s", R->o.eval_out);
+    if (R->o->eval_out) {
+        if (json_dump_file(s, R->o->eval_out, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
+            status = cli_error(R->cli, "cannot write %s", R->o->eval_out);
     } else {
-        fprintf(stderr, "%s: eval: %lld questions with answers to compare, %zu without\n",
-                R->cli.prog, (long long)json_integer_value(json_object_get(s, "count")),
-                R->n_notruth);
+        cli_note(R->cli, "eval: %lld questions with answers to compare, %zu without",
+                 (long long)json_integer_value(json_object_get(s, "count")), R->n_notruth);
         print_metric("LXMERT score (label[answer])", json_object_get(s, "lxmert"));
         print_metric("VQA accuracy (official)", json_object_get(s, "official"));
     }
@@ -353,28 +377,25 @@ static int report(run *R) {
 
 /* ---- main ------------------------------------------------------------------------- */
 
+/* The model, its network and labels, and the batch's buffers.  Returns 0 or -1. */
 static int setup(run *R, lx_error *err) {
-    const char *path = cli_model_path(R->o.model);
-    if (!path)
-        return lx_error_set(err, "no model: give -m FILE or set LX_MODEL");
-    if (!(R->model = lx_model_open(path, err)))
+    const lx_cli *c = R->cli;
+    const char *path = cli_model_path(c);
+    if (!(R->model = cli_model_open(c, NULL, err)) ||
+        !(R->net = cli_net_new(c, R->model, (lx_net_opts){0}, err)))
         return -1;
-    lx_net_opts no;
-    if (cli_net_opts(R->o.threads, &no, err) < 0) return -1;
-    if (!(R->net = lx_net_new(R->model, &no, err)))
-        return lx_error_prefix(err, "%s", path);
     if (!(lx_net_available(R->net) & LX_OUT_QA))
         return lx_error_set(err, "%s: the model has no answer head (answer_head.logit_fc.*)",
                             path);
-    const lx_config *c = lx_model_config(R->model);
-    R->hidden = (size_t)c->hidden_size;
-    R->nlabels = (size_t)c->num_qa_labels;
+    const lx_config *cf = lx_model_config(R->model);
+    R->hidden = (size_t)cf->hidden_size;
+    R->nlabels = (size_t)cf->num_qa_labels;
     const lx_tensor *w = lx_model_tensor(R->model, "answer_head.logit_fc.3.weight");
     if (w && w->ndim == 2 && (size_t)w->shape[0] != R->nlabels)
         return lx_error_set(err, "%s: num_qa_labels is %zu but the head has %lld rows", path,
                             R->nlabels, (long long)w->shape[0]);
-    if (R->o.labels) {
-        if (lx_labels_read_file(&R->labels, R->o.labels, err) < 0)
+    if (R->o->labels) {
+        if (lx_labels_read_file(&R->labels, R->o->labels, err) < 0)
             return -1;
     } else if (lx_vqa_labels_from_model(&R->labels, R->model, err) < 0) {
         return lx_error_prefix(err, "%s", path);
@@ -382,105 +403,34 @@ static int setup(run *R, lx_error *err) {
     if (R->labels.n != R->nlabels)
         return lx_error_set(err, "%s: got %zu answer labels, expected %zu (the rows of the "
                                  "model's answer head)",
-                            R->o.labels ? R->o.labels : path, R->labels.n, R->nlabels);
-    size_t B = (size_t)R->o.batch;
-    R->picks = calloc((size_t)R->o.top_k, sizeof *R->picks);
+                            R->o->labels ? R->o->labels : path, R->labels.n, R->nlabels);
+    size_t B = (size_t)c->batch;
+    R->picks = calloc((size_t)R->o->top_k, sizeof *R->picks);
     R->pooled = calloc(B * R->hidden, sizeof *R->pooled);
     R->logits = calloc(B * R->nlabels, sizeof *R->logits);
     R->kind = calloc(B, sizeof *R->kind);
-    if (!R->picks || !R->pooled || !R->logits || !R->kind || !(R->ev = lx_vqa_eval_new(err)))
+    if (!R->picks || !R->pooled || !R->logits || !R->kind)
         return lx_error_set(err, "out of memory");
     return 0;
 }
 
 int main(int argc, char **argv) {
-    enum { O_LABELS = 256, O_SCORE, O_EVAL, O_EVAL_OUT, O_EVAL_ONLY, O_KEEP, O_BATCH, O_THREADS, O_SKIP,
-           O_PROGRESS, O_VERSION };
-    static const struct option longopts[] = {
-        {"model", required_argument, 0, 'm'},      {"labels", required_argument, 0, O_LABELS},
-        {"top-k", required_argument, 0, 'k'},      {"score", required_argument, 0, O_SCORE},
-        {"eval", no_argument, 0, O_EVAL},          {"eval-out", required_argument, 0, O_EVAL_OUT},
-        {"eval-only", no_argument, 0, O_EVAL_ONLY},
-        {"keep-tensors", no_argument, 0, O_KEEP},  {"format", required_argument, 0, 'f'},
-        {"batch", required_argument, 0, O_BATCH},  {"threads", required_argument, 0, O_THREADS},
-        {"skip-bad", no_argument, 0, O_SKIP},      {"progress", no_argument, 0, O_PROGRESS},
-        {"help", no_argument, 0, 'h'},             {"version", no_argument, 0, O_VERSION},
-        {0, 0, 0, 0}};
-    run R;
-    memset(&R, 0, sizeof R);
-    cli_init(&R.cli, "lx-vqa");
-    R.o.top_k = 5;
-    R.o.batch = 16;
-    R.o.scoring = LX_SCORE_SIGMOID;
-    int c;
-    opterr = 0; /* cli_bad_option says what was wrong */
-    while ((c = getopt_long(argc, argv, ":m:k:f:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm': R.o.model = optarg; break;
-        case O_LABELS: R.o.labels = optarg; break;
-        case 'k':
-            if (cli_parse_long(&R.cli, "--top-k", optarg, 1, 1000000, &R.o.top_k) < 0)
-                return LX_EXIT_USAGE;
-            break;
-        case O_SCORE:
-            if (lx_scoring_parse(optarg, &R.o.scoring) < 0)
-                return cli_usage(&R.cli, "--score: got '%s', expected sigmoid or softmax",
-                                 optarg);
-            break;
-        case O_EVAL: R.o.eval = 1; break;
-        case O_EVAL_OUT: R.o.eval_out = optarg; R.o.eval = 1; break;
-        case O_EVAL_ONLY: R.o.eval_only = 1; R.o.eval = 1; break;
-        case O_KEEP: R.o.keep_tensors = 1; break;
-        case 'f': R.o.format = optarg; break;
-        case O_BATCH:
-            if (cli_parse_batch(&R.cli, optarg, &R.o.batch) < 0)
-                return LX_EXIT_USAGE;
-            break;
-        case O_THREADS:
-            if (cli_parse_threads(&R.cli, optarg, &R.o.threads) < 0)
-                return LX_EXIT_USAGE;
-            break;
-        case O_SKIP: R.o.skip_bad = 1; break;
-        case O_PROGRESS: R.o.progress = 1; break;
-        case 'h': usage(); return LX_EXIT_OK;
-        case O_VERSION: return cli_version(&R.cli);
-        default: return cli_bad_option(&R.cli, c, argv);
-        }
-    }
-    const char *input;
-    if (cli_input_arg(&R.cli, argc, argv, optind, &input)) return LX_EXIT_USAGE;
-    R.cli.progress = R.o.progress;
-    lx_format fmt;
-    if (cli_output_format(&R.cli, R.o.format, LX_FMT_JSON, &fmt) < 0)
-        return LX_EXIT_USAGE;
+    opts o = {.top_k = 5, .scoring = LX_SCORE_SIGMOID};
+    lx_cli c;
+    int st = cli_start(&c, &tool, argc, argv, &o);
+    if (st != CLI_RUN) return st;
 
-    FILE *in;
-    if (cli_open_input(&R.cli, input, &in)) return cli_finish(&R.cli, LX_EXIT_FAIL);
+    run R = {.o = &o, .cli = &c};
     lx_error err = {0};
-    int status = LX_EXIT_FAIL;
-    lx_reader *rd = NULL;
-    lx_writer *w = NULL;
-    if (R.o.eval_only ? !(R.ev = lx_vqa_eval_new(&err)) : setup(&R, &err) < 0) {
-        cli_error(&R.cli, "%s", err.msg);
-        goto done;
+    if (!(R.ev = lx_vqa_eval_new(&err)) || (!o.eval_only && setup(&R, &err) < 0)) {
+        st = cli_error(&c, "%s", err.msg);
+    } else {
+        st = cli_records(&c, o.eval_only
+                                 ? &(cli_loop){.each = eval_record, .ctx = &R}
+                                 : &(cli_loop){.check = check_record, .run = run_batch, .ctx = &R});
+        if (o.eval && report(&R) != LX_EXIT_OK)
+            st = LX_EXIT_FAIL;
     }
-    if (!(rd = lx_reader_open(in, R.cli.input, &err)) || !(w = lx_writer_open(stdout, fmt, &err))) {
-        cli_error(&R.cli, "%s", err.msg);
-        goto done;
-    }
-    if (R.o.eval_only)
-        status = cli_filter(&R.cli, rd, w, R.o.skip_bad, eval_record, &R);
-    else
-        status = cli_batch_filter(&R.cli, rd, w, (size_t)R.o.batch, R.o.skip_bad,
-                                  check_record, run_batch, &R);
-    if (R.o.eval && report(&R) != LX_EXIT_OK)
-        status = LX_EXIT_FAIL;
-done:
-    if (w)
-        lx_writer_close(w);
-    if (rd)
-        lx_reader_close(rd);
-    cli_close_input(in);
     lx_vqa_eval_free(R.ev);
     free(R.picks);
     free(R.pooled);
@@ -489,5 +439,5 @@ done:
     lx_strlist_free(&R.labels);
     lx_net_free(R.net);
     lx_model_close(R.model);
-    return cli_finish(&R.cli, status);
+    return cli_finish(&c, st);
 }

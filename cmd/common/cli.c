@@ -1,11 +1,11 @@
 /*
- * cli.c — the command-line conventions every lx tool shares (see cli.h).
+ * cli.c — the skeleton every lx tool is built on (see cli.h): options, help, messages,
+ * the record loops and the final flush, written once.
  */
 #include <errno.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,10 +20,198 @@ static double now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-void cli_init(lx_cli *c, const char *prog) {
+/* ---- messages ------------------------------------------------------------------- */
+
+static void end_progress(lx_cli *c) {
+    if ((c->progress || c->progress_auto) && c->t_last > c->t_start) {
+        fputc('\n', stderr);
+        c->t_last = c->t_start;
+    }
+}
+
+/* "prog: [kind]message\n" on stderr, after ending the progress line. */
+static void say(lx_cli *c, const char *kind, const char *fmt, va_list ap) {
+    end_progress(c);
+    fprintf(stderr, "%s: %s", c->prog, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int cli_error(lx_cli *c, const char *fmt, ...) {
+    va_list ap;
+    /* an error while stdout has failed is the report of that failure (the write that
+     * failed is what stopped the run): cli_finish does not repeat it */
+    if (ferror(stdout)) c->write_failed = 1;
+    va_start(ap, fmt);
+    say(c, "", fmt, ap);
+    va_end(ap);
+    return LX_EXIT_FAIL;
+}
+
+void cli_warn(lx_cli *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    say(c, "warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void cli_note(lx_cli *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    say(c, "", fmt, ap);
+    va_end(ap);
+}
+
+int cli_record_error_in(lx_cli *c, const char *input, uint64_t recno, const char *msg) {
+    return cli_error(c, "%s:record %llu: %s", input, (unsigned long long)recno, msg);
+}
+
+int cli_record_error(lx_cli *c, uint64_t recno, const char *msg) {
+    return cli_record_error_in(c, c->input, recno, msg);
+}
+
+int cli_usage(lx_cli *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    say(c, "", fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try '%s --help' for more information.\n", c->prog);
+    return LX_EXIT_USAGE;
+}
+
+/* ---- option values -------------------------------------------------------------- */
+
+int cli_parse_long(lx_cli *c, const char *opt, const char *s, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return cli_usage(c, "%s: '%s' is not a whole number from %ld to %ld", opt, s, min, max);
+    *out = v;
+    return 0;
+}
+
+/* The usage error for what getopt_long rejected: ch is its ':' (an option without its
+ * argument) or '?' (unknown, or an argument where none is taken).  getopt_long runs with
+ * opterr = 0, so this is the only message. */
+static int bad_option(lx_cli *c, int ch, char *const *argv) {
+    const char *arg = argv[optind - 1];
+    if (ch == ':') return cli_usage(c, "option '%s' needs an argument", arg);
+    if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
+        return cli_usage(c, "unknown option '-%c'", optopt);
+    const char *eq = strchr(arg, '=');
+    if (eq && optopt) /* a known long option that takes no argument */
+        return cli_usage(c, "option '%.*s' takes no argument", (int)(eq - arg), arg);
+    return cli_usage(c, "unknown option '%s'", arg);
+}
+
+/* ---- help ----------------------------------------------------------------------- */
+
+/* One option of the help: the flags in a column of 22, then the text. */
+static void opt_line(FILE *f, const char *flags, const char *text) {
+    fprintf(f, "  %-20s  %s\n", flags, text);
+}
+
+static void help(const cli_tool *t, FILE *f) {
+    static const char *const formats[] = {
+        [LX_FMT_AUTO] = "json or bin (default: the one the\n"
+                        "                        input is not; json to a terminal)",
+        [LX_FMT_JSON] = "json (default) or bin",
+        [LX_FMT_BIN] = "bin (default; json to a terminal)\n"
+                       "                        or json",
+    };
+    char buf[160];
+    fputs(t->about, f);
+    if (t->describe) {
+        fputc('\n', f);
+        t->describe(f);
+    }
+    if (t->options) {
+        fputc('\n', f);
+        fputs(t->options, f);
+    }
+    fputs("\nOptions every lx tool takes:\n", f);
+    opt_line(f, "-m, --model FILE",
+             t->model_help ? t->model_help : "the .lxm model file (default: $LX_MODEL)");
+    snprintf(buf, sizeof buf, "output encoding: %s", formats[t->format]);
+    opt_line(f, "-f, --format FMT", buf);
+    snprintf(buf, sizeof buf, "worker threads, 0 to %d (default 0: all cores)",
+             LX_CLI_MAX_THREADS);
+    opt_line(f, "    --threads N", t->threads_help ? t->threads_help : buf);
+    if (t->flags & CLI_BATCH) {
+        snprintf(buf, sizeof buf, "records per forward pass, 1 to %d (default %d)",
+                 LX_CLI_MAX_BATCH, LX_CLI_BATCH);
+        opt_line(f, "    --batch N", buf);
+    }
+    opt_line(f, "    --skip-bad", "report a bad record and go on without it (default: stop)");
+    opt_line(f, "    --progress", t->progress_help ? t->progress_help
+                                  : "a progress line on standard error, a count at the end");
+    opt_line(f, "-h, --help", "this help");
+    opt_line(f, "    --version", "the version");
+    if (t->flags & (CLI_MODEL | CLI_NET)) {
+        fputs("\nEnvironment:\n", f);
+        if (t->flags & CLI_MODEL)
+            opt_line(f, "LX_MODEL", "the model file when -m is not given");
+        if (t->flags & CLI_NET)
+            opt_line(f, "LX_CPU", "the most of the CPU to use: portable, avx2, avx512 or\n"
+                                  "                        best (the default: all it has)");
+    }
+    fputs("\nExit status: 0 success; 1 bad input or a failure at run time (a missing or\n"
+          "unreadable model, a failed write); 2 usage error.\n", f);
+    if (t->examples) {
+        fputc('\n', f);
+        fputs(t->examples, f);
+    }
+}
+
+/* ---- cli_start ------------------------------------------------------------------ */
+
+/* The shared long-only options' values: above any a tool gives its own. */
+enum { O_THREADS = 0x10000, O_BATCH, O_SKIP_BAD, O_PROGRESS, O_VERSION };
+
+static const struct option shared[] = {
+    {"model", required_argument, NULL, 'm'},
+    {"format", required_argument, NULL, 'f'},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"batch", required_argument, NULL, O_BATCH},    /* CLI_BATCH only */
+    {"skip-bad", no_argument, NULL, O_SKIP_BAD},
+    {"progress", no_argument, NULL, O_PROGRESS},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, O_VERSION},
+};
+#define NSHARED (sizeof shared / sizeof *shared)
+#define MAX_OPTIONS 64
+
+/* The output encoding: -f as given, or the tool's default.  Binary frames are never
+ * written to a terminal: an explicit -f bin there is a usage error, a default of bin
+ * falls back to JSON (LX_FMT_AUTO decides at the first record, see writer()). */
+static int choose_format(lx_cli *c) {
+    int tty = isatty(STDOUT_FILENO);
+    if (c->format_arg && c->format == LX_FMT_BIN && tty)
+        return cli_usage(c, "refusing to write binary frames to a terminal; redirect "
+                            "stdout or use -f json");
+    if (!c->format_arg && c->format == LX_FMT_BIN && tty) c->format = LX_FMT_JSON;
+    return 0;
+}
+
+/* The operands: with CLI_INPUT at most one FILE ("-": standard input). */
+static int operands(lx_cli *c, int argc, char **argv) {
+    c->args = argv + optind;
+    c->nargs = argc - optind;
+    if (!(c->tool->flags & CLI_INPUT)) return 0;
+    if (c->nargs > 1)
+        return cli_usage(c, "got %d input files, expected at most one", c->nargs);
+    if (c->nargs == 1 && strcmp(c->args[0], "-") != 0) c->path = c->args[0];
+    return 0;
+}
+
+int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts) {
     memset(c, 0, sizeof *c);
-    c->prog = prog;
+    c->tool = t;
+    c->prog = t->name;
     c->input = "<stdin>";
+    c->format = t->format;
+    c->batch = LX_CLI_BATCH;
     /* a closed downstream (head, a failed pipe) ends the tool quietly with 141 */
     signal(SIGPIPE, SIG_DFL);
     c->progress_auto = isatty(STDERR_FILENO);
@@ -35,145 +223,226 @@ void cli_init(lx_cli *c, const char *prog) {
     mallopt(M_TRIM_THRESHOLD, 128 << 20);
 #endif
     c->t_start = c->t_last = now();
-}
 
-static void end_progress(lx_cli *c) {
-    if ((c->progress || c->progress_auto) && c->t_last > c->t_start) {
-        fputc('\n', stderr);
-        c->t_last = c->t_start;
+    /* the shared options, then the tool's own */
+    struct option lo[MAX_OPTIONS];
+    size_t n = 0;
+    for (size_t i = 0; i < NSHARED; i++)
+        if (shared[i].val != O_BATCH || (t->flags & CLI_BATCH)) lo[n++] = shared[i];
+    for (const struct option *o = t->longopts; o && o->name && n < MAX_OPTIONS - 1; o++)
+        lo[n++] = *o;
+    lo[n] = (struct option){0};
+    char so[64];
+    snprintf(so, sizeof so, ":m:f:h%s", t->shortopts ? t->shortopts : "");
+
+    opterr = 0; /* bad_option says what was wrong */
+    int ch, st;
+    while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+        switch (ch) {
+        case 'm': c->model = optarg; break;
+        case 'f':
+            if (lx_format_parse(optarg, &c->format) < 0)
+                return cli_usage(c, "-f: unknown format '%s' (json or bin)", optarg);
+            c->format_arg = optarg;
+            break;
+        case O_THREADS:
+            if ((st = cli_parse_long(c, "--threads", optarg, 0, LX_CLI_MAX_THREADS,
+                                     &c->threads)))
+                return st;
+            break;
+        case O_BATCH:
+            if ((st = cli_parse_long(c, "--batch", optarg, 1, LX_CLI_MAX_BATCH, &c->batch)))
+                return st;
+            break;
+        case O_SKIP_BAD: c->skip_bad = 1; break;
+        case O_PROGRESS: c->progress = 1; break;
+        case 'h':
+            help(t, stdout);
+            return cli_finish(c, LX_EXIT_OK);
+        case O_VERSION:
+            printf("%s %s\n", c->prog, LX_VERSION);
+            return cli_finish(c, LX_EXIT_OK);
+        case ':':
+        case '?': return bad_option(c, ch, argv);
+        default:
+            if ((st = t->option(c, opts, ch, optarg))) return st;
+        }
     }
+    if ((st = operands(c, argc, argv)) || (st = choose_format(c))) return st;
+    return CLI_RUN;
 }
 
-int cli_error(const lx_cli *c, const char *fmt, ...) {
-    va_list ap;
-    end_progress((lx_cli *)c);
-    fprintf(stderr, "%s: ", c->prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return LX_EXIT_FAIL;
+/* ---- inputs, models, the network ------------------------------------------------ */
+
+FILE *cli_fopen(lx_cli *c, const char *path) {
+    if (!path || strcmp(path, "-") == 0) return stdin;
+    FILE *f = fopen(path, "rb");
+    if (!f) cli_error(c, "cannot open %s: %s", path, strerror(errno));
+    return f;
 }
 
-int cli_record_error(const lx_cli *c, uint64_t recno, const char *msg) {
-    end_progress((lx_cli *)c);
-    fprintf(stderr, "%s: %s:record %llu: %s\n", c->prog, c->input, (unsigned long long)recno, msg);
-    return LX_EXIT_FAIL;
+const char *cli_model_path(const lx_cli *c) {
+    if (c->model) return c->model;
+    const char *e = getenv("LX_MODEL");
+    return e && *e ? e : NULL;
 }
 
-int cli_usage(const lx_cli *c, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "%s: ", c->prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry '%s --help' for more information.\n", c->prog);
-    return LX_EXIT_USAGE;
+const char *cli_model_need(const lx_cli *c, const char *alt, lx_error *err) {
+    const char *path = cli_model_path(c);
+    if (!path)
+        lx_error_set(err, "no model: give -m FILE or set LX_MODEL%s%s%s", alt ? " (or " : "",
+                     alt ? alt : "", alt ? ")" : "");
+    return path;
 }
 
-int cli_bad_option(const lx_cli *c, int ch, char *const *argv) {
-    const char *arg = argv[optind - 1];
-    if (ch == ':') return cli_usage(c, "option '%s' needs an argument", arg);
-    if (strncmp(arg, "--", 2) != 0 && optopt > 0 && optopt < 128)
-        return cli_usage(c, "unknown option '-%c'", optopt);
-    const char *eq = strchr(arg, '=');
-    if (eq && optopt) /* a known long option that takes no argument */
-        return cli_usage(c, "option '%.*s' takes no argument", (int)(eq - arg), arg);
-    return cli_usage(c, "unknown option '%s'", arg);
+lx_model *cli_model_open(const lx_cli *c, const char *alt, lx_error *err) {
+    const char *path = cli_model_need(c, alt, err);
+    return path ? lx_model_open(path, err) : NULL;
 }
 
-int cli_input_arg(const lx_cli *c, int argc, char *const *argv, int first, const char **path) {
-    *path = NULL;
-    if (argc - first > 1)
-        return cli_usage(c, "got %d input files, expected at most one", argc - first);
-    if (argc - first == 1 && strcmp(argv[first], "-") != 0) *path = argv[first];
-    return 0;
-}
-
-int cli_open_input(lx_cli *c, const char *path, FILE **in) {
-    *in = stdin;
-    if (!path) return 0;
-    if (!(*in = fopen(path, "rb"))) {
-        *in = stdin;
-        return cli_error(c, "cannot open %s: %s", path, strerror(errno));
-    }
-    c->input = path;
-    return 0;
-}
-
-void cli_close_input(FILE *in) {
-    if (in && in != stdin) fclose(in);
-}
-
-int cli_net_opts(long threads, lx_net_opts *o, lx_error *err) {
+int cli_net_opts(const lx_cli *c, lx_net_opts *o, lx_error *err) {
     const char *cpu = getenv("LX_CPU");
-    *o = (lx_net_opts){.threads = (int)threads};
+    o->threads = (int)c->threads;
     if (lx_isa_parse(cpu, &o->max_isa) < 0)
         return lx_error_set(err, "LX_CPU: got '%s', expected portable, avx2, avx512 or best",
                             cpu);
     return 0;
 }
 
-int cli_version(const lx_cli *c) {
-    printf("%s %s\n", c->prog, LX_VERSION);
-    return LX_EXIT_OK;
+lx_net *cli_net_new(const lx_cli *c, const lx_model *m, lx_net_opts o, lx_error *err) {
+    if (cli_net_opts(c, &o, err) < 0) return NULL;
+    lx_net *net = lx_net_new(m, &o, err);
+    if (!net) lx_error_prefix(err, "%s", cli_model_path(c));
+    return net;
 }
 
-int cli_parse_long(const lx_cli *c, const char *opt, const char *s, long min, long max,
-                   long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max) {
-        cli_usage(c, "%s: '%s' is not a whole number from %ld to %ld", opt, s, min, max);
-        return -1;
-    }
-    *out = v;
+/* ---- the record loops ----------------------------------------------------------- */
+
+/* Standard output's writer, opened at the first record written.  LX_FMT_AUTO: the
+ * encoding the input (rd, when there is one) is not; JSON to a terminal. */
+static lx_writer *writer(lx_cli *c, const lx_reader *rd, lx_error *err) {
+    if (c->out) return c->out;
+    lx_format fmt = c->format;
+    if (fmt == LX_FMT_AUTO)
+        fmt = (rd && lx_reader_format(rd) == LX_FMT_BIN) || isatty(STDOUT_FILENO)
+                  ? LX_FMT_JSON : LX_FMT_BIN;
+    c->records = 1;
+    return c->out = lx_writer_open(stdout, fmt, err);
+}
+
+lx_writer *cli_output(lx_cli *c, lx_error *err) {
+    return writer(c, NULL, err);
+}
+
+/* Flush what came before a bad record, then report it.  Returns 0 to go on (--skip-bad,
+ * and the input can go on past it), -1 to stop. */
+static int bad_record(lx_cli *c, uint64_t recno, const char *msg, int can_resume) {
+    if (c->out) lx_writer_flush(c->out, NULL);
+    cli_record_error(c, recno, msg);
+    if (!c->skip_bad || !can_resume) return -1;
+    c->nskipped++;
     return 0;
 }
 
-int cli_parse_double(const lx_cli *c, const char *opt, const char *s, double min, double max,
-                     double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < min || v > max) {
-        cli_usage(c, "%s: '%s' is not a number from %g to %g", opt, s, min, max);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_parse_threads(const lx_cli *c, const char *s, long *out) {
-    return cli_parse_long(c, "--threads", s, 0, LX_CLI_MAX_THREADS, out);
-}
-
-int cli_parse_batch(const lx_cli *c, const char *s, long *out) {
-    return cli_parse_long(c, "--batch", s, 1, LX_CLI_MAX_BATCH, out);
-}
-
-int cli_output_format(const lx_cli *c, const char *arg, lx_format dflt, lx_format *out) {
-    int tty = isatty(STDOUT_FILENO);
-    if (arg) {
-        if (lx_format_parse(arg, out) < 0) {
-            cli_usage(c, "-f: unknown format '%s' (json or bin)", arg);
-            return -1;
+int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
+    lx_record r;
+    lx_error err = {0};
+    int status = LX_EXIT_OK;
+    lx_record_init(&r);
+    for (;;) {
+        int rc = lx_reader_next(rd, &r, &err);
+        if (rc == 0) break;
+        if (rc > 0 && fn) rc = fn(ctx, &r, &err);
+        if (rc == 0) continue; /* dropped */
+        if (rc > 0) {
+            lx_writer *w = writer(c, rd, &err);
+            if (w && lx_writer_write(w, &r, &err) == 0) {
+                cli_tick(c);
+                continue;
+            }
+            if (!w || ferror(stdout)) { /* no writer, or a write error: the run stops */
+                status = cli_error(c, "%s", err.msg);
+                break;
+            }
+            /* else the record could not be encoded: a bad record */
         }
-        if (*out == LX_FMT_BIN && tty) {
-            cli_usage(c, "refusing to write binary frames to a terminal; redirect stdout or use -f json");
-            return -1;
+        if (bad_record(c, lx_reader_record_no(rd), err.msg, lx_reader_can_resume(rd)) < 0) {
+            status = LX_EXIT_FAIL;
+            break;
         }
-        return 0;
     }
-    *out = dflt == LX_FMT_BIN && tty ? LX_FMT_JSON : dflt;
-    return 0;
+    lx_record_clear(&r);
+    if (c->out) lx_writer_flush(c->out, NULL);
+    return status;
 }
 
-const char *cli_model_path(const char *arg) {
-    if (arg) return arg;
-    const char *e = getenv("LX_MODEL");
-    return e && *e ? e : NULL;
+/* Write recs[0..n) in order, clearing each. */
+static int write_batch(lx_cli *c, const lx_reader *rd, lx_record *recs, size_t n,
+                       lx_error *err) {
+    lx_writer *w = writer(c, rd, err);
+    if (!w) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (lx_writer_write(w, &recs[i], err) < 0) return -1;
+        cli_tick(c);
+        lx_record_clear(&recs[i]);
+    }
+    return lx_writer_flush(w, err);
+}
+
+int cli_batch_filter(lx_cli *c, lx_reader *rd, cli_check_fn check, cli_batch_fn run,
+                     void *ctx) {
+    size_t batch = (size_t)c->batch;
+    lx_record *recs = calloc(batch, sizeof *recs);
+    lx_error err = {0};
+    int status = LX_EXIT_OK;
+    size_t n = 0;
+    if (!recs) return cli_error(c, "out of memory for a batch of %zu records", batch);
+    for (;;) {
+        int rc = lx_reader_next(rd, &recs[n], &err);
+        uint64_t recno = lx_reader_record_no(rd);
+        int good = rc > 0 && check(ctx, &recs[n], n, &err) == 0;
+        if (good && ++n < batch) continue;
+        /* end of input, a full batch, or a bad record: run and write what is pending */
+        size_t bad = n;
+        lx_error berr = {0};
+        if (n > 0 && (run(ctx, recs, n, &berr) < 0 || write_batch(c, rd, recs, n, &berr) < 0)) {
+            status = cli_error(c, "%s", berr.msg);
+            break;
+        }
+        n = 0;
+        if (rc == 0) break;
+        if (good) continue; /* a full batch went out */
+        lx_record_clear(&recs[bad]);
+        if (bad_record(c, recno, err.msg, rc > 0 || lx_reader_can_resume(rd)) < 0) {
+            status = LX_EXIT_FAIL;
+            break;
+        }
+        err.msg[0] = '\0';
+    }
+    for (size_t i = 0; i < batch; i++) lx_record_clear(&recs[i]);
+    free(recs);
+    if (c->out) lx_writer_flush(c->out, NULL);
+    return status;
+}
+
+int cli_records(lx_cli *c, const cli_loop *l) {
+    FILE *in = cli_fopen(c, c->path);
+    if (!in) return LX_EXIT_FAIL;
+    if (c->path) c->input = c->path;
+    lx_error err = {0};
+    lx_reader *rd = lx_reader_open(in, c->input, &err);
+    int status;
+    if (!rd) {
+        status = cli_error(c, "%s", err.msg);
+    } else {
+        if (l->lines) lx_reader_set_lines(rd, l->lines);
+        c->records = 1;
+        status = l->run ? cli_batch_filter(c, rd, l->check, l->run, l->ctx)
+                        : cli_filter(c, rd, l->each, l->ctx);
+        lx_reader_close(rd);
+    }
+    if (in != stdin) fclose(in);
+    return status;
 }
 
 void cli_tick(lx_cli *c) {
@@ -188,118 +457,32 @@ void cli_tick(lx_cli *c) {
     fflush(stderr);
 }
 
+/* ---- the end -------------------------------------------------------------------- */
+
 int cli_finish(lx_cli *c, int status) {
+    if (c->out) {
+        lx_writer_close(c->out); /* flushes into stdout */
+        c->out = NULL;
+    }
     end_progress(c);
     if (c->nskipped)
-        fprintf(stderr, "%s: %llu record%s skipped\n", c->prog, (unsigned long long)c->nskipped,
-                c->nskipped == 1 ? "" : "s");
-    if (c->progress) {
+        cli_note(c, "%llu record%s skipped", (unsigned long long)c->nskipped,
+                 c->nskipped == 1 ? "" : "s");
+    if (c->progress && c->records) {
         double el = now() - c->t_start;
-        fprintf(stderr, "%s: %llu records in %.2f s (%.1f records/s)\n", c->prog,
-                (unsigned long long)c->nrecords, el, el > 0 ? c->nrecords / el : 0.0);
+        cli_note(c, "%llu records in %.2f s (%.1f records/s)", (unsigned long long)c->nrecords,
+                 el, el > 0 ? c->nrecords / el : 0.0);
     }
     /* a failed write (full disk, closed pipe with SIGPIPE ignored) fails the run */
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        if (errno == EPIPE) return status;
-        fprintf(stderr, "%s: write error: %s\n", c->prog, strerror(errno));
+        int e = errno;
         fclose(stdout);
-        return LX_EXIT_FAIL;
+        if (e == EPIPE) return status;
+        return c->write_failed ? LX_EXIT_FAIL : cli_error(c, "write error: %s", strerror(e));
     }
     if (fclose(stdout) != 0) {
         if (errno == EPIPE) return status;
-        fprintf(stderr, "%s: write error: %s\n", c->prog, strerror(errno));
-        return LX_EXIT_FAIL;
+        return cli_error(c, "write error: %s", strerror(errno));
     }
-    return status;
-}
-
-int cli_filter(lx_cli *c, lx_reader *rd, lx_writer *w, int skip_bad, cli_record_fn fn,
-               void *ctx) {
-    lx_record r;
-    lx_error err = {0};
-    int status = LX_EXIT_OK;
-    lx_record_init(&r);
-    for (;;) {
-        int rc = lx_reader_next(rd, &r, &err);
-        if (rc == 0) break;
-        if (rc > 0) {
-            rc = fn ? fn(ctx, &r, &err) : 1;
-            if (rc > 0) {
-                if (lx_writer_write(w, &r, &err) < 0) {
-                    /* an encoding problem of this record, or a write error */
-                    if (ferror(stdout)) {
-                        status = cli_error(c, "%s", err.msg);
-                        break;
-                    }
-                    rc = -1;
-                } else {
-                    cli_tick(c);
-                    continue;
-                }
-            } else if (rc == 0) {
-                continue;
-            }
-        }
-        /* a bad record */
-        lx_writer_flush(w, NULL);
-        cli_record_error(c, lx_reader_record_no(rd), err.msg);
-        if (skip_bad && lx_reader_can_resume(rd)) {
-            c->nskipped++;
-            continue;
-        }
-        status = LX_EXIT_FAIL;
-        break;
-    }
-    lx_record_clear(&r);
-    lx_writer_flush(w, NULL);
-    return status;
-}
-
-/* Write recs[0..n) in order, clearing each. */
-static int write_batch(lx_cli *c, lx_writer *w, lx_record *recs, size_t n, lx_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        if (lx_writer_write(w, &recs[i], err) < 0) return -1;
-        cli_tick(c);
-        lx_record_clear(&recs[i]);
-    }
-    return lx_writer_flush(w, err);
-}
-
-int cli_batch_filter(lx_cli *c, lx_reader *rd, lx_writer *w, size_t batch, int skip_bad,
-                     cli_check_fn check, cli_batch_fn run, void *ctx) {
-    lx_record *recs = calloc(batch, sizeof *recs);
-    lx_error err = {0};
-    int status = LX_EXIT_OK;
-    size_t n = 0;
-    if (!recs) return cli_error(c, "out of memory for a batch of %zu records", batch);
-    for (;;) {
-        int rc = lx_reader_next(rd, &recs[n], &err);
-        uint64_t recno = lx_reader_record_no(rd);
-        int good = rc > 0 && check(ctx, &recs[n], n, &err) == 0;
-        if (good && ++n < batch) continue;
-        /* end of input, a full batch, or a bad record: run and write what is pending */
-        size_t bad = n;
-        lx_error berr = {0};
-        if (n > 0 && (run(ctx, recs, n, &berr) < 0 || write_batch(c, w, recs, n, &berr) < 0)) {
-            status = cli_error(c, "%s", berr.msg);
-            break;
-        }
-        n = 0;
-        if (rc == 0) break;
-        if (good) continue; /* a full batch went out */
-        lx_writer_flush(w, NULL);
-        cli_record_error(c, recno, err.msg);
-        err.msg[0] = '\0';
-        lx_record_clear(&recs[bad]);
-        if (skip_bad && (rc > 0 || lx_reader_can_resume(rd))) {
-            c->nskipped++;
-            continue;
-        }
-        status = LX_EXIT_FAIL;
-        break;
-    }
-    for (size_t i = 0; i < batch; i++) lx_record_clear(&recs[i]);
-    free(recs);
-    lx_writer_flush(w, NULL);
     return status;
 }

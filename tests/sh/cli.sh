@@ -1,5 +1,6 @@
-# Conventions every tool keeps: --help (stdout, 0), --version, usage errors (2), a man
-# page that names every long option --help lists.
+# Conventions every tool keeps: --help and -h (stdout, 0; 1 when it cannot be written),
+# --version, usage errors (2), a missing model (1, one message), the shared parts of
+# the help in the same words, a man page that names every long option --help lists.
 . "$(dirname "$0")/lib.bash"
 for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
     [ -x "$LX_BIN/$tool" ] || fail "$tool was not built"
@@ -35,6 +36,62 @@ for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa; do
 done
 expect_status 1 lx-tokenize --vocab "$FX/vocab/bert-base-uncased-vocab.txt" "$T/nonexistent"
 expect_err "^lx-tokenize: cannot open $T/nonexistent: No such file or directory$"
+# -h is --help, in every tool; help or version that cannot be written (a full disk)
+# fails with a message, not quietly
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
+    expect_status 0 "$tool" -h
+    "$tool" --help | cmp -s - "$T/out" || fail "$tool: -h differs from --help"
+    for opt in -h --help --version; do
+        "$tool" "$opt" > /dev/full 2> "$T/err"; st=$?
+        [ "$st" -eq 1 ] || fail "$tool $opt > /dev/full exited $st, expected 1"
+        expect_err "^$tool: write error: No space left on device$"
+    done
+done
+# A failed write of records is reported once, and fails the run
+for i in $(seq 3000); do echo '{"sent": "What color is the cat on the mat?"}'; done > "$T/many.jsonl"
+lx-tokenize --vocab "$FX/vocab/bert-base-uncased-vocab.txt" < "$T/many.jsonl" > /dev/full 2> "$T/err"
+st=$?; [ "$st" -eq 1 ] || fail "records > /dev/full exited $st, expected 1"
+[ "$(cat "$T/err")" = "lx-tokenize: write error: No space left on device" ] ||
+    fail "records > /dev/full: $(cat "$T/err")"
+# The help says the shared things in the same words everywhere: the exit status, the
+# environment (LX_MODEL where a model is read, LX_CPU where the network runs)
+section() { # section TITLE: the paragraph of $T/out that starts with TITLE
+    awk -v t="$1" 'index($0, t) == 1 { p = 1 } p && /^$/ { exit } p' "$T/out"
+}
+lx-encode --help > "$T/out"
+section 'Exit status:' > "$T/exit.want"
+grep -q '^Exit status: 0 success; 1 bad input' "$T/exit.want" || fail "lx-encode: exit status in --help"
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
+    "$tool" --help > "$T/out"
+    section 'Exit status:' | cmp -s - "$T/exit.want" || fail "$tool --help: another exit status text"
+    section 'Options every lx tool takes:' | grep -q -- '--skip-bad' || fail "$tool --help: shared options"
+done
+for tool in lx-encode lx-vqa; do
+    "$tool" --help > "$T/out"
+    section 'Environment:' | tr -s ' \n' ' ' |
+        grep -q 'LX_MODEL .* LX_CPU the most of the CPU to use: portable, avx2, avx512 or best' ||
+        fail "$tool --help: environment"
+done
+
+# A missing model: exit 1 and one message in every tool that reads one (lx-tokenize and
+# lx-convert --info name their other way too); a file that is not a model, or none
+# at all, is also 1 and names the file.  lx-embed-vis needs no model.
+for cmd in lx-tokenize lx-encode lx-vqa 'lx-convert --info'; do
+    tool=${cmd%% *}
+    # shellcheck disable=SC2086
+    expect_status 1 env -u LX_MODEL $cmd < /dev/null
+    expect_err "^$tool: no model: give -m FILE or set LX_MODEL( \(or give [^)]*\))?$"
+    [ "$(wc -l < "$T/err")" -eq 1 ] || fail "$tool: one line expected: $(cat "$T/err")"
+    # shellcheck disable=SC2086
+    expect_status 1 env LX_MODEL="$LX_ROOT/README.md" $cmd < /dev/null
+    expect_err "^$tool: $LX_ROOT/README.md: not an lx model file"
+    # shellcheck disable=SC2086
+    expect_status 1 $cmd -m "$T/missing.lxm" < /dev/null
+    expect_err "^$tool: $T/missing.lxm: No such file or directory$"
+done
+cp "$FX/features.tsv" "$T/f.tsv"
+head -n 1 "$FX/questions.jsonl" | expect_status 0 env -u LX_MODEL lx-embed-vis --features "$T/f.tsv"
+
 for page in lx.7 lx-stream.5 lxm.5; do
     [ -f "$LX_ROOT/man/$page" ] || fail "missing man page $page"
 done

@@ -161,7 +161,8 @@ expect_status 1 lx-convert "$M/tiny-vqa/model.safetensors" --info
 expect_err 'not an lx model file'
 expect_status 2 lx-convert a b
 expect_status 2 lx-convert --bogus
-expect_status 2 lx-convert --info
+expect_status 1 lx-convert --info
+expect_err "^lx-convert: no model: give -m FILE or set LX_MODEL"
 expect_status 2 lx-convert "$M/tiny-vqa" -o "$T/x.lxm" -f bin
 expect_status 0 lx-convert --help
 grep -q -- '--export-safetensors' "$T/out" || fail "--help lacks --export-safetensors"

@@ -1,6 +1,7 @@
 # Sourced by the shell tests: paths, a scratch directory and small assertions.
 # Each test is a bash script that exits non-zero (via fail) on the first broken check.
-set -u
+# pipefail: `a | b | c || fail` fails when any of the three does, not only c.
+set -u -o pipefail
 : "${LX_BIN:?run through make check}" "${LX_FIXTURES:?}" "${LX_BUILD:?}"
 FX=$LX_FIXTURES
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT

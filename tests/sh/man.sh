@@ -1,6 +1,7 @@
 # The man pages, as jq tests its manual: groff formats every page without a warning, no
 # macro argument holds a bare double quote (roff drops it: {"answer", "label"} came out
-# as {"answer", label }), and every command of every EXAMPLES section runs.
+# as {"answer", label }), and every command of every EXAMPLES section runs; so does the
+# Examples section of every tool's --help, with the same stand-ins.
 #
 # The commands are taken from the page as groff renders it, so that what runs is what a
 # reader sees and copies; the rendering maps the characters roff may typeset as
@@ -102,6 +103,14 @@ for p in "${pages[@]}"; do
             err "$name: example ${n%.sh} renders non-ASCII (write \\- \\(aq \\(ga \\(ti \\(ha): $bad"
         done < <(LC_ALL=C grep '[^ -~]' "$f")
     done
+done
+flush_errors
+
+# ... and each tool's --help examples, one block a tool (without their 2-space indent)
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
+    "$tool" --help | awk '/^Examples:$/ { ex = 1; next } ex && /^$/ { ex = 0 }
+                          ex { print substr($0, 3) }' > "$T/ex/help-$tool.1.sh"
+    [ -s "$T/ex/help-$tool.1.sh" ] || err "$tool --help has no Examples section"
 done
 flush_errors
 

@@ -38,6 +38,19 @@ cmp -s "$T/m.out" "$T/single.out" || fail "-m model.lxm differs from --vocab voc
 LX_MODEL=$T/tiny.lxm lx-tokenize --max-length 20 < "$Q" > "$T/env.out" || fail "LX_MODEL"
 cmp -s "$T/env.out" "$T/q.jsonl" || fail "\$LX_MODEL differs from --vocab"
 
+# A vocab.txt with CRLF line ends (as Windows writes it) is the same vocabulary: the
+# same ids and word pieces from --vocab, and from a model lx-convert made with it
+sed 's/$/\r/' "$V" > "$T/crlf.txt"
+[ "$(head -c 6 "$T/crlf.txt" | od -An -c | tr -d ' ')" = '[PAD]\r' ] || fail "setup: CRLF vocab"
+lx-tokenize --vocab "$T/crlf.txt" --max-length 20 < "$Q" > "$T/crlf.out" || fail "--vocab crlf.txt"
+cmp -s "$T/crlf.out" "$T/q.jsonl" || fail "--vocab with CRLF line ends gives other ids"
+lx-tokenize --vocab "$T/crlf.txt" --tokens < "$T/single.jsonl" | cmp -s - "$T/single.out" ||
+    fail "--vocab with CRLF line ends gives other word pieces"
+lx-convert "$FX/models/tiny-vqa" --vocab "$T/crlf.txt" -o "$T/crlf.lxm" > /dev/null ||
+    fail "lx-convert --vocab crlf.txt"
+lx-tokenize -m "$T/crlf.lxm" --tokens < "$T/single.jsonl" | cmp -s - "$T/single.out" ||
+    fail "a model converted with a CRLF vocab.txt tokenizes differently"
+
 # Input forms: a JSON array of records, --lines (with CRLF), --field, binary frames
 printf '[{"sent":"A cat."},\n {"sent":"Two dogs!"}]\n' | lx-tokenize --vocab "$V" > "$T/arr.out" \
     || fail "JSON array input"
@@ -71,6 +84,12 @@ printf '{"input_ids":[101,14477,4246,3085,102]}\n' |
     || fail "skip-special: $(cat "$T/d2.out")"
 printf '{"input_ids":[101,30522]}\n' | expect_status 1 lx-tokenize --vocab "$V" --decode
 expect_err '^lx-tokenize: <stdin>:record 1: input_ids\[1\]: got 30522, expected an id in 0\.\.30521$'
+# an empty list decodes to "" (as HF's decode([])), between good records
+printf '{"input_ids":[101,102]}\n{"input_ids":[]}\n{"input_ids":[101]}\n' |
+    expect_status 0 lx-tokenize --vocab "$V" --decode
+[ "$(cat "$T/out")" = '{"input_ids":[101,102],"text":"[CLS] [SEP]"}
+{"input_ids":[],"text":""}
+{"input_ids":[101],"text":"[CLS]"}' ] || fail "decode of []: $(cat "$T/out")"
 
 # Bad records: the good ones before are written; --skip-bad drops and reports
 printf '{"sent":"one"}\n{"sent":3}\n{"sent":"three"}\n' > "$T/bad.jsonl"
@@ -88,9 +107,9 @@ printf 'good\nbad \377 byte\n' | expect_status 1 lx-tokenize --vocab "$V" --line
 expect_err '^lx-tokenize: <stdin>:record 2: .*UTF-8'
 [ "$(wc -l < "$T/out")" -eq 1 ] || fail "--lines: the good line before the bad one"
 
-# Usage errors
-expect_status 2 lx-tokenize
-expect_err 'no vocabulary'
+# No vocabulary at all is a missing model (1), as in every tool; then usage errors
+expect_status 1 lx-tokenize < /dev/null
+expect_err '^lx-tokenize: no model: give -m FILE or set LX_MODEL \(or give --vocab FILE\)$'
 expect_status 2 lx-tokenize --vocab "$V" -m "$T/tiny.lxm"
 expect_status 2 lx-tokenize --vocab "$V" --max-length 1
 expect_status 2 lx-tokenize --vocab "$V" --max-length 2 --pair-field b

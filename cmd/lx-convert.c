@@ -226,7 +226,8 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
     int status = LX_EXIT_OK;
     if (o->output) {
         double t1 = now();
-        lx_model_spec spec = {&ck.config, &ck.tensors, &ck.vocab, &ck.labels, dtype};
+        lx_model_spec spec = {.config = &ck.config, .tensors = &ck.tensors, .vocab = &ck.vocab,
+                              .labels = &ck.labels, .dtype = dtype};
         if (lx_model_write(o->output, &spec, &err) < 0) {
             status = cli_error(c, "%s", err.msg);
         } else {

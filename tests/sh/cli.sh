@@ -87,7 +87,7 @@ for cmd in lx-tokenize lx-encode lx-vqa 'lx-convert --info'; do
     expect_err "^$tool: $LX_ROOT/README.md: not an lx model file"
     # shellcheck disable=SC2086
     expect_status 1 $cmd -m "$T/missing.lxm" < /dev/null
-    expect_err "^$tool: $T/missing.lxm: No such file or directory$"
+    expect_err "^$tool: $T/missing.lxm: cannot open: No such file or directory$"
 done
 cp "$FX/features.tsv" "$T/f.tsv"
 head -n 1 "$FX/questions.jsonl" | expect_status 0 env -u LX_MODEL lx-embed-vis --features "$T/f.tsv"

@@ -11,6 +11,7 @@
  *   config       lx_config (HF LxmertConfig) and lx_strlist (vocabularies, answer lists)
  *   tokenizer    BERT WordPiece (lx_vocab, lx_tokenizer)
  *   features     bottom-up-attention TSV files, their offset index, regions records
+ *   images       JPEG and PNG files decoded to the pixels OpenCV's imread gives (lx_image)
  *   checkpoints  HF folders and checkpoint files (safetensors, PyTorch zip, legacy pickle)
  *                read and checked against LXMERT's schema (lx_checkpoint)
  *   model file   the .lxm file: writer and mmap loader (lx_model)
@@ -461,6 +462,38 @@ int lx_features_add_regions(lx_features *f, FILE *in, const char *name, uint64_t
  * has it, -1 when its line is bad (the message names the file and the id). */
 int lx_features_lookup(lx_features *f, const char *key, lx_regions *g, lx_error *err);
 void lx_features_close(lx_features *f);
+
+/* ==== images (lib/image.c) =============================================== */
+
+/* Image files as the bottom-up-attention detector reads them: the pixels of OpenCV 4.6's
+ * cv2.imread(path, cv2.IMREAD_COLOR), bit for bit, from Debian's libjpeg-turbo and libpng.
+ * JPEG: libjpeg's default decoding (islow IDCT, fancy upsampling), CMYK/YCCK converted
+ * to BGR as OpenCV does.  PNG: 16-bit samples cut to their high byte, palette expanded,
+ * grey expanded to three channels, alpha and tRNS dropped (not blended), interlacing
+ * undone.  Both: the EXIF orientation (JPEG: the first APP1 segment; PNG: the eXIf
+ * chunk) applied as OpenCV applies it, a damaged EXIF block read as far as OpenCV reads
+ * it.  Unlike OpenCV, a truncated or corrupt JPEG is refused rather than decoded to a
+ * partly grey image.  The sizes OpenCV refuses are refused: more than 2^20 pixels a side
+ * or 2^30 in all, and a PNG over libpng's 10^6 a side. */
+
+/* An image as OpenCV's imread(path, IMREAD_COLOR) gives it: h x w pixels, 3 bytes each in
+ * B, G, R order, rows one after another (no padding). */
+typedef struct lx_image {
+    int h, w;
+    uint8_t *bgr;                 /* [h, w, 3], owned (lx_image_free) */
+} lx_image;
+
+/* Decode the image file at path (JPEG or PNG, told apart by content, not by name).
+ * max_pixels > 0: an image whose header declares more than max_pixels pixels is refused
+ * before any pixel is decoded (0: only the limits above).  Errors name the file: not an
+ * image, truncated, too large, corrupt.  The path must be a regular file (a FIFO or a
+ * device is refused without waiting on it).  Returns 0 or -1 (img left empty). */
+int lx_image_read(lx_image *img, const char *path, uint64_t max_pixels, lx_error *err);
+/* The same from bytes in memory (name is for messages): for tests and fuzzing. */
+int lx_image_decode(lx_image *img, const void *data, size_t len, const char *name,
+                    uint64_t max_pixels, lx_error *err);
+/* Free the pixels and reset img to empty (h = w = 0, bgr = NULL).  NULL is a no-op. */
+void lx_image_free(lx_image *img);
 
 /* ==== checkpoints (lib/ckpt/, lib/schema.c) ============================== */
 

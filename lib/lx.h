@@ -13,9 +13,10 @@
  *   features     bottom-up-attention TSV files, their offset index, regions records
  *   images       JPEG and PNG files decoded to the pixels OpenCV's imread gives (lx_image)
  *   checkpoints  HF folders and checkpoint files (safetensors, PyTorch zip, legacy pickle)
- *                read and checked against LXMERT's schema (lx_checkpoint)
+ *                read and checked against LXMERT's or the detector's schema
  *   model file   the .lxm file: writer and mmap loader (lx_model)
  *   network      the LXMERT forward pass (lx_net), its inputs and outputs
+ *   detector     the Faster R-CNN from image pixels to regions (lx_detector)
  *   vqa          answer labels, top-k with scores, the VQA evaluation
  *
  * Conventions.  Public names are lx_<object>_<verb>.  The library never prints, never
@@ -779,6 +780,52 @@ int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err);
 int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *err);
 /* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden]. */
 int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err);
+
+/* ==== detector (lib/nn/frcnn*.c) ========================================= */
+
+/* The bottom-up-attention Faster R-CNN run on one image at a time: the pixels resized
+ * (the shorter side to min_size, the longer at most max_size) and centred, ResNet C4 to
+ * res4, the RPN's proposals, RoIPool and res5 per proposal, the box head, then a
+ * selection of regions:
+ *   LX_SELECT_HF     HF's frcnn demo: one class-agnostic NMS over each proposal's best
+ *                    class box (regressed), at each of the config's thresholds in turn
+ *                    until at least min_boxes survive; at most max_boxes.  When every
+ *                    threshold leaves fewer, the last threshold's survivors are kept.
+ *   LX_SELECT_CAFFE  the original extractor LXMERT's features came from: per-class NMS
+ *                    (0.3) over the unregressed proposals, each proposal's best surviving
+ *                    class confidence, those >= 0.2 in proposal order when there are
+ *                    min_boxes..max_boxes of them, else the top ones by confidence.
+ * Each region: its box in the image's pixels, the mean res5 feature, the best object
+ * class and its probability, the best attribute and its probability. */
+typedef enum lx_selection { LX_SELECT_HF = 0, LX_SELECT_CAFFE } lx_selection;
+
+typedef struct lx_detector_opts {
+    lx_selection select;
+    int rgb;                      /* 1: feed the pixels in RGB order (the HF demo's
+                                     behaviour for files); 0: BGR, as the weights expect */
+    int min_size, max_size;       /* the resize (0: the config's) */
+    int min_boxes, max_boxes;     /* regions (0: the config's min/max_detections) */
+    int threads;                  /* worker threads (0: all cores) */
+    lx_isa max_isa;               /* the most the kernels may use (LX_ISA_BEST: all) */
+    int exact_bf16;               /* bf16 weights computed exactly in f32 */
+} lx_detector_opts;
+
+typedef struct lx_detector lx_detector;
+
+/* A detector over m (a detector .lxm, which must outlive it).  opts may be NULL (all
+ * zero).  Not thread-safe: one per thread of use.  Owned. */
+lx_detector *lx_detector_new(const lx_model *m, const lx_detector_opts *opts, lx_error *err);
+/* Regions of img into out (its arrays reused; img_id is left alone, has_objects set).
+ * Returns 0 or -1. */
+int lx_detector_run(lx_detector *d, const lx_image *img, lx_regions *out, lx_error *err);
+/* Seconds spent in each stage by the runs so far (lx-detect --timings). */
+typedef enum lx_detector_stage {
+    LX_STAGE_RESIZE, LX_STAGE_BACKBONE, LX_STAGE_RPN, LX_STAGE_ROI, LX_STAGE_HEAD,
+    LX_STAGE_SELECT, LX_STAGE_COUNT
+} lx_detector_stage;
+const char *lx_detector_stage_name(lx_detector_stage s);
+double lx_detector_stage_seconds(const lx_detector *d, lx_detector_stage s);
+void lx_detector_free(lx_detector *d);
 
 /* ==== vqa (lib/vqa.c, lib/vqaeval.c) ===================================== */
 

@@ -307,25 +307,36 @@ int lx_regions_from_record(lx_regions *g, const lx_record *r, lx_error *err) {
     return lx_regions_check(g, err);
 }
 
+int lx_regions_reserve(lx_regions *g, int64_t n, int64_t dim, int objects, lx_error *err) {
+    size_t bytes[6] = {(size_t)n * 16, (size_t)(n * dim) * 4, (size_t)n * 8, (size_t)n * 4,
+                       (size_t)n * 8, (size_t)n * 4};
+    void **d[6] = {(void **)&g->boxes, (void **)&g->features, (void **)&g->objects_id,
+                   (void **)&g->objects_conf, (void **)&g->attrs_id, (void **)&g->attrs_conf};
+    for (int i = 0; i < (objects ? 6 : 2); i++)
+        if (reserve(d[i], &g->cap[1 + i], bytes[i], err) < 0) return -1;
+    g->num_boxes = n;
+    g->feat_dim = dim;
+    g->has_objects = objects;
+    return 0;
+}
+
 int lx_regions_copy(lx_regions *dst, const lx_regions *src, lx_error *err) {
     int64_t n = src->num_boxes;
-    size_t bytes[7] = {strlen(src->img_id) + 1, (size_t)n * 16, (size_t)(n * src->feat_dim) * 4,
-                       (size_t)n * 8, (size_t)n * 4, (size_t)n * 8, (size_t)n * 4};
-    void **d[7] = {(void **)&dst->img_id, (void **)&dst->boxes, (void **)&dst->features,
-                   (void **)&dst->objects_id, (void **)&dst->objects_conf,
-                   (void **)&dst->attrs_id, (void **)&dst->attrs_conf};
-    const void *s[7] = {src->img_id, src->boxes, src->features, src->objects_id,
-                        src->objects_conf, src->attrs_id, src->attrs_conf};
-    int narr = src->has_objects ? 7 : 3;
-    for (int i = 0; i < narr; i++) {
-        if (reserve(d[i], &dst->cap[i], bytes[i], err) < 0) return -1;
-        memcpy(*d[i], s[i], bytes[i]);
+    size_t idn = strlen(src->img_id) + 1;
+    if (reserve((void **)&dst->img_id, &dst->cap[0], idn, err) < 0 ||
+        lx_regions_reserve(dst, n, src->feat_dim, src->has_objects, err) < 0)
+        return -1;
+    memcpy(dst->img_id, src->img_id, idn);
+    memcpy(dst->boxes, src->boxes, (size_t)n * 16);
+    memcpy(dst->features, src->features, (size_t)(n * src->feat_dim) * 4);
+    if (src->has_objects) {
+        memcpy(dst->objects_id, src->objects_id, (size_t)n * 8);
+        memcpy(dst->objects_conf, src->objects_conf, (size_t)n * 4);
+        memcpy(dst->attrs_id, src->attrs_id, (size_t)n * 8);
+        memcpy(dst->attrs_conf, src->attrs_conf, (size_t)n * 4);
     }
     dst->id_is_int = src->id_is_int;
     dst->img_h = src->img_h;
     dst->img_w = src->img_w;
-    dst->num_boxes = n;
-    dst->feat_dim = src->feat_dim;
-    dst->has_objects = src->has_objects;
     return 0;
 }

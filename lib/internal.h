@@ -126,6 +126,9 @@ int lx_tsv_line_key(const char *line, size_t len, char *buf, size_t buflen, int 
 
 /* ---- featregions.c --------------------------------------------------------------- */
 
+/* Size g's arrays for n regions of dim features (and the four object arrays when
+ * objects); sets num_boxes, feat_dim and has_objects.  Contents are not kept. */
+int lx_regions_reserve(lx_regions *g, int64_t n, int64_t dim, int objects, lx_error *err);
 /* Make dst a deep copy of src (dst's arrays are reused). */
 int lx_regions_copy(lx_regions *dst, const lx_regions *src, lx_error *err);
 /* Check N, D >= 1, every value finite, and each box inside the image. */

@@ -37,8 +37,28 @@ void lx_rt_free(lx_rt *rt) {
     for (int t = 0; t < LX_POOL_MAX; t++) {
         lx_gemm_scratch_free(&rt->gs[t]);
         free(rt->f32pack[t]);
+        free(rt->work[t]);
         rt->f32pack[t] = NULL;
+        rt->work[t] = NULL;
     }
+    rt->work_cap = 0;
+}
+
+static int f32pack_ready(lx_rt *rt, int m, lx_error *err);
+
+int lx_rt_work(lx_rt *rt, size_t n, lx_error *err) {
+    if (f32pack_ready(rt, LX_GEMM_F32_FEW_ROWS + 1, err) < 0) return -1;
+    if (n <= rt->work_cap) return 0;
+    for (int t = 0; t < rt->nthreads; t++) {
+        free(rt->work[t]);
+        if (!(rt->work[t] = lx_aligned_alloc(n * sizeof(float)))) {
+            rt->work_cap = 0;
+            return lx_error_set(err, "out of memory (%zu MB of working rows per thread)",
+                                n * sizeof(float) >> 20);
+        }
+    }
+    rt->work_cap = n;
+    return 0;
 }
 
 int lx_rt_takes_bf16(const lx_rt *rt, const lx_lin *l) {
@@ -106,13 +126,19 @@ static void lin_cols(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t) {
                      c->y, c->ldy, (int)(16 * i0), n1, c->gelu, rt->f32pack[t]);
 }
 
-/* f32 weights: y = x W^T + b (GELU of it when gelu is set), column ranges over the pool. */
-static int linear_f32(lx_rt *rt, const lx_lin *l, const float *b, const lx_act *x, int m,
-                      float *y, size_t ldy, int gelu, lx_error *err) {
+/* The packed-weight buffers f32 products of m rows need (AVX-512, many rows). */
+static int f32pack_ready(lx_rt *rt, int m, lx_error *err) {
     if (rt->cpu.isa >= LX_ISA_AVX512 && m > LX_GEMM_F32_FEW_ROWS && !rt->f32pack[0])
         for (int t = 0; t < rt->nthreads; t++)
             if (!(rt->f32pack[t] = lx_aligned_alloc(lx_gemm_f32pack_bytes())))
                 return lx_error_set(err, "out of memory (packed weights)");
+    return 0;
+}
+
+/* f32 weights: y = x W^T + b (GELU of it when gelu is set), column ranges over the pool. */
+static int linear_f32(lx_rt *rt, const lx_lin *l, const float *b, const lx_act *x, int m,
+                      float *y, size_t ldy, int gelu, lx_error *err) {
+    if (f32pack_ready(rt, m, err) < 0) return -1;
     lin_ctx c = {l, b, x->f, x->ld, m, y, ldy, gelu};
     /* many rows: each chunk packs its own columns of W (two chunks per thread, so that a
      * thread slowed by a busy machine takes less); sgemm (no AVX-512) packs both
@@ -141,6 +167,22 @@ int lx_op_linear(lx_rt *rt, const lx_lin *l, const lx_act *x, int m, float *y, s
     if (m <= 0) return 0;
     if (l->w) return linear_f32(rt, l, l->b, x, m, y, ldy, 0, err);
     return linear16(rt, l, x, m, y, ldy, NULL, 0, err);
+}
+
+int lx_rt_linear_rows(lx_rt *rt, const lx_lin *l, const float *x, size_t ldx, int m,
+                      float *y, size_t ldy, int t, lx_error *err) {
+    if (m <= 0) return 0;
+    if (l->w) {
+        lx_gemm_f32_cols(rt->cpu.isa, m, l->out, l->in, x, ldx, l->w, l->b, y, ldy, 0, l->out,
+                         0, rt->f32pack[t]);
+        return 0;
+    }
+    lx_gemm_op op = {
+        .kind = !l->bf16 ? LX_GEMM_F16 : lx_rt_takes_bf16(rt, l) ? LX_GEMM_BF16
+                                                                : LX_GEMM_BF16_EXACT,
+        .m = m, .n = l->out, .k = l->in, .a = x, .lda = ldx, .w = l->w16,
+        .ldw = (size_t)l->in, .bias = l->b, .c = y, .ldc = ldy};
+    return lx_gemm_range(&rt->cpu, &op, 0, l->out, &rt->gs[t], err);
 }
 
 /* ---- row-wise passes ------------------------------------------------------------- */

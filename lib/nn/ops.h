@@ -3,8 +3,10 @@
  * (the CPU's kernel level, the thread pool and each thread's scratch), the weights of a
  * layer (lx_lin, lx_ln), rows of activations (lx_act), and the operations every network
  * writes its blocks in, each spread over the pool: products, products with GELU, dense +
- * residual + LayerNorm, LayerNorm, GELU, the mean of two row sets.  The LXMERT network
- * (net*.c) and the detector (frcnn*.c) are both written in these.
+ * residual + LayerNorm, LayerNorm, GELU, the mean of two row sets; and for images
+ * (ops_conv.c) convolutions with BatchNorm, residual and ReLU, max pooling, RoIPool and
+ * the mean over each map.  The LXMERT network (net*.c) and the detector (frcnn*.c) are
+ * both written in these.
  *
  * Products: f32 weights go through lx_gemm_f32_cols one range of 16 output columns at a
  * time (the ranges handed out over the pool); 16-bit weights through lx_gemm (bf16 with
@@ -77,6 +79,8 @@ typedef struct lx_rt {
     lx_gemm_scratch gs[LX_POOL_MAX]; /* per thread: lx_gemm's working memory */
     float *f32pack[LX_POOL_MAX];  /* per thread: packed f32 weights for products with many
                                    * rows on AVX-512 (lx_gemm_f32pack_bytes() each) */
+    float *work[LX_POOL_MAX];     /* per thread: an operation's working rows (lx_rt_work) */
+    size_t work_cap;              /* floats in each */
     lx_pool pool;                 /* runs the products and the row-wise passes; its run
                                    * counters sit on cache lines of their own, so keep
                                    * the lx_rt 64-byte aligned (a batch-1 LXMERT record
@@ -89,6 +93,10 @@ int lx_rt_init(lx_rt *rt, int threads, lx_isa max_isa, lx_error *err);
 void lx_rt_free(lx_rt *rt);
 /* Does l's product take its input rounded to bf16 (bf16 weights, not exact_bf16)? */
 int lx_rt_takes_bf16(const lx_rt *rt, const lx_lin *l);
+
+/* Make each thread's work buffer hold at least n floats (64-byte aligned), and ready
+ * what lx_rt_linear_rows needs.  Returns 0 or -1.  Not to be called while the pool runs. */
+int lx_rt_work(lx_rt *rt, size_t n, lx_error *err);
 
 /* fn(rt, ctx, i0, i1, t) does items [i0, i1) on thread t.  cnt items of about work flops
  * each, handed out in chunks from a shared counter (per_thread chunks per thread), so a
@@ -114,5 +122,61 @@ void lx_op_layernorm(lx_rt *rt, const lx_ln *ln, lx_act *x, int m, float eps);
 void lx_op_mean(lx_rt *rt, lx_act *y, const float *a, const float *b, int m, int n);
 /* x = GELU(x) over m rows of n values, ld apart. */
 void lx_op_gelu(lx_rt *rt, float *x, int m, int n, size_t ld);
+/* One thread's share of a product: y[m, out] = x[m, in] W^T + b (x rows ldx apart) on
+ * thread t alone (its scratch), for operations that split rows over the pool
+ * themselves (after lx_rt_work).  Returns 0 or -1. */
+int lx_rt_linear_rows(lx_rt *rt, const lx_lin *l, const float *x, size_t ldx, int m,
+                      float *y, size_t ldy, int t, lx_error *err);
+
+/* ---- images (ops_conv.c) ----------------------------------------------------------- */
+
+/* Feature maps: n maps of h x w pixels with c channels, channels last: pixel (b, y, x)
+ * is the row d + ((b * h + y) * w + x) * c.  Rows of pixels are what the products
+ * take, so a 1x1 convolution is a Linear layer over the pixels. */
+typedef struct lx_fmap {
+    float *d;
+    int n, h, w, c;
+} lx_fmap;
+
+static inline size_t lx_fmap_rows(const lx_fmap *f) {
+    return (size_t)f->n * (size_t)f->h * (size_t)f->w;
+}
+
+/* nn.Conv2d (one group) followed by an eval-mode BatchNorm2d folded into a per-channel
+ * scale and shift (scale NULL: no BatchNorm, lin's bias instead).  The weight is lin,
+ * [out, k * k * in] with the input channel fastest, then kx, then ky (a PyTorch weight
+ * [out, in, k, k] permuted; for k = 1 the same thing). */
+typedef struct lx_conv {
+    lx_lin lin;
+    int in, k, stride, pad, dil;
+    const float *scale, *shift;   /* [out], or NULL */
+} lx_conv;
+
+/* The output size along an axis of n pixels. */
+static inline int lx_conv_out(const lx_conv *cv, int n) {
+    return (n + 2 * cv->pad - cv->dil * (cv->k - 1) - 1) / cv->stride + 1;
+}
+
+/* y = ReLU?(BN(conv(x)) + res): y's n, h, w, c are set; y->d must hold them.  res (y's
+ * shape) may be NULL, or y itself; x must not overlap y.  relu: 0 or 1. */
+int lx_op_conv(lx_rt *rt, const lx_conv *cv, const lx_fmap *x, lx_fmap *y, const lx_fmap *res,
+               int relu, lx_error *err);
+/* The output size of max pooling (window k, stride, no padding, ceil_mode) over n
+ * pixels: the last window must start inside the map. */
+static inline int lx_pool_ceil_out(int n, int k, int stride) {
+    int out = (n - k + stride - 1) / stride + 1;
+    if ((out - 1) * stride >= n) out--;
+    return out < 1 ? 1 : out;
+}
+/* nn.MaxPool2d(k, stride, padding 0, ceil_mode=True): windows that start inside the map
+ * and run past its edge take the pixels inside.  y's n, h, w, c are set. */
+void lx_op_maxpool_ceil(lx_rt *rt, const lx_fmap *x, int k, int stride, lx_fmap *y);
+/* torchvision's RoIPool (max) of x (one map) over boxes [nbox, 4] (x1 y1 x2 y2, in the
+ * pixels of the image x was computed from at 1 / scale): y gets nbox maps of out x out,
+ * an empty bin 0. */
+void lx_op_roipool(lx_rt *rt, const lx_fmap *x, const float *boxes, int nbox, float scale,
+                   int out, lx_fmap *y);
+/* y[b, :] = the mean of map b's pixels (rows ldy apart). */
+void lx_op_map_mean(lx_rt *rt, const lx_fmap *x, float *y, size_t ldy);
 
 #endif

@@ -388,6 +388,13 @@ void lx_regions_free(lx_regions *g);                    /* frees the arrays, re-
  * (0 <= x1 <= x2 <= img_w, 0 <= y1 <= y2 <= img_h; the border itself is inside).
  * Errors name the field ("boxes: ..."). */
 int lx_regions_parse_tsv(lx_regions *g, const char *line, size_t len, lx_error *err);
+/* Write g as one line of LXMERT's 10-field layout, newline included, in one fwrite:
+ * what lx_regions_parse_tsv reads back to the same values (and what LXMERT's own
+ * extraction writes: standard base64 with '=' padding, sizes and num_boxes in decimal).
+ * g must have the object arrays and pass the parser's checks, and its img_id must not
+ * hold a tab or a line break.  Returns 0, or -1 (a write error included: "write
+ * error: ..."). */
+int lx_regions_write_tsv(const lx_regions *g, FILE *f, lx_error *err);
 /* Append g to r as a regions record (img_id, img_h, img_w, boxes [N, 4], features
  * [N, D], and objects_id, objects_conf, attrs_id, attrs_conf [N] when g has them),
  * keeping the first max_boxes regions (max_boxes <= 0: all). */

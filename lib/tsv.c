@@ -1,7 +1,7 @@
 /*
- * tsv.c — reading bottom-up-attention TSV files: a line reader that never holds more
- * than one line (one image) plus one read buffer, and the parser of one line of either
- * layout into an lx_regions.
+ * tsv.c — bottom-up-attention TSV files: a line reader that never holds more than one
+ * line (one image) plus one read buffer, the parser of one line of either layout into
+ * an lx_regions, and the writer of LXMERT's layout (what lx-detect --tsv writes).
  *
  * The files are tens of GB with lines of about a megabyte (36 regions x 2048 floats in
  * base64), so the reader reads fixed-size chunks with read(2) and assembles a line that
@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -321,4 +322,65 @@ int lx_regions_parse_tsv(lx_regions *g, const char *line, size_t len, lx_error *
         }
     }
     return lx_regions_check(g, err);
+}
+
+/* ---- writing a line ----------------------------------------------------------------- */
+
+/* n elements of sz bytes at src as base64 of their little-endian bytes at *p; advances *p. */
+static void put_base64(char **p, const void *src, size_t n, size_t sz) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    /* whole 3-byte groups of little-endian bytes, a few elements at a time */
+    unsigned char le[3 * 8 * 16];
+    const unsigned char *s = src;
+    size_t total = n * sz, done = 0;
+    while (done < total) {
+        size_t m = total - done < sizeof le ? total - done : sizeof le;
+        for (size_t i = 0; i < m; i++) {
+            size_t k = done + i;
+            le[i] = s[k - k % sz + (sz - 1 - k % sz)];
+        }
+        *p += lx_base64_encode(*p, le, m);
+        done += m;
+    }
+#else
+    *p += lx_base64_encode(*p, src, n * sz);
+#endif
+}
+
+int lx_regions_write_tsv(const lx_regions *g, FILE *f, lx_error *err) {
+    if (!g->img_id || !g->img_id[0]) return lx_error_set(err, "an empty image id");
+    if (strpbrk(g->img_id, "\t\r\n"))
+        return lx_error_set(err, "image id '%s' holds a tab or a line break, which a TSV "
+                                 "line cannot", g->img_id);
+    if (!g->has_objects)
+        return lx_error_set(err, "image %s: no objects_id/attrs_id, which LXMERT's 10-field "
+                                 "layout needs", g->img_id);
+    if (lx_regions_check(g, err) < 0) return lx_error_prefix(err, "image %s", g->img_id);
+    size_t n = (size_t)g->num_boxes, d = (size_t)g->feat_dim;
+    if (n > SIZE_MAX / 64 || d > SIZE_MAX / 8 / n)
+        return lx_error_set(err, "image %s: %zu regions of %zu features do not fit in memory",
+                            g->img_id, n, d);
+    /* id, two sizes and num_boxes as text, then the six arrays, ten fields in all */
+    size_t len = strlen(g->img_id) + 3 * 24 + 10 + 2 * lx_base64_encoded_len(8 * n) +
+                 2 * lx_base64_encoded_len(4 * n) + lx_base64_encoded_len(16 * n) +
+                 lx_base64_encoded_len(4 * n * d);
+    char *line = malloc(len), *p = line;
+    if (!line) return lx_error_set(err, "out of memory for a %zu-byte TSV line", len);
+    p += sprintf(p, "%s\t%" PRId64 "\t%" PRId64 "\t", g->img_id, g->img_h, g->img_w);
+    put_base64(&p, g->objects_id, n, 8);
+    *p++ = '\t';
+    put_base64(&p, g->objects_conf, n, 4);
+    *p++ = '\t';
+    put_base64(&p, g->attrs_id, n, 8);
+    *p++ = '\t';
+    put_base64(&p, g->attrs_conf, n, 4);
+    p += sprintf(p, "\t%zu\t", n);
+    put_base64(&p, g->boxes, 4 * n, 4);
+    *p++ = '\t';
+    put_base64(&p, g->features, n * d, 4);
+    *p++ = '\n';
+    size_t k = (size_t)(p - line);
+    int rc = fwrite(line, 1, k, f) == k ? 0 : lx_error_set(err, "write error: %s", strerror(errno));
+    free(line);
+    return rc;
 }

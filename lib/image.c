@@ -106,8 +106,8 @@ int lx_image_decode(lx_image *img, const void *data, size_t len, const char *nam
         rc = lx_image_decode_png(img, p, len, name, max_pixels, &orientation, err);
     else {
         char hex[3 * 4 + 1] = "";
-        for (size_t i = 0; i < len && i < 4; i++)
-            snprintf(hex + 3 * i, sizeof hex - 3 * i, "%s%02x", i ? " " : "", p[i]);
+        for (size_t i = 0, at = 0; i < len && i < 4; i++)
+            at += (size_t)snprintf(hex + at, sizeof hex - at, "%s%02x", i ? " " : "", p[i]);
         return lx_error_set(err, "%s: not an image: neither JPEG nor PNG (starts with %s)",
                             name, hex);
     }

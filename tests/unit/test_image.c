@@ -678,7 +678,7 @@ static void test_bad_files(void **state) {
     write_bytes(path, "", 0);
     decode_fails(path, 0, "not an image");
     write_bytes(path, "hello, world\n", 13);
-    decode_fails(path, 0, "not an image");
+    decode_fails(path, 0, "not an image: neither JPEG nor PNG (starts with 68 65 6c 6c)");
     write_bytes(path, "\xFF\xD8", 2);             /* shorter than either signature */
     decode_fails(path, 0, "not an image");
 

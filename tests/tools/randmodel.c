@@ -3,19 +3,24 @@
  * weights, for tests, benchmarks and the demo.
  *
  *   randmodel --preset base|demo|tiny [--labels N] [--heads qa,pretrain] [--seed S] -o DIR
+ *   randmodel --preset detector [--feat-dim N] [--seed S] -o DIR
  *
  * DIR gets config.json (HF LxmertConfig field names), vocab.txt (one WordPiece token a
  * line), label2ans.json (the answer list, index = label; only when a QA head is written)
  * and model.safetensors (every tensor f32, HF LxmertFor... names, in the order HF lists
  * them).  The folder converts with `lx-convert DIR -o FILE.lxm` like a downloaded one.
+ * The detector preset writes the bottom-up-attention Faster R-CNN instead (see
+ * "The detector" below): config.yaml, model.safetensors in the published
+ * frcnn-vg-finetuned names, objects_vocab.txt and attributes_vocab.txt.
  *
  * Presets (hidden / heads / intermediate / l,x,r layers / positions / vocab / answers):
  *   base  768 / 12 / 3072 / 9,5,5 / 512 / 30522 / 3129   the released LXMERT's shape
  *   tiny   48 /  4 /   80 / 2,2,1 /  64 / 30522 / 3129   the shape of the test fixtures
  *   demo   64 /  4 /  128 / 2,2,1 /  64 / own words / own answers (a small demo model)
  * Any shape field can be overridden (--hidden, --attention-heads, --intermediate,
- * --layers L,X,R, --positions, --vocab, --labels).  Features are always 2048-d with 4-d
- * boxes, 1600 object and 400 attribute classes (the pre-training heads).
+ * --layers L,X,R, --positions, --vocab, --labels, --feat-dim).  Features are 2048-d unless
+ * --feat-dim says otherwise (a small detector's width), with 4-d boxes, 1600 object and
+ * 400 attribute classes (the pre-training heads).
  *
  * Weights.  Each tensor gets its own xorshift64* stream seeded from the seed and a hash of
  * its name, so a tensor's values do not depend on which other tensors are written (a qa
@@ -44,6 +49,7 @@ enum { HEAD_QA = 1, HEAD_PRETRAIN = 2 };
 
 typedef struct shape {
     int hidden, heads, inter, l, x, r, positions, vocab, labels;
+    int feat;                     /* visual_feat_dim */
 } shape;
 
 /* The demo vocabulary after the special tokens: whole words a VQA question uses, then
@@ -125,6 +131,7 @@ static lx_config shape_config(const shape *s, int heads) {
     c.x_layers = s->x;
     c.r_layers = s->r;
     c.num_qa_labels = (heads & HEAD_QA) ? s->labels : 0;
+    c.visual_feat_dim = s->feat;
     return c;
 }
 
@@ -286,7 +293,7 @@ static json_t *config_json(const shape *s, int heads) {
     json_object_set_new(c, "l_layers", json_integer(s->l));
     json_object_set_new(c, "x_layers", json_integer(s->x));
     json_object_set_new(c, "r_layers", json_integer(s->r));
-    json_object_set_new(c, "visual_feat_dim", json_integer(2048));
+    json_object_set_new(c, "visual_feat_dim", json_integer(s->feat));
     json_object_set_new(c, "visual_pos_dim", json_integer(4));
     json_object_set_new(c, "model_type", json_string("lxmert"));
     json_t *arch = json_array();
@@ -357,19 +364,229 @@ static void write_safetensors(const char *dir, const lx_schema *L, int heads, in
         die("cannot write", path);
 }
 
+/* ---- the detector ---------------------------------------------------------------------- */
+
+/* --preset detector: the bottom-up-attention Faster R-CNN of HF's frcnn-vg-finetuned, in
+ * its tensor names (the library's detector schema, lib/schema_frcnn.c), small: one
+ * bottleneck block per stage, widths 8 / 16 / 32 / 64 up to res4, and res5 as wide as
+ * --feat-dim (2048 by default, so that its region features fit an LXMERT model of
+ * LXMERT's feature size), 12 anchors, the class and attribute names below.  Test time:
+ * pictures resized to 240..400 pixels, 300 / 32 proposals, 10 to 20 regions.
+ *
+ * Weights.  Each convolution is He-initialised (uniform, standard deviation
+ * sqrt(2 / fan_in)), so that a unit-variance input gives an output of variance about 2 x
+ * the input's mean square, which its BatchNorm's running variance states: about 2 x 60^2
+ * for the stem (pixels minus the mean), about 1 after a ReLU; running means are near 0.
+ * Each normalised output is then about unit-sized; the last BatchNorm of every block has
+ * gamma about 0.3, so the residual sums stay bounded, as in trained ResNets.  The heads
+ * are scaled so that the RPN's logits spread over a few units, box deltas stay small
+ * (proposals near their anchors) and class logits differ between regions. */
+static const char *const det_objects[] = {
+    "sky", "ground", "grass", "sun", "ball", "circle", "square", "box", "triangle",
+    "roof", "tree", "house", "car", "dog", "cat", "person", "sign", "kite", "window",
+    "door", "table", "cup", "plate", "boat", "bird", "cloud", "hill", "road", "wall",
+    "flower",
+};
+static const char *const det_attrs[] = {
+    "red", "blue", "yellow", "white", "black", "orange", "purple", "brown", "green",
+    "round", "square", "small", "large", "bright",
+};
+
+static lx_detector_config detector_config(int feat) {
+    lx_detector_config c;
+    lx_detector_config_default(&c);
+    c.stem_channels = 8;
+    for (int k = 0; k < 4; k++) c.blocks[k] = 1;
+    int bottleneck[4] = {4, 8, 16, 32}, channels[4] = {16, 32, 64, feat};
+    memcpy(c.bottleneck, bottleneck, sizeof bottleneck);
+    memcpy(c.channels, channels, sizeof channels);
+    c.rpn_hidden = 32;
+    c.num_anchors = 12;
+    c.num_classes = (int)NELEMS(det_objects);
+    c.num_attrs = (int)NELEMS(det_attrs);
+    c.cls_embed_dim = 16;
+    c.attr_hidden = 32;
+    c.min_size = 240;
+    c.max_size = 400;
+    c.pre_nms_topk = 300;
+    c.post_nms_topk = 32;
+    c.min_detections = 10;
+    c.max_detections = 20;
+    return c;
+}
+
+/* Entry e's values into v[n] (random ones from the stream st). */
+static void detector_values(const lx_schema_entry *e, float *v, size_t n, uint64_t *st) {
+    const float sq3 = 1.7320508f;   /* uniform on [-a, a] has sd a / sqrt(3) */
+    int64_t fan_in = e->ndim > 1 ? e->shape[1] : 1;
+    for (int d = 2; d < e->ndim; d++) fan_in *= e->shape[d];
+    float he = sqrtf(2.0f / (float)fan_in), sd = 1.0f / sqrtf((float)fan_in);
+    int stem = strncmp(e->name, "backbone.stem.", 14) == 0;
+    int last_bn = strstr(e->name, ".conv3.norm.") != NULL;
+    switch (e->role) {
+    case LX_ROLE_CONV:
+        if (strstr(e->name, "objectness_logits")) sd *= 3.0f;        /* logits over a few units */
+        else if (strstr(e->name, "anchor_deltas")) sd *= 0.1f;       /* proposals near anchors */
+        else sd = he;
+        for (size_t i = 0; i < n; i++) v[i] = sd * sq3 * unit(st);
+        return;
+    case LX_ROLE_MATRIX: {
+        /* the classifiers read non-negative inputs (means of ReLU maps): rows of mean 0,
+         * or the part every input shares would pick one class for every region */
+        int centre = strstr(e->name, "cls_score") || strstr(e->name, "attr_score");
+        if (centre) sd *= 6.0f;
+        else if (strstr(e->name, "bbox_pred")) sd *= 0.5f;
+        else sd = he;
+        for (size_t i = 0; i < n; i++) v[i] = sd * sq3 * unit(st);
+        for (size_t r = 0; centre && r < (size_t)e->shape[0]; r++) {
+            size_t m = (size_t)e->shape[1];
+            double mean = 0;
+            for (size_t j = 0; j < m; j++) mean += v[r * m + j];
+            for (size_t j = 0; j < m; j++) v[r * m + j] -= (float)(mean / (double)m);
+        }
+        return;
+    }
+    case LX_ROLE_EMBEDDING:
+        for (size_t i = 0; i < n; i++) v[i] = sq3 * unit(st);
+        return;
+    case LX_ROLE_BIAS:
+        for (size_t i = 0; i < n; i++) v[i] = 0.02f * unit(st);
+        return;
+    case LX_ROLE_NORM_WEIGHT:
+        for (size_t i = 0; i < n; i++) v[i] = (last_bn ? 0.3f : 1.0f) + 0.05f * unit(st);
+        return;
+    case LX_ROLE_NORM_BIAS:
+        for (size_t i = 0; i < n; i++) v[i] = 0.05f * unit(st);
+        return;
+    case LX_ROLE_NORM_MEAN:
+        for (size_t i = 0; i < n; i++) v[i] = (stem ? 5.0f : 0.05f) * unit(st);
+        return;
+    case LX_ROLE_NORM_VAR:
+        for (size_t i = 0; i < n; i++) v[i] = (stem ? 7200.0f : 1.0f) * (1.0f + 0.2f * unit(st));
+        return;
+    case LX_ROLE_ANCHORS: {
+        /* detectron's cell anchors: sizes 32..256 (outer) x aspect ratios 0.5, 1, 2,
+         * centred on 0 */
+        static const float sizes[4] = {32, 64, 128, 256}, ratios[3] = {0.5f, 1, 2};
+        for (size_t a = 0; a < n / 4; a++) {
+            float area = sizes[(a / 3) % 4] * sizes[(a / 3) % 4], r = ratios[a % 3];
+            float w = sqrtf(area / r), h = r * w;
+            v[4 * a] = -w / 2, v[4 * a + 1] = -h / 2, v[4 * a + 2] = w / 2, v[4 * a + 3] = h / 2;
+        }
+        return;
+    }
+    default:
+        for (size_t i = 0; i < n; i++) v[i] = 0;
+    }
+}
+
+static void write_lines(const char *dir, const char *name, const char *const *s, size_t n) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) die("cannot write", path);
+    for (size_t i = 0; i < n; i++) fprintf(f, "%s\n", s[i]);
+    if (fclose(f) != 0) die("cannot write", path);
+}
+
+/* config.yaml in the HF hub's layout (the sections lx-convert reads; HF's own code
+ * builds its ResNet from resnets.depth and cannot build one block per stage). */
+static void write_detector_yaml(const char *dir, const lx_detector_config *c) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) die("cannot write", path);
+    fprintf(f,
+            "# a random bottom-up-attention Faster R-CNN written by lx's randmodel: one\n"
+            "# bottleneck block per stage, res5 %d wide\n"
+            "model:\n"
+            "  pixel_mean: [%.10g, %.10g, %.10g]\n"
+            "  pixel_std: [1.0, 1.0, 1.0]\n"
+            "input: {min_size_test: %d, max_size_test: %d, format: BGR}\n"
+            "anchor_generator:\n"
+            "  sizes:\n"
+            "  - [32, 64, 128, 256]\n"
+            "  aspect_ratios:\n"
+            "  - [0.5, 1.0, 2.0]\n"
+            "rpn:\n"
+            "  pre_nms_topk_test: %d\n"
+            "  post_nms_topk_test: %d\n"
+            "  nms_thresh: %g\n"
+            "  bbox_reg_weights: [1.0, 1.0, 1.0, 1.0]\n"
+            "roi_heads:\n"
+            "  num_classes: %d\n"
+            "  score_thresh_test: 0.2\n"
+            "  nms_thresh_test: [0.5, 0.6, 0.7]\n"
+            "roi_box_head:\n"
+            "  bbox_reg_weights: [10.0, 10.0, 5.0, 5.0]\n"
+            "  pooler_resolution: %d\n"
+            "  num_attrs: %d\n"
+            "resnets:\n"
+            "  stem_out_channels: %d\n"
+            "  res2_out_channels: %d\n"
+            "min_detections: %d\n"
+            "max_detections: %d\n",
+            c->channels[3], c->pixel_mean[0], c->pixel_mean[1], c->pixel_mean[2], c->min_size,
+            c->max_size, c->pre_nms_topk, c->post_nms_topk, c->rpn_nms_thresh, c->num_classes,
+            c->pooler_resolution, c->num_attrs, c->stem_channels, c->channels[0],
+            c->min_detections, c->max_detections);
+    if (fclose(f) != 0) die("cannot write", path);
+}
+
+static int write_detector(const char *dir, int feat, uint64_t seed) {
+    lx_detector_config c = detector_config(feat);
+    lx_schema L;
+    lx_error err = {0};
+    if (lx_detector_config_check(&c, &err) < 0 || lx_schema_build_detector(&L, &c, &err) < 0) {
+        fprintf(stderr, "randmodel: %s\n", err.msg);
+        return 2;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    const char **names = calloc(L.n, sizeof *names);
+    lx_tensor *ts = calloc(L.n, sizeof *ts);
+    const lx_tensor **tp = calloc(L.n, sizeof *tp);
+    if (!names || !ts || !tp) die("out of memory for", path);
+    for (size_t i = 0; i < L.n; i++) {
+        const lx_schema_entry *e = &L.v[i];
+        if (lx_tensor_alloc(&ts[i], LX_F32, e->ndim, e->shape, &err) < 0) die(err.msg, path);
+        uint64_t st = (fnv1a(e->name) ^ (seed * 0x9E3779B97F4A7C15ull)) | 1;
+        for (int w = 0; w < 4; w++) xorshift(&st);
+        detector_values(e, ts[i].data, (size_t)lx_tensor_nelem(&ts[i]), &st);
+        names[i] = e->name;
+        tp[i] = &ts[i];
+    }
+    if (lx_safetensors_write(path, names, tp, L.n, NULL, &err) < 0) {
+        fprintf(stderr, "randmodel: %s\n", err.msg);
+        return 1;
+    }
+    for (size_t i = 0; i < L.n; i++) lx_tensor_free(&ts[i]);
+    free(names), free(ts), free(tp);
+    lx_schema_free(&L);
+    write_detector_yaml(dir, &c);
+    write_lines(dir, "objects_vocab.txt", det_objects, NELEMS(det_objects));
+    write_lines(dir, "attributes_vocab.txt", det_attrs, NELEMS(det_attrs));
+    return 0;
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 static void usage(FILE *f) {
-    fputs("Usage: randmodel --preset base|tiny|demo [OPTION]... -o DIR\n"
+    fputs("Usage: randmodel --preset base|tiny|demo|detector [OPTION]... -o DIR\n"
           "Write an LXMERT model folder (config.json, vocab.txt, label2ans.json,\n"
-          "model.safetensors in f32) with deterministic random weights.\n"
+          "model.safetensors in f32) with deterministic random weights; or, with\n"
+          "--preset detector, a small bottom-up-attention Faster R-CNN folder (config.yaml,\n"
+          "model.safetensors, objects_vocab.txt, attributes_vocab.txt).\n"
           "\n"
-          "  -p, --preset NAME        base (LXMERT's shape), tiny (the fixtures' shape)\n"
-          "                           or demo (small, own vocabulary and answers)\n"
+          "  -p, --preset NAME        base (LXMERT's shape), tiny (the fixtures' shape),\n"
+          "                           demo (small, own vocabulary and answers) or\n"
+          "                           detector\n"
           "      --heads LIST         qa, pretrain or qa,pretrain (default qa)\n"
           "      --labels N           answers of the QA head (default: the preset's)\n"
           "      --hidden N, --attention-heads N, --intermediate N, --positions N,\n"
           "      --vocab N, --layers L,X,R      override the preset's shape\n"
+          "      --feat-dim N         the region feature size: LXMERT's visual_feat_dim, the\n"
+          "                           detector's res5 width (default 2048)\n"
           "      --std X, --head-std X  standard deviation of the weight matrices (default\n"
           "                           0.02; demo 0.3) and of the answer classifier (0.5;\n"
           "                           demo 0.15)\n"
@@ -401,10 +618,12 @@ int main(int argc, char **argv) {
         {"layers", required_argument, 0, 6},    {"seed", required_argument, 0, 's'},
         {"output", required_argument, 0, 'o'},  {"help", no_argument, 0, 'h'},
         {"std", required_argument, 0, 7},       {"head-std", required_argument, 0, 8},
+        {"feat-dim", required_argument, 0, 9},
         {0, 0, 0, 0}};
     const char *preset = NULL, *out = NULL, *heads_arg = "qa";
     long ov[7] = {-1, -1, -1, -1, -1, -1, -1}; /* hidden heads inter positions vocab labels */
     int ol = -1, ox = -1, orr = -1;
+    long feat = 2048;
     uint64_t seed = 1;
     double std_arg = -1, head_std_arg = -1;
     int c;
@@ -437,6 +656,7 @@ int main(int argc, char **argv) {
             *(c == 7 ? &std_arg : &head_std_arg) = v;
             break;
         }
+        case 9: feat = num("--feat-dim", optarg, 1, 1 << 16); break;
         case 's': seed = (uint64_t)num("--seed", optarg, 0, 0x7fffffffL); break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -447,21 +667,26 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (strcmp(preset, "detector") == 0) {
+        if (mkdir(out, 0777) != 0 && errno != EEXIST) die("cannot create", out);
+        return write_detector(out, (int)feat, seed);
+    }
     shape s;
     int demo = 0;
     if (strcmp(preset, "base") == 0) {
-        s = (shape){768, 12, 3072, 9, 5, 5, 512, 30522, 3129};
+        s = (shape){768, 12, 3072, 9, 5, 5, 512, 30522, 3129, 2048};
     } else if (strcmp(preset, "tiny") == 0) {
-        s = (shape){48, 4, 80, 2, 2, 1, 64, 30522, 3129};
+        s = (shape){48, 4, 80, 2, 2, 1, 64, 30522, 3129, 2048};
     } else if (strcmp(preset, "demo") == 0) {
-        s = (shape){64, 4, 128, 2, 2, 1, 64, demo_vocab_size(), (int)NELEMS(demo_answers)};
+        s = (shape){64, 4, 128, 2, 2, 1, 64, demo_vocab_size(), (int)NELEMS(demo_answers), 2048};
         demo = 1;
         /* larger weights than BERT's initialisation, so that the answers of a random
          * model depend visibly on the question and the image */
         w_std = 0.3f;
         head_std = 0.15f;
     } else {
-        fprintf(stderr, "randmodel: --preset: got '%s', expected base, tiny or demo\n", preset);
+        fprintf(stderr, "randmodel: --preset: got '%s', expected base, tiny, demo or detector\n",
+                preset);
         return 2;
     }
     if (std_arg > 0) w_std = (float)std_arg;
@@ -478,6 +703,7 @@ int main(int argc, char **argv) {
         s.vocab = (int)ov[4];
     }
     if (ov[5] >= 0) s.labels = (int)ov[5];
+    s.feat = (int)feat;
     if (ol >= 0) {
         s.l = ol;
         s.x = ox;

@@ -178,7 +178,7 @@ static const cli_tool tool = {
         "Examples:\n"
         "  lx-detect -m frcnn.lxm --preset lxmert photos/*.jpg > photos.regions\n"
         "  lx-detect -m frcnn.lxm --preset lxmert --tsv photos/*.jpg > photos.tsv\n"
-        "  lx-detect -m frcnn.lxm --image-dir photos < questions.jsonl > photos.regions\n",
+        "  lx-detect -m frcnn.lxm --image-dir photos < photo-questions.jsonl > photos.regions\n",
     .flags = CLI_MODEL | CLI_NET,
     .format = LX_FMT_BIN,
     .model_help = "the detector .lxm (default: $LX_MODEL)",

@@ -2,7 +2,7 @@
 # --version, usage errors (2), a missing model (1, one message), the shared parts of
 # the help in the same words, a man page that names every long option --help lists.
 . "$(dirname "$0")/lib.bash"
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
     [ -x "$LX_BIN/$tool" ] || fail "$tool was not built"
     expect_status 0 "$tool" --help
     [ -s "$T/out" ] || fail "$tool --help printed nothing on stdout"
@@ -38,7 +38,7 @@ expect_status 1 lx-tokenize --vocab "$FX/vocab/bert-base-uncased-vocab.txt" "$T/
 expect_err "^lx-tokenize: cannot open $T/nonexistent: No such file or directory$"
 # -h is --help, in every tool; help or version that cannot be written (a full disk)
 # fails with a message, not quietly
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
     expect_status 0 "$tool" -h
     "$tool" --help | cmp -s - "$T/out" || fail "$tool: -h differs from --help"
     for opt in -h --help --version; do
@@ -61,12 +61,12 @@ section() { # section TITLE: the paragraph of $T/out that starts with TITLE
 lx-encode --help > "$T/out"
 section 'Exit status:' > "$T/exit.want"
 grep -q '^Exit status: 0 success; 1 bad input' "$T/exit.want" || fail "lx-encode: exit status in --help"
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
     "$tool" --help > "$T/out"
     section 'Exit status:' | cmp -s - "$T/exit.want" || fail "$tool --help: another exit status text"
     section 'Options every lx tool takes:' | grep -q -- '--skip-bad' || fail "$tool --help: shared options"
 done
-for tool in lx-encode lx-vqa; do
+for tool in lx-encode lx-vqa lx-detect; do
     "$tool" --help > "$T/out"
     section 'Environment:' | tr -s ' \n' ' ' |
         grep -q 'LX_MODEL .* LX_CPU the most of the CPU to use: portable, avx2, avx512 or best' ||
@@ -76,7 +76,7 @@ done
 # A missing model: exit 1 and one message in every tool that reads one (lx-tokenize and
 # lx-convert --info name their other way too); a file that is not a model, or none
 # at all, is also 1 and names the file.  lx-embed-vis needs no model.
-for cmd in lx-tokenize lx-encode lx-vqa 'lx-convert --info'; do
+for cmd in lx-tokenize lx-encode lx-vqa 'lx-convert --info' lx-detect; do
     tool=${cmd%% *}
     # shellcheck disable=SC2086
     expect_status 1 env -u LX_MODEL $cmd < /dev/null

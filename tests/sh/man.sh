@@ -107,7 +107,7 @@ done
 flush_errors
 
 # ... and each tool's --help examples, one block a tool (without their 2-space indent)
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
     "$tool" --help | awk '/^Examples:$/ { ex = 1; next } ex && /^$/ { ex = 0 }
                           ex { print substr($0, 3) }' > "$T/ex/help-$tool.1.sh"
     [ -s "$T/ex/help-$tool.1.sh" ] || err "$tool --help has no Examples section"
@@ -118,7 +118,7 @@ flush_errors
 # Made once in $B from the fixtures; each block gets a copy of the ones it names (models
 # are hard links: tools only read them, and lx-convert -o replaces a file by rename).
 B=$T/standins
-mkdir -p "$B/snap/pretrained" "$B/lxmert-vqa-uncased" "$B/coco"
+mkdir -p "$B/snap/pretrained" "$B/lxmert-vqa-uncased" "$B/coco" "$B/photos"
 (
     set -e
     cd "$B"
@@ -166,6 +166,18 @@ mkdir -p "$B/snap/pretrained" "$B/lxmert-vqa-uncased" "$B/coco"
     lx-embed-vis --features f.tsv < questions.jsonl > features.bin
     printf '{"sent": "A [MASK] is sitting on the table.", "img_id": "COCO_val2014_000000000000"}\n' |
         lx-tokenize -m pretrain.lxm | lx-embed-vis --features f.tsv -f json > masked.jsonl
+    # the detector: a random one of LXMERT's feature size (so that its regions fit
+    # vqa.lxm) in the published folder's place, with its names; pictures, and questions
+    # about them that name their files
+    randmodel --preset detector -o frcnn-vg-finetuned > /dev/null
+    mv frcnn-vg-finetuned/objects_vocab.txt frcnn-vg-finetuned/attributes_vocab.txt .
+    lx-convert frcnn-vg-finetuned --objects objects_vocab.txt \
+        --attributes attributes_vocab.txt -o frcnn.lxm
+    cp "$FX/frcnn/images/img2.jpg" photos/cat.jpg
+    cp "$FX/frcnn/images/img2.jpg" photos/dog.jpg
+    printf '{"question_id": %d, "img_id": "%s", "image": "%s.jpg", "sent": "%s"}\n' \
+        1 cat cat "What is the cat doing?" 2 dog dog "Is the dog asleep?" \
+        3 cat cat "What color is the cat?" > photo-questions.jsonl
     # answers of two runs, for totals
     head -n 3 inputs.jsonl | lx-vqa -m vqa.lxm > answers-1.jsonl
     tail -n +4 inputs.jsonl | lx-vqa -m vqa.lxm > answers-2.jsonl

@@ -1,17 +1,20 @@
 /*
  * reccmp — compare two record streams (any encoding), for the shell tests.
  *
- *   reccmp [--tol X] [--fields a,b,...] A B
+ *   reccmp [--tol X [--abs]] [--fields a,b,...] A B
  *
  * Records must match one for one: the same field names in the same order (or only the
  * listed fields), JSON values equal, tensors of the same shape with values equal (by
  * default bit for bit after widening to f32/i64; with --tol, |a-b| <= tol, relative
- * for |values| > 1).  Exit 0 when equal, 1 with the first difference on stderr.
+ * for |values| > 1 unless --abs: pixel coordinates).  Exit 0 when equal, 1 with the
+ * first difference on stderr.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lx.h"
+
+static int absolute;              /* --abs: the tolerance is absolute for every value */
 
 static int listed(const char *fields, const char *name) {
     if (!fields) return 1;
@@ -73,7 +76,7 @@ static int cmp_tensor(const char *name, uint64_t rec, const lx_tensor *a, const 
         }
         double d = fabs((double)x[i] - (double)y[i]);
         double m = fmax(fabs((double)x[i]), fabs((double)y[i]));
-        if (m > 1) d /= m;
+        if (m > 1 && !absolute) d /= m;
         if (!(d <= tol) && (isnan(d) || d > worst)) worst = isnan(d) ? INFINITY : d, wi = i, bad = 1;
     }
     if (bad && tol >= 0)
@@ -89,11 +92,12 @@ int main(int argc, char **argv) {
     int i = 1;
     for (; i < argc - 2; i++) {
         if (strcmp(argv[i], "--tol") == 0 && i + 1 < argc) tol = atof(argv[++i]);
+        else if (strcmp(argv[i], "--abs") == 0) absolute = 1;
         else if (strcmp(argv[i], "--fields") == 0 && i + 1 < argc) fields = argv[++i];
         else break;
     }
     if (argc - i != 2) {
-        fprintf(stderr, "usage: reccmp [--tol X] [--fields a,b] A B\n");
+        fprintf(stderr, "usage: reccmp [--tol X [--abs]] [--fields a,b] A B\n");
         return 2;
     }
     FILE *fa = fopen(argv[i], "rb"), *fb = fopen(argv[i + 1], "rb");

@@ -1,6 +1,6 @@
 # lx — LXMERT as Unix filters.  See README for the two set-up commands.
 #
-#   make              liblx.a and the five tools in bin/
+#   make              liblx.a and the tools in bin/
 #   make check        every unit test (tests/unit/test_*.c) and shell test (tests/sh/*.sh)
 #   make check-one T=NAME   only the tests whose file name contains NAME
 #   make sanitize     the same tests under ASan + UBSan (build in build-san/)

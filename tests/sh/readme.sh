@@ -62,6 +62,16 @@ echo '{"question": "What is on the table?", "caption": "A cat sits on a table."}
 cp "$FX/cases.jsonl" "$W/inputs.jsonl"                 # model inputs
 lx-embed-vis --dump --features "$FX/features.tsv" -f json > "$W/detections.jsonl" \
     || fail "stand-in detections.jsonl"                # regions records from "a detector"
+# the detector folder unc-nlp/frcnn-vg-finetuned: a small random one whose features are
+# as wide as LXMERT's (so its regions fit vqa.lxm), with its class and attribute names
+randmodel --preset detector -o "$W/frcnn-vg-finetuned" > /dev/null || fail "stand-in detector"
+mv "$W/frcnn-vg-finetuned/objects_vocab.txt" "$W/frcnn-vg-finetuned/attributes_vocab.txt" "$W/"
+# pictures, and questions about them by file name
+mkdir -p "$W/photos"
+cp "$FX/frcnn/images/img2.jpg" "$W/photos/cat.jpg"
+cp "$FX/frcnn/images/img2.jpg" "$W/photos/dog.jpg"
+printf '{"question_id": %d, "img_id": "%s", "sent": "%s"}\n' 1 cat "What is the cat lying on?" \
+    2 dog "Is the dog asleep?" 3 cat "What color is the cat?" > "$W/photo-questions.jsonl"
 
 # ---- run them ----------------------------------------------------------------------------
 # make: a dry run in the tree (never recursive, never a real install or apt-get)
@@ -91,5 +101,8 @@ nq=$(wc -l < "$FX/questions.jsonl")
 grep -q '"answer":' answers.jsonl || fail "answers.jsonl holds no answers"
 grep -q '"count": *'"$((2 * nq))" summary.json || fail "summary.json does not count both runs"
 [ -s val2014_obj36.tsv.lxi ] || fail "no offset index beside the TSV"
+[ -s frcnn.lxm ] || fail "the detector was not converted"
+[ "$(wc -l < photo-answers.jsonl)" -eq 3 ] && grep -q '"answer":' photo-answers.jsonl ||
+    fail "photo-answers.jsonl: expected 3 answers"
 finished=1
 echo "ok: $n README commands"

@@ -93,8 +93,11 @@ static int option(lx_cli *c, void *p, int ch, const char *arg) {
     long v;
     int st;
     switch (ch) {
-    case O_FIELD: o->field = arg; break;
-    case O_IMAGE_DIR: o->image_dir = arg; break;
+    case O_FIELD:
+    case O_IMAGE_DIR:
+        if (!*arg) return cli_usage(c, "--%s: an empty name", ch == O_FIELD ? "field" : "image-dir");
+        *(ch == O_FIELD ? &o->field : &o->image_dir) = arg;
+        break;
     case O_SELECT:
         if (strcmp(arg, "hf") == 0) o->select = LX_SELECT_HF;
         else if (strcmp(arg, "caffe") == 0) o->select = LX_SELECT_CAFFE;

@@ -234,7 +234,7 @@ for bad in "--select fast" "--preset hf" "--boxes 0" "--min-size 31" "--max-size
     "--max-pixels 1.5" "--max-pixels -3" "--max-pixels 5x" "--boxes 3 --min-boxes 4" \
     "--min-size 900 --max-size 800" "--preset lxmert --min-size 1200" \
     "--min-boxes 5 --max-boxes 4" "--tsv -f json" "--tsv --names" "--image-dir $IMG" \
-    "--field picture"; do
+    "--field picture" "--field=" "--image-dir="; do
     # shellcheck disable=SC2086
     expect_status 2 lx-detect $bad "$G"
     expect_err "^lx-detect: "

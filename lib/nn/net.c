@@ -362,8 +362,7 @@ void lx_net_free(lx_net *net) {
     if (!net) return;
     lx_rt_free(&net->rt);
     lx_net_state_free(&net->s);
-    for (size_t i = 0; i < net->nowned; i++) free(net->owned[i]);
-    free(net->owned);
+    lx_owned_free(&net->owned);
     free(net->w.layer);
     free(net->w.r_layers);
     free(net->w.x_layers);

@@ -223,7 +223,7 @@ int lx_config_check(const lx_config *c, lx_error *err);
  * shapes and names, and its test-time parameters, read from the checkpoint's config.yaml
  * (HF's layout).  lx_detector_config_default gives the published model: ResNet-101 C4,
  * 1600 objects, 400 attributes, input 800..1333, 6000 / 300 proposals, box NMS 0.5, 0.6,
- * 0.7, 10..100 detections. */
+ * 0.7, 36 detections (min = max). */
 #define LX_DETECTOR_MAX_TRIES 8
 typedef struct lx_detector_config {
     /* architecture */

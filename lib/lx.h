@@ -273,6 +273,12 @@ typedef struct lx_strlist {
 /* Append a copy of s[0..len).  Returns 0 or -1. */
 int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err);
 void lx_strlist_free(lx_strlist *l);
+/* A file of one entry a line into l (index = line number from 0): a vocab.txt, the
+ * detector's object or attribute names.  Lines end in "\n" or "\r\n" (the "\r" is not
+ * part of the entry); entries must be UTF-8 without NUL; an entry given twice keeps both
+ * lines; an empty file is an error.  The one reader of such files (lx-convert and
+ * lx-tokenize both use it).  Returns 0 or -1 (l left empty). */
+int lx_lines_read_file(lx_strlist *l, const char *path, lx_error *err);
 
 /* ==== tokenizer (lib/tokenizer.c, lib/vocab.c) =========================== */
 
@@ -282,12 +288,6 @@ void lx_strlist_free(lx_strlist *l);
  * on punctuation), then greedy longest-match-first WordPiece with "##" continuations.
  * Special tokens written in the text ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]",
  * case-sensitive) stay whole.  See lx-tokenize(1) for the details. */
-
-/* A vocab.txt into l: one WordPiece token a line, id = line number from 0.  Lines end
- * in "\n" or "\r\n" (the "\r" is not part of the token); tokens must be UTF-8 without
- * NUL; a token given twice keeps both lines (lookup finds the later, as in HF).  The one
- * reader of vocabulary files (lx-convert and lx-tokenize both use it).  Returns 0 or -1. */
-int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err);
 
 /* The vocabulary: token text <-> id (id = position, from 0). */
 typedef struct lx_vocab lx_vocab;
@@ -300,7 +300,9 @@ lx_vocab *lx_vocab_new(lx_error *err);
 int64_t lx_vocab_add(lx_vocab *v, const char *token, size_t len, lx_error *err);
 /* A vocabulary of the n strings items (ids = positions).  Owned. */
 lx_vocab *lx_vocab_from_list(const char *const *items, size_t n, lx_error *err);
-/* A vocab.txt (lx_vocab_read_file) as a vocabulary.  Owned. */
+/* A vocab.txt (lx_lines_read_file: one WordPiece token a line, id = line number; a token
+ * given twice keeps both lines, lookup finds the later, as in HF) as a vocabulary.
+ * Owned. */
 lx_vocab *lx_vocab_load(const char *path, lx_error *err);
 void lx_vocab_free(lx_vocab *v);
 size_t lx_vocab_size(const lx_vocab *v);

@@ -98,7 +98,7 @@ static int read_lists(lx_checkpoint *ck, const char *dir, const lx_checkpoint_op
     int found;
     snprintf(what, sizeof what, "tokens, but the model's vocab_size is %d", c->vocab_size);
     if ((o->vocab || !lxm) &&
-        read_list(&ck->vocab, lx_vocab_read_file, dir, o->vocab, "vocab.txt",
+        read_list(&ck->vocab, lx_lines_read_file, dir, o->vocab, "vocab.txt",
                   (size_t)c->vocab_size, what, err, &found) < 0)
         return -1;
     if ((o->vocab || !lxm) && !found) ck->notes |= LX_CHECKPOINT_NO_VOCAB;

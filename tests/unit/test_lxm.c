@@ -36,7 +36,7 @@ static void test_roundtrip_vqa(void **state) {
     lx_error err = {0};
     load_src("models/tiny-vqa", "model.safetensors", &d, &c);
     lx_strlist vocab = {0}, labels = {0};
-    assert_int_equal(lx_vocab_read_file(&vocab, fixture("models/tiny-vqa/vocab.txt"), &err), 0);
+    assert_int_equal(lx_lines_read_file(&vocab, fixture("models/tiny-vqa/vocab.txt"), &err), 0);
     assert_int_equal(lx_labels_read_file(&labels, fixture("labels/vqa-label2ans.json"), &err), 0);
     const char *out = scratch("vqa.lxm");
     write_model(out, &c, &d, &vocab, &labels, LX_F32);

@@ -652,11 +652,12 @@ uint64_t lx_model_file_size(const lx_model *m);
  * nothing changes when it fails. */
 void lx_model_populate(const lx_model *m);
 
-/* Write a .lxm file (see lxm(5)).  tensors must be HF-named and checked
- * (lx_schema_normalize); they are written in their order.  Floating tensors of two or
- * more dimensions are stored as dtype (LX_F32, LX_F16 or LX_BF16); 1-D ones (biases,
- * LayerNorm) stay f32.  The file is written next to path and renamed into place, so a
- * failed write leaves no partial model.  Returns 0 or -1. */
+/* Write a .lxm file (see lxm(5)).  tensors must be named and checked for the spec's kind
+ * (lx_schema_normalize, lx_schema_normalize_detector); they are written in their order.
+ * The weights of products (matrices, embeddings, convolutions) are stored as dtype
+ * (LX_F32, LX_F16 or LX_BF16); vectors (biases, LayerNorm and BatchNorm) and the
+ * detector's anchor boxes stay f32.  The file is written next to path and renamed into
+ * place, so a failed write leaves no partial model.  Returns 0 or -1. */
 typedef struct lx_model_spec {
     const lx_config *config;      /* LXMERT */
     const lx_tensor_dict *tensors;

@@ -207,8 +207,8 @@ static int inspect(lx_cli *c, const opts *o, const char *path) {
 static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
     lx_error err = {0};
     lx_checkpoint ck;
-    lx_checkpoint_opts co = {o->config, o->vocab, o->labels,
-                             o->ignore_unknown ? LX_SCHEMA_IGNORE_UNKNOWN : 0};
+    lx_checkpoint_opts co = {.config = o->config, .vocab = o->vocab, .labels = o->labels,
+                             .flags = o->ignore_unknown ? LX_SCHEMA_IGNORE_UNKNOWN : 0};
     double t0 = now();
     int rc = lx_checkpoint_load(&ck, o->src, &co, &err);
     if (ck.notes & LX_CHECKPOINT_NO_CONFIG)

@@ -45,7 +45,8 @@ typedef struct lx_error {
 } lx_error;
 
 enum {
-    LX_ERR_UNKNOWN_TENSORS = 1    /* a checkpoint holds tensors that are not LXMERT's */
+    LX_ERR_UNKNOWN_TENSORS = 1,   /* a checkpoint holds tensors that are not its network's */
+    LX_ERR_OTHER_KIND             /* an option given applies to the other kind of model */
 };
 
 /* Format a message into err (if err is not NULL; code becomes 0).  Returns -1 so that
@@ -547,41 +548,60 @@ typedef struct lx_model lx_model;
 /* What a model file holds: LXMERT (the encoder and its heads) or the detector. */
 typedef enum lx_model_kind { LX_MODEL_LXMERT = 0, LX_MODEL_DETECTOR } lx_model_kind;
 
-/* An LXMERT checkpoint as lx-convert reads it: the weights with HF names, checked and in
- * HF's order, the config, the vocabulary and the answer labels.  The source is an HF
+/* A checkpoint as lx-convert reads it: LXMERT, or the detector (told apart by the
+ * detector's backbone.stem.conv1.weight).  The weights are checked against the kind's
+ * schema and put in its order; LXMERT's get HF's LxmertFor... names.  The source is an HF
  * model folder (model.safetensors(.index.json) preferred over pytorch_model.bin
  * (.index.json); a folder holding only tf_model.h5 is refused), a checkpoint file
  * (.safetensors, a shard index *.index.json, a PyTorch .bin/.pth/.pt: zip or legacy
- * pickle), or a .lxm file.  Side files are taken from the options or, when not given,
- * from the folder (a file's folder): config.json (else LXMERT-base), the
- * do_lower_case of tokenizer_config.json, vocab.txt, and label2ans.json when the
- * checkpoint has a QA head.  A .lxm source brings its own config, vocabulary and labels
- * (options override them).  Pickles are read with an allow-list of the globals a state
- * dict needs: nothing in the file is executed. */
+ * pickle), or a .lxm file.  Pickles are read with an allow-list of the globals a state
+ * dict needs: nothing in the file is executed.
+ *
+ * LXMERT: side files are taken from the options or, when not given, from the folder (a
+ * file's folder): config.json (else LXMERT-base), the do_lower_case of
+ * tokenizer_config.json, vocab.txt, and label2ans.json when the checkpoint has a QA head.
+ * The detector: the architecture comes from the tensors' shapes and names; the test-time
+ * parameters from the config (opts->config, else config.yaml beside; HF's layout, read
+ * as lx_detector_config_from_hf; else the published model's), whose class and attribute
+ * counts, where it gives them, must be the weights'; object and attribute names only
+ * from the options.  A .lxm source brings its own config and name tables; options
+ * override them. */
 typedef struct lx_checkpoint {
-    lx_tensor_dict tensors;       /* HF names, checked against config, HF's order */
-    lx_config config;
-    lx_strlist vocab;             /* empty when there is none */
-    lx_strlist labels;            /* empty when there are none */
+    lx_model_kind kind;
+    lx_tensor_dict tensors;       /* checked against the config, in the schema's order */
+    lx_config config;             /* LXMERT's */
+    lx_strlist vocab;             /* LXMERT: empty when there is none */
+    lx_strlist labels;            /* LXMERT: empty when there are none */
+    lx_detector_config detector;  /* the detector's */
+    lx_strlist objects;           /* the detector's class names: empty when there are none */
+    lx_strlist attributes;        /* the detector's attribute names: likewise */
     char *path;                   /* the weights file read (owned) */
     unsigned notes;               /* LX_CHECKPOINT_*: what was assumed or left out */
     lx_model *model;              /* a .lxm source, which the tensors view (owned) */
 } lx_checkpoint;
 
 enum {
-    LX_CHECKPOINT_NO_CONFIG = 1u << 0, /* no config.json: the LXMERT-base config was used */
+    LX_CHECKPOINT_NO_CONFIG = 1u << 0, /* no config file (LXMERT: config.json, the detector:
+                                          config.yaml): the defaults were used */
     LX_CHECKPOINT_NO_VOCAB = 1u << 1   /* no vocab.txt: the model will have no vocabulary */
 };
 
 typedef struct lx_checkpoint_opts {
-    const char *config;           /* an HF config.json (read over a .lxm's own config) */
-    const char *vocab;            /* a vocab.txt */
-    const char *labels;           /* answer labels (lx_labels_read_file) */
+    const char *config;           /* LXMERT: an HF config.json; the detector: an HF
+                                     config.yaml (JSON when the name ends in .json); read
+                                     over a .lxm's own config */
+    const char *vocab;            /* LXMERT: a vocab.txt */
+    const char *labels;           /* LXMERT: answer labels (lx_labels_read_file) */
     unsigned flags;               /* LX_SCHEMA_IGNORE_UNKNOWN */
+    const char *objects;          /* the detector: object class names, one a line
+                                     (lx_lines_read_file), as many as its classes */
+    const char *attributes;       /* the detector: attribute names, likewise */
 } lx_checkpoint_opts;
 
-/* Read src into ck (lx_checkpoint_free it, on error too: ck->notes and ck->path say
- * what was found).  opts may be NULL.  Errors name the file.  Returns 0 or -1. */
+/* Read src into ck (lx_checkpoint_free it, on error too: ck->kind, ck->notes and
+ * ck->path say what was found).  opts may be NULL.  Errors name the file; options of the
+ * other kind (vocab or labels for the detector, objects or attributes for LXMERT) are an
+ * error with code LX_ERR_OTHER_KIND.  Returns 0 or -1. */
 int lx_checkpoint_load(lx_checkpoint *ck, const char *src, const lx_checkpoint_opts *opts,
                        lx_error *err);
 void lx_checkpoint_free(lx_checkpoint *ck);

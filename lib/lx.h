@@ -788,7 +788,8 @@ typedef struct lx_net_opts {
  * (openblas_set_num_threads(1)): the pool splits every product itself. */
 typedef struct lx_net lx_net;
 
-/* Bind the weights of m (which must outlive the net).  opts may be NULL.  Owned. */
+/* Bind the weights of m (which must outlive the net).  opts may be NULL.  A model that
+ * is not LXMERT is refused (lx_model_expect's message).  Owned. */
 lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err);
 void lx_net_free(lx_net *net);
 /* Which LX_OUT_* heads the model carries (the others cannot be asked for). */

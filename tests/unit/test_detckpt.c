@@ -168,6 +168,9 @@ static void test_roundtrip(void **state) {
     assert_int_equal(lx_model_expect(m, LX_MODEL_DETECTOR, &err), 0);
     assert_int_equal(lx_model_expect(m, LX_MODEL_LXMERT, &err), -1);
     assert_non_null(strstr(err.msg, "det.lxm: is a detector (Faster R-CNN), expected an LXMERT model"));
+    /* the LXMERT network refuses it with the same words */
+    assert_null(lx_net_new(m, NULL, &err));
+    assert_non_null(strstr(err.msg, "det.lxm: is a detector (Faster R-CNN), expected an LXMERT model"));
     same_config(lx_model_detector_config(m), &ck.detector);
     size_t n;
     const char *const *s = lx_model_names(m, LX_TABLE_OBJECTS, &n);

@@ -188,8 +188,8 @@ static json_t *scalar(const builder *b, const yaml_event_t *ev, lx_error *err) {
 
 /* ---- the tree --------------------------------------------------------------------- */
 
-/* Anchors and tags are refused on every node. */
-static int plain_node(const builder *b, const yaml_event_t *ev, const yaml_char_t *anchor,
+/* Every node must be bare: anchors and tags are refused. */
+static int check_bare(const builder *b, const yaml_event_t *ev, const yaml_char_t *anchor,
                       const yaml_char_t *tag, lx_error *err) {
     if (anchor) return fail(b, ev, err, "anchors (&%s) are not supported", (const char *)anchor);
     if (tag)
@@ -255,7 +255,7 @@ static int close_collection(builder *b, const yaml_event_t *ev, lx_error *err) {
 }
 
 static int on_scalar(builder *b, const yaml_event_t *ev, lx_error *err) {
-    if (plain_node(b, ev, ev->data.scalar.anchor, ev->data.scalar.tag, err) < 0) return -1;
+    if (check_bare(b, ev, ev->data.scalar.anchor, ev->data.scalar.tag, err) < 0) return -1;
     json_t *v = scalar(b, ev, err);
     if (!v) return -1;
     return wants_key(b) ? add_key(b, ev, v, err) : add_value(b, ev, v, err);
@@ -272,10 +272,10 @@ static int on_event(builder *b, const yaml_event_t *ev, lx_error *err) {
     case YAML_SCALAR_EVENT:
         return on_scalar(b, ev, err);
     case YAML_SEQUENCE_START_EVENT:
-        return plain_node(b, ev, ev->data.sequence_start.anchor, ev->data.sequence_start.tag,
+        return check_bare(b, ev, ev->data.sequence_start.anchor, ev->data.sequence_start.tag,
                           err) < 0 ? -1 : open_collection(b, ev, json_array(), err);
     case YAML_MAPPING_START_EVENT:
-        return plain_node(b, ev, ev->data.mapping_start.anchor, ev->data.mapping_start.tag,
+        return check_bare(b, ev, ev->data.mapping_start.anchor, ev->data.mapping_start.tag,
                           err) < 0 ? -1 : open_collection(b, ev, json_object(), err);
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:

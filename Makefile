@@ -15,7 +15,7 @@ PREFIX  ?= /usr/local
 VERSION := 0.1.0
 SANITIZE ?=
 
-PKGS    := jansson libutf8proc zlib openblas libjpeg libpng
+PKGS    := jansson libutf8proc zlib openblas libjpeg libpng yaml-0.1
 CC      ?= cc
 OPTFLAGS ?= -O2
 CFLAGS  ?= $(OPTFLAGS) -g

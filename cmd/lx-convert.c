@@ -1,11 +1,11 @@
 /*
- * lx-convert — LXMERT checkpoints into the one native model file (.lxm), inspection of
- * .lxm files, and (with no SRC) a record-stream converter between JSON lines and binary
- * frames.
+ * lx-convert — LXMERT and detector (Faster R-CNN) checkpoints into the one native model
+ * file (.lxm), inspection of .lxm files, and (with no SRC) a record-stream converter
+ * between JSON lines and binary frames.
  *
- * A thin main on the cli skeleton (cmd/common/cli.h): the library reads the checkpoint
- * and checks it against LXMERT's schema (lx_checkpoint_load), writes the .lxm
- * (lx_model_write) and opens it again (lx_model_open) for --info, --verify and
+ * A thin main on the cli skeleton (cmd/common/cli.h): the library reads the checkpoint,
+ * tells its kind and checks it against that kind's schema (lx_checkpoint_load), writes
+ * the .lxm (lx_model_write) and opens it again (lx_model_open) for --info, --verify and
  * --export-safetensors.  A .lxm can also be a source (to change its stored dtype).
  * Stream conversion is the skeleton's record loop with no callback.
  */
@@ -21,7 +21,10 @@ typedef struct opts {
     const char *output;           /* -o: the .lxm to write (none: do not write one) */
     const char *vocab;            /* --vocab (default: vocab.txt beside the checkpoint) */
     const char *labels;           /* --labels (default: label2ans.json beside, if any) */
-    const char *config;           /* --config (default: config.json beside, else base) */
+    const char *objects;          /* --objects: the detector's class names (default: none) */
+    const char *attributes;       /* --attributes: its attribute names (default: none) */
+    const char *config;           /* --config (default: config.json, for the detector
+                                     config.yaml, beside; else the published defaults) */
     const char *dtype;            /* --dtype: f32 (default), f16 or bf16 */
     int ignore_unknown;           /* --ignore-unknown: drop tensors that are not LXMERT's */
     int info;                     /* --info: describe the model */
@@ -29,12 +32,17 @@ typedef struct opts {
     const char *export_st;        /* --export-safetensors FILE */
 } opts;
 
-enum { O_VOCAB = CLI_OWN, O_LABELS, O_CONFIG, O_DTYPE, O_IGNORE, O_INFO, O_VERIFY, O_EXPORT };
+enum {
+    O_VOCAB = CLI_OWN, O_LABELS, O_OBJECTS, O_ATTRIBUTES, O_CONFIG, O_DTYPE, O_IGNORE, O_INFO,
+    O_VERIFY, O_EXPORT
+};
 
 static const struct option longopts[] = {
     {"output", required_argument, NULL, 'o'},
     {"vocab", required_argument, NULL, O_VOCAB},
     {"labels", required_argument, NULL, O_LABELS},
+    {"objects", required_argument, NULL, O_OBJECTS},
+    {"attributes", required_argument, NULL, O_ATTRIBUTES},
     {"config", required_argument, NULL, O_CONFIG},
     {"dtype", required_argument, NULL, O_DTYPE},
     {"ignore-unknown", no_argument, NULL, O_IGNORE},
@@ -50,6 +58,8 @@ static int option(lx_cli *c, void *p, int ch, const char *arg) {
     case 'o': o->output = arg; break;
     case O_VOCAB: o->vocab = arg; break;
     case O_LABELS: o->labels = arg; break;
+    case O_OBJECTS: o->objects = arg; break;
+    case O_ATTRIBUTES: o->attributes = arg; break;
     case O_CONFIG: o->config = arg; break;
     case O_DTYPE: o->dtype = arg; break;
     case O_IGNORE: o->ignore_unknown = 1; break;
@@ -66,7 +76,8 @@ static const cli_tool tool = {
         "Usage: lx-convert [OPTION]... SRC -o MODEL.lxm\n"
         "       lx-convert --info|--verify|--export-safetensors FILE [MODEL.lxm]\n"
         "       lx-convert [-f json|bin] < STREAM > STREAM\n"
-        "Convert an LXMERT checkpoint into an lx model file (.lxm, see lxm(5)).\n"
+        "Convert an LXMERT checkpoint, or the detector (Faster R-CNN) that makes its image\n"
+        "features, into an lx model file (.lxm, see lxm(5)).\n"
         "\n"
         "SRC is a HuggingFace model folder (config.json, vocab.txt and model.safetensors,\n"
         "sharded model.safetensors.index.json, or pytorch_model.bin), a checkpoint file\n"
@@ -75,25 +86,40 @@ static const cli_tool tool = {
         "safetensors are read before .bin; tf_model.h5 is not read.  Every head the\n"
         "checkpoint carries is kept; tensor names become HF LxmertFor... names.\n"
         "\n"
+        "The detector is the bottom-up-attention Faster R-CNN as HF publishes it\n"
+        "(unc-nlp/frcnn-vg-finetuned: config.yaml and pytorch_model.bin), known by its\n"
+        "tensors: its architecture is read from their shapes, its test-time parameters\n"
+        "from config.yaml.\n"
+        "\n"
         "With no SRC and no inspection option, records are read from standard input and\n"
         "written in the other encoding, JSON lines <-> binary frames (-f chooses; --skip-bad\n"
         "goes on past a bad JSON record).\n",
     .options =
         "Conversion:\n"
         "  -o, --output FILE     the .lxm to write (written whole, then renamed into place)\n"
-        "      --config FILE     an HF config.json (default: config.json beside SRC, else\n"
-        "                        LXMERT-base: 768 hidden, 12 heads, 9/5/5 layers; with a\n"
-        "                        .lxm source, read over the model's own config)\n"
-        "      --vocab FILE      the WordPiece vocab.txt (default: vocab.txt beside SRC)\n"
-        "      --labels FILE     the answers: a JSON array (label2ans) or an answer -> label\n"
-        "                        object (ans2label); default: label2ans.json beside SRC\n"
-        "      --dtype TYPE      store matrices as f32 (default), f16 or bf16; vectors\n"
-        "                        (biases, LayerNorm) stay f32\n"
-        "      --ignore-unknown  drop tensors that are not LXMERT's instead of failing\n"
+        "      --config FILE     LXMERT: an HF config.json (default: config.json beside SRC,\n"
+        "                        else LXMERT-base: 768 hidden, 12 heads, 9/5/5 layers);\n"
+        "                        the detector: its config.yaml (default: config.yaml beside\n"
+        "                        SRC, else the published model's).  With a .lxm source,\n"
+        "                        read over the model's own config\n"
+        "      --vocab FILE      LXMERT: the WordPiece vocab.txt (default: vocab.txt beside\n"
+        "                        SRC)\n"
+        "      --labels FILE     LXMERT: the answers, a JSON array (label2ans) or an answer\n"
+        "                        -> label object (ans2label); default: label2ans.json beside\n"
+        "                        SRC\n"
+        "      --objects FILE    the detector: its object class names, one a line\n"
+        "                        (objects_vocab.txt), as many as it has classes\n"
+        "      --attributes FILE the detector: its attribute names, one a line\n"
+        "                        (attributes_vocab.txt), as many as it has attributes\n"
+        "      --dtype TYPE      store matrices and convolutions as f32 (default), f16 or\n"
+        "                        bf16; vectors (biases, norms) and anchor boxes stay f32\n"
+        "      --ignore-unknown  drop tensors that are not the network's instead of failing\n"
         "\n"
         "Inspection (of MODEL.lxm, -m, $LX_MODEL, or the file just written):\n"
-        "      --info            print the config, vocabulary and label counts, every tensor\n"
-        "                        with dtype and shape, and the total size\n"
+        "      --info            print the kind, the config (the detector's architecture and\n"
+        "                        test-time parameters), the vocabulary and label counts (the\n"
+        "                        detector's object and attribute names), every tensor with\n"
+        "                        dtype and shape, and the total size\n"
         "      --verify          check every tensor's CRC-32\n"
         "      --export-safetensors FILE\n"
         "                        write the weights as safetensors with HF names (from SRC\n"
@@ -102,6 +128,8 @@ static const cli_tool tool = {
         "Examples:\n"
         "  lx-convert lxmert-vqa-uncased --labels trainval_label2ans.json -o vqa.lxm\n"
         "  lx-convert snap/pretrained/model_LXRT.pth --vocab vocab.txt -o lxmert.lxm\n"
+        "  lx-convert frcnn-vg-finetuned --objects objects_vocab.txt \\\n"
+        "      --attributes attributes_vocab.txt -o frcnn.lxm\n"
         "  lx-convert --info vqa.lxm\n"
         "  lx-convert vqa.lxm --export-safetensors vqa.safetensors\n"
         "  lx-encode -m vqa.lxm < in.jsonl | lx-convert > out.jsonl   # frames to JSON\n",
@@ -126,23 +154,83 @@ static double now(void) {
 
 /* ---- inspection ------------------------------------------------------------------ */
 
-static void print_info(const char *path, const lx_model *m) {
-    const lx_config *cf = lx_model_config(m);
-    printf("file      %s\n", path);
-    printf("size      %llu bytes\n", (unsigned long long)lx_model_file_size(m));
-    printf("config\n");
-    json_t *cj = lx_config_to_json(cf);
+/* A config value as --info prints it: reals in the fewest digits that read back. */
+static void print_value(const json_t *v) {
+    if (json_is_integer(v)) {
+        printf("%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        char b[32];
+        for (int p = 6; p <= 17; p++) /* %g, or as many digits as it takes */
+            if (snprintf(b, sizeof b, "%.*g", p, json_real_value(v)) > 0 &&
+                strtod(b, NULL) == json_real_value(v))
+                break;
+        fputs(b, stdout);
+    } else if (json_is_boolean(v)) {
+        fputs(json_is_true(v) ? "true" : "false", stdout);
+    } else if (json_is_string(v)) {
+        fputs(json_string_value(v), stdout);
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            fputs(i ? ", " : "[", stdout);
+            print_value(json_array_get(v, i));
+        }
+        fputs(json_array_size(v) ? "]" : "[]", stdout);
+    }
+}
+
+/* The detector's architecture: the fields read from the tensors. */
+static const char *const arch_fields[] = {
+    "stem_channels", "blocks", "bottleneck", "channels", "rpn_hidden", "num_anchors",
+    "num_classes", "num_attrs", "cls_embed_dim", "attr_hidden", NULL,
+};
+
+static int is_arch(const char *key) {
+    for (size_t i = 0; arch_fields[i]; i++)
+        if (strcmp(key, arch_fields[i]) == 0) return 1;
+    return 0;
+}
+
+/* The fields of config cj (steals it), one a line; which < 0: all, else those whose
+ * is_arch() is which. */
+static void print_fields(json_t *cj, int which) {
     const char *k;
     json_t *v;
     json_object_foreach(cj, k, v) {
-        if (json_is_integer(v)) printf("  %-24s %lld\n", k, (long long)json_integer_value(v));
-        else if (json_is_real(v)) printf("  %-24s %g\n", k, json_real_value(v));
-        else if (json_is_boolean(v)) printf("  %-24s %s\n", k, json_is_true(v) ? "true" : "false");
-        else if (json_is_string(v)) printf("  %-24s %s\n", k, json_string_value(v));
+        if (which >= 0 && is_arch(k) != which) continue;
+        printf("  %-24s ", k);
+        print_value(v);
+        putchar('\n');
     }
     json_decref(cj);
+}
+
+static void print_lxmert(const lx_model *m) {
+    printf("config\n");
+    print_fields(lx_config_to_json(lx_model_config(m)), -1);
     printf("vocab     %zu tokens\n", lx_model_vocab_size(m));
     printf("labels    %zu answers\n", lx_model_nlabels(m));
+}
+
+static void print_detector(const lx_model *m) {
+    const lx_detector_config *dc = lx_model_detector_config(m);
+    size_t no, na;
+    printf("architecture\n");
+    print_fields(lx_detector_config_to_json(dc), 1);
+    printf("test time\n");
+    print_fields(lx_detector_config_to_json(dc), 0);
+    lx_model_names(m, LX_TABLE_OBJECTS, &no);
+    lx_model_names(m, LX_TABLE_ATTRIBUTES, &na);
+    printf("objects   %zu names\n", no);
+    printf("attributes %zu names\n", na);
+}
+
+static void print_info(const char *path, const lx_model *m) {
+    int det = lx_model_kind_of(m) == LX_MODEL_DETECTOR;
+    printf("file      %s\n", path);
+    printf("kind      %s\n", det ? "detector (Faster R-CNN)" : "LXMERT");
+    printf("size      %llu bytes\n", (unsigned long long)lx_model_file_size(m));
+    if (det) print_detector(m);
+    else print_lxmert(m);
     size_t n = lx_model_ntensors(m);
     printf("tensors   %zu\n", n);
     uint64_t bytes = 0, params = 0;
@@ -204,40 +292,78 @@ static int inspect(lx_cli *c, const opts *o, const char *path) {
 
 /* ---- conversion ------------------------------------------------------------------ */
 
+/* The config the conversion goes on without (said also when it then fails). */
+static void warn_config(lx_cli *c, const opts *o, const lx_checkpoint *ck) {
+    if (!(ck->notes & LX_CHECKPOINT_NO_CONFIG)) return;
+    if (ck->kind == LX_MODEL_DETECTOR)
+        cli_warn(c, "no config.yaml beside %s: using the published frcnn-vg-finetuned "
+                    "test-time parameters", o->src);
+    else
+        cli_warn(c, "no config.json beside %s: using the LXMERT-base config", o->src);
+}
+
+/* What the model written will lack: the vocabulary, the names. */
+static void warn_lacks(lx_cli *c, const opts *o, const lx_checkpoint *ck) {
+    int det = ck->kind == LX_MODEL_DETECTOR;
+    if (!det && (ck->notes & LX_CHECKPOINT_NO_VOCAB))
+        cli_warn(c, "no vocab.txt beside %s: the model will have no vocabulary (give --vocab)",
+                 o->src);
+    if (det && !ck->objects.n)
+        cli_warn(c, "no --objects: the model will have no object class names");
+    if (det && !ck->attributes.n)
+        cli_warn(c, "no --attributes: the model will have no attribute names");
+}
+
+/* Options of the other kind (LX_ERR_OTHER_KIND): a usage error naming them. */
+static int other_kind(lx_cli *c, const opts *o, lx_model_kind kind) {
+    const char *a = kind == LX_MODEL_DETECTOR ? o->vocab : o->objects,
+               *b = kind == LX_MODEL_DETECTOR ? o->labels : o->attributes;
+    const char *an = kind == LX_MODEL_DETECTOR ? "--vocab" : "--objects",
+               *bn = kind == LX_MODEL_DETECTOR ? "--labels" : "--attributes";
+    return cli_usage(c, "%s%s%s %s for %s; %s is %s", a ? an : "", a && b ? " and " : "",
+                     b ? bn : "", a && b ? "are" : "is",
+                     kind == LX_MODEL_DETECTOR ? "LXMERT checkpoints" : "the detector", o->src,
+                     kind == LX_MODEL_DETECTOR ? "a detector (Faster R-CNN)" : "an LXMERT model");
+}
+
+static int write_model(lx_cli *c, const opts *o, lx_checkpoint *ck, lx_dtype dtype) {
+    lx_error err = {0};
+    double t0 = now();
+    lx_model_spec spec = {.kind = ck->kind, .tensors = &ck->tensors, .dtype = dtype,
+                          .config = &ck->config, .vocab = &ck->vocab, .labels = &ck->labels,
+                          .detector = &ck->detector, .objects = &ck->objects,
+                          .attributes = &ck->attributes};
+    if (lx_model_write(o->output, &spec, &err) < 0) return cli_error(c, "%s", err.msg);
+    if (c->progress)
+        cli_note(c, "wrote %s (%zu tensors, %s) in %.2f s", o->output, ck->tensors.n,
+                 lx_dtype_name(dtype), now() - t0);
+    return o->info || o->verify || o->export_st ? inspect(c, o, o->output) : LX_EXIT_OK;
+}
+
 static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
     lx_error err = {0};
     lx_checkpoint ck;
-    lx_checkpoint_opts co = {o->config, o->vocab, o->labels,
-                             o->ignore_unknown ? LX_SCHEMA_IGNORE_UNKNOWN : 0};
+    lx_checkpoint_opts co = {.config = o->config, .vocab = o->vocab, .labels = o->labels,
+                             .objects = o->objects, .attributes = o->attributes,
+                             .flags = o->ignore_unknown ? LX_SCHEMA_IGNORE_UNKNOWN : 0};
     double t0 = now();
+    int status = LX_EXIT_OK;
     int rc = lx_checkpoint_load(&ck, o->src, &co, &err);
-    if (ck.notes & LX_CHECKPOINT_NO_CONFIG)
-        cli_warn(c, "no config.json beside %s: using the LXMERT-base config", o->src);
+    warn_config(c, o, &ck);
     if (rc < 0) {
+        status = err.code == LX_ERR_OTHER_KIND ? other_kind(c, o, ck.kind)
+                 : cli_error(c, "%s%s", err.msg, err.code == LX_ERR_UNKNOWN_TENSORS
+                                                      ? " (--ignore-unknown drops them)" : "");
         lx_checkpoint_free(&ck);
-        return cli_error(c, "%s%s", err.msg, err.code == LX_ERR_UNKNOWN_TENSORS
-                                                 ? " (--ignore-unknown drops them)" : "");
+        return status;
     }
     if (c->progress)
         cli_note(c, "read %zu tensors from %s in %.2f s", ck.tensors.n, ck.path, now() - t0);
-    if ((ck.notes & LX_CHECKPOINT_NO_VOCAB) && o->output)
-        cli_warn(c, "no vocab.txt beside %s: the model will have no vocabulary (give --vocab)",
-                 o->src);
-    int status = LX_EXIT_OK;
     if (o->output) {
-        double t1 = now();
-        lx_model_spec spec = {.config = &ck.config, .tensors = &ck.tensors, .vocab = &ck.vocab,
-                              .labels = &ck.labels, .dtype = dtype};
-        if (lx_model_write(o->output, &spec, &err) < 0) {
-            status = cli_error(c, "%s", err.msg);
-        } else {
-            if (c->progress)
-                cli_note(c, "wrote %s (%zu tensors, %s) in %.2f s", o->output, ck.tensors.n,
-                         lx_dtype_name(dtype), now() - t1);
-            if (o->info || o->verify || o->export_st) status = inspect(c, o, o->output);
-        }
-    } else if (o->export_st && export_st(ck.model, ck.model ? NULL : &ck.tensors, o->export_st,
-                                         &err) < 0) {
+        warn_lacks(c, o, &ck);
+        status = write_model(c, o, &ck, dtype);
+    } else if (o->export_st && export_st(ck.model, ck.model ? NULL : &ck.tensors,
+                                         o->export_st, &err) < 0) {
         status = cli_error(c, "%s", err.msg);
     }
     lx_checkpoint_free(&ck);
@@ -259,7 +385,7 @@ int main(int argc, char **argv) {
 
     if (!o.src) {
         if (o.output) return cli_usage(&c, "-o needs a SRC checkpoint to convert");
-        if (o.vocab || o.labels || o.config || o.ignore_unknown)
+        if (o.vocab || o.labels || o.objects || o.attributes || o.config || o.ignore_unknown)
             return cli_usage(&c, "conversion options need a SRC checkpoint");
         if (!inspecting) /* stream conversion: records through unchanged */
             return cli_finish(&c, cli_records(&c, &(cli_loop){0}));

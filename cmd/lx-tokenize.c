@@ -215,10 +215,10 @@ static lx_vocab *load_vocab(const lx_cli *cl, const opts *o, int *lower, lx_erro
     if (!m)
         return NULL;
     lx_vocab *v = NULL;
-    if (lx_model_vocab_size(m) == 0)
+    if (lx_model_kind_of(m) == LX_MODEL_LXMERT && lx_model_vocab_size(m) == 0)
         lx_error_set(err, "%s: the model file has no vocabulary (give --vocab FILE)",
                      cli_model_path(cl));
-    else
+    else /* the detector: "PATH: is a detector (Faster R-CNN), expected an LXMERT model" */
         v = lx_model_vocab(m, err);
     if (v && !o->cased)
         *lower = lx_model_config(m)->do_lower_case != 0;

@@ -1,6 +1,7 @@
 /*
  * config.c — lx_config (the LXMERT hyper-parameters, HF LxmertConfig field names) and
- * lx_strlist, the list of strings a vocabulary or an answer list is held in.
+ * lx_strlist, the list of strings a vocabulary, an answer list or a table of names is
+ * held in, and the reader of files of one entry a line.
  *
  * The defaults are LXMERT-base, so that an original .pth with no config.json converts.
  * Values come from JSON written by others (config.json, the .lxm header), so each one is
@@ -124,7 +125,7 @@ int lx_config_check(const lx_config *c, lx_error *err) {
     return 0;
 }
 
-/* ---- string lists: vocabulary and labels ------------------------------------------ */
+/* ---- string lists: vocabulary, labels, names ---------------------------------------- */
 
 void lx_strlist_free(lx_strlist *l) {
     for (size_t i = 0; i < l->n; i++) free(l->items[i]);
@@ -146,4 +147,34 @@ int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err) {
     c[len] = 0;
     l->items[l->n++] = c;
     return 0;
+}
+
+int lx_lines_read_file(lx_strlist *l, const char *path, lx_error *err) {
+    memset(l, 0, sizeof *l);
+    FILE *f = fopen(path, "rb");
+    if (!f) return lx_error_set(err, "%s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        size_t len = (size_t)n, bad;
+        if (len && line[len - 1] == '\n') len--;
+        if (len && line[len - 1] == '\r') len--; /* a file written with CRLF line ends */
+        if (memchr(line, 0, len))
+            rc = lx_error_set(err, "%s: line %zu: holds a NUL byte", path, l->n + 1);
+        else if ((bad = lx_utf8_invalid(line, len)) != (size_t)-1)
+            rc = lx_error_set(err, "%s: line %zu: invalid UTF-8 at byte %zu", path, l->n + 1,
+                              bad);
+        else
+            rc = lx_strlist_push(l, line, len, err);
+        if (rc < 0) break;
+    }
+    if (rc == 0 && ferror(f)) rc = lx_error_set(err, "%s: %s", path, strerror(errno));
+    if (rc == 0 && l->n == 0)
+        rc = lx_error_set(err, "%s: empty, expected one entry per line", path);
+    free(line);
+    fclose(f);
+    if (rc < 0) lx_strlist_free(l);
+    return rc;
 }

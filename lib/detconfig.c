@@ -36,8 +36,8 @@ void lx_detector_config_default(lx_detector_config *c) {
         .box_bbox_weights = {10.0, 10.0, 5.0, 5.0},
         .nms_tries = 3,
         .nms_thresh_test = {0.5, 0.6, 0.7},
-        .min_detections = 10,
-        .max_detections = 100,
+        .min_detections = 36,
+        .max_detections = 36,
         .pooler_resolution = 14,
         .bn_eps = 1e-5,
     };
@@ -51,10 +51,26 @@ void lx_detector_config_default(lx_detector_config *c) {
 #define DET_INT4(X) X(blocks) X(bottleneck) X(channels)
 #define DET_REALS(X) X(rpn_nms_thresh) X(bn_eps)
 
+/* A count or size: an integer in 0..2^30 (bounded so that products of two fit). */
+static int is_count(const json_t *v) {
+    return json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 1 << 30;
+}
+
 static int get_int(const json_t *v, const char *name, int *out, lx_error *err) {
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 1 << 30)
-        return lx_error_set(err, "%s: expected a non-negative integer", name);
+    if (!is_count(v)) return lx_error_set(err, "%s: expected a non-negative integer", name);
     *out = (int)json_integer_value(v);
+    return 0;
+}
+
+/* A JSON list of four counts into out. */
+static int get_int4(const json_t *v, const char *name, int *out, lx_error *err) {
+    if (!json_is_array(v) || json_array_size(v) != 4)
+        return lx_error_set(err, "%s: expected a list of 4 non-negative integers", name);
+    for (size_t i = 0; i < 4; i++) {
+        if (!is_count(json_array_get(v, i)))
+            return lx_error_set(err, "%s[%zu]: expected a non-negative integer", name, i);
+        out[i] = (int)json_integer_value(json_array_get(v, i));
+    }
     return 0;
 }
 
@@ -81,12 +97,8 @@ int lx_detector_config_from_json(lx_detector_config *c, const json_t *o, lx_erro
     if ((v = json_object_get(o, #f)) && get_int(v, #f, &c->f, err) < 0) return -1;
     DET_INTS(GET_INT)
 #undef GET_INT
-#define GET_INT4(f)                                                                         \
-    if ((v = json_object_get(o, #f))) {                                                     \
-        double d[4];                                                                        \
-        if (get_reals(v, #f, d, 4, NULL, err) < 0) return -1;                               \
-        for (int i = 0; i < 4; i++) c->f[i] = d[i] >= 0 && d[i] < 1e9 ? (int)d[i] : -1;      \
-    }
+#define GET_INT4(f) \
+    if ((v = json_object_get(o, #f)) && get_int4(v, #f, c->f, err) < 0) return -1;
     DET_INT4(GET_INT4)
 #undef GET_INT4
 #define GET_REAL(f)                                                                         \
@@ -187,13 +199,22 @@ int lx_detector_config_check(const lx_detector_config *c, lx_error *err) {
 
 /* ---- HF's config.yaml ---------------------------------------------------------------- */
 
-/* o[section][key], or NULL. */
+/* o[section][key] (section NULL: o[key]), or NULL. */
 static const json_t *at(const json_t *o, const char *section, const char *key) {
     return json_object_get(section ? json_object_get(o, section) : o, key);
 }
 
-int lx_detector_config_from_hf(lx_detector_config *c, const json_t *hf, lx_error *err) {
-    if (!json_is_object(hf)) return lx_error_set(err, "config is not a mapping");
+/* The sections read, each a mapping when present. */
+static int check_sections(const json_t *hf, lx_error *err) {
+    static const char *const names[] = {"input", "model", "rpn", "roi_heads", "roi_box_head"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const json_t *s = json_object_get(hf, names[i]);
+        if (s && !json_is_object(s)) return lx_error_set(err, "%s: expected a mapping", names[i]);
+    }
+    return 0;
+}
+
+static int hf_ints(lx_detector_config *c, const json_t *hf, lx_error *err) {
     static const struct {
         const char *section, *key;
         size_t off;
@@ -207,13 +228,27 @@ int lx_detector_config_from_hf(lx_detector_config *c, const json_t *hf, lx_error
     };
     for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
         const json_t *v = at(hf, ints[i].section, ints[i].key);
-        if (v && get_int(v, ints[i].key, (int *)((char *)c + ints[i].off), err) < 0)
-            return lx_error_prefix(err, "%s", ints[i].section ? ints[i].section : "config");
+        char name[64];
+        snprintf(name, sizeof name, "%s%s%s", ints[i].section ? ints[i].section : "",
+                 ints[i].section ? "." : "", ints[i].key);
+        if (v && get_int(v, name, (int *)((char *)c + ints[i].off), err) < 0) return -1;
     }
+    return 0;
+}
+
+static int hf_reals(lx_detector_config *c, const json_t *hf, lx_error *err) {
     const json_t *v;
     if ((v = at(hf, "rpn", "nms_thresh"))) {
         if (!json_is_number(v)) return lx_error_set(err, "rpn.nms_thresh: expected a number");
         c->rpn_nms_thresh = json_number_value(v);
+    }
+    /* HF's ROIOutputs takes a single threshold as a list of one */
+    if ((v = at(hf, "roi_heads", "nms_thresh_test")) && json_is_number(v)) {
+        c->nms_thresh_test[0] = json_number_value(v);
+        c->nms_tries = 1;
+    } else if (v && get_reals(v, "roi_heads.nms_thresh_test", c->nms_thresh_test,
+                              LX_DETECTOR_MAX_TRIES, &c->nms_tries, err) < 0) {
+        return -1;
     }
     if (((v = at(hf, "model", "pixel_mean")) &&
          get_reals(v, "model.pixel_mean", c->pixel_mean, 3, NULL, err) < 0) ||
@@ -222,10 +257,14 @@ int lx_detector_config_from_hf(lx_detector_config *c, const json_t *hf, lx_error
         ((v = at(hf, "rpn", "bbox_reg_weights")) &&
          get_reals(v, "rpn.bbox_reg_weights", c->rpn_bbox_weights, 4, NULL, err) < 0) ||
         ((v = at(hf, "roi_box_head", "bbox_reg_weights")) &&
-         get_reals(v, "roi_box_head.bbox_reg_weights", c->box_bbox_weights, 4, NULL, err) < 0) ||
-        ((v = at(hf, "roi_heads", "nms_thresh_test")) &&
-         get_reals(v, "roi_heads.nms_thresh_test", c->nms_thresh_test, LX_DETECTOR_MAX_TRIES,
-                   &c->nms_tries, err) < 0))
+         get_reals(v, "roi_box_head.bbox_reg_weights", c->box_bbox_weights, 4, NULL, err) < 0))
+        return -1;
+    return 0;
+}
+
+int lx_detector_config_from_hf(lx_detector_config *c, const json_t *hf, lx_error *err) {
+    if (!json_is_object(hf)) return lx_error_set(err, "config is not a mapping");
+    if (check_sections(hf, err) < 0 || hf_ints(c, hf, err) < 0 || hf_reals(c, hf, err) < 0)
         return -1;
     return 0;
 }

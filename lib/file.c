@@ -4,8 +4,9 @@
  *
  * The path is opened non-blocking and must be a regular file, so a FIFO or a device
  * given by mistake neither hangs the tool nor is read; its size is checked against the
- * least the format needs before anything is mapped.  And the check that the tensors
- * a file's header places in it do not overlap.
+ * least the format needs before anything is mapped (or, for a small text file, at most
+ * what it may hold before it is read).  And the check that the tensors a file's header
+ * places in it do not overlap.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,20 +17,28 @@
 #include <unistd.h>
 #include "internal.h"
 
+/* path opened non-blocking, checked to be a regular file: its descriptor (*st filled),
+ * or -1 with err set. */
+static int open_regular(const char *path, struct stat *st, lx_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return lx_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, st) < 0)
+        lx_error_set(err, "%s: cannot stat: %s", path, strerror(errno));
+    else if (!S_ISREG(st->st_mode))
+        lx_error_set(err, "%s: not a regular file", path);
+    else
+        return fd;
+    close(fd);
+    return -1;
+}
+
 void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, int *fd_out,
                   lx_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        lx_error_set(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
     struct stat st;
+    int fd = open_regular(path, &st, err);
     void *map = NULL;
-    if (fstat(fd, &st) < 0)
-        lx_error_set(err, "%s: cannot stat: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        lx_error_set(err, "%s: not a regular file", path);
-    else if ((uint64_t)st.st_size < min || (uint64_t)st.st_size > SIZE_MAX)
+    if (fd < 0) return NULL;
+    if ((uint64_t)st.st_size < min || (uint64_t)st.st_size > SIZE_MAX)
         lx_error_set(err, "%s: not %s: %llu bytes is too short", path, what,
                      (unsigned long long)st.st_size);
     else if ((map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
@@ -39,6 +48,40 @@ void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, i
     if (map && fd_out) *fd_out = fd;
     else close(fd);
     return map;
+}
+
+char *lx_file_read(const char *path, size_t max, const char *what, size_t *len,
+                   lx_error *err) {
+    struct stat st;
+    int fd = open_regular(path, &st, err);
+    if (fd < 0) return NULL;
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        lx_error_set(err, "%s: %llu bytes, more than %s may have (%zu)", path,
+                     (unsigned long long)st.st_size, what, max);
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0; /* a byte more: a file that grew is seen */
+    char *b = malloc(cap);
+    ssize_t k = 1;
+    while (b && n < cap && (k = read(fd, b + n, cap - n)) != 0) {
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) break;
+        n += (size_t)k;
+    }
+    if (!b) lx_error_set(err, "out of memory");
+    else if (k < 0) lx_error_set(err, "%s: cannot read: %s", path, strerror(errno));
+    else if (n == cap) lx_error_set(err, "%s: grew while it was read", path);
+    if (b && (k < 0 || n == cap)) {
+        free(b);
+        b = NULL;
+    }
+    close(fd);
+    if (b) {
+        b[n] = 0;
+        *len = n;
+    }
+    return b;
 }
 
 static int span_cmp(const void *a, const void *b) {

@@ -27,6 +27,12 @@ void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
  * *len), or NULL with err set ("PATH: ..."). */
 void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, int *fd_out,
                   lx_error *err);
+/* Read the regular file path whole (opened as lx_file_map opens it) into a malloc'd
+ * buffer with a NUL after its *len bytes; at most max bytes ("PATH: N bytes, more than
+ * WHAT may have (MAX)"; what: "a YAML file").  For small text files (a config.yaml).  Returns the buffer (caller
+ * frees), or NULL with err set ("PATH: ..."). */
+char *lx_file_read(const char *path, size_t max, const char *what, size_t *len,
+                   lx_error *err);
 /* A named byte range [begin, end) of a file (a tensor's data). */
 typedef struct lx_span {
     uint64_t begin, end;

@@ -45,7 +45,8 @@ typedef struct lx_error {
 } lx_error;
 
 enum {
-    LX_ERR_UNKNOWN_TENSORS = 1    /* a checkpoint holds tensors that are not LXMERT's */
+    LX_ERR_UNKNOWN_TENSORS = 1,   /* a checkpoint holds tensors that are not its network's */
+    LX_ERR_OTHER_KIND             /* an option given applies to the other kind of model */
 };
 
 /* Format a message into err (if err is not NULL; code becomes 0).  Returns -1 so that
@@ -223,7 +224,7 @@ int lx_config_check(const lx_config *c, lx_error *err);
  * shapes and names, and its test-time parameters, read from the checkpoint's config.yaml
  * (HF's layout).  lx_detector_config_default gives the published model: ResNet-101 C4,
  * 1600 objects, 400 attributes, input 800..1333, 6000 / 300 proposals, box NMS 0.5, 0.6,
- * 0.7, 10..100 detections. */
+ * 0.7, 36 detections (min = max). */
 #define LX_DETECTOR_MAX_TRIES 8
 typedef struct lx_detector_config {
     /* architecture */
@@ -273,6 +274,12 @@ typedef struct lx_strlist {
 /* Append a copy of s[0..len).  Returns 0 or -1. */
 int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err);
 void lx_strlist_free(lx_strlist *l);
+/* A file of one entry a line into l (index = line number from 0): a vocab.txt, the
+ * detector's object or attribute names.  Lines end in "\n" or "\r\n" (the "\r" is not
+ * part of the entry); entries must be UTF-8 without NUL; an entry given twice keeps both
+ * lines; an empty file is an error.  The one reader of such files (lx-convert and
+ * lx-tokenize both use it).  Returns 0 or -1 (l left empty). */
+int lx_lines_read_file(lx_strlist *l, const char *path, lx_error *err);
 
 /* ==== tokenizer (lib/tokenizer.c, lib/vocab.c) =========================== */
 
@@ -282,12 +289,6 @@ void lx_strlist_free(lx_strlist *l);
  * on punctuation), then greedy longest-match-first WordPiece with "##" continuations.
  * Special tokens written in the text ("[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]",
  * case-sensitive) stay whole.  See lx-tokenize(1) for the details. */
-
-/* A vocab.txt into l: one WordPiece token a line, id = line number from 0.  Lines end
- * in "\n" or "\r\n" (the "\r" is not part of the token); tokens must be UTF-8 without
- * NUL; a token given twice keeps both lines (lookup finds the later, as in HF).  The one
- * reader of vocabulary files (lx-convert and lx-tokenize both use it).  Returns 0 or -1. */
-int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err);
 
 /* The vocabulary: token text <-> id (id = position, from 0). */
 typedef struct lx_vocab lx_vocab;
@@ -300,7 +301,9 @@ lx_vocab *lx_vocab_new(lx_error *err);
 int64_t lx_vocab_add(lx_vocab *v, const char *token, size_t len, lx_error *err);
 /* A vocabulary of the n strings items (ids = positions).  Owned. */
 lx_vocab *lx_vocab_from_list(const char *const *items, size_t n, lx_error *err);
-/* A vocab.txt (lx_vocab_read_file) as a vocabulary.  Owned. */
+/* A vocab.txt (lx_lines_read_file: one WordPiece token a line, id = line number; a token
+ * given twice keeps both lines, lookup finds the later, as in HF) as a vocabulary.
+ * Owned. */
 lx_vocab *lx_vocab_load(const char *path, lx_error *err);
 void lx_vocab_free(lx_vocab *v);
 size_t lx_vocab_size(const lx_vocab *v);
@@ -552,41 +555,60 @@ typedef struct lx_model lx_model;
 /* What a model file holds: LXMERT (the encoder and its heads) or the detector. */
 typedef enum lx_model_kind { LX_MODEL_LXMERT = 0, LX_MODEL_DETECTOR } lx_model_kind;
 
-/* An LXMERT checkpoint as lx-convert reads it: the weights with HF names, checked and in
- * HF's order, the config, the vocabulary and the answer labels.  The source is an HF
+/* A checkpoint as lx-convert reads it: LXMERT, or the detector (told apart by the
+ * detector's backbone.stem.conv1.weight).  The weights are checked against the kind's
+ * schema and put in its order; LXMERT's get HF's LxmertFor... names.  The source is an HF
  * model folder (model.safetensors(.index.json) preferred over pytorch_model.bin
  * (.index.json); a folder holding only tf_model.h5 is refused), a checkpoint file
  * (.safetensors, a shard index *.index.json, a PyTorch .bin/.pth/.pt: zip or legacy
- * pickle), or a .lxm file.  Side files are taken from the options or, when not given,
- * from the folder (a file's folder): config.json (else LXMERT-base), the
- * do_lower_case of tokenizer_config.json, vocab.txt, and label2ans.json when the
- * checkpoint has a QA head.  A .lxm source brings its own config, vocabulary and labels
- * (options override them).  Pickles are read with an allow-list of the globals a state
- * dict needs: nothing in the file is executed. */
+ * pickle), or a .lxm file.  Pickles are read with an allow-list of the globals a state
+ * dict needs: nothing in the file is executed.
+ *
+ * LXMERT: side files are taken from the options or, when not given, from the folder (a
+ * file's folder): config.json (else LXMERT-base), the do_lower_case of
+ * tokenizer_config.json, vocab.txt, and label2ans.json when the checkpoint has a QA head.
+ * The detector: the architecture comes from the tensors' shapes and names; the test-time
+ * parameters from the config (opts->config, else config.yaml beside; HF's layout, read
+ * as lx_detector_config_from_hf; else the published model's), whose class and attribute
+ * counts, where it gives them, must be the weights'; object and attribute names only
+ * from the options.  A .lxm source brings its own config and name tables; options
+ * override them. */
 typedef struct lx_checkpoint {
-    lx_tensor_dict tensors;       /* HF names, checked against config, HF's order */
-    lx_config config;
-    lx_strlist vocab;             /* empty when there is none */
-    lx_strlist labels;            /* empty when there are none */
+    lx_model_kind kind;
+    lx_tensor_dict tensors;       /* checked against the config, in the schema's order */
+    lx_config config;             /* LXMERT's */
+    lx_strlist vocab;             /* LXMERT: empty when there is none */
+    lx_strlist labels;            /* LXMERT: empty when there are none */
+    lx_detector_config detector;  /* the detector's */
+    lx_strlist objects;           /* the detector's class names: empty when there are none */
+    lx_strlist attributes;        /* the detector's attribute names: likewise */
     char *path;                   /* the weights file read (owned) */
     unsigned notes;               /* LX_CHECKPOINT_*: what was assumed or left out */
     lx_model *model;              /* a .lxm source, which the tensors view (owned) */
 } lx_checkpoint;
 
 enum {
-    LX_CHECKPOINT_NO_CONFIG = 1u << 0, /* no config.json: the LXMERT-base config was used */
+    LX_CHECKPOINT_NO_CONFIG = 1u << 0, /* no config file (LXMERT: config.json, the detector:
+                                          config.yaml): the defaults were used */
     LX_CHECKPOINT_NO_VOCAB = 1u << 1   /* no vocab.txt: the model will have no vocabulary */
 };
 
 typedef struct lx_checkpoint_opts {
-    const char *config;           /* an HF config.json (read over a .lxm's own config) */
-    const char *vocab;            /* a vocab.txt */
-    const char *labels;           /* answer labels (lx_labels_read_file) */
+    const char *config;           /* LXMERT: an HF config.json; the detector: an HF
+                                     config.yaml (JSON when the name ends in .json); read
+                                     over a .lxm's own config */
+    const char *vocab;            /* LXMERT: a vocab.txt */
+    const char *labels;           /* LXMERT: answer labels (lx_labels_read_file) */
     unsigned flags;               /* LX_SCHEMA_IGNORE_UNKNOWN */
+    const char *objects;          /* the detector: object class names, one a line
+                                     (lx_lines_read_file), as many as its classes */
+    const char *attributes;       /* the detector: attribute names, likewise */
 } lx_checkpoint_opts;
 
-/* Read src into ck (lx_checkpoint_free it, on error too: ck->notes and ck->path say
- * what was found).  opts may be NULL.  Errors name the file.  Returns 0 or -1. */
+/* Read src into ck (lx_checkpoint_free it, on error too: ck->kind, ck->notes and
+ * ck->path say what was found).  opts may be NULL.  Errors name the file; options of the
+ * other kind (vocab or labels for the detector, objects or attributes for LXMERT) are an
+ * error with code LX_ERR_OTHER_KIND.  Returns 0 or -1. */
 int lx_checkpoint_load(lx_checkpoint *ck, const char *src, const lx_checkpoint_opts *opts,
                        lx_error *err);
 void lx_checkpoint_free(lx_checkpoint *ck);
@@ -657,11 +679,12 @@ uint64_t lx_model_file_size(const lx_model *m);
  * nothing changes when it fails. */
 void lx_model_populate(const lx_model *m);
 
-/* Write a .lxm file (see lxm(5)).  tensors must be HF-named and checked
- * (lx_schema_normalize); they are written in their order.  Floating tensors of two or
- * more dimensions are stored as dtype (LX_F32, LX_F16 or LX_BF16); 1-D ones (biases,
- * LayerNorm) stay f32.  The file is written next to path and renamed into place, so a
- * failed write leaves no partial model.  Returns 0 or -1. */
+/* Write a .lxm file (see lxm(5)).  tensors must be named and checked for the spec's kind
+ * (lx_schema_normalize, lx_schema_normalize_detector); they are written in their order.
+ * The weights of products (matrices, embeddings, convolutions) are stored as dtype
+ * (LX_F32, LX_F16 or LX_BF16); vectors (biases, LayerNorm and BatchNorm) and the
+ * detector's anchor boxes stay f32.  The file is written next to path and renamed into
+ * place, so a failed write leaves no partial model.  Returns 0 or -1. */
 typedef struct lx_model_spec {
     const lx_config *config;      /* LXMERT */
     const lx_tensor_dict *tensors;
@@ -772,7 +795,8 @@ typedef struct lx_net_opts {
  * (openblas_set_num_threads(1)): the pool splits every product itself. */
 typedef struct lx_net lx_net;
 
-/* Bind the weights of m (which must outlive the net).  opts may be NULL.  Owned. */
+/* Bind the weights of m (which must outlive the net).  opts may be NULL.  A model that
+ * is not LXMERT is refused (lx_model_expect's message).  Owned. */
 lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err);
 void lx_net_free(lx_net *net);
 /* Which LX_OUT_* heads the model carries (the others cannot be asked for). */

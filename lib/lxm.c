@@ -533,10 +533,29 @@ static int is_float(lx_dtype t) {
     return t == LX_F32 || t == LX_F16 || t == LX_BF16;
 }
 
-/* The dtype tensor t is stored in. */
-static lx_dtype stored_dtype(const lx_tensor *t, lx_dtype want) {
-    if (!is_float(t->dtype)) return t->dtype;
-    return t->ndim >= 2 ? want : LX_F32;
+/* Whether a tensor of role r is stored in the dtype asked for: the weights of products
+ * (matrices, embeddings, convolutions).  Vectors (biases, LayerNorm and BatchNorm
+ * parameters and statistics) and the detector's anchor boxes (pixel offsets, which f16
+ * or bf16 would move by up to a pixel at the published model's sizes) stay f32. */
+static int role_narrows(lx_schema_role r) {
+    return r == LX_ROLE_MATRIX || r == LX_ROLE_EMBEDDING || r == LX_ROLE_CONV;
+}
+
+/* The dtype each tensor of the spec is stored in, by its role in its kind's schema (a
+ * name the schema lacks: by its dimensions).  Integer tensors keep theirs. */
+static int stored_dtypes(const lx_model_spec *sp, lx_dtype *out, lx_error *err) {
+    lx_schema s;
+    if ((sp->kind == LX_MODEL_DETECTOR ? lx_schema_build_detector(&s, sp->detector, err)
+                                       : lx_schema_build(&s, sp->config, err)) < 0)
+        return -1;
+    for (size_t i = 0; i < sp->tensors->n; i++) {
+        const lx_tensor *t = &sp->tensors->items[i].t;
+        const lx_schema_entry *e = lx_schema_find(&s, sp->tensors->items[i].name);
+        int narrow = e ? role_narrows(e->role) : t->ndim >= 2;
+        out[i] = !is_float(t->dtype) ? t->dtype : narrow ? sp->dtype : LX_F32;
+    }
+    lx_schema_free(&s);
+    return 0;
 }
 
 /* A string table to write: the strings of l, each followed by a NUL. */
@@ -547,7 +566,7 @@ typedef struct table {
 } table;
 
 /* The header JSON with the given CRCs (final = 0: every CRC at its widest, for sizing). */
-static json_t *build_header(const lx_model_spec *sp, const uint64_t *offs,
+static json_t *build_header(const lx_model_spec *sp, const lx_dtype *dts, const uint64_t *offs,
                             const uint32_t *crcs, const table *tabs, int final) {
     const lx_tensor_dict *d = sp->tensors;
     json_t *h = json_object();
@@ -564,7 +583,7 @@ static json_t *build_header(const lx_model_spec *sp, const uint64_t *offs,
     for (size_t i = 0; i < d->n; i++) {
         const lx_tensor *t = &d->items[i].t;
         lx_tensor st = *t;
-        st.dtype = stored_dtype(t, sp->dtype);
+        st.dtype = dts[i];
         json_t *sh = json_array();
         for (int k = 0; k < t->ndim; k++) json_array_append_new(sh, json_integer(t->shape[k]));
         json_array_append_new(
@@ -773,6 +792,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     uint32_t *crcs = calloc(d->n ? d->n : 1, sizeof *crcs);
     size_t *order = malloc((d->n ? d->n : 1) * sizeof *order);
     char *done = calloc(d->n ? d->n : 1, 1);
+    lx_dtype *dts = malloc((d->n ? d->n : 1) * sizeof *dts);
     size_t chunk = 1 << 16;
     float *fbuf = malloc(chunk * sizeof *fbuf);
     void *obuf = malloc(chunk * sizeof(float));
@@ -781,10 +801,11 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     int fd = -1, rc = 0;
     sink out = {-1, NULL, 0, 0};
     out.buf = malloc(LXM_SINK);
-    if (!offs || !crcs || !order || !done || !fbuf || !obuf || !tmp || !out.buf) {
+    if (!offs || !crcs || !order || !done || !dts || !fbuf || !obuf || !tmp || !out.buf) {
         rc = lx_error_set(err, "out of memory");
         goto out;
     }
+    if ((rc = stored_dtypes(sp, dts, err)) < 0) goto out;
     /* Layout: each tensor in layout_order, then each table, at the next multiple of 64; no
      * padding after the last one. */
     layout_order(d, order, done);
@@ -792,7 +813,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     for (size_t o = 0; o < d->n; o++) {
         size_t i = order[o];
         lx_tensor st = d->items[i].t;
-        st.dtype = stored_dtype(&d->items[i].t, sp->dtype);
+        st.dtype = dts[i];
         int64_t nb = lx_tensor_nbytes(&st);
         if (nb < 0) {
             rc = lx_error_set(err, "tensor '%s': invalid shape", d->items[i].name);
@@ -808,7 +829,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         off += tabs[k].nbytes;
         dsize = off;
     }
-    json_t *h = build_header(sp, offs, crcs, tabs, 0);
+    json_t *h = build_header(sp, dts, offs, crcs, tabs, 0);
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
@@ -842,7 +863,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         size_t i = order[o];
         if (sink_write(&out, zeros, (size_t)(offs[i] - pos)) < 0) goto ioerr;
         const lx_tensor *t = &d->items[i].t;
-        lx_dtype to = stored_dtype(t, sp->dtype);
+        lx_dtype to = dts[i];
         if (write_tensor(&out, t, to, &crcs[i], fbuf, obuf, chunk) < 0) goto ioerr;
         lx_tensor st = *t;
         st.dtype = to;
@@ -856,7 +877,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         pos = tabs[k].off + tabs[k].nbytes;
     }
     if (sink_flush(&out) < 0) goto ioerr;
-    h = build_header(sp, offs, crcs, tabs, 1);
+    h = build_header(sp, dts, offs, crcs, tabs, 1);
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
@@ -907,6 +928,7 @@ out:
     free(crcs);
     free(order);
     free(done);
+    free(dts);
     free(fbuf);
     free(obuf);
     free(tmp);

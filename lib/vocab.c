@@ -1,6 +1,6 @@
 /*
- * vocab.c — the WordPiece vocabulary: id -> text and text -> id, and the one reader of
- * vocab.txt files.
+ * vocab.c — the WordPiece vocabulary: id -> text and text -> id (its files are read by
+ * lx_lines_read_file, config.c).
  *
  * Every token's text lives once in a string pool (NUL-terminated, in id order).  Lookup
  * is an open-addressing hash table of ids keyed by (text, continuation flag): a token
@@ -9,7 +9,6 @@
  * full.  When a text occurs twice, lookup returns the later id (HF builds a dict from
  * the lines, so the last one wins); id -> text keeps every line.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,36 +153,6 @@ int64_t lx_vocab_find(const lx_vocab *v, const char *s, size_t len) {
     return lx_vocab_lookup(v, s + (cont ? 2 : 0), len - (cont ? 2 : 0), cont);
 }
 
-int lx_vocab_read_file(lx_strlist *l, const char *path, lx_error *err) {
-    memset(l, 0, sizeof *l);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lx_error_set(err, "%s: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        size_t len = (size_t)n, bad;
-        if (len && line[len - 1] == '\n') len--;
-        if (len && line[len - 1] == '\r') len--; /* a file written with CRLF line ends */
-        if (memchr(line, 0, len))
-            rc = lx_error_set(err, "%s: line %zu: the token holds a NUL byte", path, l->n + 1);
-        else if ((bad = lx_utf8_invalid(line, len)) != (size_t)-1)
-            rc = lx_error_set(err, "%s: line %zu: invalid UTF-8 at byte %zu", path, l->n + 1,
-                              bad);
-        else
-            rc = lx_strlist_push(l, line, len, err);
-        if (rc < 0) break;
-    }
-    if (rc == 0 && ferror(f)) rc = lx_error_set(err, "%s: %s", path, strerror(errno));
-    if (rc == 0 && l->n == 0)
-        rc = lx_error_set(err, "%s: empty vocabulary, expected one token per line", path);
-    free(line);
-    fclose(f);
-    if (rc < 0) lx_strlist_free(l);
-    return rc;
-}
-
 lx_vocab *lx_vocab_from_list(const char *const *items, size_t n, lx_error *err) {
     lx_vocab *v = lx_vocab_new(err);
     for (size_t i = 0; v && i < n; i++)
@@ -197,7 +166,7 @@ lx_vocab *lx_vocab_from_list(const char *const *items, size_t n, lx_error *err) 
 
 lx_vocab *lx_vocab_load(const char *path, lx_error *err) {
     lx_strlist l = {0};
-    if (lx_vocab_read_file(&l, path, err) < 0) return NULL;
+    if (lx_lines_read_file(&l, path, err) < 0) return NULL;
     lx_vocab *v = lx_vocab_from_list((const char *const *)l.items, l.n, err);
     if (!v) lx_error_prefix(err, "%s", path);
     lx_strlist_free(&l);

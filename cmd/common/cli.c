@@ -312,7 +312,9 @@ int cli_net_opts(const lx_cli *c, lx_net_opts *o, lx_error *err) {
 lx_net *cli_net_new(const lx_cli *c, const lx_model *m, lx_net_opts o, lx_error *err) {
     if (cli_net_opts(c, &o, err) < 0) return NULL;
     lx_net *net = lx_net_new(m, &o, err);
-    if (!net) lx_error_prefix(err, "%s", cli_model_path(c));
+    /* a model of the other kind: the message already names the file */
+    if (!net && lx_model_kind_of(m) == LX_MODEL_LXMERT)
+        lx_error_prefix(err, "%s", cli_model_path(c));
     return net;
 }
 

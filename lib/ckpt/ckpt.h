@@ -40,4 +40,12 @@ int lx_checkpoint_read(lx_tensor_dict *d, const char *src, char **used, lx_error
  * itself if it is a folder, else the folder holding it.  malloc'd. */
 char *lx_checkpoint_dir(const char *src);
 
+/* YAML (yaml.c): a YAML 1.1 document as HF's config loader (PyYAML's yaml.load) reads
+ * it, as JSON: mappings, sequences and scalars typed by PyYAML's rules (1.5 a number,
+ * 1e-5 a string, yes a boolean; see yaml.c for what is refused).  An empty document is
+ * JSON null.  Errors name the file (name) and the line.  Returns a new reference or NULL. */
+json_t *lx_yaml_parse(const char *text, size_t len, const char *name, lx_error *err);
+/* The same from a file of at most 16 MB. */
+json_t *lx_yaml_read_file(const char *path, lx_error *err);
+
 #endif

@@ -315,7 +315,7 @@ lx_detector *lx_detector_new(const lx_model *m, const lx_detector_opts *opts, lx
 void lx_detector_free(lx_detector *d) {
     if (!d) return;
     lx_rt_free(&d->rt);
-    lx_frcnn_unbind(d);
+    lx_owned_free(&d->owned);
     for (size_t i = 0; i < sizeof d->maps / sizeof *d->maps; i++) free(d->maps[i].p);
     for (size_t i = 0; i < LX_FRCNN_ARRAYS; i++) free(d->arrays[i].p);
     free(d->roi_out.p);

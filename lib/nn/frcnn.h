@@ -117,8 +117,7 @@ struct lx_detector {
     lx_detector_config cfg;       /* the file's, with the options' sizes and counts */
     lx_detector_opts opts;
     lx_frcnn_weights w;
-    void **owned;                 /* permuted kernels, BatchNorm scales, widened tensors */
-    size_t nowned, owned_cap;
+    lx_owned owned;               /* permuted kernels, BatchNorm scales, widened tensors */
     lx_buf maps[6];               /* feature maps: two for the stages' ping-pong, the
                                    * stage temporaries (a block's output, conv1's,
                                    * conv2's), RoI chunk input */
@@ -134,7 +133,6 @@ struct lx_detector {
 /* ---- frcnn_bind.c -------------------------------------------------------------------- */
 
 int lx_frcnn_bind(lx_detector *d, lx_error *err);
-void lx_frcnn_unbind(lx_detector *d);
 /* b->p with room for at least bytes (the contents are not kept when it grows).  Returns
  * the pointer, or NULL with err set. */
 void *lx_buf_reserve(lx_buf *b, size_t bytes, lx_error *err);

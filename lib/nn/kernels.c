@@ -83,7 +83,23 @@ static void softmax_masked(float *s, const float *mask, float scale, int n) {
     for (int j = 0; j < n; j++) s[j] *= inv;
 }
 
+static void affine_relu(float *y, const float *x, const float *scale, const float *shift,
+                        const float *res, size_t n, int relu) {
+    for (size_t i = 0; i < n; i++) {
+        float v = scale ? x[i] * scale[i] + shift[i] : x[i];
+        if (res) v += res[i];
+        y[i] = relu && !(v > 0.0f) ? 0.0f : v;
+    }
+}
+
 /* ---- dispatch by level -------------------------------------------------------------- */
+
+void lx_k_affine_relu(float *y, const float *x, const float *scale, const float *shift,
+                      const float *res, size_t n, int relu, lx_isa isa) {
+    if (isa >= LX_ISA_AVX512) lx_k_affine_relu_avx512(y, x, scale, shift, res, n, relu);
+    else if (isa >= LX_ISA_AVX2) lx_k_affine_relu_avx2(y, x, scale, shift, res, n, relu);
+    else affine_relu(y, x, scale, shift, res, n, relu);
+}
 
 void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, lx_isa isa) {
     if (isa >= LX_ISA_AVX512) (bf16 ? lx_k_widen_bf16_avx512 : lx_k_widen_f16_avx512)(dst, src, n);

@@ -40,6 +40,12 @@ void lx_k_round_bf16(uint16_t *dst, const float *src, int n, int npad, lx_isa is
 void lx_k_round_f32(float *dst, const float *src, int n, lx_isa isa);
 /* Widen n bf16 / f16 values to f32 (exact). */
 void lx_k_widen(float *dst, const uint16_t *src, size_t n, int bf16, lx_isa isa);
+/* y[i] <- x[i] * scale[i] + shift[i] (when scale is not NULL), + res[i] (when res is not
+ * NULL), then max(0, .) when relu: a convolution's BatchNorm, residual and ReLU.  The
+ * product and the sum are rounded separately (no FMA), the same bits on every level.
+ * y may be x or res. */
+void lx_k_affine_relu(float *y, const float *x, const float *scale, const float *shift,
+                      const float *res, size_t n, int relu, lx_isa isa);
 
 /* simd/kernels_avx512.c */
 void lx_k_widen_bf16_avx512(float *dst, const uint16_t *src, size_t n);
@@ -48,6 +54,8 @@ void lx_k_gelu_avx512(float *x, const float *b, size_t n);
 void lx_k_gelu_bf16_avx512(uint16_t *dst, const float *x, const float *b, size_t n);
 void lx_k_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad);
 void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n);
+void lx_k_affine_relu_avx512(float *y, const float *x, const float *scale, const float *shift,
+                             const float *res, size_t n, int relu);
 void lx_k_add_layernorm_avx512(float *x, const float *r, const float *rb, int m, int n, int ld,
                                const float *g, const float *b, float eps);
 
@@ -59,6 +67,8 @@ void lx_k_gelu_bf16_avx2(uint16_t *dst, const float *x, const float *b, size_t n
 void lx_k_round_bf16_avx2(uint16_t *dst, const float *src, int n, int npad);
 void lx_k_round_f32_avx2(float *dst, const float *src, int n);
 void lx_k_softmax_masked_avx2(float *s, const float *mask, float scale, int n);
+void lx_k_affine_relu_avx2(float *y, const float *x, const float *scale, const float *shift,
+                           const float *res, size_t n, int relu);
 void lx_k_add_layernorm_avx2(float *x, const float *r, const float *rb, int m, int n, int ld,
                              const float *g, const float *b, float eps);
 

@@ -332,7 +332,8 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
 
 lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     const lx_config *c = lx_model_config(m);
-    if (lx_config_check(c, err) < 0) return NULL;
+    if (lx_model_expect(m, LX_MODEL_LXMERT, err) < 0 || lx_config_check(c, err) < 0)
+        return NULL;
     lx_net *net = lx_aligned_alloc(sizeof *net); /* the pool's cache-line alignment */
     if (!net) {
         lx_error_set(err, "out of memory");
@@ -362,8 +363,7 @@ void lx_net_free(lx_net *net) {
     if (!net) return;
     lx_rt_free(&net->rt);
     lx_net_state_free(&net->s);
-    for (size_t i = 0; i < net->nowned; i++) free(net->owned[i]);
-    free(net->owned);
+    lx_owned_free(&net->owned);
     free(net->w.layer);
     free(net->w.r_layers);
     free(net->w.x_layers);

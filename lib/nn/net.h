@@ -149,8 +149,7 @@ struct lx_net {
     lx_weights w;
     lx_state s;
     int bf16_acts;                /* activations carry bf16 copies (lx_act.h) */
-    void **owned;                 /* f32 copies of small 16-bit tensors, fused biases */
-    size_t nowned, owned_cap;
+    lx_owned owned;               /* f32 copies of small 16-bit tensors, fused biases */
     lx_rt rt;                     /* CPU level, thread pool, scratch (64-byte aligned:
                                    * the net is allocated so) */
 };

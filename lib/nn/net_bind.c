@@ -16,80 +16,22 @@
 #include "net.h"
 
 typedef struct binder {
+    lx_binder l;
     lx_net *net;
-    lx_error *err;
-    int failed;
 } binder;
-
-/* Keep p until the net is freed. */
-static int keep(lx_net *net, void *p) {
-    if (net->nowned == net->owned_cap) {
-        size_t nc = net->owned_cap ? 2 * net->owned_cap : 64;
-        void **n = realloc(net->owned, nc * sizeof *n);
-        if (!n) return -1;
-        net->owned = n;
-        net->owned_cap = nc;
-    }
-    net->owned[net->nowned++] = p;
-    return 0;
-}
-
-/* The tensor called name (printf-style), or NULL with the error set. */
-static const lx_tensor *tensor(binder *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static const lx_tensor *tensor(binder *b, const char *fmt, ...) {
-    char name[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
-    va_end(ap);
-    if (b->failed) return NULL;
-    const lx_tensor *t = lx_model_tensor(b->net->model, name);
-    if (!t) {
-        b->failed = 1;
-        lx_error_set(b->err, "model: tensor %s is missing", name);
-    }
-    return t;
-}
-
-/* t's values as f32: the data itself, or a widened copy. */
-static const float *as_f32(binder *b, const lx_tensor *t) {
-    if (!t) return NULL;
-    if (t->dtype == LX_F32) return t->data;
-    size_t n = (size_t)lx_tensor_nelem(t);
-    float *c = lx_aligned_alloc((n ? n : 1) * sizeof *c);
-    if (!c || keep(b->net, c) < 0) {
-        free(c);
-        b->failed = 1;
-        lx_error_set(b->err, "model: out of memory widening a tensor to f32");
-        return NULL;
-    }
-    lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->net->rt.cpu.isa);
-    return c;
-}
-
-/* A matrix [out, in] as a Linear layer's weight (stored as the file stores it). */
-static void bind_matrix(lx_lin *l, const lx_tensor *t) {
-    if (!t) return;
-    l->out = (int)t->shape[0];
-    l->in = (int)t->shape[1];
-    l->w = t->dtype == LX_F32 ? t->data : NULL;
-    l->w16 = t->dtype == LX_F32 ? NULL : t->data;
-    l->bf16 = t->dtype == LX_BF16;
-}
 
 /* nn.Linear: P.weight, P.bias. */
 static void bind_lin(binder *b, lx_lin *l, const char *p) {
     memset(l, 0, sizeof *l);
-    bind_matrix(l, tensor(b, "%s.weight", p));
-    l->b = as_f32(b, tensor(b, "%s.bias", p));
+    lx_bind_matrix(l, lx_bind_tensor(&b->l, 0, "%s.weight", p));
+    l->b = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "%s.bias", p));
 }
 
 /* nn.LayerNorm: P.weight, P.bias. */
 static void bind_ln(binder *b, lx_ln *ln, const char *p) {
-    const lx_tensor *g = tensor(b, "%s.weight", p);
-    ln->g = as_f32(b, g);
-    ln->b = as_f32(b, tensor(b, "%s.bias", p));
+    const lx_tensor *g = lx_bind_tensor(&b->l, 0, "%s.weight", p);
+    ln->g = lx_bind_f32(&b->l, g);
+    ln->b = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "%s.bias", p));
     ln->n = g ? (int)g->shape[0] : 0;
 }
 
@@ -99,18 +41,15 @@ static void bind_ln(binder *b, lx_ln *ln, const char *p) {
  * the three products run separately, with the same results column by column. */
 static void fuse_qkv(binder *b, lx_att *a) {
     memset(&a->qkv, 0, sizeof a->qkv);
-    if (b->failed || b->net->opts.separate_qkv) return;
+    if (b->l.failed || b->net->opts.separate_qkv) return;
     const lx_lin *q = &a->query, *k = &a->key, *v = &a->value;
     size_t hh = (size_t)q->out * (size_t)q->in;
     int adjacent = q->w ? k->w == q->w + hh && v->w == k->w + hh
                         : k->w16 == q->w16 + hh && v->w16 == k->w16 + hh &&
                               k->bf16 == q->bf16 && v->bf16 == q->bf16;
     if (!adjacent) return;
-    float *bias = lx_aligned_alloc(3 * (size_t)q->out * sizeof *bias);
-    if (!bias || keep(b->net, bias) < 0) { /* not fusing is fine: no error */
-        free(bias);
-        return;
-    }
+    float *bias = lx_owned_alloc(&b->net->owned, 3 * (size_t)q->out * sizeof *bias);
+    if (!bias) return; /* not fusing is fine: no error */
     memcpy(bias, q->b, (size_t)q->out * sizeof *bias);
     memcpy(bias + q->out, k->b, (size_t)q->out * sizeof *bias);
     memcpy(bias + 2 * q->out, v->b, (size_t)q->out * sizeof *bias);
@@ -175,10 +114,10 @@ static void bind_xlayer(binder *b, lx_xlayer *x, int i) {
 
 /* LxmertModel: embeddings, encoder (visn_fc and the three stacks), pooler. */
 static void bind_backbone(binder *b, lx_weights *w, const lx_config *c) {
-    bind_matrix(&w->word_embeddings, tensor(b, "lxmert.embeddings.word_embeddings.weight"));
-    w->position_embeddings = as_f32(b, tensor(b, "lxmert.embeddings.position_embeddings.weight"));
+    lx_bind_matrix(&w->word_embeddings, lx_bind_tensor(&b->l, 0, "lxmert.embeddings.word_embeddings.weight"));
+    w->position_embeddings = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "lxmert.embeddings.position_embeddings.weight"));
     w->token_type_embeddings =
-        as_f32(b, tensor(b, "lxmert.embeddings.token_type_embeddings.weight"));
+        lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "lxmert.embeddings.token_type_embeddings.weight"));
     bind_ln(b, &w->emb_ln, "lxmert.embeddings.LayerNorm");
     bind_lin(b, &w->visn_fc, "lxmert.encoder.visn_fc.visn_fc");
     bind_ln(b, &w->visn_layer_norm, "lxmert.encoder.visn_fc.visn_layer_norm");
@@ -214,8 +153,8 @@ static unsigned bind_heads(binder *b, lx_weights *w) {
         bind_ln(b, &w->mlm_ln, "cls.predictions.transform.LayerNorm");
         w->mlm_decoder = w->word_embeddings;
         if (has(net, "cls.predictions.decoder.weight"))
-            bind_matrix(&w->mlm_decoder, tensor(b, "cls.predictions.decoder.weight"));
-        w->mlm_decoder.b = as_f32(b, tensor(b, "cls.predictions.bias"));
+            lx_bind_matrix(&w->mlm_decoder, lx_bind_tensor(&b->l, 0, "cls.predictions.decoder.weight"));
+        w->mlm_decoder.b = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "cls.predictions.bias"));
         avail |= LX_OUT_MLM;
     }
     if (has(net, "cls.seq_relationship.weight")) {
@@ -269,7 +208,9 @@ static int all_bf16(const lx_net *net) {
 int lx_net_bind(lx_net *net, lx_error *err) {
     const lx_config *c = &net->cfg;
     lx_weights *w = &net->w;
-    binder b = {.net = net, .err = err};
+    binder b = {.l = {.model = net->model, .owned = &net->owned, .isa = net->rt.cpu.isa,
+                      .err = err},
+                .net = net};
     w->layer = calloc((size_t)c->l_layers + 1, sizeof *w->layer);
     w->r_layers = calloc((size_t)c->r_layers + 1, sizeof *w->r_layers);
     w->x_layers = calloc((size_t)c->x_layers + 1, sizeof *w->x_layers);
@@ -277,8 +218,8 @@ int lx_net_bind(lx_net *net, lx_error *err) {
     bind_backbone(&b, w, c);
     net->avail = LX_OUT_LANGUAGE | LX_OUT_VISION | LX_OUT_POOLED | LX_OUT_HIDDEN |
                  LX_OUT_ATTENTIONS;
-    if (!b.failed) net->avail |= bind_heads(&b, w);
-    if (b.failed) return -1;
+    if (!b.l.failed) net->avail |= bind_heads(&b, w);
+    if (b.l.failed) return -1;
     net->bf16_acts = !net->opts.unfused && all_bf16(net);
     return 0;
 }

@@ -2,6 +2,8 @@
  * ops.c — the runtime and the operations networks are written in (ops.h).
  */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,68 @@ int lx_rt_work(lx_rt *rt, size_t n, lx_error *err) {
 
 int lx_rt_takes_bf16(const lx_rt *rt, const lx_lin *l) {
     return !l->w && l->bf16 && !rt->exact_bf16;
+}
+
+/* ---- binding weights --------------------------------------------------------------- */
+
+void *lx_owned_alloc(lx_owned *o, size_t bytes) {
+    if (o->n == o->cap) {
+        size_t nc = o->cap ? 2 * o->cap : 64;
+        void **n = realloc(o->p, nc * sizeof *n);
+        if (!n) return NULL;
+        o->p = n;
+        o->cap = nc;
+    }
+    void *p = lx_aligned_alloc(bytes ? bytes : 1);
+    if (p) o->p[o->n++] = p;
+    return p;
+}
+
+void lx_owned_free(lx_owned *o) {
+    for (size_t i = 0; i < o->n; i++) free(o->p[i]);
+    free(o->p);
+    *o = (lx_owned){0};
+}
+
+const lx_tensor *lx_bind_tensor(lx_binder *b, int optional, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    if (b->failed) return NULL;
+    const lx_tensor *t = lx_model_tensor(b->model, name);
+    if (!t && !optional) {
+        b->failed = 1;
+        lx_error_set(b->err, "model: tensor %s is missing", name);
+    }
+    return t;
+}
+
+void *lx_bind_alloc(lx_binder *b, size_t bytes) {
+    void *p = b->failed ? NULL : lx_owned_alloc(b->owned, bytes);
+    if (!p && !b->failed) {
+        b->failed = 1;
+        lx_error_set(b->err, "model: out of memory binding the weights");
+    }
+    return p;
+}
+
+const float *lx_bind_f32(lx_binder *b, const lx_tensor *t) {
+    if (!t || t->dtype == LX_F32) return t ? t->data : NULL;
+    size_t n = (size_t)lx_tensor_nelem(t);
+    float *c = lx_bind_alloc(b, n * sizeof *c);
+    if (c) lx_k_widen(c, t->data, n, t->dtype == LX_BF16, b->isa);
+    return c;
+}
+
+void lx_bind_matrix(lx_lin *l, const lx_tensor *t) {
+    if (!t) return;
+    l->out = (int)t->shape[0];
+    l->in = (int)(lx_tensor_nelem(t) / t->shape[0]);
+    l->w = t->dtype == LX_F32 ? t->data : NULL;
+    l->w16 = t->dtype == LX_F32 ? NULL : t->data;
+    l->bf16 = t->dtype == LX_BF16;
 }
 
 /* ---- spreading work over the pool ---------------------------------------------- */

@@ -70,6 +70,40 @@ static inline lx_act lx_act_f32(float *f, size_t ld) {
     return (lx_act){f, ld, NULL, 0};
 }
 
+/* ---- binding weights ------------------------------------------------------------------
+ * Both networks bind their weights from the mapped model file by name.  An lx_binder
+ * looks tensors up by printf-style name and remembers the first failure (so a binding
+ * function can go on and report once); the memory binding allocates (widened copies,
+ * permuted kernels, fused biases) is kept in an lx_owned list, freed with the network. */
+typedef struct lx_owned {
+    void **p;
+    size_t n, cap;
+} lx_owned;
+
+/* bytes (64-byte aligned) kept in o; NULL when out of memory (o unchanged). */
+void *lx_owned_alloc(lx_owned *o, size_t bytes);
+void lx_owned_free(lx_owned *o);
+
+typedef struct lx_binder {
+    const lx_model *model;
+    lx_owned *owned;
+    lx_isa isa;                   /* for widening */
+    lx_error *err;
+    int failed;                   /* a lookup or allocation failed: err says which */
+} lx_binder;
+
+/* The tensor called fmt..., or NULL: an error ("model: tensor NAME is missing") unless
+ * optional; NULL without a lookup once the binder has failed. */
+const lx_tensor *lx_bind_tensor(lx_binder *b, int optional, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* t's values as f32: its data, or a widened copy (NULL for a NULL t). */
+const float *lx_bind_f32(lx_binder *b, const lx_tensor *t);
+/* bytes kept until the network is freed; NULL (and the binder failed) when out of memory. */
+void *lx_bind_alloc(lx_binder *b, size_t bytes);
+/* A weight [out, ...] as a Linear layer, read in place as stored (f32 or 16-bit), its
+ * other dimensions flattened into in; bias left alone. */
+void lx_bind_matrix(lx_lin *l, const lx_tensor *t);
+
 /* A network's runtime.  Not thread-safe: one per network. */
 typedef struct lx_rt {
     lx_cpu cpu;                   /* which kernels this CPU runs */

@@ -6,18 +6,23 @@
  * chunk's receptive fields laid out as rows (for each output pixel its k x k input
  * pixels' channels one after another, zeros outside the map: "im2col"), one product with
  * the weight into the thread's working rows, then BatchNorm's scale and shift, the
- * residual and ReLU as the rows are written out, while they are in cache.  A 1x1
- * convolution of stride 1 reads its input rows in place.  The chunks keep the working
- * memory at about a megabyte per thread, whatever the size of the image.
+ * residual and ReLU as the rows are written out.  A 1x1 convolution of stride 1 reads its
+ * input rows in place.  The chunks bound the working memory to about 10 MB per thread,
+ * whatever the size of the image.
  */
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
+#include "kernels.h"
 #include "ops.h"
 
-/* Floats of receptive fields (and of product rows) per chunk: 512 KB, so that a chunk's
- * rows stay in the L2 between the product and the pass that finishes them. */
-#define CHUNK_FLOATS (1u << 17)
+/* Output pixels per chunk: at least CHUNK_MIN (the product kernels' many-row regime,
+ * where packing the weights costs little beside the arithmetic), at most what keeps a
+ * thread's receptive fields within CHUNK_FLOATS (8 MB), and few enough that each thread
+ * takes several chunks (so a thread slowed by a busy machine takes fewer). */
+#define CHUNK_MIN 128
+#define CHUNK_FLOATS ((size_t)1 << 21)
+#define CHUNKS_PER_THREAD 4
 
 typedef struct conv_ctx {
     const lx_conv *cv;
@@ -56,19 +61,11 @@ static void gather(const conv_ctx *c, size_t r0, size_t r1, float *col) {
 }
 
 /* Output rows [r0, r0 + n) = ReLU?(p * scale + shift + res). */
-static void finish(const conv_ctx *c, size_t r0, size_t n, const float *p) {
-    const lx_conv *cv = c->cv;
-    size_t out = (size_t)cv->lin.out;
-    const float *sc = cv->scale, *sh = cv->shift;
-    for (size_t i = 0; i < n; i++, p += out) {
-        float *y = c->y->d + (r0 + i) * out;
-        const float *res = c->res ? c->res->d + (r0 + i) * out : NULL;
-        for (size_t j = 0; j < out; j++) {
-            float v = sc ? p[j] * sc[j] + sh[j] : p[j];
-            if (res) v += res[j];
-            y[j] = c->relu && !(v > 0.0f) ? 0.0f : v;
-        }
-    }
+static void finish(lx_rt *rt, const conv_ctx *c, size_t r0, size_t n, const float *p) {
+    size_t out = (size_t)c->cv->lin.out;
+    for (size_t i = r0; i < r0 + n; i++, p += out)
+        lx_k_affine_relu(c->y->d + i * out, p, c->cv->scale, c->cv->shift,
+                         c->res ? c->res->d + i * out : NULL, out, c->relu, rt->cpu.isa);
 }
 
 static void conv_chunks(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t) {
@@ -86,7 +83,7 @@ static void conv_chunks(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t) {
             if (atomic_compare_exchange_strong(&c->failed, &expect, 1)) c->err = err;
             return;
         }
-        finish(c, r0, r1 - r0, p);
+        finish(rt, c, r0, r1 - r0, p);
     }
 }
 
@@ -99,14 +96,17 @@ int lx_op_conv(lx_rt *rt, const lx_conv *cv, const lx_fmap *x, lx_fmap *y, const
                   .in_place = cv->k == 1 && cv->stride == 1, .nrows = lx_fmap_rows(y),
                   .K = (size_t)cv->lin.in};
     size_t wide = c.K > (size_t)cv->lin.out ? c.K : (size_t)cv->lin.out;
-    c.rows = CHUNK_FLOATS / wide;
-    c.rows = c.rows < 16 ? 16 : c.rows > 256 ? 256 : c.rows;
+    size_t share = (c.nrows + CHUNKS_PER_THREAD * (size_t)rt->nthreads - 1) /
+                   (CHUNKS_PER_THREAD * (size_t)rt->nthreads);
+    c.rows = share > CHUNK_MIN ? share : CHUNK_MIN;
+    if (c.rows > CHUNK_FLOATS / wide) c.rows = CHUNK_FLOATS / wide;
+    if (c.rows < 16) c.rows = 16;
     if (y->h <= 0 || y->w <= 0) return lx_error_set(err, "internal: empty convolution output");
     if (lx_rt_work(rt, c.rows * ((c.in_place ? 0 : c.K) + (size_t)cv->lin.out), err) < 0)
         return -1;
     size_t chunks = (c.nrows + c.rows - 1) / c.rows;
     lx_rt_for(rt, chunks, 2.0 * (double)c.rows * (double)c.K * cv->lin.out, conv_chunks, &c,
-              4);
+              CHUNKS_PER_THREAD);
     if (c.failed) {
         *err = c.err;
         return -1;

@@ -89,6 +89,18 @@ for cmd in lx-tokenize lx-encode lx-vqa 'lx-convert --info' lx-detect; do
     expect_status 1 $cmd -m "$T/missing.lxm" < /dev/null
     expect_err "^$tool: $T/missing.lxm: cannot open: No such file or directory$"
 done
+# A model of the other kind (the detector): exit 1 and one line saying what it is, in
+# every tool that reads an LXMERT model, given with -m or $LX_MODEL
+lx-convert "$FX/frcnn/models/frcnn-tiny" -o "$T/det.lxm" 2> /dev/null || fail "converting the detector"
+head -n 1 "$FX/questions.jsonl" > "$T/q.jsonl"
+for tool in lx-tokenize lx-encode lx-vqa; do
+    expect_status 1 "$tool" -m "$T/det.lxm" "$T/q.jsonl"
+    expect_err "^$tool: $T/det.lxm: is a detector \(Faster R-CNN\), expected an LXMERT model$"
+    [ "$(wc -l < "$T/err")" -eq 1 ] || fail "$tool: one line expected: $(cat "$T/err")"
+    [ ! -s "$T/out" ] || fail "$tool: output from a model of the other kind"
+    expect_status 1 env LX_MODEL="$T/det.lxm" "$tool" "$T/q.jsonl"
+    expect_err "^$tool: $T/det.lxm: is a detector"
+done
 cp "$FX/features.tsv" "$T/f.tsv"
 head -n 1 "$FX/questions.jsonl" | expect_status 0 env -u LX_MODEL lx-embed-vis --features "$T/f.tsv"
 

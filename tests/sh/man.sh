@@ -133,6 +133,13 @@ mkdir -p "$B/snap/pretrained" "$B/lxmert-vqa-uncased" "$B/coco" "$B/photos"
     # LXMERT-base, which lx-convert assumes without one)
     cp "$FX/models/tiny-original/model_LXRT.pth" "$FX/models/tiny-original/config.json" \
         snap/pretrained/
+    # the detector as HF publishes it (config.yaml, pytorch_model.bin), and as many names
+    # as the tiny one has classes and attributes
+    mkdir frcnn-vg-finetuned
+    cp "$FX/frcnn/models/frcnn-tiny/config.yaml" "$FX/frcnn/models/frcnn-tiny/pytorch_model.bin" \
+        frcnn-vg-finetuned/
+    head -n 30 "$FX/labels/vg-objects-1600.txt" > objects_vocab.txt
+    head -n 12 "$FX/labels/vg-attributes-400.txt" > attributes_vocab.txt
     # a GQA model: the tiny shape with GQA's 1842 answers
     randmodel --preset tiny --labels 1842 --heads qa -o gqa-model > /dev/null
     lx-convert gqa-model --labels "$FX/labels/gqa-label2ans.json" -o gqa.lxm

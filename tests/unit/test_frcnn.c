@@ -22,30 +22,24 @@ static lx_tensor_dict expect[NIMAGES];
 
 /* ---- set-up: the fixture checkpoint as a .lxm --------------------------------------- */
 
+/* The fixture checkpoint folder (config.yaml, model.safetensors), as lx-convert reads
+ * it, written as a .lxm of dtype and opened. */
 static lx_model *write_model(lx_dtype dtype, const char *tag) {
     lx_error err = {0};
-    lx_tensor_dict d;
-    lx_tensor_dict_init(&d);
-    json_t *cfg_json = json_load_file(fixture("frcnn/models/frcnn-tiny/config.json"), 0, NULL);
-    json_t *hf = json_object_get(json_object_get(cfg_json, "tiny_fixture"), "hf_config");
-    lx_detector_config cfg;
-    lx_detector_config_default(&cfg);
-    if (lx_safetensors_read(&d, fixture("frcnn/models/frcnn-tiny/model.safetensors"), &err) < 0 ||
-        lx_detector_config_from_hf(&cfg, hf, &err) < 0 ||
-        lx_schema_normalize_detector(&d, &cfg, 0, &err) < 0 ||
-        lx_detector_config_check(&cfg, &err) < 0) {
+    lx_checkpoint ck;
+    lx_model *m = NULL;
+    const char *path = scratch(tag);
+    if (lx_checkpoint_load(&ck, fixture("frcnn/models/frcnn-tiny"), NULL, &err) < 0) {
         print_error("fixture model: %s\n", err.msg);
+        lx_checkpoint_free(&ck);
         return NULL;
     }
-    lx_model_spec spec = {.tensors = &d, .dtype = dtype, .kind = LX_MODEL_DETECTOR,
-                          .detector = &cfg};
-    const char *path = scratch(tag);
-    lx_model *m = NULL;
+    lx_model_spec spec = {.tensors = &ck.tensors, .dtype = dtype, .kind = ck.kind,
+                          .detector = &ck.detector};
     if (lx_model_write(path, &spec, &err) < 0 || !(m = lx_model_open(path, &err)))
         print_error("%s: %s\n", path, err.msg);
     unlink(path);
-    lx_tensor_dict_free(&d);
-    json_decref(cfg_json);
+    lx_checkpoint_free(&ck);
     return m;
 }
 

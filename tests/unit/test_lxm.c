@@ -25,7 +25,7 @@ static void load_src(const char *model_dir, const char *file, lx_tensor_dict *d,
 static void write_model(const char *out, const lx_config *c, const lx_tensor_dict *d,
                         lx_strlist *vocab, lx_strlist *labels, lx_dtype dt) {
     lx_error err = {0};
-    lx_model_spec spec = {c, d, vocab, labels, dt};
+    lx_model_spec spec = {.config = c, .tensors = d, .vocab = vocab, .labels = labels, .dtype = dt};
     if (lx_model_write(out, &spec, &err) < 0) fail_msg("%s", err.msg);
 }
 
@@ -36,7 +36,7 @@ static void test_roundtrip_vqa(void **state) {
     lx_error err = {0};
     load_src("models/tiny-vqa", "model.safetensors", &d, &c);
     lx_strlist vocab = {0}, labels = {0};
-    assert_int_equal(lx_vocab_read_file(&vocab, fixture("models/tiny-vqa/vocab.txt"), &err), 0);
+    assert_int_equal(lx_lines_read_file(&vocab, fixture("models/tiny-vqa/vocab.txt"), &err), 0);
     assert_int_equal(lx_labels_read_file(&labels, fixture("labels/vqa-label2ans.json"), &err), 0);
     const char *out = scratch("vqa.lxm");
     write_model(out, &c, &d, &vocab, &labels, LX_F32);
@@ -142,6 +142,52 @@ static void test_stored_dtypes(void **state) {
         lx_model_close(m);
         unlink(out);
     }
+    lx_tensor_dict_free(&d);
+}
+
+/* The detector in bf16: convolutions, matrices and the class embedding narrowed; the
+ * anchor boxes and every vector (BatchNorm included) kept in f32, bit for bit. */
+static void test_detector_dtypes(void **state) {
+    (void)state;
+    lx_tensor_dict d;
+    lx_detector_config c;
+    lx_error err = {0};
+    lx_tensor_dict_init(&d);
+    lx_detector_config_default(&c);
+    if (lx_safetensors_read(&d, fixture("frcnn/models/frcnn-tiny/model.safetensors"), &err) < 0 ||
+        lx_schema_normalize_detector(&d, &c, 0, &err) < 0)
+        fail_msg("%s", err.msg);
+    const char *out = scratch("det.lxm");
+    lx_model_spec spec = {.tensors = &d, .dtype = LX_BF16, .kind = LX_MODEL_DETECTOR,
+                          .detector = &c};
+    if (lx_model_write(out, &spec, &err) < 0) fail_msg("%s", err.msg);
+    lx_model *m = lx_model_open(out, &err);
+    if (!m) fail_msg("%s", err.msg);
+    assert_int_equal(lx_model_verify(m, &err), 0);
+    assert_int_equal(lx_model_ntensors(m), d.n);
+    static const struct {
+        const char *name;
+        lx_dtype dtype;
+    } want[] = {
+        {"backbone.stem.conv1.weight", LX_BF16},
+        {"backbone.stem.conv1.norm.running_var", LX_F32},
+        {"backbone.res4.22.conv2.weight", LX_BF16},
+        {"proposal_generator.anchor_generator.cell_anchors.0", LX_F32},
+        {"proposal_generator.rpn_head.conv.bias", LX_F32},
+        {"roi_heads.box_predictor.cls_score.weight", LX_BF16},
+        {"roi_heads.box_predictor.cls_embedding.weight", LX_BF16},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        const lx_tensor *t = lx_model_tensor(m, want[i].name), *src = lx_tensor_dict_get(&d, want[i].name);
+        assert_non_null(t);
+        if (t->dtype != want[i].dtype)
+            fail_msg("%s: %s, expected %s", want[i].name, lx_dtype_name(t->dtype),
+                     lx_dtype_name(want[i].dtype));
+        if (t->dtype == LX_F32)
+            assert_memory_equal(t->data, src->data, (size_t)lx_tensor_nbytes(src));
+    }
+    lx_model_close(m);
+    unlink(out);
     lx_tensor_dict_free(&d);
 }
 
@@ -498,7 +544,7 @@ static void test_writer_refuses(void **state) {
     lx_strlist labels = {0};
     assert_int_equal(lx_labels_read_file(&labels, fixture("labels/gqa-label2ans.json"), &err), 0);
     const char *out = scratch("refused.lxm");
-    lx_model_spec spec = {&c, &d, NULL, &labels, LX_F32};
+    lx_model_spec spec = {.config = &c, .tensors = &d, .labels = &labels, .dtype = LX_F32};
     assert_int_equal(lx_model_write(out, &spec, &err), -1);
     assert_non_null(strstr(err.msg, "1842"));
     spec.labels = NULL;
@@ -518,6 +564,7 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_vqa),
         cmocka_unit_test(test_tied_decoder),
         cmocka_unit_test(test_stored_dtypes),
+        cmocka_unit_test(test_detector_dtypes),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_prefix),
         cmocka_unit_test(test_bad_header),

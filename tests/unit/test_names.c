@@ -401,7 +401,7 @@ static void test_labels_vocab(void **state) {
     assert_int_equal(a.n, 9500);
     lx_strlist_free(&a);
     lx_strlist_free(&b);
-    assert_int_equal(lx_vocab_read_file(&v, fixture("vocab/bert-base-uncased-vocab.txt"), &err), 0);
+    assert_int_equal(lx_lines_read_file(&v, fixture("vocab/bert-base-uncased-vocab.txt"), &err), 0);
     assert_int_equal(v.n, 30522);
     assert_string_equal(v.items[100], "[UNK]");
     lx_strlist_free(&v);
@@ -425,14 +425,14 @@ static void test_labels_vocab(void **state) {
     FILE *f = fopen(p, "w");
     fputs("[PAD]\r\nhello\n\xff\xfe\n", f);
     fclose(f);
-    assert_int_equal(lx_vocab_read_file(&v, p, &err), -1);
+    assert_int_equal(lx_lines_read_file(&v, p, &err), -1);
     assert_non_null(strstr(err.msg, ": line 3: invalid UTF-8 at byte 0"));
     lx_strlist_free(&v);
     /* CRLF line ends: the "\r" is not part of the token, for every reader of the file */
     f = fopen(p, "w");
     fputs("[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nhello\r\n", f);
     fclose(f);
-    assert_int_equal(lx_vocab_read_file(&v, p, &err), 0);
+    assert_int_equal(lx_lines_read_file(&v, p, &err), 0);
     assert_int_equal(v.n, 5);
     assert_string_equal(v.items[1], "[UNK]");
     lx_strlist_free(&v);
@@ -446,7 +446,7 @@ static void test_labels_vocab(void **state) {
     f = fopen(p, "w");
     fputs("a\nb\na\n", f);
     fclose(f);
-    assert_int_equal(lx_vocab_read_file(&v, p, &err), 0);
+    assert_int_equal(lx_lines_read_file(&v, p, &err), 0);
     assert_int_equal(v.n, 3);
     lx_strlist_free(&v);
     tv = lx_vocab_load(p, &err);

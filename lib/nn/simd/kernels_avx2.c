@@ -191,3 +191,17 @@ void lx_k_round_f32_avx2(float *dst, const float *src, int n) {
     }
     for (; i < n; i++) dst[i] = lx_bf16_to_f32(lx_f32_to_bf16(src[i]));
 }
+
+void lx_k_affine_relu_avx2(float *y, const float *x, const float *scale, const float *shift,
+                           const float *res, size_t n, int relu) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t i = 0; i < n; i += 8) {
+        size_t left = n - i;
+        __m256 v = lx_load8(x + i, left);
+        if (scale)
+            v = _mm256_add_ps(_mm256_mul_ps(v, lx_load8(scale + i, left)), lx_load8(shift + i, left));
+        if (res) v = _mm256_add_ps(v, lx_load8(res + i, left));
+        if (relu) v = _mm256_max_ps(v, zero);
+        lx_store8(y + i, left, v);
+    }
+}

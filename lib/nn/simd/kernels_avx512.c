@@ -133,3 +133,18 @@ void lx_k_round_bf16_avx512(uint16_t *dst, const float *src, int n, int npad) {
     }
     if (n < npad) memset(dst + n, 0, (size_t)(npad - n) * 2);
 }
+
+void lx_k_affine_relu_avx512(float *y, const float *x, const float *scale, const float *shift,
+                             const float *res, size_t n, int relu) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        if (scale)
+            v = _mm512_add_ps(_mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, scale + i)),
+                              _mm512_maskz_loadu_ps(m, shift + i));
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + i));
+        if (relu) v = _mm512_max_ps(v, zero);
+        _mm512_mask_storeu_ps(y + i, m, v);
+    }
+}

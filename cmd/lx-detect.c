@@ -324,6 +324,8 @@ static int detect(run *R, const char *path, lx_error *err) {
     lx_image_free(&img);
     if (rc < 0) return lx_error_prefix(err, "%s", path);
     R->nimages++;
+    /* --timings: bare "stage NAME SECONDS" lines, the form bench/detect.sh reads one
+     * picture at a time, rather than the tool's own "lx-detect: ..." notes */
     if (R->o->timings) {
         fprintf(stderr, "stage decode %.6f\n", dt);
         for (int s = 0; s < LX_STAGE_COUNT; s++)

@@ -300,17 +300,6 @@ static int file_id(const char *path, char *buf, size_t len, lx_error *err) {
     return 0;
 }
 
-/* Set g's img_id to key (id_is_int for an integer JSON id).  Returns 0 or -1. */
-static int set_id(lx_regions *g, const char *key, int is_int, lx_error *err) {
-    char *id = strdup(key);
-    if (!id) return lx_error_set(err, "out of memory");
-    free(g->img_id);
-    g->img_id = id;
-    g->cap[0] = strlen(id) + 1;
-    g->id_is_int = is_int;
-    return 0;
-}
-
 /* Decode path and detect its regions into R->g.  Errors name the file. */
 static int detect(run *R, const char *path, lx_error *err) {
     lx_image img;
@@ -431,7 +420,7 @@ static int each_record(void *ctx, lx_record *r, lx_error *err) {
     }
     const seen *e = seen_find(&R->seen, key);
     if (e) return same_file(e, path) ? 0 : clash(e, path, err);
-    if (detect(R, path, err) < 0 || set_id(&R->g, key, is_int, err) < 0 ||
+    if (detect(R, path, err) < 0 || lx_regions_set_id(&R->g, key, is_int, err) < 0 ||
         seen_add(&R->seen, key, path, err) < 0)
         return -1;
     if (R->o->tsv) return write_tsv(R, err) < 0 ? -1 : 0;
@@ -447,7 +436,7 @@ static int one_image(run *R, const char *path, lx_record *r, lx_error *err) {
     if (file_id(path, key, sizeof key, err) < 0) return -1;
     const seen *e = seen_find(&R->seen, key);
     if (e && !same_file(e, path)) return clash(e, path, err);
-    if (detect(R, path, err) < 0 || set_id(&R->g, key, 0, err) < 0 ||
+    if (detect(R, path, err) < 0 || lx_regions_set_id(&R->g, key, 0, err) < 0 ||
         (!e && seen_add(&R->seen, key, path, err) < 0))
         return -1;
     if (R->o->tsv) return write_tsv(R, err) < 0 ? -2 : 0;

@@ -307,6 +307,14 @@ int lx_regions_from_record(lx_regions *g, const lx_record *r, lx_error *err) {
     return lx_regions_check(g, err);
 }
 
+int lx_regions_set_id(lx_regions *g, const char *id, int is_int, lx_error *err) {
+    size_t n = strlen(id) + 1;
+    if (reserve((void **)&g->img_id, &g->cap[0], n, err) < 0) return -1;
+    memcpy(g->img_id, id, n);
+    g->id_is_int = is_int;
+    return 0;
+}
+
 int lx_regions_reserve(lx_regions *g, int64_t n, int64_t dim, int objects, lx_error *err) {
     size_t bytes[6] = {(size_t)n * 16, (size_t)(n * dim) * 4, (size_t)n * 8, (size_t)n * 4,
                        (size_t)n * 8, (size_t)n * 4};

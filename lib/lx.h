@@ -413,6 +413,10 @@ int lx_regions_attach(const lx_regions *g, lx_record *r, int64_t max_boxes, int 
 /* The key text of a JSON id (string as is, integer in decimal) into buf.  Returns the
  * length, or -1 for another JSON type or a key longer than len - 1. */
 int lx_regions_key(const json_t *v, char *buf, size_t len, lx_error *err);
+/* Set g's img_id to a copy of id (key text, see above; is_int: an integer id, written
+ * as a JSON integer in records), for regions that did not come with one (lx_detector_run
+ * leaves the id alone).  Returns 0 or -1. */
+int lx_regions_set_id(lx_regions *g, const char *id, int is_int, lx_error *err);
 
 /* Line reader over a TSV file (lib/tsv.c) with a read buffer of a settable size; lines
  * of any length up to LX_TSV_MAX_LINE are assembled across reads, so memory is bounded

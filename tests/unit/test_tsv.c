@@ -497,6 +497,14 @@ static void test_write(void **state) {
     assert_int_equal(len, 0);
     free(buf);
     assert_int_equal(lx_regions_parse_tsv(&a, A.buf[2], A.len[2], &err), 0);
+    /* another id, longer than the buffer it had: the line carries it */
+    assert_int_equal(lx_regions_set_id(&a, "a picture named by a much longer id", 0, &err), 0);
+    f = open_memstream(&buf, &len);
+    assert_int_equal(lx_regions_write_tsv(&a, f, &err), 0);
+    fclose(f);
+    assert_int_equal(lx_regions_parse_tsv(&b, buf, len - 1, &err), 0);
+    assert_string_equal(b.img_id, "a picture named by a much longer id");
+    free(buf);
     f = fopen("/dev/full", "w");
     if (f) {
         setvbuf(f, NULL, _IONBF, 0);

@@ -82,5 +82,5 @@ lx-embed-vis --features "$D/small.tsv" < /dev/null
 run "join, TSV 4x smaller ($small images)" "$(size_mb "$D/small.tsv")" "$small" lx-embed-vis --features "$D/small.tsv" < "$D/q-small.jsonl"
 echo "commands: lx-embed-vis --features big.tsv < q.jsonl > /dev/null (and as labelled);"
 echo "MB/s counts the TSV's bytes (the regions file's for --regions); binary frames out;"
-echo "goal: >= 380 MB/s, 2 x the ~190 MB/s the issue gives for LXMERT's Python loader"
+echo "goal: >= 380 MB/s, 2 x the ~190 MB/s of LXMERT's Python loader"
 rm -f "$D"/*.tsv "$D"/*.lxi "$D"/*.jsonl "$D/rss" "$D/time"

@@ -1,7 +1,7 @@
 # lx-tokenize throughput, whole process, JSON lines in and out, one core: VQA-like
 # questions in LXMERT's record format (question_id, img_id, sent, label), generated
 # here.  For scale, the same stream through lx-convert -f json (read + write only, no
-# tokenizing) is timed too.  Goal (issue 4): >= 20 MB/s; the Python tokenizer does
+# tokenizing) is timed too.  Goal: >= 20 MB/s; the Python tokenizer does
 # about 1.3 MB/s on this kind of machine.
 set -u
 D=$LX_BENCH_DIR/tokenize; mkdir -p "$D"

@@ -1,6 +1,6 @@
-# The whole pipeline with the tiny-vqa model against expected/answers.jsonl (issue 7's
-# done-when): the long form through lx-encode, the short form where lx-vqa runs the
-# encoder, and --eval's mean of vqa_score.
+# The whole pipeline with the tiny-vqa model against expected/answers.jsonl: the long
+# form through lx-encode, the short form where lx-vqa runs the encoder, and --eval's mean
+# of vqa_score.
 . "$(dirname "$0")/lib.bash"
 
 lx-convert "$FX/models/tiny-vqa" --labels "$FX/labels/vqa-label2ans.json" -o "$T/tiny.lxm" \

@@ -49,7 +49,7 @@ lx-vqa -k 3 -m "$T/nolabels.lxm" --labels "$FX/labels/vqa-label2ans.json" < "$T/
 # binary input, -f bin output read back
 lx-convert -f bin < "$T/p.jsonl" | lx-vqa -k 3 -f bin | lx-convert -f json | cmp -s - "$T/p.out" \
     || fail "binary frames in and out"
-# batch size never changes the output
+# batch size does not change these records' output (see docs/scale-out.md on the last bits)
 lx-vqa -k 3 --batch 1 < "$T/p.jsonl" | cmp -s - "$T/p.out" || fail "--batch 1 differs"
 
 # Labels: missing, wrong count

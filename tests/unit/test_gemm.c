@@ -71,8 +71,9 @@ static float *run(const lx_cpu *caps, const prob *p, int bias, int acc, int spli
                   int nthreads) {
     float *c = malloc(sizeof(float) * (p->ldc * p->m + 1));
     memcpy(c, p->c0, sizeof(float) * p->ldc * p->m);
-    lx_gemm_op op = {p->kind, p->m, p->n, p->k, p->a, p->lda, p->w, p->ldw,
-                     bias ? p->bias : NULL, c, p->ldc, acc};
+    lx_gemm_op op = {.kind = p->kind, .m = p->m, .n = p->n, .k = p->k, .a = p->a,
+                     .lda = p->lda, .w = p->w, .ldw = p->ldw, .bias = bias ? p->bias : NULL,
+                     .c = c, .ldc = p->ldc, .accumulate = acc};
     lx_error err = {0};
     lx_gemm_scratch s[4];
     for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&s[t]);
@@ -309,8 +310,8 @@ static void test_widen_all(void **state) {
     lx_error err = {0};
     for (int p = 0; p < 3; p++)
         for (int kind = 0; kind < LX_GEMM_KIND_COUNT && path_runs((size_t)p); kind++) {
-            lx_gemm_op op = {(lx_gemm_kind)kind, 1, 65536, 1, &one, 1, w, 1, NULL, c, 65536,
-                             0};
+            lx_gemm_op op = {.kind = (lx_gemm_kind)kind, .m = 1, .n = 65536, .k = 1, .a = &one,
+                             .lda = 1, .w = w, .ldw = 1, .c = c, .ldc = 65536};
             assert_int_equal(lx_gemm(cs[p], &op, NULL, &s, &err), 0);
             for (int i = 0; i < 65536; i++) {
                 float want = kind == LX_GEMM_F16 ? lx_f16_to_f32((uint16_t)i)
@@ -393,8 +394,9 @@ static void test_rounded_a(void **state) {
                 float *want = run(paths[q], &p, 1, 1, 0, nt);
                 float *got = malloc(sizeof(float) * (p.ldc * p.m + 1));
                 memcpy(got, p.c0, sizeof(float) * p.ldc * p.m);
-                lx_gemm_op op = {p.kind, p.m, p.n, p.k, NULL, 0, p.w, p.ldw, p.bias, got,
-                                 p.ldc, 1, ab, ldab};
+                lx_gemm_op op = {.kind = p.kind, .m = p.m, .n = p.n, .k = p.k, .w = p.w,
+                                 .ldw = p.ldw, .bias = p.bias, .c = got, .ldc = p.ldc,
+                                 .accumulate = 1, .ab = ab, .ldab = ldab};
                 lx_error err = {0};
                 lx_gemm_scratch sc[4];
                 for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&sc[t]);
@@ -564,7 +566,8 @@ static void test_errors(void **state) {
     lx_gemm_scratch_init(&s);
     float a[12] = {0}, c[12] = {0};
     uint16_t w[12] = {0};
-    lx_gemm_op ok = {LX_GEMM_BF16, 2, 3, 4, a, 4, w, 4, NULL, c, 3, 0};
+    lx_gemm_op ok = {.kind = LX_GEMM_BF16, .m = 2, .n = 3, .k = 4, .a = a, .lda = 4, .w = w,
+                     .ldw = 4, .c = c, .ldc = 3};
     assert_int_equal(lx_gemm_range(&cpu_portable, &ok, 0, 3, &s, &err), 0);
     lx_gemm_op op = ok;
     op.kind = (lx_gemm_kind)7;
@@ -607,7 +610,7 @@ static void test_errors(void **state) {
     op = ok, op.k = 0, op.bias = bias;
     assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), 0);
     assert_true(c[0] == 1 && c[4] == 2 && c[5] == 3);
-    lx_gemm_op empty = {LX_GEMM_F16, 0, 0, 5, NULL, 0, NULL, 0, NULL, NULL, 0, 1};
+    lx_gemm_op empty = {.kind = LX_GEMM_F16, .k = 5, .accumulate = 1};
     assert_int_equal(lx_gemm(&cpu_native, &empty, &pool3, &s, &err), 0);
     lx_gemm_scratch_free(&s);
 }

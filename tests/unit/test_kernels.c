@@ -127,7 +127,7 @@ static void test_gelu_bf16(void **state) {
         b[i] = (float)(rnd() * 0.5);
     }
     x[0] = 0.0f, x[1] = -0.0f, x[2] = 1e-30f, x[3] = -40.0f, x[4] = 40.0f;
-    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= (int)isa_best(); isa++)
         for (int withb = 0; withb < 2; withb++) {
             memcpy(y, x, sizeof(float) * N);
             memset(h, 0xff, sizeof(uint16_t) * (N + 8));
@@ -196,7 +196,7 @@ static void test_gelu_tails(void **state) {
         x[i] = (float)(rnd() * 10);
         b[i] = (float)(rnd() * 0.5);
     }
-    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= (int)isa_best(); isa++)
         for (int withb = 0; withb < 2; withb++) {
             const float *bb = withb ? b : NULL;
             memcpy(full, x, sizeof(float) * N);
@@ -270,7 +270,7 @@ static void check_softmax(size_t n, int masked, float spread, float shift, float
 
 static void test_softmax(void **state) {
     (void)state;
-    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= (int)isa_best(); isa++)
         for (size_t l = 0; l < NLENS; l++)
             for (int masked = 0; masked < 2; masked++) {
                 check_softmax(lens[l], masked, 8.0f, 0.0f, 0.125f, isa);
@@ -344,7 +344,7 @@ static void check_layernorm(int n, int m, int withr, int withrb, int isa) {
 
 static void test_layernorm(void **state) {
     (void)state;
-    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= (int)isa_best(); isa++)
         for (size_t l = 0; l < NLENS; l++)
             for (int withr = 0; withr < 2; withr++)
                 for (int withrb = 0; withrb < 2; withrb++)
@@ -377,7 +377,7 @@ static void test_round_bf16(void **state) {
     for (int i = 0; i < N; i++)
         src[i] = i < (int)NCASES ? float_of(bf16_cases[i])
                  : i % 2 ? float_of(rnd_bits()) : (float)(rnd() * ldexp(1.0, (int)(rnd() * 40)));
-    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++) {
+    for (int isa = LX_ISA_PORTABLE; isa <= (int)isa_best(); isa++) {
         for (size_t l = 0; l < NLENS; l++)
             for (int o = 0; o < 8; o++)
                 for (int pad = 0; pad < 9; pad += 8) {
@@ -427,7 +427,7 @@ static void test_widen(void **state) {
     uint16_t *src = malloc(sizeof(uint16_t) * N);
     float *full = malloc(sizeof(float) * N), *dst = malloc(sizeof(float) * (MAXLEN + GUARD));
     for (int i = 0; i < N; i++) src[i] = (uint16_t)i;
-    for (int isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++)
+    for (int isa = LX_ISA_PORTABLE; isa <= (int)isa_best(); isa++)
         for (int bf16 = 0; bf16 < 2; bf16++) {
             lx_k_widen(full, src, N, bf16, isa);
             for (int i = 0; i < N; i++) {

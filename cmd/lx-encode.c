@@ -15,6 +15,7 @@
  * fields this tool derives itself, match_probability and fill_mask, are listed once,
  * in `derived` below.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,11 +252,11 @@ static int fill_mask(run *R, lx_record *r, lx_error *err) {
 }
 
 /* match_probability: the softmax probability of cross_relationship_score's class 1
- * ("the sentence matches the image", as LXMERT's pre-training labels it). */
+ * ("the sentence matches the image", as LXMERT's pre-training labels it), in double:
+ * for two classes, 1 / (1 + exp(s0 - s1)). */
 static int match_probability(lx_record *r, lx_error *err) {
-    lx_pick p[2];
-    lx_topk(lx_record_tensor(r, "cross_relationship_score")->data, 2, 2, LX_SCORE_SOFTMAX, p);
-    double prob = p[0].index == 1 ? p[0].score : p[1].score;
+    const float *s = lx_record_tensor(r, "cross_relationship_score")->data;
+    double prob = 1.0 / (1.0 + exp((double)s[0] - (double)s[1]));
     return lx_record_set_json(r, "match_probability", json_real(prob), err);
 }
 

@@ -97,13 +97,14 @@ int lx_image_decode(lx_image *img, const void *data, size_t len, const char *nam
     img->h = img->w = 0;
     img->bgr = NULL;
     if (!name) name = "(image)";
-    int orientation = -1, rc;
+    lx_image_job t = {p, len, name, max_pixels, img, err, -1};
+    int rc;
     if (len == 0)
         return lx_error_set(err, "%s: not an image: the file is empty", name);
     if (len >= sizeof JPEG_SIG && !memcmp(p, JPEG_SIG, sizeof JPEG_SIG))
-        rc = lx_image_decode_jpeg(img, p, len, name, max_pixels, &orientation, err);
+        rc = lx_image_decode_jpeg(&t);
     else if (len >= sizeof PNG_SIG && !memcmp(p, PNG_SIG, sizeof PNG_SIG))
-        rc = lx_image_decode_png(img, p, len, name, max_pixels, &orientation, err);
+        rc = lx_image_decode_png(&t);
     else {
         char hex[3 * 4 + 1] = "";
         for (size_t i = 0, at = 0; i < len && i < 4; i++)
@@ -111,7 +112,7 @@ int lx_image_decode(lx_image *img, const void *data, size_t len, const char *nam
         return lx_error_set(err, "%s: not an image: neither JPEG nor PNG (starts with %s)",
                             name, hex);
     }
-    if (rc == 0 && lx_image_orient(img, orientation, name, err) < 0) rc = -1;
+    if (rc == 0 && lx_image_orient(img, t.orientation, name, err) < 0) rc = -1;
     if (rc < 0) lx_image_free(img);
     return rc;
 }

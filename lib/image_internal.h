@@ -32,13 +32,22 @@ int lx_image_orient(lx_image *img, int orientation, const char *name, lx_error *
 
 /* ---- image_jpeg.c, image_png.c --------------------------------------------------- */
 
-/* Decode a whole JPEG / PNG file data[0..len) into img as OpenCV's imread does before it
- * applies the orientation; *orientation gets the EXIF orientation value (-1: none).
- * Returns 0, or -1 with img empty and "NAME: ..." in err. */
-int lx_image_decode_jpeg(lx_image *img, const uint8_t *data, size_t len, const char *name,
-                         uint64_t max_pixels, int *orientation, lx_error *err);
-int lx_image_decode_png(lx_image *img, const uint8_t *data, size_t len, const char *name,
-                        uint64_t max_pixels, int *orientation, lx_error *err);
+/* A decoder's task: the whole file data[0, len), its name for messages, the pixel limit,
+ * the image to fill, the error; the decoder sets orientation (the EXIF value, -1: none). */
+typedef struct lx_image_job {
+    const uint8_t *data;
+    size_t len;
+    const char *name;
+    uint64_t max_pixels;
+    lx_image *img;
+    lx_error *err;
+    int orientation;
+} lx_image_job;
+
+/* Decode a JPEG / PNG file into t->img as OpenCV's imread does before it applies the
+ * orientation.  Returns 0, or -1 with the image empty and "NAME: ..." in t->err. */
+int lx_image_decode_jpeg(lx_image_job *t);
+int lx_image_decode_png(lx_image_job *t);
 
 /* ---- image_exif.c ---------------------------------------------------------------- */
 

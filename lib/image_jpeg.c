@@ -46,18 +46,12 @@ typedef struct jpeg_fail {
 } jpeg_fail;
 
 typedef struct jpeg_job {
+    lx_image_job *t;              /* the file, the image, the error */
     struct jpeg_decompress_struct cinfo;
     jpeg_fail fail;
     struct jpeg_progress_mgr progress;
-    const uint8_t *data;
-    size_t len;
-    const char *name;
-    uint64_t max_pixels;
-    lx_image *img;
     uint8_t *cmyk;                /* one row of C, M, Y, K samples, for 4-component files */
-    int orientation;
     int refused;                  /* 1: our own check failed and err is set */
-    lx_error *err;
 } jpeg_job;
 
 static void fail_now(j_common_ptr c) {
@@ -112,12 +106,12 @@ static int run(jpeg_job *j) {
     struct jpeg_decompress_struct *ci = &j->cinfo;
     if (setjmp(j->fail.jb)) return -1;
     jpeg_create_decompress(ci);
-    jpeg_mem_src(ci, j->data, (unsigned long)j->len);
+    jpeg_mem_src(ci, j->t->data, (unsigned long)j->t->len);
     jpeg_save_markers(ci, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(ci, TRUE);
-    j->orientation = exif_orientation(ci);
-    if (lx_image_check_size(ci->image_width, ci->image_height, j->max_pixels, "JPEG",
-                            j->name, j->err) < 0)
+    j->t->orientation = exif_orientation(ci);
+    if (lx_image_check_size(ci->image_width, ci->image_height, j->t->max_pixels, "JPEG",
+                            j->t->name, j->t->err) < 0)
         return refuse(j);
 
     int four = ci->num_components == 4;
@@ -128,21 +122,21 @@ static int run(jpeg_job *j) {
     int w = (int)ci->output_width, h = (int)ci->output_height;
     if (ci->output_width != ci->image_width || ci->output_height != ci->image_height ||
         ci->output_components != (four ? 4 : 3)) {
-        lx_error_set(j->err, "%s: unexpected JPEG output: %d x %d x %d for a %u x %u "
-                             "image", j->name, w, h, ci->output_components,
+        lx_error_set(j->t->err, "%s: unexpected JPEG output: %d x %d x %d for a %u x %u "
+                             "image", j->t->name, w, h, ci->output_components,
                      (unsigned)ci->image_width, (unsigned)ci->image_height);
         return refuse(j);
     }
-    if (lx_image_alloc(j->img, w, h, j->name, j->err) < 0) return refuse(j);
+    if (lx_image_alloc(j->t->img, w, h, j->t->name, j->t->err) < 0) return refuse(j);
     if (four && !(j->cmyk = malloc((size_t)w * 4))) {
-        lx_error_set(j->err, "%s: out of memory", j->name);
+        lx_error_set(j->t->err, "%s: out of memory", j->t->name);
         return refuse(j);
     }
     while (ci->output_scanline < ci->output_height) {
-        uint8_t *out = j->img->bgr + (size_t)ci->output_scanline * w * 3;
+        uint8_t *out = j->t->img->bgr + (size_t)ci->output_scanline * w * 3;
         JSAMPROW row = four ? j->cmyk : out;
         if (jpeg_read_scanlines(ci, &row, 1) != 1) {   /* only a suspending source */
-            lx_error_set(j->err, "%s: truncated JPEG", j->name);
+            lx_error_set(j->t->err, "%s: truncated JPEG", j->t->name);
             return refuse(j);
         }
         for (int x = 0; four && x < w; x++) {
@@ -157,16 +151,10 @@ static int run(jpeg_job *j) {
     return 0;
 }
 
-int lx_image_decode_jpeg(lx_image *img, const uint8_t *data, size_t len, const char *name,
-                         uint64_t max_pixels, int *orientation, lx_error *err) {
+int lx_image_decode_jpeg(lx_image_job *t) {
     jpeg_job *j = calloc(1, sizeof *j);
-    if (!j) return lx_error_set(err, "%s: out of memory", name);
-    j->data = data;
-    j->len = len;
-    j->name = name;
-    j->max_pixels = max_pixels;
-    j->img = img;
-    j->err = err;
+    if (!j) return lx_error_set(t->err, "%s: out of memory", t->name);
+    j->t = t;
     j->cinfo.err = jpeg_std_error(&j->fail.pub);
     j->fail.pub.error_exit = fail_now;
     j->fail.pub.emit_message = on_message;
@@ -179,14 +167,13 @@ int lx_image_decode_jpeg(lx_image *img, const uint8_t *data, size_t len, const c
         if (isupper((unsigned char)m[0]) && islower((unsigned char)m[1]))
             m[0] = (char)tolower((unsigned char)m[0]);
         if (j->fail.code == JWRN_JPEG_EOF)
-            lx_error_set(err, "%s: truncated JPEG (%s)", name, m);
+            lx_error_set(t->err, "%s: truncated JPEG (%s)", t->name, m);
         else
-            lx_error_set(err, "%s: corrupt JPEG: %s", name, m);
+            lx_error_set(t->err, "%s: corrupt JPEG: %s", t->name, m);
     }
-    *orientation = j->orientation;
     jpeg_destroy_decompress(&j->cinfo);
     free(j->cmyk);
     free(j);
-    if (rc < 0) lx_image_free(img);
+    if (rc < 0) lx_image_free(t->img);
     return rc;
 }

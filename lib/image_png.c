@@ -31,19 +31,14 @@
 #include "image_internal.h"
 
 typedef struct png_job {
+    lx_image_job *t;              /* the file, the image, the error */
     png_structp png;
     png_infop info, end;
-    const uint8_t *data;
-    size_t len, pos;
-    const char *name;
-    uint64_t max_pixels;
-    lx_image *img;
+    size_t pos;
     png_bytep *rows;
-    int orientation;
     int truncated;                /* 1: libpng asked for bytes past the end */
     int refused;                  /* 1: our own check failed and err is set */
     char msg[256];                /* libpng's message for the failure */
-    lx_error *err;
 } png_job;
 
 static void on_error(png_structp png, png_const_charp msg) {
@@ -59,11 +54,11 @@ static void on_warning(png_structp png, png_const_charp msg) {
 
 static void on_read(png_structp png, png_bytep out, size_t n) {
     png_job *j = png_get_io_ptr(png);
-    if (n > j->len - j->pos) {
+    if (n > j->t->len - j->pos) {
         j->truncated = 1;
         png_error(png, "the file ends early");
     }
-    memcpy(out, j->data + j->pos, n);
+    memcpy(out, j->t->data + j->pos, n);
     j->pos += n;
 }
 
@@ -79,17 +74,17 @@ static uint32_t be32(const uint8_t *p) {
 /* The size an intact IHDR chunk declares, checked before libpng reads anything (a
  * damaged one is left to libpng to report). */
 static int check_ihdr(png_job *j) {
-    const uint8_t *c = j->data + 8;
-    if (j->len < 8 + 25 || be32(c) != 13 || memcmp(c + 4, "IHDR", 4) ||
+    const uint8_t *c = j->t->data + 8;
+    if (j->t->len < 8 + 25 || be32(c) != 13 || memcmp(c + 4, "IHDR", 4) ||
         crc32(0, c + 4, 17) != be32(c + 21))
         return 0;
     uint32_t w = be32(c + 8), h = be32(c + 12);
     uint32_t wmax = png_get_user_width_max(j->png), hmax = png_get_user_height_max(j->png);
     if (w > wmax || h > hmax)
-        return lx_error_set(j->err, "%s: PNG too large: %u x %u (width x height), more than "
-                                    "libpng's limit of %u x %u", j->name, (unsigned)w,
+        return lx_error_set(j->t->err, "%s: PNG too large: %u x %u (width x height), more than "
+                                    "libpng's limit of %u x %u", j->t->name, (unsigned)w,
                             (unsigned)h, (unsigned)wmax, (unsigned)hmax);
-    return lx_image_check_size(w, h, j->max_pixels, "PNG", j->name, j->err);
+    return lx_image_check_size(w, h, j->t->max_pixels, "PNG", j->t->name, j->t->err);
 }
 
 /* Everything that can longjmp, in a function whose only live local is j. */
@@ -101,7 +96,7 @@ static int run(png_job *j) {
     png_uint_32 w, h;
     int depth, type;
     png_get_IHDR(png, j->info, &w, &h, &depth, &type, NULL, NULL, NULL);
-    if (lx_image_check_size(w, h, j->max_pixels, "PNG", j->name, j->err) < 0)
+    if (lx_image_check_size(w, h, j->t->max_pixels, "PNG", j->t->name, j->t->err) < 0)
         return refuse(j);
 
     if (depth == 16) png_set_strip_16(png);
@@ -114,18 +109,18 @@ static int run(png_job *j) {
     png_read_update_info(png, j->info);
     if (png_get_rowbytes(png, j->info) != (size_t)w * 3 ||
         png_get_channels(png, j->info) != 3 || png_get_bit_depth(png, j->info) != 8) {
-        lx_error_set(j->err, "%s: unexpected PNG output: %u channels of %u bits in rows of "
-                             "%zu bytes", j->name, png_get_channels(png, j->info),
+        lx_error_set(j->t->err, "%s: unexpected PNG output: %u channels of %u bits in rows of "
+                             "%zu bytes", j->t->name, png_get_channels(png, j->info),
                      png_get_bit_depth(png, j->info), (size_t)png_get_rowbytes(png, j->info));
         return refuse(j);
     }
 
-    if (lx_image_alloc(j->img, (int)w, (int)h, j->name, j->err) < 0) return refuse(j);
+    if (lx_image_alloc(j->t->img, (int)w, (int)h, j->t->name, j->t->err) < 0) return refuse(j);
     if (!(j->rows = malloc((size_t)h * sizeof *j->rows))) {
-        lx_error_set(j->err, "%s: out of memory", j->name);
+        lx_error_set(j->t->err, "%s: out of memory", j->t->name);
         return refuse(j);
     }
-    for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->img->bgr + (size_t)y * w * 3;
+    for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->t->img->bgr + (size_t)y * w * 3;
     png_read_image(png, j->rows);
     png_read_end(png, j->end);
 
@@ -135,38 +130,30 @@ static int run(png_job *j) {
         png_get_eXIf_1(png, j->info, &n, &exif);
     else if (png_get_valid(png, j->end, PNG_INFO_eXIf))
         png_get_eXIf_1(png, j->end, &n, &exif);
-    if (exif && n > 0) j->orientation = lx_exif_orientation(exif, n);
+    if (exif && n > 0) j->t->orientation = lx_exif_orientation(exif, n);
     return 0;
 }
 
-int lx_image_decode_png(lx_image *img, const uint8_t *data, size_t len, const char *name,
-                        uint64_t max_pixels, int *orientation, lx_error *err) {
+int lx_image_decode_png(lx_image_job *t) {
     png_job *j = calloc(1, sizeof *j);
-    if (!j) return lx_error_set(err, "%s: out of memory", name);
-    j->data = data;
-    j->len = len;
-    j->name = name;
-    j->max_pixels = max_pixels;
-    j->img = img;
-    j->err = err;
-    j->orientation = -1;
+    if (!j) return lx_error_set(t->err, "%s: out of memory", t->name);
+    j->t = t;
     int rc = -1;
     j->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, j, on_error, on_warning);
     if (j->png) j->info = png_create_info_struct(j->png);
     if (j->info) j->end = png_create_info_struct(j->png);
     if (!j->end)
-        lx_error_set(err, "%s: out of memory", name);
+        lx_error_set(t->err, "%s: out of memory", t->name);
     else if (check_ihdr(j) == 0 && (rc = run(j)) < 0 && !j->refused) {
         if (j->truncated)
-            lx_error_set(err, "%s: truncated PNG (the file ends inside its data)", name);
+            lx_error_set(t->err, "%s: truncated PNG (the file ends inside its data)", t->name);
         else
-            lx_error_set(err, "%s: corrupt PNG: %s", name, j->msg);
+            lx_error_set(t->err, "%s: corrupt PNG: %s", t->name, j->msg);
     }
-    *orientation = j->orientation;
     png_destroy_read_struct(j->png ? &j->png : NULL, j->info ? &j->info : NULL,
                             j->end ? &j->end : NULL);
     free(j->rows);
     free(j);
-    if (rc < 0) lx_image_free(img);
+    if (rc < 0) lx_image_free(t->img);
     return rc;
 }

@@ -207,6 +207,7 @@ static int append_dim(lx_strbuf *b, const lx_tensor *t, int dim, size_t *idx, lx
         case LX_I32: n = format_int(num, ((const int32_t *)t->data)[k]); break;
         case LX_I64: n = format_int(num, ((const int64_t *)t->data)[k]); break;
         case LX_U8: n = format_int(num, ((const uint8_t *)t->data)[k]); break;
+        case LX_I8: n = format_int(num, ((const int8_t *)t->data)[k]); break;
         default: return lx_error_set(err, "unknown dtype");
         }
         lx_strbuf_append(b, num, (size_t)n);

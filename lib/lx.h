@@ -66,6 +66,7 @@ typedef enum lx_dtype {
     LX_I32,
     LX_I64,
     LX_U8,
+    LX_I8,                        /* int8: the quantized matrices of .lxm files (lxm(5)) */
     LX_DTYPE_COUNT
 } lx_dtype;
 
@@ -80,7 +81,8 @@ typedef struct lx_tensor {
 } lx_tensor;
 
 size_t lx_dtype_size(lx_dtype t);                 /* bytes per element */
-const char *lx_dtype_name(lx_dtype t);            /* "f32", "f16", "bf16", "i32", "i64", "u8" */
+const char *lx_dtype_name(lx_dtype t);            /* "f32", "f16", "bf16", "i32", "i64", "u8",
+                                                   * "i8" */
 /* Parse "f32"/"F32"/"float32"... into *out.  Returns 0, or -1 for an unknown name. */
 int lx_dtype_parse(const char *name, lx_dtype *out);
 

@@ -16,6 +16,7 @@ static const struct {
 } dtypes[LX_DTYPE_COUNT] = {
     [LX_F32] = {"f32", 4}, [LX_F16] = {"f16", 2}, [LX_BF16] = {"bf16", 2},
     [LX_I32] = {"i32", 4}, [LX_I64] = {"i64", 8}, [LX_U8] = {"u8", 1},
+    [LX_I8] = {"i8", 1},
 };
 
 size_t lx_dtype_size(lx_dtype t) {
@@ -35,7 +36,8 @@ int lx_dtype_parse(const char *name, lx_dtype *out) {
         {"F16", LX_F16},  {"float16", LX_F16}, {"bf16", LX_BF16}, {"BF16", LX_BF16},
         {"bfloat16", LX_BF16}, {"i32", LX_I32}, {"I32", LX_I32}, {"int32", LX_I32},
         {"i64", LX_I64},  {"I64", LX_I64},   {"int64", LX_I64},   {"u8", LX_U8},
-        {"U8", LX_U8},    {"uint8", LX_U8},
+        {"U8", LX_U8},    {"uint8", LX_U8},     {"i8", LX_I8},       {"I8", LX_I8},
+        {"int8", LX_I8},
     };
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++)
         if (strcmp(name, alias[i].s) == 0) {
@@ -116,6 +118,7 @@ void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n) {
     case LX_I32: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int32_t *)src)[i]; break;
     case LX_I64: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int64_t *)src)[i]; break;
     case LX_U8: for (size_t i = 0; i < n; i++) dst[i] = (float)((const uint8_t *)src)[i]; break;
+    case LX_I8: for (size_t i = 0; i < n; i++) dst[i] = (float)((const int8_t *)src)[i]; break;
     default: break;
     }
 }
@@ -128,6 +131,7 @@ void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n) 
     case LX_I32: for (size_t i = 0; i < n; i++) dst[i] = ((const int32_t *)src)[i]; break;
     case LX_I64: memmove(dst, src, n * 8); break;
     case LX_U8: for (size_t i = 0; i < n; i++) dst[i] = ((const uint8_t *)src)[i]; break;
+    case LX_I8: for (size_t i = 0; i < n; i++) dst[i] = ((const int8_t *)src)[i]; break;
     default: break;
     }
 }

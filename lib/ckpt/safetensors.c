@@ -40,7 +40,7 @@ static const struct {
     lx_dtype t;
 } st_dtypes[] = {
     {"F32", LX_F32}, {"F16", LX_F16}, {"BF16", LX_BF16},
-    {"I32", LX_I32}, {"I64", LX_I64}, {"U8", LX_U8},
+    {"I32", LX_I32}, {"I64", LX_I64}, {"U8", LX_U8}, {"I8", LX_I8},
 };
 
 static int st_dtype_parse(const char *s, lx_dtype *t) {

@@ -112,6 +112,7 @@ static inline double lx_net_elem(const lx_tensor *t, size_t i) {
     case LX_I32: return ((const int32_t *)t->data)[i];
     case LX_I64: return (double)((const int64_t *)t->data)[i];
     case LX_U8: return ((const uint8_t *)t->data)[i];
+    case LX_I8: return ((const int8_t *)t->data)[i];
     default: return NAN;
     }
 }

@@ -29,7 +29,7 @@ static const lx_tensor *input(const lx_record *r, const char *name, int required
         }
         return NULL;
     }
-    if (f->json || f->tensor.dtype > LX_U8) {
+    if (f->json || (unsigned)f->tensor.dtype >= LX_DTYPE_COUNT) {
         *bad = 1;
         lx_error_set(err, "%s: got a non-numeric value, expected an array of numbers", name);
         return NULL;

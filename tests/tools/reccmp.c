@@ -36,8 +36,8 @@ static int cmp_tensor(const char *name, uint64_t rec, const lx_tensor *a, const 
                 lx_tensor_shape_str(a, sa, sizeof sa), lx_tensor_shape_str(b, sb, sizeof sb));
         return 1;
     }
-    int ai = a->dtype == LX_I64 || a->dtype == LX_I32 || a->dtype == LX_U8;
-    int bi = b->dtype == LX_I64 || b->dtype == LX_I32 || b->dtype == LX_U8;
+    int ai = a->dtype == LX_I64 || a->dtype == LX_I32 || a->dtype == LX_U8 || a->dtype == LX_I8;
+    int bi = b->dtype == LX_I64 || b->dtype == LX_I32 || b->dtype == LX_U8 || b->dtype == LX_I8;
     size_t n = (size_t)lx_tensor_nelem(a);
     if (ai != bi) {
         fprintf(stderr, "record %llu: %s: %s vs %s\n", (unsigned long long)rec, name,

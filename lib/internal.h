@@ -18,6 +18,14 @@
 /* Convert n f32 values into dtype (f32, f16 or bf16). */
 void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
 
+/* ---- quant.c: int8 storage (lx-convert --dtype int8) ------------------------------- */
+
+/* Quantize n values symmetrically to int8: returns s = max |x| / 127 (0 for all zeros)
+ * and sets q[i] = x[i] / s rounded to the nearest integer, ties to even (0 when s is 0),
+ * so |q[i]| <= 127 and |x[i] - q[i] s| <= s / 2.  Returns -1 (q unset) when a value is
+ * not finite. */
+float lx_quantize_row_i8(const float *x, size_t n, int8_t *q);
+
 /* ---- file.c ---------------------------------------------------------------------- */
 
 /* Map the regular file path read-only: *len gets its size, at least min bytes ("PATH: not

@@ -33,7 +33,8 @@ const char *lx_isa_name(lx_isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
 /* cpuid leaf 1: ECX bits 12 (FMA), 27 (OSXSAVE), 29 (F16C); XCR0 bits 1, 2 (the OS
  * saves xmm and ymm state); leaf 7: EBX bit 5 (AVX2); 16 (F), 17 (DQ), 30 (BW), 31 (VL)
- * with XCR0 bits 5, 6, 7 (opmask and zmm state); leaf 7.1 EAX bit 5 (BF16). */
+ * with XCR0 bits 5, 6, 7 (opmask and zmm state); ECX bit 11 (AVX512_VNNI); leaf 7.1 EAX
+ * bit 5 (BF16). */
 static void detect_cpuid(lx_cpu *cpu) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return; /* OSXSAVE */
@@ -46,6 +47,7 @@ static void detect_cpuid(lx_cpu *cpu) {
     unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
     if ((xlo & 0xe6u) != 0xe6u || (b & need) != need) return;
     cpu->isa = LX_ISA_AVX512;
+    cpu->vnni = (c >> 11) & 1u;
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) cpu->bf16dp = 1;
 }
 #endif
@@ -58,7 +60,7 @@ void lx_cpu_detect(lx_cpu *cpu, lx_isa limit) {
     detect_cpuid(cpu);
 #endif
     if (limit != LX_ISA_BEST && cpu->isa > limit) cpu->isa = limit;
-    if (cpu->isa < LX_ISA_AVX512) cpu->bf16dp = 0;
+    if (cpu->isa < LX_ISA_AVX512) cpu->bf16dp = cpu->vnni = 0;
 }
 
 const char *lx_cpu_name(const lx_cpu *cpu) {

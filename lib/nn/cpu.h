@@ -16,6 +16,8 @@ typedef struct lx_cpu {
     lx_isa isa;                   /* LX_ISA_PORTABLE, LX_ISA_AVX2 or LX_ISA_AVX512 */
     int bf16dp;                   /* with LX_ISA_AVX512: AVX512_BF16's dot product
                                    * (vdpbf16ps) for bf16 weights */
+    int vnni;                     /* with LX_ISA_AVX512: AVX512_VNNI's byte dot product
+                                   * (vpdpbusd) for int8 weights */
 } lx_cpu;
 
 /* Fill cpu from cpuid and the OS's saved register state (XCR0), using no level above

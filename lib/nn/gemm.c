@@ -59,8 +59,8 @@ static void *scratch_get(lx_gemm_scratch *s, size_t bytes, lx_error *err) {
 
 static int check_op(const lx_gemm_op *op, lx_error *err) {
     if ((unsigned)op->kind >= LX_GEMM_KIND_COUNT)
-        return lx_error_set(err, "gemm: got weight kind %d, expected bf16, bf16-exact or f16",
-                            (int)op->kind);
+        return lx_error_set(err, "gemm: got weight kind %d, expected bf16, bf16-exact, f16 "
+                            "or int8", (int)op->kind);
     if (op->m < 0 || op->n < 0 || op->k < 0)
         return lx_error_set(err, "gemm: got sizes m=%d n=%d k=%d, expected none negative",
                             op->m, op->n, op->k);
@@ -78,10 +78,17 @@ static int check_op(const lx_gemm_op *op, lx_error *err) {
         return lx_error_set(err, "gemm: A is [%d, %d] with row stride %zu%s, expected a "
                             "stride >= %d", op->m, op->k, op->lda, op->a ? "" : " and NULL",
                             op->k);
-    if (op->n > 0 && op->k > 0 && (!op->w || op->ldw < (size_t)op->k))
+    int i8 = op->kind == LX_GEMM_I8;
+    const void *w = i8 ? (const void *)op->w8 : (const void *)op->w;
+    if (op->n > 0 && op->k > 0 && (!w || op->ldw < (size_t)op->k))
         return lx_error_set(err, "gemm: W is [%d, %d] with row stride %zu%s, expected a "
-                            "stride >= %d", op->n, op->k, op->ldw, op->w ? "" : " and NULL",
+                            "stride >= %d", op->n, op->k, op->ldw, w ? "" : " and NULL",
                             op->k);
+    if (i8 && op->n > 0 && op->k > 0 && !op->wscale)
+        return lx_error_set(err, "gemm: int8 W without its row scales");
+    if (i8 && op->k > LX_GEMM_I8_MAX_K)
+        return lx_error_set(err, "gemm: int8 W with k=%d, expected at most %d (the int32 "
+                            "sums)", op->k, LX_GEMM_I8_MAX_K);
     if (op->m > 0 && op->n > 0 && (!op->c || op->ldc < (size_t)op->n))
         return lx_error_set(err, "gemm: C is [%d, %d] with row stride %zu%s, expected a "
                             "stride >= %d", op->m, op->n, op->ldc, op->c ? "" : " and NULL",
@@ -275,14 +282,32 @@ static void gelu_out(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1) {
                        NULL, (size_t)(n1 - n0), cpu->isa);
 }
 
+/* LX_GEMM_I8 on columns [n0, n1): qa is A quantized (for all threads), or NULL to
+ * quantize it here. */
+static int range_i8(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
+                    const lx_qrows *qa, lx_gemm_scratch *s, lx_error *err) {
+    lx_qrows own;
+    if (!qa) {
+        void *buf = scratch_get(s, lx_qrows_bytes(op->m, op->k), err);
+        if (!buf) return -1;
+        lx_qrows_at(&own, buf, op->m, op->k);
+        lx_qrows_fill(cpu ? cpu->isa : LX_ISA_PORTABLE, op->a, op->lda, op->k, &own, 0, op->m);
+        qa = &own;
+    }
+    lx_gemm_i8_range(cpu, op, qa, n0, n1);
+    return 0;
+}
+
 /* ab: A rounded to bf16 for the vdpbf16ps kernels, or NULL; af: A rounded and widened for
- * the others (LX_GEMM_BF16 only), or NULL: each rounds it itself when not given. */
+ * the others (LX_GEMM_BF16 only), or NULL: each rounds it itself when not given; qa: A
+ * quantized for LX_GEMM_I8, or NULL (the same). */
 static int range_unchecked(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
                            const uint16_t *ab, size_t ldab, const float *af,
-                           lx_gemm_scratch *s, lx_error *err) {
+                           const lx_qrows *qa, lx_gemm_scratch *s, lx_error *err) {
     if (op->m == 0 || n1 <= n0) return 0;
     int done = 0, path = path_of(cpu, op); /* done 1: the kernel wrote op->cb itself */
     if (op->k == 0) bias_only(op, n0, n1);
+    else if (op->kind == LX_GEMM_I8) done = range_i8(cpu, op, n0, n1, qa, s, err);
     else if (path == PATH_AVX512) done = range_avx512(cpu, op, n0, n1, ab, ldab, s, err);
     else if (path == PATH_AVX2) done = range_avx2(cpu, op, n0, n1, af, s, err);
     else done = range_portable(cpu, op, n0, n1, af, s, err);
@@ -297,7 +322,7 @@ int lx_gemm_range(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n1,
     if (n0 < 0 || n1 < n0 || n1 > op->n)
         return lx_error_set(err, "gemm: got column range [%d, %d), expected within [0, %d]",
                             n0, n1, op->n);
-    return range_unchecked(cpu, op, n0, n1, op->ab, op->ldab, NULL, s, err);
+    return range_unchecked(cpu, op, n0, n1, op->ab, op->ldab, NULL, NULL, s, err);
 }
 
 /* ---- threads ------------------------------------------------------------ */
@@ -309,6 +334,8 @@ typedef struct share_ctx {
     size_t ldab;
     uint16_t *abw;                /* where round_share writes it (s[0].abuf) */
     float *af;                    /* or A rounded and widened back to f32 (s[0].abuf) */
+    const lx_qrows *qa;           /* or A quantized for LX_GEMM_I8 (in s[0].abuf) */
+    lx_qrows qrows;
     lx_gemm_scratch *s;
     int nt, chunk;                /* threads used, columns per work item (a multiple of 32) */
     atomic_int next;              /* the next work item */
@@ -327,8 +354,8 @@ static void share_run(void *arg, int t, int n) {
         if (j0 >= x->op->n || atomic_load(&x->failed)) return;
         int n1 = j0 + x->chunk < x->op->n ? (int)j0 + x->chunk : x->op->n;
         lx_error e = {0};
-        if (range_unchecked(x->cpu, x->op, (int)j0, n1, x->ab, x->ldab, x->af, &x->s[t], &e) <
-            0) {
+        if (range_unchecked(x->cpu, x->op, (int)j0, n1, x->ab, x->ldab, x->af, x->qa, &x->s[t],
+                            &e) < 0) {
             if (atomic_exchange(&x->failed, 1) == 0 && x->err)
                 memcpy(x->err->msg, e.msg, sizeof e.msg);
             return;
@@ -339,7 +366,10 @@ static void share_run(void *arg, int t, int n) {
 static void round_share(void *arg, int t, int n) {
     share_ctx *x = arg;
     int m = x->op->m, i0 = (int)((long long)m * t / n), i1 = (int)((long long)m * (t + 1) / n);
-    if (x->af) round_a_f32_rows(x->cpu, x->op, x->af, i0, i1);
+    if (x->qa)
+        lx_qrows_fill(x->cpu ? x->cpu->isa : LX_ISA_PORTABLE, x->op->a, x->op->lda, x->op->k,
+                      x->qa, i0, i1);
+    else if (x->af) round_a_f32_rows(x->cpu, x->op, x->af, i0, i1);
     else round_a_rows(x->op, x->abw, i0, i1);
 }
 
@@ -349,18 +379,32 @@ int lx_gemm(const lx_cpu *cpu, const lx_gemm_op *op, lx_pool *pool,
     /* enough work per thread to pay for waking it, and at least 4 columns each */
     double macs = (double)op->m * op->n * op->k;
     int path = path_of(cpu, op);
-    /* sgemm: OpenBLAS's threads when it has them */
-    int nt = path != PATH_SGEMM || openblas_get_num_threads() == 1 ? lx_pool_size(pool) : 1;
+    /* our own kernels (int8 has no sgemm route), or sgemm: OpenBLAS's threads when it has
+     * them */
+    int own = op->kind == LX_GEMM_I8 || path != PATH_SGEMM;
+    int nt = own || openblas_get_num_threads() == 1 ? lx_pool_size(pool) : 1;
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
-    if (nt == 1) return range_unchecked(cpu, op, 0, op->n, op->ab, op->ldab, NULL, &s[0], err);
+    if (nt == 1)
+        return range_unchecked(cpu, op, 0, op->n, op->ab, op->ldab, NULL, NULL, &s[0], err);
     /* two work items per thread with many rows (each packs its own columns of W), four
      * with few; multiples of 32 columns (one packed panel).  One per thread on the sgemm
      * route: each cblas_sgemm call packs all of A again */
-    int items = nt * (path == PATH_SGEMM ? 1 : op->m >= LX_GEMM_PACK_MIN_M ? 2 : 4);
+    int items = nt * (!own ? 1 : op->m >= LX_GEMM_PACK_MIN_M ? 2 : 4);
     int chunk = (op->n + items - 1) / items;
     chunk = (chunk + 31) & ~31;
-    share_ctx x = {cpu, op, op->ab, op->ldab, NULL, NULL, s, nt, chunk, 0, 0, err};
-    if (op->kind == LX_GEMM_BF16 && path != PATH_AVX512 && op->k > 0) {
+    share_ctx x = {.cpu = cpu, .op = op, .ab = op->ab, .ldab = op->ldab, .s = s, .nt = nt,
+                   .chunk = chunk, .err = err};
+    if (op->kind == LX_GEMM_I8 && op->k > 0) {
+        /* every work item needs all of A quantized: once, by all threads when there are
+         * many rows, else on this one */
+        void *buf = buf_get(&s[0].abuf, &s[0].acap, lx_qrows_bytes(op->m, op->k), err);
+        if (!buf) return -1;
+        lx_qrows_at(&x.qrows, buf, op->m, op->k);
+        x.qa = &x.qrows;
+        if (op->m >= LX_GEMM_PACK_MIN_M) lx_pool_run(pool, round_share, &x);
+        else lx_qrows_fill(cpu ? cpu->isa : LX_ISA_PORTABLE, op->a, op->lda, op->k, x.qa, 0,
+                           op->m);
+    } else if (op->kind == LX_GEMM_BF16 && path != PATH_AVX512 && op->k > 0) {
         /* the same for the paths that compute in f32: A rounded (or op->ab widened) */
         x.af = buf_get(&s[0].abuf, &s[0].acap, (size_t)op->m * af_ld(op->k) * 4, err);
         if (!x.af) return -1;

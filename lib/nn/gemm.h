@@ -1,18 +1,19 @@
 /*
  * gemm.h — the matrix products under the networks (lib/nn/gemm.c, simd/gemm_avx512.c,
- * simd/gemm_avx2.c): Linear layers with f32 or 16-bit weights, and one head of
- * attention.  Private to liblx: the networks' operations (net_ops.c) are the callers.
+ * simd/gemm_avx2.c; int8: gemm_i8.c, simd/gemm_i8_*.c): Linear layers with f32, 16-bit
+ * or int8 weights, and one head of attention.  Private to liblx: the networks'
+ * operations (net_ops.c) are the callers.
  *
  * The one operation is a Linear layer with the weight stored as PyTorch stores it:
  *
  *     C[m][n] (+)= sum_k A[m][k] * W[n][k]  (+ bias[n])
  *
  *     A     f32  [M, K]  row stride lda (>= K)
- *     W     bf16 or f16 (uint16_t) [N, K]  row stride ldw (>= K)
+ *     W     bf16 or f16 (uint16_t), or int8 with row scales, [N, K]  row stride ldw (>= K)
  *     bias  f32  [N] or NULL
  *     C     f32  [M, N]  row stride ldc (>= N); "=" or "+=" (accumulate)
  *
- * Three kinds of weights:
+ * Three kinds of 16-bit weights (and int8, LX_GEMM_I8, in its section below):
  *   LX_GEMM_BF16        bf16 W; A is rounded to bf16 (nearest even) once per call and the
  *                       products are accumulated in f32 — the CPU's bf16 dot product
  *                       (AVX512_BF16 vdpbf16ps) where present.  Error per element at most
@@ -23,9 +24,11 @@
  *                       order.  For the places where accuracy matters.
  *   LX_GEMM_F16         f16 W widened to f32 (vcvtph2ps / F16C, exact), f32 FMA.
  *
- * 16-bit weights go through lx_gemm; f32 weights through lx_gemm_f32_cols (below).
+ * 16-bit and int8 weights go through lx_gemm; f32 weights through lx_gemm_f32_cols
+ * (below).
  *
- * Paths, chosen at run time from the lx_cpu (cpu.h) the caller detects once:
+ * Paths for 16-bit weights, chosen at run time from the lx_cpu (cpu.h) the caller detects
+ * once:
  *   avx512  (isa LX_ISA_AVX512; cpu.bf16dp for LX_GEMM_BF16's vdpbf16ps): register-
  *           blocked microkernels (4 rows of A x 4 rows of W, 16 zmm accumulators, dot
  *           products along K) that read W straight from the (mapped) file, each weight
@@ -102,6 +105,8 @@ typedef enum lx_gemm_kind {
     LX_GEMM_BF16 = 0,             /* bf16 W, A rounded to bf16, f32 accumulation */
     LX_GEMM_BF16_EXACT,           /* bf16 W widened, f32 A, f32 FMA */
     LX_GEMM_F16,                  /* f16 W widened, f32 A, f32 FMA */
+    LX_GEMM_I8,                   /* int8 W with row scales, A quantized to int8 per row,
+                                   * int32 sums (below: "int8 weights") */
     LX_GEMM_KIND_COUNT
 } lx_gemm_kind;
 
@@ -132,6 +137,10 @@ typedef struct lx_gemm_op {
      * are not written. */
     uint16_t *cb;
     size_t ldcb;
+    /* LX_GEMM_I8 only (then w is not read): the int8 weights [n, k], rows ldw apart, and
+     * their row scales [n] (lx_quantize_row_i8: W[j][k] ~ w8[j][k] * wscale[j]) */
+    const int8_t *w8;
+    const float *wscale;
 } lx_gemm_op;
 
 /* Per-thread working memory (A rounded to bf16, widened weight tiles).  Init to empty,
@@ -174,6 +183,98 @@ int lx_gemm(const lx_cpu *cpu, const lx_gemm_op *op, lx_pool *pool,
 void lx_gemm_f32_cols(lx_isa isa, int m, int n, int k, const float *a, size_t lda,
                       const float *w, const float *bias, float *c, size_t ldc, int n0, int n1,
                       int gelu, float *pack);
+
+/* ---- int8 weights (LX_GEMM_I8; lib/nn/gemm_i8.c, simd/gemm_i8_avx512.c, _avx2.c) ----
+ * Dynamic quantization: W is int8 with a scale per output row (as lx-convert --dtype int8
+ * stores it, symmetric: |w8| <= 127), and each row i of A is quantized when the product
+ * runs, symmetrically too:
+ *
+ *     sa[i] = max_k |A[i][k]| / 127      qa[i][k] = round(A[i][k] * (127 / max_k |A[i][k]|))
+ *
+ * (f32 arithmetic, round to nearest even, |qa| <= 127; a row of zeros, or one whose
+ * largest magnitude is so small that 127 / it overflows, becomes zeros with sa = 0; a row
+ * holding a value that is not finite becomes zeros with sa = NaN, so its outputs are
+ * NaN).  Then, with the sum exact in int32 (|k| <= LX_GEMM_I8_MAX_K),
+ *
+ *     acc = sum_k qa[i][k] w8[j][k]
+ *     C[i][j] (+)= (float)acc * (sa[i] * wscale[j]) + bias[j]
+ *
+ * in that order of f32 operations, no FMA.  Every path computes the same integers and
+ * the same f32 operations, so all paths give the same bits whatever the rows, ranges or
+ * threads (test_gemm checks the vector paths against the portable one bit for bit).  The
+ * error against the product of the unquantized A and W is the two roundings: each term
+ * qa sa w8 ws is within sa |W| / 2 + |A| ws / 2 + sa ws / 4 of A W (half a step of the
+ * row's scale times the weight, and the other way round), summed over K with signs that
+ * mostly cancel (test_gemm checks the worst case).
+ *
+ * Why symmetric activations: no zero point, so no sums of W's rows are needed at load
+ * time and the int32 sum is the dot product itself on the portable and AVX2 paths.
+ * Activations after GELU (the feed-forward's second product) are one-sided and lose
+ * about a bit of their range to it; the measured error is in docs/performance.md.
+ *
+ * Paths (path_of in gemm.c):
+ *   avx512 + VNNI (cpu.vnni): vpdpbusd multiplies unsigned by signed bytes, four
+ *           products a lane into int32.  W's bytes are made unsigned in registers
+ *           (w8 ^ 0x80 = w8 + 128, one vpxord per W vector, shared by the tile's 4 rows
+ *           of A) and A stays signed: the sum is sum_k (w8 + 128) qa = acc + 128 sum_k
+ *           qa, and the row sums of qa come with the quantization, so acc is exact.  No
+ *           pair saturates (vpdpbusd has no intermediate 16-bit step), and |acc + 128
+ *           sum qa| <= 255 * 127 * 65536 < 2^31.  Tiles of 4 rows of A x 4 rows of W
+ *           along K (64 bytes a step), as the bf16 kernel, W read in place.
+ *   avx2    (also AVX-512 without VNNI): vpmovsxbw widens 16 bytes of A and of W to
+ *           int16 and vpmaddwd multiplies them in pairs into int32: exact (|pair| <=
+ *           2 * 127^2), unlike vpmaddubsw, whose int16 pair sums saturate for unsigned
+ *           bytes above 127.  Tiles of 2 rows of A x 6 rows of W.
+ *   portable  int32 loops.
+ * A's quantized rows are zero padded to lx_qrows_ld(k) bytes (a multiple of 64), so the
+ * vector kernels read whole vectors of A; W's K tail is read under a mask (AVX-512) or
+ * copied to zero-padded registers (AVX2), never past a row.
+ *
+ * lx_gemm quantizes A once per call for all its threads (into s[0].abuf; by all threads
+ * when there are LX_GEMM_PACK_MIN_M rows or more), lx_gemm_range per range. */
+#define LX_GEMM_I8_MAX_K 65536
+
+/* A quantized by rows: q [m][ld] (ld = lx_qrows_ld(k), zero past k), each row's scale
+ * and the sum of its q values. */
+typedef struct lx_qrows {
+    int8_t *q;
+    size_t ld;
+    float *scale;                 /* [m] */
+    int32_t *sum;                 /* [m] */
+} lx_qrows;
+
+size_t lx_qrows_ld(int k);
+/* Bytes for m rows of k (64-byte aligned pieces), and the rows laid out in buf. */
+size_t lx_qrows_bytes(int m, int k);
+void lx_qrows_at(lx_qrows *qa, void *buf, int m, int k);
+/* Quantize rows [i0, i1) of A [m, k] (rows lda apart) into qa with the isa's kernel (the
+ * same bits on every level). */
+void lx_qrows_fill(lx_isa isa, const float *a, size_t lda, int k, const lx_qrows *qa, int i0,
+                   int i1);
+/* One row's quantization from its largest magnitude mx (finite: every value of the row
+ * is finite): returns sa and sets *inv, the factor before rounding (0: the row is
+ * quantized as zeros). */
+static inline float lx_qrow_scale(float mx, int finite, float *inv) {
+    *inv = 0.0f;
+    if (!finite) return __builtin_nanf("");
+    float r = 127.0f / mx;                      /* +inf for mx = 0 */
+    if (!(r <= 3.4028235e38f)) return 0.0f;
+    *inv = r;
+    return mx / 127.0f;
+}
+/* Columns [n0, n1) of the LX_GEMM_I8 op on A quantized in qa (the path's kernel). */
+void lx_gemm_i8_range(const lx_cpu *cpu, const lx_gemm_op *op, const lx_qrows *qa, int n0,
+                      int n1);
+/* The kernels: C[i][j] (+)= (float)acc * (sa[i] * ws[j]) + bias[j] for i < m, j < n, qa
+ * rows ldq apart (zero padded to a multiple of 64), w rows ldw apart. */
+void lx_gemm_i8_vnni_avx512(int m, int n, int k, const int8_t *qa, size_t ldq, const float *sa,
+                            const int32_t *suma, const int8_t *w, size_t ldw, const float *ws,
+                            const float *bias, float *c, size_t ldc, int accumulate);
+void lx_gemm_i8_avx2(int m, int n, int k, const int8_t *qa, size_t ldq, const float *sa,
+                     const int8_t *w, size_t ldw, const float *ws, const float *bias, float *c,
+                     size_t ldc, int accumulate);
+void lx_qrows_fill_avx512(const float *a, size_t lda, int k, const lx_qrows *qa, int i0, int i1);
+void lx_qrows_fill_avx2(const float *a, size_t lda, int k, const lx_qrows *qa, int i0, int i1);
 
 /* ---- attention ----
  * One head of scaled dot-product attention: p[lq, lk] <- softmax(q k^T * scale + mask)

@@ -13,6 +13,10 @@
  *                   |C - sgemm| <= 1e-5 S against cblas_sgemm on the widened weights.
  *   bf16, two paths: both round A the same way, so they differ by at most
  *                   2 (K + 4) 2^-24 S (summation order only).
+ *   int8 (LX_GEMM_I8): every path gives the portable path's bits; the portable path is
+ *                   the formula of gemm.h (checked with 64-bit sums here), and against the
+ *                   double product of the unquantized A and W it is within the two
+ *                   roundings' bound, sum_k (sa/2 |W| + |A| ws/2 + sa ws/4) (1 + 1e-5).
  * Also the thread pool of lib/nn/pool.h that lx_gemm runs on. */
 #include <math.h>
 #include <cblas.h>
@@ -21,6 +25,9 @@
 #include "nn/kernels.h"
 #include "bytes.h"
 #include "internal.h"
+
+/* The 16-bit kinds (LX_GEMM_I8, after them, has tests of its own below). */
+#define NKIND16 LX_GEMM_I8
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static double rnd(void) { /* uniform in [-1, 1) */
@@ -220,14 +227,14 @@ static int path_runs(size_t q) {
 static void test_portable(void **state) {
     (void)state;
     assert_string_equal(lx_cpu_name(&cpu_portable), "portable");
-    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
+    for (int kind = 0; kind < NKIND16; kind++)
         all_shapes(&cpu_portable, (lx_gemm_kind)kind);
 }
 
 static void test_avx512(void **state) {
     (void)state;
     if (!have_avx512()) skip();
-    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
+    for (int kind = 0; kind < NKIND16; kind++)
         all_shapes(&cpu_native, (lx_gemm_kind)kind);
     all_shapes(&cpu_nobf16, LX_GEMM_BF16); /* AVX-512 without vdpbf16ps */
 }
@@ -236,7 +243,7 @@ static void test_avx2(void **state) {
     (void)state;
     if (!have_avx2()) skip();
     assert_string_equal(lx_cpu_name(&cpu_avx2), "avx2");
-    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
+    for (int kind = 0; kind < NKIND16; kind++)
         all_shapes(&cpu_avx2, (lx_gemm_kind)kind);
 }
 
@@ -288,7 +295,7 @@ static void test_batch_invariant(void **state) {
     (void)state;
     for (size_t q = 1; q < 3; q++) {
         if (!path_runs(q)) continue;
-        for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++) {
+        for (int kind = 0; kind < NKIND16; kind++) {
             batch_rows(paths_all[q], (lx_gemm_kind)kind, 37, 1);
             if (own_kernels(paths_all[q], (lx_gemm_kind)kind, LX_GEMM_PACK_MIN_M))
                 batch_rows(paths_all[q], (lx_gemm_kind)kind, LX_GEMM_PACK_MIN_M + 37,
@@ -309,7 +316,7 @@ static void test_widen_all(void **state) {
     lx_gemm_scratch_init(&s);
     lx_error err = {0};
     for (int p = 0; p < 3; p++)
-        for (int kind = 0; kind < LX_GEMM_KIND_COUNT && path_runs((size_t)p); kind++) {
+        for (int kind = 0; kind < NKIND16 && path_runs((size_t)p); kind++) {
             lx_gemm_op op = {.kind = (lx_gemm_kind)kind, .m = 1, .n = 65536, .k = 1, .a = &one,
                              .lda = 1, .w = w, .ldw = 1, .c = c, .ldc = 65536};
             assert_int_equal(lx_gemm(cs[p], &op, NULL, &s, &err), 0);
@@ -425,7 +432,7 @@ static void test_rounded_a(void **state) {
 static void test_gelu_out(void **state) {
     (void)state;
     const lx_cpu *const *paths = paths_all;
-    for (int kind = 0; kind < LX_GEMM_KIND_COUNT; kind++)
+    for (int kind = 0; kind < NKIND16; kind++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             prob p;
             prob_make(&p, (lx_gemm_kind)kind, shapes[s][0], shapes[s][1], shapes[s][2],
@@ -439,7 +446,7 @@ static void test_gelu_out(void **state) {
                     float *ref = run(paths[q], &p, 1, 0, 0, nt);
                     memset(cb, 0xab, sizeof(uint16_t) * ldcb * p.m);
                     lx_gemm_op op = {p.kind, p.m, p.n, p.k, p.a, p.lda, p.w, p.ldw, p.bias, c,
-                                     p.ldc, 0, NULL, 0, cb, ldcb};
+                                     p.ldc, 0, NULL, 0, cb, ldcb, NULL, NULL};
                     lx_error err = {0};
                     lx_gemm_scratch sc[4];
                     for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&sc[t]);
@@ -559,6 +566,271 @@ static void test_f32_avx2(void **state) {
     }
 }
 
+/* ---- int8 weights ----------------------------------------------------------------- */
+
+/* An int8 product: f32 A, f32 W (wf) and its int8 form (w8, ws: lx_quantize_row_i8). */
+typedef struct qprob {
+    int m, n, k;
+    size_t lda, ldw, ldc;
+    float *a, *wf, *ws, *bias, *c0;
+    int8_t *w8;
+} qprob;
+
+/* Rows of A of different kinds (row i % 9): ordinary values; a zero row; a row whose
+ * largest magnitude is subnormal (quantized as zeros); one outlier over small values; all
+ * negative; ties (values x.5 after scaling by 127 / max); a NaN; an infinity; large
+ * values (1e30). */
+static void qprob_make(qprob *p, int m, int n, int k, int pad) {
+    p->m = m, p->n = n, p->k = k;
+    p->lda = (size_t)k + pad, p->ldw = (size_t)k + 3 * pad, p->ldc = (size_t)n + pad;
+    p->a = malloc(sizeof(float) * (p->lda * m + 1));
+    p->wf = malloc(sizeof(float) * (p->ldw * n + 1));
+    p->w8 = malloc(p->ldw * n + 1);
+    p->ws = malloc(sizeof(float) * (n + 1));
+    p->bias = malloc(sizeof(float) * (n + 1));
+    p->c0 = malloc(sizeof(float) * (p->ldc * m + 1));
+    for (int i = 0; i < m; i++) {
+        float *r = p->a + (size_t)i * p->lda;
+        for (size_t kk = 0; kk < p->lda; kk++) {
+            double u = rnd();
+            switch (i % 9) {
+            case 1: r[kk] = 0.0f; break;
+            case 2: r[kk] = (float)(u * 1e-39); break;
+            case 3: r[kk] = kk == (size_t)k / 2 ? 40.0f : (float)(u * 0.1); break;
+            case 4: r[kk] = (float)(-fabs(u) * 3.0); break;
+            case 5: r[kk] = kk == 0 ? 127.0f : (float)((int)(u * 100.0) + 0.5); break;
+            case 6: r[kk] = kk == (size_t)(k - 1) ? NAN : (float)u; break;
+            case 7: r[kk] = kk == 0 ? -INFINITY : (float)u; break;
+            case 8: r[kk] = (float)(u * 1e30); break;
+            default: r[kk] = (float)(u * 2.0);
+            }
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        float *r = p->wf + (size_t)j * p->ldw;
+        for (size_t kk = 0; kk < p->ldw; kk++) r[kk] = j % 7 == 3 ? 0.0f : (float)(rnd() * 0.1);
+        p->ws[j] = lx_quantize_row_i8(r, p->ldw, p->w8 + (size_t)j * p->ldw);
+        assert_true(p->ws[j] >= 0.0f);
+    }
+    for (int j = 0; j < n; j++) p->bias[j] = (float)rnd();
+    for (size_t i = 0; i < p->ldc * m; i++) p->c0[i] = (float)rnd();
+}
+
+static void qprob_free(qprob *p) {
+    free(p->a), free(p->wf), free(p->w8), free(p->ws), free(p->bias), free(p->c0);
+}
+
+static int qrow_bad(const qprob *p, int i) { /* a NaN or an infinity */
+    for (int kk = 0; kk < p->k; kk++)
+        if (!isfinite(p->a[(size_t)i * p->lda + kk])) return 1;
+    return 0;
+}
+
+/* The product with caps (split: two ranges; else lx_gemm on one thread or on pool3). */
+static float *qrun(const lx_cpu *caps, const qprob *p, int bias, int acc, int split, int nt) {
+    float *c = malloc(sizeof(float) * (p->ldc * p->m + 1));
+    memcpy(c, p->c0, sizeof(float) * p->ldc * p->m);
+    lx_gemm_op op = {.kind = LX_GEMM_I8, .m = p->m, .n = p->n, .k = p->k, .a = p->a,
+                     .lda = p->lda, .w8 = p->w8, .wscale = p->ws, .ldw = p->ldw,
+                     .bias = bias ? p->bias : NULL, .c = c, .ldc = p->ldc, .accumulate = acc};
+    lx_error err = {0};
+    lx_gemm_scratch s[4];
+    for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&s[t]);
+    if (split) {
+        int h = p->n / 3;
+        assert_int_equal(lx_gemm_range(caps, &op, h, p->n, &s[0], &err), 0);
+        assert_int_equal(lx_gemm_range(caps, &op, 0, h, &s[1], &err), 0);
+    } else {
+        int rc = lx_gemm(caps, &op, nt > 1 ? &pool3 : NULL, s, &err);
+        if (rc != 0) fprintf(stderr, "%s\n", err.msg);
+        assert_int_equal(rc, 0);
+    }
+    for (int t = 0; t < 4; t++) lx_gemm_scratch_free(&s[t]);
+    return c;
+}
+
+/* Element (i, j) of C as gemm.h defines it, computed here from scratch: A's row quantized,
+ * the integer sum in 64 bits, the f32 operations in gemm.h's order. */
+static float qref(const qprob *p, int i, int j, int bias, int acc, float *sa_out) {
+    const float *x = p->a + (size_t)i * p->lda;
+    float mx = 0.0f;
+    for (int kk = 0; kk < p->k; kk++) mx = fabsf(x[kk]) > mx ? fabsf(x[kk]) : mx;
+    float inv = 127.0f / mx, sa = mx / 127.0f;
+    if (qrow_bad(p, i)) inv = 0.0f, sa = NAN;
+    else if (!(inv <= 3.4028235e38f)) inv = 0.0f, sa = 0.0f;
+    int64_t sum = 0;
+    for (int kk = 0; kk < p->k; kk++) {
+        long q = inv != 0.0f ? lrintf(x[kk] * inv) : 0;
+        assert_true(q >= -127 && q <= 127);
+        sum += q * p->w8[(size_t)j * p->ldw + kk];
+    }
+    assert_true(sum >= INT32_MIN && sum <= INT32_MAX);
+    *sa_out = sa;
+    float v = (float)(int32_t)sum * (sa * p->ws[j]);
+    if (bias) v = v + p->bias[j];
+    return acc ? p->c0[(size_t)i * p->ldc + j] + v : v;
+}
+
+/* The portable path against the definition (bit for bit) and against the double product
+ * of the unquantized A and W (within the rounding bound); rows with a NaN or an infinity
+ * give NaN, and the padding of C is never written. */
+static void qcheck_portable(const qprob *p, const float *c, int bias, int acc) {
+    for (int i = 0; i < p->m; i++)
+        for (int j = 0; j < p->n; j++) {
+            float sa, want = qref(p, i, j, bias, acc, &sa);
+            float got = c[(size_t)i * p->ldc + j];
+            if (memcmp(&got, &want, 4) != 0)
+                fail_msg("int8 m=%d n=%d k=%d: C[%d][%d] = %a, the definition gives %a", p->m,
+                         p->n, p->k, i, j, got, want);
+            if (qrow_bad(p, i)) {
+                assert_true(isnan(got));
+                continue;
+            }
+            double ref = 0, tol = 0, size = 0, ws = p->ws[j];
+            for (int kk = 0; kk < p->k; kk++) {
+                double a = p->a[(size_t)i * p->lda + kk], w = p->wf[(size_t)j * p->ldw + kk];
+                ref += a * w;
+                size += fabs(a * w);
+                tol += sa / 2 * fabs(w) + fabs(a) * ws / 2 + sa * ws / 4;
+            }
+            if (bias) ref += p->bias[j], size += fabs(p->bias[j]);
+            if (acc) ref += p->c0[(size_t)i * p->ldc + j], size += fabs(p->c0[(size_t)i * p->ldc + j]);
+            tol = tol * (1 + 1e-5) + 1e-6 * size + 1e-30;
+            if (!(fabs(got - ref) <= tol))
+                fail_msg("int8 m=%d n=%d k=%d: C[%d][%d] = %.9g, f64 product %.9g, bound %.3g",
+                         p->m, p->n, p->k, i, j, got, ref, tol);
+        }
+    for (int i = 0; i < p->m; i++)
+        for (size_t j = (size_t)p->n; j < p->ldc; j++)
+            assert_true(c[(size_t)i * p->ldc + j] == p->c0[(size_t)i * p->ldc + j]);
+}
+
+static const int qshapes[][4] = { /* m, n, k, row padding */
+    {1, 1, 1, 0},    {9, 7, 33, 1},   {7, 33, 769, 3},  {18, 13, 48, 0},  {20, 769, 64, 0},
+    {36, 70, 768, 0}, {5, 3, 31, 2},  {4, 4, 128, 0},   {27, 10, 80, 1},  {3, 9, 3072, 0},
+    {700, 9, 129, 1}, /* several blocks of A rows */
+    {130, 45, 17, 0}, /* A quantized by the pool's threads */
+    {40, 1100, 100, 0}, /* several panels of W */
+};
+
+/* Every path against the portable one, bit for bit; the portable one against the
+ * definition and the double product; ranges and threads change nothing. */
+static void test_i8(void **state) {
+    (void)state;
+    lx_cpu novnni = cpu_native;
+    novnni.vnni = 0; /* AVX-512 without VNNI: the AVX2 kernel */
+    const lx_cpu *caps[] = {&cpu_portable, &cpu_avx2, &cpu_native, &novnni};
+    const int runs[] = {1, cpu_avx2.isa >= LX_ISA_AVX2, cpu_native.isa >= LX_ISA_AVX512,
+                        cpu_native.isa >= LX_ISA_AVX512};
+    if (!cpu_native.vnni) fprintf(stderr, "(no AVX512_VNNI here: not that path)\n");
+    for (size_t s = 0; s < sizeof qshapes / sizeof qshapes[0]; s++) {
+        qprob p;
+        qprob_make(&p, qshapes[s][0], qshapes[s][1], qshapes[s][2], qshapes[s][3]);
+        for (int bias = 0; bias < 2; bias++)
+            for (int acc = 0; acc < 2; acc++) {
+                float *want = qrun(&cpu_portable, &p, bias, acc, 0, 1);
+                qcheck_portable(&p, want, bias, acc);
+                size_t bytes = sizeof(float) * p.ldc * p.m;
+                for (size_t q = 0; q < sizeof caps / sizeof caps[0]; q++) {
+                    if (!runs[q]) continue;
+                    for (int how = 0; how < 3; how++) { /* one call, two ranges, 3 threads */
+                        float *got = qrun(caps[q], &p, bias, acc, how == 1, how == 2 ? 3 : 1);
+                        if (memcmp(got, want, bytes) != 0)
+                            for (size_t e = 0; e < p.ldc * p.m; e++)
+                                if (memcmp(&got[e], &want[e], 4) != 0)
+                                    fail_msg("int8 %s%s (%s) m=%d n=%d k=%d: C[%zu][%zu] %a, "
+                                             "portable %a", lx_cpu_name(caps[q]),
+                                             q == 3 ? " without VNNI" : "",
+                                             how == 0 ? "one call" : how == 1 ? "two ranges"
+                                                                             : "3 threads",
+                                             p.m, p.n, p.k, e / p.ldc, e % p.ldc, got[e],
+                                             want[e]);
+                        free(got);
+                    }
+                }
+                free(want);
+            }
+        qprob_free(&p);
+    }
+}
+
+/* The quantization of A alone: every level gives the portable bits (values, scales, sums,
+ * the zero padding to the row stride), including the special rows of qprob_make. */
+static void test_i8_rows(void **state) {
+    (void)state;
+    static const int ks[] = {1, 7, 8, 15, 16, 31, 33, 64, 100, 768, 3073};
+    const lx_isa isas[] = {LX_ISA_AVX2, LX_ISA_AVX512};
+    const int have[] = {cpu_avx2.isa >= LX_ISA_AVX2, cpu_native.isa >= LX_ISA_AVX512};
+    for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+        qprob p;
+        qprob_make(&p, 18, 1, ks[t], 2);
+        size_t bytes = lx_qrows_bytes(p.m, p.k);
+        void *b0 = lx_aligned_alloc(bytes), *b1 = lx_aligned_alloc(bytes);
+        lx_qrows q0, q1;
+        lx_qrows_at(&q0, b0, p.m, p.k);
+        lx_qrows_at(&q1, b1, p.m, p.k);
+        assert_int_equal(q0.ld % 64, 0);
+        assert_true(q0.ld >= (size_t)p.k);
+        memset(b0, 0x5a, bytes);
+        lx_qrows_fill(LX_ISA_PORTABLE, p.a, p.lda, p.k, &q0, 0, p.m);
+        for (int i = 0; i < p.m; i++) {
+            int32_t sum = 0;
+            for (size_t kk = 0; kk < q0.ld; kk++) {
+                int v = q0.q[(size_t)i * q0.ld + kk];
+                assert_true(v >= -127 && v <= 127);
+                if (kk >= (size_t)p.k) assert_int_equal(v, 0);
+                sum += v;
+            }
+            assert_int_equal(q0.sum[i], sum);
+            if (i % 9 == 1 || i % 9 == 2) assert_true(q0.scale[i] == 0.0f); /* zeros */
+            if (i % 9 == 5 && p.k > 2) { /* ties to even: 2.5 -> 2, 3.5 -> 4, -0.5 -> 0 */
+                assert_true(q0.scale[i] == 1.0f);
+                for (int kk = 1; kk < p.k; kk++) {
+                    float x = p.a[(size_t)i * p.lda + kk];
+                    assert_true(q0.q[(size_t)i * q0.ld + kk] == (int)rintf(x));
+                }
+            }
+            if (qrow_bad(&p, i)) assert_true(isnan(q0.scale[i]) && sum == 0);
+        }
+        for (size_t l = 0; l < 2; l++) {
+            if (!have[l]) continue;
+            memset(b1, 0xa5, bytes);
+            lx_qrows_fill(isas[l], p.a, p.lda, p.k, &q1, 0, 7); /* two calls: any split */
+            lx_qrows_fill(isas[l], p.a, p.lda, p.k, &q1, 7, p.m);
+            assert_memory_equal(q1.q, q0.q, (size_t)p.m * q0.ld);
+            assert_memory_equal(q1.scale, q0.scale, sizeof(float) * p.m);
+            assert_memory_equal(q1.sum, q0.sum, sizeof(int32_t) * p.m);
+        }
+        free(b0), free(b1);
+        qprob_free(&p);
+    }
+}
+
+/* The weights' quantization (the file's): scale max|x| / 127, |q| <= 127, within half a
+ * step, ties to even, zeros, and a refusal for values that are not finite. */
+static void test_i8_weights(void **state) {
+    (void)state;
+    float x[5] = {0.5f, -1.27f, 0.0f, 0.005f, 1.0f};
+    int8_t q[5];
+    float s = lx_quantize_row_i8(x, 5, q);
+    assert_true(s == 1.27f / 127.0f);
+    assert_int_equal(q[1], -127);
+    assert_int_equal(q[2], 0);
+    for (int i = 0; i < 5; i++) assert_true(fabsf(x[i] - q[i] * s) <= s / 2);
+    float t[3] = {127.0f, 2.5f, -3.5f}; /* s = 1: ties to even */
+    assert_true(lx_quantize_row_i8(t, 3, q) == 1.0f);
+    assert_int_equal(q[1], 2);
+    assert_int_equal(q[2], -4);
+    float z[2] = {0.0f, -0.0f};
+    assert_true(lx_quantize_row_i8(z, 2, q) == 0.0f);
+    assert_int_equal(q[0], 0);
+    assert_int_equal(q[1], 0);
+    float bad[2] = {1.0f, INFINITY};
+    assert_true(lx_quantize_row_i8(bad, 2, q) < 0);
+    bad[1] = NAN;
+    assert_true(lx_quantize_row_i8(bad, 2, q) < 0);
+}
+
 static void test_errors(void **state) {
     (void)state;
     lx_error err = {0};
@@ -612,6 +884,21 @@ static void test_errors(void **state) {
     assert_true(c[0] == 1 && c[4] == 2 && c[5] == 3);
     lx_gemm_op empty = {.kind = LX_GEMM_F16, .k = 5, .accumulate = 1};
     assert_int_equal(lx_gemm(&cpu_native, &empty, &pool3, &s, &err), 0);
+    /* int8: its weights and their scales, and K within the int32 sums' bound */
+    int8_t w8[12] = {0};
+    float ws[3] = {1, 1, 1};
+    op = ok, op.kind = LX_GEMM_I8;
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "W is [3, 4] with row stride 4 and NULL"));
+    op.w8 = w8;
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "int8 W without its row scales"));
+    op.wscale = ws;
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), 0);
+    assert_true(c[0] == 0.0f && c[5] == 0.0f); /* A is zeros */
+    op.k = LX_GEMM_I8_MAX_K + 1, op.lda = op.ldw = (size_t)op.k;
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "int8 W with k=65537, expected at most 65536"));
     lx_gemm_scratch_free(&s);
 }
 
@@ -659,7 +946,8 @@ int main(void) {
     cpu_nobf16 = cpu_native;
     cpu_nobf16.bf16dp = 0;
     lx_cpu_detect(&cpu_avx2, LX_ISA_AVX2);
-    fprintf(stderr, "native path: %s\n", lx_cpu_name(&cpu_native));
+    fprintf(stderr, "native path: %s%s\n", lx_cpu_name(&cpu_native),
+            cpu_native.vnni ? ", AVX512_VNNI" : "");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_portable),
         cmocka_unit_test(test_avx512),
@@ -672,6 +960,9 @@ int main(void) {
         cmocka_unit_test(test_gelu_out),
         cmocka_unit_test(test_f32_packed),
         cmocka_unit_test(test_f32_avx2),
+        cmocka_unit_test(test_i8),
+        cmocka_unit_test(test_i8_rows),
+        cmocka_unit_test(test_i8_weights),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_pool),
     };

@@ -25,7 +25,7 @@ typedef struct opts {
     const char *attributes;       /* --attributes: its attribute names (default: none) */
     const char *config;           /* --config (default: config.json, for the detector
                                      config.yaml, beside; else the published defaults) */
-    const char *dtype;            /* --dtype: f32 (default), f16 or bf16 */
+    const char *dtype;            /* --dtype: f32 (default), f16, bf16 or int8 */
     int ignore_unknown;           /* --ignore-unknown: drop tensors that are not LXMERT's */
     int info;                     /* --info: describe the model */
     int verify;                   /* --verify: check every tensor's CRC-32 */
@@ -112,7 +112,10 @@ static const cli_tool tool = {
         "      --attributes FILE the detector: its attribute names, one a line\n"
         "                        (attributes_vocab.txt), as many as it has attributes\n"
         "      --dtype TYPE      store matrices and convolutions as f32 (default), f16 or\n"
-        "                        bf16; vectors (biases, norms) and anchor boxes stay f32\n"
+        "                        bf16; vectors (biases, norms) and anchor boxes stay f32.\n"
+        "                        int8 (LXMERT): the encoder layers' Linear weights in int8\n"
+        "                        with a scale per output row, all else f32; their products\n"
+        "                        quantize their inputs per row at run time (lxm(5))\n"
         "      --ignore-unknown  drop tensors that are not the network's instead of failing\n"
         "\n"
         "Inspection (of MODEL.lxm, -m, $LX_MODEL, or the file just written):\n"
@@ -379,8 +382,8 @@ int main(int argc, char **argv) {
     o.src = c.nargs ? c.args[0] : NULL;
     lx_dtype dtype;
     if (lx_dtype_parse(o.dtype, &dtype) < 0 ||
-        (dtype != LX_F32 && dtype != LX_F16 && dtype != LX_BF16))
-        return cli_usage(&c, "--dtype: '%s' is not f32, f16 or bf16", o.dtype);
+        (dtype != LX_F32 && dtype != LX_F16 && dtype != LX_BF16 && dtype != LX_I8))
+        return cli_usage(&c, "--dtype: '%s' is not f32, f16, bf16 or int8", o.dtype);
     int inspecting = o.info || o.verify || o.export_st;
 
     if (!o.src) {

@@ -22,9 +22,14 @@ void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
 
 /* Quantize n values symmetrically to int8: returns s = max |x| / 127 (0 for all zeros)
  * and sets q[i] = x[i] / s rounded to the nearest integer, ties to even (0 when s is 0),
- * so |q[i]| <= 127 and |x[i] - q[i] s| <= s / 2.  Returns -1 (q unset) when a value is
- * not finite. */
+ * so |q[i]| <= 127 and |x[i] - q[i] s| <= s / 2 (the quotient is taken in double).
+ * Returns -1 (q unset) when a value is not finite. */
 float lx_quantize_row_i8(const float *x, size_t n, int8_t *q);
+/* The tensors of sp (LXMERT) with every float matrix the schema marks int8 replaced by
+ * its int8 form, NAME (i8, owned) then NAME_scale (f32 [out], owned); every other tensor
+ * (int8 matrices and their scales included) a view of sp's.  On error out is empty.
+ * Returns 0 or -1 (a detector; a weight that is not finite). */
+int lx_quantize_spec(lx_tensor_dict *out, const lx_model_spec *sp, lx_error *err);
 
 /* ---- file.c ---------------------------------------------------------------------- */
 

@@ -689,14 +689,17 @@ void lx_model_populate(const lx_model *m);
  * (lx_schema_normalize, lx_schema_normalize_detector); they are written in their order.
  * The weights of products (matrices, embeddings, convolutions) are stored as dtype
  * (LX_F32, LX_F16 or LX_BF16); vectors (biases, LayerNorm and BatchNorm) and the
- * detector's anchor boxes stay f32.  The file is written next to path and renamed into
- * place, so a failed write leaves no partial model.  Returns 0 or -1. */
+ * detector's anchor boxes stay f32.  LX_I8 (LXMERT only): the encoder layers' Linear
+ * weights are quantized to int8 per output row, each followed by its row scales
+ * (NAME_scale, f32), and every other tensor is stored f32; tensors already int8 (from a
+ * .lxm source) can only be written with LX_I8.  The file is written next to path and
+ * renamed into place, so a failed write leaves no partial model.  Returns 0 or -1. */
 typedef struct lx_model_spec {
     const lx_config *config;      /* LXMERT */
     const lx_tensor_dict *tensors;
     const lx_strlist *vocab;      /* may be NULL or empty */
     const lx_strlist *labels;     /* may be NULL or empty */
-    lx_dtype dtype;               /* LX_F32 (default), LX_F16, LX_BF16 */
+    lx_dtype dtype;               /* LX_F32 (default), LX_F16, LX_BF16, LX_I8 */
     lx_model_kind kind;           /* LX_MODEL_LXMERT (default) or LX_MODEL_DETECTOR */
     const lx_detector_config *detector; /* the detector's */
     const lx_strlist *objects;    /* detector: class names; may be NULL or empty */

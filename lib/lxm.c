@@ -780,10 +780,12 @@ static int spec_check(const lx_model_spec *sp, table *tabs, lx_error *err) {
     return 0;
 }
 
-int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
+/* The writer proper: float tensors in sp->dtype or f32 by their role, int8 ones as they
+ * are (lx_model_write below quantizes first for int8). */
+static int write_model(const char *path, const lx_model_spec *sp, lx_error *err) {
     const lx_tensor_dict *d = sp->tensors;
     if (sp->dtype != LX_F32 && sp->dtype != LX_F16 && sp->dtype != LX_BF16)
-        return lx_error_set(err, "stored dtype %s, expected f32, f16 or bf16",
+        return lx_error_set(err, "stored dtype %s, expected f32, f16, bf16 or int8",
                             lx_dtype_name(sp->dtype));
     table tabs[LX_TABLE_COUNT] = {{.l = sp->vocab}, {.l = sp->labels}, {.l = sp->objects},
                                   {.l = sp->attributes}};
@@ -932,5 +934,28 @@ out:
     free(fbuf);
     free(obuf);
     free(tmp);
+    return rc;
+}
+
+/* int8: the matrices the schema marks int8 quantized first (lx_quantize_spec), then
+ * written with the writer above, which keeps int8 tensors and stores every float one in
+ * f32.  A set that already holds int8 matrices (a .lxm source) is written only as int8:
+ * widening quantized values would pass them off as the original weights. */
+int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
+    if (sp->dtype != LX_I8) {
+        for (size_t i = 0; i < sp->tensors->n; i++)
+            if (sp->tensors->items[i].t.dtype == LX_I8)
+                return lx_error_set(err, "tensor '%s' is stored in int8, which cannot be "
+                                         "stored as %s (convert the original checkpoint)",
+                                    sp->tensors->items[i].name, lx_dtype_name(sp->dtype));
+        return write_model(path, sp, err);
+    }
+    lx_tensor_dict q;
+    if (lx_quantize_spec(&q, sp, err) < 0) return -1;
+    lx_model_spec qs = *sp;
+    qs.tensors = &q;
+    qs.dtype = LX_F32;
+    int rc = write_model(path, &qs, err);
+    lx_tensor_dict_free(&q);
     return rc;
 }

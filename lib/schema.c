@@ -29,6 +29,7 @@
 static const char *const group_names[LX_GROUP_COUNT] = {
     "backbone", "masked-LM head", "matching head", "visual object head",
     "object classifier", "attribute classifier", "feature regressor", "QA head", "tied",
+    "int8 scales",
 };
 
 const char *lx_schema_group_name(lx_schema_group g) {
@@ -87,6 +88,20 @@ static void linear(specs *s, int g, int64_t out, int64_t in, const char *pre) {
     add(s, g, LX_ROLE_BIAS, out, -1, b);
 }
 
+/* A backbone linear layer whose weight lx-convert --dtype int8 stores in int8 (the
+ * encoder layers': lib/quant.c says why these): weight [out, in] (marked int8), its row
+ * scales weight_scale [out] (present exactly when the weight is int8), bias [out]. */
+static void linear_int8(specs *s, int64_t out, int64_t in, const char *pre) {
+    char b[96];
+    fmt(b, sizeof b, "%s.weight", pre);
+    add(s, LX_GROUP_BACKBONE, LX_ROLE_MATRIX, out, in, b);
+    if (!s->oom) s->v[s->n - 1].int8 = 1;
+    fmt(b, sizeof b, "%s.weight_scale", pre);
+    add(s, LX_GROUP_SCALES, LX_ROLE_SCALE, out, -1, b);
+    fmt(b, sizeof b, "%s.bias", pre);
+    add(s, LX_GROUP_BACKBONE, LX_ROLE_BIAS, out, -1, b);
+}
+
 static void layernorm(specs *s, int g, int64_t h, const char *pre) {
     char b[96];
     fmt(b, sizeof b, "%s.weight", pre);
@@ -95,11 +110,12 @@ static void layernorm(specs *s, int g, int64_t h, const char *pre) {
     add(s, g, LX_ROLE_NORM_BIAS, h, -1, b);
 }
 
-/* pre.dense [h, in] + pre.LayerNorm [h]. */
+/* pre.dense [h, in] (int8-able: dense_ln is the encoder layers' output layers) +
+ * pre.LayerNorm [h]. */
 static void dense_ln(specs *s, int64_t h, int64_t in, const char *pre) {
     char b[96];
     fmt(b, sizeof b, "%s.dense", pre);
-    linear(s, LX_GROUP_BACKBONE, h, in, b);
+    linear_int8(s, h, in, b);
     fmt(b, sizeof b, "%s.LayerNorm", pre);
     layernorm(s, LX_GROUP_BACKBONE, h, b);
 }
@@ -111,7 +127,7 @@ static void attention(specs *s, int64_t h, const char *pre, const char *self) {
     static const char *const p[] = {"query", "key", "value"};
     for (int i = 0; i < 3; i++) {
         fmt(b, sizeof b, "%s.%s.%s", pre, self, p[i]);
-        linear(s, LX_GROUP_BACKBONE, h, h, b);
+        linear_int8(s, h, h, b);
     }
     fmt(b, sizeof b, "%s.output", pre);
     dense_ln(s, h, h, b);
@@ -121,7 +137,7 @@ static void attention(specs *s, int64_t h, const char *pre, const char *self) {
 static void ffn(specs *s, const lx_config *c, const char *inter, const char *out) {
     char b[96];
     fmt(b, sizeof b, "%s.dense", inter);
-    linear(s, LX_GROUP_BACKBONE, c->intermediate_size, c->hidden_size, b);
+    linear_int8(s, c->intermediate_size, c->hidden_size, b);
     dense_ln(s, c->hidden_size, c->intermediate_size, out);
 }
 
@@ -299,7 +315,35 @@ static int is_float(lx_dtype t) {
 
 typedef const lx_tensor *(*lookup_fn)(const void *ctx, const char *name);
 
-/* Each present group complete, every present tensor of the right shape and a float. */
+/* int8 storage: only the matrices the schema marks int8, each with its row scales
+ * (NAME_scale, f32), and scales only beside an int8 matrix. */
+static int check_int8(const lx_schema_entry *p, const lx_tensor *t, lookup_fn get,
+                      const void *ctx, lx_error *err) {
+    char other[sizeof p->name + 8];
+    if (p->role == LX_ROLE_SCALE) {
+        size_t n = strlen(p->name) - strlen("_scale");
+        snprintf(other, sizeof other, "%.*s", (int)n, p->name);
+        const lx_tensor *w = get(ctx, other);
+        if (t->dtype != LX_F32)
+            return lx_error_set(err, "%s: got dtype %s, expected f32", p->name,
+                                lx_dtype_name(t->dtype));
+        if (!w || w->dtype != LX_I8)
+            return lx_error_set(err, "%s: row scales for %s, which is %s, expected int8",
+                                p->name, other, w ? lx_dtype_name(w->dtype) : "missing");
+        return 0;
+    }
+    if (t->dtype != LX_I8) return 0;
+    if (!p->int8)
+        return lx_error_set(err, "%s: got dtype i8, expected f32, f16 or bf16 (only the "
+                            "encoder layers' Linear weights are stored in int8)", p->name);
+    snprintf(other, sizeof other, "%s_scale", p->name);
+    if (!get(ctx, other))
+        return lx_error_set(err, "%s: int8 without its row scales %s", p->name, other);
+    return 0;
+}
+
+/* Each present group complete, every present tensor of the right shape and a float (or
+ * int8 where check_int8 allows it). */
 static int check_groups(const lx_schema *s, lookup_fn get, const void *ctx, lx_error *err) {
     int present[LX_GROUP_COUNT] = {0};
     present[LX_GROUP_BACKBONE] = 1;
@@ -308,7 +352,7 @@ static int check_groups(const lx_schema *s, lookup_fn get, const void *ctx, lx_e
     if (present[LX_GROUP_OBJ_OBJ] || present[LX_GROUP_OBJ_ATTR] || present[LX_GROUP_OBJ_FEAT])
         present[LX_GROUP_OBJ] = 1;
     for (int g = 0; g < (int)LX_GROUP_COUNT; g++) {
-        if (!present[g] || g == LX_GROUP_TIED) continue;
+        if (!present[g] || g == LX_GROUP_TIED || g == LX_GROUP_SCALES) continue;
         namelist miss = {{0}, 0};
         for (size_t i = 0; i < s->n; i++)
             if ((int)s->v[i].group == g && !get(ctx, s->v[i].name)) nl_add(&miss, s->v[i].name);
@@ -332,7 +376,8 @@ static int check_groups(const lx_schema *s, lookup_fn get, const void *ctx, lx_e
                                 p->name, lx_tensor_shape_str(t, g, sizeof g),
                                 lx_tensor_shape_str(&want, w, sizeof w), s->context);
         }
-        if (!is_float(t->dtype))
+        if (check_int8(p, t, get, ctx, err) < 0) return -1;
+        if (!is_float(t->dtype) && t->dtype != LX_I8)
             return lx_error_set(err, "%s: got dtype %s, expected f32, f16 or bf16", p->name,
                                 lx_dtype_name(t->dtype));
     }

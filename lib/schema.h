@@ -19,6 +19,8 @@ typedef enum lx_schema_group {
     LX_GROUP_BACKBONE, LX_GROUP_MLM, LX_GROUP_MATCH, LX_GROUP_OBJ, LX_GROUP_OBJ_OBJ,
     LX_GROUP_OBJ_ATTR, LX_GROUP_OBJ_FEAT, LX_GROUP_QA,
     LX_GROUP_TIED,                /* the MLM decoder's copies of what it is tied to */
+    LX_GROUP_SCALES,              /* the row scales of int8 matrices: present exactly where
+                                   * the matrix is stored in int8 */
     LX_GROUP_COUNT
 } lx_schema_group;
 
@@ -32,7 +34,8 @@ typedef enum lx_schema_role {
     LX_ROLE_CONV,                 /* a convolution's weight [out, in, kh, kw] */
     LX_ROLE_NORM_MEAN,            /* a BatchNorm's running mean [n] */
     LX_ROLE_NORM_VAR,             /* a BatchNorm's running variance [n] */
-    LX_ROLE_ANCHORS               /* anchor boxes [A, 4] */
+    LX_ROLE_ANCHORS,              /* anchor boxes [A, 4] */
+    LX_ROLE_SCALE                 /* an int8 matrix's row scales [out] (NAME_scale) */
 } lx_schema_role;
 
 typedef struct lx_schema_entry {
@@ -41,6 +44,9 @@ typedef struct lx_schema_entry {
     lx_schema_role role;
     int ndim;                     /* 1 to 4 */
     int64_t shape[4];
+    int int8;                     /* a matrix lx-convert --dtype int8 stores in int8, with
+                                   * its row scales as the entry NAME_scale after it (the
+                                   * encoder layers' Linear weights; lxm(5)) */
 } lx_schema_entry;
 
 typedef struct lx_schema {
@@ -74,8 +80,10 @@ const char *lx_schema_group_name(lx_schema_group g);
  * scheme. */
 const char *lx_schema_map_name(const char *name, char *buf, size_t len);
 /* Check n named tensors against s (what the normalisation checks after renaming): every
- * name known, every shape the config's, float dtypes, backbone and each present head
- * complete (the tied decoder weight may be absent).  Returns 0 or -1. */
+ * name known, every shape the config's, float dtypes (or int8 for the matrices the schema
+ * marks int8, each then with its f32 row scales NAME_scale, and scales only for int8
+ * matrices), backbone and each present head complete (the tied decoder weight may be
+ * absent).  Returns 0 or -1. */
 int lx_schema_check(const lx_schema *s, const char *const *names,
                     const lx_tensor *const *tensors, size_t n, lx_error *err);
 

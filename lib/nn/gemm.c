@@ -426,18 +426,18 @@ int lx_gemm(const lx_cpu *cpu, const lx_gemm_op *op, lx_pool *pool,
 
 /* ---- f32 weights ----------------------------------------------------------- */
 
-void lx_gemm_f32_cols(lx_isa isa, int m, int n, int k, const float *a, size_t lda,
-                      const float *w, const float *bias, float *c, size_t ldc, int n0, int n1,
-                      int gelu, float *pack) {
+/* few: the few-row kernels (AVX-512, AVX2) whatever m is */
+static void f32_cols(lx_isa isa, int few, int m, int k, const float *a, size_t lda,
+                     const float *w, const float *bias, float *c, size_t ldc, int n0, int n1,
+                     int gelu, float *pack) {
     if (m <= 0 || n1 <= n0) return;
-    (void)n;
     w += (size_t)n0 * (size_t)k;
     if (bias) bias += n0;
     c += n0;
-    if (isa >= LX_ISA_AVX512 && m <= LX_GEMM_F32_FEW_ROWS) {
+    if (isa >= LX_ISA_AVX512 && few) {
         /* Few rows: OpenBLAS would copy (pack) all of W for little arithmetic on it. */
         lx_gemm_f32_avx512(m, n1 - n0, k, a, lda, w, (size_t)k, bias, c, ldc, 0);
-    } else if (isa == LX_ISA_AVX2 && m <= LX_GEMM_F32_FEW_ROWS) {
+    } else if (isa == LX_ISA_AVX2 && few) {
         /* the same on AVX2 (OpenBLAS's copy of W was a third of a batch-1 run) */
         lx_gemm_f32_avx2(m, n1 - n0, k, a, lda, w, (size_t)k, bias, c, ldc, 0);
     } else if (isa >= LX_ISA_AVX512 && pack) {
@@ -456,6 +456,20 @@ void lx_gemm_f32_cols(lx_isa isa, int m, int n, int k, const float *a, size_t ld
     }
     if (gelu)
         for (int i = 0; i < m; i++) lx_k_gelu(c + (size_t)i * ldc, NULL, (size_t)(n1 - n0), isa);
+}
+
+void lx_gemm_f32_cols(lx_isa isa, int m, int n, int k, const float *a, size_t lda,
+                      const float *w, const float *bias, float *c, size_t ldc, int n0, int n1,
+                      int gelu, float *pack) {
+    (void)n;
+    f32_cols(isa, m <= LX_GEMM_F32_FEW_ROWS, m, k, a, lda, w, bias, c, ldc, n0, n1, gelu, pack);
+}
+
+void lx_gemm_f32_cols_rowwise(lx_isa isa, int m, int n, int k, const float *a, size_t lda,
+                              const float *w, const float *bias, float *c, size_t ldc, int n0,
+                              int n1, int gelu) {
+    (void)n;
+    f32_cols(isa, 1, m, k, a, lda, w, bias, c, ldc, n0, n1, gelu, NULL);
 }
 
 /* ---- attention -------------------------------------------------------------- */

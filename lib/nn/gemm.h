@@ -183,6 +183,13 @@ int lx_gemm(const lx_cpu *cpu, const lx_gemm_op *op, lx_pool *pool,
 void lx_gemm_f32_cols(lx_isa isa, int m, int n, int k, const float *a, size_t lda,
                       const float *w, const float *bias, float *c, size_t ldc, int n0, int n1,
                       int gelu, float *pack);
+/* The same with the few-row kernels whatever m is (AVX-512, AVX2; cblas_sgemm on the
+ * portable path): a row's result then depends on that row alone, not on how many rows
+ * the product has.  For the f32 products whose outputs an int8 product quantizes next,
+ * where a last-bit difference can become a whole quantization step (ops.h, lx_lin). */
+void lx_gemm_f32_cols_rowwise(lx_isa isa, int m, int n, int k, const float *a, size_t lda,
+                              const float *w, const float *bias, float *c, size_t ldc, int n0,
+                              int n1, int gelu);
 
 /* ---- int8 weights (LX_GEMM_I8; lib/nn/gemm_i8.c, simd/gemm_i8_avx512.c, _avx2.c) ----
  * Dynamic quantization: W is int8 with a scale per output row (as lx-convert --dtype int8

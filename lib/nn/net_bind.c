@@ -20,10 +20,11 @@ typedef struct binder {
     lx_net *net;
 } binder;
 
-/* nn.Linear: P.weight, P.bias. */
+/* nn.Linear: P.weight (with P.weight_scale when it is int8), P.bias. */
 static void bind_lin(binder *b, lx_lin *l, const char *p) {
     memset(l, 0, sizeof *l);
     lx_bind_matrix(l, lx_bind_tensor(&b->l, 0, "%s.weight", p));
+    if (l->w8) l->ws = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "%s.weight_scale", p));
     l->b = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "%s.bias", p));
 }
 
@@ -37,25 +38,35 @@ static void bind_ln(binder *b, lx_ln *ln, const char *p) {
 
 /* Q, K and V as one [3H, H] layer when their weights lie back to back in the mapping
  * (same dtype, key right after query, value right after key), as lx-convert writes
- * them; the biases are copied into one [3H] array.  Otherwise a->qkv stays empty and
- * the three products run separately, with the same results column by column. */
+ * them; the biases (and int8 row scales) are copied into one [3H] array each.  Otherwise
+ * a->qkv stays empty and the three products run separately, with the same results
+ * column by column. */
 static void fuse_qkv(binder *b, lx_att *a) {
     memset(&a->qkv, 0, sizeof a->qkv);
     if (b->l.failed || b->net->opts.separate_qkv) return;
     const lx_lin *q = &a->query, *k = &a->key, *v = &a->value;
     size_t hh = (size_t)q->out * (size_t)q->in;
-    int adjacent = q->w ? k->w == q->w + hh && v->w == k->w + hh
-                        : k->w16 == q->w16 + hh && v->w16 == k->w16 + hh &&
-                              k->bf16 == q->bf16 && v->bf16 == q->bf16;
+    int adjacent = q->w    ? k->w == q->w + hh && v->w == k->w + hh
+                   : q->w8 ? k->w8 == q->w8 + hh && v->w8 == k->w8 + hh
+                           : k->w16 == q->w16 + hh && v->w16 == k->w16 + hh &&
+                                 k->bf16 == q->bf16 && v->bf16 == q->bf16;
     if (!adjacent) return;
-    float *bias = lx_owned_alloc(&b->net->owned, 3 * (size_t)q->out * sizeof *bias);
+    size_t H = (size_t)q->out;
+    float *bias = lx_owned_alloc(&b->net->owned, (q->w8 ? 6 : 3) * H * sizeof *bias);
     if (!bias) return; /* not fusing is fine: no error */
-    memcpy(bias, q->b, (size_t)q->out * sizeof *bias);
-    memcpy(bias + q->out, k->b, (size_t)q->out * sizeof *bias);
-    memcpy(bias + 2 * q->out, v->b, (size_t)q->out * sizeof *bias);
+    memcpy(bias, q->b, H * sizeof *bias);
+    memcpy(bias + H, k->b, H * sizeof *bias);
+    memcpy(bias + 2 * H, v->b, H * sizeof *bias);
     a->qkv = *q;
     a->qkv.out = 3 * q->out;
     a->qkv.b = bias;
+    if (q->w8) {
+        float *ws = bias + 3 * H;
+        memcpy(ws, q->ws, H * sizeof *ws);
+        memcpy(ws + H, k->ws, H * sizeof *ws);
+        memcpy(ws + 2 * H, v->ws, H * sizeof *ws);
+        a->qkv.ws = ws;
+    }
 }
 
 /* LxmertAttention (P.SELF.{query,key,value}) + LxmertAttentionOutput (P.output). */
@@ -221,5 +232,10 @@ int lx_net_bind(lx_net *net, lx_error *err) {
     if (!b.l.failed) net->avail |= bind_heads(&b, w);
     if (b.l.failed) return -1;
     net->bf16_acts = !net->opts.unfused && all_bf16(net);
+    /* int8 layers quantize what the visual projections write: their rows must not depend
+     * on the batch (ops.h, lx_lin.rowwise) */
+    if ((c->r_layers && w->r_layers[0].attention.query.w8) ||
+        (c->x_layers && w->x_layers[0].visual_attention.query.w8))
+        w->visn_fc.rowwise = w->box_fc.rowwise = 1;
     return 0;
 }

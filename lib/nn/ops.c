@@ -125,7 +125,8 @@ void lx_bind_matrix(lx_lin *l, const lx_tensor *t) {
     l->out = (int)t->shape[0];
     l->in = (int)(lx_tensor_nelem(t) / t->shape[0]);
     l->w = t->dtype == LX_F32 ? t->data : NULL;
-    l->w16 = t->dtype == LX_F32 ? NULL : t->data;
+    l->w16 = t->dtype == LX_F16 || t->dtype == LX_BF16 ? t->data : NULL;
+    l->w8 = t->dtype == LX_I8 ? t->data : NULL;
     l->bf16 = t->dtype == LX_BF16;
 }
 
@@ -186,8 +187,12 @@ typedef struct lin_ctx {
 static void lin_cols(lx_rt *rt, void *ctx, size_t i0, size_t i1, int t) {
     lin_ctx *c = ctx;
     int n1 = (int)(16 * i1) < c->l->out ? (int)(16 * i1) : c->l->out;
-    lx_gemm_f32_cols(rt->cpu.isa, c->m, c->l->out, c->l->in, c->x, c->ldx, c->l->w, c->b,
-                     c->y, c->ldy, (int)(16 * i0), n1, c->gelu, rt->f32pack[t]);
+    if (c->l->rowwise)
+        lx_gemm_f32_cols_rowwise(rt->cpu.isa, c->m, c->l->out, c->l->in, c->x, c->ldx,
+                                 c->l->w, c->b, c->y, c->ldy, (int)(16 * i0), n1, c->gelu);
+    else
+        lx_gemm_f32_cols(rt->cpu.isa, c->m, c->l->out, c->l->in, c->x, c->ldx, c->l->w, c->b,
+                         c->y, c->ldy, (int)(16 * i0), n1, c->gelu, rt->f32pack[t]);
 }
 
 /* The packed-weight buffers f32 products of m rows need (AVX-512, many rows). */
@@ -208,21 +213,28 @@ static int linear_f32(lx_rt *rt, const lx_lin *l, const float *b, const lx_act *
      * thread slowed by a busy machine takes less); sgemm (no AVX-512) packs both
      * operands per call: one chunk per thread then */
     lx_rt_for(rt, ((size_t)l->out + 15) / 16, 32.0 * m * l->in, lin_cols, &c,
-              m <= LX_GEMM_F32_FEW_ROWS ? 4 : rt->cpu.isa >= LX_ISA_AVX512 ? 2 : 1);
+              m <= LX_GEMM_F32_FEW_ROWS || l->rowwise ? 4 : rt->cpu.isa >= LX_ISA_AVX512 ? 2 : 1);
     return 0;
 }
 
-/* 16-bit weights: y = x W^T + b with lx_gemm, from x's bf16 copy when the product takes
- * bf16; y16 (rows ldy16 apart), when given, receives bf16(GELU(y)) and y is scratch. */
+/* l's weights as lx_gemm takes them (16-bit or int8): kind, W, scales, bias and sizes. */
+static lx_gemm_op gemm_op(const lx_rt *rt, const lx_lin *l) {
+    lx_gemm_op op = {.kind = l->w8 ? LX_GEMM_I8 : !l->bf16 ? LX_GEMM_F16
+                             : lx_rt_takes_bf16(rt, l) ? LX_GEMM_BF16 : LX_GEMM_BF16_EXACT,
+                     .n = l->out, .k = l->in, .w = l->w16, .w8 = l->w8, .wscale = l->ws,
+                     .ldw = (size_t)l->in, .bias = l->b};
+    return op;
+}
+
+/* 16-bit or int8 weights: y = x W^T + b with lx_gemm, from x's bf16 copy when the product
+ * takes bf16; y16 (rows ldy16 apart), when given, receives bf16(GELU(y)) and y is
+ * scratch. */
 static int linear16(lx_rt *rt, const lx_lin *l, const lx_act *x, int m, float *y,
                     size_t ldy, uint16_t *y16, size_t ldy16, lx_error *err) {
-    int bf16 = lx_rt_takes_bf16(rt, l);
-    lx_gemm_op op = {
-        .kind = !l->bf16 ? LX_GEMM_F16 : bf16 ? LX_GEMM_BF16 : LX_GEMM_BF16_EXACT,
-        .m = m, .n = l->out, .k = l->in, .a = x->f, .lda = x->ld, .w = l->w16,
-        .ldw = (size_t)l->in, .bias = l->b, .c = y, .ldc = ldy, .accumulate = 0,
-        .ab = bf16 ? x->h : NULL, .ldab = x->ldh, .cb = y16, .ldcb = ldy16};
-    if (op.ab) op.a = NULL;
+    lx_gemm_op op = gemm_op(rt, l);
+    op.m = m, op.a = x->f, op.lda = x->ld, op.c = y, op.ldc = ldy;
+    op.cb = y16, op.ldcb = ldy16;
+    if (op.kind == LX_GEMM_BF16 && x->h) op.ab = x->h, op.ldab = x->ldh, op.a = NULL;
     return lx_gemm(&rt->cpu, &op, rt->nthreads > 1 ? &rt->pool : NULL, rt->gs, err);
 }
 
@@ -241,11 +253,8 @@ int lx_rt_linear_rows(lx_rt *rt, const lx_lin *l, const float *x, size_t ldx, in
                          0, rt->f32pack[t]);
         return 0;
     }
-    lx_gemm_op op = {
-        .kind = !l->bf16 ? LX_GEMM_F16 : lx_rt_takes_bf16(rt, l) ? LX_GEMM_BF16
-                                                                : LX_GEMM_BF16_EXACT,
-        .m = m, .n = l->out, .k = l->in, .a = x, .lda = ldx, .w = l->w16,
-        .ldw = (size_t)l->in, .bias = l->b, .c = y, .ldc = ldy};
+    lx_gemm_op op = gemm_op(rt, l);
+    op.m = m, op.a = x, op.lda = ldx, op.c = y, op.ldc = ldy;
     return lx_gemm_range(&rt->cpu, &op, 0, l->out, &rt->gs[t], err);
 }
 

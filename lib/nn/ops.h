@@ -9,8 +9,9 @@
  * both written in these.
  *
  * Products: f32 weights go through lx_gemm_f32_cols one range of 16 output columns at a
- * time (the ranges handed out over the pool); 16-bit weights through lx_gemm (bf16 with
- * the CPU's bf16 dot products, or exactly in f32 with exact_bf16; f16 widened).
+ * time (the ranges handed out over the pool); 16-bit and int8 weights through lx_gemm
+ * (bf16 with the CPU's bf16 dot products, or exactly in f32 with exact_bf16; f16
+ * widened; int8 with the input quantized per row, gemm.h).
  *
  * bf16 hand-offs: where activations carry a bf16 copy (lx_act.h), the products that take
  * bf16 read it instead of rounding their input, and every operation that writes such
@@ -29,14 +30,22 @@
 #include "pool.h"
 
 /* nn.Linear (and a convolution's weight seen as [out, in * kh * kw]): y = x W^T + b.  The
- * weight is f32 (w), or 16-bit (w16, f16 or bf16 as the file stores it) read in place by
- * the product kernels, so that memory holds and streams half the bytes. */
+ * weight is f32 (w), or 16-bit (w16, f16 or bf16 as the file stores it), or int8 with a
+ * scale per row (w8, ws), read in place by the product kernels, so that memory holds and
+ * streams half or a quarter of the bytes. */
 typedef struct lx_lin {
     const float *w;               /* [out, in] f32, or NULL */
-    const uint16_t *w16;          /* [out, in] f16/bf16 when w is NULL */
+    const uint16_t *w16;          /* [out, in] f16/bf16, or NULL */
     int bf16;                     /* w16 holds bf16 (else f16) */
+    const int8_t *w8;             /* [out, in] int8 (when w and w16 are NULL), or NULL */
+    const float *ws;              /* [out] w8's row scales (lx_quantize_row_i8) */
     const float *b;               /* [out] or NULL */
     int out, in;
+    int rowwise;                  /* f32 w: each row's result independent of how many rows
+                                   * the product has (lx_gemm_f32_cols_rowwise), for a
+                                   * product whose output an int8 product quantizes next:
+                                   * the quantization would turn the last-bit differences
+                                   * between batch sizes into whole steps */
 } lx_lin;
 
 /* nn.LayerNorm: gamma and beta [n]. */
@@ -100,8 +109,8 @@ const lx_tensor *lx_bind_tensor(lx_binder *b, int optional, const char *fmt, ...
 const float *lx_bind_f32(lx_binder *b, const lx_tensor *t);
 /* bytes kept until the network is freed; NULL (and the binder failed) when out of memory. */
 void *lx_bind_alloc(lx_binder *b, size_t bytes);
-/* A weight [out, ...] as a Linear layer, read in place as stored (f32 or 16-bit), its
- * other dimensions flattened into in; bias left alone. */
+/* A weight [out, ...] as a Linear layer, read in place as stored (f32, 16-bit or int8),
+ * its other dimensions flattened into in; bias (and int8's row scales) left alone. */
 void lx_bind_matrix(lx_lin *l, const lx_tensor *t);
 
 /* A network's runtime.  Not thread-safe: one per network. */

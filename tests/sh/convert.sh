@@ -89,6 +89,33 @@ grep -Eq '^labels +3129 answers' "$T/out" || fail "labels kept from a .lxm sourc
 [ "$(stat -c %s "$T/b.lxm")" -lt "$(stat -c %s "$T/vqa.lxm")" ] || fail "bf16 file is not smaller"
 conv "$T/b.lxm" "$VQA"   # the fixture is exact in bf16: back to f32, the same tensors
 expect_status 0 lx-convert "$T/vqa.lxm" --dtype f16 -o "$T/h.lxm" --verify
+# int8: the encoder layers' Linear weights in i8 with f32 row scales after them, all else f32;
+# about a third of the f32 file at the base size (a little under it at this tiny size,
+# where the embeddings are most of the file)
+expect_status 0 lx-convert "$T/vqa.lxm" --dtype int8 -o "$T/q.lxm" --info --verify
+grep -Eq '^  lxmert.encoder.layer.0.attention.self.query.weight +i8 +\[48, 48\]$' "$T/out" \
+    || fail "int8 matrix"
+grep -A1 -E '^  lxmert.encoder.x_layers.1.visn_output.dense.weight +i8 +\[48, 80\]$' "$T/out" \
+    | grep -Eq '^  lxmert.encoder.x_layers.1.visn_output.dense.weight_scale +f32 +\[48\]$' \
+    || fail "int8 scales after their matrix"
+grep -Eq '^  lxmert.encoder.visn_fc.visn_fc.weight +f32 +\[48, 2048\]$' "$T/out" || fail "visn_fc f32"
+grep -Eq '^  lxmert.pooler.dense.weight +f32 +\[48, 48\]$' "$T/out" || fail "pooler f32"
+grep -Eq '^  answer_head.logit_fc.3.weight +f32 +\[3129, 96\]$' "$T/out" || fail "QA head f32"
+grep -Eq '^  lxmert.embeddings.word_embeddings.weight +f32 ' "$T/out" || fail "embeddings f32"
+[ "$(grep -c ' i8 ' "$T/out")" -eq 50 ] || fail "int8 matrices: $(grep -c ' i8 ' "$T/out"), expected 50"
+[ "$(stat -c %s "$T/q.lxm")" -lt "$(stat -c %s "$T/vqa.lxm")" ] || fail "int8 file is not smaller"
+# an int8 model stored again: int8 as it is (exported, the same tensors); any other dtype
+# is refused (the weights' f32 values are gone)
+expect_status 0 lx-convert "$T/q.lxm" --export-safetensors "$T/q.st"
+expect_status 0 lx-convert "$T/q.lxm" --dtype int8 -o "$T/q2.lxm" --export-safetensors "$T/q2.st"
+cmp -s "$T/q.st" "$T/q2.st" || fail "int8 stored again changed"
+expect_status 1 lx-convert "$T/q.lxm" -o "$T/q3.lxm"
+expect_err "query.weight' is stored in int8, which cannot be stored as f32"
+[ ! -e "$T/q3.lxm" ] || fail "refused int8 -> f32 left a file"
+# its export converts back to the same model (safetensors carries I8)
+expect_status 0 lx-convert "$T/q.st" --config "$M/tiny-vqa/config.json" --dtype int8 -o "$T/q4.lxm" \
+    --export-safetensors "$T/q4.st"
+cmp -s "$T/q.st" "$T/q4.st" || fail "int8 through safetensors changed"
 printf '{"layer_norm_eps": 1e-5, "do_lower_case": false}' > "$T/over.json"
 expect_status 0 lx-convert "$T/vqa.lxm" --config "$T/over.json" -o "$T/h.lxm" --info
 grep -Eq '^  layer_norm_eps +1e-05$' "$T/out" && grep -Eq '^  do_lower_case +false$' "$T/out" \
@@ -153,7 +180,7 @@ bad 'write|No such file' "$M/tiny-vqa" -o "$T/no/such/dir/bad.lxm"
 
 # ---- usage errors: exit 2 --------------------------------------------------------------
 expect_status 2 lx-convert "$M/tiny-vqa" -o "$T/x.lxm" --dtype f64
-expect_err "--dtype: 'f64' is not f32, f16 or bf16"
+expect_err "--dtype: 'f64' is not f32, f16, bf16 or int8"
 expect_status 2 lx-convert -o "$T/x.lxm"
 expect_status 2 lx-convert "$M/tiny-vqa"
 expect_err 'nothing to do'

@@ -1,5 +1,6 @@
 # lx-encode: outputs against the HF fixtures through the tool, batching equal to
-# unbatched, --only / --heads / --fill-mask, the input checks and their messages.
+# unbatched, int8 storage, --only / --heads / --fill-mask, the input checks and their
+# messages.
 . "$(dirname "$0")/lib.bash"
 
 lx-convert "$FX/models/tiny-vqa" -o "$T/vqa.lxm" || fail "lx-convert tiny-vqa"
@@ -43,6 +44,29 @@ done
 lx-encode -m "$T/pre.lxm" --batch 5 --threads 1 --hidden-states --attentions --heads all \
     < "$C" > "$T/t1.bin" || fail "--threads 1 run"
 reccmp --tol 1e-5 --fields "$tensors" "$T/t1.bin" "$T/b1.bin" || fail "--threads 1 differs"
+
+# int8 storage: the same outputs within the int8 bounds of test_net (5e-3 for the states,
+# the logits relative above 1), and batches that change no bit of the encoder's outputs
+# on the AVX2 and AVX-512 paths (each row of an int8 product is quantized and summed on
+# its own, and the f32 products before them run with kernels that do not depend on the
+# batch's size; the portable path's are OpenBLAS's); the f32 heads after the encoder
+# within 1e-5, as in f32 models
+lx-convert "$T/pre.lxm" --dtype int8 -o "$T/pre8.lxm" || fail "lx-convert --dtype int8"
+lx-encode -m "$T/pre8.lxm" --batch 1 --hidden-states --attentions --heads all \
+    < "$C" > "$T/q1.bin" || fail "int8 batch 1 run"
+reccmp --tol 5e-3 --fields language_output,vision_output,pooled_output,language_hidden_states \
+    "$T/q1.bin" "$T/b1.bin" || fail "int8 hidden states off by more than 5e-3"
+reccmp --tol 5e-2 --fields "$tensors" "$T/q1.bin" "$T/b1.bin" || fail "int8 outputs off by more than 5e-2"
+! reccmp --fields pooled_output "$T/q1.bin" "$T/b1.bin" 2> /dev/null || fail "int8 gave f32's bits"
+lx-encode -m "$T/pre8.lxm" --batch 5 --hidden-states --attentions --heads all \
+    < "$C" > "$T/q5.bin" || fail "int8 batch 5 run"
+if [ "$(gemmbench --path)" != portable ]; then
+    reccmp --fields language_output,vision_output,language_hidden_states,vision_hidden_states \
+        "$T/q5.bin" "$T/q1.bin" || fail "int8 batch 5 changed the encoder's bits"
+    reccmp --tol 1e-5 --fields "$tensors" "$T/q5.bin" "$T/q1.bin" || fail "int8 batch 5 differs"
+else
+    reccmp --tol 5e-2 --fields "$tensors" "$T/q5.bin" "$T/q1.bin" || fail "int8 batch 5 differs"
+fi
 
 # Binary frames (the default) carry the same values
 lx-encode -m "$T/vqa.lxm" < "$C" > "$T/out.bin" || fail "binary run"

@@ -1,7 +1,8 @@
 /*
- * gemmbench — speed of the 16-bit-weight matrix products (lib/nn/gemm.h) against OpenBLAS.
+ * gemmbench — speed of the 16-bit and int8-weight matrix products (lib/nn/gemm.h)
+ * against OpenBLAS.
  *
- *   gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16|f32] [--time S]
+ *   gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16|int8|f32] [--time S]
  *   gemmbench --sgemm-rate [--size N]
  *
  * --sgemm-rate prints one number: cblas_sgemm GFLOP/s on [N, N] x [N, N] f32 (N = 2048,
@@ -16,6 +17,8 @@
  * --kind f32 measures the f32 network's products instead (lx_k_linear_f32: our AVX-512
  * kernels, the few-row AVX2 kernel, or cblas_sgemm, as lx-encode picks them), spread over
  * the threads in 16-column chunks from a shared counter as lib/nn/net_ops.c does.
+ * --kind int8: int8 weights with row scales (LX_GEMM_I8; A quantized per row in each
+ * call, as the network runs them).
  * Each figure is from the fastest of repeated calls lasting at least --time seconds,
  * after one warm-up call.  Data are random; nothing is checked here
  * (tests/unit/test_gemm.c does that).
@@ -74,6 +77,29 @@ static uint16_t *rand_w16(size_t n, lx_gemm_kind kind) {
         p[i] = kind == LX_GEMM_F16 ? lx_f32_to_f16(v) : lx_f32_to_bf16(v);
     }
     return p;
+}
+
+/* Random weights [n, k] of op->kind into op (16-bit, or int8 with row scales). */
+static void set_weights(lx_gemm_op *op, int n, int k) {
+    size_t nk = (size_t)n * k;
+    if (op->kind != LX_GEMM_I8) {
+        op->w = rand_w16(nk, op->kind);
+        return;
+    }
+    int8_t *w = xalloc(nk);
+    float *ws = xalloc((size_t)n * 4);
+    for (size_t i = 0; i < nk; i++) w[i] = (int8_t)(rndf() * 254.0f);
+    for (int j = 0; j < n; j++) ws[j] = 0.001f;
+    op->w8 = w, op->wscale = ws;
+}
+
+static void free_weights(lx_gemm_op *op) {
+    free((void *)op->w), free((void *)op->w8), free((void *)op->wscale);
+}
+
+/* bytes per weight */
+static int wbytes(lx_gemm_kind kind) {
+    return kind == LX_GEMM_I8 ? 1 : 2;
 }
 
 /* Seconds of the fastest call of fn(arg): one warm-up, then calls until min_s has passed
@@ -199,9 +225,9 @@ static void shape_table(const opts *o, const lx_cpu *caps, lx_pool *pool,
         int n = shapes[i].n, k = shapes[i].k;
         float *a = rand_f32((size_t)m * k), *c = xalloc((size_t)m * n * 4);
         float *wf = rand_f32((size_t)n * k);
-        uint16_t *w = rand_w16((size_t)n * k, o->kind);
         lx_gemm_op op = {.kind = o->kind, .m = m, .n = n, .k = k, .a = a, .lda = (size_t)k,
-                         .w = w, .ldw = (size_t)k, .c = c, .ldc = (size_t)n};
+                         .ldw = (size_t)k, .c = c, .ldc = (size_t)n};
+        if (!o->f32) set_weights(&op, n, k);
         lg g = {caps, &op, 1, pool, s};
         fl f[2];
         f32_op(&f[0], m, n, k, a, wf, c, caps->isa, pack);
@@ -215,7 +241,8 @@ static void shape_table(const opts *o, const lx_cpu *caps, lx_pool *pool,
         printf("%7d %6d  %10.1f %10.1f %6.2fx  %s\n", n, k, flop / tl * 1e-9,
                flop / ts * 1e-9, ts / tl, shapes[i].what);
         fflush(stdout);
-        free(a), free(c), free(wf), free(w);
+        free(a), free(c), free(wf);
+        free_weights(&op);
     }
 }
 
@@ -253,7 +280,8 @@ static double read_bandwidth(lx_pool *pool, double min_s) {
     return r.n * 8 / t * 1e-9;
 }
 
-/* 12 layers x (QKV, attention output, FFN in, FFN out): 85M weights, 170 MB in 16 bits */
+/* 12 layers x (QKV, attention output, FFN in, FFN out): 85M weights, 170 MB in 16 bits,
+ * 85 MB in int8 */
 static void streaming(const opts *o, const lx_cpu *caps, lx_pool *pool,
                       lx_gemm_scratch *s, float *const pack[LX_POOL_MAX]) {
     enum { LAYERS = 12, PER = 4, M = 20 };
@@ -282,18 +310,19 @@ static void streaming(const opts *o, const lx_cpu *caps, lx_pool *pool,
         for (int l = 0; l < LAYERS; l++)
             for (int p = 0; p < PER; p++) {
                 int n = nk[p][0], k = nk[p][1];
-                uint16_t *w = rand_w16((size_t)n * k, o->kind);
                 ops[l * PER + p] = (lx_gemm_op){.kind = o->kind, .m = M, .n = n, .k = k,
-                                                .a = a, .lda = (size_t)k, .w = w,
-                                                .ldw = (size_t)k, .c = c, .ldc = (size_t)n};
+                                                .a = a, .lda = (size_t)k, .ldw = (size_t)k,
+                                                .c = c, .ldc = (size_t)n};
+                set_weights(&ops[l * PER + p], n, k);
                 wcount += (double)n * k;
             }
         lg g = {caps, ops, LAYERS * PER, pool, s};
         t = time_calls(lxgemm_call, &g, o->time);
-        printf("M = %d through 12 layers (%.0f MB of 16-bit weights): %.2f ms, %.1f GB/s of "
-               "weights, %.1f GFLOP/s\n", M, wcount * 2e-6, t * 1e3, wcount * 2 / t * 1e-9,
-               2.0 * M * wcount / t * 1e-9);
-        for (int i = 0; i < LAYERS * PER; i++) free((void *)ops[i].w);
+        int wb = wbytes(o->kind);
+        printf("M = %d through 12 layers (%.0f MB of %s weights): %.2f ms, %.1f GB/s of "
+               "weights, %.1f GFLOP/s\n", M, wcount * wb * 1e-6, wb == 1 ? "int8" : "16-bit",
+               t * 1e3, wcount * wb / t * 1e-9, 2.0 * M * wcount / t * 1e-9);
+        for (int i = 0; i < LAYERS * PER; i++) free_weights(&ops[i]);
     }
     /* the same in f32 with OpenBLAS */
     for (int l = 0; l < LAYERS; l++)
@@ -312,8 +341,8 @@ static void streaming(const opts *o, const lx_cpu *caps, lx_pool *pool,
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16|f32] "
-               "[--time S]\n       gemmbench --sgemm-rate [--size N] [--time S]\n"
+    fprintf(f, "usage: gemmbench [--threads N] [--portable] "
+               "[--kind bf16|bf16-exact|f16|int8|f32] [--time S]\n       gemmbench --sgemm-rate [--size N] [--time S]\n"
                "       gemmbench --path   (the kernels lx-encode takes here, after LX_CPU)\n");
 }
 
@@ -336,6 +365,7 @@ int main(int argc, char **argv) {
             if (!strcmp(optarg, "bf16")) o.kind = LX_GEMM_BF16;
             else if (!strcmp(optarg, "bf16-exact")) o.kind = LX_GEMM_BF16_EXACT;
             else if (!strcmp(optarg, "f16")) o.kind = LX_GEMM_F16;
+            else if (!strcmp(optarg, "int8")) o.kind = LX_GEMM_I8;
             else if (!strcmp(optarg, "f32")) o.f32 = 1;
             else { usage(stderr); return 2; }
             break;
@@ -368,7 +398,7 @@ int main(int argc, char **argv) {
         printf("%s\n", lx_cpu_name(&caps));
         return 0;
     }
-    static const char *kinds[] = {"bf16", "bf16-exact", "f16"};
+    static const char *kinds[] = {"bf16", "bf16-exact", "f16", "int8"};
     printf("cblas_sgemm %dx%dx%d f32 (OpenBLAS, %d threads): %.1f GFLOP/s\n", o.size, o.size,
            o.size, openblas_get_num_threads(), sgemm_rate(o.size, o.time));
     const char *isa = lx_isa_name(caps.isa);
@@ -379,7 +409,10 @@ int main(int argc, char **argv) {
                                          : "cblas_sgemm", o.threads);
     else
         printf("lx_gemm: %s weights, path %s, %d threads\n\n", kinds[o.kind],
-               o.kind == LX_GEMM_BF16 ? lx_cpu_name(&caps) : isa, o.threads);
+               o.kind == LX_GEMM_BF16 ? lx_cpu_name(&caps)
+               : o.kind != LX_GEMM_I8 ? isa
+               : caps.vnni            ? "avx512-vnni"
+               : caps.isa >= LX_ISA_AVX2 ? "avx2" : "portable", o.threads);
     lx_pool pool;
     lx_error err = {0};
     if (lx_pool_init(&pool, o.threads, &err) < 0) {

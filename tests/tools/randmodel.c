@@ -141,6 +141,7 @@ static int wanted(const lx_schema_entry *e, int heads, int labels) {
     case LX_GROUP_BACKBONE: return 1;
     case LX_GROUP_QA: return (heads & HEAD_QA) && labels > 0;
     case LX_GROUP_TIED: return 0; /* HF's safetensors leave the tied decoder out */
+    case LX_GROUP_SCALES: return 0; /* int8 storage is lx-convert's, never a checkpoint's */
     default: return (heads & HEAD_PRETRAIN) != 0;
     }
 }

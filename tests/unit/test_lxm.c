@@ -1,7 +1,10 @@
 /* Unit tests of the .lxm writer and loader: a round trip of every fixture network, the
- * tied decoder alias, stored dtypes, and a loader that refuses truncated files and
- * every kind of inconsistent header with a message instead of crashing. */
+ * tied decoder alias, stored dtypes (int8 included), and a loader that refuses truncated
+ * files and every kind of inconsistent header with a message instead of crashing. */
+#include <math.h>
 #include "testutil.h"
+#include "internal.h"
+#include "schema.h"
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <zlib.h>
@@ -145,6 +148,194 @@ static void test_stored_dtypes(void **state) {
     lx_tensor_dict_free(&d);
 }
 
+static void expect_refused(const char *path, const char *want);
+
+/* Is name one of the Linear weights int8 storage quantizes (the encoder layers')? */
+static int int8_matrix(const char *name) {
+    size_t n = strlen(name);
+    return strncmp(name, "lxmert.encoder.", 15) == 0 && !strstr(name, "visn_fc.") && n > 7 &&
+           strcmp(name + n - 7, ".weight") == 0 && !strstr(name, "LayerNorm");
+}
+
+/* --dtype int8: the encoder layers' Linear weights as i8 rows with their f32 scales
+ * (NAME_scale right after NAME), each row as lx_quantize_row_i8 makes it and within half
+ * a step of the f32 weights; every other tensor f32, bit for bit.  An int8 file written
+ * again as int8 is the same; as f32 it is refused, and so is a detector in int8. */
+static void test_int8(void **state) {
+    (void)state;
+    lx_tensor_dict d;
+    lx_config c;
+    lx_error err = {0};
+    load_src("models/tiny-vqa", "model.safetensors", &d, &c);
+    const char *out = scratch("int8.lxm");
+    write_model(out, &c, &d, NULL, NULL, LX_I8);
+    lx_model *m = lx_model_open(out, &err);
+    if (!m) fail_msg("%s", err.msg);
+    assert_int_equal(lx_model_verify(m, &err), 0);
+    size_t nq = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        const char *name = d.items[i].name;
+        const lx_tensor *src = &d.items[i].t, *t = lx_model_tensor(m, name);
+        assert_non_null(t);
+        char sn[256];
+        snprintf(sn, sizeof sn, "%s_scale", name);
+        const lx_tensor *sc = lx_model_tensor(m, sn);
+        if (!int8_matrix(name)) {
+            assert_null(sc);
+            assert_int_equal(t->dtype, LX_F32);
+            assert_memory_equal(t->data, src->data, (size_t)lx_tensor_nbytes(src));
+            continue;
+        }
+        nq++;
+        assert_int_equal(t->dtype, LX_I8);
+        assert_int_equal(t->ndim, 2);
+        assert_true(t->shape[0] == src->shape[0] && t->shape[1] == src->shape[1]);
+        assert_non_null(sc);
+        assert_int_equal(sc->dtype, LX_F32);
+        assert_true(sc->ndim == 1 && sc->shape[0] == t->shape[0]);
+        assert_ptr_equal(sc, lx_model_tensor_at(m, i + nq)); /* right after its matrix */
+        int64_t rows = t->shape[0], cols = t->shape[1];
+        int8_t *q = malloc((size_t)cols);
+        for (int64_t r = 0; r < rows; r++) {
+            const float *w = (const float *)src->data + r * cols;
+            const int8_t *got = (const int8_t *)t->data + r * cols;
+            float s = lx_quantize_row_i8(w, (size_t)cols, q), gs = ((const float *)sc->data)[r];
+            assert_memory_equal(&gs, &s, 4);
+            assert_memory_equal(got, q, (size_t)cols);
+            for (int64_t e = 0; e < cols; e++) {
+                assert_true(got[e] >= -127);
+                assert_true(fabs(w[e] - (double)got[e] * s) <= s / 2 * (1 + 1e-9));
+            }
+        }
+        free(q);
+    }
+    /* l, x, r = 2, 2, 1: 6 per BERT layer, 3 attentions x 4 + 2 x 2 per cross layer */
+    assert_int_equal(nq, 2 * 6 + 2 * 16 + 1 * 6);
+    assert_int_equal(lx_model_ntensors(m), d.n + nq);
+
+    /* the int8 file's own tensors, stored again */
+    lx_tensor_dict q;
+    lx_tensor_dict_init(&q);
+    for (size_t i = 0; i < lx_model_ntensors(m); i++) {
+        lx_tensor v = *lx_model_tensor_at(m, i);
+        assert_int_equal(lx_tensor_dict_add(&q, lx_model_tensor_name(m, i), &v, &err), 0);
+    }
+    const char *again = scratch("int8-again.lxm");
+    write_model(again, &c, &q, NULL, NULL, LX_I8);
+    lx_model *m2 = lx_model_open(again, &err);
+    if (!m2) fail_msg("%s", err.msg);
+    assert_int_equal(lx_model_ntensors(m2), lx_model_ntensors(m));
+    for (size_t i = 0; i < lx_model_ntensors(m); i++) {
+        const lx_tensor *a = lx_model_tensor_at(m, i), *b = lx_model_tensor_at(m2, i);
+        assert_string_equal(lx_model_tensor_name(m2, i), lx_model_tensor_name(m, i));
+        assert_int_equal(a->dtype, b->dtype);
+        assert_memory_equal(a->data, b->data, (size_t)lx_tensor_nbytes(a));
+    }
+    lx_model_close(m2);
+    unlink(again);
+    lx_model_spec spec = {.config = &c, .tensors = &q, .dtype = LX_BF16};
+    assert_int_equal(lx_model_write(again, &spec, &err), -1);
+    assert_non_null(strstr(err.msg, "is stored in int8, which cannot be stored as bf16"));
+    struct stat st;
+    assert_int_equal(stat(again, &st), -1);
+
+    /* a matrix without its scales: written (the writer keeps int8 as it is), refused on
+     * opening */
+    lx_tensor_dict bad;
+    lx_tensor_dict_init(&bad);
+    for (size_t i = 0; i < q.n; i++) {
+        if (strcmp(q.items[i].name, "lxmert.encoder.layer.1.output.dense.weight_scale") == 0)
+            continue;
+        lx_tensor v = q.items[i].t;
+        assert_int_equal(lx_tensor_dict_add(&bad, q.items[i].name, &v, &err), 0);
+    }
+    write_model(again, &c, &bad, NULL, NULL, LX_I8);
+    expect_refused(again, "lxmert.encoder.layer.1.output.dense.weight: int8 without its row "
+                          "scales lxmert.encoder.layer.1.output.dense.weight_scale");
+    unlink(again);
+    lx_tensor_dict_free(&bad);
+    lx_tensor_dict_free(&q);
+    lx_model_close(m);
+    unlink(out);
+
+    /* a weight that is not finite cannot be quantized */
+    lx_tensor *w = lx_tensor_dict_get(&d, "lxmert.encoder.x_layers.0.visn_inter.dense.weight");
+    lx_tensor copy; /* the dict's tensor is a view of the mapped (read-only) file */
+    assert_int_equal(lx_tensor_copy(&copy, w, &err), 0);
+    *w = copy;
+    ((float *)w->data)[3 * w->shape[1] + 5] = INFINITY;
+    spec = (lx_model_spec){.config = &c, .tensors = &d, .dtype = LX_I8};
+    assert_int_equal(lx_model_write(out, &spec, &err), -1);
+    assert_non_null(strstr(err.msg, "visn_inter.dense.weight: row 3 holds a value that is not "
+                                    "finite"));
+    assert_int_equal(stat(out, &st), -1);
+    lx_tensor_dict_free(&d);
+}
+
+/* rc and err of a check: success when want is NULL, else failure with want in the message. */
+static void check_result(int rc, const lx_error *err, const char *want) {
+    if (!want) {
+        if (rc != 0) fail_msg("%s", err->msg);
+        return;
+    }
+    assert_int_equal(rc, -1);
+    if (!strstr(err->msg, want)) fail_msg("'%s' lacks '%s'", err->msg, want);
+}
+
+/* The loader's checks of int8 tensors (lx_schema_check, which every open runs): int8 only
+ * for the encoder layers' Linear weights, each with its f32 scales, and scales only for int8. */
+static void test_int8_schema(void **state) {
+    (void)state;
+    lx_tensor_dict d;
+    lx_config c;
+    lx_error err = {0};
+    load_src("models/tiny-vqa", "model.safetensors", &d, &c);
+    lx_schema s;
+    assert_int_equal(lx_schema_build(&s, &c, &err), 0);
+    enum { MAXN = 512 };
+    const char *names[MAXN];
+    const lx_tensor *ts[MAXN];
+    lx_tensor tt[MAXN];
+    assert_true(d.n + 1 < MAXN);
+    const char *qw = "lxmert.encoder.r_layers.0.attention.self.key.weight";
+    int64_t rows = lx_tensor_dict_get(&d, qw)->shape[0];
+    lx_tensor scale = {.dtype = LX_F32, .ndim = 1, .shape = {rows}};
+    /* set up: d's tensors, qw made i8 (the checks read dtypes and shapes, not data), and
+     * an extra entry the case fills */
+#define CASE(extra_name, extra, edit, want)                                               \
+    do {                                                                                  \
+        size_t n = 0;                                                                     \
+        for (size_t i = 0; i < d.n; i++) {                                                \
+            tt[n] = d.items[i].t;                                                         \
+            names[n] = d.items[i].name;                                                   \
+            if (strcmp(names[n], qw) == 0) tt[n].dtype = LX_I8;                           \
+            ts[n] = &tt[n];                                                               \
+            n++;                                                                          \
+        }                                                                                 \
+        if (extra_name) names[n] = extra_name, tt[n] = extra, ts[n] = &tt[n], n++;        \
+        edit;                                                                             \
+        check_result(lx_schema_check(&s, names, ts, n, &err), &err, want);                \
+    } while (0)
+    const char *qs = "lxmert.encoder.r_layers.0.attention.self.key.weight_scale";
+    CASE(qs, scale, (void)0, (const char *)NULL);
+    CASE((const char *)NULL, scale, (void)0, "key.weight: int8 without its row scales");
+    lx_tensor half = scale;
+    half.dtype = LX_F16;
+    CASE(qs, half, (void)0, "key.weight_scale: got dtype f16, expected f32");
+    lx_tensor wrong = scale;
+    wrong.shape[0] = rows + 1;
+    CASE(qs, wrong, (void)0, "key.weight_scale: got shape");
+    CASE("lxmert.encoder.r_layers.0.attention.self.query.weight_scale", scale, (void)0,
+         "query.weight_scale: row scales for lxmert.encoder.r_layers.0.attention.self.query."
+         "weight, which is f32, expected int8");
+    CASE(qs, scale, tt[0].dtype = LX_I8,
+         "lxmert.embeddings.word_embeddings.weight: got dtype i8, expected f32, f16 or bf16");
+    CASE("lxmert.pooler.dense.weight_scale", scale, (void)0, "unknown tensor");
+#undef CASE
+    lx_schema_free(&s);
+    lx_tensor_dict_free(&d);
+}
+
 /* The detector in bf16: convolutions, matrices and the class embedding narrowed; the
  * anchor boxes and every vector (BatchNorm included) kept in f32, bit for bit. */
 static void test_detector_dtypes(void **state) {
@@ -188,6 +379,10 @@ static void test_detector_dtypes(void **state) {
     }
     lx_model_close(m);
     unlink(out);
+    /* int8 storage is LXMERT's */
+    spec.dtype = LX_I8;
+    assert_int_equal(lx_model_write(out, &spec, &err), -1);
+    assert_non_null(strstr(err.msg, "int8 storage is for LXMERT's encoders"));
     lx_tensor_dict_free(&d);
 }
 
@@ -564,6 +759,8 @@ int main(void) {
         cmocka_unit_test(test_roundtrip_vqa),
         cmocka_unit_test(test_tied_decoder),
         cmocka_unit_test(test_stored_dtypes),
+        cmocka_unit_test(test_int8),
+        cmocka_unit_test(test_int8_schema),
         cmocka_unit_test(test_detector_dtypes),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bad_prefix),

@@ -54,8 +54,10 @@ static int ensure_real(char *buf, int n) {
 }
 
 int lx_format_float(char *buf, float f) {
-    /* Whole numbers below 2^24 (zeros dominate ReLU features) print as themselves. */
-    if (f == (float)(int32_t)f && f > -16777216.0f && f < 16777216.0f) {
+    /* Whole numbers below 2^24 (zeros dominate ReLU features) print as themselves.  The
+     * range is tested first: casting a float outside int32's range (or NaN) to int32 is
+     * undefined behaviour. */
+    if (f > -16777216.0f && f < 16777216.0f && f == (float)(int32_t)f) {
         if (f == 0.0f) return (int)strlen(strcpy(buf, signbit(f) ? "-0.0" : "0.0"));
         int n = snprintf(buf, 32, "%d", (int)f);
         return ensure_real(buf, n);

@@ -97,7 +97,8 @@ int lx_tensor_copy(lx_tensor *dst, const lx_tensor *src, lx_error *err);
 /* "[36, 2048]" into buf. */
 const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len);
 /* Convert n elements of any numeric dtype to f32 / i64 (f16 and bf16 exactly; integers
- * to f32 round as C does). */
+ * to f32 round as C does; floats to i64 truncate toward zero, and NaN or a value outside
+ * the i64 range becomes INT64_MIN, which every range check refuses). */
 void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n);
 void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n);
 

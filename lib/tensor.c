@@ -120,11 +120,18 @@ void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n) {
     }
 }
 
+/* A float as an i64, truncated; NaN and values outside the i64 range (whose cast C
+ * leaves undefined) become INT64_MIN. */
+static int64_t float_to_i64(float f) {
+    /* -2^63 is exact in float; 2^63 is the first value above the range */
+    return f >= -9223372036854775808.0f && f < 9223372036854775808.0f ? (int64_t)f : INT64_MIN;
+}
+
 void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n) {
     switch (dtype) {
-    case LX_F32: for (size_t i = 0; i < n; i++) dst[i] = (int64_t)((const float *)src)[i]; break;
-    case LX_F16: for (size_t i = 0; i < n; i++) dst[i] = (int64_t)lx_f16_to_f32(((const uint16_t *)src)[i]); break;
-    case LX_BF16: for (size_t i = 0; i < n; i++) dst[i] = (int64_t)lx_bf16_to_f32(((const uint16_t *)src)[i]); break;
+    case LX_F32: for (size_t i = 0; i < n; i++) dst[i] = float_to_i64(((const float *)src)[i]); break;
+    case LX_F16: for (size_t i = 0; i < n; i++) dst[i] = float_to_i64(lx_f16_to_f32(((const uint16_t *)src)[i])); break;
+    case LX_BF16: for (size_t i = 0; i < n; i++) dst[i] = float_to_i64(lx_bf16_to_f32(((const uint16_t *)src)[i])); break;
     case LX_I32: for (size_t i = 0; i < n; i++) dst[i] = ((const int32_t *)src)[i]; break;
     case LX_I64: memmove(dst, src, n * 8); break;
     case LX_U8: for (size_t i = 0; i < n; i++) dst[i] = ((const uint8_t *)src)[i]; break;

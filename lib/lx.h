@@ -806,8 +806,9 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err);
 void lx_net_free(lx_net *net);
 /* Which LX_OUT_* heads the model carries (the others cannot be asked for). */
 unsigned lx_net_available(const lx_net *net);
-/* Validate one record's inputs (lx_net_inputs): shapes, id ranges, finite features,
- * boxes.  Call before lx_net_forward so that errors name the record. */
+/* Validate one record's inputs (lx_net_inputs): shapes, id ranges, masks of 0s and 1s
+ * (as HF's), features and boxes finite and of magnitude at most 1e6, boxes in 0..1
+ * (unless no_box_check).  Call before lx_net_forward so that errors name the record. */
 int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err);
 /* Run n checked records as one batch and append the outputs selected by want to each.
  * A record's outputs agree with those of running it alone within 1e-5; their last bits

@@ -31,6 +31,11 @@
 
 /* Regions a record may carry: its vision attention scores are [N, N] per thread. */
 #define LX_NET_MAX_REGIONS 4096
+/* The largest magnitude of a visual_feats or visual_pos value.  Region features are
+ * ReLU activations averaged over a region, boxes are 0..1 (pixels, with --no-box-check:
+ * thousands): 1e6 is far beyond both, and through a layer of 2048 inputs with weights
+ * below 1 it stays far inside the float range, where 3e38 overflows the first product. */
+#define LX_NET_MAX_INPUT 1e6
 
 /* ---- weights ------------------------------------------------------------------- */
 

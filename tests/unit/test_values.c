@@ -1,7 +1,9 @@
 /*
- * test_values.c — values that are not finite never become answers, and floats become
- * integers only where they fit: the JSON encoder given floats far outside int32's range,
- * floats converted to i64.
+ * test_values.c — values that are not finite never become answers: the network's input
+ * checks (masks of 0s and 1s, bounded features and boxes), and floats that become
+ * integers only where they fit (the JSON encoder, conversions to i64).
+ *
+ * Models are written from the tiny-vqa fixture with lx_model_write.
  */
 #include <float.h>
 #include <math.h>
@@ -48,10 +50,165 @@ static void test_format_float_large(void **st) {
     assert_string_equal(b, "7.1e+22");
 }
 
+/* ---- the network ------------------------------------------------------------------ */
+
+/* tiny-vqa written with lx_model_write to path; with a weight, visn_fc's weight[0][5]
+ * set to it first (on a copy: the source is mapped read-only). */
+static void write_vqa(const char *path, float weight) {
+    lx_tensor_dict d;
+    lx_config c;
+    lx_error err = {0};
+    char src[8192];
+    lx_config_default(&c);
+    snprintf(src, sizeof src, "%s/config.json", fixture("models/tiny-vqa"));
+    json_t *j = json_load_file(src, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(lx_config_from_json(&c, j, &err), 0);
+    json_decref(j);
+    lx_tensor_dict_init(&d);
+    snprintf(src, sizeof src, "%s/model.safetensors", fixture("models/tiny-vqa"));
+    if (lx_checkpoint_read(&d, src, NULL, &err) < 0 || lx_schema_normalize(&d, &c, 0, &err) < 0)
+        fail_msg("%s", err.msg);
+    if (weight != 0) {
+        lx_tensor *w = lx_tensor_dict_get(&d, "lxmert.encoder.visn_fc.visn_fc.weight");
+        lx_tensor copy;
+        assert_non_null(w);
+        assert_int_equal(lx_tensor_copy(&copy, w, &err), 0);
+        ((float *)copy.data)[5] = weight;
+        *w = copy; /* the view it replaces owned nothing */
+    }
+    lx_model_spec spec = {.config = &c, .tensors = &d, .dtype = LX_F32};
+    if (lx_model_write(path, &spec, &err) < 0) fail_msg("%s", err.msg);
+    lx_tensor_dict_free(&d);
+}
+
+/* A record of L tokens and N regions: ids, features of 0.25 with column 5 at col5,
+ * boxes in 0..1. */
+static void make_record(lx_record *r, int L, int N, float col5) {
+    lx_error err = {0};
+    lx_tensor ids, vf, vp;
+    int64_t s1[1] = {L}, s2[2] = {N, 2048}, s3[2] = {N, 4};
+    lx_record_init(r);
+    assert_int_equal(lx_tensor_alloc(&ids, LX_I64, 1, s1, &err), 0);
+    for (int i = 0; i < L; i++)
+        ((int64_t *)ids.data)[i] = i == 0 ? 101 : i == L - 1 ? 102 : 2000 + i;
+    assert_int_equal(lx_tensor_alloc(&vf, LX_F32, 2, s2, &err), 0);
+    for (int i = 0; i < N * 2048; i++) ((float *)vf.data)[i] = i % 2048 == 5 ? col5 : 0.25f;
+    assert_int_equal(lx_tensor_alloc(&vp, LX_F32, 2, s3, &err), 0);
+    for (int i = 0; i < N * 4; i++) ((float *)vp.data)[i] = i % 4 < 2 ? 0.1f : 0.9f;
+    assert_int_equal(lx_record_set_tensor(r, "input_ids", &ids, &err), 0);
+    assert_int_equal(lx_record_set_tensor(r, "visual_feats", &vf, &err), 0);
+    assert_int_equal(lx_record_set_tensor(r, "visual_pos", &vp, &err), 0);
+}
+
+/* Set field name to a 1-d tensor of dtype dt holding n values v (a mask). */
+static void set_mask(lx_record *r, const char *name, lx_dtype dt, int n, double v, int at) {
+    lx_error err = {0};
+    lx_tensor t;
+    int64_t s[1] = {n};
+    assert_int_equal(lx_tensor_alloc(&t, dt, 1, s, &err), 0);
+    for (int i = 0; i < n; i++) {
+        double x = i == at ? v : 1.0;
+        switch (dt) {
+        case LX_U8: ((uint8_t *)t.data)[i] = (uint8_t)x; break;
+        case LX_I64: ((int64_t *)t.data)[i] = (int64_t)x; break;
+        case LX_F16: ((uint16_t *)t.data)[i] = lx_f32_to_f16((float)x); break;
+        default: ((float *)t.data)[i] = (float)x; break;
+        }
+    }
+    assert_int_equal(lx_record_set_tensor(r, name, &t, &err), 0);
+}
+
+static void expect_input(const lx_net *net, const lx_record *r, const char *needle) {
+    lx_error err = {0};
+    int rc = lx_net_check(net, r, &err);
+    if (!needle) {
+        if (rc != 0) fail_msg("unexpected: %s", err.msg);
+        return;
+    }
+    assert_int_equal(rc, -1);
+    if (!strstr(err.msg, needle)) fail_msg("message '%s' lacks '%s'", err.msg, needle);
+}
+
+static lx_net_opts opts; /* max_isa from LX_CPU: main */
+
+/* Masks are 0 or 1; features and boxes at most 1e6 in magnitude. */
+static void test_input_checks(void **st) {
+    (void)st;
+    const char *path = scratch("values-vqa.lxm");
+    write_vqa(path, 0);
+    lx_error err = {0};
+    lx_model *m = lx_model_open(path, &err);
+    assert_non_null(m);
+    lx_net *net = lx_net_new(m, &opts, &err);
+    assert_non_null(net);
+    lx_record r;
+    make_record(&r, 5, 3, 0.25f);
+    expect_input(net, &r, NULL);
+    /* the reports' cases: 1e30 in an f32 mask, 255 in a u8 mask */
+    set_mask(&r, "attention_mask", LX_F32, 5, 1e30, 2);
+    expect_input(net, &r, "attention_mask[2]: got 1e+30, expected 0 or 1");
+    set_mask(&r, "attention_mask", LX_U8, 5, 255, 0);
+    expect_input(net, &r, "attention_mask[0]: got 255, expected 0 or 1");
+    set_mask(&r, "attention_mask", LX_F32, 5, 0.5, 4);
+    expect_input(net, &r, "attention_mask[4]: got 0.5");
+    set_mask(&r, "attention_mask", LX_F32, 5, -1, 1);
+    expect_input(net, &r, "attention_mask[1]: got -1");
+    set_mask(&r, "attention_mask", LX_F32, 5, NAN, 1);
+    expect_input(net, &r, "attention_mask[1]: got nan");
+    /* 0s and 1s in every dtype */
+    set_mask(&r, "attention_mask", LX_U8, 5, 0, 3);
+    expect_input(net, &r, NULL);
+    set_mask(&r, "attention_mask", LX_F16, 5, 0, 3);
+    expect_input(net, &r, NULL);
+    set_mask(&r, "attention_mask", LX_I64, 5, 0, 4);
+    expect_input(net, &r, NULL);
+    set_mask(&r, "visual_attention_mask", LX_U8, 3, 255, 1);
+    expect_input(net, &r, "visual_attention_mask[1]: got 255, expected 0 or 1");
+    set_mask(&r, "visual_attention_mask", LX_F32, 3, 2, 2);
+    expect_input(net, &r, "visual_attention_mask[2]: got 2");
+    set_mask(&r, "visual_attention_mask", LX_F32, 3, 0, 2);
+    expect_input(net, &r, NULL);
+    lx_record_clear(&r);
+    /* features: 3e38 refused, 1e6 accepted (and its outputs are finite) */
+    make_record(&r, 5, 3, 3e38f);
+    expect_input(net, &r, "visual_feats[0][5]: got 3e+38, expected a value from -1e+06 to 1e+06");
+    lx_record_clear(&r);
+    make_record(&r, 5, 3, -2e6f);
+    expect_input(net, &r, "visual_feats[0][5]: got -2e+06");
+    lx_record_clear(&r);
+    make_record(&r, 5, 3, 1e6f);
+    expect_input(net, &r, NULL);
+    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_POOLED | LX_OUT_QA, &err), 0);
+    lx_record_clear(&r);
+    /* boxes, with the box check off: bounded all the same */
+    lx_net_opts nobox = opts;
+    nobox.no_box_check = 1;
+    lx_net *nb = lx_net_new(m, &nobox, &err);
+    assert_non_null(nb);
+    make_record(&r, 5, 3, 0.25f);
+    float *vp = lx_record_tensor(&r, "visual_pos")->data;
+    vp[6] = 640.0f;
+    expect_input(nb, &r, NULL);
+    vp[6] = 3e38f;
+    expect_input(nb, &r, "visual_pos[1][2]: got 3e+38, expected a value from -1e+06 to 1e+06");
+    lx_record_clear(&r);
+    lx_net_free(nb);
+    lx_net_free(net);
+    lx_model_close(m);
+    unlink(path);
+}
+
 int main(void) {
+    if (lx_isa_parse(getenv("LX_CPU"), &opts.max_isa) < 0) {
+        fprintf(stderr, "LX_CPU: got '%s', expected portable, avx2, avx512 or best\n",
+                getenv("LX_CPU"));
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_convert_to_i64),
         cmocka_unit_test(test_format_float_large),
+        cmocka_unit_test(test_input_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

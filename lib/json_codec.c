@@ -163,7 +163,7 @@ int lx_json_append(lx_strbuf *b, const json_t *v, lx_error *err) {
         return 0;
     case JSON_REAL: {
         double d = json_real_value(v);
-        if (!isfinite(d)) return lx_error_set(err, "a non-finite number cannot be written as JSON");
+        if (!isfinite(d)) return lx_error_set(err, "%g, which JSON cannot hold", d);
         lx_strbuf_append(b, num, (size_t)format_double(num, d));
         return 0;
     }
@@ -202,7 +202,13 @@ static int append_dim(lx_strbuf *b, const lx_tensor *t, int dim, size_t *idx, lx
         case LX_F32: case LX_F16: case LX_BF16: {
             float f;
             lx_convert_to_f32(&f, (const char *)t->data + k * lx_dtype_size(t->dtype), t->dtype, 1);
-            if (!isfinite(f)) return lx_error_set(err, "non-finite value %g cannot be written as JSON (use -f bin)", (double)f);
+            if (!isfinite(f)) {
+                char at[8 * 24];
+                return lx_error_set(err, "element %s is %g, which JSON cannot hold (binary "
+                                         "frames can: -f bin)",
+                                    lx_tensor_index_str(t, k, at, sizeof at),
+                                    isnan(f) ? NAN : (double)f);
+            }
             n = lx_format_float(num, f);
             break;
         }

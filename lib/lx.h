@@ -813,10 +813,22 @@ int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err);
 /* Run n checked records as one batch and append the outputs selected by want to each.
  * A record's outputs agree with those of running it alone within 1e-5; their last bits
  * can depend on the batch's size (each product picks its kernel, and so its order of
- * summation, by the number of rows). */
-int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *err);
-/* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden]. */
-int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err);
+ * summation, by the number of rows).
+ * Every output is checked to be finite (one pass over them): checked inputs can still
+ * overflow the network when its weights are not finite or too large.  A record whose
+ * outputs are not gets none, and bad[i] names the output, the value and the likely
+ * cause ("question_answering_score[7]: got nan, expected a finite number: ..."); the
+ * other records get theirs (records do not mix in the network).  bad is NULL or [n]:
+ * bad[i].msg is "" for a good record.  With bad NULL such a record fails the call
+ * ("record I of the batch: ..." when n > 1).  Returns 0, or -1 when the batch could not
+ * run (err). */
+int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *bad,
+                   lx_error *err);
+/* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden].  Each row is
+ * checked to be finite as lx_net_forward checks a record: a bad row's message goes to
+ * bad[i] (bad NULL or [n]), or with bad NULL fails the call ("row I: ..." when n > 1). */
+int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *bad,
+                   lx_error *err);
 
 /* ==== detector (lib/nn/frcnn*.c) ========================================= */
 
@@ -886,10 +898,13 @@ typedef struct lx_pick {
 } lx_pick;
 
 /* The k highest of n logits, best first (equal logits: lower index first), with their
- * scores, into out[min(k, n)].  Returns the number written.  The one top-k: answers and
- * lx-encode's fill-mask use it. */
+ * scores, into out[min(k, n)].  Returns the number written.  A NaN logit is never picked
+ * (nor counted in the softmax): with m logits that are numbers only min(k, m) picks are
+ * written, none when every logit is NaN.  The one top-k: answers and lx-encode's
+ * fill-mask use it. */
 size_t lx_topk(const float *logits, size_t n, size_t k, lx_scoring scoring, lx_pick *out);
-/* Answer picks as a JSON list of {"answer", "label", "score", "logit"} (new reference). */
+/* Answer picks as a JSON list of {"answer", "label", "score", "logit"} (new reference);
+ * NULL when out of memory or when a score or logit is not finite (JSON cannot hold it). */
 json_t *lx_vqa_picks_json(const lx_pick *p, size_t k, const lx_strlist *l);
 
 /* The official VQA v2 accuracy of one question (see lx-vqa(1)): pred against the n human

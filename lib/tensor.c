@@ -147,3 +147,49 @@ void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n) 
     default: break;
     }
 }
+
+/* ---- values a dtype cannot hold ---------------------------------------------------- */
+
+/* The bits of |f|.  Ordered as the values are: every finite value's bits are below
+ * infinity's (0x7f800000), and NaN's are above. */
+static inline uint32_t abs_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u & 0x7fffffffu;
+}
+
+/* The first i in v[0..n) with abs_bits(v[i]) >= lim, or n.  Blocks of 64 are reduced
+ * with an unsigned max (vectorised: one compare per block, not one branch per value). */
+static size_t first_at_least(const float *v, size_t n, uint32_t lim) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint32_t mx = 0;
+        for (size_t j = 0; j < 64; j++) {
+            uint32_t u = abs_bits(v[i + j]);
+            mx = u > mx ? u : mx;
+        }
+        if (mx >= lim) break;
+    }
+    for (; i < n; i++)
+        if (abs_bits(v[i]) >= lim) return i;
+    return n;
+}
+
+size_t lx_f32_first_nonfinite(const float *v, size_t n) {
+    return first_at_least(v, n, 0x7f800000u);
+}
+
+const char *lx_tensor_index_str(const lx_tensor *t, uint64_t i, char *buf, size_t len) {
+    uint64_t idx[LX_MAX_DIMS] = {0};
+    int nd = t->ndim > 0 && t->ndim <= LX_MAX_DIMS ? t->ndim : 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        uint64_t s = t->ndim > 0 && t->shape[d] > 0 ? (uint64_t)t->shape[d] : 1;
+        idx[d] = d ? i % s : i;
+        i /= s;
+    }
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < nd && o < len; d++)
+        o += (size_t)snprintf(buf + o, len - o, "[%llu]", (unsigned long long)idx[d]);
+    return buf;
+}

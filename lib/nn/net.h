@@ -228,6 +228,14 @@ void lx_outs_rows(lx_outs *o, int k, int layer, const lx_net *net, const lx_rows
 /* Per record, a pointer to layer slot `layer` of output k (NULL when not asked for);
  * NULL when no record asked for it. */
 float **lx_outs_slots(lx_outs *o, int k, int layer);
+/* Record i's outputs: 0 when every value is finite, else -1 naming the first that is
+ * not (one pass over them, vectorised). */
+int lx_outs_check(const lx_outs *o, size_t i, lx_error *err);
+/* Free record i's outputs: lx_outs_append then gives it none. */
+void lx_outs_drop(lx_outs *o, size_t i);
+/* The message for output `name` whose value v at flat index at of t (a tensor of the
+ * output's shape, for the index) is not finite.  Returns -1. */
+int lx_out_not_finite(lx_error *err, const char *name, const lx_tensor *t, size_t at, float v);
 /* Append the outputs to the records, in HF's order (the tensors move into them). */
 int lx_outs_append(lx_outs *o, lx_record *recs, lx_error *err);
 void lx_outs_free(lx_outs *o);

@@ -1,9 +1,11 @@
 /*
  * test_values.c — values that are not finite never become answers: the network's input
- * checks (masks of 0s and 1s, bounded features and boxes), and floats that become
- * integers only where they fit (the JSON encoder, conversions to i64).
+ * checks (masks of 0s and 1s, bounded features and boxes), the check of its outputs
+ * (a record whose outputs overflow is told apart from the others of its batch), top-k
+ * with NaN, the JSON encoder given NaN or huge floats, and the helpers they share.
  *
- * Models are written from the tiny-vqa fixture with lx_model_write.
+ * Models are written from the tiny-vqa fixture with lx_model_write; a weight too large
+ * for the network is set in a copy of its tensor first.
  */
 #include <float.h>
 #include <math.h>
@@ -11,6 +13,41 @@
 #include "testutil.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
+
+static void test_first_nonfinite(void **st) {
+    (void)st;
+    float v[300];
+    for (size_t i = 0; i < 300; i++) v[i] = (float)i - 150.0f;
+    assert_int_equal(lx_f32_first_nonfinite(v, 300), 300);
+    assert_int_equal(lx_f32_first_nonfinite(v, 0), 0);
+    /* at every place a block of 64 or the tail can hold it */
+    const size_t at[] = {0, 1, 63, 64, 127, 128, 255, 256, 299};
+    const float bad[] = {INFINITY, -INFINITY, NAN, -NAN};
+    for (size_t a = 0; a < sizeof at / sizeof *at; a++)
+        for (size_t b = 0; b < 4; b++) {
+            float keep = v[at[a]];
+            v[at[a]] = bad[b];
+            assert_int_equal(lx_f32_first_nonfinite(v, 300), at[a]);
+            if (at[a] > 0) assert_int_equal(lx_f32_first_nonfinite(v, at[a]), at[a]);
+            v[at[a]] = keep;
+        }
+    v[10] = v[200] = NAN;
+    assert_int_equal(lx_f32_first_nonfinite(v, 300), 10);
+    v[10] = FLT_MAX; /* the largest finite value is finite */
+    v[200] = -FLT_MAX;
+    assert_int_equal(lx_f32_first_nonfinite(v, 300), 300);
+}
+
+static void test_index_str(void **st) {
+    (void)st;
+    char b[64];
+    lx_tensor t = {.dtype = LX_F32, .ndim = 3, .shape = {2, 3, 4}};
+    assert_string_equal(lx_tensor_index_str(&t, 0, b, sizeof b), "[0][0][0]");
+    assert_string_equal(lx_tensor_index_str(&t, 23, b, sizeof b), "[1][2][3]");
+    assert_string_equal(lx_tensor_index_str(&t, 17, b, sizeof b), "[1][1][1]");
+    t.ndim = 0;
+    assert_string_equal(lx_tensor_index_str(&t, 0, b, sizeof b), "[0]");
+}
 
 /* Float to i64: truncation, and INT64_MIN (never a valid id) for NaN and values outside
  * the range, whose cast C leaves undefined. */
@@ -26,6 +63,44 @@ static void test_convert_to_i64(void **st) {
     uint16_t h[2] = {lx_f32_to_bf16(1e30f), lx_f32_to_bf16(7.0f)};
     lx_convert_to_i64(out, h, LX_BF16, 2);
     assert_true(out[0] == INT64_MIN && out[1] == 7);
+}
+
+/* ---- top-k ------------------------------------------------------------------------ */
+
+/* NaN never ranks first, wherever it sits; it is never picked at all. */
+static void test_topk_nan(void **st) {
+    (void)st;
+    lx_pick p[6];
+    const float a[5] = {NAN, 0.5f, 2.0f, NAN, -1.0f};
+    for (int sc = 0; sc < 2; sc++) {
+        assert_int_equal(lx_topk(a, 5, 5, (lx_scoring)sc, p), 3);
+        assert_int_equal(p[0].index, 2);
+        assert_int_equal(p[1].index, 1);
+        assert_int_equal(p[2].index, 4);
+        for (int j = 0; j < 3; j++) assert_true(isfinite(p[j].score));
+    }
+    /* the softmax is over the numbers */
+    double z = exp(2.0) + exp(0.5) + exp(-1.0);
+    assert_true(fabs(p[0].score - exp(2.0) / z) < 1e-6);
+    assert_int_equal(lx_topk(a, 5, 1, LX_SCORE_SIGMOID, p), 1);
+    assert_int_equal(p[0].index, 2);
+    const float none[3] = {NAN, NAN, NAN};
+    assert_int_equal(lx_topk(none, 3, 2, LX_SCORE_SOFTMAX, p), 0);
+    /* +inf: the limit of the softmax, not NaN */
+    const float inf[3] = {1.0f, INFINITY, INFINITY};
+    assert_int_equal(lx_topk(inf, 3, 3, LX_SCORE_SOFTMAX, p), 3);
+    assert_true(p[0].score == 0.5f && p[1].score == 0.5f && p[2].score == 0.0f);
+    /* picks that JSON cannot hold are refused whole, not written without their score */
+    lx_strlist l = {0};
+    lx_error err = {0};
+    assert_int_equal(lx_strlist_push(&l, "a", 1, &err), 0);
+    assert_int_equal(lx_strlist_push(&l, "b", 1, &err), 0);
+    assert_int_equal(lx_strlist_push(&l, "c", 1, &err), 0);
+    assert_null(lx_vqa_picks_json(p, 3, &l));
+    json_t *j = lx_vqa_picks_json(p + 2, 1, &l);
+    assert_non_null(j);
+    json_decref(j);
+    lx_strlist_free(&l);
 }
 
 /* ---- JSON ------------------------------------------------------------------------- */
@@ -48,6 +123,31 @@ static void test_format_float_large(void **st) {
     assert_string_equal(b, "16777215.0");
     lx_format_float(b, 7.1e22f);
     assert_string_equal(b, "7.1e+22");
+}
+
+/* A tensor holding NaN or inf: an error naming the field and the element. */
+static void test_json_nonfinite(void **st) {
+    (void)st;
+    lx_record r;
+    lx_record_init(&r);
+    lx_error err = {0};
+    lx_tensor t;
+    int64_t shape[2] = {2, 3};
+    assert_int_equal(lx_tensor_alloc(&t, LX_F32, 2, shape, &err), 0);
+    ((float *)t.data)[4] = NAN;
+    assert_int_equal(lx_record_set_json(&r, "id", json_integer(7), &err), 0);
+    assert_int_equal(lx_record_set_tensor(&r, "pooled_output", &t, &err), 0);
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(lx_record_to_json(&r, &out, &len, &err), -1);
+    assert_null(out);
+    assert_non_null(strstr(err.msg, "pooled_output"));
+    assert_non_null(strstr(err.msg, "[1][1] is nan"));
+    assert_non_null(strstr(err.msg, "-f bin"));
+    /* a frame holds it */
+    assert_int_equal(lx_record_to_frame(&r, &out, &len, &err), 0);
+    free(out);
+    lx_record_clear(&r);
 }
 
 /* ---- the network ------------------------------------------------------------------ */
@@ -179,7 +279,7 @@ static void test_input_checks(void **st) {
     lx_record_clear(&r);
     make_record(&r, 5, 3, 1e6f);
     expect_input(net, &r, NULL);
-    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_POOLED | LX_OUT_QA, &err), 0);
+    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_POOLED | LX_OUT_QA, NULL, &err), 0);
     lx_record_clear(&r);
     /* boxes, with the box check off: bounded all the same */
     lx_net_opts nobox = opts;
@@ -199,6 +299,77 @@ static void test_input_checks(void **st) {
     unlink(path);
 }
 
+/* A record whose outputs overflow is told apart from the others of its batch: with a
+ * weight of 3e38 on feature 5, a record whose feature 5 is 2 overflows, one whose
+ * feature 5 is 0 does not. */
+static void test_output_check(void **st) {
+    (void)st;
+    const char *path = scratch("values-big.lxm");
+    write_vqa(path, 3e38f);
+    lx_error err = {0};
+    lx_model *m = lx_model_open(path, &err);
+    assert_non_null(m);
+    lx_net *net = lx_net_new(m, &opts, &err);
+    assert_non_null(net);
+    unsigned want = LX_OUT_LANGUAGE | LX_OUT_VISION | LX_OUT_POOLED | LX_OUT_QA;
+    lx_record r[3];
+    lx_error bad[3];
+    float col5[3] = {0.0f, 2.0f, 0.0f};
+    for (int i = 0; i < 3; i++) {
+        make_record(&r[i], 4 + i, 2 + i, col5[i]);
+        expect_input(net, &r[i], NULL); /* the inputs are fine */
+    }
+    memset(bad, 'x', sizeof bad);
+    assert_int_equal(lx_net_forward(net, r, 3, want, bad, &err), 0);
+    assert_string_equal(bad[0].msg, "");
+    assert_string_equal(bad[2].msg, "");
+    if (!strstr(bad[1].msg, "language_output[0][0]: got nan, expected a finite number"))
+        fail_msg("bad[1]: %s", bad[1].msg);
+    assert_non_null(strstr(bad[1].msg, "a weight of the model that is not finite or too large"));
+    /* the bad record got no outputs; the others got all they asked for, finite */
+    assert_null(lx_record_find(&r[1], "language_output"));
+    assert_null(lx_record_find(&r[1], "question_answering_score"));
+    for (int i = 0; i < 3; i += 2) {
+        const lx_tensor *q = lx_record_tensor(&r[i], "question_answering_score");
+        assert_non_null(q);
+        assert_int_equal(lx_f32_first_nonfinite(q->data, (size_t)lx_tensor_nelem(q)),
+                         lx_tensor_nelem(q));
+        assert_non_null(lx_record_tensor(&r[i], "vision_output"));
+    }
+    for (int i = 0; i < 3; i++) {
+        lx_record_clear(&r[i]);
+        make_record(&r[i], 4 + i, 2 + i, col5[i]);
+    }
+    /* without the array the batch fails, naming the record */
+    assert_int_equal(lx_net_forward(net, r, 3, want, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "record 1 of the batch: language_output[0][0]: got nan"));
+    for (int i = 0; i < 3; i++) assert_null(lx_record_find(&r[i], "language_output"));
+    /* alone, the message is the output's */
+    assert_int_equal(lx_net_forward(net, &r[1], 1, LX_OUT_QA, NULL, &err), -1);
+    assert_true(strncmp(err.msg, "question_answering_score[0]: got nan", 36) == 0);
+    assert_int_equal(lx_net_forward(net, &r[0], 1, LX_OUT_QA, NULL, &err), 0);
+    for (int i = 0; i < 3; i++) lx_record_clear(&r[i]);
+
+    /* the head alone: a pooled row of huge values overflows, the others do not */
+    size_t H = 48, labels = (size_t)lx_model_config(m)->num_qa_labels;
+    float *pooled = calloc(3 * H, sizeof *pooled), *logits = calloc(3 * labels, sizeof *logits);
+    assert_true(pooled && logits);
+    for (size_t i = 0; i < 3 * H; i++) pooled[i] = i / H == 1 ? 3e38f : 0.01f * (float)(i % H);
+    memset(bad, 'x', sizeof bad);
+    assert_int_equal(lx_net_qa_head(net, pooled, 3, logits, bad, &err), 0);
+    assert_string_equal(bad[0].msg, "");
+    assert_string_equal(bad[2].msg, "");
+    assert_non_null(strstr(bad[1].msg, "question_answering_score["));
+    assert_int_equal(lx_net_qa_head(net, pooled, 3, logits, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "row 1: question_answering_score["));
+    assert_int_equal(lx_net_qa_head(net, pooled, 1, logits, NULL, &err), 0);
+    free(pooled);
+    free(logits);
+    lx_net_free(net);
+    lx_model_close(m);
+    unlink(path);
+}
+
 int main(void) {
     if (lx_isa_parse(getenv("LX_CPU"), &opts.max_isa) < 0) {
         fprintf(stderr, "LX_CPU: got '%s', expected portable, avx2, avx512 or best\n",
@@ -206,9 +377,14 @@ int main(void) {
         return 1;
     }
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_nonfinite),
+        cmocka_unit_test(test_index_str),
         cmocka_unit_test(test_convert_to_i64),
+        cmocka_unit_test(test_topk_nan),
         cmocka_unit_test(test_format_float_large),
+        cmocka_unit_test(test_json_nonfinite),
         cmocka_unit_test(test_input_checks),
+        cmocka_unit_test(test_output_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

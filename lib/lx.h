@@ -46,7 +46,10 @@ typedef struct lx_error {
 
 enum {
     LX_ERR_UNKNOWN_TENSORS = 1,   /* a checkpoint holds tensors that are not its network's */
-    LX_ERR_OTHER_KIND             /* an option given applies to the other kind of model */
+    LX_ERR_OTHER_KIND,            /* an option given applies to the other kind of model */
+    LX_ERR_NONFINITE_WEIGHT,      /* a weight to be stored is not finite (lx_model_write) */
+    LX_ERR_DTYPE_RANGE            /* a weight is beyond the range of the dtype it is to be
+                                     stored as (lx_model_spec.clamp stores it clamped) */
 };
 
 /* Format a message into err (if err is not NULL; code becomes 0).  Returns -1 so that
@@ -101,6 +104,23 @@ const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len);
  * the i64 range becomes INT64_MIN, which every range check refuses). */
 void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n);
 void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n);
+
+/* The largest finite value of a float dtype: f32 3.4028235e38, f16 65504, bf16
+ * 3.3895314e38 (0 for the integer dtypes). */
+float lx_dtype_max(lx_dtype t);
+/* The values of a float tensor that dtype `to` cannot hold: those that are not finite,
+ * and finite ones that round to infinity in `to` (f16: from 65520 on; bf16: from
+ * 3.3961e38 on; any other `to`: none).  Integer tensors have none. */
+typedef struct lx_unfit {
+    uint64_t nonfinite, overflow; /* how many of each */
+    int64_t first_nonfinite;      /* flat index of the first, -1 when there is none */
+    int64_t first_overflow;
+    float nonfinite_value;        /* the first's value */
+    float overflow_value;
+} lx_unfit;
+/* Count t's unfit values for `to` into *u (one pass over the data).  Returns
+ * nonfinite + overflow. */
+uint64_t lx_tensor_unfit(const lx_tensor *t, lx_dtype to, lx_unfit *u);
 
 /* Memory for frames and tensors: 64-byte aligned; free with free(). */
 void *lx_aligned_alloc(size_t n);
@@ -688,8 +708,12 @@ void lx_model_populate(const lx_model *m);
  * (lx_schema_normalize, lx_schema_normalize_detector); they are written in their order.
  * The weights of products (matrices, embeddings, convolutions) are stored as dtype
  * (LX_F32, LX_F16 or LX_BF16); vectors (biases, LayerNorm and BatchNorm) and the
- * detector's anchor boxes stay f32.  The file is written next to path and renamed into
- * place, so a failed write leaves no partial model.  Returns 0 or -1. */
+ * detector's anchor boxes stay f32.  Before anything is written every value is checked
+ * (lx_tensor_unfit against the dtype it is stored as): one that is not finite is an
+ * error (code LX_ERR_NONFINITE_WEIGHT), and so is one the dtype cannot hold, a weight
+ * of 1e6 as f16 (code LX_ERR_DTYPE_RANGE), unless spec->clamp.  The file is written
+ * next to path and renamed into place, so a failed write leaves no partial model.
+ * Returns 0 or -1. */
 typedef struct lx_model_spec {
     const lx_config *config;      /* LXMERT */
     const lx_tensor_dict *tensors;
@@ -700,6 +724,11 @@ typedef struct lx_model_spec {
     const lx_detector_config *detector; /* the detector's */
     const lx_strlist *objects;    /* detector: class names; may be NULL or empty */
     const lx_strlist *attributes; /* detector: attribute names; may be NULL or empty */
+    int clamp;                    /* 1: store a weight beyond its dtype's range as that
+                                     dtype's largest finite value of its sign
+                                     (lx_dtype_max); 0: refuse it */
+    uint64_t *clamped;            /* NULL, or [tensors->n]: set to how many values of each
+                                     tensor were clamped */
 } lx_model_spec;
 int lx_model_write(const char *path, const lx_model_spec *spec, lx_error *err);
 

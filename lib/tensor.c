@@ -193,3 +193,54 @@ const char *lx_tensor_index_str(const lx_tensor *t, uint64_t i, char *buf, size_
         o += (size_t)snprintf(buf + o, len - o, "[%llu]", (unsigned long long)idx[d]);
     return buf;
 }
+
+float lx_dtype_max(lx_dtype t) {
+    switch (t) {
+    case LX_F32: return lx_bits_f32(0x7f7fffffu);
+    case LX_F16: return 65504.0f;
+    case LX_BF16: return lx_bits_f32(0x7f7f0000u);
+    default: return 0;
+    }
+}
+
+/* The bits of |x| from which an f32 x rounds to infinity in dtype t (bytes.h's
+ * conversions round to nearest, ties to even): f16 from 65520, bf16 from 0x7f7f8000
+ * (3.3961e38), f32 never (infinity itself). */
+static uint32_t overflow_bits(lx_dtype t) {
+    return t == LX_F16 ? 0x477ff000u : t == LX_BF16 ? 0x7f7f8000u : 0x7f800000u;
+}
+
+/* Add the unfit values of v[0..n) (flat indices base..) to u. */
+static void unfit_f32(const float *v, size_t n, uint64_t base, uint32_t lim, lx_unfit *u) {
+    for (size_t i = 0; (i += first_at_least(v + i, n - i, lim)) < n; i++) {
+        if (abs_bits(v[i]) >= 0x7f800000u) {
+            if (!u->nonfinite++) {
+                u->first_nonfinite = (int64_t)(base + i);
+                u->nonfinite_value = v[i];
+            }
+        } else if (!u->overflow++) {
+            u->first_overflow = (int64_t)(base + i);
+            u->overflow_value = v[i];
+        }
+    }
+}
+
+uint64_t lx_tensor_unfit(const lx_tensor *t, lx_dtype to, lx_unfit *u) {
+    *u = (lx_unfit){0, 0, -1, -1, 0, 0};
+    int64_t ne = lx_tensor_nelem(t);
+    if (ne <= 0 || (t->dtype != LX_F32 && t->dtype != LX_F16 && t->dtype != LX_BF16))
+        return 0;
+    uint32_t lim = overflow_bits(to);
+    size_t n = (size_t)ne;
+    if (t->dtype == LX_F32) {
+        unfit_f32(t->data, n, 0, lim, u);
+    } else { /* 16-bit: widened a piece at a time */
+        float buf[4096];
+        for (size_t i = 0; i < n; i += 4096) {
+            size_t k = n - i < 4096 ? n - i : 4096;
+            lx_convert_to_f32(buf, (const uint16_t *)t->data + i, t->dtype, k);
+            unfit_f32(buf, k, i, lim, u);
+        }
+    }
+    return u->nonfinite + u->overflow;
+}

@@ -3,7 +3,8 @@
 # (weights that are not finite or too large, made here with lxmset) is a bad record that
 # --skip-bad skips, the others written; JSON output of a value that is not finite names
 # the record; a float where an integer belongs must be a whole number in range;
-# lx-detect names the image.  Every run is under timeout.
+# lx-convert refuses weights that are not finite or that overflow --dtype
+# (--clamp-overflow clamps them); lx-detect names the image.  Every run is under timeout.
 . "$(dirname "$0")/lib.bash"
 to() { timeout 60 "$@"; }
 
@@ -139,6 +140,45 @@ done
 reg 7.0
 expect_status 0 to lx-embed-vis --regions "$T/reg.jsonl" --objects -f json "$T/q.jsonl"
 grep -q '"objects_id":\[7,2\]' "$T/out" || fail "whole floats are ids"
+
+# ---- lx-convert: weights that are not finite, or beyond --dtype -------------------------
+# a checkpoint with a weight of 1e6 and one of -7e4 (exported from a model lxmset changed)
+cp "$T/vqa.lxm" "$T/w.lxm"
+Q=lxmert.encoder.layer.0.attention.self.query.weight
+lxmset "$T/w.lxm" $Q 100 1e6 && lxmset "$T/w.lxm" $Q 7 -7e4 || fail "lxmset"
+to lx-convert "$T/w.lxm" --export-safetensors "$T/w.st" || fail "export"
+ck() { to lx-convert "$T/w.st" --config "$FX/models/tiny-vqa/config.json" \
+           --vocab "$FX/models/tiny-vqa/vocab.txt" "$@"; }
+echo "the model before" > "$T/h.lxm"
+expect_status 1 ck --dtype f16 -o "$T/h.lxm"
+expect_err "^lx-convert: $T/w.st: $Q\[0\]\[7\]: got -70000, beyond f16's largest value 65504 \(2 of the tensor's values are\): store it as bf16 or f32, or give --clamp-overflow to store it as 65504$"
+[ "$(cat "$T/h.lxm")" = "the model before" ] || fail "a refused conversion changed the output"
+[ -z "$(ls "$T" | grep 'h.lxm.tmp')" ] || fail "a refused conversion left a temporary file"
+expect_status 0 ck --dtype bf16 -o "$T/b.lxm" --verify
+expect_status 0 ck -o "$T/f.lxm"
+expect_status 0 ck --dtype f16 --clamp-overflow -o "$T/h.lxm" --verify
+expect_err "^lx-convert: warning: $Q: 2 values beyond f16's range stored as \+-65504$"
+[ "$(grep -c warning "$T/err")" -eq 1 ] || fail "one warning per tensor"
+# the clamped values are the largest f16 of their sign
+to lx-convert "$T/h.lxm" --export-safetensors "$T/h.st" || fail "export the f16 model"
+strec "$T/h.st" "$Q=q" > "$T/q.jsonl" || fail "strec"
+grep -qE '^\{"q":\[\[([^],]*,){7}-65504\.0,' "$T/q.jsonl" || fail "-7e4 stored as -65504"
+grep -qE '^\{"q":\[\[[^]]*\],\[[^]]*\],\[([^],]*,){4}65504\.0,' "$T/q.jsonl" || fail "1e6 stored as 65504"
+# not finite: refused in every dtype, clamp or not
+lxmset "$T/w.lxm" $Q 200 nan || fail "lxmset"
+to lx-convert "$T/w.lxm" --export-safetensors "$T/w.st" || fail "export"
+for d in f32 f16 bf16; do
+    for clamp in "" --clamp-overflow; do
+        expect_status 1 ck --dtype $d $clamp -o "$T/n.lxm"
+        expect_err "^lx-convert: $T/w.st: $Q\[4\]\[8\]: got nan, expected a finite weight \(1 of the tensor's values are not finite\)$"
+        [ ! -e "$T/n.lxm" ] || fail "--dtype $d $clamp: a model was written"
+    done
+done
+# a .lxm source is checked the same way
+expect_status 1 to lx-convert "$T/w.lxm" -o "$T/n.lxm"
+expect_err "^lx-convert: $T/w.lxm: $Q\[4\]\[8\]: got nan"
+expect_status 2 to lx-convert --clamp-overflow < /dev/null
+expect_err "conversion options need a SRC"
 
 # ---- lx-detect: the detector's outputs -------------------------------------------------
 IMG=$FX/frcnn/images

@@ -2,10 +2,12 @@
  * test_values.c — values that are not finite never become answers: the network's input
  * checks (masks of 0s and 1s, bounded features and boxes), the check of its outputs
  * (a record whose outputs overflow is told apart from the others of its batch), top-k
- * with NaN, the JSON encoder given NaN or huge floats, and the helpers they share.
+ * with NaN, the JSON encoder given NaN or huge floats, the model writer refusing (or
+ * clamping) weights its dtype cannot hold, and the helpers they share.
  *
  * Models are written from the tiny-vqa fixture with lx_model_write; a weight too large
- * for the network is set in a copy of its tensor first.
+ * for the network is set in a copy of its tensor first (lx_model_write refuses only
+ * weights that are not finite, and those f16 or bf16 cannot hold).
  */
 #include <float.h>
 #include <math.h>
@@ -63,6 +65,72 @@ static void test_convert_to_i64(void **st) {
     uint16_t h[2] = {lx_f32_to_bf16(1e30f), lx_f32_to_bf16(7.0f)};
     lx_convert_to_i64(out, h, LX_BF16, 2);
     assert_true(out[0] == INT64_MIN && out[1] == 7);
+}
+
+static void test_dtype_max(void **st) {
+    (void)st;
+    assert_true(lx_dtype_max(LX_F32) == FLT_MAX);
+    assert_true(lx_dtype_max(LX_F16) == 65504.0f);
+    assert_true(lx_f16_to_f32(lx_f32_to_f16(lx_dtype_max(LX_F16))) == 65504.0f);
+    float b = lx_dtype_max(LX_BF16);
+    assert_true(lx_bf16_to_f32(lx_f32_to_bf16(b)) == b);
+    assert_false(isinf(lx_bf16_to_f32(lx_f32_to_bf16(b))));
+    assert_true(lx_dtype_max(LX_I64) == 0);
+}
+
+/* lx_tensor_unfit against each dtype: what is not finite, and what would round to
+ * infinity there (exactly where lx_f32_to_f16 / lx_f32_to_bf16 would). */
+static void test_unfit(void **st) {
+    (void)st;
+    float v[200];
+    for (int i = 0; i < 200; i++) v[i] = 0.01f * (float)i;
+    lx_tensor t = {.dtype = LX_F32, .ndim = 2, .shape = {20, 10}, .data = v};
+    lx_unfit u;
+    assert_int_equal(lx_tensor_unfit(&t, LX_F16, &u), 0);
+    assert_true(u.first_nonfinite == -1 && u.first_overflow == -1);
+    v[130] = 65519.0f;  /* rounds to 65504 */
+    v[131] = 65520.0f;  /* rounds to infinity */
+    v[150] = -70000.0f;
+    v[170] = INFINITY;
+    v[190] = NAN;
+    assert_true(isinf(lx_f16_to_f32(lx_f32_to_f16(65520.0f))));
+    assert_false(isinf(lx_f16_to_f32(lx_f32_to_f16(65519.0f))));
+    assert_int_equal(lx_tensor_unfit(&t, LX_F16, &u), 4);
+    assert_int_equal(u.overflow, 2);
+    assert_int_equal(u.first_overflow, 131);
+    assert_true(u.overflow_value == 65520.0f);
+    assert_int_equal(u.nonfinite, 2);
+    assert_int_equal(u.first_nonfinite, 170);
+    assert_true(isinf(u.nonfinite_value));
+    assert_int_equal(lx_tensor_unfit(&t, LX_BF16, &u), 2);
+    assert_int_equal(u.overflow, 0);
+    assert_int_equal(lx_tensor_unfit(&t, LX_F32, &u), 2);
+    assert_int_equal(u.overflow, 0);
+    /* bf16: from 0x7f7f8000 on (ties to even round up to infinity), not below */
+    v[170] = v[190] = 0;
+    v[131] = v[130] = v[150] = 0;
+    v[5] = lx_bits_f32(0x7f7f7fffu);
+    assert_int_equal(lx_tensor_unfit(&t, LX_BF16, &u), 0);
+    assert_false(isinf(lx_bf16_to_f32(lx_f32_to_bf16(v[5]))));
+    v[6] = -lx_bits_f32(0x7f7f8000u);
+    assert_true(isinf(lx_bf16_to_f32(lx_f32_to_bf16(v[6]))));
+    assert_int_equal(lx_tensor_unfit(&t, LX_BF16, &u), 1);
+    assert_int_equal(u.first_overflow, 6);
+    /* 16-bit sources: an f16 infinity; bf16 values beyond f16 */
+    uint16_t h[100] = {0};
+    h[77] = 0x7c00; /* f16 +inf */
+    lx_tensor t16 = {.dtype = LX_F16, .ndim = 1, .shape = {100}, .data = h};
+    assert_int_equal(lx_tensor_unfit(&t16, LX_BF16, &u), 1);
+    assert_int_equal(u.first_nonfinite, 77);
+    h[77] = lx_f32_to_bf16(1e6f);
+    t16.dtype = LX_BF16;
+    assert_int_equal(lx_tensor_unfit(&t16, LX_F16, &u), 1);
+    assert_int_equal(u.first_overflow, 77);
+    assert_int_equal(lx_tensor_unfit(&t16, LX_BF16, &u), 0);
+    /* integers have none */
+    int64_t iv[3] = {1, 2, 3};
+    lx_tensor ti = {.dtype = LX_I64, .ndim = 1, .shape = {3}, .data = iv};
+    assert_int_equal(lx_tensor_unfit(&ti, LX_F16, &u), 0);
 }
 
 /* ---- top-k ------------------------------------------------------------------------ */
@@ -370,6 +438,107 @@ static void test_output_check(void **st) {
     unlink(path);
 }
 
+/* ---- the model writer ------------------------------------------------------------- */
+
+/* tiny-vqa's tensors, the query weight of layer 0 replaced by an owned copy (whose
+ * data is returned) so that a test can set its values. */
+static float *load_vqa(lx_tensor_dict *d, lx_config *c, const char *name) {
+    lx_error err = {0};
+    char src[8192];
+    lx_config_default(c);
+    snprintf(src, sizeof src, "%s/config.json", fixture("models/tiny-vqa"));
+    json_t *j = json_load_file(src, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(lx_config_from_json(c, j, &err), 0);
+    json_decref(j);
+    lx_tensor_dict_init(d);
+    snprintf(src, sizeof src, "%s/model.safetensors", fixture("models/tiny-vqa"));
+    if (lx_checkpoint_read(d, src, NULL, &err) < 0 || lx_schema_normalize(d, c, 0, &err) < 0)
+        fail_msg("%s", err.msg);
+    lx_tensor *w = lx_tensor_dict_get(d, name), copy;
+    assert_non_null(w);
+    assert_int_equal(lx_tensor_copy(&copy, w, &err), 0);
+    *w = copy;
+    return copy.data;
+}
+
+static size_t index_of(const lx_tensor_dict *d, const char *name) {
+    for (size_t i = 0; i < d->n; i++)
+        if (!strcmp(d->items[i].name, name)) return i;
+    fail_msg("no %s", name);
+    return 0;
+}
+
+static void test_write_refuses_values(void **st) {
+    (void)st;
+    const char *q = "lxmert.encoder.layer.0.attention.self.query.weight";
+    const char *qb = "lxmert.encoder.layer.0.attention.self.query.bias";
+    lx_tensor_dict d;
+    lx_config c;
+    lx_error err = {0};
+    float *w = load_vqa(&d, &c, q);
+    const char *out = scratch("values-w.lxm");
+    struct stat sb;
+    uint64_t clamped[512];
+    assert_true(d.n <= 512);
+    lx_model_spec spec = {.config = &c, .tensors = &d, .dtype = LX_F16, .clamped = clamped};
+    /* a weight of 1e6: f32 and bf16 hold it, f16 does not */
+    w[2 * 48 + 3] = 1e6f;
+    w[40] = -70000.0f;
+    assert_int_equal(lx_model_write(out, &spec, &err), -1);
+    assert_int_equal(err.code, LX_ERR_DTYPE_RANGE);
+    if (!strstr(err.msg, "query.weight[0][40]: got -70000, beyond f16's largest value 65504 "
+                         "(2 of the tensor's values are)"))
+        fail_msg("%s", err.msg);
+    assert_int_equal(stat(out, &sb), -1); /* nothing written */
+    spec.dtype = LX_BF16;
+    assert_int_equal(lx_model_write(out, &spec, &err), 0);
+    spec.dtype = LX_F32;
+    assert_int_equal(lx_model_write(out, &spec, &err), 0);
+    /* clamped: each to the largest f16 of its sign, and counted */
+    spec.dtype = LX_F16;
+    spec.clamp = 1;
+    assert_int_equal(lx_model_write(out, &spec, &err), 0);
+    for (size_t i = 0; i < d.n; i++) assert_int_equal(clamped[i], i == index_of(&d, q) ? 2 : 0);
+    lx_model *m = lx_model_open(out, &err);
+    assert_non_null(m);
+    assert_int_equal(lx_model_verify(m, &err), 0);
+    const lx_tensor *t = lx_model_tensor(m, q);
+    assert_int_equal(t->dtype, LX_F16);
+    const uint16_t *h = t->data;
+    assert_true(lx_f16_to_f32(h[2 * 48 + 3]) == 65504.0f);
+    assert_true(lx_f16_to_f32(h[40]) == -65504.0f);
+    assert_true(h[41] == lx_f32_to_f16(w[41])); /* the others as ever */
+    lx_model_close(m);
+    unlink(out);
+    /* a vector stays f32: 1e6 in a bias is fine when f16 is asked for */
+    lx_tensor_dict_free(&d);
+    float *b = load_vqa(&d, &c, qb);
+    b[7] = 1e6f;
+    spec.clamp = 0;
+    assert_int_equal(lx_model_write(out, &spec, &err), 0);
+    assert_int_equal(clamped[index_of(&d, qb)], 0);
+    /* not finite: refused in every dtype, clamp or not, and nothing written */
+    unlink(out);
+    const float bad[3] = {INFINITY, -INFINITY, NAN};
+    const char *shown[3] = {"got inf", "got -inf", "got nan"};
+    for (int k = 0; k < 3; k++) {
+        b[7] = bad[k];
+        for (int dt = 0; dt < 3; dt++)
+            for (int cl = 0; cl < 2; cl++) {
+                spec.dtype = (lx_dtype)dt;
+                spec.clamp = cl;
+                assert_int_equal(lx_model_write(out, &spec, &err), -1);
+                assert_int_equal(err.code, LX_ERR_NONFINITE_WEIGHT);
+                if (!strstr(err.msg, "query.bias[7]: ") || !strstr(err.msg, shown[k]) ||
+                    !strstr(err.msg, "expected a finite weight"))
+                    fail_msg("%s", err.msg);
+                assert_int_equal(stat(out, &sb), -1);
+            }
+    }
+    lx_tensor_dict_free(&d);
+}
+
 int main(void) {
     if (lx_isa_parse(getenv("LX_CPU"), &opts.max_isa) < 0) {
         fprintf(stderr, "LX_CPU: got '%s', expected portable, avx2, avx512 or best\n",
@@ -380,11 +549,14 @@ int main(void) {
         cmocka_unit_test(test_first_nonfinite),
         cmocka_unit_test(test_index_str),
         cmocka_unit_test(test_convert_to_i64),
+        cmocka_unit_test(test_dtype_max),
+        cmocka_unit_test(test_unfit),
         cmocka_unit_test(test_topk_nan),
         cmocka_unit_test(test_format_float_large),
         cmocka_unit_test(test_json_nonfinite),
         cmocka_unit_test(test_input_checks),
         cmocka_unit_test(test_output_check),
+        cmocka_unit_test(test_write_refuses_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,9 +220,9 @@ static void test_json_nonfinite(void **st) {
 
 /* ---- the network ------------------------------------------------------------------ */
 
-/* tiny-vqa written with lx_model_write to path; with a weight, visn_fc's weight[0][5]
- * set to it first (on a copy: the source is mapped read-only). */
-static void write_vqa(const char *path, float weight) {
+/* tiny-vqa written with lx_model_write to path; with a name, element at of that tensor
+ * set to value first (on a copy: the source is mapped read-only). */
+static void write_vqa(const char *path, const char *name, size_t at, float value) {
     lx_tensor_dict d;
     lx_config c;
     lx_error err = {0};
@@ -237,12 +237,12 @@ static void write_vqa(const char *path, float weight) {
     snprintf(src, sizeof src, "%s/model.safetensors", fixture("models/tiny-vqa"));
     if (lx_checkpoint_read(&d, src, NULL, &err) < 0 || lx_schema_normalize(&d, &c, 0, &err) < 0)
         fail_msg("%s", err.msg);
-    if (weight != 0) {
-        lx_tensor *w = lx_tensor_dict_get(&d, "lxmert.encoder.visn_fc.visn_fc.weight");
+    if (name) {
+        lx_tensor *w = lx_tensor_dict_get(&d, name);
         lx_tensor copy;
         assert_non_null(w);
         assert_int_equal(lx_tensor_copy(&copy, w, &err), 0);
-        ((float *)copy.data)[5] = weight;
+        ((float *)copy.data)[at] = value;
         *w = copy; /* the view it replaces owned nothing */
     }
     lx_model_spec spec = {.config = &c, .tensors = &d, .dtype = LX_F32};
@@ -304,7 +304,7 @@ static lx_net_opts opts; /* max_isa from LX_CPU: main */
 static void test_input_checks(void **st) {
     (void)st;
     const char *path = scratch("values-vqa.lxm");
-    write_vqa(path, 0);
+    write_vqa(path, NULL, 0, 0);
     lx_error err = {0};
     lx_model *m = lx_model_open(path, &err);
     assert_non_null(m);
@@ -368,12 +368,14 @@ static void test_input_checks(void **st) {
 }
 
 /* A record whose outputs overflow is told apart from the others of its batch: with a
- * weight of 3e38 on feature 5, a record whose feature 5 is 2 overflows, one whose
- * feature 5 is 0 does not. */
+ * weight of 3e38 on feature 5 (the first unit's), a record whose feature 5 is 2
+ * overflows, one whose feature 5 is 0 does not (on every kernel path: 6e38 is beyond
+ * the float range whatever the order of summation).  The same for the answer head with
+ * that weight on pooled_output[0]. */
 static void test_output_check(void **st) {
     (void)st;
     const char *path = scratch("values-big.lxm");
-    write_vqa(path, 3e38f);
+    write_vqa(path, "lxmert.encoder.visn_fc.visn_fc.weight", 5, 3e38f);
     lx_error err = {0};
     lx_model *m = lx_model_open(path, &err);
     assert_non_null(m);
@@ -417,12 +419,20 @@ static void test_output_check(void **st) {
     assert_true(strncmp(err.msg, "question_answering_score[0]: got nan", 36) == 0);
     assert_int_equal(lx_net_forward(net, &r[0], 1, LX_OUT_QA, NULL, &err), 0);
     for (int i = 0; i < 3; i++) lx_record_clear(&r[i]);
+    lx_net_free(net);
+    lx_model_close(m);
 
-    /* the head alone: a pooled row of huge values overflows, the others do not */
+    write_vqa(path, "answer_head.logit_fc.0.weight", 0, 3e38f);
+    assert_non_null(m = lx_model_open(path, &err));
+    assert_non_null(net = lx_net_new(m, &opts, &err));
+
+    /* the head alone: the row whose pooled_output[0] is 2 overflows, those where it is 0
+     * do not */
     size_t H = 48, labels = (size_t)lx_model_config(m)->num_qa_labels;
     float *pooled = calloc(3 * H, sizeof *pooled), *logits = calloc(3 * labels, sizeof *logits);
     assert_true(pooled && logits);
-    for (size_t i = 0; i < 3 * H; i++) pooled[i] = i / H == 1 ? 3e38f : 0.01f * (float)(i % H);
+    for (size_t i = 0; i < 3 * H; i++) pooled[i] = 0.01f * (float)(i % H);
+    pooled[H] = 2.0f;
     memset(bad, 'x', sizeof bad);
     assert_int_equal(lx_net_qa_head(net, pooled, 3, logits, bad, &err), 0);
     assert_string_equal(bad[0].msg, "");

@@ -34,7 +34,8 @@ for tool in lx-encode lx-vqa; do
     [ "$(wc -l < "$T/out")" -eq 2 ] || fail "$tool --skip-bad: records 1 and 3 are written"
     expect_err "1 record skipped"
 done
-# a u8 mask of 255 comes in a frame: the same check
+# the same from binary frames (the mask an i64 tensor there; a u8 mask of 255 is
+# test_values' test_input_checks)
 to lx-convert -f bin < "$T/mask255.jsonl" > "$T/mask255.bin" || fail "to frames"
 expect_status 1 to lx-encode -m "$T/vqa.lxm" "$T/mask255.bin"
 expect_err "record 2: attention_mask\[1\]: got 255, expected 0 or 1"

@@ -28,10 +28,12 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 # lx-vqa use it
 LDFLAGS += -Wl,--as-needed
 
+# float-cast-overflow: a float cast to an integer it does not fit is undefined, and gcc's
+# -fsanitize=undefined leaves that check out
 ifeq ($(SANITIZE),1)
 BUILD   := build-san
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+CFLAGS  += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
+LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
 else
 BUILD   := build
 endif

@@ -26,6 +26,8 @@ typedef struct opts {
     const char *config;           /* --config (default: config.json, for the detector
                                      config.yaml, beside; else the published defaults) */
     const char *dtype;            /* --dtype: f32 (default), f16 or bf16 */
+    int clamp;                    /* --clamp-overflow: weights beyond --dtype's range are
+                                     stored as its largest value (default: an error) */
     int ignore_unknown;           /* --ignore-unknown: drop tensors that are not LXMERT's */
     int info;                     /* --info: describe the model */
     int verify;                   /* --verify: check every tensor's CRC-32 */
@@ -34,7 +36,7 @@ typedef struct opts {
 
 enum {
     O_VOCAB = CLI_OWN, O_LABELS, O_OBJECTS, O_ATTRIBUTES, O_CONFIG, O_DTYPE, O_IGNORE, O_INFO,
-    O_VERIFY, O_EXPORT
+    O_VERIFY, O_EXPORT, O_CLAMP
 };
 
 static const struct option longopts[] = {
@@ -45,6 +47,7 @@ static const struct option longopts[] = {
     {"attributes", required_argument, NULL, O_ATTRIBUTES},
     {"config", required_argument, NULL, O_CONFIG},
     {"dtype", required_argument, NULL, O_DTYPE},
+    {"clamp-overflow", no_argument, NULL, O_CLAMP},
     {"ignore-unknown", no_argument, NULL, O_IGNORE},
     {"info", no_argument, NULL, O_INFO},
     {"verify", no_argument, NULL, O_VERIFY},
@@ -62,6 +65,7 @@ static int option(lx_cli *c, void *p, int ch, const char *arg) {
     case O_ATTRIBUTES: o->attributes = arg; break;
     case O_CONFIG: o->config = arg; break;
     case O_DTYPE: o->dtype = arg; break;
+    case O_CLAMP: o->clamp = 1; break;
     case O_IGNORE: o->ignore_unknown = 1; break;
     case O_INFO: o->info = 1; break;
     case O_VERIFY: o->verify = 1; break;
@@ -112,7 +116,11 @@ static const cli_tool tool = {
         "      --attributes FILE the detector: its attribute names, one a line\n"
         "                        (attributes_vocab.txt), as many as it has attributes\n"
         "      --dtype TYPE      store matrices and convolutions as f32 (default), f16 or\n"
-        "                        bf16; vectors (biases, norms) and anchor boxes stay f32\n"
+        "                        bf16; vectors (biases, norms) and anchor boxes stay f32.\n"
+        "                        A weight that is not finite is refused, and so is one\n"
+        "                        beyond TYPE's range (f16: 65504)\n"
+        "      --clamp-overflow  store a weight beyond --dtype's range as its largest value\n"
+        "                        (f16: +-65504), with a warning per tensor\n"
         "      --ignore-unknown  drop tensors that are not the network's instead of failing\n"
         "\n"
         "Inspection (of MODEL.lxm, -m, $LX_MODEL, or the file just written):\n"
@@ -326,14 +334,36 @@ static int other_kind(lx_cli *c, const opts *o, lx_model_kind kind) {
                      kind == LX_MODEL_DETECTOR ? "a detector (Faster R-CNN)" : "an LXMERT model");
 }
 
+/* A weight lx_model_write refused: named in its source, with what would store it. */
+static int bad_weight(lx_cli *c, const lx_checkpoint *ck, const lx_error *err, lx_dtype dtype) {
+    if (err->code == LX_ERR_NONFINITE_WEIGHT)
+        return cli_error(c, "%s: %s", ck->path, err->msg);
+    return cli_error(c, "%s: %s: store it %s, or give --clamp-overflow to store it as %g",
+                     ck->path, err->msg, dtype == LX_F16 ? "as bf16 or f32" : "as f32",
+                     (double)lx_dtype_max(dtype));
+}
+
 static int write_model(lx_cli *c, const opts *o, lx_checkpoint *ck, lx_dtype dtype) {
     lx_error err = {0};
     double t0 = now();
+    uint64_t *clamped = calloc(ck->tensors.n ? ck->tensors.n : 1, sizeof *clamped);
+    if (!clamped) return cli_error(c, "out of memory");
     lx_model_spec spec = {.kind = ck->kind, .tensors = &ck->tensors, .dtype = dtype,
                           .config = &ck->config, .vocab = &ck->vocab, .labels = &ck->labels,
                           .detector = &ck->detector, .objects = &ck->objects,
-                          .attributes = &ck->attributes};
-    if (lx_model_write(o->output, &spec, &err) < 0) return cli_error(c, "%s", err.msg);
+                          .attributes = &ck->attributes, .clamp = o->clamp,
+                          .clamped = clamped};
+    int rc = lx_model_write(o->output, &spec, &err);
+    for (size_t i = 0; rc == 0 && i < ck->tensors.n; i++)
+        if (clamped[i])
+            cli_warn(c, "%s: %llu value%s beyond %s's range stored as +-%g",
+                     ck->tensors.items[i].name, (unsigned long long)clamped[i],
+                     clamped[i] == 1 ? "" : "s", lx_dtype_name(dtype),
+                     (double)lx_dtype_max(dtype));
+    free(clamped);
+    if (rc < 0)
+        return err.code == LX_ERR_NONFINITE_WEIGHT || err.code == LX_ERR_DTYPE_RANGE
+                   ? bad_weight(c, ck, &err, dtype) : cli_error(c, "%s", err.msg);
     if (c->progress)
         cli_note(c, "wrote %s (%zu tensors, %s) in %.2f s", o->output, ck->tensors.n,
                  lx_dtype_name(dtype), now() - t0);
@@ -385,7 +415,8 @@ int main(int argc, char **argv) {
 
     if (!o.src) {
         if (o.output) return cli_usage(&c, "-o needs a SRC checkpoint to convert");
-        if (o.vocab || o.labels || o.objects || o.attributes || o.config || o.ignore_unknown)
+        if (o.vocab || o.labels || o.objects || o.attributes || o.config || o.ignore_unknown ||
+            o.clamp)
             return cli_usage(&c, "conversion options need a SRC checkpoint");
         if (!inspecting) /* stream conversion: records through unchanged */
             return cli_finish(&c, cli_records(&c, &(cli_loop){0}));

@@ -115,6 +115,8 @@ typedef struct run {
     lx_pick *picks;               /* [top_k] */
     float *pooled, *logits;       /* [batch, hidden], [batch, nlabels] */
     int *kind;                    /* [batch]: what classify said of each record */
+    lx_error *bad;                /* [batch]: the outputs of a part of the batch that are
+                                     not finite (lx_net_qa_head, lx_net_forward) */
 } run;
 
 /* Drop the bulky fields an answer consumed: every network output and the inputs that
@@ -144,9 +146,16 @@ static const json_t *human_answers(const lx_record *r) {
 
 /* Answer one record from its logits: top-k, the fields, the scores. */
 static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
+    /* the picks first: a record that cannot be answered is not counted in the summary
+     * (the head's check leaves no logit that is not finite, so neither fails) */
+    size_t k = lx_topk(logits, R->nlabels, (size_t)R->o->top_k, R->o->scoring, R->picks);
+    if (k == 0)
+        return lx_error_set(err, "question_answering_score: no logit is a number");
+    json_t *picks = lx_vqa_picks_json(R->picks, k, &R->labels);
+    if (!picks)
+        return lx_error_set(err, "answers: out of memory, or a score that is not finite");
     const json_t *humans = human_answers(r);
     json_t *humans_ref = humans ? json_incref((json_t *)humans) : NULL;
-    size_t k = lx_topk(logits, R->nlabels, (size_t)R->o->top_k, R->o->scoring, R->picks);
     const char *best = R->labels.items[R->picks[0].index];
     const json_t *label = lx_record_json(r, "label");
     const char *qt = json_string_value(lx_record_json(r, "question_type"));
@@ -160,9 +169,11 @@ static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
         R->n_notruth++;
     if (!R->o->keep_tensors)
         drop_bulky(r);
-    json_t *picks = lx_vqa_picks_json(R->picks, k, &R->labels);
-    if (!picks || lx_record_set_json(r, "answer", json_string(best), err) < 0 ||
-        lx_record_set_json(r, "answers", picks, err) < 0)
+    if (lx_record_set_json(r, "answer", json_string(best), err) < 0)
+        goto out;
+    json_t *given = picks;
+    picks = NULL; /* the record takes it, or frees it */
+    if (lx_record_set_json(r, "answers", given, err) < 0)
         goto out;
     if (label && lx_record_set_json(r, "vqa_score", json_real(soft), err) < 0)
         goto out;
@@ -170,6 +181,7 @@ static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
         goto out;
     rc = 0;
 out:
+    json_decref(picks);
     json_decref(humans_ref);
     return rc;
 }
@@ -235,8 +247,10 @@ static int classify(run *R, const lx_record *r, lx_error *err) {
 }
 
 /* Answer recs[0..n) (all checked): head-only records in one head call, the others
- * through the encoder in one batch. */
-static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_error *err) {
+ * through the encoder in one batch.  A record whose logits are not finite gets its
+ * message in bad[i] and no answer. */
+static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_error *bad,
+                        lx_error *err) {
     size_t H = R->hidden, nh = 0;
     size_t idx[n ? n : 1];
     for (size_t i = 0; i < n; i++)
@@ -245,10 +259,12 @@ static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_e
             lx_convert_to_f32(R->pooled + nh * H, p->data, p->dtype, H);
             idx[nh++] = i;
         }
-    if (nh && lx_net_qa_head(R->net, R->pooled, nh, R->logits, err) < 0)
+    if (nh && lx_net_qa_head(R->net, R->pooled, nh, R->logits, R->bad, err) < 0)
         return -1;
     for (size_t j = 0; j < nh; j++)
-        if (answer(R, &recs[idx[j]], R->logits + j * R->nlabels, err) < 0)
+        if (R->bad[j].msg[0])
+            bad[idx[j]] = R->bad[j];
+        else if (answer(R, &recs[idx[j]], R->logits + j * R->nlabels, err) < 0)
             return -1;
     /* encoder records: gathered to the front of a scratch order so one call runs them */
     size_t ne = 0;
@@ -260,13 +276,17 @@ static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_e
         }
     if (ne == 0)
         return 0;
-    int rc = lx_net_forward(R->net, enc, ne, LX_OUT_QA, err);
+    int rc = lx_net_forward(R->net, enc, ne, LX_OUT_QA, R->bad, err);
     for (size_t j = 0; j < ne; j++)
         recs[idx[j]] = enc[j];
     if (rc < 0)
         return -1;
     for (size_t j = 0; j < ne; j++) {
         lx_record *r = &recs[idx[j]];
+        if (R->bad[j].msg[0]) {
+            bad[idx[j]] = R->bad[j];
+            continue;
+        }
         const lx_tensor *q = lx_record_tensor(r, "question_answering_score");
         if (!q || lx_tensor_nelem(q) != (int64_t)R->nlabels || q->dtype != LX_F32)
             return lx_error_set(err, "internal: the encoder gave no question_answering_score");
@@ -287,9 +307,9 @@ static int check_record(void *ctx, lx_record *r, size_t slot, lx_error *err) {
     return 0;
 }
 
-static int run_batch(void *ctx, lx_record *recs, size_t n, lx_error *err) {
+static int run_batch(void *ctx, lx_record *recs, size_t n, lx_error *bad, lx_error *err) {
     run *R = ctx;
-    return answer_batch(R, recs, R->kind, n, err);
+    return answer_batch(R, recs, R->kind, n, bad, err);
 }
 
 /* --eval-only: the prediction is the record's "answer"; scores an earlier lx-vqa wrote
@@ -409,7 +429,8 @@ static int setup(run *R, lx_error *err) {
     R->pooled = calloc(B * R->hidden, sizeof *R->pooled);
     R->logits = calloc(B * R->nlabels, sizeof *R->logits);
     R->kind = calloc(B, sizeof *R->kind);
-    if (!R->picks || !R->pooled || !R->logits || !R->kind)
+    R->bad = calloc(B, sizeof *R->bad);
+    if (!R->picks || !R->pooled || !R->logits || !R->kind || !R->bad)
         return lx_error_set(err, "out of memory");
     return 0;
 }
@@ -436,6 +457,7 @@ int main(int argc, char **argv) {
     free(R.pooled);
     free(R.logits);
     free(R.kind);
+    free(R.bad);
     lx_strlist_free(&R.labels);
     lx_net_free(R.net);
     lx_model_close(R.model);

@@ -17,6 +17,11 @@
 
 /* Convert n f32 values into dtype (f32, f16 or bf16). */
 void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
+/* The index of the first value of v[0..n) that is not finite, or n when all are: one
+ * pass the compiler vectorises (the network's outputs are checked with it). */
+size_t lx_f32_first_nonfinite(const float *v, size_t n);
+/* "[3][17]": flat index i of a tensor of shape t->shape as one index per dimension. */
+const char *lx_tensor_index_str(const lx_tensor *t, uint64_t i, char *buf, size_t len);
 
 /* ---- file.c ---------------------------------------------------------------------- */
 

@@ -46,7 +46,10 @@ typedef struct lx_error {
 
 enum {
     LX_ERR_UNKNOWN_TENSORS = 1,   /* a checkpoint holds tensors that are not its network's */
-    LX_ERR_OTHER_KIND             /* an option given applies to the other kind of model */
+    LX_ERR_OTHER_KIND,            /* an option given applies to the other kind of model */
+    LX_ERR_NONFINITE_WEIGHT,      /* a weight to be stored is not finite (lx_model_write) */
+    LX_ERR_DTYPE_RANGE            /* a weight is beyond the range of the dtype it is to be
+                                     stored as (lx_model_spec.clamp stores it clamped) */
 };
 
 /* Format a message into err (if err is not NULL; code becomes 0).  Returns -1 so that
@@ -97,9 +100,27 @@ int lx_tensor_copy(lx_tensor *dst, const lx_tensor *src, lx_error *err);
 /* "[36, 2048]" into buf. */
 const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len);
 /* Convert n elements of any numeric dtype to f32 / i64 (f16 and bf16 exactly; integers
- * to f32 round as C does). */
+ * to f32 round as C does; floats to i64 truncate toward zero, and NaN or a value outside
+ * the i64 range becomes INT64_MIN, which every range check refuses). */
 void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n);
 void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n);
+
+/* The largest finite value of a float dtype: f32 3.4028235e38, f16 65504, bf16
+ * 3.3895314e38 (0 for the integer dtypes). */
+float lx_dtype_max(lx_dtype t);
+/* The values of a float tensor that dtype `to` cannot hold: those that are not finite,
+ * and finite ones that round to infinity in `to` (f16: from 65520 on; bf16: from
+ * 3.3961e38 on; any other `to`: none).  Integer tensors have none. */
+typedef struct lx_unfit {
+    uint64_t nonfinite, overflow; /* how many of each */
+    int64_t first_nonfinite;      /* flat index of the first, -1 when there is none */
+    int64_t first_overflow;
+    float nonfinite_value;        /* the first's value */
+    float overflow_value;
+} lx_unfit;
+/* Count t's unfit values for `to` into *u (one pass over the data).  Returns
+ * nonfinite + overflow. */
+uint64_t lx_tensor_unfit(const lx_tensor *t, lx_dtype to, lx_unfit *u);
 
 /* Memory for frames and tensors: 64-byte aligned; free with free(). */
 void *lx_aligned_alloc(size_t n);
@@ -687,8 +708,12 @@ void lx_model_populate(const lx_model *m);
  * (lx_schema_normalize, lx_schema_normalize_detector); they are written in their order.
  * The weights of products (matrices, embeddings, convolutions) are stored as dtype
  * (LX_F32, LX_F16 or LX_BF16); vectors (biases, LayerNorm and BatchNorm) and the
- * detector's anchor boxes stay f32.  The file is written next to path and renamed into
- * place, so a failed write leaves no partial model.  Returns 0 or -1. */
+ * detector's anchor boxes stay f32.  Before anything is written every value is checked
+ * (lx_tensor_unfit against the dtype it is stored as): one that is not finite is an
+ * error (code LX_ERR_NONFINITE_WEIGHT), and so is one the dtype cannot hold, a weight
+ * of 1e6 as f16 (code LX_ERR_DTYPE_RANGE), unless spec->clamp.  The file is written
+ * next to path and renamed into place, so a failed write leaves no partial model.
+ * Returns 0 or -1. */
 typedef struct lx_model_spec {
     const lx_config *config;      /* LXMERT */
     const lx_tensor_dict *tensors;
@@ -699,6 +724,11 @@ typedef struct lx_model_spec {
     const lx_detector_config *detector; /* the detector's */
     const lx_strlist *objects;    /* detector: class names; may be NULL or empty */
     const lx_strlist *attributes; /* detector: attribute names; may be NULL or empty */
+    int clamp;                    /* 1: store a weight beyond its dtype's range as that
+                                     dtype's largest finite value of its sign
+                                     (lx_dtype_max); 0: refuse it */
+    uint64_t *clamped;            /* NULL, or [tensors->n]: set to how many values of each
+                                     tensor were clamped */
 } lx_model_spec;
 int lx_model_write(const char *path, const lx_model_spec *spec, lx_error *err);
 
@@ -805,16 +835,29 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err);
 void lx_net_free(lx_net *net);
 /* Which LX_OUT_* heads the model carries (the others cannot be asked for). */
 unsigned lx_net_available(const lx_net *net);
-/* Validate one record's inputs (lx_net_inputs): shapes, id ranges, finite features,
- * boxes.  Call before lx_net_forward so that errors name the record. */
+/* Validate one record's inputs (lx_net_inputs): shapes, id ranges, masks of 0s and 1s
+ * (as HF's), features and boxes finite and of magnitude at most 1e6, boxes in 0..1
+ * (unless no_box_check).  Call before lx_net_forward so that errors name the record. */
 int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err);
 /* Run n checked records as one batch and append the outputs selected by want to each.
  * A record's outputs agree with those of running it alone within 1e-5; their last bits
  * can depend on the batch's size (each product picks its kernel, and so its order of
- * summation, by the number of rows). */
-int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *err);
-/* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden]. */
-int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err);
+ * summation, by the number of rows).
+ * Every output is checked to be finite (one pass over them): checked inputs can still
+ * overflow the network when its weights are not finite or too large.  A record whose
+ * outputs are not gets none, and bad[i] names the output, the value and the likely
+ * cause ("question_answering_score[7]: got nan, expected a finite number: ..."); the
+ * other records get theirs (records do not mix in the network).  bad is NULL or [n]:
+ * bad[i].msg is "" for a good record.  With bad NULL such a record fails the call
+ * ("record I of the batch: ..." when n > 1).  Returns 0, or -1 when the batch could not
+ * run (err). */
+int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *bad,
+                   lx_error *err);
+/* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden].  Each row is
+ * checked to be finite as lx_net_forward checks a record: a bad row's message goes to
+ * bad[i] (bad NULL or [n]), or with bad NULL fails the call ("row I: ..." when n > 1). */
+int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *bad,
+                   lx_error *err);
 
 /* ==== detector (lib/nn/frcnn*.c) ========================================= */
 
@@ -884,10 +927,13 @@ typedef struct lx_pick {
 } lx_pick;
 
 /* The k highest of n logits, best first (equal logits: lower index first), with their
- * scores, into out[min(k, n)].  Returns the number written.  The one top-k: answers and
- * lx-encode's fill-mask use it. */
+ * scores, into out[min(k, n)].  Returns the number written.  A NaN logit is never picked
+ * (nor counted in the softmax): with m logits that are numbers only min(k, m) picks are
+ * written, none when every logit is NaN.  The one top-k: answers and lx-encode's
+ * fill-mask use it. */
 size_t lx_topk(const float *logits, size_t n, size_t k, lx_scoring scoring, lx_pick *out);
-/* Answer picks as a JSON list of {"answer", "label", "score", "logit"} (new reference). */
+/* Answer picks as a JSON list of {"answer", "label", "score", "logit"} (new reference);
+ * NULL when out of memory or when a score or logit is not finite (JSON cannot hold it). */
 json_t *lx_vqa_picks_json(const lx_pick *p, size_t k, const lx_strlist *l);
 
 /* The official VQA v2 accuracy of one question (see lx-vqa(1)): pred against the n human

@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -670,9 +671,52 @@ static int sink_write(sink *s, const void *p, size_t n) {
     return 0;
 }
 
-/* Write tensor t as dtype `to`, returning its CRC in *crc. */
-static int write_tensor(sink *fd, const lx_tensor *t, lx_dtype to, uint32_t *crc, float *fbuf,
-                        void *obuf, size_t chunk) {
+/* The values of each tensor against the dtype it is stored as (dts): none that is not
+ * finite, and none beyond the dtype's range unless sp->clamp (then counted into
+ * sp->clamped).  Checked before anything is written, so nothing is on failure. */
+static int check_values(const lx_model_spec *sp, const lx_dtype *dts, lx_error *err) {
+    const lx_tensor_dict *d = sp->tensors;
+    for (size_t i = 0; i < d->n; i++) {
+        const lx_tensor *t = &d->items[i].t;
+        lx_unfit u;
+        char at[8 * 24];
+        if (sp->clamped) sp->clamped[i] = 0;
+        if (!lx_tensor_unfit(t, dts[i], &u)) continue;
+        if (u.nonfinite) {
+            lx_error_set(err, "%s%s: got %g, expected a finite weight (%llu of the tensor's "
+                              "values are not finite)", d->items[i].name,
+                         lx_tensor_index_str(t, (uint64_t)u.first_nonfinite, at, sizeof at),
+                         isnan(u.nonfinite_value) ? NAN : (double)u.nonfinite_value,
+                         (unsigned long long)u.nonfinite);
+            if (err) err->code = LX_ERR_NONFINITE_WEIGHT;
+            return -1;
+        }
+        if (sp->clamp) {
+            if (sp->clamped) sp->clamped[i] = u.overflow;
+            continue;
+        }
+        lx_error_set(err, "%s%s: got %g, beyond %s's largest value %g (%llu of the tensor's "
+                          "values are)", d->items[i].name,
+                     lx_tensor_index_str(t, (uint64_t)u.first_overflow, at, sizeof at),
+                     (double)u.overflow_value, lx_dtype_name(dts[i]),
+                     (double)lx_dtype_max(dts[i]), (unsigned long long)u.overflow);
+        if (err) err->code = LX_ERR_DTYPE_RANGE;
+        return -1;
+    }
+    return 0;
+}
+
+/* Values beyond dtype to's range (finite: check_values refused the others) to its
+ * largest finite value of their sign. */
+static void clamp_to(float *v, size_t n, lx_dtype to) {
+    float mx = lx_dtype_max(to);
+    for (size_t i = 0; i < n; i++) v[i] = v[i] > mx ? mx : v[i] < -mx ? -mx : v[i];
+}
+
+/* Write tensor t as dtype `to` (clamp: values beyond its range clamped), returning its
+ * CRC in *crc. */
+static int write_tensor(sink *fd, const lx_tensor *t, lx_dtype to, int clamp, uint32_t *crc,
+                        float *fbuf, void *obuf, size_t chunk) {
     uint32_t c = (uint32_t)crc32(0, NULL, 0);
     if (t->dtype == to) {
         size_t nb = (size_t)lx_tensor_nbytes(t);
@@ -684,6 +728,7 @@ static int write_tensor(sink *fd, const lx_tensor *t, lx_dtype to, uint32_t *crc
         for (size_t i = 0; i < n; i += chunk) {
             size_t k = n - i < chunk ? n - i : chunk;
             lx_convert_to_f32(fbuf, (const char *)t->data + i * si, t->dtype, k);
+            if (clamp) clamp_to(fbuf, k, to);
             lx_convert_from_f32(obuf, to, fbuf, k);
             c = crc_bytes(c, obuf, k * so);
             if (sink_write(fd, obuf, k * so) < 0) return -1;
@@ -805,7 +850,8 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         rc = lx_error_set(err, "out of memory");
         goto out;
     }
-    if ((rc = stored_dtypes(sp, dts, err)) < 0) goto out;
+    if ((rc = stored_dtypes(sp, dts, err)) < 0 || (rc = check_values(sp, dts, err)) < 0)
+        goto out;
     /* Layout: each tensor in layout_order, then each table, at the next multiple of 64; no
      * padding after the last one. */
     layout_order(d, order, done);
@@ -864,7 +910,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
         if (sink_write(&out, zeros, (size_t)(offs[i] - pos)) < 0) goto ioerr;
         const lx_tensor *t = &d->items[i].t;
         lx_dtype to = dts[i];
-        if (write_tensor(&out, t, to, &crcs[i], fbuf, obuf, chunk) < 0) goto ioerr;
+        if (write_tensor(&out, t, to, sp->clamp, &crcs[i], fbuf, obuf, chunk) < 0) goto ioerr;
         lx_tensor st = *t;
         st.dtype = to;
         pos = offs[i] + (uint64_t)lx_tensor_nbytes(&st);

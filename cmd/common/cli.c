@@ -378,39 +378,55 @@ int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
     return status;
 }
 
-/* Write recs[0..n) in order, clearing each. */
-static int write_batch(lx_cli *c, const lx_reader *rd, lx_record *recs, size_t n,
-                       lx_error *err) {
-    lx_writer *w = writer(c, rd, err);
-    if (!w) return -1;
+/* Write recs[0..n) (record numbers nos) in order, clearing each; a record the run
+ * found bad (bad[i]) or that the encoding cannot hold is reported in its place.
+ * Returns the status: LX_EXIT_OK to go on, else the run stops (message printed). */
+static int write_batch(lx_cli *c, const lx_reader *rd, lx_record *recs, const uint64_t *nos,
+                       const lx_error *bad, size_t n) {
+    lx_error err = {0};
+    lx_writer *w = writer(c, rd, &err);
+    if (!w) return cli_error(c, "%s", err.msg);
     for (size_t i = 0; i < n; i++) {
-        if (lx_writer_write(w, &recs[i], err) < 0) return -1;
-        cli_tick(c);
+        const char *why = bad[i].msg[0] ? bad[i].msg : NULL;
+        if (!why && lx_writer_write(w, &recs[i], &err) < 0) {
+            if (ferror(stdout)) return cli_error(c, "%s", err.msg);
+            why = err.msg; /* not encoded: nothing of it was written */
+        }
         lx_record_clear(&recs[i]);
+        if (!why) cli_tick(c);
+        else if (bad_record(c, nos[i], why, 1) < 0) return LX_EXIT_FAIL;
     }
-    return lx_writer_flush(w, err);
+    if (lx_writer_flush(w, &err) < 0) return cli_error(c, "%s", err.msg);
+    return LX_EXIT_OK;
 }
 
 int cli_batch_filter(lx_cli *c, lx_reader *rd, cli_check_fn check, cli_batch_fn run,
                      void *ctx) {
     size_t batch = (size_t)c->batch;
     lx_record *recs = calloc(batch, sizeof *recs);
+    uint64_t *nos = calloc(batch, sizeof *nos);   /* each record's number */
+    lx_error *bads = calloc(batch, sizeof *bads); /* what the run found wrong with each */
     lx_error err = {0};
     int status = LX_EXIT_OK;
     size_t n = 0;
-    if (!recs) return cli_error(c, "out of memory for a batch of %zu records", batch);
+    if (!recs || !nos || !bads) {
+        free(recs), free(nos), free(bads);
+        return cli_error(c, "out of memory for a batch of %zu records", batch);
+    }
     for (;;) {
         int rc = lx_reader_next(rd, &recs[n], &err);
-        uint64_t recno = lx_reader_record_no(rd);
+        uint64_t recno = nos[n] = lx_reader_record_no(rd);
         int good = rc > 0 && check(ctx, &recs[n], n, &err) == 0;
         if (good && ++n < batch) continue;
         /* end of input, a full batch, or a bad record: run and write what is pending */
         size_t bad = n;
         lx_error berr = {0};
-        if (n > 0 && (run(ctx, recs, n, &berr) < 0 || write_batch(c, rd, recs, n, &berr) < 0)) {
+        for (size_t i = 0; i < n; i++) bads[i].msg[0] = '\0';
+        if (n > 0 && run(ctx, recs, n, bads, &berr) < 0) {
             status = cli_error(c, "%s", berr.msg);
             break;
         }
+        if (n > 0 && (status = write_batch(c, rd, recs, nos, bads, n)) != LX_EXIT_OK) break;
         n = 0;
         if (rc == 0) break;
         if (good) continue; /* a full batch went out */
@@ -423,6 +439,8 @@ int cli_batch_filter(lx_cli *c, lx_reader *rd, cli_check_fn check, cli_batch_fn 
     }
     for (size_t i = 0; i < batch; i++) lx_record_clear(&recs[i]);
     free(recs);
+    free(nos);
+    free(bads);
     if (c->out) lx_writer_flush(c->out, NULL);
     return status;
 }

@@ -166,10 +166,13 @@ lx_net *cli_net_new(const lx_cli *c, const lx_model *m, lx_net_opts o, lx_error 
  * (message in err). */
 typedef int (*cli_record_fn)(void *ctx, lx_record *r, lx_error *err);
 /* Batches: check(ctx, r, slot, err) as each record is read (0 good, -1 bad; slot is
- * its place in the batch, 0..batch-1), then run(ctx, recs, n, err) on up to --batch
- * good records (0, or -1 to stop the run). */
+ * its place in the batch, 0..batch-1), then run(ctx, recs, n, bad, err) on up to
+ * --batch good records: 0, or -1 to stop the run.  bad[0..n) comes cleared; a record
+ * the run finds bad after all (outputs that are not finite) gets its message in bad[i]
+ * and is reported like a bad input record, in its place among the others. */
 typedef int (*cli_check_fn)(void *ctx, lx_record *r, size_t slot, lx_error *err);
-typedef int (*cli_batch_fn)(void *ctx, lx_record *recs, size_t n, lx_error *err);
+typedef int (*cli_batch_fn)(void *ctx, lx_record *recs, size_t n, lx_error *bad,
+                            lx_error *err);
 
 typedef struct cli_loop {
     cli_record_fn each;           /* one at a time (NULL, without run: pass through) */
@@ -180,10 +183,11 @@ typedef struct cli_loop {
 } cli_loop;
 
 /* The run: open the input (the FILE operand or standard input), read its records,
- * pass them through the loop and write them to stdout in order.  A bad record is
- * reported after every record before it has been written and flushed; with
- * --skip-bad it is dropped and counted, else the run stops.  Returns the exit status
- * (messages printed). */
+ * pass them through the loop and write them to stdout in order.  A bad record (bad
+ * input, outputs that are not finite, or a record the output encoding cannot hold,
+ * such as NaN in JSON) is reported after every record before it has been written and
+ * flushed; with --skip-bad it is dropped and counted, else the run stops.  Returns the
+ * exit status (messages printed). */
 int cli_records(lx_cli *c, const cli_loop *l);
 /* The two loops cli_records runs, over an open reader. */
 int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx);

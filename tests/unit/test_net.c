@@ -167,7 +167,7 @@ static void golden(const char *lxm, const char *net_name, const lx_net_opts *opt
             }
         }
         for (size_t at = 0; at < cnt; at += batch)
-            if (lx_net_forward(net, r + at, batch, want, &err) < 0) {
+            if (lx_net_forward(net, r + at, batch, want, NULL, &err) < 0) {
                 print_error("%s batch %zu: %s\n", net_name, batch, err.msg);
                 fail();
             }
@@ -292,7 +292,7 @@ static void test_vqa_bf16_native(void **st) {
             for (size_t i = 0; i < N; i++) load_case(&r[i], (int)(i % 5));
             /* 1: five forward passes of one record; N: one pass of all */
             for (size_t at = 0; at < (batch == 1 ? 5 : N); at += batch)
-                if (lx_net_forward(net, r + at, batch, lx_net_available(net), &err) < 0) {
+                if (lx_net_forward(net, r + at, batch, lx_net_available(net), NULL, &err) < 0) {
                     print_error("%s\n", err.msg);
                     fail();
                 }
@@ -330,8 +330,8 @@ static void test_fused_same_bits(void **st) {
                 load_case(&a[i], (int)(i % 5));
                 load_case(&b[i], (int)(i % 5));
             }
-            assert_int_equal(lx_net_forward(nf, a, batch, lx_net_available(nf), &err), 0);
-            assert_int_equal(lx_net_forward(nu, b, batch, lx_net_available(nu), &err), 0);
+            assert_int_equal(lx_net_forward(nf, a, batch, lx_net_available(nf), NULL, &err), 0);
+            assert_int_equal(lx_net_forward(nu, b, batch, lx_net_available(nu), NULL, &err), 0);
             for (size_t i = 0; i < batch; i++) {
                 assert_int_equal(a[i].nfields, b[i].nfields);
                 for (size_t f = 0; f < a[i].nfields; f++) {
@@ -392,13 +392,13 @@ static void test_batched(void **st) {
     for (int k = 0; k < 5; k++) {
         load_case(&one[k], k);
         load_case(&many[k], k);
-        assert_int_equal(lx_net_forward(net, &one[k], 1, want, &err), 0);
+        assert_int_equal(lx_net_forward(net, &one[k], 1, want, NULL, &err), 0);
     }
     size_t sizes[] = {5, 3};
     for (size_t b = 0; b < 2; b++) {
         for (size_t at = 0; at < 5; at += sizes[b]) {
             size_t cnt = 5 - at < sizes[b] ? 5 - at : sizes[b];
-            if (lx_net_forward(net, many + at, cnt, want, &err) < 0) {
+            if (lx_net_forward(net, many + at, cnt, want, NULL, &err) < 0) {
                 print_error("%s\n", err.msg);
                 fail();
             }
@@ -494,10 +494,10 @@ static void test_checks(void **st) {
     lx_record_remove(&r, "token_type_ids");
     lx_record_remove(&r, "visual_attention_mask");
     assert_int_equal(lx_net_check(net, &r, &err), 0);
-    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_POOLED | LX_OUT_QA, &err), 0);
+    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_POOLED | LX_OUT_QA, NULL, &err), 0);
     assert_non_null(lx_record_tensor(&r, "pooled_output"));
     assert_null(lx_record_tensor(&r, "language_output"));
-    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_MLM, &err), -1);
+    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_MLM, NULL, &err), -1);
     lx_record_remove(&r, "visual_feats");
     expect_bad(net, &r, "visual_feats: missing");
     lx_record_clear(&r);
@@ -523,7 +523,7 @@ static void test_outputs_table(void **st) {
     lx_record r;
     load_case(&r, 2);
     size_t inputs = r.nfields;
-    assert_int_equal(lx_net_forward(net, &r, 1, all, &err), 0);
+    assert_int_equal(lx_net_forward(net, &r, 1, all, NULL, &err), 0);
     assert_int_equal(r.nfields, inputs + n);
     const lx_tensor *ids = lx_record_tensor(&r, "input_ids");
     const lx_tensor *vf = lx_record_tensor(&r, "visual_feats");

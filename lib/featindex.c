@@ -114,12 +114,12 @@ static int adopt(lx_featindex *ix, unsigned char *img, size_t len, const tsv_id 
 
 /* Read the index file at path into memory and adopt it. */
 static int load(lx_featindex *ix, const char *path, const tsv_id *id, lx_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 && errno == ENOENT) return lx_error_set(err, "no index yet");
-    if (fd < 0) return lx_error_set(err, "%s", strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)(IX_HEAD + 4)) {
-        close(fd);
+    int fd = lx_file_open(path, &st, NULL);
+    if (fd < 0 && errno == ENOENT) return lx_error_set(err, "no index yet");
+    if (fd < 0 && errno) return lx_error_set(err, "%s", strerror(errno));
+    if (fd < 0 || st.st_size < (off_t)(IX_HEAD + 4)) {
+        if (fd >= 0) close(fd);
         return lx_error_set(err, "not an lx feature index");
     }
     /* An index holds at most a line's worth of bytes per TSV line, so it cannot be

@@ -2,26 +2,31 @@
  * file.c — reading a user's file without surprises (internal.h): what every reader of a
  * model, checkpoint or index file does before it looks at a byte.
  *
- * The path is opened non-blocking and must be a regular file, so a FIFO or a device
- * given by mistake neither hangs the tool nor is read; its size is checked against the
- * least the format needs before anything is mapped (or, for a small text file, at most
- * what it may hold before it is read).  And the check that the tensors a file's header
+ * The path is opened non-blocking and must be a regular file (lx_file_open, which every
+ * reader of a user's file goes through), so a FIFO or a device given by mistake neither
+ * hangs the tool nor is read; its size is checked against the least the format needs
+ * before anything is mapped (or, for a small text file, at most what it may hold before
+ * it is read).  And the check that the tensors a file's header
  * places in it do not overlap.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "internal.h"
 
-/* path opened non-blocking, checked to be a regular file: its descriptor (*st filled),
- * or -1 with err set. */
-static int open_regular(const char *path, struct stat *st, lx_error *err) {
+int lx_file_open(const char *path, struct stat *st, lx_error *err) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return lx_error_set(err, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) {
+        int e = errno;
+        lx_error_set(err, "%s: cannot open: %s", path, strerror(e));
+        errno = e;
+        return -1;
+    }
     if (fstat(fd, st) < 0)
         lx_error_set(err, "%s: cannot stat: %s", path, strerror(errno));
     else if (!S_ISREG(st->st_mode))
@@ -29,13 +34,14 @@ static int open_regular(const char *path, struct stat *st, lx_error *err) {
     else
         return fd;
     close(fd);
+    errno = 0;
     return -1;
 }
 
 void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, int *fd_out,
                   lx_error *err) {
     struct stat st;
-    int fd = open_regular(path, &st, err);
+    int fd = lx_file_open(path, &st, err);
     void *map = NULL;
     if (fd < 0) return NULL;
     if ((uint64_t)st.st_size < min || (uint64_t)st.st_size > SIZE_MAX)
@@ -53,7 +59,7 @@ void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, i
 char *lx_file_read(const char *path, size_t max, const char *what, size_t *len,
                    lx_error *err) {
     struct stat st;
-    int fd = open_regular(path, &st, err);
+    int fd = lx_file_open(path, &st, err);
     if (fd < 0) return NULL;
     if ((uint64_t)st.st_size > max) {
         close(fd);
@@ -82,6 +88,31 @@ char *lx_file_read(const char *path, size_t max, const char *what, size_t *len,
         *len = n;
     }
     return b;
+}
+
+FILE *lx_file_fopen(const char *path, lx_error *err) {
+    struct stat st;
+    int fd = lx_file_open(path, &st, err);
+    if (fd < 0) return NULL;
+    /* back to blocking reads: a regular file never blocks, but stdio need not know */
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        lx_error_set(err, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+json_t *lx_json_read_file(const char *path, size_t max, size_t flags, lx_error *err) {
+    size_t len;
+    char *text = lx_file_read(path, max, "a JSON file of lx's", &len, err);
+    if (!text) return NULL;
+    json_error_t je;
+    json_t *j = json_loadb(text, len, flags, &je);
+    free(text);
+    if (!j) lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    return j;
 }
 
 static int span_cmp(const void *a, const void *b) {

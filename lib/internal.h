@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "lx.h"
 
 /* ---- tensor.c -------------------------------------------------------------------- */
@@ -20,6 +21,17 @@ void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
 
 /* ---- file.c ---------------------------------------------------------------------- */
 
+/* Open path for reading, non-blocking (a FIFO or device neither hangs nor is read),
+ * and check it is a regular file (*st filled).  The descriptor, or -1 with err set
+ * ("PATH: cannot open: ..." with errno kept, or "PATH: not a regular file"). */
+int lx_file_open(const char *path, struct stat *st, lx_error *err);
+/* The same as a stdio stream, for line readers.  NULL with err set. */
+FILE *lx_file_fopen(const char *path, lx_error *err);
+/* The most a JSON side file (a config, a label list) may hold. */
+#define LX_JSON_FILE_MAX (256u << 20)
+/* A JSON file read whole (lx_file_read, at most max bytes) and parsed with jansson's
+ * flags: a new reference, or NULL with "PATH: not valid JSON: ... (line N)". */
+json_t *lx_json_read_file(const char *path, size_t max, size_t flags, lx_error *err);
 /* Map the regular file path read-only: *len gets its size, at least min bytes ("PATH: not
  * WHAT: N bytes is too short" otherwise).  Opened non-blocking and checked to be a
  * regular file first, so a FIFO or device is refused, not waited on.  With fd_out the

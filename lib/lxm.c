@@ -431,11 +431,11 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
 int lx_model_probe(const char *path) {
     struct stat st;
     unsigned char b[8];
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, 8, f);
-    fclose(f);
+    int fd = lx_file_open(path, &st, NULL);
+    if (fd < 0) return 0;
+    ssize_t n;
+    while ((n = read(fd, b, 8)) < 0 && errno == EINTR) {}
+    close(fd);
     return n == 8 && memcmp(b, lxm_magic, 8) == 0;
 }
 

@@ -9,7 +9,8 @@
  * tf_model.h5 (or flax_model.msgpack) and nothing readable is refused with a message
  * saying so.  A file is read by its content: the safetensors header or shard-index
  * JSON, else the PyTorch zip or legacy pickle format.  A sharded .bin index is read
- * shard by shard like a safetensors one.
+ * shard by shard like a safetensors one.  Every file is opened non-blocking and must be
+ * regular (a FIFO shard is refused, not waited on).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include "../internal.h"
 #include "ckpt.h"
 
 static int is_dir(const char *p) {
@@ -132,19 +135,20 @@ static int read_file(lx_tensor_dict *d, const char *path, lx_error *err) {
         return lx_safetensors_read(d, path, err);
     if (ends_with(path, ".bin.index.json")) return read_torch_index(d, path, err);
     /* By content: a safetensors header starts with a little-endian length and then '{'. */
-    FILE *f = fopen(path, "rb");
-    if (!f) return lx_error_set(err, "%s: %s", path, strerror(errno));
+    struct stat st;
+    int fd = lx_file_open(path, &st, err);
+    if (fd < 0) return -1;
     unsigned char b[9];
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
+    ssize_t n;
+    while ((n = read(fd, b, sizeof b)) < 0 && errno == EINTR) {}
+    close(fd);
     if (n == 9 && b[8] == '{' && b[6] == 0 && b[7] == 0) return lx_safetensors_read(d, path, err);
     return lx_torch_read(d, path, err);
 }
 
 static int read_torch_index(lx_tensor_dict *d, const char *path, lx_error *err) {
-    json_error_t je;
-    json_t *idx = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!idx) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    json_t *idx = lx_json_read_file(path, LX_INDEX_MAX_BYTES, JSON_REJECT_DUPLICATES, err);
+    if (!idx) return -1;
     json_t *wm = json_object_get(idx, "weight_map");
     if (!json_is_object(wm) || json_object_size(wm) == 0) {
         json_decref(idx);
@@ -187,7 +191,10 @@ int lx_checkpoint_read(lx_tensor_dict *d, const char *src, char **used, lx_error
         path = pick_in_dir(src, err);
         if (!path) return -1;
     } else {
-        if (!is_file(src)) return lx_error_set(err, "%s: %s", src, strerror(errno ? errno : ENOENT));
+        struct stat st;
+        if (stat(src, &st) < 0) return lx_error_set(err, "%s: %s", src, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+            return lx_error_set(err, "%s: not a regular file or a folder", src);
         path = strdup(src);
         if (!path) return lx_error_set(err, "out of memory");
     }

@@ -180,9 +180,8 @@ static int ends_with(const char *s, const char *suf) {
 
 /* A shard index: read every shard it names, then check the map against what was read. */
 static int read_index(lx_tensor_dict *d, const char *path, lx_error *err) {
-    json_error_t je;
-    json_t *idx = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!idx) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    json_t *idx = lx_json_read_file(path, LX_INDEX_MAX_BYTES, JSON_REJECT_DUPLICATES, err);
+    if (!idx) return -1;
     json_t *wm = json_object_get(idx, "weight_map");
     int rc = 0;
     if (!json_is_object(wm) || json_object_size(wm) == 0) {

@@ -19,7 +19,7 @@
  *
  * A shard index (model.safetensors.index.json) is {"weight_map": {name: "file"}}; the
  * shards are read from the index's folder and every name the map lists must be found in
- * the shard it names.
+ * the shard it names.  A shard is a safetensors file, never another index.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,6 +204,11 @@ static int read_index(lx_tensor_dict *d, const char *path, lx_error *err) {
         if (!*f || strchr(f, '/') || strcmp(f, "..") == 0 || strcmp(f, ".") == 0) {
             rc = lx_error_set(err, "%s: shard name '%s' is not a file name in the index's "
                                    "folder", path, f);
+            break;
+        }
+        if (ends_with(f, ".index.json")) { /* one level only: an index names weights */
+            rc = lx_error_set(err, "%s: names %s as a shard, which is a shard index too (the "
+                                   "shards of an index must be weight files)", path, f);
             break;
         }
         if (json_object_get(done, f)) continue;

@@ -1,9 +1,34 @@
-# The files lx reads: paths that are FIFOs are refused at once, never waited on.
+# The files lx reads: shard indexes that name indexes, paths that are FIFOs.
 . "$(dirname "$0")/lib.bash"
 
 M=$FX/models
 lx-convert "$M/tiny-vqa" --labels "$FX/labels/vqa-label2ans.json" -o "$T/tiny.lxm" ||
     fail "lx-convert tiny-vqa"
+
+# ---- a shard index names itself, or another index: an error, not a stack overflow ----
+mkdir "$T/self" "$T/pair" "$T/stself" "$T/mixed"
+printf '{"weight_map":{"a.weight":"pytorch_model.bin.index.json"}}' \
+    > "$T/self/pytorch_model.bin.index.json"
+printf '{"weight_map":{"a.weight":"b.bin.index.json"}}' > "$T/pair/pytorch_model.bin.index.json"
+printf '{"weight_map":{"a.weight":"pytorch_model.bin.index.json"}}' > "$T/pair/b.bin.index.json"
+printf '{"weight_map":{"a.weight":"model.safetensors.index.json"}}' \
+    > "$T/stself/model.safetensors.index.json"
+printf '{"weight_map":{"a.weight":"model.safetensors.index.json"}}' \
+    > "$T/mixed/pytorch_model.bin.index.json"
+printf '{"weight_map":{"a.weight":"pytorch_model.bin.index.json"}}' \
+    > "$T/mixed/model.safetensors.index.json"
+for d in self pair stself; do
+    expect_status 1 timeout 20 lx-convert "$T/$d" -o "$T/x.lxm"
+    expect_err "^lx-convert: $T/$d/[a-z_.]*index.json: names [^ ]*index.json as a shard, which is a shard index too"
+done
+expect_status 1 timeout 20 lx-convert "$T/mixed/pytorch_model.bin.index.json" -o "$T/x.lxm"
+expect_err "which is a shard index too"
+# a shard of JSON content under a weight file's name
+printf '{"weight_map":{"a.weight":"pytorch_model-1.bin"}}' > "$T/mixed/idx.bin.index.json"
+cp "$T/mixed/idx.bin.index.json" "$T/mixed/pytorch_model-1.bin"
+expect_status 1 timeout 20 lx-convert "$T/mixed/idx.bin.index.json" -o "$T/x.lxm"
+expect_err "which is JSON \(a shard index\?\), not a weight file"
+[ ! -e "$T/x.lxm" ] || fail "a model written from a bad index"
 
 # ---- a path that is a FIFO is refused at once, never waited on --------------------------
 mkfifo "$T/fifo"

@@ -129,8 +129,7 @@ int lx_file_check_mapped(lx_error *err) {
         if (s->fd < 0 || fstat(s->fd, &st) < 0) continue;
         if (st.st_size != s->size || st.st_mtim.tv_sec != s->mtime.tv_sec ||
             st.st_mtim.tv_nsec != s->mtime.tv_nsec)
-            return lx_error_set(err, "%s %s while in use; %s", s->path,
-                                st.st_size < s->size ? "was truncated" : "changed",
+            return lx_error_set(err, "%s changed or truncated while in use; %s", s->path,
                                 LX_FILE_REPLACE_HINT);
     }
     return n;

@@ -91,8 +91,8 @@ void lx_file_signal_cleanup(void);
 const char *lx_file_mapped_at(const void *addr);
 /* Check that no file lx has mapped changed (size or mtime) since it was mapped: a file
  * rewritten in place (cp over it) gives other weights, or none, to a running job.
- * Returns the number of mapped files, or -1 with "PATH changed while in use; " and
- * LX_FILE_REPLACE_HINT. */
+ * Returns the number of mapped files, or -1 with "PATH changed or truncated while in
+ * use; " and LX_FILE_REPLACE_HINT (the line a SIGBUS there gives too). */
 int lx_file_check_mapped(lx_error *err);
 #define LX_FILE_REPLACE_HINT \
     "replace a model by renaming a new file over it (lx-convert -o does)"

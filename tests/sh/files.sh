@@ -222,8 +222,16 @@ lx-convert "$M/tiny-vqa" -o "$T/stale.lxm" || fail "lx-convert over stale tempor
 # ---- a feature index never replaces its TSV --------------------------------------------
 cp "$FX/features.tsv" "$T/f.tsv"
 head -n 1 "$FX/questions.jsonl" > "$T/q.jsonl"
-refused "$T/f.tsv: is the TSV itself" lx-embed-vis --features "$T/f.tsv" --index "$T/f.tsv" "$T/q.jsonl"
+refused "cannot write $T/f.tsv: it is a file this run is reading \($T/f.tsv\)" \
+    lx-embed-vis --features "$T/f.tsv" --index "$T/f.tsv" "$T/q.jsonl"
+cp "$T/f.tsv" "$T/g.tsv"
+refused "cannot write $T/g.tsv: it is a file this run is reading \($T/g.tsv\)" \
+    lx-embed-vis --features "$T/f.tsv" --index "$T/g.tsv" --features "$T/g.tsv" "$T/q.jsonl"
+refused "cannot write $T/q.jsonl: it is a file this run is reading \($T/q.jsonl\)" \
+    lx-embed-vis --features "$T/f.tsv" --index "$T/q.jsonl" "$T/q.jsonl"
 cmp -s "$T/f.tsv" "$FX/features.tsv" || fail "the TSV changed"
+cmp -s "$T/g.tsv" "$FX/features.tsv" || fail "the second TSV changed"
+cmp -s "$T/q.jsonl" <(head -n 1 "$FX/questions.jsonl") || fail "the input changed"
 
 # ---- a model rewritten under a running job ---------------------------------------------
 # The records are sent in two parts: the first (more than the reader's buffer) is

@@ -21,7 +21,9 @@
  *   vqa          answer labels, top-k with scores, the VQA evaluation
  *
  * Conventions.  Public names are lx_<object>_<verb>.  The library never prints, never
- * exits and keeps no global mutable state.  A function that can fail takes an lx_error *
+ * exits and keeps no global mutable state, with one exception: lib/file.c's two tables
+ * of the temporary files being written and the files mapped, which a signal handler
+ * needs and can reach no other way (see "files").  A function that can fail takes an lx_error *
  * as its last argument, fills it with a one-line message (no tool name, no newline) and
  * returns -1 or NULL; the caller prints it.  Ownership is stated at each function: "owned"
  * means the caller frees it with the matching _free.

@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -343,6 +344,40 @@ static int bad_weight(lx_cli *c, const lx_checkpoint *ck, const lx_error *err, l
                      (double)lx_dtype_max(dtype));
 }
 
+/* A file the conversion read must not be what it writes: the library refuses a file it
+ * has mapped (the weights); these are the files it read and closed (the config and name
+ * lists, given or beside SRC).  Returns 0, or the exit status after the message. */
+static int check_output(lx_cli *c, const opts *o, const lx_checkpoint *ck, const char *out) {
+    static const char *const beside[] = {"config.json", "tokenizer_config.json", "vocab.txt",
+                                         "label2ans.json", "config.yaml"};
+    const char *given[] = {o->src, ck->path, o->config, o->vocab, o->labels, o->objects,
+                           o->attributes};
+    for (size_t i = 0; i < sizeof given / sizeof *given; i++)
+        if (given[i] && lx_file_same(out, given[i]))
+            return cli_error(c, "cannot write %s: it is a file this run is reading (%s); write "
+                                "to another file", out, given[i]);
+    struct stat st;
+    const char *sl = strrchr(o->src, '/');
+    char *dir = stat(o->src, &st) == 0 && S_ISDIR(st.st_mode) ? strdup(o->src)
+                : sl ? strndup(o->src, sl == o->src ? 1 : (size_t)(sl - o->src)) : strdup(".");
+    int status = dir ? LX_EXIT_OK : cli_error(c, "out of memory");
+    for (size_t i = 0; dir && status == LX_EXIT_OK && i < sizeof beside / sizeof *beside; i++) {
+        size_t n = strlen(dir) + strlen(beside[i]) + 2;
+        char *p = malloc(n);
+        if (!p) {
+            status = cli_error(c, "out of memory");
+            break;
+        }
+        snprintf(p, n, "%s/%s", dir, beside[i]);
+        if (lx_file_same(out, p))
+            status = cli_error(c, "cannot write %s: it is a file this run is reading (%s); "
+                                  "write to another file", out, p);
+        free(p);
+    }
+    free(dir);
+    return status;
+}
+
 static int write_model(lx_cli *c, const opts *o, lx_checkpoint *ck, lx_dtype dtype) {
     lx_error err = {0};
     double t0 = now();
@@ -389,6 +424,11 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
     }
     if (c->progress)
         cli_note(c, "read %zu tensors from %s in %.2f s", ck.tensors.n, ck.path, now() - t0);
+    if ((o->output && (status = check_output(c, o, &ck, o->output))) ||
+        (o->export_st && (status = check_output(c, o, &ck, o->export_st)))) {
+        lx_checkpoint_free(&ck);
+        return status;
+    }
     if (o->output) {
         warn_lacks(c, o, &ck);
         status = write_model(c, o, &ck, dtype);
@@ -426,6 +466,9 @@ int main(int argc, char **argv) {
     }
     if (c.format_arg || c.skip_bad)
         return cli_usage(&c, "-f and --skip-bad apply to stream conversion (no SRC)");
+    if (o.output && o.export_st &&
+        (strcmp(o.output, o.export_st) == 0 || lx_file_same(o.output, o.export_st)))
+        return cli_usage(&c, "-o and --export-safetensors name the same file");
     if (!o.output && !inspecting)
         return cli_usage(&c, "nothing to do: give -o MODEL.lxm (or --info, --verify, "
                              "--export-safetensors)");

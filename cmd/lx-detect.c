@@ -358,6 +358,7 @@ static int to_record(run *R, lx_record *r, lx_error *err) {
 
 /* --tsv: the line, flushed at once, so that everything before a bad image is out. */
 static int write_tsv(run *R, lx_error *err) {
+    if (lx_file_check_mapped(err) < 0) return -1; /* the model rewritten under the image */
     if (lx_regions_write_tsv(&R->g, stdout, err) < 0) return -1;
     if (fflush(stdout) != 0) return lx_error_set(err, "write error: %s", strerror(errno));
     cli_tick(R->cli);
@@ -440,6 +441,7 @@ static int one_image(run *R, const char *path, lx_record *r, lx_error *err) {
         (!e && seen_add(&R->seen, key, path, err) < 0))
         return -1;
     if (R->o->tsv) return write_tsv(R, err) < 0 ? -2 : 0;
+    if (lx_file_check_mapped(err) < 0) return -2; /* the model rewritten under the image */
     lx_writer *w = cli_output(R->cli, err);
     if (!w) return -2;
     if (to_record(R, r, err) < 0) return -1;

@@ -14,6 +14,7 @@
  * inputs, from the library's tables) are dropped unless --keep-tensors is given: an
  * answer record stays a short line.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,8 @@ typedef struct run {
     int *kind;                    /* [batch]: what classify said of each record */
     lx_error *bad;                /* [batch]: the outputs of a part of the batch that are
                                      not finite (lx_net_qa_head, lx_net_forward) */
+    lx_outfile *eval_file;        /* --eval-out, open from the start: refused before the
+                                     run if it cannot be written */
 } run;
 
 /* Drop the bulky fields an answer consumed: every network output and the inputs that
@@ -382,9 +385,18 @@ static int report(run *R) {
     if (!s)
         return cli_error(R->cli, "out of memory for the summary");
     int status = LX_EXIT_OK;
-    if (R->o->eval_out) {
-        if (json_dump_file(s, R->o->eval_out, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
-            status = cli_error(R->cli, "cannot write %s", R->o->eval_out);
+    if (R->eval_file) {
+        lx_error err = {0};
+        lx_outfile *f = R->eval_file;
+        R->eval_file = NULL;
+        if (json_dumpfd(s, lx_outfile_fd(f), JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0 ||
+            lx_outfile_write(f, "\n", 1, &err) < 0) {
+            lx_outfile_abort(f);
+            status = cli_error(R->cli, "%s: write failed: %s", R->o->eval_out,
+                               err.msg[0] ? err.msg : strerror(errno));
+        } else if (lx_outfile_commit(f, &err) < 0) {
+            status = cli_error(R->cli, "%s", err.msg);
+        }
     } else {
         cli_note(R->cli, "eval: %lld questions with answers to compare, %zu without",
                  (long long)json_integer_value(json_object_get(s, "count")), R->n_notruth);
@@ -445,13 +457,22 @@ int main(int argc, char **argv) {
     lx_error err = {0};
     if (!(R.ev = lx_vqa_eval_new(&err)) || (!o.eval_only && setup(&R, &err) < 0)) {
         st = cli_error(&c, "%s", err.msg);
+    } else if (o.eval_out && ((c.path && lx_file_same(o.eval_out, c.path)) ||
+                              (o.labels && lx_file_same(o.eval_out, o.labels)))) {
+        st = cli_error(&c, "cannot write %s: it is the %s, which this run reads; write to "
+                           "another file", o.eval_out,
+                       c.path && lx_file_same(o.eval_out, c.path) ? "input" : "--labels file");
+    } else if (o.eval_out && !(R.eval_file = lx_outfile_open(o.eval_out, &err))) {
+        st = cli_error(&c, "%s", err.msg);
     } else {
         st = cli_records(&c, o.eval_only
                                  ? &(cli_loop){.each = eval_record, .ctx = &R}
                                  : &(cli_loop){.check = check_record, .run = run_batch, .ctx = &R});
-        if (o.eval && report(&R) != LX_EXIT_OK)
+        /* a run that failed leaves an --eval-out file of an earlier run as it was */
+        if (o.eval && (st == LX_EXIT_OK || !o.eval_out) && report(&R) != LX_EXIT_OK)
             st = LX_EXIT_FAIL;
     }
+    lx_outfile_abort(R.eval_file); /* not written: the old file stays */
     lx_vqa_eval_free(R.ev);
     free(R.picks);
     free(R.pooled);

@@ -80,9 +80,8 @@ json_t *lx_config_to_json(const lx_config *c) {
 }
 
 int lx_config_read_file(lx_config *c, const char *path, lx_error *err) {
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    json_t *j = lx_json_read_file(path, LX_JSON_FILE_MAX, 0, err);
+    if (!j) return -1;
     int rc = lx_config_from_json(c, j, err);
     json_decref(j);
     if (rc < 0) lx_error_prefix(err, "%s", path);
@@ -151,8 +150,8 @@ int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err) {
 
 int lx_lines_read_file(lx_strlist *l, const char *path, lx_error *err) {
     memset(l, 0, sizeof *l);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lx_error_set(err, "%s: %s", path, strerror(errno));
+    FILE *f = lx_file_fopen(path, err);
+    if (!f) return -1;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;

@@ -17,8 +17,9 @@
  * is rebuilt by streaming the TSV once.  The image of the file is also the in-memory
  * form: a loaded index is the file's bytes, a built one is serialised before writing,
  * so lookups (binary search over the entries) have one code path.  The file is written
- * to a temporary name and renamed, so a reader never sees half an index; when it cannot
- * be written at all the index simply stays in memory.
+ * through lx_outfile (a temporary beside it, renamed into place), so a reader never sees
+ * half an index and a device or FIFO path is never replaced; when it cannot be written
+ * at all the index simply stays in memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,12 +115,12 @@ static int adopt(lx_featindex *ix, unsigned char *img, size_t len, const tsv_id 
 
 /* Read the index file at path into memory and adopt it. */
 static int load(lx_featindex *ix, const char *path, const tsv_id *id, lx_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 && errno == ENOENT) return lx_error_set(err, "no index yet");
-    if (fd < 0) return lx_error_set(err, "%s", strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)(IX_HEAD + 4)) {
-        close(fd);
+    int fd = lx_file_open(path, &st, NULL);
+    if (fd < 0 && errno == ENOENT) return lx_error_set(err, "no index yet");
+    if (fd < 0 && errno) return lx_error_set(err, "%s", strerror(errno));
+    if (fd < 0 || st.st_size < (off_t)(IX_HEAD + 4)) {
+        if (fd >= 0) close(fd);
         return lx_error_set(err, "not an lx feature index");
     }
     /* An index holds at most a line's worth of bytes per TSV line, so it cannot be
@@ -255,39 +256,16 @@ fail:
     return -1;
 }
 
-/* Write the image to path through a temporary file.  Returns 0 or -1 (errno's text in
- * err). */
+/* Write the image to path (lx_outfile: through a temporary file beside it, renamed into
+ * place; never over a device).  Returns 0 or -1 (the reason in err). */
 static int save(const lx_featindex *ix, const char *path, lx_error *err) {
-    struct stat tst;
-    if (stat(path, &tst) == 0 && !S_ISREG(tst.st_mode))  /* never rename over a device */
-        return lx_error_set(err, "cannot write %s: not a regular file", path);
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return lx_error_set(err, "out of memory");
-    snprintf(tmp, pl + 32, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        lx_error_set(err, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
+    lx_outfile *f = lx_outfile_open(path, err);
+    if (!f) return -1;
+    if (lx_outfile_write(f, ix->img, ix->len, err) < 0) {
+        lx_outfile_abort(f);
         return -1;
     }
-    size_t done = 0;
-    while (done < ix->len) {
-        ssize_t w = write(fd, ix->img + done, ix->len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        done += (size_t)w;
-    }
-    int bad = done != ix->len;
-    int e = errno;
-    if (close(fd) < 0 && !bad) bad = 1, e = errno;
-    if (!bad && rename(tmp, path) < 0) bad = 1, e = errno;
-    if (bad) {
-        unlink(tmp);
-        lx_error_set(err, "cannot write %s: %s", path, strerror(e ? e : EIO));
-    }
-    free(tmp);
-    return bad ? -1 : 0;
+    return lx_outfile_commit(f, err);
 }
 
 lx_featindex *lx_featindex_open(const char *tsv_path, const char *index_path,
@@ -303,6 +281,10 @@ lx_featindex *lx_featindex_open(const char *tsv_path, const char *index_path,
     }
     tsv_id id = {(uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
                  (int64_t)st.st_mtim.tv_nsec};
+    if (index_path && lx_file_same(index_path, tsv_path)) {
+        lx_error_set(err, "%s: is the TSV itself, not a place for its index", index_path);
+        return NULL;
+    }
     lx_featindex *ix = calloc(1, sizeof *ix);
     char *def = NULL;
     if (!ix) goto oom;

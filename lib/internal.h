@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "lx.h"
 
 /* ---- tensor.c -------------------------------------------------------------------- */
@@ -25,13 +26,27 @@ const char *lx_tensor_index_str(const lx_tensor *t, uint64_t i, char *buf, size_
 
 /* ---- file.c ---------------------------------------------------------------------- */
 
+/* Open path for reading, non-blocking (a FIFO or device neither hangs nor is read),
+ * and check it is a regular file (*st filled).  The descriptor, or -1 with err set
+ * ("PATH: cannot open: ..." with errno kept, or "PATH: not a regular file"). */
+int lx_file_open(const char *path, struct stat *st, lx_error *err);
+/* The same as a stdio stream, for line readers.  NULL with err set. */
+FILE *lx_file_fopen(const char *path, lx_error *err);
+/* The most a JSON side file (a config, a label list) may hold. */
+#define LX_JSON_FILE_MAX (256u << 20)
+/* A JSON file read whole (lx_file_read, at most max bytes) and parsed with jansson's
+ * flags: a new reference, or NULL with "PATH: not valid JSON: ... (line N)". */
+json_t *lx_json_read_file(const char *path, size_t max, size_t flags, lx_error *err);
 /* Map the regular file path read-only: *len gets its size, at least min bytes ("PATH: not
  * WHAT: N bytes is too short" otherwise).  Opened non-blocking and checked to be a
  * regular file first, so a FIFO or device is refused, not waited on.  With fd_out the
- * file stays open there (the caller closes it).  Returns the mapping (munmap it with
+ * file stays open there (the caller closes it).  The mapping is registered for
+ * lx_file_mapped_at and lx_file_check_mapped.  Returns the mapping (lx_file_unmap it with
  * *len), or NULL with err set ("PATH: ..."). */
 void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, int *fd_out,
                   lx_error *err);
+/* Unmap what lx_file_map mapped (and forget it; any other mapping is just unmapped). */
+void lx_file_unmap(void *map, size_t len);
 /* Read the regular file path whole (opened as lx_file_map opens it) into a malloc'd
  * buffer with a NUL after its *len bytes; at most max bytes ("PATH: N bytes, more than
  * WHAT may have (MAX)"; what: "a YAML file").  For small text files (a config.yaml).  Returns the buffer (caller

@@ -5,6 +5,7 @@
  * up; each uses only the ones before it:
  *
  *   errors       lx_error: every function that can fail fills one and returns -1 (or NULL)
+ *   files        lx_outfile: every file lx writes, written beside and renamed into place
  *   tensors      lx_tensor: dtype + shape + data, owned or a view into someone else's memory
  *   records      lx_record: an ordered list of named fields, each a JSON value or a tensor
  *   streams      lx_reader / lx_writer: records as JSON lines or binary frames
@@ -20,7 +21,9 @@
  *   vqa          answer labels, top-k with scores, the VQA evaluation
  *
  * Conventions.  Public names are lx_<object>_<verb>.  The library never prints, never
- * exits and keeps no global mutable state.  A function that can fail takes an lx_error *
+ * exits and keeps no global mutable state, with one exception: lib/file.c's two tables
+ * of the temporary files being written and the files mapped, which a signal handler
+ * needs and can reach no other way (see "files").  A function that can fail takes an lx_error *
  * as its last argument, fills it with a one-line message (no tool name, no newline) and
  * returns -1 or NULL; the caller prints it.  Ownership is stated at each function: "owned"
  * means the caller frees it with the matching _free.
@@ -59,6 +62,47 @@ int lx_error_set(lx_error *err, const char *fmt, ...)
 /* Prefix an existing message: "prefix: old message".  Returns -1. */
 int lx_error_prefix(lx_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ==== files (lib/file.c) ================================================= */
+
+/* A file being written: every file lx writes (a model, a safetensors export, a feature
+ * index, a summary) goes through one.  It is written to a temporary file beside the
+ * target, "TARGET.tmpXXXXXX", and renamed over the target by lx_outfile_commit only once
+ * it is whole and synced, so a failed or interrupted write leaves the old file as it
+ * was.  lx_outfile_open refuses (naming path) a target that exists and is not a regular
+ * file (a device, a FIFO: never replaced), that this process has mapped (the source of
+ * a conversion), that is one of its standard streams, or that the caller may not write;
+ * a symbolic link is followed (its file is replaced, the link stays).  A new file gets
+ * 0666 less the umask, a replaced one keeps its mode.  Temporaries of the same target
+ * left by killed processes (held by no process, untouched for a minute) are removed.
+ * Owned: end it with lx_outfile_commit or lx_outfile_abort, which free it. */
+typedef struct lx_outfile lx_outfile;
+lx_outfile *lx_outfile_open(const char *path, lx_error *err);
+/* The temporary's descriptor, for write/pwrite/ftruncate. */
+int lx_outfile_fd(const lx_outfile *f);
+/* Write all n bytes at the file position ("PATH: write failed: ..."). */
+int lx_outfile_write(lx_outfile *f, const void *p, size_t n, lx_error *err);
+/* fsync, close and rename into place; on failure the temporary is removed and the old
+ * file is intact.  Frees f either way.  Returns 0 or -1. */
+int lx_outfile_commit(lx_outfile *f, lx_error *err);
+/* Remove the temporary and free f (NULL: nothing). */
+void lx_outfile_abort(lx_outfile *f);
+
+/* For a tool's signal handlers (both async-signal-safe).  lx_file_signal_cleanup removes
+ * every temporary file being written (SIGINT, SIGTERM, SIGHUP: then die of the signal).
+ * lx_file_mapped_at gives the path of the file lx has mapped at addr (a model, a
+ * checkpoint), or NULL: a SIGBUS there means the file was truncated under the mapping. */
+void lx_file_signal_cleanup(void);
+const char *lx_file_mapped_at(const void *addr);
+/* Check that no file lx has mapped changed (size or mtime) since it was mapped: a file
+ * rewritten in place (cp over it) gives other weights, or none, to a running job.
+ * Returns the number of mapped files, or -1 with "PATH changed or truncated while in
+ * use; " and LX_FILE_REPLACE_HINT (the line a SIGBUS there gives too). */
+int lx_file_check_mapped(lx_error *err);
+#define LX_FILE_REPLACE_HINT \
+    "replace a model by renaming a new file over it (lx-convert -o does)"
+/* 1 if paths a and b both exist and are the same file (device and inode), else 0. */
+int lx_file_same(const char *a, const char *b);
 
 /* ==== tensors (lib/tensor.c) ============================================= */
 
@@ -639,8 +683,9 @@ int lx_checkpoint_load(lx_checkpoint *ck, const char *src, const lx_checkpoint_o
 void lx_checkpoint_free(lx_checkpoint *ck);
 
 /* Write n tensors as one safetensors file (names and order as given; f32/f16/bf16/i32/
- * i64/u8).  metadata (borrowed, may be NULL) becomes "__metadata__": an object of
- * string values.  Returns 0 or -1. */
+ * i64/u8) through an lx_outfile (beside path, renamed into place; path refused as
+ * lx_outfile_open refuses it).  metadata (borrowed, may be NULL) becomes
+ * "__metadata__": an object of string values.  Returns 0 or -1. */
 int lx_safetensors_write(const char *path, const char *const *names,
                          const lx_tensor *const *tensors, size_t n, const json_t *metadata,
                          lx_error *err);
@@ -712,8 +757,8 @@ void lx_model_populate(const lx_model *m);
  * (lx_tensor_unfit against the dtype it is stored as): one that is not finite is an
  * error (code LX_ERR_NONFINITE_WEIGHT), and so is one the dtype cannot hold, a weight
  * of 1e6 as f16 (code LX_ERR_DTYPE_RANGE), unless spec->clamp.  The file is written
- * next to path and renamed into place, so a failed write leaves no partial model.
- * Returns 0 or -1. */
+ * next to path and renamed into place (lx_outfile), so a failed write leaves no partial
+ * model.  Returns 0 or -1. */
 typedef struct lx_model_spec {
     const lx_config *config;      /* LXMERT */
     const lx_tensor_dict *tensors;

@@ -96,7 +96,7 @@ struct lx_model {
 
 void lx_model_close(lx_model *m) {
     if (!m) return;
-    if (m->map) munmap(m->map, m->len);
+    if (m->map) lx_file_unmap(m->map, m->len);
     json_decref(m->hdr);
     free(m->names);
     free(m->ts);
@@ -432,11 +432,11 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
 int lx_model_probe(const char *path) {
     struct stat st;
     unsigned char b[8];
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, 8, f);
-    fclose(f);
+    int fd = lx_file_open(path, &st, NULL);
+    if (fd < 0) return 0;
+    ssize_t n;
+    while ((n = read(fd, b, 8)) < 0 && errno == EINTR) {}
+    close(fd);
     return n == 8 && memcmp(b, lxm_magic, 8) == 0;
 }
 
@@ -841,12 +841,12 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     size_t chunk = 1 << 16;
     float *fbuf = malloc(chunk * sizeof *fbuf);
     void *obuf = malloc(chunk * sizeof(float));
-    char *tmp = malloc(strlen(path) + 16);
     char *text = NULL;
+    lx_outfile *of = NULL;
     int fd = -1, rc = 0;
     sink out = {-1, NULL, 0, 0};
     out.buf = malloc(LXM_SINK);
-    if (!offs || !crcs || !order || !done || !dts || !fbuf || !obuf || !tmp || !out.buf) {
+    if (!offs || !crcs || !order || !done || !dts || !fbuf || !obuf || !out.buf) {
         rc = lx_error_set(err, "out of memory");
         goto out;
     }
@@ -887,20 +887,13 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     text = NULL;
     uint64_t doff = align_up(LXM_PREFIX + hmax);
 
-    /* the file is written beside its target and renamed over it: that is only right for
-     * a regular file (renaming over /dev/null or a FIFO would replace the device) */
-    struct stat tst;
-    if (stat(path, &tst) == 0 && !S_ISREG(tst.st_mode)) {
-        rc = lx_error_set(err, "%s: not a regular file (a model file is written with seeks "
-                               "and renamed into place)", path);
+    /* written beside its target and renamed over it (lx_outfile: never over a device,
+     * the source, or a standard stream) */
+    if (!(of = lx_outfile_open(path, err))) {
+        rc = -1;
         goto out;
     }
-    sprintf(tmp, "%s.tmpXXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = lx_error_set(err, "%s: %s", path, strerror(errno));
-        goto out;
-    }
+    fd = lx_outfile_fd(of);
     static const unsigned char zeros[LXM_ALIGN];
     uint64_t pos = 0;
     out.fd = fd;
@@ -950,24 +943,13 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     free(hb);
     if (bad) goto ioerr;
     if (ftruncate(fd, (off_t)(doff + dsize)) < 0) goto ioerr;
-    if (fchmod(fd, 0644) < 0) goto ioerr;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto ioerr;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) goto ioerr;
+    rc = lx_outfile_commit(of, err);
+    of = NULL;
     goto out;
 ioerr:
     rc = lx_error_set(err, "%s: write failed: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    fd = -1;
-    unlink(tmp);
 out:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
+    lx_outfile_abort(of);
     free(out.buf);
     free(text);
     free(offs);
@@ -977,6 +959,5 @@ out:
     free(dts);
     free(fbuf);
     free(obuf);
-    free(tmp);
     return rc;
 }

@@ -40,9 +40,9 @@ lx_tsv *lx_tsv_open(const char *path, size_t bufsize, lx_error *err) {
         lx_error_set(err, "out of memory");
         return NULL;
     }
-    t->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    t->fd = lx_file_open(path, &st, err); /* a FIFO is refused, not waited on */
     if (t->fd < 0) {
-        lx_error_set(err, "%s: %s", path, strerror(errno));
         free(t);
         return NULL;
     }

@@ -189,10 +189,10 @@ int lx_labels_from_json(lx_strlist *l, const json_t *v, lx_error *err) {
 }
 
 int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err) {
-    json_error_t je;
     memset(l, 0, sizeof *l);
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    json_t *j = lx_json_read_file(path, LX_JSON_FILE_MAX, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                                  err);
+    if (!j) return -1;
     int rc = lx_labels_from_json(l, j, err);
     json_decref(j);
     if (rc < 0) lx_error_prefix(err, "%s", path);

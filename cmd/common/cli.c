@@ -214,6 +214,7 @@ int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts) {
     c->batch = LX_CLI_BATCH;
     /* a closed downstream (head, a failed pipe) ends the tool quietly with 141 */
     signal(SIGPIPE, SIG_DFL);
+    cli_signals(t->name);
     c->progress_auto = isatty(STDERR_FILENO);
 #ifdef __GLIBC__
     /* Records of a few hundred KB are allocated and freed one after another: keep freed
@@ -355,10 +356,19 @@ int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
         int rc = lx_reader_next(rd, &r, &err);
         if (rc == 0) break;
         if (rc > 0 && fn) rc = fn(ctx, &r, &err);
+        /* a model in use: not rewritten under the record, and every record out at once,
+         * so that a SIGBUS (signals.c) loses nothing that was done */
+        lx_error merr;
+        int mapped = lx_file_check_mapped(&merr);
+        if (mapped < 0) {
+            status = cli_error(c, "%s", merr.msg);
+            break;
+        }
         if (rc == 0) continue; /* dropped */
         if (rc > 0) {
             lx_writer *w = writer(c, rd, &err);
-            if (w && lx_writer_write(w, &r, &err) == 0) {
+            if (w && lx_writer_write(w, &r, &err) == 0 &&
+                (!mapped || lx_writer_flush(w, &err) == 0)) {
                 cli_tick(c);
                 continue;
             }
@@ -378,12 +388,15 @@ int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
     return status;
 }
 
-/* Write recs[0..n) (record numbers nos) in order, clearing each; a record the run
- * found bad (bad[i]) or that the encoding cannot hold is reported in its place.
- * Returns the status: LX_EXIT_OK to go on, else the run stops (message printed). */
+/* Write recs[0..n) (record numbers nos) in order, clearing each, and flush them (so that
+ * a SIGBUS in the next batch loses nothing done); a record the run found bad (bad[i]) or
+ * that the encoding cannot hold is reported in its place.  Returns the status:
+ * LX_EXIT_OK to go on, else the run stops (message printed). */
 static int write_batch(lx_cli *c, const lx_reader *rd, lx_record *recs, const uint64_t *nos,
                        const lx_error *bad, size_t n) {
     lx_error err = {0};
+    if (lx_file_check_mapped(&err) < 0) /* the model was rewritten under the batch */
+        return cli_error(c, "%s", err.msg);
     lx_writer *w = writer(c, rd, &err);
     if (!w) return cli_error(c, "%s", err.msg);
     for (size_t i = 0; i < n; i++) {

@@ -118,6 +118,13 @@ struct lx_cli {
  * CLI_RUN to go on, or the exit status main returns (help, version, usage error). */
 int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts);
 
+/* The signals that end a run (signals.c): SIGINT, SIGTERM and SIGHUP remove the
+ * temporary files being written, then kill the tool as before; SIGXFSZ is ignored (a
+ * write past ulimit -f fails with EFBIG, an ordinary write error); a SIGBUS in a file lx
+ * mapped is "prog: PATH changed or truncated while in use; ..." and exit 1.  Called by
+ * cli_start. */
+void cli_signals(const char *prog);
+
 /* ---- messages ------------------------------------------------------------------- */
 
 /* "prog: message".  Returns LX_EXIT_FAIL.  Printed after a write to stdout failed, it

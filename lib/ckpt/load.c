@@ -118,7 +118,7 @@ static int read_config(lx_checkpoint *ck, const char *dir, const char *path, lx_
     int rc = path ? lx_config_read_file(&ck->config, path, err) : 0;
     free(p);
     if (rc < 0 || !(p = side_file(dir, "tokenizer_config.json"))) return rc;
-    json_t *j = json_load_file(p, 0, NULL);
+    json_t *j = lx_json_read_file(p, LX_JSON_FILE_MAX, 0, NULL);
     json_t *lc = json_object_get(j, "do_lower_case");
     if (json_is_boolean(lc)) ck->config.do_lower_case = json_is_true(lc);
     json_decref(j);
@@ -164,10 +164,7 @@ static int load_lxmert(lx_checkpoint *ck, const char *dir, const lx_checkpoint_o
 /* An HF config: JSON when its name ends in .json, else YAML.  NULL with err set. */
 static json_t *read_hf(const char *path, lx_error *err) {
     if (!ends_with(path, ".json")) return lx_yaml_read_file(path, err);
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!j) lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
-    return j;
+    return lx_json_read_file(path, LX_JSON_FILE_MAX, JSON_REJECT_DUPLICATES, err);
 }
 
 /* The config's class and attribute counts, where it gives them, are the weights'. */

@@ -288,6 +288,14 @@ static void test_index(void **state) {
     assert_int_equal(lx_featindex_status(ix), LX_FEATINDEX_BUILT);
     lx_featindex_close(ix);
 
+    /* The TSV itself as its index path: an error, the TSV untouched (never renamed over). */
+    assert_int_equal(stat(tsv, &st), 0);
+    off_t tsv_size = st.st_size;
+    assert_null(lx_featindex_open(tsv, tsv, 0, &err));
+    assert_non_null(strstr(err.msg, "is the TSV itself"));
+    assert_int_equal(stat(tsv, &st), 0);
+    assert_int_equal(st.st_size, tsv_size);
+
     /* Nowhere to write: kept in memory, with a note saying so. */
     ix = lx_featindex_open(tsv, "/nonexistent-dir/x.lxi", 0, &err);
     assert_non_null(ix);

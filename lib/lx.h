@@ -718,14 +718,16 @@ enum {
     LX_OUT_VISION      = 1u << 1,  /* vision_output */
     LX_OUT_POOLED      = 1u << 2,  /* pooled_output */
     LX_OUT_HIDDEN      = 1u << 3,  /* language_hidden_states, vision_hidden_states */
-    LX_OUT_ATTENTIONS  = 1u << 4,  /* language_attentions, vision_attentions,
-                                      cross_encoder_attentions */
+    LX_OUT_SELF_ATTENTIONS = 1u << 4, /* language_attentions, vision_attentions */
     LX_OUT_MLM         = 1u << 5,  /* prediction_logits */
     LX_OUT_MATCH       = 1u << 6,  /* cross_relationship_score */
     LX_OUT_OBJ         = 1u << 7,  /* visual_obj_logits */
     LX_OUT_ATTR        = 1u << 8,  /* visual_attr_logits */
     LX_OUT_FEAT        = 1u << 9,  /* visual_feat_logits */
     LX_OUT_QA          = 1u << 10, /* question_answering_score */
+    LX_OUT_CROSS_ATTENTIONS = 1u << 11, /* cross_encoder_attentions */
+    /* every attention, as HF's output_attentions gives them */
+    LX_OUT_ATTENTIONS  = LX_OUT_SELF_ATTENTIONS | LX_OUT_CROSS_ATTENTIONS,
 };
 
 /* The dimensions an output's shape is made of. */

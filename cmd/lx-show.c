@@ -474,7 +474,7 @@ static int each(void *ctx, lx_record *r, lx_error *err) {
 /* --sort: draw the kept cards in order. */
 static int draw_kept(run *R) {
     lx_error err = {0};
-    qsort(R->keep, R->nkeep, sizeof *R->keep, kept_cmp);
+    if (R->nkeep) qsort(R->keep, R->nkeep, sizeof *R->keep, kept_cmp);
     for (size_t i = 0; i < R->nkeep; i++) {
         kept *k = &R->keep[i];
         if (!R->write_failed && draw(R, &k->card, k->image, k->asked, k->base, &err) < 0)

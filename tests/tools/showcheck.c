@@ -109,7 +109,6 @@ typedef struct card {
     double *w;                    /* [ntok, nbox] from data-w (NULL entries: no data-w) */
     size_t nbox;
     double *opacity;              /* [nbox] the shade rects' fill-opacity */
-    char *hovered;                /* body[data-hovered] */
 } card;
 
 /* The value of attribute name="..." in the tag starting at p (up to its '>'), or NULL. */
@@ -175,6 +174,14 @@ static card *parse_cards(const char *page, size_t *n) {
     return cs;
 }
 
+static void free_cards(card *cs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(cs[i].w);
+        free(cs[i].opacity);
+    }
+    free(cs);
+}
+
 static int close_rel(double got, double want, double tol) {
     return fabs(got - want) <= tol * fmax(1, fabs(want));
 }
@@ -193,46 +200,59 @@ static void read_record(const char *path, unsigned long long rec, lx_record *r) 
     fclose(f);
 }
 
+static int check_cards(const card *cs, size_t n, const char *recs, long layer, long head,
+                       size_t *nw);
+
 static int check_page(const char *page_path, const char *recs, long layer, long head) {
     char *page = slurp(page_path);
     size_t n, nw = 0;
     card *cs = parse_cards(page, &n);
+    free(page);
     if (n == 0) die("%s: no cards%s", page_path, "");
-    for (size_t i = 0; i < n; i++) {
-        card *c = &cs[i];
+    int rc = check_cards(cs, n, recs, layer, head, &nw);
+    if (rc == 0) printf("%zu cards, %zu weights checked\n", n, nw);
+    free_cards(cs, n);
+    return rc;
+}
+
+/* Every card against its record: the weights of every word piece, the shades shown. */
+static int check_cards(const card *cs, size_t n, const char *recs, long layer, long head,
+                       size_t *nw) {
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const card *c = &cs[i];
         lx_record r;
         read_record(recs, c->rec, &r);
         expect e;
         expected(&r, layer, head, &e);
+        lx_record_clear(&r);
         if (e.L != c->ntok || e.N != c->nbox) {
             fprintf(stderr, "showcheck: record %llu: the page shows %zu word pieces and %zu "
                             "boxes, the record has %zu and %zu\n", c->rec, c->ntok, c->nbox,
                     e.L, e.N);
-            return 1;
+            rc = 1;
         }
-        for (size_t t = 0; t < e.L; t++)
-            for (size_t b = 0; b < e.N; b++, nw++)
+        for (size_t t = 0; rc == 0 && t < e.L; t++)
+            for (size_t b = 0; rc == 0 && b < e.N; b++, (*nw)++)
                 if (!close_rel(c->w[t * e.N + b], e.w[t * e.N + b], 1e-6)) {
                     fprintf(stderr, "showcheck: record %llu, word piece %zu, region %zu: the "
                                     "page says %.9g, the record %.9g\n", c->rec, t, b,
                             c->w[t * e.N + b], e.w[t * e.N + b]);
-                    return 1;
+                    rc = 1;
                 }
         double *want = malloc((e.N ? e.N : 1) * sizeof *want);
-        shades(e.w + c->cls * e.N, e.N, want);
-        for (size_t b = 0; b < e.N; b++)
+        if (rc == 0) shades(e.w + c->cls * e.N, e.N, want);
+        for (size_t b = 0; rc == 0 && b < e.N; b++)
             if (!(fabs(c->opacity[b] - want[b]) <= 1e-6)) {
                 fprintf(stderr, "showcheck: record %llu, region %zu: fill-opacity %.9g, the "
                                 "record's shade for word piece %zu is %.9g\n", c->rec, b,
                         c->opacity[b], c->cls, want[b]);
-                return 1;
+                rc = 1;
             }
         free(want);
         free(e.w);
-        lx_record_clear(&r);
     }
-    printf("%zu cards, %zu weights checked\n", n, nw);
-    return 0;
+    return rc;
 }
 
 static int check_dom(const char *dom_path, const char *recs, size_t ci, size_t tok, long layer,
@@ -240,34 +260,43 @@ static int check_dom(const char *dom_path, const char *recs, size_t ci, size_t t
     char *page = slurp(dom_path);
     size_t n;
     card *cs = parse_cards(page, &n);
+    free(page);
     if (ci >= n) die("%s: no such card%s", dom_path, "");
-    card *c = &cs[ci];
+    const card *c = &cs[ci];
     lx_record r;
     read_record(recs, c->rec, &r);
     expect e;
     expected(&r, layer, head, &e);
+    lx_record_clear(&r);
     if (tok >= e.L || c->nbox != e.N) die("the card does not match its record%s%s", "", "");
-    double *want = malloc(e.N * sizeof *want), *dflt = malloc(e.N * sizeof *dflt);
+    double *want = malloc((e.N ? e.N : 1) * sizeof *want);
+    double *dflt = malloc((e.N ? e.N : 1) * sizeof *dflt);
     shades(e.w + tok * e.N, e.N, want);
     shades(e.w + c->cls * e.N, e.N, dflt);
     double moved = 0;
-    for (size_t b = 0; b < e.N; b++) {
+    int rc = 0;
+    for (size_t b = 0; rc == 0 && b < e.N; b++) {
         if (!(fabs(c->opacity[b] - want[b]) <= 1e-6)) {
             fprintf(stderr, "showcheck: record %llu, region %zu: after the hover fill-opacity "
                             "is %.9g, word piece %zu's shade is %.9g\n", c->rec, b,
                     c->opacity[b], tok, want[b]);
-            return 1;
+            rc = 1;
         }
         moved = fmax(moved, fabs(want[b] - dflt[b]));
     }
-    if (!(moved > 1e-3)) {
+    if (rc == 0 && !(moved > 1e-3)) {
         fprintf(stderr, "showcheck: word piece %zu shades the boxes as the default one does "
                         "(largest change %g): the hover shows nothing\n", tok, moved);
-        return 1;
+        rc = 1;
     }
-    printf("card %zu (record %llu): word piece %zu's shades, %zu boxes, largest change %.3f\n",
-           ci, c->rec, tok, e.N, moved);
-    return 0;
+    if (rc == 0)
+        printf("card %zu (record %llu): word piece %zu's shades, %zu boxes, largest change "
+               "%.3f\n", ci, c->rec, tok, e.N, moved);
+    free(want);
+    free(dflt);
+    free(e.w);
+    free_cards(cs, n);
+    return rc;
 }
 
 /* ---- screenshots ------------------------------------------------------------------------- */

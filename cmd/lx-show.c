@@ -240,7 +240,10 @@ static void load_image(run *R, lx_card *c, const char *path, int asked, void **d
     char why[1200];
     if (!path) {
         if (asked) {
-            if (c->image) snprintf(why, sizeof why, "image %s not found", c->image);
+            const char *dir = c->image && c->image[0] != '/' ? R->o->image_dir : NULL;
+            if (c->image)
+                snprintf(why, sizeof why, "image %s%s%s not found", dir ? dir : "",
+                         dir ? "/" : "", c->image);
             else snprintf(why, sizeof why, "no image %s.jpg, .jpeg or .png in %s", c->img_id,
                           R->o->image_dir);
             image_missing(R, c, why);

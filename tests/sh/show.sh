@@ -108,6 +108,9 @@ expect_err "^lx-show: 4 records drawn without their image \(the first is named a
 [ "$(grep -c '<span class="noimg">no image · size unknown</span>' "$T/noimg.html")" -eq 4 ] ||
     fail "blank canvases of unknown size"
 grep -q '<svg viewBox="0 0 640 480"' "$T/noimg.html" || fail "the canvas of an unknown size"
+sed -n 4p "$T/b.jsonl" > "$T/r4.jsonl"
+expect_status 0 lx-show --image-dir "$T/empty" -o /dev/null "$T/r4.jsonl"
+expect_err "^lx-show: warning: record 1: image $T/empty/img2.jpg not found; drawn without it$"
 printf '{"sent": "Nothing else?"}\n' | lx-show > "$T/bare.html" || fail "a record with a question only"
 grep -q 'no regions (visual_pos or boxes); no word pieces (tokens or input_ids); no answers' \
     "$T/bare.html" || fail "the notes of a bare record"

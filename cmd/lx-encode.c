@@ -80,7 +80,7 @@ static void describe(FILE *f) {
         if (out[i].head) snprintf(how, sizeof how, "--heads %s", out[i].head);
         else if (!(out[i].flag & DEFAULT_OUTPUTS)) snprintf(how, sizeof how, "--only %s", out[i].name);
         for (size_t j = 0; j < sizeof by_option / sizeof *by_option; j++)
-            if (out[i].flag == by_option[j].flag) snprintf(how, sizeof how, "%s", by_option[j].option);
+            if (out[i].flag & by_option[j].flag) snprintf(how, sizeof how, "%s", by_option[j].option);
         fprintf(f, "  %-26s%-18s%s\n", out[i].name, lx_output_shape_str(&out[i], shape, sizeof shape),
                 how);
     }

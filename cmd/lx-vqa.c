@@ -12,7 +12,9 @@
  *
  * The bulky tensors the answer consumed (every network output and the per-region
  * inputs, from the library's tables) are dropped unless --keep-tensors is given: an
- * answer record stays a short line.
+ * answer record stays a short line.  --attentions asks the encoder for the
+ * cross-modality attentions as well and keeps what lx-show draws (the boxes and those
+ * attentions), dropping the rest.
  */
 #include <errno.h>
 #include <math.h>
@@ -30,9 +32,11 @@ typedef struct opts {
     int eval_only;                /* --eval-only: score the records' own "answer"; no model */
     const char *eval_out;         /* --eval-out FILE: the summary as JSON there */
     int keep_tensors;             /* --keep-tensors: keep inputs and encoder outputs */
+    int attentions;               /* --attentions: add and keep cross_encoder_attentions,
+                                     keep visual_pos */
 } opts;
 
-enum { O_LABELS = CLI_OWN, O_SCORE, O_EVAL, O_EVAL_OUT, O_EVAL_ONLY, O_KEEP };
+enum { O_LABELS = CLI_OWN, O_SCORE, O_EVAL, O_EVAL_OUT, O_EVAL_ONLY, O_KEEP, O_ATT };
 
 static const struct option longopts[] = {
     {"labels", required_argument, NULL, O_LABELS},
@@ -42,6 +46,7 @@ static const struct option longopts[] = {
     {"eval-out", required_argument, NULL, O_EVAL_OUT},
     {"eval-only", no_argument, NULL, O_EVAL_ONLY},
     {"keep-tensors", no_argument, NULL, O_KEEP},
+    {"attentions", no_argument, NULL, O_ATT},
     {NULL, 0, NULL, 0},
 };
 
@@ -58,6 +63,7 @@ static int option(lx_cli *c, void *p, int ch, const char *arg) {
     case O_EVAL_OUT: o->eval_out = arg; o->eval = 1; break;
     case O_EVAL_ONLY: o->eval_only = 1; o->eval = 1; break;
     case O_KEEP: o->keep_tensors = 1; break;
+    case O_ATT: o->attentions = 1; break;
     }
     return 0;
 }
@@ -82,6 +88,9 @@ static const cli_tool tool = {
         "      --score KIND      sigmoid (default; VQA heads) or softmax (GQA-style heads)\n"
         "      --keep-tensors    keep the model inputs and encoder outputs (dropped by\n"
         "                        default: visual_feats, visual_pos, pooled_output, ...)\n"
+        "      --attentions      also add cross_encoder_attentions (the encoder's cross-\n"
+        "                        modality attentions only) and keep what lx-show draws:\n"
+        "                        those and visual_pos; the features are dropped\n"
         "\n"
         "Accuracy:\n"
         "      --eval            print the accuracy summary on stderr at the end: count,\n"
@@ -123,14 +132,19 @@ typedef struct run {
 } run;
 
 /* Drop the bulky fields an answer consumed: every network output and the inputs that
- * hold one entry per region (the features); the token inputs stay. */
-static void drop_bulky(lx_record *r) {
+ * hold one entry per region (the features); the token inputs stay.  With attentions,
+ * what lx-show draws stays too: the cross-modality attentions and the per-region inputs
+ * but the features. */
+static void drop_bulky(lx_record *r, int attentions) {
     size_t n;
     const lx_output *out = lx_net_outputs(&n);
-    for (size_t i = 0; i < n; i++) lx_record_remove(r, out[i].name);
+    for (size_t i = 0; i < n; i++)
+        if (!attentions || !(out[i].flag & LX_OUT_CROSS_ATTENTIONS))
+            lx_record_remove(r, out[i].name);
     const lx_input *in = lx_net_inputs(&n);
     for (size_t i = 0; i < n; i++)
-        if (in[i].per_region) lx_record_remove(r, in[i].name);
+        if (in[i].per_region && (!attentions || strcmp(in[i].name, "visual_feats") == 0))
+            lx_record_remove(r, in[i].name);
 }
 
 /* ---- the truth a record carries ------------------------------------------------- */
@@ -171,7 +185,7 @@ static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
     if (!label && !humans)
         R->n_notruth++;
     if (!R->o->keep_tensors)
-        drop_bulky(r);
+        drop_bulky(r, R->o->attentions);
     if (lx_record_set_json(r, "answer", json_string(best), err) < 0)
         goto out;
     json_t *given = picks;
@@ -279,7 +293,8 @@ static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_e
         }
     if (ne == 0)
         return 0;
-    int rc = lx_net_forward(R->net, enc, ne, LX_OUT_QA, R->bad, err);
+    unsigned want = LX_OUT_QA | (R->o->attentions ? LX_OUT_CROSS_ATTENTIONS : 0);
+    int rc = lx_net_forward(R->net, enc, ne, want, R->bad, err);
     for (size_t j = 0; j < ne; j++)
         recs[idx[j]] = enc[j];
     if (rc < 0)

@@ -19,6 +19,7 @@
  *   network      the LXMERT forward pass (lx_net), its inputs and outputs
  *   detector     the Faster R-CNN from image pixels to regions (lx_detector)
  *   vqa          answer labels, top-k with scores, the VQA evaluation
+ *   report       what lx-show draws of a record; its HTML page and SVG files
  *
  * Conventions.  Public names are lx_<object>_<verb>.  The library never prints, never
  * exits and keeps no global mutable state, with one exception: lib/file.c's two tables
@@ -793,14 +794,16 @@ enum {
     LX_OUT_VISION      = 1u << 1,  /* vision_output */
     LX_OUT_POOLED      = 1u << 2,  /* pooled_output */
     LX_OUT_HIDDEN      = 1u << 3,  /* language_hidden_states, vision_hidden_states */
-    LX_OUT_ATTENTIONS  = 1u << 4,  /* language_attentions, vision_attentions,
-                                      cross_encoder_attentions */
+    LX_OUT_SELF_ATTENTIONS = 1u << 4, /* language_attentions, vision_attentions */
     LX_OUT_MLM         = 1u << 5,  /* prediction_logits */
     LX_OUT_MATCH       = 1u << 6,  /* cross_relationship_score */
     LX_OUT_OBJ         = 1u << 7,  /* visual_obj_logits */
     LX_OUT_ATTR        = 1u << 8,  /* visual_attr_logits */
     LX_OUT_FEAT        = 1u << 9,  /* visual_feat_logits */
     LX_OUT_QA          = 1u << 10, /* question_answering_score */
+    LX_OUT_CROSS_ATTENTIONS = 1u << 11, /* cross_encoder_attentions */
+    /* every attention, as HF's output_attentions gives them */
+    LX_OUT_ATTENTIONS  = LX_OUT_SELF_ATTENTIONS | LX_OUT_CROSS_ATTENTIONS,
 };
 
 /* The dimensions an output's shape is made of. */
@@ -1010,6 +1013,108 @@ int lx_vqa_eval_add_scores(lx_vqa_eval *ev, double soft, double official, const 
  * "overall", "perQuestionType", "perAnswerType" (percentages, unrounded; types in order
  * of first appearance). */
 json_t *lx_vqa_eval_summary(const lx_vqa_eval *ev);
+
+/* ==== report (lib/report.c, lib/report_html.c) =========================== */
+
+/* What lx-show draws of one answered record (a card), and the self-contained HTML page
+ * and SVG files it draws cards in.  lx_card_read takes from a record, each optional:
+ *   question     sent, text or question (a string)
+ *   caption      question_id and img_id (or image_id)
+ *   word pieces  tokens (strings), else input_ids decoded with the model's vocabulary
+ *                (without one: the ids as numbers); those with attention_mask 0 left out
+ *   regions      visual_pos [N, 4] (x1 y1 x2 y2 divided by the image size), else boxes
+ *                [N, 4] in pixels; those with visual_attention_mask 0 left out
+ *   image size   img_w and img_h, in pixels
+ *   names        objects_id and attrs_id [N] named by the detector's tables, else
+ *                objects and attrs (lists of N strings, as lx-detect --names writes them)
+ *   attention    cross_encoder_attentions [x, heads, L, N]: one cross-modality layer,
+ *                one head or the mean over heads, a row of N weights per word piece
+ *   answers      answers (lx-vqa's objects with answer and score, best first), else
+ *                answer (a string)
+ *   truth        label {answer: score} or the annotation's human answers (strings or
+ *                objects with answer); the answer's score is vqa_accuracy, else
+ *                vqa_score, else computed from that truth (lx_vqa_accuracy,
+ *                lx_vqa_soft_score)
+ * A field that is present must be well formed: a wrong type, shape or id is an error
+ * naming the field. */
+typedef struct lx_card_opts {
+    int layer;                    /* the cross-modality layer, indexed as Python indexes
+                                     the stack: 0 the first, -1 the last */
+    int head;                     /* the head, from 0; -1: the mean over the heads */
+    const lx_model *model;        /* LXMERT: the vocabulary for input_ids (NULL: none) */
+    const lx_model *detector;     /* the detector: object and attribute names (NULL) */
+} lx_card_opts;
+
+/* How the answer fares against the record's truth. */
+typedef enum lx_verdict {
+    LX_VERDICT_NONE = 0,          /* no truth, or no answer */
+    LX_VERDICT_RIGHT,             /* score 1 */
+    LX_VERDICT_PARTLY,            /* between 0 and 1 */
+    LX_VERDICT_WRONG              /* score 0 */
+} lx_verdict;
+
+typedef struct lx_card_pick {
+    char *answer;                 /* owned */
+    double score;                 /* in [0, 1]; -1 when the record gives none */
+} lx_card_pick;
+
+typedef struct lx_card {
+    uint64_t recno;               /* the record's number in its input (set by the caller) */
+    char *question;               /* NULL: none */
+    char *caption;                /* "question_id 7 · img_id cat", NULL: neither */
+    char *img_id;                 /* the image's id as text (NULL: none) */
+    char *image;                  /* the record's image field, a path (NULL: none) */
+    size_t ntokens;               /* word pieces shown */
+    char **tokens;                /* [ntokens] */
+    int tokens_are_ids;           /* 1: input_ids without a vocabulary, shown as numbers */
+    size_t cls;                   /* the word piece of the default view: [CLS], else 0 */
+    size_t nboxes;                /* regions shown */
+    float *boxes;                 /* [nboxes, 4] x1 y1 x2 y2, in pixels when pixels is 1,
+                                     else divided by the image size */
+    int pixels;
+    double width, height;         /* the image size in pixels (0: unknown; the caller may
+                                     set it from the image file) */
+    char **names;                 /* [nboxes] "attribute object", or NULL: no names */
+    float *att;                   /* [ntokens, nboxes] the weights drawn, or NULL */
+    int layer, nlayers;           /* att's layer (from 0) and the record's layers */
+    int head, nheads;             /* att's head (-1: the mean) and the record's heads */
+    size_t npicks;
+    lx_card_pick *picks;          /* [npicks] the answers, best first */
+    char *truth;                  /* the truth for people ("label: cat 1, dog 0.3"), NULL */
+    double score;                 /* the answer's score against the truth; -1: none */
+    lx_verdict verdict;
+} lx_card;
+
+/* Read r into c (zero-initialised or freed before; on error c is left freed).  opts may
+ * be NULL (the last layer, the mean over heads, no model).  Returns 0 or -1. */
+int lx_card_read(lx_card *c, const lx_record *r, const lx_card_opts *opts, lx_error *err);
+void lx_card_free(lx_card *c);
+/* The shade of each region for word piece t, into out[nboxes]: where its weight lies
+ * between the word piece's weakest and strongest region, (w - min) / (max - min) in
+ * double, so that the strongest is 1 and the weakest 0 (all 1 when the weights are equal
+ * and not 0).  Trained models put nearly no weight on their weakest regions, so this is
+ * close to w / max; on near-uniform maps it still shows which regions lead.  Nothing
+ * when the card has no attention. */
+void lx_card_shades(const lx_card *c, size_t t, double *out);
+/* "image/jpeg" or "image/png" by the bytes' signature, else NULL. */
+const char *lx_image_mime(const void *data, size_t len);
+
+/* The HTML page: lx_report_begin, a card at a time, lx_report_end.  The page holds
+ * everything (style, script, images as base64): no network access.  Each card draws the
+ * image (or a blank canvas of its size; 640 x 480 when unknown), each region as a box
+ * shaded by the default word piece's attention, the word pieces (hovering or clicking
+ * one shades the boxes by its attention, names the three strongest), the answers with
+ * their scores as bars, the truth and the score, and notes on what the record lacks.
+ * title and note are text (escaped here; note may be NULL).  Each returns 0 or -1 (a
+ * write error: "write error: ..."). */
+int lx_report_begin(FILE *f, const char *title, const char *note, lx_error *err);
+/* image: the bytes of a JPEG or PNG file, embedded as they are (NULL: none). */
+int lx_report_card(FILE *f, const lx_card *c, const void *image, size_t len, lx_error *err);
+int lx_report_end(FILE *f, const char *note, lx_error *err);
+/* One card as a standalone SVG file: the image, the boxes shaded by the default word
+ * piece's attention with the three strongest named, the question and the answer below. */
+int lx_card_write_svg(FILE *f, const lx_card *c, const void *image, size_t len,
+                      lx_error *err);
 
 #ifdef __cplusplus
 }

@@ -134,7 +134,7 @@ static void help(const cli_tool *t, FILE *f) {
     opt_line(f, "-m, --model FILE",
              t->model_help ? t->model_help : "the .lxm model file (default: $LX_MODEL)");
     snprintf(buf, sizeof buf, "output encoding: %s", formats[t->format]);
-    opt_line(f, "-f, --format FMT", buf);
+    opt_line(f, "-f, --format FMT", t->format_help ? t->format_help : buf);
     snprintf(buf, sizeof buf, "worker threads, 0 to %d (default 0: all cores)",
              LX_CLI_MAX_THREADS);
     opt_line(f, "    --threads N", t->threads_help ? t->threads_help : buf);

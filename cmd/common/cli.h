@@ -71,6 +71,7 @@ typedef struct cli_tool {
     lx_format format;             /* default output encoding: LX_FMT_JSON, LX_FMT_BIN,
                                      or LX_FMT_AUTO: the encoding the input is not */
     const char *model_help;       /* -m's text in --help (NULL: the .lxm model file) */
+    const char *format_help;      /* -f's text (NULL: the output encodings) */
     const char *threads_help;     /* --threads's text (NULL: worker threads) */
     const char *progress_help;    /* --progress's text (NULL: a progress line) */
     const char *shortopts;        /* its own short options, getopt-style ("k:"), or NULL */

@@ -193,12 +193,12 @@ void lx_op_attention(lx_net *net, const lx_rows *q, const lx_rows *k, float **pr
       HIDDEN)                                                                              \
     X(VISION_HS, "vision_hidden_states", LX_OUT_HIDDEN, NULL, 3, RX_LAYERS, REGIONS,       \
       HIDDEN)                                                                              \
-    X(LANGUAGE_ATT, "language_attentions", LX_OUT_ATTENTIONS, NULL, 4, L_LAYERS, HEADS,    \
-      TOKENS, TOKENS)                                                                      \
-    X(VISION_ATT, "vision_attentions", LX_OUT_ATTENTIONS, NULL, 4, R_LAYERS, HEADS,        \
+    X(LANGUAGE_ATT, "language_attentions", LX_OUT_SELF_ATTENTIONS, NULL, 4, L_LAYERS,      \
+      HEADS, TOKENS, TOKENS)                                                               \
+    X(VISION_ATT, "vision_attentions", LX_OUT_SELF_ATTENTIONS, NULL, 4, R_LAYERS, HEADS,   \
       REGIONS, REGIONS)                                                                    \
-    X(CROSS_ATT, "cross_encoder_attentions", LX_OUT_ATTENTIONS, NULL, 4, X_LAYERS, HEADS,  \
-      TOKENS, REGIONS)                                                                     \
+    X(CROSS_ATT, "cross_encoder_attentions", LX_OUT_CROSS_ATTENTIONS, NULL, 4, X_LAYERS,   \
+      HEADS, TOKENS, REGIONS)                                                              \
     X(MLM, "prediction_logits", LX_OUT_MLM, "mlm", 2, TOKENS, VOCAB)                       \
     X(MATCH, "cross_relationship_score", LX_OUT_MATCH, "match", 1, TWO)                    \
     X(OBJ, "visual_obj_logits", LX_OUT_OBJ, "obj", 2, REGIONS, OBJECTS)                    \

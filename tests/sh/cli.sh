@@ -2,7 +2,7 @@
 # --version, usage errors (2), a missing model (1, one message), the shared parts of
 # the help in the same words, a man page that names every long option --help lists.
 . "$(dirname "$0")/lib.bash"
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect lx-show; do
     [ -x "$LX_BIN/$tool" ] || fail "$tool was not built"
     expect_status 0 "$tool" --help
     [ -s "$T/out" ] || fail "$tool --help printed nothing on stdout"
@@ -30,7 +30,7 @@ for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
     done
 done
 # the optional INPUT operand: at most one; an input that cannot be opened is an error (1)
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-show; do
     expect_status 2 "$tool" a b
     expect_err "^$tool: got 2 input files, expected at most one$"
 done
@@ -38,7 +38,7 @@ expect_status 1 lx-tokenize --vocab "$FX/vocab/bert-base-uncased-vocab.txt" "$T/
 expect_err "^lx-tokenize: cannot open $T/nonexistent: No such file or directory$"
 # -h is --help, in every tool; help or version that cannot be written (a full disk)
 # fails with a message, not quietly
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect lx-show; do
     expect_status 0 "$tool" -h
     "$tool" --help | cmp -s - "$T/out" || fail "$tool: -h differs from --help"
     for opt in -h --help --version; do
@@ -61,7 +61,7 @@ section() { # section TITLE: the paragraph of $T/out that starts with TITLE
 lx-encode --help > "$T/out"
 section 'Exit status:' > "$T/exit.want"
 grep -q '^Exit status: 0 success; 1 bad input' "$T/exit.want" || fail "lx-encode: exit status in --help"
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect lx-show; do
     "$tool" --help > "$T/out"
     section 'Exit status:' | cmp -s - "$T/exit.want" || fail "$tool --help: another exit status text"
     section 'Options every lx tool takes:' | grep -q -- '--skip-bad' || fail "$tool --help: shared options"
@@ -93,7 +93,7 @@ done
 # every tool that reads an LXMERT model, given with -m or $LX_MODEL
 lx-convert "$FX/frcnn/models/frcnn-tiny" -o "$T/det.lxm" 2> /dev/null || fail "converting the detector"
 head -n 1 "$FX/questions.jsonl" > "$T/q.jsonl"
-for tool in lx-tokenize lx-encode lx-vqa; do
+for tool in lx-tokenize lx-encode lx-vqa lx-show; do
     expect_status 1 "$tool" -m "$T/det.lxm" "$T/q.jsonl"
     expect_err "^$tool: $T/det.lxm: is a detector \(Faster R-CNN\), expected an LXMERT model$"
     [ "$(wc -l < "$T/err")" -eq 1 ] || fail "$tool: one line expected: $(cat "$T/err")"
@@ -103,6 +103,12 @@ for tool in lx-tokenize lx-encode lx-vqa; do
 done
 cp "$FX/features.tsv" "$T/f.tsv"
 head -n 1 "$FX/questions.jsonl" | expect_status 0 env -u LX_MODEL lx-embed-vis --features "$T/f.tsv"
+# lx-show needs a model only to spell input_ids: none is fine, a bad one is not
+head -n 1 "$FX/questions.jsonl" | expect_status 0 env -u LX_MODEL lx-show
+expect_status 1 env LX_MODEL="$LX_ROOT/README.md" lx-show "$T/q.jsonl"
+expect_err "^lx-show: $LX_ROOT/README.md: not an lx model file"
+expect_status 1 lx-show -m "$T/missing.lxm" "$T/q.jsonl"
+expect_err "^lx-show: $T/missing.lxm: cannot open: No such file or directory$"
 
 for page in lx.7 lx-stream.5 lxm.5; do
     [ -f "$LX_ROOT/man/$page" ] || fail "missing man page $page"

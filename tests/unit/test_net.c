@@ -547,6 +547,55 @@ static void test_outputs_table(void **st) {
     lx_model_close(m);
 }
 
+/* LX_OUT_CROSS_ATTENTIONS asks for the cross-modality attentions alone (what lx-vqa
+ * --attentions keeps): the one field, with the bits of the stack LX_OUT_ATTENTIONS gives
+ * beside the self-attentions, and within the tolerance of the reference. */
+static void test_cross_attentions_only(void **st) {
+    (void)st;
+    lx_error err = {0};
+    lx_model *m = lx_model_open(convert("models/tiny-vqa", "", "cross-only"), &err);
+    assert_non_null(m);
+    lx_net *net = lx_net_new(m, &exact, &err);
+    assert_non_null(net);
+    assert_int_equal(LX_OUT_ATTENTIONS, LX_OUT_SELF_ATTENTIONS | LX_OUT_CROSS_ATTENTIONS);
+    assert_int_equal(lx_net_output_find("cross_encoder_attentions")->flag,
+                     LX_OUT_CROSS_ATTENTIONS);
+    lx_record one, all;
+    load_case(&one, 1);
+    load_case(&all, 1);
+    size_t inputs = one.nfields;
+    assert_int_equal(lx_net_forward(net, &one, 1, LX_OUT_CROSS_ATTENTIONS | LX_OUT_QA, &err), 0);
+    assert_int_equal(one.nfields, inputs + 2);
+    assert_string_equal(one.fields[inputs].name, "cross_encoder_attentions");
+    assert_string_equal(one.fields[inputs + 1].name, "question_answering_score");
+    assert_null(lx_record_find(&one, "language_attentions"));
+    assert_null(lx_record_find(&one, "vision_attentions"));
+    assert_int_equal(lx_net_forward(net, &all, 1, LX_OUT_ATTENTIONS, &err), 0);
+    assert_int_equal(all.nfields, inputs + 3);
+    const lx_tensor *a = lx_record_tensor(&one, "cross_encoder_attentions");
+    const lx_tensor *b = lx_record_tensor(&all, "cross_encoder_attentions");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(lx_tensor_nbytes(a), lx_tensor_nbytes(b));
+    assert_memory_equal(a->data, b->data, (size_t)lx_tensor_nbytes(a));
+    lx_tensor_dict d;
+    read_st(&d, "expected/tiny-vqa.case1.safetensors");
+    for (int64_t l = 0; l < a->shape[0]; l++) {
+        char key[64];
+        snprintf(key, sizeof key, "cross_encoder_attentions.%lld", (long long)l);
+        const lx_tensor *want = lx_tensor_dict_get(&d, key);
+        assert_non_null(want);
+        size_t n = (size_t)lx_tensor_nelem(want);
+        assert_int_equal((int64_t)n * a->shape[0], lx_tensor_nelem(a));
+        assert_true(maxdiff_rel((const float *)a->data + (size_t)l * n, want->data, n) <= 1e-4);
+    }
+    lx_tensor_dict_free(&d);
+    lx_record_clear(&one);
+    lx_record_clear(&all);
+    lx_net_free(net);
+    lx_model_close(m);
+}
+
 static int setup(void **st) {
     (void)st;
     snprintf(convert_dir, sizeof convert_dir, "%s", scratch("net"));
@@ -571,6 +620,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vqa_f32),
         cmocka_unit_test(test_outputs_table),
+        cmocka_unit_test(test_cross_attentions_only),
         cmocka_unit_test(test_vqa_f16),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_separate_qkv),

@@ -564,13 +564,13 @@ static void test_cross_attentions_only(void **st) {
     load_case(&one, 1);
     load_case(&all, 1);
     size_t inputs = one.nfields;
-    assert_int_equal(lx_net_forward(net, &one, 1, LX_OUT_CROSS_ATTENTIONS | LX_OUT_QA, &err), 0);
+    assert_int_equal(lx_net_forward(net, &one, 1, LX_OUT_CROSS_ATTENTIONS | LX_OUT_QA, NULL, &err), 0);
     assert_int_equal(one.nfields, inputs + 2);
     assert_string_equal(one.fields[inputs].name, "cross_encoder_attentions");
     assert_string_equal(one.fields[inputs + 1].name, "question_answering_score");
     assert_null(lx_record_find(&one, "language_attentions"));
     assert_null(lx_record_find(&one, "vision_attentions"));
-    assert_int_equal(lx_net_forward(net, &all, 1, LX_OUT_ATTENTIONS, &err), 0);
+    assert_int_equal(lx_net_forward(net, &all, 1, LX_OUT_ATTENTIONS, NULL, &err), 0);
     assert_int_equal(all.nfields, inputs + 3);
     const lx_tensor *a = lx_record_tensor(&one, "cross_encoder_attentions");
     const lx_tensor *b = lx_record_tensor(&all, "cross_encoder_attentions");

@@ -120,12 +120,14 @@ typedef struct lx_record {
     lx_field *fields;
     size_t nfields, cap;
     void *buf;                    /* frame buffer that tensor views may point into (owned) */
+    struct lx_field_index *index; /* private (record.c): the names of a large record */
 } lx_record;
 
 void lx_record_init(lx_record *r);
 /* Free every field and the buffer; leaves an empty, reusable record. */
 void lx_record_clear(lx_record *r);
-/* The field named name, or NULL. */
+/* The field named name, or NULL.  Constant time on average, whatever the record's size;
+ * lookups do not change the record. */
 lx_field *lx_record_find(const lx_record *r, const char *name);
 /* The tensor field named name, or NULL (also NULL if the field is JSON). */
 lx_tensor *lx_record_tensor(const lx_record *r, const char *name);
@@ -136,7 +138,8 @@ json_t *lx_record_json(const lx_record *r, const char *name);
 int lx_record_set_tensor(lx_record *r, const char *name, lx_tensor *t, lx_error *err);
 /* Set a JSON field, as above.  Steals the reference to v. */
 int lx_record_set_json(lx_record *r, const char *name, json_t *v, lx_error *err);
-/* Remove a field if present.  Returns 1 if removed, 0 if absent. */
+/* Remove a field if present (linear: the fields after it move).  Returns 1 if removed,
+ * 0 if absent. */
 int lx_record_remove(lx_record *r, const char *name);
 
 /* Read a tensor field as f32 / i64 into a freshly malloc'd array (caller frees).

@@ -176,6 +176,17 @@ uint64_t lx_reader_record_no(const lx_reader *rd);
 lx_format lx_reader_format(const lx_reader *rd);
 /* Treat each input line as plain text: the record is {field: "<line>"} (for --lines). */
 void lx_reader_set_lines(lx_reader *rd, const char *field);
+/* Skip the next n records without decoding them: frames by their length prefix (seeking
+ * past the rest in a regular file), JSON values by their brackets, --lines by line.  They
+ * are numbered, and the reader left, as lx_reader_next would have (a JSON value that
+ * shares its lines with other text is parsed to know that); bad records among them are
+ * skipped like good ones.  *skipped gets how many were: fewer than n when the input
+ * ends.  Returns 0, or -1 with err set when the reader cannot go on (a truncated or bad
+ * frame prefix, a read error), as lx_reader_next. */
+int lx_reader_skip(lx_reader *rd, uint64_t n, uint64_t *skipped, lx_error *err);
+/* Bytes of the input consumed so far: after record k, the offset where it ended (the
+ * same whether the records were read or skipped). */
+uint64_t lx_reader_bytes(const lx_reader *rd);
 void lx_reader_close(lx_reader *rd);
 
 typedef struct lx_writer lx_writer;

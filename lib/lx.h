@@ -193,8 +193,10 @@ typedef struct lx_writer lx_writer;
 
 /* A writer to f (not closed by the writer) in format fmt (LX_FMT_JSON or LX_FMT_BIN). */
 lx_writer *lx_writer_open(FILE *f, lx_format fmt, lx_error *err);
-/* Write one record.  A record is written whole or not at all (into an internal buffer,
- * then one fwrite).  Returns 0, or -1 (write errors included). */
+/* Write one record.  A record is encoded whole before it is written, and f receives
+ * whole records only (stdio's buffer is flushed between records as needed), so that the
+ * output of a killed run ends on a whole record.  Returns 0, or -1 (write errors
+ * included). */
 int lx_writer_write(lx_writer *w, const lx_record *r, lx_error *err);
 int lx_writer_flush(lx_writer *w, lx_error *err);
 void lx_writer_close(lx_writer *w);   /* flushes; does not close f */

@@ -10,6 +10,7 @@
  * does not back.
  */
 #include <errno.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -453,15 +454,23 @@ lx_writer *lx_writer_open(FILE *f, lx_format fmt, lx_error *err) {
     return w;
 }
 
+/* Only whole records reach the file, so that the output of a killed run ends on a whole
+ * record: what stdio holds is flushed before a record that would not fit beside it, and
+ * a record larger than stdio's buffer (written in whole blocks, its tail kept in the
+ * buffer) is flushed at once.  (A write the kernel cuts short, on a full disk or a
+ * signal, can still leave part of one.) */
 int lx_writer_write(lx_writer *w, const lx_record *r, lx_error *err) {
     char *buf;
     size_t len;
     int rc = w->fmt == LX_FMT_BIN ? lx_record_to_frame(r, &buf, &len, err)
                                    : lx_record_to_json(r, &buf, &len, err);
     if (rc < 0) return -1;
-    size_t n = fwrite(buf, 1, len, w->f);
+    size_t held = __fpending(w->f); /* no buffer yet: nothing held */
+    int ok = !(held > 0 && held + len > __fbufsize(w->f) && fflush(w->f) != 0);
+    ok = ok && fwrite(buf, 1, len, w->f) == len;
+    ok = ok && !(len > __fbufsize(w->f) && fflush(w->f) != 0); /* its buffer now exists */
     free(buf);
-    if (n != len) return lx_error_set(err, "write error: %s", strerror(errno));
+    if (!ok) return lx_error_set(err, "write error: %s", strerror(errno));
     return 0;
 }
 

@@ -142,7 +142,7 @@ static const cli_tool tool = {
         "  lx-convert --info vqa.lxm\n"
         "  lx-convert vqa.lxm --export-safetensors vqa.safetensors\n"
         "  lx-encode -m vqa.lxm < in.jsonl | lx-convert > out.jsonl   # frames to JSON\n",
-    .flags = CLI_MODEL,
+    .flags = CLI_MODEL | CLI_RECORDS,
     .format = LX_FMT_AUTO,
     .model_help = "the .lxm to inspect when no SRC is given\n"
                   "                        (default: $LX_MODEL)",
@@ -460,12 +460,15 @@ int main(int argc, char **argv) {
             return cli_usage(&c, "conversion options need a SRC checkpoint");
         if (!inspecting) /* stream conversion: records through unchanged */
             return cli_finish(&c, cli_records(&c, &(cli_loop){0}));
+        if (c.skip || c.resume_path)
+            return cli_usage(&c, "--skip and --resume apply to stream conversion");
         lx_error err = {0};
         const char *model = cli_model_need(&c, "give MODEL.lxm", &err);
         return cli_finish(&c, model ? inspect(&c, &o, model) : cli_error(&c, "%s", err.msg));
     }
-    if (c.format_arg || c.skip_bad)
-        return cli_usage(&c, "-f and --skip-bad apply to stream conversion (no SRC)");
+    if (c.format_arg || c.skip_bad || c.skip || c.resume_path)
+        return cli_usage(&c, "-f, --skip-bad, --skip and --resume apply to stream conversion "
+                             "(no SRC)");
     if (o.output && o.export_st &&
         (strcmp(o.output, o.export_st) == 0 || lx_file_same(o.output, o.export_st)))
         return cli_usage(&c, "-o and --export-safetensors name the same file");

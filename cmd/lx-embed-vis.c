@@ -138,7 +138,7 @@ static const cli_tool tool = {
         "  lx-embed-vis --key image_id --max-boxes 36 \\\n"
         "    --features trainval_resnet101_faster_rcnn_genome_36.tsv < vqa.jsonl > joined.bin\n"
         "  zcat regions.jsonl.gz | lx-embed-vis --regions - questions.jsonl > joined.bin\n",
-    .flags = CLI_INPUT,
+    .flags = CLI_INPUT | CLI_RECORDS,
     .format = LX_FMT_BIN,
     .model_help = "accepted for uniformity; lx-embed-vis needs no model",
     .threads_help = "accepted for uniformity; lookups use one thread",
@@ -314,9 +314,11 @@ int main(int argc, char **argv) {
     if (st != CLI_RUN) return st;
     if (o.dump) {
         if (!o.nfeatures) return cli_usage(&cl, "--dump needs --features TSV");
-        if (o.regions || cl.path || o.key || o.objects || o.skip_missing)
+        if (o.regions || cl.path || o.key || o.objects || o.skip_missing || cl.skip ||
+            cl.resume_path)
             return cli_usage(&cl, "--dump reads only the --features files; it takes no "
-                                  "input, --regions, --key, --objects or --skip-missing");
+                                  "input, --regions, --key, --objects, --skip-missing, "
+                                  "--skip or --resume");
     } else if (!o.nfeatures && !o.regions) {
         return cli_usage(&cl, "no features: give --features TSV or --regions FILE");
     }

@@ -204,7 +204,7 @@ static const cli_tool tool = {
         "    lx-encode -m vqa.lxm --only pooled_output | lx-vqa -m vqa.lxm\n"
         "  lx-encode -m pretrain.lxm --fill-mask 5 --only fill_mask -f json \\\n"
         "    < masked.jsonl\n",
-    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH,
+    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH | CLI_RECORDS,
     .format = LX_FMT_BIN,
     .longopts = longopts,
     .option = option,

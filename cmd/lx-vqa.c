@@ -106,7 +106,7 @@ static const cli_tool tool = {
         "  lx-tokenize < minival.jsonl | lx-embed-vis --features val2014_obj36.tsv |\n"
         "    lx-vqa --eval > answers.jsonl\n"
         "  cat answers-*.jsonl | lx-vqa --eval-only > /dev/null\n",
-    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH,
+    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH | CLI_RECORDS,
     .format = LX_FMT_JSON,
     .shortopts = "k:",
     .longopts = longopts,

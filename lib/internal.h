@@ -124,11 +124,6 @@ int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err);
 int lx_frame_prefix(const void *p, uint64_t *frame_len, lx_error *err);
 #define LX_FRAME_PREFIX 24
 
-/* ---- stream.c -------------------------------------------------------------------- */
-
-/* Bytes consumed so far. */
-uint64_t lx_reader_bytes(const lx_reader *rd);
-
 /* ---- base64.c: RFC 4648 standard alphabet, '=' padding --------------------------- */
 
 size_t lx_base64_encoded_len(size_t n);                 /* 4 * ceil(n / 3) */

@@ -186,12 +186,14 @@ typedef struct lx_record {
     lx_field *fields;
     size_t nfields, cap;
     void *buf;                    /* frame buffer that tensor views may point into (owned) */
+    struct lx_field_index *index; /* private (record.c): the names of a large record */
 } lx_record;
 
 void lx_record_init(lx_record *r);
 /* Free every field and the buffer; leaves an empty, reusable record. */
 void lx_record_clear(lx_record *r);
-/* The field named name, or NULL. */
+/* The field named name, or NULL.  Constant time on average, whatever the record's size;
+ * lookups do not change the record. */
 lx_field *lx_record_find(const lx_record *r, const char *name);
 /* The tensor field named name, or NULL (also NULL if the field is JSON). */
 lx_tensor *lx_record_tensor(const lx_record *r, const char *name);
@@ -202,7 +204,8 @@ json_t *lx_record_json(const lx_record *r, const char *name);
 int lx_record_set_tensor(lx_record *r, const char *name, lx_tensor *t, lx_error *err);
 /* Set a JSON field, as above.  Steals the reference to v. */
 int lx_record_set_json(lx_record *r, const char *name, json_t *v, lx_error *err);
-/* Remove a field if present.  Returns 1 if removed, 0 if absent. */
+/* Remove a field if present (linear: the fields after it move).  Returns 1 if removed,
+ * 0 if absent. */
 int lx_record_remove(lx_record *r, const char *name);
 
 /* Read a tensor field as f32 / i64 into a freshly malloc'd array (caller frees).
@@ -239,14 +242,27 @@ uint64_t lx_reader_record_no(const lx_reader *rd);
 lx_format lx_reader_format(const lx_reader *rd);
 /* Treat each input line as plain text: the record is {field: "<line>"} (for --lines). */
 void lx_reader_set_lines(lx_reader *rd, const char *field);
+/* Skip the next n records without decoding them: frames by their length prefix (seeking
+ * past the rest in a regular file), JSON values by their brackets, --lines by line.  They
+ * are numbered, and the reader left, as lx_reader_next would have (a JSON value that
+ * shares its lines with other text is parsed to know that); bad records among them are
+ * skipped like good ones.  *skipped gets how many were: fewer than n when the input
+ * ends.  Returns 0, or -1 with err set when the reader cannot go on (a truncated or bad
+ * frame prefix, a read error), as lx_reader_next. */
+int lx_reader_skip(lx_reader *rd, uint64_t n, uint64_t *skipped, lx_error *err);
+/* Bytes of the input consumed so far: after record k, the offset where it ended (the
+ * same whether the records were read or skipped). */
+uint64_t lx_reader_bytes(const lx_reader *rd);
 void lx_reader_close(lx_reader *rd);
 
 typedef struct lx_writer lx_writer;
 
 /* A writer to f (not closed by the writer) in format fmt (LX_FMT_JSON or LX_FMT_BIN). */
 lx_writer *lx_writer_open(FILE *f, lx_format fmt, lx_error *err);
-/* Write one record.  A record is written whole or not at all (into an internal buffer,
- * then one fwrite).  Returns 0, or -1 (write errors included). */
+/* Write one record.  A record is encoded whole before it is written, and f receives
+ * whole records only (stdio's buffer is flushed between records as needed), so that the
+ * output of a killed run ends on a whole record.  Returns 0, or -1 (write errors
+ * included). */
 int lx_writer_write(lx_writer *w, const lx_record *r, lx_error *err);
 int lx_writer_flush(lx_writer *w, lx_error *err);
 void lx_writer_close(lx_writer *w);   /* flushes; does not close f */

@@ -18,6 +18,14 @@
 /* Convert n f32 values into dtype (f32, f16 or bf16). */
 void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
 
+/* ---- error.c --------------------------------------------------------------------- */
+
+/* v in decimal into buf (at least LX_U128_STR bytes); returns buf.  For messages about
+ * sizes computed from a file's numbers, which must print the true value where the sum
+ * or product no longer fits in 64 bits. */
+#define LX_U128_STR 40
+const char *lx_u128_str(char *buf, unsigned __int128 v);
+
 /* ---- file.c ---------------------------------------------------------------------- */
 
 /* Map the regular file path read-only: *len gets its size, at least min bytes ("PATH: not

@@ -12,8 +12,10 @@
  *
  * Bounds: every length read from the pickle is checked against the bytes left before it
  * is used; the stack, the MARK depth and memo indices are limited (memo indices by the
- * pickle's length, since each PUT costs at least two bytes); integers that do not fit in
- * 64 bits stay raw bytes.  Dicts append (no key lookup: a duplicate key is left for the
+ * pickle's length, since each PUT costs at least two bytes); the memo is a hash table
+ * that grows with the PUTs run, not with the indices they name, so one PUT of a large
+ * index in a large (or sparse) file costs one entry; integers that do not fit in 64 bits
+ * stay raw bytes.  Dicts append (no key lookup: a duplicate key is left for the
  * caller to reject), so no opcode costs more than linear work in its operands.
  */
 #include <stdarg.h>
@@ -110,9 +112,12 @@ typedef struct vm {
     size_t sp, cap;
     size_t marks[LX_PK_MAX_MARKS];
     int nmarks;
-    lx_pk **memo;                 /* memo[i], NULL when unset */
-    size_t nmemo;                 /* allocated slots */
-    size_t memo_count;            /* set slots (MEMOIZE's next index) */
+    struct memo_slot {
+        uint64_t idx;
+        lx_pk *v;                 /* NULL: an empty slot */
+    } *memo;                      /* open addressing, linear probing */
+    size_t nmemo;                 /* slots allocated: 0 or a power of two */
+    size_t memo_count;            /* slots set (MEMOIZE's next index) */
     uint64_t budget;              /* container items still allowed to be copied */
     lx_error *err;
 } vm;
@@ -399,23 +404,34 @@ static int parse_dec(vm *m, const char *s, size_t n, int64_t *out) {
     return 0;
 }
 
+/* The slot of idx in the memo: where it is, or the empty slot where it would go. */
+static struct memo_slot *memo_slot(const vm *m, uint64_t idx) {
+    size_t mask = m->nmemo - 1, i = (size_t)((idx * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    while (m->memo[i].v && m->memo[i].idx != idx) i = (i + 1) & mask;
+    return &m->memo[i];
+}
+
 static int memo_put(vm *m, uint64_t idx) {
     lx_pk *v = top(m);
     if (!v) return -1;
     /* Every PUT takes at least two bytes, so a real index stays below the length. */
     if (idx >= m->len) return fail(m, "memo index %llu is beyond any this pickle can use",
                                    (unsigned long long)idx);
-    if (idx >= m->nmemo) {
-        size_t nc = m->nmemo ? m->nmemo : 64;
-        while (nc <= idx) nc *= 2;
-        lx_pk **a = realloc(m->memo, nc * sizeof *a);
-        if (!a) return fail(m, "out of memory");
-        memset(a + m->nmemo, 0, (nc - m->nmemo) * sizeof *a);
+    if (2 * (m->memo_count + 1) > m->nmemo) {   /* keep the table at most half full */
+        size_t nc = m->nmemo ? 2 * m->nmemo : 64;
+        struct memo_slot *old = m->memo, *a = calloc(nc, sizeof *a);
+        if (!a) return fail(m, "out of memory for %zu memo entries", m->memo_count + 1);
+        size_t on = m->nmemo;
         m->memo = a;
         m->nmemo = nc;
+        for (size_t i = 0; i < on; i++)
+            if (old[i].v) *memo_slot(m, old[i].idx) = old[i];
+        free(old);
     }
-    if (!m->memo[idx]) m->memo_count++;
-    m->memo[idx] = v;
+    struct memo_slot *sl = memo_slot(m, idx);
+    if (!sl->v) m->memo_count++;
+    sl->idx = idx;
+    sl->v = v;
     return 0;
 }
 
@@ -440,9 +456,10 @@ static int memo_operand(vm *m, int op, uint64_t *idx) {
 }
 
 static int memo_get(vm *m, uint64_t idx) {
-    if (idx >= m->nmemo || !m->memo[idx])
+    struct memo_slot *sl = m->nmemo ? memo_slot(m, idx) : NULL;
+    if (!sl || !sl->v)
         return fail(m, "memo entry %llu is not defined", (unsigned long long)idx);
-    return push(m, m->memo[idx]);
+    return push(m, sl->v);
 }
 
 static lx_pk *resolve_global(vm *m, const char *mod, size_t mlen, const char *name,
@@ -901,8 +918,10 @@ int lx_pickle_load(lx_pickle *p, const void *buf, size_t len, lx_pk **out, lx_er
     m->err = err;
     m->budget = 4 * (uint64_t)len + 65536;
     *out = NULL;
-    int rc;
-    while ((rc = step(m, out)) == 0) {}
+    /* The stack exists from the start, so that an empty frame (MARK then TUPLE) is a
+     * pointer into it, never an offset from NULL. */
+    int rc = room(m, &m->stack, 0, &m->cap, 64);
+    while (rc == 0 && (rc = step(m, out)) == 0) {}
     if (rc == 1) p->end = m->pos;
     free(m->stack);
     free(m->memo);

@@ -144,10 +144,13 @@ static int parse_strtab(lx_model *m, const char *key, const unsigned char *data,
     if (!json_is_object(o) || get_u64(o, "count", &count) < 0 || get_u64(o, "offset", &off) < 0 ||
         get_u64(o, "nbytes", &nb) < 0 || get_u64(o, "crc32", &crc) < 0 || crc > UINT32_MAX)
         return lx_error_set(err, "header: \"%s\": expected count, offset, nbytes and crc32", key);
-    if (off % LXM_ALIGN || off > dsize || nb > dsize - off)
-        return lx_error_set(err, "%s: bytes %llu..%llu are not a 64-aligned range inside the "
+    if (off % LXM_ALIGN || off > dsize || nb > dsize - off) {
+        char e[LX_U128_STR];
+        return lx_error_set(err, "%s: bytes %llu..%s are not a 64-aligned range inside the "
                                  "%llu bytes of data", key, (unsigned long long)off,
-                            (unsigned long long)(off + nb), (unsigned long long)dsize);
+                            lx_u128_str(e, (unsigned __int128)off + nb),
+                            (unsigned long long)dsize);
+    }
     /* Each string takes at least its NUL, so count <= nbytes bounds the index. */
     if (count > nb || (nb && data[off + nb - 1] != 0))
         return lx_error_set(err, "%s: %llu bytes cannot hold %llu NUL-terminated strings", key,
@@ -230,15 +233,22 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
         int64_t want = lx_tensor_nbytes(t);
         if (want < 0 || (uint64_t)want != nb) {
             char sh[128];
-            rc = lx_error_set(err, "tensor '%s': nbytes %llu, but %s %s needs %lld", name,
-                              (unsigned long long)nb, lx_dtype_name(t->dtype),
-                              lx_tensor_shape_str(t, sh, sizeof sh), (long long)want);
+            if (want < 0)
+                rc = lx_error_set(err, "tensor '%s': %s %s has more bytes than fit in 64 bits",
+                                  name, lx_dtype_name(t->dtype),
+                                  lx_tensor_shape_str(t, sh, sizeof sh));
+            else
+                rc = lx_error_set(err, "tensor '%s': nbytes %llu, but %s %s needs %lld", name,
+                                  (unsigned long long)nb, lx_dtype_name(t->dtype),
+                                  lx_tensor_shape_str(t, sh, sizeof sh), (long long)want);
             goto out;
         }
         if (off % LXM_ALIGN || off > dsize || nb > dsize - off) {
-            rc = lx_error_set(err, "tensor '%s': bytes %llu..%llu are not a %d-aligned range "
+            char e[LX_U128_STR];
+            rc = lx_error_set(err, "tensor '%s': bytes %llu..%s are not a %d-aligned range "
                                    "inside the %llu bytes of data", name,
-                              (unsigned long long)off, (unsigned long long)(off + nb), LXM_ALIGN,
+                              (unsigned long long)off,
+                              lx_u128_str(e, (unsigned __int128)off + nb), LXM_ALIGN,
                               (unsigned long long)dsize);
             goto out;
         }
@@ -367,11 +377,13 @@ static int model_parse(lx_model *m, lx_error *err) {
         return lx_error_set(err, "data offset %llu is not a 64-aligned offset after the header "
                                  "and inside the file (%llu bytes)", (unsigned long long)doff,
                             (unsigned long long)size);
-    if (dsize != size - doff)
-        return lx_error_set(err, "file is %llu bytes, expected %llu (data offset %llu + data "
+    if (dsize != size - doff) {
+        char e[LX_U128_STR];
+        return lx_error_set(err, "file is %llu bytes, expected %s (data offset %llu + data "
                                  "size %llu): truncated or padded", (unsigned long long)size,
-                            (unsigned long long)(doff + dsize), (unsigned long long)doff,
-                            (unsigned long long)dsize);
+                            lx_u128_str(e, (unsigned __int128)doff + dsize),
+                            (unsigned long long)doff, (unsigned long long)dsize);
+    }
     if (crc_bytes((uint32_t)crc32(0, NULL, 0), p + LXM_PREFIX, hlen) != hcrc)
         return lx_error_set(err, "header CRC mismatch: the header is corrupt");
     json_error_t je;

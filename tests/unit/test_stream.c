@@ -284,24 +284,40 @@ static void test_hostile_frames(void **st) {
     assert_int_equal(decode_mem("LXRF\x09\0\0\0garbage garbage garbage", 31, b, 4, &err, &status), 0);
     assert_int_equal(status, -1);
     assert_non_null(strstr(err.msg, "version"));
-    /* a header that is not JSON, a tensor outside the frame, overlapping tensors */
-    const char *hdrs[] = {
-        "{not json",
-        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[1000],\"offset\":0,\"nbytes\":4000}}}",
-        "{\"record\":{\"x\":null,\"y\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16},"
-        "\"y\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
-        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":17}}}",
-        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"q7\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
-        "{\"record\":{},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
+    /* a header that is not JSON, a tensor outside the frame, overlapping tensors, and
+     * numbers that each get their own message with the true values */
+#define T1(desc) "{\"record\":{\"x\":null},\"tensors\":{\"x\":" desc "}}"
+    static const struct { const char *hdr, *msg; } cases[] = {
+        {"{not json", "not valid JSON"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[1000],\"offset\":0,\"nbytes\":4000}"),
+         "bytes 0..4000 lie outside the frame's 384 bytes of data"},
+        {"{\"record\":{\"x\":null,\"y\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16},"
+         "\"y\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}", "overlap"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":17}"),
+         "nbytes 17, but f32 [4] needs 16"},
+        {T1("{\"dtype\":\"q7\",\"shape\":[4],\"offset\":0,\"nbytes\":16}"), "bad descriptor"},
+        {"{\"record\":{},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
+         "not fields of its record"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4],\"offset\":32,\"nbytes\":16}"),
+         "offset 32 is not a multiple of 64"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4],\"offset\":-64,\"nbytes\":16}"),
+         "offset -64 is not a byte offset"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4],\"offset\":9223372036854775744,\"nbytes\":16}"),
+         "bytes 9223372036854775744..9223372036854775760 lie outside"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4611686018427387904],\"offset\":0,\"nbytes\":0}"),
+         "shape [4611686018427387904] has more bytes than fit in 64 bits"},
     };
-    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+#undef T1
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         unsigned char f2[1024] = "LXRF\x01\0\0\0";
-        uint64_t total = 512, h = strlen(hdrs[i]);
+        uint64_t total = 512, h = strlen(cases[i].hdr);
         memcpy(f2 + 8, &total, 8);
         memcpy(f2 + 16, &h, 8);
-        memcpy(f2 + 24, hdrs[i], h);
+        memcpy(f2 + 24, cases[i].hdr, h);
         assert_int_equal(decode_mem((char *)f2, 512, b, 4, &err, &status), 0);
         assert_int_equal(status, -1);
+        if (!strstr(err.msg, cases[i].msg))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
     }
 }
 

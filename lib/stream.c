@@ -24,6 +24,7 @@ struct lx_reader {
     int array;                /* JSON array mode: inside the top-level [...] */
     int array_done;
     int dead;                 /* a frame error: cannot resume */
+    int read_failed;          /* the input could not be read (also dead) */
     int eof;
     char *buf;                /* JSON window */
     size_t pos, len, cap;
@@ -79,7 +80,10 @@ static long fill(lx_reader *rd, lx_error *err) {
     }
     size_t n = fread(rd->buf + rd->len, 1, rd->cap - rd->len, rd->f);
     if (n == 0) {
-        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+        if (ferror(rd->f)) {
+            rd->dead = rd->read_failed = 1;   /* reading again would fail again */
+            return lx_error_set(err, "read error: %s", strerror(errno));
+        }
         rd->eof = 1;
         return 0;
     }
@@ -240,13 +244,17 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
         got += k;
     }
     if (got == 0) {
-        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+        if (ferror(rd->f)) {
+            rd->dead = rd->read_failed = 1;
+            return lx_error_set(err, "read error: %s", strerror(errno));
+        }
         return 0;
     }
     rd->recno++;
     rd->consumed += got;
     if (got < sizeof pre) {
         rd->dead = 1;
+        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
         return lx_error_set(err, "truncated frame: input ends after %zu bytes of its prefix", got);
     }
     uint64_t total;
@@ -302,7 +310,18 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
     return 1;
 }
 
+static int reader_next(lx_reader *rd, lx_record *r, lx_error *err);
+
+/* A read error between records belongs to the record that could not be read (so that
+ * it is not reported as the last good one, or as record 0). */
 int lx_reader_next(lx_reader *rd, lx_record *r, lx_error *err) {
+    uint64_t before = rd->recno;
+    int rc = reader_next(rd, r, err);
+    if (rc < 0 && rd->read_failed && rd->recno == before) rd->recno++;
+    return rc;
+}
+
+static int reader_next(lx_reader *rd, lx_record *r, lx_error *err) {
     lx_record_clear(r);
     if (rd->dead) return lx_error_set(err, "cannot read past an earlier bad frame");
     if (rd->lines_field) {

@@ -1,5 +1,6 @@
 /* Unit tests of the record codecs: JSON lines, binary frames, the reader's detection,
  * and what happens with truncated or hostile input. */
+#include <errno.h>
 #include "testutil.h"
 #include <math.h>
 #include <sys/resource.h>
@@ -321,6 +322,94 @@ static void test_hostile_frames(void **st) {
     }
 }
 
+/* A stream that gives `len` bytes of `data` (in pieces of at most 7 bytes), then fails
+ * with EIO. */
+typedef struct failing { const char *data; size_t len, pos; } failing;
+
+static ssize_t failing_read(void *cookie, char *buf, size_t size) {
+    failing *f = cookie;
+    if (f->pos == f->len) {
+        errno = EIO;
+        return -1;
+    }
+    size_t n = f->len - f->pos < size ? f->len - f->pos : size;
+    if (n > 7) n = 7;
+    memcpy(buf, f->data + f->pos, n);
+    f->pos += n;
+    return (ssize_t)n;
+}
+
+/* A read error is reported once, for the record that could not be read (not the last
+ * good one, not record 0), and the reader does not try again: --skip-bad cannot loop
+ * on it.  Also when the error cuts a record, and with --lines. */
+static void test_read_error(void **st) {
+    char *frames;
+    size_t flen;
+    lx_error err;
+    lx_record two[2];
+    FILE *src = fopen(fixture("cases.jsonl"), "rb");
+    assert_non_null(src);
+    size_t jn = 0;
+    char *json = NULL;
+    assert_true(getdelim(&json, &jn, '\0', src) > 0);   /* the whole file */
+    fclose(src);
+    const char *nl = strchr(json, '\n');
+    nl = strchr(nl + 1, '\n');                          /* two lines */
+    size_t jlen = (size_t)(nl + 1 - json);
+    {
+        FILE *f = fmemopen(json, jlen, "rb");
+        lx_reader *rd = lx_reader_open(f, "mem", &err);
+        for (int i = 0; i < 2; i++) {
+            lx_record_init(&two[i]);
+            assert_int_equal(lx_reader_next(rd, &two[i], &err), 1);
+            lx_record_own(&two[i], &err);
+        }
+        lx_reader_close(rd);
+        fclose(f);
+    }
+    frames = encode_all(two, 2, 1, &flen);
+    static const struct { int bin, lines; size_t cut; uint64_t recno; } cases[] = {
+        {0, 0, 0, 1}, {0, 0, 1, 2}, {0, 0, 2, 3}, {0, 0, 3, 2},
+        {1, 0, 0, 1}, {1, 0, 1, 2}, {1, 0, 2, 3}, {1, 0, 3, 2},
+        {0, 1, 0, 1}, {0, 1, 2, 3}, {0, 1, 3, 2},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *data = cases[c].bin ? frames : json;
+        size_t total = cases[c].bin ? flen : jlen;
+        /* cut: 0 nothing, 1 after the first record, 2 after both, 3 inside the second */
+        size_t first = cases[c].bin ? (size_t)lx_rd_u64(frames + 8)   /* its length */
+                                    : (size_t)(strchr(json, '\n') + 1 - json);
+        size_t len = cases[c].cut == 0 ? 0 : cases[c].cut == 1 ? first
+                   : cases[c].cut == 2 ? total : first + 10;
+        failing fl = {data, len, 0};
+        FILE *f = fopencookie(&fl, "rb", (cookie_io_functions_t){.read = failing_read});
+        assert_non_null(f);
+        lx_reader *rd = lx_reader_open(f, "mem", &err);
+        if (cases[c].lines) lx_reader_set_lines(rd, "text");
+        lx_record r;
+        lx_record_init(&r);
+        int rc, good = 0;
+        while ((rc = lx_reader_next(rd, &r, &err)) > 0) good++;
+        if (rc != -1) fail_msg("case %zu: read to the end without an error", c);
+        if (!strstr(err.msg, "read error: Input/output error"))
+            fail_msg("case %zu: '%s'", c, err.msg);
+        if (lx_reader_record_no(rd) != cases[c].recno)
+            fail_msg("case %zu: record %llu, expected %llu", c,
+                     (unsigned long long)lx_reader_record_no(rd),
+                     (unsigned long long)cases[c].recno);
+        assert_int_equal(good, (int)cases[c].recno - 1);
+        assert_false(lx_reader_can_resume(rd));
+        assert_int_equal(lx_reader_next(rd, &r, &err), -1);   /* not read again */
+        assert_int_equal(fl.pos, len);
+        lx_record_clear(&r);
+        lx_reader_close(rd);
+        fclose(f);
+    }
+    for (int i = 0; i < 2; i++) lx_record_clear(&two[i]);
+    free(frames);
+    free(json);
+}
+
 static void test_json_array_and_errors(void **st) {
     lx_record b[8];
     lx_error err;
@@ -386,6 +475,7 @@ int main(void) {
         cmocka_unit_test(test_nul_in_strings),
         cmocka_unit_test(test_truncated_frames),
         cmocka_unit_test(test_hostile_frames),
+        cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_json_array_and_errors),
         cmocka_unit_test(test_lines),
     };

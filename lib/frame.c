@@ -142,7 +142,9 @@ int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err) {
         lx_error_set(err, "frame header runs past the frame");
         goto fail;
     }
-    hdr = json_loadb((char *)buf + FRAME_PREFIX, hlen, JSON_REJECT_DUPLICATES, &je);
+    /* NUL in strings as in JSON lines (json_codec.c): a frame holds what a line may. */
+    hdr = json_loadb((char *)buf + FRAME_PREFIX, hlen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                     &je);
     if (!hdr) {
         lx_error_set(err, "frame header is not valid JSON: %s", je.text);
         goto fail;

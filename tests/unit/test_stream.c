@@ -212,6 +212,14 @@ static void test_nul_in_strings(void **st) {
     assert_int_equal(lx_record_to_json(&r, &out, &len, &err), 0);
     assert_string_equal(out, "{\"s\":\"a\\u0000b\"}\n");
     free(out);
+    /* and through a binary frame, which must read back what it wrote */
+    assert_int_equal(lx_record_to_frame(&r, &out, &len, &err), 0);
+    lx_record back;
+    lx_record_init(&back);
+    if (lx_record_from_frame(&back, out, len, &err) < 0) fail_msg("%s", err.msg);
+    assert_int_equal(json_string_length(lx_record_json(&back, "s")), 3);
+    assert_memory_equal(json_string_value(lx_record_json(&back, "s")), "a\0b", 3);
+    lx_record_clear(&back);
     lx_record_clear(&r);
 }
 

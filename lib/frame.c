@@ -146,7 +146,11 @@ int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err) {
     hdr = json_loadb((char *)buf + FRAME_PREFIX, hlen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
                      &je);
     if (!hdr) {
-        lx_error_set(err, "frame header is not valid JSON: %s", je.text);
+        if (lx_json_oom(&je))
+            lx_error_set(err, "out of memory parsing the %llu-byte frame header",
+                         (unsigned long long)hlen);
+        else
+            lx_error_set(err, "frame header is not valid JSON: %s", je.text);
         goto fail;
     }
     json_t *rec = json_object_get(hdr, "record"), *tens = json_object_get(hdr, "tensors");

@@ -25,6 +25,11 @@ void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
  * or product no longer fits in 64 bits. */
 #define LX_U128_STR 40
 const char *lx_u128_str(char *buf, unsigned __int128 v);
+/* Did jansson fail for want of memory (it then leaves the error text empty, or sets
+ * json_error_out_of_memory), rather than on the text? */
+static inline int lx_json_oom(const json_error_t *je) {
+    return !je->text[0] || json_error_code(je) == json_error_out_of_memory;
+}
 
 /* ---- file.c ---------------------------------------------------------------------- */
 

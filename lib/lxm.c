@@ -158,7 +158,9 @@ static int parse_strtab(lx_model *m, const char *key, const unsigned char *data,
     const unsigned char *b = data + off;
     if (lx_utf8_invalid((const char *)b, (size_t)nb) != (size_t)-1) return lx_error_set(err, "%s: not valid UTF-8", key);
     t->s = malloc((count ? count : 1) * sizeof *t->s);
-    if (!t->s) return lx_error_set(err, "out of memory");
+    if (!t->s)
+        return lx_error_set(err, "out of memory for the index of the %s table (%llu strings)",
+                            key, (unsigned long long)count);
     size_t n = 0;
     for (uint64_t i = 0; i < nb; n++) {
         if (n == count)
@@ -192,7 +194,7 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
     lx_span *oi = calloc(n ? n : 1, sizeof *oi);
     int rc = 0;
     if (!m->names || !m->ts || !m->crcs || !m->by_name || !ni || !oi) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the table of %zu tensors", n);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -295,7 +297,7 @@ static int parse_aliases(lx_model *m, lx_error *err) {
     m->alias_targets = calloc(n ? n : 1, sizeof *m->alias_targets);
     m->alias_idx = calloc(n ? n : 1, sizeof *m->alias_idx);
     if (!m->alias_names || !m->alias_targets || !m->alias_idx)
-        return lx_error_set(err, "out of memory");
+        return lx_error_set(err, "out of memory for the table of %zu aliases", n);
     const char *key;
     json_t *v;
     json_object_foreach(a, key, v) {
@@ -388,6 +390,9 @@ static int model_parse(lx_model *m, lx_error *err) {
         return lx_error_set(err, "header CRC mismatch: the header is corrupt");
     json_error_t je;
     m->hdr = json_loadb((const char *)p + LXM_PREFIX, hlen, JSON_REJECT_DUPLICATES, &je);
+    if (!m->hdr && lx_json_oom(&je))
+        return lx_error_set(err, "out of memory parsing the %llu-byte header",
+                            (unsigned long long)hlen);
     if (!m->hdr) return lx_error_set(err, "header is not valid JSON: %s", je.text);
     if (!json_is_object(m->hdr)) return lx_error_set(err, "header is not a JSON object");
     if (parse_kind(m, err) < 0 || parse_tensors(m, dsize, p + doff, err) < 0 ||
@@ -402,7 +407,7 @@ static int model_parse(lx_model *m, lx_error *err) {
                                     : lx_schema_build_detector(&sch, &m->dconfig, err)) < 0)
         return -1;
     const lx_tensor **tp = malloc((m->n ? m->n : 1) * sizeof *tp);
-    int rc = tp ? 0 : lx_error_set(err, "out of memory");
+    int rc = tp ? 0 : lx_error_set(err, "out of memory for the table of %zu tensors", m->n);
     for (size_t i = 0; tp && i < m->n; i++) tp[i] = &m->ts[i];
     if (rc == 0) rc = lx_schema_check(&sch, m->names, tp, m->n, err);
     free(tp);
@@ -417,7 +422,7 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
         m = NULL;
     }
     if (!m) {
-        lx_error_set(err, "out of memory");
+        lx_error_set(err, "%s: out of memory opening it", path);
         return NULL;
     }
     if (!(m->map = lx_file_map(path, LXM_PREFIX, "an lx model file (.lxm)", &m->len, NULL,
@@ -814,7 +819,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     sink out = {-1, NULL, 0, 0};
     out.buf = malloc(LXM_SINK);
     if (!offs || !crcs || !order || !done || !dts || !fbuf || !obuf || !tmp || !out.buf) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the write buffers (%d MB)", LXM_SINK >> 20);
         goto out;
     }
     if ((rc = stored_dtypes(sp, dts, err)) < 0) goto out;
@@ -845,7 +850,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the header");
         goto out;
     }
     size_t hmax = strlen(text); /* the widest header: real CRCs make it no longer */
@@ -893,14 +898,14 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the header");
         goto out;
     }
     size_t hl = strlen(text);
     size_t hlen = (size_t)doff - LXM_PREFIX; /* header padded with spaces up to the data */
     char *hb = malloc(hlen);
     if (!hb) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the %zu-byte header", hlen);
         goto out;
     }
     memcpy(hb, text, hl);

@@ -24,7 +24,7 @@ struct lx_reader {
     int array;                /* JSON array mode: inside the top-level [...] */
     int array_done;
     int dead;                 /* a frame error: cannot resume */
-    int read_failed;          /* the input could not be read (also dead) */
+    int read_failed;          /* the input could not be read, or not held (also dead) */
     int eof;
     char *buf;                /* JSON window */
     size_t pos, len, cap;
@@ -74,7 +74,10 @@ static long fill(lx_reader *rd, lx_error *err) {
             return lx_error_set(err, "record is larger than %zu bytes", RECORD_MAX);
         size_t cap = rd->cap ? rd->cap * 2 : 4 * CHUNK;
         char *b = realloc(rd->buf, cap + 1);
-        if (!b) return lx_error_set(err, "out of memory");
+        if (!b) {
+            rd->dead = rd->read_failed = 1;
+            return lx_error_set(err, "out of memory for a %zu-byte read buffer", cap + 1);
+        }
         rd->buf = b;
         rd->cap = cap;
     }
@@ -270,7 +273,7 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
     /* grow the buffer as data arrives: a lying length cannot allocate what is not there */
     size_t cap = total < (1u << 20) ? (size_t)total : (1u << 20), have = sizeof pre;
     char *buf = lx_aligned_alloc(cap);
-    if (!buf) return rd->dead = 1, lx_error_set(err, "out of memory");
+    if (!buf) return rd->dead = 1, lx_error_set(err, "out of memory for a %zu-byte frame", cap);
     memcpy(buf, pre, sizeof pre);
     while (have < total) {
         if (have == cap) {
@@ -278,7 +281,8 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
             char *nb = lx_aligned_alloc(ncap);
             if (!nb) {
                 free(buf);
-                return rd->dead = 1, lx_error_set(err, "out of memory");
+                return rd->dead = 1, lx_error_set(err, "out of memory for a %zu-byte frame",
+                                                  ncap);
             }
             memcpy(nb, buf, have);
             free(buf);
@@ -312,8 +316,9 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
 
 static int reader_next(lx_reader *rd, lx_record *r, lx_error *err);
 
-/* A read error between records belongs to the record that could not be read (so that
- * it is not reported as the last good one, or as record 0). */
+/* A read error (or no memory for the bytes read) between records belongs to the record
+ * that could not be read, so that it is not reported as the last good one, or as
+ * record 0. */
 int lx_reader_next(lx_reader *rd, lx_record *r, lx_error *err) {
     uint64_t before = rd->recno;
     int rc = reader_next(rd, r, err);

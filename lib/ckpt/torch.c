@@ -508,7 +508,7 @@ static int read_legacy(lx_tensor_dict *d, int fd, const uint8_t *map, size_t siz
         uint8_t *region = mmap(NULL, total, PROT_READ | PROT_WRITE,
                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (region == MAP_FAILED)
-            return lx_error_set(err, "cannot allocate %llu bytes for the storages: %m",
+            return lx_error_set(err, "out of memory for the %llu bytes of the storages: %m",
                                 (unsigned long long)total);
         if (lx_tensor_dict_keep(d, region, total, err) < 0) return -1;
         uint64_t at = 0;

@@ -55,8 +55,8 @@ int lx_rt_work(lx_rt *rt, size_t n, lx_error *err) {
         free(rt->work[t]);
         if (!(rt->work[t] = lx_aligned_alloc(n * sizeof(float)))) {
             rt->work_cap = 0;
-            return lx_error_set(err, "out of memory (%zu MB of working rows per thread)",
-                                n * sizeof(float) >> 20);
+            return lx_error_set(err, "out of memory for %zu bytes of working rows (for each "
+                                     "of %d threads)", n * sizeof(float), rt->nthreads);
         }
     }
     rt->work_cap = n;
@@ -195,7 +195,9 @@ static int f32pack_ready(lx_rt *rt, int m, lx_error *err) {
     if (rt->cpu.isa >= LX_ISA_AVX512 && m > LX_GEMM_F32_FEW_ROWS && !rt->f32pack[0])
         for (int t = 0; t < rt->nthreads; t++)
             if (!(rt->f32pack[t] = lx_aligned_alloc(lx_gemm_f32pack_bytes())))
-                return lx_error_set(err, "out of memory (packed weights)");
+                return lx_error_set(err, "out of memory for the packed weights (%zu bytes for "
+                                         "each of %d threads)", lx_gemm_f32pack_bytes(),
+                                    rt->nthreads);
     return 0;
 }
 

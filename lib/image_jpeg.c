@@ -135,7 +135,7 @@ static int run(jpeg_job *j) {
     }
     if (lx_image_alloc(j->img, w, h, j->name, j->err) < 0) return refuse(j);
     if (four && !(j->cmyk = malloc((size_t)w * 4))) {
-        lx_error_set(j->err, "%s: out of memory", j->name);
+        lx_error_set(j->err, "%s: out of memory for a %d-pixel CMYK row", j->name, w);
         return refuse(j);
     }
     while (ci->output_scanline < ci->output_height) {

@@ -122,7 +122,7 @@ static int run(png_job *j) {
 
     if (lx_image_alloc(j->img, (int)w, (int)h, j->name, j->err) < 0) return refuse(j);
     if (!(j->rows = malloc((size_t)h * sizeof *j->rows))) {
-        lx_error_set(j->err, "%s: out of memory", j->name);
+        lx_error_set(j->err, "%s: out of memory for %u row pointers", j->name, (unsigned)h);
         return refuse(j);
     }
     for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->img->bgr + (size_t)y * w * 3;

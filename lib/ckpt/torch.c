@@ -295,6 +295,8 @@ static int add_tensors(lx_tensor_dict *d, const lx_pk *sd, const slots *s, uint6
 
 /* ---- the zip layout ------------------------------------------------------------------ */
 
+#define PKL_MAX_DEFLATED ((uint64_t)64 << 20)
+
 /* How far into each storage the state dict's tensors reach (slot.used), checked against
  * the elements the pickle gives the storage: known before any entry is inflated, so
  * that a deflated storage is inflated only as far as a tensor reads it. */
@@ -370,8 +372,12 @@ static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickl
     if (check_small_entry(&z, name, plen, "byteorder", err) < 0 ||
         check_small_entry(&z, name, plen, "version", err) < 0)
         goto out_name;
+    /* A stored pickle is read in place; a deflated one is inflated whole, so it is held to
+     * what a pickle of a state dict needs (tens of KB for LXMERT, some 200 bytes a
+     * tensor), not to the 1032:1 deflate allows. */
     const void *pdata;
-    if (lx_zip_read(&z, pkl, (uint64_t)1 << 32, 1, &pdata, &pkl_owned, err) < 0)
+    if (lx_zip_read(&z, pkl, pkl->method == 0 ? (uint64_t)1 << 32 : PKL_MAX_DEFLATED, 1,
+                    &pdata, &pkl_owned, err) < 0)
         goto out_name;
     lx_pk *root;
     if (lx_pickle_load(p, pdata, pkl->usize, &root, err) < 0) {

@@ -128,6 +128,9 @@ static int fits(int nbuf) {
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        /* Only this: none of the tool's signal handlers (which could flush or remove
+         * what belongs to the parent) runs here. */
+        for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
         take(nbuf);
         _exit(0);
     }
@@ -148,8 +151,12 @@ int lx_blas_init(int nbuf, lx_error *err) {
     pthread_once(&blas.once, load);
     if (!blas.sgemm) return lx_error_set(err, "%s", blas.why);
     if (nbuf > LX_POOL_MAX) nbuf = LX_POOL_MAX;
-    if (!blas.mem_alloc || !blas.mem_free) return 0;   /* another BLAS: nothing to take */
     pthread_mutex_lock(&blas.mu);
+    if (!blas.mem_alloc || !blas.mem_free) {   /* not OpenBLAS's buffers: nothing to take */
+        if (nbuf > blas.reserved) blas.reserved = nbuf;
+        pthread_mutex_unlock(&blas.mu);
+        return 0;
+    }
     int rc = 0;
     if (nbuf > blas.reserved) {
         int ok = blas.limited || memory_limited() ? fits(nbuf) : 1;

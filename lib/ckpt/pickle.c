@@ -186,13 +186,25 @@ static int room(vm *m, lx_pk ***a, size_t n, size_t *cap, size_t first) {
     return 0;
 }
 
+/* Values are handed out from blocks: no allocation (nor its header) per value. */
+#define BLOCK_VALUES 1024
+struct lx_pk_block {
+    lx_pk_block *next;
+    lx_pk v[BLOCK_VALUES];
+};
+
 static lx_pk *newv(vm *m, lx_pk_kind k) {
     lx_pickle *p = m->p;
-    if (room(m, &p->all, p->nall, &p->capall, 256) < 0) return NULL;
-    lx_pk *v = calloc(1, sizeof *v);
-    if (!v) { fail(m, "out of memory"); return NULL; }
+    if (!p->blocks || p->nused == BLOCK_VALUES) {
+        lx_pk_block *b = malloc(sizeof *b);
+        if (!b) { fail(m, "out of memory for pickle values"); return NULL; }
+        b->next = p->blocks;
+        p->blocks = b;
+        p->nused = 0;
+    }
+    lx_pk *v = &p->blocks->v[p->nused++];
+    memset(v, 0, sizeof *v);
     v->kind = k;
-    p->all[p->nall++] = v;
     return v;
 }
 
@@ -283,6 +295,7 @@ static lx_pk *make_seq(vm *m, lx_pk_kind k, lx_pk **items, size_t n) {
 }
 
 static lx_pk *make_int(vm *m, int64_t i) {
+    if (i >= 0 && i < 256) return &m->p->small[i];   /* immutable: shared */
     lx_pk *v = newv(m, LX_PK_INT);
     if (v) v->u.i = i;
     return v;
@@ -511,19 +524,27 @@ static lx_pk *rebuild_tensor(vm *m, lx_pk **a) {
         fail(m, "tensor rebuild: expected a storage, got %s", lx_pk_kind_name(a[0]->kind));
         return NULL;
     }
-    lx_pk *t = newv(m, LX_PK_TENSOR);
-    if (!t) return NULL;
-    t->u.tensor.storage = a[0];
+    int64_t shape[LX_MAX_DIMS], stride[LX_MAX_DIMS], offset = 0;
     int nd, ns;
-    if (get_int(m, a[1], "storage offset", &t->u.tensor.offset) < 0) return NULL;
-    if (t->u.tensor.offset < 0) { fail(m, "negative storage offset"); return NULL; }
-    if (get_dims(m, a[2], "size", t->u.tensor.shape, &nd) < 0) return NULL;
-    if (get_dims(m, a[3], "stride", t->u.tensor.stride, &ns) < 0) return NULL;
+    if (get_int(m, a[1], "storage offset", &offset) < 0) return NULL;
+    if (offset < 0) { fail(m, "negative storage offset"); return NULL; }
+    if (get_dims(m, a[2], "size", shape, &nd) < 0) return NULL;
+    if (get_dims(m, a[3], "stride", stride, &ns) < 0) return NULL;
     if (nd != ns) {
         fail(m, "tensor size has %d dimensions but stride has %d", nd, ns);
         return NULL;
     }
+    lx_pk *t = newv(m, LX_PK_TENSOR);
+    if (!t) return NULL;
+    int64_t *dims = malloc(2 * (size_t)(nd ? nd : 1) * sizeof *dims);
+    if (!dims) { fail(m, "out of memory"); return NULL; }
+    memcpy(dims, shape, (size_t)nd * sizeof *dims);
+    memcpy(dims + nd, stride, (size_t)nd * sizeof *dims);
+    t->u.tensor.storage = a[0];
+    t->u.tensor.offset = offset;
     t->u.tensor.ndim = nd;
+    t->u.tensor.shape = dims;
+    t->u.tensor.stride = dims + nd;
     return t;
 }
 
@@ -691,20 +712,15 @@ static int step(vm *m, lx_pk **out) {
     case '2':
         if (!(v = top(m))) return -1;
         return push(m, v);
-    case 'N': return push(m, newv(m, LX_PK_NONE));
+    case 'N': return push(m, &m->p->none);
     case 0x88:
     case 0x89:
-        if (!(v = newv(m, LX_PK_BOOL))) return -1;
-        v->u.i = c == 0x88;
-        return push(m, v);
+        return push(m, c == 0x88 ? &m->p->yes : &m->p->no);
     case 'I':
     case 'L':
         if (readline(m, &s, &n) < 0) return -1;
-        if (c == 'I' && n == 2 && s[0] == '0' && (s[1] == '0' || s[1] == '1')) {
-            if (!(v = newv(m, LX_PK_BOOL))) return -1;
-            v->u.i = s[1] == '1';
-            return push(m, v);
-        }
+        if (c == 'I' && n == 2 && s[0] == '0' && (s[1] == '0' || s[1] == '1'))
+            return push(m, s[1] == '1' ? &m->p->yes : &m->p->no);
         if (parse_dec(m, s, n, &iv) < 0) return -1;
         return push(m, make_int(m, iv));
     case 'J':
@@ -781,7 +797,7 @@ static int step(vm *m, lx_pk **out) {
             return push(m, make_bytes(m, LX_PK_BYTES, d, len));   /* Python 2 str */
         return push(m, make_str(m, d, len));
     }
-    case ')': return push(m, newv(m, LX_PK_TUPLE));
+    case ')': return push(m, &m->p->empty);   /* tuples are never changed: shared */
     case ']': return push(m, newv(m, LX_PK_LIST));
     case '}': return push(m, newv(m, LX_PK_DICT));
     case 0x8f: return push(m, newv(m, LX_PK_SET));
@@ -907,7 +923,17 @@ static int step(vm *m, lx_pk **out) {
     }
 }
 
-void lx_pickle_init(lx_pickle *p) { memset(p, 0, sizeof *p); }
+void lx_pickle_init(lx_pickle *p) {
+    memset(p, 0, sizeof *p);
+    p->none.kind = LX_PK_NONE;
+    p->yes.kind = p->no.kind = LX_PK_BOOL;
+    p->yes.u.i = 1;
+    p->empty.kind = LX_PK_TUPLE;
+    for (int i = 0; i < 256; i++) {
+        p->small[i].kind = LX_PK_INT;
+        p->small[i].u.i = i;
+    }
+}
 
 int lx_pickle_load(lx_pickle *p, const void *buf, size_t len, lx_pk **out, lx_error *err) {
     vm *m = calloc(1, sizeof *m);
@@ -930,17 +956,21 @@ int lx_pickle_load(lx_pickle *p, const void *buf, size_t len, lx_pk **out, lx_er
 }
 
 void lx_pickle_free(lx_pickle *p) {
-    for (size_t i = 0; i < p->nall; i++) {
-        lx_pk *v = p->all[i];
-        switch (v->kind) {
-        case LX_PK_STR: case LX_PK_BYTES: case LX_PK_BIGINT: free(v->u.str.s); break;
-        case LX_PK_TUPLE: case LX_PK_LIST: case LX_PK_SET: free(v->u.seq.items); break;
-        case LX_PK_DICT: free(v->u.dict.keys); free(v->u.dict.vals); break;
-        default: break;
+    size_t n = p->nused;   /* the newest block is the only one not full */
+    for (lx_pk_block *b = p->blocks, *next; b; b = next, n = BLOCK_VALUES) {
+        for (size_t i = 0; i < n; i++) {
+            lx_pk *v = &b->v[i];
+            switch (v->kind) {
+            case LX_PK_STR: case LX_PK_BYTES: case LX_PK_BIGINT: free(v->u.str.s); break;
+            case LX_PK_TUPLE: case LX_PK_LIST: case LX_PK_SET: free(v->u.seq.items); break;
+            case LX_PK_DICT: free(v->u.dict.keys); free(v->u.dict.vals); break;
+            case LX_PK_TENSOR: free(v->u.tensor.shape); break;
+            default: break;
+            }
         }
-        free(v);
+        next = b->next;
+        free(b);
     }
-    free(p->all);
     free(p->storages);
-    memset(p, 0, sizeof *p);
+    lx_pickle_init(p);
 }

@@ -136,12 +136,12 @@ int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err) {
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 1024;
         char **ni = realloc(l->items, nc * sizeof *ni);
-        if (!ni) return lx_error_set(err, "out of memory");
+        if (!ni) return lx_error_set(err, "out of memory for a list of %zu entries", nc);
         l->items = ni;
         l->cap = nc;
     }
     char *c = malloc(len + 1);
-    if (!c) return lx_error_set(err, "out of memory");
+    if (!c) return lx_error_set(err, "out of memory for entry %zu of a list", l->n + 1);
     memcpy(c, s, len);
     c[len] = 0;
     l->items[l->n++] = c;
@@ -156,7 +156,7 @@ int lx_lines_read_file(lx_strlist *l, const char *path, lx_error *err) {
     size_t cap = 0;
     ssize_t n;
     int rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
+    while ((errno = 0, n = getline(&line, &cap, f)) >= 0) {
         size_t len = (size_t)n, bad;
         if (len && line[len - 1] == '\n') len--;
         if (len && line[len - 1] == '\r') len--; /* a file written with CRLF line ends */
@@ -165,10 +165,13 @@ int lx_lines_read_file(lx_strlist *l, const char *path, lx_error *err) {
         else if ((bad = lx_utf8_invalid(line, len)) != (size_t)-1)
             rc = lx_error_set(err, "%s: line %zu: invalid UTF-8 at byte %zu", path, l->n + 1,
                               bad);
-        else
-            rc = lx_strlist_push(l, line, len, err);
+        else if ((rc = lx_strlist_push(l, line, len, err)) < 0)
+            lx_error_prefix(err, "%s", path);
         if (rc < 0) break;
     }
+    /* getline fails without an error on the stream when it cannot grow its buffer */
+    if (rc == 0 && !feof(f) && errno == ENOMEM)
+        rc = lx_error_set(err, "%s: out of memory for line %zu", path, l->n + 1);
     if (rc == 0 && ferror(f)) rc = lx_error_set(err, "%s: %s", path, strerror(errno));
     if (rc == 0 && l->n == 0)
         rc = lx_error_set(err, "%s: empty, expected one entry per line", path);

@@ -164,6 +164,26 @@ static int bent_cmp(const void *a, const void *b, void *keys) {
     return keycmp(k + x->ko, x->kl, k + y->ko, y->kl);
 }
 
+/* 1 if the TSV is still what it was when indexing began. */
+static int unchanged(const char *tsv_path, const tsv_id *id) {
+    struct stat st;
+    return stat(tsv_path, &st) == 0 && (uint64_t)st.st_size == id->size &&
+           (int64_t)st.st_mtim.tv_sec == id->sec && (int64_t)st.st_mtim.tv_nsec == id->nsec;
+}
+
+/* The error for a TSV that is not what it was when indexing began (appended to,
+ * truncated or rewritten meanwhile): the index would not describe it, and what went
+ * wrong while reading it is a consequence. */
+static int changed(const char *tsv_path, const tsv_id *id, lx_error *err) {
+    struct stat st;
+    if (stat(tsv_path, &st) < 0)
+        return lx_error_set(err, "%s: changed while being indexed (%s)", tsv_path,
+                            strerror(errno));
+    return lx_error_set(err, "%s: changed while being indexed (%llu bytes when it began, "
+                             "%llu now): index it once it is complete", tsv_path,
+                        (unsigned long long)id->size, (unsigned long long)st.st_size);
+}
+
 /* Stream the TSV once, collecting (key, offset, length), then serialise the image. */
 static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const tsv_id *id,
                  lx_error *err) {
@@ -179,10 +199,15 @@ static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const t
     int rc;
     char key[IX_MAX_KEY];
     while ((rc = lx_tsv_next(t, &line, &len, &off, err)) == 1) {
+        if (off > id->size || len > id->size - off) {   /* written to since the stat */
+            changed(tsv_path, id, err);
+            goto fail;
+        }
         int kl = lx_tsv_line_key(line, len, key, sizeof key, NULL, err);
         if (kl < 0) {
-            lx_error_prefix(err, "%s: line %llu", tsv_path,
-                            (unsigned long long)lx_tsv_line_no(t));
+            if (!unchanged(tsv_path, id)) changed(tsv_path, id, err);
+            else lx_error_prefix(err, "%s: line %llu", tsv_path,
+                                 (unsigned long long)lx_tsv_line_no(t));
             goto fail;
         }
         if (n == ecap) {
@@ -206,7 +231,10 @@ static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const t
         e[n++] = (bent){off, len, (uint32_t)k, (uint32_t)kl};
         k += (size_t)kl;
     }
-    if (rc < 0) goto fail;
+    if (rc < 0 || !unchanged(tsv_path, id)) {   /* truncated or rewritten meanwhile */
+        if (!unchanged(tsv_path, id)) changed(tsv_path, id, err);
+        goto fail;
+    }
     if (n) qsort_r(e, n, sizeof *e, bent_cmp, keys);
     for (size_t i = 1; i < n; i++)
         if (bent_cmp(&e[i - 1], &e[i], keys) == 0) {
@@ -243,7 +271,7 @@ static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const t
     lx_tsv_close(t);
     if (adopt(ix, img, ilen, id, err) < 0) {     /* cannot fail: a bug if it does */
         free(img);
-        return -1;
+        return lx_error_prefix(err, "%s: the index built", tsv_path);
     }
     return 0;
 oom:

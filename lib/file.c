@@ -166,7 +166,9 @@ void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, i
         lx_error_set(err, "%s: not %s: %llu bytes is too short", path, what,
                      (unsigned long long)st.st_size);
     else if ((map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED)
-        map = NULL, lx_error_set(err, "%s: cannot map: %s", path, strerror(errno));
+        map = NULL, lx_error_set(err, "%s: %s: %s", path, errno == ENOMEM
+                                 ? "out of memory (address space) mapping it" : "cannot map",
+                                 strerror(errno));
     else
         *len = (size_t)st.st_size;
     if (map) map_register(map, *len, fd, &st, path);

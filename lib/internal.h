@@ -24,6 +24,19 @@ size_t lx_f32_first_nonfinite(const float *v, size_t n);
 /* "[3][17]": flat index i of a tensor of shape t->shape as one index per dimension. */
 const char *lx_tensor_index_str(const lx_tensor *t, uint64_t i, char *buf, size_t len);
 
+/* ---- error.c --------------------------------------------------------------------- */
+
+/* v in decimal into buf (at least LX_U128_STR bytes); returns buf.  For messages about
+ * sizes computed from a file's numbers, which must print the true value where the sum
+ * or product no longer fits in 64 bits. */
+#define LX_U128_STR 40
+const char *lx_u128_str(char *buf, unsigned __int128 v);
+/* Did jansson fail for want of memory (it then leaves the error text empty, or sets
+ * json_error_out_of_memory), rather than on the text? */
+static inline int lx_json_oom(const json_error_t *je) {
+    return !je->text[0] || json_error_code(je) == json_error_out_of_memory;
+}
+
 /* ---- file.c ---------------------------------------------------------------------- */
 
 /* Open path for reading, non-blocking (a FIFO or device neither hangs nor is read),

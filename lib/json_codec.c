@@ -302,6 +302,8 @@ int lx_record_from_json(lx_record *r, const char *text, size_t len, lx_error *er
     json_error_t je;
     lx_record_clear(r);
     json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (!obj && lx_json_oom(&je))
+        return lx_error_set(err, "out of memory parsing a %zu-byte JSON record", len);
     if (!obj) return lx_error_set(err, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
     if (!json_is_object(obj)) {
         json_decref(obj);

@@ -145,10 +145,13 @@ static int parse_strtab(lx_model *m, const char *key, const unsigned char *data,
     if (!json_is_object(o) || get_u64(o, "count", &count) < 0 || get_u64(o, "offset", &off) < 0 ||
         get_u64(o, "nbytes", &nb) < 0 || get_u64(o, "crc32", &crc) < 0 || crc > UINT32_MAX)
         return lx_error_set(err, "header: \"%s\": expected count, offset, nbytes and crc32", key);
-    if (off % LXM_ALIGN || off > dsize || nb > dsize - off)
-        return lx_error_set(err, "%s: bytes %llu..%llu are not a 64-aligned range inside the "
+    if (off % LXM_ALIGN || off > dsize || nb > dsize - off) {
+        char e[LX_U128_STR];
+        return lx_error_set(err, "%s: bytes %llu..%s are not a 64-aligned range inside the "
                                  "%llu bytes of data", key, (unsigned long long)off,
-                            (unsigned long long)(off + nb), (unsigned long long)dsize);
+                            lx_u128_str(e, (unsigned __int128)off + nb),
+                            (unsigned long long)dsize);
+    }
     /* Each string takes at least its NUL, so count <= nbytes bounds the index. */
     if (count > nb || (nb && data[off + nb - 1] != 0))
         return lx_error_set(err, "%s: %llu bytes cannot hold %llu NUL-terminated strings", key,
@@ -156,7 +159,9 @@ static int parse_strtab(lx_model *m, const char *key, const unsigned char *data,
     const unsigned char *b = data + off;
     if (lx_utf8_invalid((const char *)b, (size_t)nb) != (size_t)-1) return lx_error_set(err, "%s: not valid UTF-8", key);
     t->s = malloc((count ? count : 1) * sizeof *t->s);
-    if (!t->s) return lx_error_set(err, "out of memory");
+    if (!t->s)
+        return lx_error_set(err, "out of memory for the index of the %s table (%llu strings)",
+                            key, (unsigned long long)count);
     size_t n = 0;
     for (uint64_t i = 0; i < nb; n++) {
         if (n == count)
@@ -190,7 +195,7 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
     lx_span *oi = calloc(n ? n : 1, sizeof *oi);
     int rc = 0;
     if (!m->names || !m->ts || !m->crcs || !m->by_name || !ni || !oi) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the table of %zu tensors", n);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -231,15 +236,22 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
         int64_t want = lx_tensor_nbytes(t);
         if (want < 0 || (uint64_t)want != nb) {
             char sh[128];
-            rc = lx_error_set(err, "tensor '%s': nbytes %llu, but %s %s needs %lld", name,
-                              (unsigned long long)nb, lx_dtype_name(t->dtype),
-                              lx_tensor_shape_str(t, sh, sizeof sh), (long long)want);
+            if (want < 0)
+                rc = lx_error_set(err, "tensor '%s': %s %s has more bytes than fit in 64 bits",
+                                  name, lx_dtype_name(t->dtype),
+                                  lx_tensor_shape_str(t, sh, sizeof sh));
+            else
+                rc = lx_error_set(err, "tensor '%s': nbytes %llu, but %s %s needs %lld", name,
+                                  (unsigned long long)nb, lx_dtype_name(t->dtype),
+                                  lx_tensor_shape_str(t, sh, sizeof sh), (long long)want);
             goto out;
         }
         if (off % LXM_ALIGN || off > dsize || nb > dsize - off) {
-            rc = lx_error_set(err, "tensor '%s': bytes %llu..%llu are not a %d-aligned range "
+            char e[LX_U128_STR];
+            rc = lx_error_set(err, "tensor '%s': bytes %llu..%s are not a %d-aligned range "
                                    "inside the %llu bytes of data", name,
-                              (unsigned long long)off, (unsigned long long)(off + nb), LXM_ALIGN,
+                              (unsigned long long)off,
+                              lx_u128_str(e, (unsigned __int128)off + nb), LXM_ALIGN,
                               (unsigned long long)dsize);
             goto out;
         }
@@ -286,7 +298,7 @@ static int parse_aliases(lx_model *m, lx_error *err) {
     m->alias_targets = calloc(n ? n : 1, sizeof *m->alias_targets);
     m->alias_idx = calloc(n ? n : 1, sizeof *m->alias_idx);
     if (!m->alias_names || !m->alias_targets || !m->alias_idx)
-        return lx_error_set(err, "out of memory");
+        return lx_error_set(err, "out of memory for the table of %zu aliases", n);
     const char *key;
     json_t *v;
     json_object_foreach(a, key, v) {
@@ -368,15 +380,20 @@ static int model_parse(lx_model *m, lx_error *err) {
         return lx_error_set(err, "data offset %llu is not a 64-aligned offset after the header "
                                  "and inside the file (%llu bytes)", (unsigned long long)doff,
                             (unsigned long long)size);
-    if (dsize != size - doff)
-        return lx_error_set(err, "file is %llu bytes, expected %llu (data offset %llu + data "
+    if (dsize != size - doff) {
+        char e[LX_U128_STR];
+        return lx_error_set(err, "file is %llu bytes, expected %s (data offset %llu + data "
                                  "size %llu): truncated or padded", (unsigned long long)size,
-                            (unsigned long long)(doff + dsize), (unsigned long long)doff,
-                            (unsigned long long)dsize);
+                            lx_u128_str(e, (unsigned __int128)doff + dsize),
+                            (unsigned long long)doff, (unsigned long long)dsize);
+    }
     if (crc_bytes((uint32_t)crc32(0, NULL, 0), p + LXM_PREFIX, hlen) != hcrc)
         return lx_error_set(err, "header CRC mismatch: the header is corrupt");
     json_error_t je;
     m->hdr = json_loadb((const char *)p + LXM_PREFIX, hlen, JSON_REJECT_DUPLICATES, &je);
+    if (!m->hdr && lx_json_oom(&je))
+        return lx_error_set(err, "out of memory parsing the %llu-byte header",
+                            (unsigned long long)hlen);
     if (!m->hdr) return lx_error_set(err, "header is not valid JSON: %s", je.text);
     if (!json_is_object(m->hdr)) return lx_error_set(err, "header is not a JSON object");
     if (parse_kind(m, err) < 0 || parse_tensors(m, dsize, p + doff, err) < 0 ||
@@ -391,7 +408,7 @@ static int model_parse(lx_model *m, lx_error *err) {
                                     : lx_schema_build_detector(&sch, &m->dconfig, err)) < 0)
         return -1;
     const lx_tensor **tp = malloc((m->n ? m->n : 1) * sizeof *tp);
-    int rc = tp ? 0 : lx_error_set(err, "out of memory");
+    int rc = tp ? 0 : lx_error_set(err, "out of memory for the table of %zu tensors", m->n);
     for (size_t i = 0; tp && i < m->n; i++) tp[i] = &m->ts[i];
     if (rc == 0) rc = lx_schema_check(&sch, m->names, tp, m->n, err);
     free(tp);
@@ -406,7 +423,7 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
         m = NULL;
     }
     if (!m) {
-        lx_error_set(err, "out of memory");
+        lx_error_set(err, "%s: out of memory opening it", path);
         return NULL;
     }
     if (!(m->map = lx_file_map(path, LXM_PREFIX, "an lx model file (.lxm)", &m->len, NULL,
@@ -847,7 +864,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     sink out = {-1, NULL, 0, 0};
     out.buf = malloc(LXM_SINK);
     if (!offs || !crcs || !order || !done || !dts || !fbuf || !obuf || !out.buf) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the write buffers (%d MB)", LXM_SINK >> 20);
         goto out;
     }
     if ((rc = stored_dtypes(sp, dts, err)) < 0 || (rc = check_values(sp, dts, err)) < 0)
@@ -879,7 +896,7 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the header");
         goto out;
     }
     size_t hmax = strlen(text); /* the widest header: real CRCs make it no longer */
@@ -920,14 +937,14 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the header");
         goto out;
     }
     size_t hl = strlen(text);
     size_t hlen = (size_t)doff - LXM_PREFIX; /* header padded with spaces up to the data */
     char *hb = malloc(hlen);
     if (!hb) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the %zu-byte header", hlen);
         goto out;
     }
     memcpy(hb, text, hl);

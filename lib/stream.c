@@ -26,6 +26,7 @@ struct lx_reader {
     int array;                /* JSON array mode: inside the top-level [...] */
     int array_done;
     int dead;                 /* a frame error: cannot resume */
+    int read_failed;          /* the input could not be read, or not held (also dead) */
     int eof;
     char *buf;                /* JSON window */
     size_t pos, len, cap;
@@ -75,13 +76,19 @@ static long fill(lx_reader *rd, lx_error *err) {
             return lx_error_set(err, "record is larger than %zu bytes", RECORD_MAX);
         size_t cap = rd->cap ? rd->cap * 2 : 4 * CHUNK;
         char *b = realloc(rd->buf, cap + 1);
-        if (!b) return lx_error_set(err, "out of memory");
+        if (!b) {
+            rd->dead = rd->read_failed = 1;
+            return lx_error_set(err, "out of memory for a %zu-byte read buffer", cap + 1);
+        }
         rd->buf = b;
         rd->cap = cap;
     }
     size_t n = fread(rd->buf + rd->len, 1, rd->cap - rd->len, rd->f);
     if (n == 0) {
-        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+        if (ferror(rd->f)) {
+            rd->dead = rd->read_failed = 1;   /* reading again would fail again */
+            return lx_error_set(err, "read error: %s", strerror(errno));
+        }
         rd->eof = 1;
         return 0;
     }
@@ -315,13 +322,17 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
         got += k;
     }
     if (got == 0) {
-        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+        if (ferror(rd->f)) {
+            rd->dead = rd->read_failed = 1;
+            return lx_error_set(err, "read error: %s", strerror(errno));
+        }
         return 0;
     }
     rd->recno++;
     rd->consumed += got;
     if (got < sizeof pre) {
         rd->dead = 1;
+        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
         return lx_error_set(err, "truncated frame: input ends after %zu bytes of its prefix", got);
     }
     uint64_t total;
@@ -338,7 +349,7 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
     /* grow the buffer as data arrives: a lying length cannot allocate what is not there */
     size_t cap = total < (1u << 20) ? (size_t)total : (1u << 20), have = sizeof pre;
     char *buf = lx_aligned_alloc(cap);
-    if (!buf) return rd->dead = 1, lx_error_set(err, "out of memory");
+    if (!buf) return rd->dead = 1, lx_error_set(err, "out of memory for a %zu-byte frame", cap);
     memcpy(buf, pre, sizeof pre);
     while (have < total) {
         if (have == cap) {
@@ -346,7 +357,8 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
             char *nb = lx_aligned_alloc(ncap);
             if (!nb) {
                 free(buf);
-                return rd->dead = 1, lx_error_set(err, "out of memory");
+                return rd->dead = 1, lx_error_set(err, "out of memory for a %zu-byte frame",
+                                                  ncap);
             }
             memcpy(nb, buf, have);
             free(buf);
@@ -378,8 +390,19 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
     return 1;
 }
 
-/* The next record into r, or with r NULL stepped over (lx_reader_skip). */
+static int read_next(lx_reader *rd, lx_record *r, lx_error *err);
+
+/* The next record into r, or with r NULL stepped over (lx_reader_skip).  A read error
+ * (or no memory for the bytes read) between records belongs to the record that could
+ * not be read, so that it is not reported as the last good one, or as record 0. */
 static int next(lx_reader *rd, lx_record *r, lx_error *err) {
+    uint64_t before = rd->recno;
+    int rc = read_next(rd, r, err);
+    if (rc < 0 && rd->read_failed && rd->recno == before) rd->recno++;
+    return rc;
+}
+
+static int read_next(lx_reader *rd, lx_record *r, lx_error *err) {
     if (rd->dead) return lx_error_set(err, "cannot read past an earlier bad frame");
     if (rd->lines_field) {
         rd->fmt = LX_FMT_JSON;

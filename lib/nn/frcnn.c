@@ -326,12 +326,12 @@ lx_detector *lx_detector_new(const lx_model *m, const lx_detector_opts *opts, lx
     d->model = m;
     d->cfg = *lx_model_detector_config(m);
     if (opts) d->opts = *opts;
+    d->rt.exact_bf16 = d->opts.exact_bf16;
     if (configure(d, err) < 0 ||
-        lx_rt_init(&d->rt, d->opts.threads, d->opts.max_isa, err) < 0) {
+        lx_rt_init(&d->rt, m, d->opts.threads, d->opts.max_isa, err) < 0) {
         free(d);
         return NULL;
     }
-    d->rt.exact_bf16 = d->opts.exact_bf16;
     if (lx_frcnn_bind(d, err) < 0) {
         lx_detector_free(d);
         return NULL;

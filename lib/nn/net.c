@@ -383,7 +383,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     net->rt.exact_bf16 = net->opts.exact_bf16;
     /* One pool of threads runs everything: each product split by output columns, the
      * attention heads, the element-wise passes. */
-    if (lx_rt_init(&net->rt, net->opts.threads, net->opts.max_isa, err) < 0 ||
+    if (lx_rt_init(&net->rt, m, net->opts.threads, net->opts.max_isa, err) < 0 ||
         lx_net_bind(net, err) < 0) {
         lx_net_free(net);
         return NULL;

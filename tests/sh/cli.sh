@@ -29,6 +29,38 @@ for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect lx-sh
         grep -q -- "$opt" "$T/man.txt" || fail "$tool: $opt is in --help but not in $tool.1"
     done
 done
+# --threads and --batch: every man page and --help gives the limits cmd/common/cli.h
+# sets, and every tool keeps them
+max_threads=$(sed -n 's/^#define LX_CLI_MAX_THREADS \([0-9]*\).*/\1/p' "$LX_ROOT/cmd/common/cli.h")
+max_batch=$(sed -n 's/^#define LX_CLI_MAX_BATCH \([0-9]*\).*/\1/p' "$LX_ROOT/cmd/common/cli.h")
+[ -n "$max_threads" ] && [ -n "$max_batch" ] || fail "no LX_CLI_MAX_THREADS / _BATCH in cli.h"
+para() { # para FILE OPTION: the man page's paragraph for .BI \-\-OPTION, without its tag
+    awk -v o=".BI \\\\-\\\\-$2" 'index($0, o) == 1 { p = 1; next }
+        p && /^\.(TP|SS|SH|PP)/ { exit } p' "$1"
+}
+for page in "$LX_ROOT"/man/lx-*.1 "$LX_ROOT/man/lx.7"; do
+    for opt in threads batch; do
+        text=$(para "$page" $opt)
+        [ -n "$text" ] || continue
+        want=$max_threads; [ $opt = batch ] && want=$max_batch
+        grep -qw "$want" <<< "$text" || fail "${page##*/}: --$opt does not say at most $want: $text"
+        ! grep -oE '\b[0-9]{3,}\b' <<< "$text" | grep -vqx "$want" ||
+            fail "${page##*/}: --$opt gives another limit than $want: $text"
+    done
+done
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
+    para "$LX_ROOT/man/$tool.1" threads | grep -q . || fail "$tool.1 has no --threads"
+    "$tool" --help > "$T/help"
+    ! grep -oE -- '--(threads|batch) .*' "$T/help" | grep -oE '\b[0-9]{3,}\b' |
+        grep -vqxE "$max_threads|$max_batch" || fail "$tool --help: a limit other than cli.h's"
+    expect_status 2 "$tool" --threads $((max_threads + 1)) --help
+    expect_err "^$tool: --threads: .*$max_threads"
+done
+for tool in lx-encode lx-vqa; do
+    expect_status 2 "$tool" --batch $((max_batch + 1)) --help
+    expect_err "^$tool: --batch: .*$max_batch"
+    expect_status 0 "$tool" --batch "$max_batch" --threads "$max_threads" --help
+done
 # the optional INPUT operand: at most one; an input that cannot be opened is an error (1)
 for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-show; do
     expect_status 2 "$tool" a b

@@ -354,6 +354,20 @@ static void test_bad_prefix(void **state) {
     expect_refused(bad, "truncated");
 
     memcpy(b, f.b, f.len);
+    put64(b + 32, UINT64_MAX);               /* offset + size overflows: the true sum */
+    write_whole(bad, b, f.len);
+    {
+        char want[160];
+        unsigned __int128 sum = (unsigned __int128)get64(f.b + 24) + UINT64_MAX;
+        char num[LX_U128_STR];
+        snprintf(want, sizeof want, "expected %s (data offset %llu + data size "
+                 "18446744073709551615)", lx_u128_str(num, sum),
+                 (unsigned long long)get64(f.b + 24));
+        expect_refused(bad, want);
+        assert_true(strlen(num) == 20 && num[0] == '1');   /* above 2^64 */
+    }
+
+    memcpy(b, f.b, f.len);
     b[60] ^= 0x20;                           /* a header byte, CRC not updated */
     write_whole(bad, b, f.len);
     expect_refused(bad, "CRC");
@@ -402,6 +416,16 @@ static void test_bad_header(void **state) {
     EDIT(json_object_set_new(t1, "offset", json_integer((json_int_t)dsize)), "inside the");
     EDIT(json_object_set_new(t1, "offset", json_integer((json_int_t)(dsize + 6400))), "inside the");
     EDIT(json_object_set_new(t1, "offset", json_integer(INT64_MAX - 63)), "inside the");
+    {
+        /* offset + nbytes past 2^64: printed as the true sum */
+        char want[96];
+        snprintf(want, sizeof want, "bytes 9223372036854775744..18446744073709551488 are not");
+        EDIT((json_object_set_new(t0, "offset", json_integer(INT64_MAX - 63)),
+              json_object_set_new(t0, "dtype", json_string("u8")),
+              json_object_set_new(t0, "shape", json_pack("[I]", (json_int_t)INT64_MAX - 63)),
+              json_object_set_new(t0, "nbytes", json_integer(INT64_MAX - 63))),
+             want);
+    }
     EDIT(json_object_set_new(t1, "offset", json_integer(json_integer_value(json_object_get(t1, "offset")) + 4)),
          "aligned");
     EDIT(json_object_set_new(t1, "offset", json_integer(-64)), "expected name");
@@ -412,7 +436,7 @@ static void test_bad_header(void **state) {
     EDIT(json_object_set_new(t0, "shape", json_pack("[i, i]", -1, 48)), "non-negative");
     EDIT(json_object_set_new(t0, "shape", json_pack("[I, I, I]", (json_int_t)1 << 40,
                                                     (json_int_t)1 << 40, (json_int_t)1 << 40)),
-         "needs");
+         "f32 [1099511627776, 1099511627776, 1099511627776] has more bytes than fit in 64 bits");
     EDIT(json_object_set_new(t0, "shape", json_pack("[i,i,i,i,i,i,i,i,i]", 1, 1, 1, 1, 1, 1, 1, 1, 1)),
          "dimensions");
     EDIT(json_object_set_new(t1, "name", json_string("lxmert.embeddings.word_embeddings.weight")),

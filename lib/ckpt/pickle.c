@@ -902,7 +902,12 @@ int lx_pickle_load(lx_pickle *p, const void *buf, size_t len, lx_pk **out, lx_er
     m->budget = 4 * (uint64_t)len + 65536;
     *out = NULL;
     int rc;
-    while ((rc = step(m, out)) == 0) {}
+    /* The stack exists from the start: MARK then TUPLE on an empty stack takes the
+     * empty slice at 0, which must not be an offset from a null pointer. */
+    if (room(m, &m->stack, 0, &m->cap, 64) == 0)
+        while ((rc = step(m, out)) == 0) {}
+    else
+        rc = -1;
     if (rc == 1) p->end = m->pos;
     free(m->stack);
     free(m->memo);

@@ -55,7 +55,7 @@ static int ensure_real(char *buf, int n) {
 
 int lx_format_float(char *buf, float f) {
     /* Whole numbers below 2^24 (zeros dominate ReLU features) print as themselves. */
-    if (f == (float)(int32_t)f && f > -16777216.0f && f < 16777216.0f) {
+    if (f > -16777216.0f && f < 16777216.0f && f == (float)(int32_t)f) { /* cast in range */
         if (f == 0.0f) return (int)strlen(strcpy(buf, signbit(f) ? "-0.0" : "0.0"));
         int n = snprintf(buf, 32, "%d", (int)f);
         return ensure_real(buf, n);

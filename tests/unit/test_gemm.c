@@ -356,7 +356,8 @@ static void test_round(void **state) {
         for (int t = 0; t < 1000; t++) { /* and random bit patterns */
             uint32_t u[9];
             float x[9], y[9];
-            for (int i = 0; i < 9; i++) u[i] = (uint32_t)(rnd() * 2147483648.0) * 2u + (t & 1);
+            for (int i = 0; i < 9; i++) /* rnd() + 1 in [0, 2): a uint32 can hold it */
+                u[i] = (uint32_t)((rnd() + 1.0) * 1073741824.0) * 2u + (t & 1);
             memcpy(x, u, sizeof x);
             lx_k_round_f32_avx2(y, x, 9);
             for (int i = 0; i < 9; i++) {

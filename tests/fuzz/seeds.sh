@@ -39,6 +39,10 @@ cp "$C/torch/legacy.bin" "$C/pickle/legacy-torch"
 # feature lines, both layouts
 "$B/tools/mktsv" -n 1 -b 2 -d 3 -s 5 | tr -d '\n' > "$C/tsv/mktsv-10"
 "$B/tools/mktsv" -n 1 -b 1 -d 2 -l 6 -s 6 | tr -d '\n' > "$C/tsv/mktsv-6"
+# feature files, both layouts, a blank line and CRLF
+mkdir -p "$C/features"
+"$B/tools/mktsv" -n 3 -b 2 -d 3 -s 7 > "$C/features/mktsv-10"
+{ "$B/tools/mktsv" -n 2 -b 1 -d 2 -l 6 -s 8; echo; } | sed 's/$/\r/' > "$C/features/mktsv-6-crlf"
 
 # pictures
 "$B/tools/drawshapes" -W 9 -H 7 -n 2 -s 3 "$C/image/shapes.png"

@@ -118,7 +118,7 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB_HDR) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(FUZZ_LINK) -Ilib -Itests/fuzz $< $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c $(LIB_HDR) $(LIBA)
+$(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/fuzz/fuzz.h $(LIB_HDR) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib $< $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
 

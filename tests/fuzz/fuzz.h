@@ -28,27 +28,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Stop on a broken expectation, saying which (libFuzzer then keeps the input). */
 #define fuzz_fail(...) (fprintf(stderr, "fuzz: " __VA_ARGS__), fputc('\n', stderr), abort())
 
-/* A path that reads as the regular file data[0..size) until the next call. */
-static inline const char *fuzz_path(const uint8_t *data, size_t size) {
-    static int fd = -1;
-    static char path[64];
-    if (fd < 0) {
-        fd = memfd_create("lx-fuzz", MFD_CLOEXEC);
-        if (fd < 0) {
+/* A path that reads as the regular file data[0..size) until the next call with the same
+ * slot (0 or 1: two files at once). */
+static inline const char *fuzz_path_at(int slot, const uint8_t *data, size_t size) {
+    static int fd[2] = {-1, -1};
+    static char path[2][64];
+    if (fd[slot] < 0) {
+        fd[slot] = memfd_create("lx-fuzz", MFD_CLOEXEC);
+        if (fd[slot] < 0) {
             perror("memfd_create");
             abort();
         }
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        snprintf(path[slot], sizeof path[slot], "/proc/self/fd/%d", fd[slot]);
     }
-    if (ftruncate(fd, 0) < 0) abort();
+    if (ftruncate(fd[slot], 0) < 0) abort();
     size_t done = 0;
     while (done < size) {
-        ssize_t w = pwrite(fd, data + done, size - done, (off_t)done);
+        ssize_t w = pwrite(fd[slot], data + done, size - done, (off_t)done);
         if (w <= 0) abort();
         done += (size_t)w;
     }
-    return path;
+    return path[slot];
 }
+
+static inline const char *fuzz_path(const uint8_t *data, size_t size) {
+    return fuzz_path_at(0, data, size);
+}
+
+/* The feature TSV fuzz_featindex's index files describe (mkseeds makes their seeds from
+ * it): keys of both layouts, a CRLF line, a blank line, lines that are not regions. */
+#define FUZZ_INDEX_TSV "img1\t1\t2\n\n0042\ta\tb\tc\td\te\r\nCOCO_9\tx\nz\n"
 
 /* A malloc'd copy of data[0..size) with a NUL after it (parsers of C strings). */
 static inline char *fuzz_cstr(const uint8_t *data, size_t size) {

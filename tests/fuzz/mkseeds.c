@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "internal.h"
+#include "fuzz.h"
 
 static const char *root;
 
@@ -266,6 +267,31 @@ static void image_seeds(void) {
     }
 }
 
+/* ---- a feature index, as lx_featindex_open writes it for FUZZ_INDEX_TSV ---- */
+
+static void featindex_seeds(void) {
+    char tsv[4096], ix[4096];
+    snprintf(tsv, sizeof tsv, "%s/.tmp.tsv", root);
+    snprintf(ix, sizeof ix, "%s/.tmp.lxi", root);
+    FILE *f = fopen(tsv, "wb");
+    fputs(FUZZ_INDEX_TSV, f);
+    fclose(f);
+    lx_error err = {0};
+    lx_featindex *x = lx_featindex_open(tsv, ix, 0, &err);
+    if (!x || lx_featindex_status(x) != LX_FEATINDEX_BUILT) {
+        fprintf(stderr, "mkseeds: the index was not written: %s\n", x ? lx_featindex_note(x) : err.msg);
+        exit(1);
+    }
+    lx_featindex_close(x);
+    char buf[4096];
+    f = fopen(ix, "rb");
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    remove(tsv);
+    remove(ix);
+    put("featindex", "built", buf, n);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: mkseeds DIR\n");
@@ -280,5 +306,6 @@ int main(int argc, char **argv) {
     tokenizer_seeds();
     text_seeds();
     image_seeds();
+    featindex_seeds();
     return 0;
 }

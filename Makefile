@@ -1,7 +1,8 @@
 # lx — LXMERT as Unix filters.  See README for the two set-up commands.
 #
 #   make              liblx.a and the tools in bin/
-#   make check        every unit test (tests/unit/test_*.c) and shell test (tests/sh/*.sh)
+#   make check        every unit test (tests/unit/test_*.c) and shell test (tests/sh/*.sh),
+#                     and each fuzz target over its stored inputs (tests/fuzz/)
 #   make check-one T=NAME   only the tests whose file name contains NAME
 #   make sanitize     the same tests under ASan + UBSan (build in build-san/)
 #   make sanitize-clang  the same tests under clang's UBSan (build in build-san-clang/)
@@ -184,7 +185,8 @@ help:
 	@echo
 	@echo 'Targets:'
 	@echo '  all             (the default) build/liblx.a and the tools in bin/'
-	@echo '  check           build, then run every unit test and shell test'
+	@echo '  check           build, then run every unit test, shell test and fuzz target'
+	@echo '                  over its stored inputs (tests/fuzz/)'
 	@echo '  check-one T=NAME  only the tests whose file name contains NAME'
 	@echo '  sanitize        the tests under ASan + UBSan, built in build-san/ with -O1'
 	@echo '  sanitize-clang  the tests under clang'"'"'s UBSan (the checks gcc lacks: float'
@@ -215,7 +217,8 @@ help:
 	@echo '                  lx adds the flags it needs.  On the command line CFLAGS'
 	@echo '                  replaces those too: set OPTFLAGS there instead'
 	@echo '  LDFLAGS, LDLIBS extra linker flags and libraries, from the environment'
-	@echo '  SANITIZE=1      build with ASan + UBSan into build-san/ (what sanitize does)'
+	@echo '  SANITIZE=1      build with ASan + UBSan into build-san/ (what sanitize does);'
+	@echo '                  clang: with CC=clang, UBSan into build-san-clang/'
 	@echo '  T=NAME          check-one: the tests to run; fuzz, fuzz-replay: the targets'
 	@echo '  B=NAME          bench: the benchmarks to run'
 	@echo '  FUZZ_SECONDS    fuzz: seconds per target (default 60)'

@@ -15,6 +15,8 @@
 #include <jpeglib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
+#include "bytes.h"
 #include "internal.h"
 #include "fuzz.h"
 
@@ -209,6 +211,9 @@ static void text_seeds(void) {
     puts_seed("labels", "label2ans", "[\"yes\",\"no\",\"2\",\"red\"]");
     puts_seed("labels", "ans2label", "{\"yes\":1,\"no\":0,\"blue\":2}");
     puts_seed("labels", "all-ans", "[{\"ans\":\"yes\",\"dsets\":[\"vqa\"]},{\"ans\":\"net\"}]");
+    puts_seed("vqaeval", "numbers", "two\n2\ntwo \n2.\nTwo!\nnone\n0\n");
+    puts_seed("vqaeval", "punctuation", "dont know\ndon't know\nI dont' know.\n1,000\n"
+              "a man's hat\nthe man's hat\n(yes)\nye$\n\tyes\t\n");
     puts_seed("yaml", "flow", "MODEL: {DEVICE: cpu, RPN: {PRE_NMS_TOPK_TEST: 6000, NMS_THRESH: 0.7}}\n"
               "INPUT: {MIN_SIZE_TEST: 600, MAX_SIZE_TEST: 1000, PIXEL_MEAN: [102.98, 115.95, 122.77]}\n"
               "MIN_DETECTIONS: 10\nMAX_DETECTIONS: 36\n");
@@ -289,6 +294,11 @@ static void featindex_seeds(void) {
     fclose(f);
     remove(tsv);
     remove(ix);
+    /* the TSV's mtime as 0 (the fuzz target sets the real one), so that the seed is the
+     * same every time it is made */
+    if (n < 60) exit(1);
+    memset(buf + 24, 0, 16);
+    lx_wr_u32(buf + n - 4, (uint32_t)crc32(crc32(0, NULL, 0), (const Bytef *)buf, (uInt)(n - 4)));
     put("featindex", "built", buf, n);
 }
 

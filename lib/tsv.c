@@ -93,7 +93,7 @@ static int make_room(lx_tsv *t, lx_error *err) {
 int lx_tsv_next(lx_tsv *t, const char **line, size_t *len, uint64_t *offset,
                 lx_error *err) {
     for (;;) {
-        char *s = t->buf + t->start;
+        char *s = t->buf ? t->buf + t->start : NULL; /* no buffer before the first read */
         size_t have = t->end - t->start;
         char *nl = have > t->scan ? memchr(s + t->scan, '\n', have - t->scan) : NULL;
         size_t n;

@@ -132,12 +132,13 @@ grep -q "^lx-convert: write error: File too large$" "$T/err" || fail "$(cat "$T/
 # ---- signals during a conversion remove its temporary ----------------------------------
 # The conversion is stopped (SIGSTOP) once its temporary appears, then signalled: it
 # must die of the signal and leave neither the temporary nor a model.  A run that
-# finished before its temporary was seen is tried again.
+# finished before its temporary was seen is tried again.  `env --default-signal`: a
+# background job starts with SIGINT ignored, and the test itself may run under nohup.
 for sig in INT TERM HUP; do
     caught=
     for try in $(seq 20); do
         rm -f "$T"/sig.lxm*
-        env --default-signal=INT lx-convert "$M/tiny-vqa" -o "$T/sig.lxm" 2> /dev/null & pid=$!
+        env --default-signal lx-convert "$M/tiny-vqa" -o "$T/sig.lxm" 2> /dev/null & pid=$!
         while kill -0 $pid 2> /dev/null; do
             set -- "$T"/sig.lxm.tmp*
             [ -e "$1" ] && { kill -STOP $pid; break; }
@@ -171,7 +172,7 @@ echo '{"old":"summary"}' > "$T/sum.json"
 for sig in INT TERM HUP; do
     rm -f "$T/in.fifo"
     mkfifo "$T/in.fifo"
-    env --default-signal=INT lx-vqa -m "$T/tiny.lxm" --eval-out "$T/sum.json" \
+    env --default-signal lx-vqa -m "$T/tiny.lxm" --eval-out "$T/sum.json" \
         < "$T/in.fifo" > /dev/null 2> "$T/err" & pid=$!
     exec 3> "$T/in.fifo"
     pooled 1 >&3

@@ -1,9 +1,12 @@
 # lx — LXMERT as Unix filters.  See README for the two set-up commands.
 #
 #   make              liblx.a and the tools in bin/
-#   make check        every unit test (tests/unit/test_*.c) and shell test (tests/sh/*.sh)
+#   make check        every unit test (tests/unit/test_*.c) and shell test (tests/sh/*.sh),
+#                     and each fuzz target over its stored inputs (tests/fuzz/)
 #   make check-one T=NAME   only the tests whose file name contains NAME
 #   make sanitize     the same tests under ASan + UBSan (build in build-san/)
+#   make sanitize-clang  the same tests under clang's UBSan (build in build-san-clang/)
+#   make fuzz         every fuzz target for FUZZ_SECONDS each (clang's libFuzzer, build-fuzz/)
 #   make bench        speed and memory figures (bench/*.sh), printed, never asserted
 #   make install PREFIX=/usr/local
 #   make deps         install the Debian packages lx needs (root or sudo)
@@ -28,10 +31,27 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 # lx-vqa use it
 LDFLAGS += -Wl,--as-needed
 
+# float-cast-overflow: a float cast to an integer it does not fit is undefined, and gcc's
+# -fsanitize=undefined leaves that check out
 ifeq ($(SANITIZE),1)
 BUILD   := build-san
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS  += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow
+LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
+else ifeq ($(SANITIZE),clang)
+# clang's UBSan has checks gcc's lacks: a float converted to an integer it does not fit
+# (float-cast-overflow), an offset applied to a null pointer (pointer-overflow), division
+# of floats by zero, bounds of local arrays
+BUILD   := build-san-clang
+CLANG_UB := -fsanitize=undefined,float-divide-by-zero,local-bounds
+CFLAGS  += $(CLANG_UB) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += $(CLANG_UB)
+else ifeq ($(SANITIZE),fuzz)
+# libFuzzer's coverage in the library; the targets link its main (FUZZ_LINK)
+BUILD   := build-fuzz
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+FUZZ_LINK := -fsanitize=fuzzer
 else
 BUILD   := build
 endif
@@ -50,9 +70,12 @@ CLI_OBJ := $(CLI_SRC:cmd/common/%.c=$(BUILD)/cmd/common/%.o)
 TOOLS   := $(patsubst cmd/%.c,%,$(wildcard cmd/lx-*.c))
 UNIT    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 TTOOLS  := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
+FUZZ    := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
 LIBA    := $(BUILD)/liblx.a
 
-.PHONY: all check check-one sanitize bench install deps demo clean
+.PHONY: all check check-one sanitize sanitize-clang fuzz fuzz-build fuzz-replay bench install \
+        deps deps-fuzz demo clean
 all: $(TOOLS:%=$(BIN)/%)
 
 $(BUILD)/lib/%_avx512.o: lib/%_avx512.c $(LIB_HDR)
@@ -87,7 +110,22 @@ $(BUILD)/tools/%: tests/tools/%.c tests/tools/*.h $(LIB_HDR) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib $< $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
 
-TEST_DEPS = all $(UNIT:%=$(BUILD)/tests/%) $(TTOOLS:%=$(BUILD)/tools/%)
+# Each fuzz target (tests/fuzz/fuzz_NAME.c) is also linked with replay.c into a plain
+# program: the test fuzz/NAME runs it over the target's corpus and regression inputs.
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_HDR) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilib -Itests/fuzz $< tests/fuzz/replay.c $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
+
+# The libFuzzer binaries (make fuzz-build SANITIZE=fuzz CC=clang: see fuzz below).
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB_HDR) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(FUZZ_LINK) -Ilib -Itests/fuzz $< $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/fuzz/fuzz.h $(LIB_HDR) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ilib $< $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
+
+TEST_DEPS = all $(UNIT:%=$(BUILD)/tests/%) $(TTOOLS:%=$(BUILD)/tools/%) $(FUZZ:%=$(BUILD)/fuzz/replay_%)
 
 check: $(TEST_DEPS)
 	@LX_SANITIZE=$(SANITIZE) LX_BIN=$(abspath $(BIN)) LX_BUILD=$(abspath $(BUILD)) ./tests/run-tests
@@ -98,6 +136,22 @@ check-one: $(TEST_DEPS)
 sanitize:
 	$(MAKE) SANITIZE=1 OPTFLAGS=-O1 check
 
+sanitize-clang:
+	$(MAKE) SANITIZE=clang CC=clang OPTFLAGS=-O1 check
+
+# Fuzzing needs clang with its runtimes (make deps-fuzz).  fuzz runs every target (or
+# those whose name contains T) for FUZZ_SECONDS, growing build-fuzz/corpus/NAME from the
+# seeds; a finding stops its target and is left in build-fuzz/findings/NAME/.
+# fuzz-replay runs the libFuzzer binaries once over every corpus and regression input.
+fuzz-build:
+	$(MAKE) SANITIZE=fuzz CC=clang OPTFLAGS=-O1 $(FUZZ:%=build-fuzz/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run-fuzz build-fuzz $(T)
+
+fuzz-replay: fuzz-build
+	@./tests/fuzz/run-fuzz --replay build-fuzz $(T)
+
 bench: all $(TTOOLS:%=$(BUILD)/tools/%)
 	@LX_BIN=$(abspath $(BIN)) LX_BUILD=$(abspath $(BUILD)) ./bench/run-bench $(B)
 
@@ -106,6 +160,9 @@ demo: all
 
 deps:
 	./scripts/install-deps
+
+deps-fuzz:
+	./scripts/install-deps --fuzz
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
@@ -120,7 +177,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' lx.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/lx.pc
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-san-clang build-fuzz bin
 
 # make help: every target and the variables it reads.  Keep it in step with the targets
 # above when adding one.
@@ -130,9 +187,18 @@ help:
 	@echo
 	@echo 'Targets:'
 	@echo '  all             (the default) build/liblx.a and the tools in bin/'
-	@echo '  check           build, then run every unit test and shell test'
+	@echo '  check           build, then run every unit test, shell test and fuzz target'
+	@echo '                  over its stored inputs (tests/fuzz/)'
 	@echo '  check-one T=NAME  only the tests whose file name contains NAME'
 	@echo '  sanitize        the tests under ASan + UBSan, built in build-san/ with -O1'
+	@echo '  sanitize-clang  the tests under clang'"'"'s UBSan (the checks gcc lacks: float'
+	@echo '                  to integer overflow, offsets on null pointers...), built in'
+	@echo '                  build-san-clang/'
+	@echo '  fuzz [T=NAME]   run each fuzz target (tests/fuzz/fuzz_*.c, or those whose name'
+	@echo '                  contains NAME) for FUZZ_SECONDS with clang'"'"'s libFuzzer, built'
+	@echo '                  in build-fuzz/; findings go to build-fuzz/findings/NAME/'
+	@echo '  fuzz-replay     run the libFuzzer builds once over every corpus and'
+	@echo '                  regression input (tests/fuzz/corpus/, tests/fuzz/regress/)'
 	@echo '  bench [B=NAME]  print speed and memory figures (bench/*.sh, or those whose'
 	@echo '                  name contains NAME); asserts nothing'
 	@echo '  demo            every stage of lx on small generated models and pictures'
@@ -141,7 +207,9 @@ help:
 	@echo '                  $$(DESTDIR)$$(PREFIX)'
 	@echo '  deps            install the Debian packages lx builds and tests with (root'
 	@echo '                  or sudo)'
-	@echo '  clean           remove build/, build-san/ and bin/'
+	@echo '  deps-fuzz       also clang and its sanitizer and libFuzzer runtimes'
+	@echo '  clean           remove build/, build-san/, build-san-clang/, build-fuzz/ and'
+	@echo '                  bin/'
 	@echo '  help            this list'
 	@echo
 	@echo 'Variables (on the command line or in the environment):'
@@ -151,9 +219,11 @@ help:
 	@echo '                  lx adds the flags it needs.  On the command line CFLAGS'
 	@echo '                  replaces those too: set OPTFLAGS there instead'
 	@echo '  LDFLAGS, LDLIBS extra linker flags and libraries, from the environment'
-	@echo '  SANITIZE=1      build with ASan + UBSan into build-san/ (what sanitize does)'
-	@echo '  T=NAME          check-one: the tests to run'
+	@echo '  SANITIZE=1      build with ASan + UBSan into build-san/ (what sanitize does);'
+	@echo '                  clang: with CC=clang, UBSan into build-san-clang/'
+	@echo '  T=NAME          check-one: the tests to run; fuzz, fuzz-replay: the targets'
 	@echo '  B=NAME          bench: the benchmarks to run'
+	@echo '  FUZZ_SECONDS    fuzz: seconds per target (default 60)'
 	@echo '  PREFIX          install: where to install (default /usr/local)'
 	@echo '  DESTDIR         install: a staging root prepended to PREFIX (for packages)'
 	@echo '  LX_FIXTURES     check, bench: the reference fixtures (default'

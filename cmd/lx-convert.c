@@ -11,6 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -26,6 +27,8 @@ typedef struct opts {
     const char *config;           /* --config (default: config.json, for the detector
                                      config.yaml, beside; else the published defaults) */
     const char *dtype;            /* --dtype: f32 (default), f16, bf16 or int8 */
+    int clamp;                    /* --clamp-overflow: weights beyond --dtype's range are
+                                     stored as its largest value (default: an error) */
     int ignore_unknown;           /* --ignore-unknown: drop tensors that are not LXMERT's */
     int info;                     /* --info: describe the model */
     int verify;                   /* --verify: check every tensor's CRC-32 */
@@ -34,7 +37,7 @@ typedef struct opts {
 
 enum {
     O_VOCAB = CLI_OWN, O_LABELS, O_OBJECTS, O_ATTRIBUTES, O_CONFIG, O_DTYPE, O_IGNORE, O_INFO,
-    O_VERIFY, O_EXPORT
+    O_VERIFY, O_EXPORT, O_CLAMP
 };
 
 static const struct option longopts[] = {
@@ -45,6 +48,7 @@ static const struct option longopts[] = {
     {"attributes", required_argument, NULL, O_ATTRIBUTES},
     {"config", required_argument, NULL, O_CONFIG},
     {"dtype", required_argument, NULL, O_DTYPE},
+    {"clamp-overflow", no_argument, NULL, O_CLAMP},
     {"ignore-unknown", no_argument, NULL, O_IGNORE},
     {"info", no_argument, NULL, O_INFO},
     {"verify", no_argument, NULL, O_VERIFY},
@@ -62,6 +66,7 @@ static int option(lx_cli *c, void *p, int ch, const char *arg) {
     case O_ATTRIBUTES: o->attributes = arg; break;
     case O_CONFIG: o->config = arg; break;
     case O_DTYPE: o->dtype = arg; break;
+    case O_CLAMP: o->clamp = 1; break;
     case O_IGNORE: o->ignore_unknown = 1; break;
     case O_INFO: o->info = 1; break;
     case O_VERIFY: o->verify = 1; break;
@@ -115,7 +120,12 @@ static const cli_tool tool = {
         "                        bf16; vectors (biases, norms) and anchor boxes stay f32.\n"
         "                        int8 (LXMERT): the encoder layers' Linear weights in int8\n"
         "                        with a scale per output row, all else f32; their products\n"
-        "                        quantize their inputs per row at run time (lxm(5))\n"
+        "                        quantize their inputs per row at run time (lxm(5)).\n"
+        "                        A weight that is not finite is refused, and so is one\n"
+        "                        beyond TYPE's range (f16: 65504; int8 holds any finite\n"
+        "                        weight, its row's scale takes the range)\n"
+        "      --clamp-overflow  store a weight beyond --dtype's range as its largest value\n"
+        "                        (f16: +-65504), with a warning per tensor\n"
         "      --ignore-unknown  drop tensors that are not the network's instead of failing\n"
         "\n"
         "Inspection (of MODEL.lxm, -m, $LX_MODEL, or the file just written):\n"
@@ -136,7 +146,7 @@ static const cli_tool tool = {
         "  lx-convert --info vqa.lxm\n"
         "  lx-convert vqa.lxm --export-safetensors vqa.safetensors\n"
         "  lx-encode -m vqa.lxm < in.jsonl | lx-convert > out.jsonl   # frames to JSON\n",
-    .flags = CLI_MODEL,
+    .flags = CLI_MODEL | CLI_RECORDS,
     .format = LX_FMT_AUTO,
     .model_help = "the .lxm to inspect when no SRC is given\n"
                   "                        (default: $LX_MODEL)",
@@ -329,14 +339,70 @@ static int other_kind(lx_cli *c, const opts *o, lx_model_kind kind) {
                      kind == LX_MODEL_DETECTOR ? "a detector (Faster R-CNN)" : "an LXMERT model");
 }
 
+/* A weight lx_model_write refused: named in its source, with what would store it. */
+static int bad_weight(lx_cli *c, const lx_checkpoint *ck, const lx_error *err, lx_dtype dtype) {
+    if (err->code == LX_ERR_NONFINITE_WEIGHT)
+        return cli_error(c, "%s: %s", ck->path, err->msg);
+    return cli_error(c, "%s: %s: store it %s, or give --clamp-overflow to store it as %g",
+                     ck->path, err->msg, dtype == LX_F16 ? "as bf16 or f32" : "as f32",
+                     (double)lx_dtype_max(dtype));
+}
+
+/* A file the conversion read must not be what it writes: the library refuses a file it
+ * has mapped (the weights); these are the files it read and closed (the config and name
+ * lists, given or beside SRC).  Returns 0, or the exit status after the message. */
+static int check_output(lx_cli *c, const opts *o, const lx_checkpoint *ck, const char *out) {
+    static const char *const beside[] = {"config.json", "tokenizer_config.json", "vocab.txt",
+                                         "label2ans.json", "config.yaml"};
+    const char *given[] = {o->src, ck->path, o->config, o->vocab, o->labels, o->objects,
+                           o->attributes};
+    for (size_t i = 0; i < sizeof given / sizeof *given; i++)
+        if (given[i] && lx_file_same(out, given[i]))
+            return cli_error(c, "cannot write %s: it is a file this run is reading (%s); write "
+                                "to another file", out, given[i]);
+    struct stat st;
+    const char *sl = strrchr(o->src, '/');
+    char *dir = stat(o->src, &st) == 0 && S_ISDIR(st.st_mode) ? strdup(o->src)
+                : sl ? strndup(o->src, sl == o->src ? 1 : (size_t)(sl - o->src)) : strdup(".");
+    int status = dir ? LX_EXIT_OK : cli_error(c, "out of memory");
+    for (size_t i = 0; dir && status == LX_EXIT_OK && i < sizeof beside / sizeof *beside; i++) {
+        size_t n = strlen(dir) + strlen(beside[i]) + 2;
+        char *p = malloc(n);
+        if (!p) {
+            status = cli_error(c, "out of memory");
+            break;
+        }
+        snprintf(p, n, "%s/%s", dir, beside[i]);
+        if (lx_file_same(out, p))
+            status = cli_error(c, "cannot write %s: it is a file this run is reading (%s); "
+                                  "write to another file", out, p);
+        free(p);
+    }
+    free(dir);
+    return status;
+}
+
 static int write_model(lx_cli *c, const opts *o, lx_checkpoint *ck, lx_dtype dtype) {
     lx_error err = {0};
     double t0 = now();
+    uint64_t *clamped = calloc(ck->tensors.n ? ck->tensors.n : 1, sizeof *clamped);
+    if (!clamped) return cli_error(c, "out of memory");
     lx_model_spec spec = {.kind = ck->kind, .tensors = &ck->tensors, .dtype = dtype,
                           .config = &ck->config, .vocab = &ck->vocab, .labels = &ck->labels,
                           .detector = &ck->detector, .objects = &ck->objects,
-                          .attributes = &ck->attributes};
-    if (lx_model_write(o->output, &spec, &err) < 0) return cli_error(c, "%s", err.msg);
+                          .attributes = &ck->attributes, .clamp = o->clamp,
+                          .clamped = clamped};
+    int rc = lx_model_write(o->output, &spec, &err);
+    for (size_t i = 0; rc == 0 && i < ck->tensors.n; i++)
+        if (clamped[i])
+            cli_warn(c, "%s: %llu value%s beyond %s's range stored as +-%g",
+                     ck->tensors.items[i].name, (unsigned long long)clamped[i],
+                     clamped[i] == 1 ? "" : "s", lx_dtype_name(dtype),
+                     (double)lx_dtype_max(dtype));
+    free(clamped);
+    if (rc < 0)
+        return err.code == LX_ERR_NONFINITE_WEIGHT || err.code == LX_ERR_DTYPE_RANGE
+                   ? bad_weight(c, ck, &err, dtype) : cli_error(c, "%s", err.msg);
     if (c->progress)
         cli_note(c, "wrote %s (%zu tensors, %s) in %.2f s", o->output, ck->tensors.n,
                  lx_dtype_name(dtype), now() - t0);
@@ -362,6 +428,11 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
     }
     if (c->progress)
         cli_note(c, "read %zu tensors from %s in %.2f s", ck.tensors.n, ck.path, now() - t0);
+    if ((o->output && (status = check_output(c, o, &ck, o->output))) ||
+        (o->export_st && (status = check_output(c, o, &ck, o->export_st)))) {
+        lx_checkpoint_free(&ck);
+        return status;
+    }
     if (o->output) {
         warn_lacks(c, o, &ck);
         status = write_model(c, o, &ck, dtype);
@@ -388,16 +459,23 @@ int main(int argc, char **argv) {
 
     if (!o.src) {
         if (o.output) return cli_usage(&c, "-o needs a SRC checkpoint to convert");
-        if (o.vocab || o.labels || o.objects || o.attributes || o.config || o.ignore_unknown)
+        if (o.vocab || o.labels || o.objects || o.attributes || o.config || o.ignore_unknown ||
+            o.clamp)
             return cli_usage(&c, "conversion options need a SRC checkpoint");
         if (!inspecting) /* stream conversion: records through unchanged */
             return cli_finish(&c, cli_records(&c, &(cli_loop){0}));
+        if (c.skip || c.resume_path)
+            return cli_usage(&c, "--skip and --resume apply to stream conversion");
         lx_error err = {0};
         const char *model = cli_model_need(&c, "give MODEL.lxm", &err);
         return cli_finish(&c, model ? inspect(&c, &o, model) : cli_error(&c, "%s", err.msg));
     }
-    if (c.format_arg || c.skip_bad)
-        return cli_usage(&c, "-f and --skip-bad apply to stream conversion (no SRC)");
+    if (c.format_arg || c.skip_bad || c.skip || c.resume_path)
+        return cli_usage(&c, "-f, --skip-bad, --skip and --resume apply to stream conversion "
+                             "(no SRC)");
+    if (o.output && o.export_st &&
+        (strcmp(o.output, o.export_st) == 0 || lx_file_same(o.output, o.export_st)))
+        return cli_usage(&c, "-o and --export-safetensors name the same file");
     if (!o.output && !inspecting)
         return cli_usage(&c, "nothing to do: give -o MODEL.lxm (or --info, --verify, "
                              "--export-safetensors)");

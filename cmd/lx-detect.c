@@ -182,7 +182,7 @@ static const cli_tool tool = {
         "  lx-detect -m frcnn.lxm --preset lxmert photos/*.jpg > photos.regions\n"
         "  lx-detect -m frcnn.lxm --preset lxmert --tsv photos/*.jpg > photos.tsv\n"
         "  lx-detect -m frcnn.lxm --image-dir photos < photo-questions.jsonl > photos.regions\n",
-    .flags = CLI_MODEL | CLI_NET,
+    .flags = CLI_MODEL | CLI_NET | CLI_RECORDS,
     .format = LX_FMT_BIN,
     .model_help = "the detector .lxm (default: $LX_MODEL)",
     .longopts = longopts,
@@ -358,6 +358,7 @@ static int to_record(run *R, lx_record *r, lx_error *err) {
 
 /* --tsv: the line, flushed at once, so that everything before a bad image is out. */
 static int write_tsv(run *R, lx_error *err) {
+    if (lx_file_check_mapped(err) < 0) return -1; /* the model rewritten under the image */
     if (lx_regions_write_tsv(&R->g, stdout, err) < 0) return -1;
     if (fflush(stdout) != 0) return lx_error_set(err, "write error: %s", strerror(errno));
     cli_tick(R->cli);
@@ -391,33 +392,50 @@ static const char *resolve(run *R, const char *path, lx_error *err) {
 
 /* ---- records on standard input ------------------------------------------------------ */
 
-/* One record: its image detected (unless its id was), the record replaced by the
- * regions (or, with --tsv, the line written and the record dropped). */
-static int each_record(void *ctx, lx_record *r, lx_error *err) {
-    run *R = ctx;
+/* The image a record names: its path (--image-dir applied) and its id into key
+ * (*is_int: the id is an integer).  Returns the path, or NULL with err set. */
+static const char *record_image(run *R, const lx_record *r, char *key, size_t keylen,
+                                int *is_int, lx_error *err) {
     const char *field = R->o->field ? R->o->field : "image";
     json_t *v = lx_record_json(r, field);
     if (!v) {
         if (lx_record_tensor(r, field))
-            return lx_error_set(err, "%s: a tensor, expected the image file's path", field);
-        return lx_error_set(err, "no %s field (the image file's path; see --field)", field);
+            lx_error_set(err, "%s: a tensor, expected the image file's path", field);
+        else
+            lx_error_set(err, "no %s field (the image file's path; see --field)", field);
+        return NULL;
     }
     if (!json_is_string(v) || json_string_length(v) == 0 ||
-        strlen(json_string_value(v)) != json_string_length(v))
-        return lx_error_set(err, "%s: expected the image file's path as a string", field);
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        lx_error_set(err, "%s: expected the image file's path as a string", field);
+        return NULL;
+    }
     const char *path = resolve(R, json_string_value(v), err);
-    if (!path) return -1;
-    char key[1024];
-    int is_int = 0;
+    if (!path) return NULL;
+    *is_int = 0;
     const char *idf = "img_id";
     json_t *id = lx_record_json(r, idf);
     if (!id && (id = lx_record_json(r, "image_id"))) idf = "image_id";
     if (id) {
-        if (lx_regions_key(id, key, sizeof key, err) < 0) return lx_error_prefix(err, "%s", idf);
-        is_int = json_is_integer(id);
-    } else if (file_id(path, key, sizeof key, err) < 0) {
-        return -1;
+        if (lx_regions_key(id, key, keylen, err) < 0) {
+            lx_error_prefix(err, "%s", idf);
+            return NULL;
+        }
+        *is_int = json_is_integer(id);
+    } else if (file_id(path, key, keylen, err) < 0) {
+        return NULL;
     }
+    return path;
+}
+
+/* One record: its image detected (unless its id was), the record replaced by the
+ * regions (or, with --tsv, the line written and the record dropped). */
+static int each_record(void *ctx, lx_record *r, lx_error *err) {
+    run *R = ctx;
+    char key[1024];
+    int is_int;
+    const char *path = record_image(R, r, key, sizeof key, &is_int, err);
+    if (!path) return -1;
     const seen *e = seen_find(&R->seen, key);
     if (e) return same_file(e, path) ? 0 : clash(e, path, err);
     if (detect(R, path, err) < 0 || lx_regions_set_id(&R->g, key, is_int, err) < 0 ||
@@ -425,6 +443,20 @@ static int each_record(void *ctx, lx_record *r, lx_error *err) {
         return -1;
     if (R->o->tsv) return write_tsv(R, err) < 0 ? -1 : 0;
     return to_record(R, r, err) < 0 ? -1 : 1;
+}
+
+/* A record that --skip or --resume skips: an earlier run detected its image, so a later
+ * record naming the image writes nothing, as it would have in one run.  (An image that
+ * failed in the earlier run under --skip-bad counts as detected too: a later record
+ * naming it writes nothing rather than failing again.)  Returns 0, or -1 without memory. */
+static int skipped_record(void *ctx, lx_record *r, lx_error *err) {
+    run *R = ctx;
+    char key[1024];
+    int is_int;
+    lx_error ignored = {0};
+    const char *path = record_image(R, r, key, sizeof key, &is_int, &ignored);
+    if (!path || seen_find(&R->seen, key)) return 0; /* a bad record, or a repeat */
+    return seen_add(&R->seen, key, path, err);
 }
 
 /* ---- image operands ----------------------------------------------------------------- */
@@ -440,6 +472,7 @@ static int one_image(run *R, const char *path, lx_record *r, lx_error *err) {
         (!e && seen_add(&R->seen, key, path, err) < 0))
         return -1;
     if (R->o->tsv) return write_tsv(R, err) < 0 ? -2 : 0;
+    if (lx_file_check_mapped(err) < 0) return -2; /* the model rewritten under the image */
     lx_writer *w = cli_output(R->cli, err);
     if (!w) return -2;
     if (to_record(R, r, err) < 0) return -1;
@@ -556,9 +589,12 @@ int main(int argc, char **argv) {
                          o.max_boxes, o.preset ? " (with --preset lxmert)" : "");
     if (o.tsv && (c.format_arg || o.names))
         return cli_usage(&c, "--tsv writes TSV lines: -f and --names do not apply");
-    if (c.nargs && (o.image_dir || o.field))
-        return cli_usage(&c, "--field and --image-dir name images in records on standard "
-                             "input; not with IMAGE operands");
+    if (c.nargs && (o.image_dir || o.field || c.skip || c.resume_path))
+        return cli_usage(&c, "--field, --image-dir, --skip and --resume apply to records on "
+                             "standard input; not with IMAGE operands");
+    if (o.tsv && c.resume_path)
+        return cli_usage(&c, "--resume writes records, not --tsv lines (--skip N with the "
+                             "output appended goes on after N records)");
 
     run R = {.o = &o, .cli = &c};
     lx_regions_init(&R.g);
@@ -568,7 +604,8 @@ int main(int argc, char **argv) {
     else if (c.nargs)
         st = images(&R);
     else
-        st = cli_records(&c, &(cli_loop){.each = each_record, .ctx = &R});
+        st = cli_records(&c, &(cli_loop){.each = each_record, .skipped = skipped_record,
+                                          .ctx = &R});
     if (o.timings && R.det) timing_totals(&R);
     lx_detector_free(R.det);
     lx_model_close(R.model);

@@ -138,7 +138,7 @@ static const cli_tool tool = {
         "  lx-embed-vis --key image_id --max-boxes 36 \\\n"
         "    --features trainval_resnet101_faster_rcnn_genome_36.tsv < vqa.jsonl > joined.bin\n"
         "  zcat regions.jsonl.gz | lx-embed-vis --regions - questions.jsonl > joined.bin\n",
-    .flags = CLI_INPUT,
+    .flags = CLI_INPUT | CLI_RECORDS,
     .format = LX_FMT_BIN,
     .model_help = "accepted for uniformity; lx-embed-vis needs no model",
     .threads_help = "accepted for uniformity; lookups use one thread",
@@ -271,6 +271,22 @@ static int index_paths(opts *o) {
     return 0;
 }
 
+/* An --index path that is a file the run reads (a TSV, the input, --regions) would be
+ * replaced by the index: refused.  Returns 0, or the exit status after the message. */
+static int check_indexes(lx_cli *cl, const opts *o) {
+    for (int i = 0; i < o->nfeatures; i++) {
+        const char *ix = o->index[i], *what = NULL;
+        for (int k = 0; ix && !what && k < o->nfeatures; k++)
+            if (lx_file_same(ix, o->features[k])) what = o->features[k];
+        if (ix && !what && cl->path && lx_file_same(ix, cl->path)) what = cl->path;
+        if (ix && !what && o->regions && lx_file_same(ix, o->regions)) what = o->regions;
+        if (what)
+            return cli_error(cl, "cannot write %s: it is a file this run is reading (%s); "
+                                 "give --index another path", ix, what);
+    }
+    return LX_EXIT_OK;
+}
+
 /* The feature store: the TSVs with their indexes (a note or a warning for each), then
  * the --regions stream.  Returns the exit status so far. */
 static int setup(ctx *c, lx_cli *cl, const opts *o) {
@@ -298,9 +314,11 @@ int main(int argc, char **argv) {
     if (st != CLI_RUN) return st;
     if (o.dump) {
         if (!o.nfeatures) return cli_usage(&cl, "--dump needs --features TSV");
-        if (o.regions || cl.path || o.key || o.objects || o.skip_missing)
+        if (o.regions || cl.path || o.key || o.objects || o.skip_missing || cl.skip ||
+            cl.resume_path)
             return cli_usage(&cl, "--dump reads only the --features files; it takes no "
-                                  "input, --regions, --key, --objects or --skip-missing");
+                                  "input, --regions, --key, --objects, --skip-missing, "
+                                  "--skip or --resume");
     } else if (!o.nfeatures && !o.regions) {
         return cli_usage(&cl, "no features: give --features TSV or --regions FILE");
     }
@@ -319,7 +337,8 @@ int main(int argc, char **argv) {
         st = cli_error(&cl, "out of memory");
     else if (o.dump)
         st = dump(&cl, &o);
-    else if ((st = setup(&c, &cl, &o)) == LX_EXIT_OK)
+    else if ((st = check_indexes(&cl, &o)) == LX_EXIT_OK &&
+             (st = setup(&c, &cl, &o)) == LX_EXIT_OK)
         st = cli_records(&cl, &(cli_loop){.each = join_record, .ctx = &c});
     if (c.missing)
         cli_note(&cl, "%llu record%s dropped: image not found (--skip-missing)",

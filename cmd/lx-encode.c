@@ -80,7 +80,7 @@ static void describe(FILE *f) {
         if (out[i].head) snprintf(how, sizeof how, "--heads %s", out[i].head);
         else if (!(out[i].flag & DEFAULT_OUTPUTS)) snprintf(how, sizeof how, "--only %s", out[i].name);
         for (size_t j = 0; j < sizeof by_option / sizeof *by_option; j++)
-            if (out[i].flag == by_option[j].flag) snprintf(how, sizeof how, "%s", by_option[j].option);
+            if (out[i].flag & by_option[j].flag) snprintf(how, sizeof how, "%s", by_option[j].option);
         fprintf(f, "  %-26s%-18s%s\n", out[i].name, lx_output_shape_str(&out[i], shape, sizeof shape),
                 how);
     }
@@ -204,7 +204,7 @@ static const cli_tool tool = {
         "    lx-encode -m vqa.lxm --only pooled_output | lx-vqa -m vqa.lxm\n"
         "  lx-encode -m pretrain.lxm --fill-mask 5 --only fill_mask -f json \\\n"
         "    < masked.jsonl\n",
-    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH,
+    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH | CLI_RECORDS,
     .format = LX_FMT_BIN,
     .longopts = longopts,
     .option = option,
@@ -238,9 +238,10 @@ static int fill_mask(run *R, lx_record *r, lx_error *err) {
         json_t *toks = json_array();
         for (size_t j = 0; toks && j < k; j++) {
             const char *s = lx_model_vocab_token(R->model, R->picks[j].index);
-            json_array_append_new(toks, json_pack("{s:s, s:I, s:f}", "token", s ? s : "", "id",
-                                                  (json_int_t)R->picks[j].index, "score",
-                                                  (double)R->picks[j].score));
+            if (json_array_append_new(toks, json_pack("{s:s, s:I, s:f}", "token", s ? s : "",
+                                                      "id", (json_int_t)R->picks[j].index,
+                                                      "score", (double)R->picks[j].score)) < 0)
+                toks = (json_decref(toks), NULL); /* never a list missing a token */
         }
         if (!toks || json_array_append_new(list, json_pack("{s:I, s:o}", "position",
                                                            (json_int_t)t, "tokens", toks)) < 0)
@@ -292,11 +293,12 @@ static int check_record(void *ctx, lx_record *r, size_t slot, lx_error *err) {
     return lx_net_check(R->net, r, err);
 }
 
-static int run_batch(void *ctx, lx_record *recs, size_t n, lx_error *err) {
+/* A record whose outputs are not finite (bad[i]) gets none: the loop reports it. */
+static int run_batch(void *ctx, lx_record *recs, size_t n, lx_error *bad, lx_error *err) {
     run *R = ctx;
-    if (lx_net_forward(R->net, recs, n, R->want, err) < 0) return -1;
+    if (lx_net_forward(R->net, recs, n, R->want, bad, err) < 0) return -1;
     for (size_t i = 0; i < n; i++)
-        if (finish_record(R, &recs[i], err) < 0) return -1;
+        if (!bad[i].msg[0] && finish_record(R, &recs[i], err) < 0) return -1;
     return 0;
 }
 

@@ -92,7 +92,7 @@ static const cli_tool tool = {
         "Examples:\n"
         "  lx-tokenize -m vqa.lxm --max-length 20 < questions.jsonl > tokenized.jsonl\n"
         "  echo 'Is the [MASK] red?' | lx-tokenize --vocab vocab.txt --lines --tokens\n",
-    .flags = CLI_INPUT | CLI_MODEL,
+    .flags = CLI_INPUT | CLI_MODEL | CLI_RECORDS,
     .format = LX_FMT_JSON,
     .model_help = "the .lxm model, for its vocabulary and whether\n"
                   "                        to lower-case (default: $LX_MODEL)",

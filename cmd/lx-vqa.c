@@ -12,8 +12,11 @@
  *
  * The bulky tensors the answer consumed (every network output and the per-region
  * inputs, from the library's tables) are dropped unless --keep-tensors is given: an
- * answer record stays a short line.
+ * answer record stays a short line.  --attentions asks the encoder for the
+ * cross-modality attentions as well and keeps what lx-show draws (the boxes and those
+ * attentions), dropping the rest.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +32,11 @@ typedef struct opts {
     int eval_only;                /* --eval-only: score the records' own "answer"; no model */
     const char *eval_out;         /* --eval-out FILE: the summary as JSON there */
     int keep_tensors;             /* --keep-tensors: keep inputs and encoder outputs */
+    int attentions;               /* --attentions: add and keep cross_encoder_attentions,
+                                     keep visual_pos */
 } opts;
 
-enum { O_LABELS = CLI_OWN, O_SCORE, O_EVAL, O_EVAL_OUT, O_EVAL_ONLY, O_KEEP };
+enum { O_LABELS = CLI_OWN, O_SCORE, O_EVAL, O_EVAL_OUT, O_EVAL_ONLY, O_KEEP, O_ATT };
 
 static const struct option longopts[] = {
     {"labels", required_argument, NULL, O_LABELS},
@@ -41,6 +46,7 @@ static const struct option longopts[] = {
     {"eval-out", required_argument, NULL, O_EVAL_OUT},
     {"eval-only", no_argument, NULL, O_EVAL_ONLY},
     {"keep-tensors", no_argument, NULL, O_KEEP},
+    {"attentions", no_argument, NULL, O_ATT},
     {NULL, 0, NULL, 0},
 };
 
@@ -57,6 +63,7 @@ static int option(lx_cli *c, void *p, int ch, const char *arg) {
     case O_EVAL_OUT: o->eval_out = arg; o->eval = 1; break;
     case O_EVAL_ONLY: o->eval_only = 1; o->eval = 1; break;
     case O_KEEP: o->keep_tensors = 1; break;
+    case O_ATT: o->attentions = 1; break;
     }
     return 0;
 }
@@ -81,6 +88,9 @@ static const cli_tool tool = {
         "      --score KIND      sigmoid (default; VQA heads) or softmax (GQA-style heads)\n"
         "      --keep-tensors    keep the model inputs and encoder outputs (dropped by\n"
         "                        default: visual_feats, visual_pos, pooled_output, ...)\n"
+        "      --attentions      also add cross_encoder_attentions (the encoder's cross-\n"
+        "                        modality attentions only) and keep what lx-show draws:\n"
+        "                        those and visual_pos; the features are dropped\n"
         "\n"
         "Accuracy:\n"
         "      --eval            print the accuracy summary on stderr at the end: count,\n"
@@ -96,7 +106,7 @@ static const cli_tool tool = {
         "  lx-tokenize < minival.jsonl | lx-embed-vis --features val2014_obj36.tsv |\n"
         "    lx-vqa --eval > answers.jsonl\n"
         "  cat answers-*.jsonl | lx-vqa --eval-only > /dev/null\n",
-    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH,
+    .flags = CLI_INPUT | CLI_MODEL | CLI_NET | CLI_BATCH | CLI_RECORDS,
     .format = LX_FMT_JSON,
     .shortopts = "k:",
     .longopts = longopts,
@@ -115,17 +125,26 @@ typedef struct run {
     lx_pick *picks;               /* [top_k] */
     float *pooled, *logits;       /* [batch, hidden], [batch, nlabels] */
     int *kind;                    /* [batch]: what classify said of each record */
+    lx_error *bad;                /* [batch]: the outputs of a part of the batch that are
+                                     not finite (lx_net_qa_head, lx_net_forward) */
+    lx_outfile *eval_file;        /* --eval-out, open from the start: refused before the
+                                     run if it cannot be written */
 } run;
 
 /* Drop the bulky fields an answer consumed: every network output and the inputs that
- * hold one entry per region (the features); the token inputs stay. */
-static void drop_bulky(lx_record *r) {
+ * hold one entry per region (the features); the token inputs stay.  With attentions,
+ * what lx-show draws stays too: the cross-modality attentions and the per-region inputs
+ * but the features. */
+static void drop_bulky(lx_record *r, int attentions) {
     size_t n;
     const lx_output *out = lx_net_outputs(&n);
-    for (size_t i = 0; i < n; i++) lx_record_remove(r, out[i].name);
+    for (size_t i = 0; i < n; i++)
+        if (!attentions || !(out[i].flag & LX_OUT_CROSS_ATTENTIONS))
+            lx_record_remove(r, out[i].name);
     const lx_input *in = lx_net_inputs(&n);
     for (size_t i = 0; i < n; i++)
-        if (in[i].per_region) lx_record_remove(r, in[i].name);
+        if (in[i].per_region && (!attentions || strcmp(in[i].name, "visual_feats") == 0))
+            lx_record_remove(r, in[i].name);
 }
 
 /* ---- the truth a record carries ------------------------------------------------- */
@@ -144,9 +163,16 @@ static const json_t *human_answers(const lx_record *r) {
 
 /* Answer one record from its logits: top-k, the fields, the scores. */
 static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
+    /* the picks first: a record that cannot be answered is not counted in the summary
+     * (the head's check leaves no logit that is not finite, so neither fails) */
+    size_t k = lx_topk(logits, R->nlabels, (size_t)R->o->top_k, R->o->scoring, R->picks);
+    if (k == 0)
+        return lx_error_set(err, "question_answering_score: no logit is a number");
+    json_t *picks = lx_vqa_picks_json(R->picks, k, &R->labels);
+    if (!picks)
+        return lx_error_set(err, "answers: out of memory, or a score that is not finite");
     const json_t *humans = human_answers(r);
     json_t *humans_ref = humans ? json_incref((json_t *)humans) : NULL;
-    size_t k = lx_topk(logits, R->nlabels, (size_t)R->o->top_k, R->o->scoring, R->picks);
     const char *best = R->labels.items[R->picks[0].index];
     const json_t *label = lx_record_json(r, "label");
     const char *qt = json_string_value(lx_record_json(r, "question_type"));
@@ -159,10 +185,12 @@ static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
     if (!label && !humans)
         R->n_notruth++;
     if (!R->o->keep_tensors)
-        drop_bulky(r);
-    json_t *picks = lx_vqa_picks_json(R->picks, k, &R->labels);
-    if (!picks || lx_record_set_json(r, "answer", json_string(best), err) < 0 ||
-        lx_record_set_json(r, "answers", picks, err) < 0)
+        drop_bulky(r, R->o->attentions);
+    if (lx_record_set_json(r, "answer", json_string(best), err) < 0)
+        goto out;
+    json_t *given = picks;
+    picks = NULL; /* the record takes it, or frees it */
+    if (lx_record_set_json(r, "answers", given, err) < 0)
         goto out;
     if (label && lx_record_set_json(r, "vqa_score", json_real(soft), err) < 0)
         goto out;
@@ -170,6 +198,7 @@ static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
         goto out;
     rc = 0;
 out:
+    json_decref(picks);
     json_decref(humans_ref);
     return rc;
 }
@@ -235,8 +264,10 @@ static int classify(run *R, const lx_record *r, lx_error *err) {
 }
 
 /* Answer recs[0..n) (all checked): head-only records in one head call, the others
- * through the encoder in one batch. */
-static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_error *err) {
+ * through the encoder in one batch.  A record whose logits are not finite gets its
+ * message in bad[i] and no answer. */
+static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_error *bad,
+                        lx_error *err) {
     size_t H = R->hidden, nh = 0;
     size_t idx[n ? n : 1];
     for (size_t i = 0; i < n; i++)
@@ -245,10 +276,12 @@ static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_e
             lx_convert_to_f32(R->pooled + nh * H, p->data, p->dtype, H);
             idx[nh++] = i;
         }
-    if (nh && lx_net_qa_head(R->net, R->pooled, nh, R->logits, err) < 0)
+    if (nh && lx_net_qa_head(R->net, R->pooled, nh, R->logits, R->bad, err) < 0)
         return -1;
     for (size_t j = 0; j < nh; j++)
-        if (answer(R, &recs[idx[j]], R->logits + j * R->nlabels, err) < 0)
+        if (R->bad[j].msg[0])
+            bad[idx[j]] = R->bad[j];
+        else if (answer(R, &recs[idx[j]], R->logits + j * R->nlabels, err) < 0)
             return -1;
     /* encoder records: gathered to the front of a scratch order so one call runs them */
     size_t ne = 0;
@@ -260,13 +293,18 @@ static int answer_batch(run *R, lx_record *recs, const int *kind, size_t n, lx_e
         }
     if (ne == 0)
         return 0;
-    int rc = lx_net_forward(R->net, enc, ne, LX_OUT_QA, err);
+    unsigned want = LX_OUT_QA | (R->o->attentions ? LX_OUT_CROSS_ATTENTIONS : 0);
+    int rc = lx_net_forward(R->net, enc, ne, want, R->bad, err);
     for (size_t j = 0; j < ne; j++)
         recs[idx[j]] = enc[j];
     if (rc < 0)
         return -1;
     for (size_t j = 0; j < ne; j++) {
         lx_record *r = &recs[idx[j]];
+        if (R->bad[j].msg[0]) {
+            bad[idx[j]] = R->bad[j];
+            continue;
+        }
         const lx_tensor *q = lx_record_tensor(r, "question_answering_score");
         if (!q || lx_tensor_nelem(q) != (int64_t)R->nlabels || q->dtype != LX_F32)
             return lx_error_set(err, "internal: the encoder gave no question_answering_score");
@@ -287,9 +325,9 @@ static int check_record(void *ctx, lx_record *r, size_t slot, lx_error *err) {
     return 0;
 }
 
-static int run_batch(void *ctx, lx_record *recs, size_t n, lx_error *err) {
+static int run_batch(void *ctx, lx_record *recs, size_t n, lx_error *bad, lx_error *err) {
     run *R = ctx;
-    return answer_batch(R, recs, R->kind, n, err);
+    return answer_batch(R, recs, R->kind, n, bad, err);
 }
 
 /* --eval-only: the prediction is the record's "answer"; scores an earlier lx-vqa wrote
@@ -362,9 +400,18 @@ static int report(run *R) {
     if (!s)
         return cli_error(R->cli, "out of memory for the summary");
     int status = LX_EXIT_OK;
-    if (R->o->eval_out) {
-        if (json_dump_file(s, R->o->eval_out, JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0)
-            status = cli_error(R->cli, "cannot write %s", R->o->eval_out);
+    if (R->eval_file) {
+        lx_error err = {0};
+        lx_outfile *f = R->eval_file;
+        R->eval_file = NULL;
+        if (json_dumpfd(s, lx_outfile_fd(f), JSON_INDENT(1) | JSON_PRESERVE_ORDER) != 0 ||
+            lx_outfile_write(f, "\n", 1, &err) < 0) {
+            lx_outfile_abort(f);
+            status = cli_error(R->cli, "%s: write failed: %s", R->o->eval_out,
+                               err.msg[0] ? err.msg : strerror(errno));
+        } else if (lx_outfile_commit(f, &err) < 0) {
+            status = cli_error(R->cli, "%s", err.msg);
+        }
     } else {
         cli_note(R->cli, "eval: %lld questions with answers to compare, %zu without",
                  (long long)json_integer_value(json_object_get(s, "count")), R->n_notruth);
@@ -409,7 +456,8 @@ static int setup(run *R, lx_error *err) {
     R->pooled = calloc(B * R->hidden, sizeof *R->pooled);
     R->logits = calloc(B * R->nlabels, sizeof *R->logits);
     R->kind = calloc(B, sizeof *R->kind);
-    if (!R->picks || !R->pooled || !R->logits || !R->kind)
+    R->bad = calloc(B, sizeof *R->bad);
+    if (!R->picks || !R->pooled || !R->logits || !R->kind || !R->bad)
         return lx_error_set(err, "out of memory");
     return 0;
 }
@@ -424,18 +472,28 @@ int main(int argc, char **argv) {
     lx_error err = {0};
     if (!(R.ev = lx_vqa_eval_new(&err)) || (!o.eval_only && setup(&R, &err) < 0)) {
         st = cli_error(&c, "%s", err.msg);
+    } else if (o.eval_out && ((c.path && lx_file_same(o.eval_out, c.path)) ||
+                              (o.labels && lx_file_same(o.eval_out, o.labels)))) {
+        st = cli_error(&c, "cannot write %s: it is the %s, which this run reads; write to "
+                           "another file", o.eval_out,
+                       c.path && lx_file_same(o.eval_out, c.path) ? "input" : "--labels file");
+    } else if (o.eval_out && !(R.eval_file = lx_outfile_open(o.eval_out, &err))) {
+        st = cli_error(&c, "%s", err.msg);
     } else {
         st = cli_records(&c, o.eval_only
                                  ? &(cli_loop){.each = eval_record, .ctx = &R}
                                  : &(cli_loop){.check = check_record, .run = run_batch, .ctx = &R});
-        if (o.eval && report(&R) != LX_EXIT_OK)
+        /* a run that failed leaves an --eval-out file of an earlier run as it was */
+        if (o.eval && (st == LX_EXIT_OK || !o.eval_out) && report(&R) != LX_EXIT_OK)
             st = LX_EXIT_FAIL;
     }
+    lx_outfile_abort(R.eval_file); /* not written: the old file stays */
     lx_vqa_eval_free(R.ev);
     free(R.picks);
     free(R.pooled);
     free(R.logits);
     free(R.kind);
+    free(R.bad);
     lx_strlist_free(&R.labels);
     lx_net_free(R.net);
     lx_model_close(R.model);

@@ -26,12 +26,13 @@
 
 static const char enc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* dec[c]: the 6-bit value of character c, 0xff if c is not in the alphabet.  Built at
+/* dec[c]: the 6-bit value of character c, 0xff if c is not in the alphabet (cast: clang
+ * checks every arm of the conditional against unsigned char, the untaken ones too).  Built at
  * compile time so that the library keeps no mutable state. */
-#define B64_ROW(c) ((c) >= 'A' && (c) <= 'Z' ? (c) - 'A' :                           \
-                    (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 :                      \
-                    (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 :                      \
-                    (c) == '+' ? 62 : (c) == '/' ? 63 : 0xff)
+#define B64_ROW(c) ((unsigned char)((c) >= 'A' && (c) <= 'Z' ? (c) - 'A' :            \
+                                    (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26 :       \
+                                    (c) >= '0' && (c) <= '9' ? (c) - '0' + 52 :       \
+                                    (c) == '+' ? 62 : (c) == '/' ? 63 : 0xff))
 #define B4(c) B64_ROW(c), B64_ROW(c + 1), B64_ROW(c + 2), B64_ROW(c + 3)
 #define B16(c) B4(c), B4(c + 4), B4(c + 8), B4(c + 12)
 static const unsigned char dec[256] = {

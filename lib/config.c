@@ -80,9 +80,8 @@ json_t *lx_config_to_json(const lx_config *c) {
 }
 
 int lx_config_read_file(lx_config *c, const char *path, lx_error *err) {
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    json_t *j = lx_json_read_file(path, LX_JSON_FILE_MAX, 0, err);
+    if (!j) return -1;
     int rc = lx_config_from_json(c, j, err);
     json_decref(j);
     if (rc < 0) lx_error_prefix(err, "%s", path);
@@ -137,12 +136,12 @@ int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err) {
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 1024;
         char **ni = realloc(l->items, nc * sizeof *ni);
-        if (!ni) return lx_error_set(err, "out of memory");
+        if (!ni) return lx_error_set(err, "out of memory for a list of %zu entries", nc);
         l->items = ni;
         l->cap = nc;
     }
     char *c = malloc(len + 1);
-    if (!c) return lx_error_set(err, "out of memory");
+    if (!c) return lx_error_set(err, "out of memory for entry %zu of a list", l->n + 1);
     memcpy(c, s, len);
     c[len] = 0;
     l->items[l->n++] = c;
@@ -151,13 +150,13 @@ int lx_strlist_push(lx_strlist *l, const char *s, size_t len, lx_error *err) {
 
 int lx_lines_read_file(lx_strlist *l, const char *path, lx_error *err) {
     memset(l, 0, sizeof *l);
-    FILE *f = fopen(path, "rb");
-    if (!f) return lx_error_set(err, "%s: %s", path, strerror(errno));
+    FILE *f = lx_file_fopen(path, err);
+    if (!f) return -1;
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
     int rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
+    while ((errno = 0, n = getline(&line, &cap, f)) >= 0) {
         size_t len = (size_t)n, bad;
         if (len && line[len - 1] == '\n') len--;
         if (len && line[len - 1] == '\r') len--; /* a file written with CRLF line ends */
@@ -166,10 +165,13 @@ int lx_lines_read_file(lx_strlist *l, const char *path, lx_error *err) {
         else if ((bad = lx_utf8_invalid(line, len)) != (size_t)-1)
             rc = lx_error_set(err, "%s: line %zu: invalid UTF-8 at byte %zu", path, l->n + 1,
                               bad);
-        else
-            rc = lx_strlist_push(l, line, len, err);
+        else if ((rc = lx_strlist_push(l, line, len, err)) < 0)
+            lx_error_prefix(err, "%s", path);
         if (rc < 0) break;
     }
+    /* getline fails without an error on the stream when it cannot grow its buffer */
+    if (rc == 0 && !feof(f) && errno == ENOMEM)
+        rc = lx_error_set(err, "%s: out of memory for line %zu", path, l->n + 1);
     if (rc == 0 && ferror(f)) rc = lx_error_set(err, "%s: %s", path, strerror(errno));
     if (rc == 0 && l->n == 0)
         rc = lx_error_set(err, "%s: empty, expected one entry per line", path);

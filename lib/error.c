@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include "lx.h"
+#include "internal.h"
 
 int lx_error_set(lx_error *err, const char *fmt, ...) {
     if (err) {
@@ -36,4 +36,16 @@ int lx_error_prefix(lx_error *err, const char *fmt, ...) {
         err->msg[n + 2 + m] = 0;
     }
     return -1;
+}
+
+const char *lx_u128_str(char *buf, unsigned __int128 v) {
+    char tmp[LX_U128_STR];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (int)(v % 10));
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    buf[n] = 0;
+    return buf;
 }

@@ -17,8 +17,9 @@
  * is rebuilt by streaming the TSV once.  The image of the file is also the in-memory
  * form: a loaded index is the file's bytes, a built one is serialised before writing,
  * so lookups (binary search over the entries) have one code path.  The file is written
- * to a temporary name and renamed, so a reader never sees half an index; when it cannot
- * be written at all the index simply stays in memory.
+ * through lx_outfile (a temporary beside it, renamed into place), so a reader never sees
+ * half an index and a device or FIFO path is never replaced; when it cannot be written
+ * at all the index simply stays in memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,12 +115,12 @@ static int adopt(lx_featindex *ix, unsigned char *img, size_t len, const tsv_id 
 
 /* Read the index file at path into memory and adopt it. */
 static int load(lx_featindex *ix, const char *path, const tsv_id *id, lx_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 && errno == ENOENT) return lx_error_set(err, "no index yet");
-    if (fd < 0) return lx_error_set(err, "%s", strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)(IX_HEAD + 4)) {
-        close(fd);
+    int fd = lx_file_open(path, &st, NULL);
+    if (fd < 0 && errno == ENOENT) return lx_error_set(err, "no index yet");
+    if (fd < 0 && errno) return lx_error_set(err, "%s", strerror(errno));
+    if (fd < 0 || st.st_size < (off_t)(IX_HEAD + 4)) {
+        if (fd >= 0) close(fd);
         return lx_error_set(err, "not an lx feature index");
     }
     /* An index holds at most a line's worth of bytes per TSV line, so it cannot be
@@ -163,6 +164,26 @@ static int bent_cmp(const void *a, const void *b, void *keys) {
     return keycmp(k + x->ko, x->kl, k + y->ko, y->kl);
 }
 
+/* 1 if the TSV is still what it was when indexing began. */
+static int unchanged(const char *tsv_path, const tsv_id *id) {
+    struct stat st;
+    return stat(tsv_path, &st) == 0 && (uint64_t)st.st_size == id->size &&
+           (int64_t)st.st_mtim.tv_sec == id->sec && (int64_t)st.st_mtim.tv_nsec == id->nsec;
+}
+
+/* The error for a TSV that is not what it was when indexing began (appended to,
+ * truncated or rewritten meanwhile): the index would not describe it, and what went
+ * wrong while reading it is a consequence. */
+static int changed(const char *tsv_path, const tsv_id *id, lx_error *err) {
+    struct stat st;
+    if (stat(tsv_path, &st) < 0)
+        return lx_error_set(err, "%s: changed while being indexed (%s)", tsv_path,
+                            strerror(errno));
+    return lx_error_set(err, "%s: changed while being indexed (%llu bytes when it began, "
+                             "%llu now): index it once it is complete", tsv_path,
+                        (unsigned long long)id->size, (unsigned long long)st.st_size);
+}
+
 /* Stream the TSV once, collecting (key, offset, length), then serialise the image. */
 static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const tsv_id *id,
                  lx_error *err) {
@@ -178,10 +199,15 @@ static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const t
     int rc;
     char key[IX_MAX_KEY];
     while ((rc = lx_tsv_next(t, &line, &len, &off, err)) == 1) {
+        if (off > id->size || len > id->size - off) {   /* written to since the stat */
+            changed(tsv_path, id, err);
+            goto fail;
+        }
         int kl = lx_tsv_line_key(line, len, key, sizeof key, NULL, err);
         if (kl < 0) {
-            lx_error_prefix(err, "%s: line %llu", tsv_path,
-                            (unsigned long long)lx_tsv_line_no(t));
+            if (!unchanged(tsv_path, id)) changed(tsv_path, id, err);
+            else lx_error_prefix(err, "%s: line %llu", tsv_path,
+                                 (unsigned long long)lx_tsv_line_no(t));
             goto fail;
         }
         if (n == ecap) {
@@ -205,7 +231,10 @@ static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const t
         e[n++] = (bent){off, len, (uint32_t)k, (uint32_t)kl};
         k += (size_t)kl;
     }
-    if (rc < 0) goto fail;
+    if (rc < 0 || !unchanged(tsv_path, id)) {   /* truncated or rewritten meanwhile */
+        if (!unchanged(tsv_path, id)) changed(tsv_path, id, err);
+        goto fail;
+    }
     if (n) qsort_r(e, n, sizeof *e, bent_cmp, keys);
     for (size_t i = 1; i < n; i++)
         if (bent_cmp(&e[i - 1], &e[i], keys) == 0) {
@@ -242,7 +271,7 @@ static int build(lx_featindex *ix, const char *tsv_path, size_t bufsize, const t
     lx_tsv_close(t);
     if (adopt(ix, img, ilen, id, err) < 0) {     /* cannot fail: a bug if it does */
         free(img);
-        return -1;
+        return lx_error_prefix(err, "%s: the index built", tsv_path);
     }
     return 0;
 oom:
@@ -255,39 +284,16 @@ fail:
     return -1;
 }
 
-/* Write the image to path through a temporary file.  Returns 0 or -1 (errno's text in
- * err). */
+/* Write the image to path (lx_outfile: through a temporary file beside it, renamed into
+ * place; never over a device).  Returns 0 or -1 (the reason in err). */
 static int save(const lx_featindex *ix, const char *path, lx_error *err) {
-    struct stat tst;
-    if (stat(path, &tst) == 0 && !S_ISREG(tst.st_mode))  /* never rename over a device */
-        return lx_error_set(err, "cannot write %s: not a regular file", path);
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 32);
-    if (!tmp) return lx_error_set(err, "out of memory");
-    snprintf(tmp, pl + 32, "%s.tmp%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        lx_error_set(err, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
+    lx_outfile *f = lx_outfile_open(path, err);
+    if (!f) return -1;
+    if (lx_outfile_write(f, ix->img, ix->len, err) < 0) {
+        lx_outfile_abort(f);
         return -1;
     }
-    size_t done = 0;
-    while (done < ix->len) {
-        ssize_t w = write(fd, ix->img + done, ix->len - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        done += (size_t)w;
-    }
-    int bad = done != ix->len;
-    int e = errno;
-    if (close(fd) < 0 && !bad) bad = 1, e = errno;
-    if (!bad && rename(tmp, path) < 0) bad = 1, e = errno;
-    if (bad) {
-        unlink(tmp);
-        lx_error_set(err, "cannot write %s: %s", path, strerror(e ? e : EIO));
-    }
-    free(tmp);
-    return bad ? -1 : 0;
+    return lx_outfile_commit(f, err);
 }
 
 lx_featindex *lx_featindex_open(const char *tsv_path, const char *index_path,
@@ -303,6 +309,10 @@ lx_featindex *lx_featindex_open(const char *tsv_path, const char *index_path,
     }
     tsv_id id = {(uint64_t)st.st_size, (int64_t)st.st_mtim.tv_sec,
                  (int64_t)st.st_mtim.tv_nsec};
+    if (index_path && lx_file_same(index_path, tsv_path)) {
+        lx_error_set(err, "%s: is the TSV itself, not a place for its index", index_path);
+        return NULL;
+    }
     lx_featindex *ix = calloc(1, sizeof *ix);
     char *def = NULL;
     if (!ix) goto oom;

@@ -9,6 +9,7 @@
  * clamped: a box outside the image usually means the width and height were swapped.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -259,6 +260,16 @@ static int get_array(const lx_record *r, const char *name, lx_dtype want, int64_
     }
     if (t->dtype == LX_U8) return lx_error_set(err, "%s: got u8 values, expected numbers", name);
     int64_t ne = lx_tensor_nelem(t);
+    /* ids given as floats: whole numbers in range only (1e30 or 2.5 is no class id) */
+    if (want == LX_I64 && (t->dtype == LX_F32 || t->dtype == LX_F16 || t->dtype == LX_BF16))
+        for (int64_t i = 0; i < ne; i++) {
+            float v;
+            lx_convert_to_f32(&v, (const char *)t->data + (size_t)i * lx_dtype_size(t->dtype),
+                              t->dtype, 1);
+            if (!(fabsf(v) < 9.0e18f) || v != truncf(v)) /* NaN fails too */
+                return lx_error_set(err, "%s[%lld]: got %g, expected an integer", name,
+                                    (long long)i, (double)v);
+        }
     if (reserve(p, cap, (size_t)ne * lx_dtype_size(want), err) < 0) return -1;
     if (want == LX_F32) lx_convert_to_f32(*p, t->data, t->dtype, (size_t)ne);
     else lx_convert_to_i64(*p, t->data, t->dtype, (size_t)ne);

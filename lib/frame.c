@@ -142,9 +142,15 @@ int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err) {
         lx_error_set(err, "frame header runs past the frame");
         goto fail;
     }
-    hdr = json_loadb((char *)buf + FRAME_PREFIX, hlen, JSON_REJECT_DUPLICATES, &je);
+    /* NUL in strings as in JSON lines (json_codec.c): a frame holds what a line may. */
+    hdr = json_loadb((char *)buf + FRAME_PREFIX, hlen, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                     &je);
     if (!hdr) {
-        lx_error_set(err, "frame header is not valid JSON: %s", je.text);
+        if (lx_json_oom(&je))
+            lx_error_set(err, "out of memory parsing the %llu-byte frame header",
+                         (unsigned long long)hlen);
+        else
+            lx_error_set(err, "frame header is not valid JSON: %s", je.text);
         goto fail;
     }
     json_t *rec = json_object_get(hdr, "record"), *tens = json_object_get(hdr, "tensors");
@@ -194,14 +200,30 @@ int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err) {
         }
         int64_t want = lx_tensor_nbytes(&t);
         json_int_t off = json_integer_value(of), n = json_integer_value(nb);
-        if (want < 0 || n != want) {
-            lx_error_set(err, "frame tensor '%s': nbytes %lld does not match its shape", k, (long long)n);
+        char shs[160];
+        if (want < 0) {
+            lx_error_set(err, "frame tensor '%s': shape %s has more bytes than fit in 64 bits",
+                         k, lx_tensor_shape_str(&t, shs, sizeof shs));
             goto fail;
         }
-        if (off < 0 || off % 64 != 0 || (uint64_t)off > total - data_start ||
+        if (n != want) {
+            lx_error_set(err, "frame tensor '%s': nbytes %lld, but %s %s needs %lld", k,
+                         (long long)n, lx_dtype_name(t.dtype),
+                         lx_tensor_shape_str(&t, shs, sizeof shs), (long long)want);
+            goto fail;
+        }
+        if (off < 0 || off % 64 != 0) {
+            lx_error_set(err, "frame tensor '%s': offset %lld is not %s", k, (long long)off,
+                         off < 0 ? "a byte offset (it is negative)" : "a multiple of 64");
+            goto fail;
+        }
+        if ((uint64_t)off > total - data_start ||
             (uint64_t)n > total - data_start - (uint64_t)off) {
-            lx_error_set(err, "frame tensor '%s': bytes %lld..%lld lie outside the frame", k,
-                         (long long)off, (long long)off + (long long)n);
+            char e[LX_U128_STR];
+            lx_error_set(err, "frame tensor '%s': bytes %lld..%s lie outside the frame's %llu "
+                              "bytes of data", k, (long long)off,
+                         lx_u128_str(e, (unsigned __int128)off + (uint64_t)n),
+                         (unsigned long long)(total - data_start));
             goto fail;
         }
         t.data = (char *)buf + data_start + off;

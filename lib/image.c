@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include "image_internal.h"
 #include "internal.h"
 
@@ -125,7 +124,7 @@ int lx_image_read(lx_image *img, const char *path, uint64_t max_pixels, lx_error
     void *map = lx_file_map(path, 1, "an image", &len, NULL, err);
     if (!map) return -1;
     int rc = lx_image_decode(img, map, len, path, max_pixels, err);
-    munmap(map, len);
+    lx_file_unmap(map, len);
     return rc;
 }
 

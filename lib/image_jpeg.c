@@ -129,7 +129,7 @@ static int run(jpeg_job *j) {
     }
     if (lx_image_alloc(j->t->img, w, h, j->t->name, j->t->err) < 0) return refuse(j);
     if (four && !(j->cmyk = malloc((size_t)w * 4))) {
-        lx_error_set(j->t->err, "%s: out of memory", j->t->name);
+        lx_error_set(j->t->err, "%s: out of memory for a %d-pixel CMYK row", j->t->name, w);
         return refuse(j);
     }
     while (ci->output_scanline < ci->output_height) {

@@ -117,7 +117,8 @@ static int run(png_job *j) {
 
     if (lx_image_alloc(j->t->img, (int)w, (int)h, j->t->name, j->t->err) < 0) return refuse(j);
     if (!(j->rows = malloc((size_t)h * sizeof *j->rows))) {
-        lx_error_set(j->t->err, "%s: out of memory", j->t->name);
+        lx_error_set(j->t->err, "%s: out of memory for %u row pointers", j->t->name,
+                     (unsigned)h);
         return refuse(j);
     }
     for (png_uint_32 y = 0; y < h; y++) j->rows[y] = j->t->img->bgr + (size_t)y * w * 3;

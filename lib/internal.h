@@ -11,19 +11,41 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "lx.h"
 
 /* ---- tensor.c -------------------------------------------------------------------- */
 
 /* Convert n f32 values into dtype (f32, f16 or bf16). */
 void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
+/* The index of the first value of v[0..n) that is not finite, or n when all are: one
+ * pass the compiler vectorises (the network's outputs are checked with it). */
+size_t lx_f32_first_nonfinite(const float *v, size_t n);
+/* "[3][17]": flat index i of a tensor of shape t->shape as one index per dimension. */
+const char *lx_tensor_index_str(const lx_tensor *t, uint64_t i, char *buf, size_t len);
+
+/* ---- error.c --------------------------------------------------------------------- */
+
+/* v in decimal into buf (at least LX_U128_STR bytes); returns buf.  For messages about
+ * sizes computed from a file's numbers, which must print the true value where the sum
+ * or product no longer fits in 64 bits. */
+#define LX_U128_STR 40
+const char *lx_u128_str(char *buf, unsigned __int128 v);
+/* Did jansson fail for want of memory (it then leaves the error text empty, or sets
+ * json_error_out_of_memory), rather than on the text? */
+static inline int lx_json_oom(const json_error_t *je) {
+    return !je->text[0] || json_error_code(je) == json_error_out_of_memory;
+}
 
 /* ---- quant.c: int8 storage (lx-convert --dtype int8) ------------------------------- */
 
 /* Quantize n values symmetrically to int8: returns s = max |x| / 127 (0 for all zeros)
- * and sets q[i] = x[i] / s rounded to the nearest integer, ties to even (0 when s is 0),
- * so |q[i]| <= 127 and |x[i] - q[i] s| <= s / 2 (the quotient is taken in double).
- * Returns -1 (q unset) when a value is not finite. */
+ * and sets q[i] = x[i] / s rounded to the nearest integer, ties to even (0 for a row of
+ * zeros), so |q[i]| <= 127 and |x[i] - q[i] s| <= s / 2 (the quotient is taken in
+ * double).  A row whose largest magnitude is under 127 FLT_MIN (1.5e-36), where s is
+ * subnormal, is divided by max |x| / 127 in double instead: |q[i]| <= 127 still, and
+ * q[i] s is off by at most 127 x 2^-150 more.  Returns -1 (q unset) when a value is not
+ * finite. */
 float lx_quantize_row_i8(const float *x, size_t n, int8_t *q);
 /* The tensors of sp (LXMERT) with every float matrix the schema marks int8 replaced by
  * its int8 form, NAME (i8, owned) then NAME_scale (f32 [out], owned); every other tensor
@@ -33,13 +55,27 @@ int lx_quantize_spec(lx_tensor_dict *out, const lx_model_spec *sp, lx_error *err
 
 /* ---- file.c ---------------------------------------------------------------------- */
 
+/* Open path for reading, non-blocking (a FIFO or device neither hangs nor is read),
+ * and check it is a regular file (*st filled).  The descriptor, or -1 with err set
+ * ("PATH: cannot open: ..." with errno kept, or "PATH: not a regular file"). */
+int lx_file_open(const char *path, struct stat *st, lx_error *err);
+/* The same as a stdio stream, for line readers.  NULL with err set. */
+FILE *lx_file_fopen(const char *path, lx_error *err);
+/* The most a JSON side file (a config, a label list) may hold. */
+#define LX_JSON_FILE_MAX (256u << 20)
+/* A JSON file read whole (lx_file_read, at most max bytes) and parsed with jansson's
+ * flags: a new reference, or NULL with "PATH: not valid JSON: ... (line N)". */
+json_t *lx_json_read_file(const char *path, size_t max, size_t flags, lx_error *err);
 /* Map the regular file path read-only: *len gets its size, at least min bytes ("PATH: not
  * WHAT: N bytes is too short" otherwise).  Opened non-blocking and checked to be a
  * regular file first, so a FIFO or device is refused, not waited on.  With fd_out the
- * file stays open there (the caller closes it).  Returns the mapping (munmap it with
+ * file stays open there (the caller closes it).  The mapping is registered for
+ * lx_file_mapped_at and lx_file_check_mapped.  Returns the mapping (lx_file_unmap it with
  * *len), or NULL with err set ("PATH: ..."). */
 void *lx_file_map(const char *path, size_t min, const char *what, size_t *len, int *fd_out,
                   lx_error *err);
+/* Unmap what lx_file_map mapped (and forget it; any other mapping is just unmapped). */
+void lx_file_unmap(void *map, size_t len);
 /* Read the regular file path whole (opened as lx_file_map opens it) into a malloc'd
  * buffer with a NUL after its *len bytes; at most max bytes ("PATH: N bytes, more than
  * WHAT may have (MAX)"; what: "a YAML file").  For small text files (a config.yaml).  Returns the buffer (caller
@@ -116,11 +152,6 @@ int lx_record_from_frame(lx_record *r, void *buf, size_t len, lx_error *err);
 /* Check a frame's 24-byte prefix and return its total length. */
 int lx_frame_prefix(const void *p, uint64_t *frame_len, lx_error *err);
 #define LX_FRAME_PREFIX 24
-
-/* ---- stream.c -------------------------------------------------------------------- */
-
-/* Bytes consumed so far. */
-uint64_t lx_reader_bytes(const lx_reader *rd);
 
 /* ---- base64.c: RFC 4648 standard alphabet, '=' padding --------------------------- */
 

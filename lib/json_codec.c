@@ -54,8 +54,10 @@ static int ensure_real(char *buf, int n) {
 }
 
 int lx_format_float(char *buf, float f) {
-    /* Whole numbers below 2^24 (zeros dominate ReLU features) print as themselves. */
-    if (f == (float)(int32_t)f && f > -16777216.0f && f < 16777216.0f) {
+    /* Whole numbers below 2^24 (zeros dominate ReLU features) print as themselves.  The
+     * range is tested first: casting a float outside int32's range (or NaN) to int32 is
+     * undefined behaviour. */
+    if (f > -16777216.0f && f < 16777216.0f && f == (float)(int32_t)f) {
         if (f == 0.0f) return (int)strlen(strcpy(buf, signbit(f) ? "-0.0" : "0.0"));
         int n = snprintf(buf, 32, "%d", (int)f);
         return ensure_real(buf, n);
@@ -161,7 +163,7 @@ int lx_json_append(lx_strbuf *b, const json_t *v, lx_error *err) {
         return 0;
     case JSON_REAL: {
         double d = json_real_value(v);
-        if (!isfinite(d)) return lx_error_set(err, "a non-finite number cannot be written as JSON");
+        if (!isfinite(d)) return lx_error_set(err, "%g, which JSON cannot hold", d);
         lx_strbuf_append(b, num, (size_t)format_double(num, d));
         return 0;
     }
@@ -200,7 +202,13 @@ static int append_dim(lx_strbuf *b, const lx_tensor *t, int dim, size_t *idx, lx
         case LX_F32: case LX_F16: case LX_BF16: {
             float f;
             lx_convert_to_f32(&f, (const char *)t->data + k * lx_dtype_size(t->dtype), t->dtype, 1);
-            if (!isfinite(f)) return lx_error_set(err, "non-finite value %g cannot be written as JSON (use -f bin)", (double)f);
+            if (!isfinite(f)) {
+                char at[8 * 24];
+                return lx_error_set(err, "element %s is %g, which JSON cannot hold (binary "
+                                         "frames can: -f bin)",
+                                    lx_tensor_index_str(t, k, at, sizeof at),
+                                    isnan(f) ? NAN : (double)f);
+            }
             n = lx_format_float(num, f);
             break;
         }
@@ -295,6 +303,8 @@ int lx_record_from_json(lx_record *r, const char *text, size_t len, lx_error *er
     json_error_t je;
     lx_record_clear(r);
     json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (!obj && lx_json_oom(&je))
+        return lx_error_set(err, "out of memory parsing a %zu-byte JSON record", len);
     if (!obj) return lx_error_set(err, "invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
     if (!json_is_object(obj)) {
         json_decref(obj);

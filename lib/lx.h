@@ -5,6 +5,7 @@
  * up; each uses only the ones before it:
  *
  *   errors       lx_error: every function that can fail fills one and returns -1 (or NULL)
+ *   files        lx_outfile: every file lx writes, written beside and renamed into place
  *   tensors      lx_tensor: dtype + shape + data, owned or a view into someone else's memory
  *   records      lx_record: an ordered list of named fields, each a JSON value or a tensor
  *   streams      lx_reader / lx_writer: records as JSON lines or binary frames
@@ -18,9 +19,12 @@
  *   network      the LXMERT forward pass (lx_net), its inputs and outputs
  *   detector     the Faster R-CNN from image pixels to regions (lx_detector)
  *   vqa          answer labels, top-k with scores, the VQA evaluation
+ *   report       what lx-show draws of a record; its HTML page and SVG files
  *
  * Conventions.  Public names are lx_<object>_<verb>.  The library never prints, never
- * exits and keeps no global mutable state.  A function that can fail takes an lx_error *
+ * exits and keeps no global mutable state, with one exception: lib/file.c's two tables
+ * of the temporary files being written and the files mapped, which a signal handler
+ * needs and can reach no other way (see "files").  A function that can fail takes an lx_error *
  * as its last argument, fills it with a one-line message (no tool name, no newline) and
  * returns -1 or NULL; the caller prints it.  Ownership is stated at each function: "owned"
  * means the caller frees it with the matching _free.
@@ -46,7 +50,10 @@ typedef struct lx_error {
 
 enum {
     LX_ERR_UNKNOWN_TENSORS = 1,   /* a checkpoint holds tensors that are not its network's */
-    LX_ERR_OTHER_KIND             /* an option given applies to the other kind of model */
+    LX_ERR_OTHER_KIND,            /* an option given applies to the other kind of model */
+    LX_ERR_NONFINITE_WEIGHT,      /* a weight to be stored is not finite (lx_model_write) */
+    LX_ERR_DTYPE_RANGE            /* a weight is beyond the range of the dtype it is to be
+                                     stored as (lx_model_spec.clamp stores it clamped) */
 };
 
 /* Format a message into err (if err is not NULL; code becomes 0).  Returns -1 so that
@@ -56,6 +63,47 @@ int lx_error_set(lx_error *err, const char *fmt, ...)
 /* Prefix an existing message: "prefix: old message".  Returns -1. */
 int lx_error_prefix(lx_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ==== files (lib/file.c) ================================================= */
+
+/* A file being written: every file lx writes (a model, a safetensors export, a feature
+ * index, a summary) goes through one.  It is written to a temporary file beside the
+ * target, "TARGET.tmpXXXXXX", and renamed over the target by lx_outfile_commit only once
+ * it is whole and synced, so a failed or interrupted write leaves the old file as it
+ * was.  lx_outfile_open refuses (naming path) a target that exists and is not a regular
+ * file (a device, a FIFO: never replaced), that this process has mapped (the source of
+ * a conversion), that is one of its standard streams, or that the caller may not write;
+ * a symbolic link is followed (its file is replaced, the link stays).  A new file gets
+ * 0666 less the umask, a replaced one keeps its mode.  Temporaries of the same target
+ * left by killed processes (held by no process, untouched for a minute) are removed.
+ * Owned: end it with lx_outfile_commit or lx_outfile_abort, which free it. */
+typedef struct lx_outfile lx_outfile;
+lx_outfile *lx_outfile_open(const char *path, lx_error *err);
+/* The temporary's descriptor, for write/pwrite/ftruncate. */
+int lx_outfile_fd(const lx_outfile *f);
+/* Write all n bytes at the file position ("PATH: write failed: ..."). */
+int lx_outfile_write(lx_outfile *f, const void *p, size_t n, lx_error *err);
+/* fsync, close and rename into place; on failure the temporary is removed and the old
+ * file is intact.  Frees f either way.  Returns 0 or -1. */
+int lx_outfile_commit(lx_outfile *f, lx_error *err);
+/* Remove the temporary and free f (NULL: nothing). */
+void lx_outfile_abort(lx_outfile *f);
+
+/* For a tool's signal handlers (both async-signal-safe).  lx_file_signal_cleanup removes
+ * every temporary file being written (SIGINT, SIGTERM, SIGHUP: then die of the signal).
+ * lx_file_mapped_at gives the path of the file lx has mapped at addr (a model, a
+ * checkpoint), or NULL: a SIGBUS there means the file was truncated under the mapping. */
+void lx_file_signal_cleanup(void);
+const char *lx_file_mapped_at(const void *addr);
+/* Check that no file lx has mapped changed (size or mtime) since it was mapped: a file
+ * rewritten in place (cp over it) gives other weights, or none, to a running job.
+ * Returns the number of mapped files, or -1 with "PATH changed or truncated while in
+ * use; " and LX_FILE_REPLACE_HINT (the line a SIGBUS there gives too). */
+int lx_file_check_mapped(lx_error *err);
+#define LX_FILE_REPLACE_HINT \
+    "replace a model by renaming a new file over it (lx-convert -o does)"
+/* 1 if paths a and b both exist and are the same file (device and inode), else 0. */
+int lx_file_same(const char *a, const char *b);
 
 /* ==== tensors (lib/tensor.c) ============================================= */
 
@@ -99,9 +147,27 @@ int lx_tensor_copy(lx_tensor *dst, const lx_tensor *src, lx_error *err);
 /* "[36, 2048]" into buf. */
 const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len);
 /* Convert n elements of any numeric dtype to f32 / i64 (f16 and bf16 exactly; integers
- * to f32 round as C does). */
+ * to f32 round as C does; floats to i64 truncate toward zero, and NaN or a value outside
+ * the i64 range becomes INT64_MIN, which every range check refuses). */
 void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n);
 void lx_convert_to_i64(int64_t *dst, const void *src, lx_dtype dtype, size_t n);
+
+/* The largest finite value of a float dtype: f32 3.4028235e38, f16 65504, bf16
+ * 3.3895314e38 (0 for the integer dtypes). */
+float lx_dtype_max(lx_dtype t);
+/* The values of a float tensor that dtype `to` cannot hold: those that are not finite,
+ * and finite ones that round to infinity in `to` (f16: from 65520 on; bf16: from
+ * 3.3961e38 on; any other `to`: none).  Integer tensors have none. */
+typedef struct lx_unfit {
+    uint64_t nonfinite, overflow; /* how many of each */
+    int64_t first_nonfinite;      /* flat index of the first, -1 when there is none */
+    int64_t first_overflow;
+    float nonfinite_value;        /* the first's value */
+    float overflow_value;
+} lx_unfit;
+/* Count t's unfit values for `to` into *u (one pass over the data).  Returns
+ * nonfinite + overflow. */
+uint64_t lx_tensor_unfit(const lx_tensor *t, lx_dtype to, lx_unfit *u);
 
 /* Memory for frames and tensors: 64-byte aligned; free with free(). */
 void *lx_aligned_alloc(size_t n);
@@ -122,12 +188,14 @@ typedef struct lx_record {
     lx_field *fields;
     size_t nfields, cap;
     void *buf;                    /* frame buffer that tensor views may point into (owned) */
+    struct lx_field_index *index; /* private (record.c): the names of a large record */
 } lx_record;
 
 void lx_record_init(lx_record *r);
 /* Free every field and the buffer; leaves an empty, reusable record. */
 void lx_record_clear(lx_record *r);
-/* The field named name, or NULL. */
+/* The field named name, or NULL.  Constant time on average, whatever the record's size;
+ * lookups do not change the record. */
 lx_field *lx_record_find(const lx_record *r, const char *name);
 /* The tensor field named name, or NULL (also NULL if the field is JSON). */
 lx_tensor *lx_record_tensor(const lx_record *r, const char *name);
@@ -138,7 +206,8 @@ json_t *lx_record_json(const lx_record *r, const char *name);
 int lx_record_set_tensor(lx_record *r, const char *name, lx_tensor *t, lx_error *err);
 /* Set a JSON field, as above.  Steals the reference to v. */
 int lx_record_set_json(lx_record *r, const char *name, json_t *v, lx_error *err);
-/* Remove a field if present.  Returns 1 if removed, 0 if absent. */
+/* Remove a field if present (linear: the fields after it move).  Returns 1 if removed,
+ * 0 if absent. */
 int lx_record_remove(lx_record *r, const char *name);
 
 /* Read a tensor field as f32 / i64 into a freshly malloc'd array (caller frees).
@@ -175,14 +244,27 @@ uint64_t lx_reader_record_no(const lx_reader *rd);
 lx_format lx_reader_format(const lx_reader *rd);
 /* Treat each input line as plain text: the record is {field: "<line>"} (for --lines). */
 void lx_reader_set_lines(lx_reader *rd, const char *field);
+/* Skip the next n records without decoding them: frames by their length prefix (seeking
+ * past the rest in a regular file), JSON values by their brackets, --lines by line.  They
+ * are numbered, and the reader left, as lx_reader_next would have (a JSON value that
+ * shares its lines with other text is parsed to know that); bad records among them are
+ * skipped like good ones.  *skipped gets how many were: fewer than n when the input
+ * ends.  Returns 0, or -1 with err set when the reader cannot go on (a truncated or bad
+ * frame prefix, a read error), as lx_reader_next. */
+int lx_reader_skip(lx_reader *rd, uint64_t n, uint64_t *skipped, lx_error *err);
+/* Bytes of the input consumed so far: after record k, the offset where it ended (the
+ * same whether the records were read or skipped). */
+uint64_t lx_reader_bytes(const lx_reader *rd);
 void lx_reader_close(lx_reader *rd);
 
 typedef struct lx_writer lx_writer;
 
 /* A writer to f (not closed by the writer) in format fmt (LX_FMT_JSON or LX_FMT_BIN). */
 lx_writer *lx_writer_open(FILE *f, lx_format fmt, lx_error *err);
-/* Write one record.  A record is written whole or not at all (into an internal buffer,
- * then one fwrite).  Returns 0, or -1 (write errors included). */
+/* Write one record.  A record is encoded whole before it is written, and f receives
+ * whole records only (stdio's buffer is flushed between records as needed), so that the
+ * output of a killed run ends on a whole record.  Returns 0, or -1 (write errors
+ * included). */
 int lx_writer_write(lx_writer *w, const lx_record *r, lx_error *err);
 int lx_writer_flush(lx_writer *w, lx_error *err);
 void lx_writer_close(lx_writer *w);   /* flushes; does not close f */
@@ -620,8 +702,9 @@ int lx_checkpoint_load(lx_checkpoint *ck, const char *src, const lx_checkpoint_o
 void lx_checkpoint_free(lx_checkpoint *ck);
 
 /* Write n tensors as one safetensors file (names and order as given; f32/f16/bf16/i32/
- * i64/u8).  metadata (borrowed, may be NULL) becomes "__metadata__": an object of
- * string values.  Returns 0 or -1. */
+ * i64/u8) through an lx_outfile (beside path, renamed into place; path refused as
+ * lx_outfile_open refuses it).  metadata (borrowed, may be NULL) becomes
+ * "__metadata__": an object of string values.  Returns 0 or -1. */
 int lx_safetensors_write(const char *path, const char *const *names,
                          const lx_tensor *const *tensors, size_t n, const json_t *metadata,
                          lx_error *err);
@@ -692,8 +775,13 @@ void lx_model_populate(const lx_model *m);
  * detector's anchor boxes stay f32.  LX_I8 (LXMERT only): the encoder layers' Linear
  * weights are quantized to int8 per output row, each followed by its row scales
  * (NAME_scale, f32), and every other tensor is stored f32; tensors already int8 (from a
- * .lxm source) can only be written with LX_I8.  The file is written next to path and
- * renamed into place, so a failed write leaves no partial model.  Returns 0 or -1. */
+ * .lxm source) can only be written with LX_I8.  Before anything is written every value
+ * is checked (lx_tensor_unfit against the dtype it is stored as): one that is not finite
+ * is an error (code LX_ERR_NONFINITE_WEIGHT), and so is one the dtype cannot hold, a
+ * weight of 1e6 as f16 (code LX_ERR_DTYPE_RANGE), unless spec->clamp (int8 holds every
+ * finite weight: the row's scale takes its range).  The file is written next to path and
+ * renamed into place (lx_outfile), so a failed write leaves no partial model.  Returns 0
+ * or -1. */
 typedef struct lx_model_spec {
     const lx_config *config;      /* LXMERT */
     const lx_tensor_dict *tensors;
@@ -704,6 +792,11 @@ typedef struct lx_model_spec {
     const lx_detector_config *detector; /* the detector's */
     const lx_strlist *objects;    /* detector: class names; may be NULL or empty */
     const lx_strlist *attributes; /* detector: attribute names; may be NULL or empty */
+    int clamp;                    /* 1: store a weight beyond its dtype's range as that
+                                     dtype's largest finite value of its sign
+                                     (lx_dtype_max); 0: refuse it */
+    uint64_t *clamped;            /* NULL, or [tensors->n]: set to how many values of each
+                                     tensor were clamped */
 } lx_model_spec;
 int lx_model_write(const char *path, const lx_model_spec *spec, lx_error *err);
 
@@ -723,14 +816,16 @@ enum {
     LX_OUT_VISION      = 1u << 1,  /* vision_output */
     LX_OUT_POOLED      = 1u << 2,  /* pooled_output */
     LX_OUT_HIDDEN      = 1u << 3,  /* language_hidden_states, vision_hidden_states */
-    LX_OUT_ATTENTIONS  = 1u << 4,  /* language_attentions, vision_attentions,
-                                      cross_encoder_attentions */
+    LX_OUT_SELF_ATTENTIONS = 1u << 4, /* language_attentions, vision_attentions */
     LX_OUT_MLM         = 1u << 5,  /* prediction_logits */
     LX_OUT_MATCH       = 1u << 6,  /* cross_relationship_score */
     LX_OUT_OBJ         = 1u << 7,  /* visual_obj_logits */
     LX_OUT_ATTR        = 1u << 8,  /* visual_attr_logits */
     LX_OUT_FEAT        = 1u << 9,  /* visual_feat_logits */
     LX_OUT_QA          = 1u << 10, /* question_answering_score */
+    LX_OUT_CROSS_ATTENTIONS = 1u << 11, /* cross_encoder_attentions */
+    /* every attention, as HF's output_attentions gives them */
+    LX_OUT_ATTENTIONS  = LX_OUT_SELF_ATTENTIONS | LX_OUT_CROSS_ATTENTIONS,
 };
 
 /* The dimensions an output's shape is made of. */
@@ -810,16 +905,29 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err);
 void lx_net_free(lx_net *net);
 /* Which LX_OUT_* heads the model carries (the others cannot be asked for). */
 unsigned lx_net_available(const lx_net *net);
-/* Validate one record's inputs (lx_net_inputs): shapes, id ranges, finite features,
- * boxes.  Call before lx_net_forward so that errors name the record. */
+/* Validate one record's inputs (lx_net_inputs): shapes, id ranges, masks of 0s and 1s
+ * (as HF's), features and boxes finite and of magnitude at most 1e6, boxes in 0..1
+ * (unless no_box_check).  Call before lx_net_forward so that errors name the record. */
 int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err);
 /* Run n checked records as one batch and append the outputs selected by want to each.
  * A record's outputs agree with those of running it alone within 1e-5; their last bits
  * can depend on the batch's size (each product picks its kernel, and so its order of
- * summation, by the number of rows). */
-int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *err);
-/* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden]. */
-int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err);
+ * summation, by the number of rows).
+ * Every output is checked to be finite (one pass over them): checked inputs can still
+ * overflow the network when its weights are not finite or too large.  A record whose
+ * outputs are not gets none, and bad[i] names the output, the value and the likely
+ * cause ("question_answering_score[7]: got nan, expected a finite number: ..."); the
+ * other records get theirs (records do not mix in the network).  bad is NULL or [n]:
+ * bad[i].msg is "" for a good record.  With bad NULL such a record fails the call
+ * ("record I of the batch: ..." when n > 1).  Returns 0, or -1 when the batch could not
+ * run (err). */
+int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *bad,
+                   lx_error *err);
+/* The QA head alone: logits[n][num_qa_labels] from pooled[n][hidden].  Each row is
+ * checked to be finite as lx_net_forward checks a record: a bad row's message goes to
+ * bad[i] (bad NULL or [n]), or with bad NULL fails the call ("row I: ..." when n > 1). */
+int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *bad,
+                   lx_error *err);
 
 /* ==== detector (lib/nn/frcnn*.c) ========================================= */
 
@@ -889,10 +997,13 @@ typedef struct lx_pick {
 } lx_pick;
 
 /* The k highest of n logits, best first (equal logits: lower index first), with their
- * scores, into out[min(k, n)].  Returns the number written.  The one top-k: answers and
- * lx-encode's fill-mask use it. */
+ * scores, into out[min(k, n)].  Returns the number written.  A NaN logit is never picked
+ * (nor counted in the softmax): with m logits that are numbers only min(k, m) picks are
+ * written, none when every logit is NaN.  The one top-k: answers and lx-encode's
+ * fill-mask use it. */
 size_t lx_topk(const float *logits, size_t n, size_t k, lx_scoring scoring, lx_pick *out);
-/* Answer picks as a JSON list of {"answer", "label", "score", "logit"} (new reference). */
+/* Answer picks as a JSON list of {"answer", "label", "score", "logit"} (new reference);
+ * NULL when out of memory or when a score or logit is not finite (JSON cannot hold it). */
 json_t *lx_vqa_picks_json(const lx_pick *p, size_t k, const lx_strlist *l);
 
 /* The official VQA v2 accuracy of one question (see lx-vqa(1)): pred against the n human
@@ -924,6 +1035,108 @@ int lx_vqa_eval_add_scores(lx_vqa_eval *ev, double soft, double official, const 
  * "overall", "perQuestionType", "perAnswerType" (percentages, unrounded; types in order
  * of first appearance). */
 json_t *lx_vqa_eval_summary(const lx_vqa_eval *ev);
+
+/* ==== report (lib/report.c, lib/report_html.c) =========================== */
+
+/* What lx-show draws of one answered record (a card), and the self-contained HTML page
+ * and SVG files it draws cards in.  lx_card_read takes from a record, each optional:
+ *   question     sent, text or question (a string)
+ *   caption      question_id and img_id (or image_id)
+ *   word pieces  tokens (strings), else input_ids decoded with the model's vocabulary
+ *                (without one: the ids as numbers); those with attention_mask 0 left out
+ *   regions      visual_pos [N, 4] (x1 y1 x2 y2 divided by the image size), else boxes
+ *                [N, 4] in pixels; those with visual_attention_mask 0 left out
+ *   image size   img_w and img_h, in pixels
+ *   names        objects_id and attrs_id [N] named by the detector's tables, else
+ *                objects and attrs (lists of N strings, as lx-detect --names writes them)
+ *   attention    cross_encoder_attentions [x, heads, L, N]: one cross-modality layer,
+ *                one head or the mean over heads, a row of N weights per word piece
+ *   answers      answers (lx-vqa's objects with answer and score, best first), else
+ *                answer (a string)
+ *   truth        label {answer: score} or the annotation's human answers (strings or
+ *                objects with answer); the answer's score is vqa_accuracy, else
+ *                vqa_score, else computed from that truth (lx_vqa_accuracy,
+ *                lx_vqa_soft_score)
+ * A field that is present must be well formed: a wrong type, shape or id is an error
+ * naming the field. */
+typedef struct lx_card_opts {
+    int layer;                    /* the cross-modality layer, indexed as Python indexes
+                                     the stack: 0 the first, -1 the last */
+    int head;                     /* the head, from 0; -1: the mean over the heads */
+    const lx_model *model;        /* LXMERT: the vocabulary for input_ids (NULL: none) */
+    const lx_model *detector;     /* the detector: object and attribute names (NULL) */
+} lx_card_opts;
+
+/* How the answer fares against the record's truth. */
+typedef enum lx_verdict {
+    LX_VERDICT_NONE = 0,          /* no truth, or no answer */
+    LX_VERDICT_RIGHT,             /* score 1 */
+    LX_VERDICT_PARTLY,            /* between 0 and 1 */
+    LX_VERDICT_WRONG              /* score 0 */
+} lx_verdict;
+
+typedef struct lx_card_pick {
+    char *answer;                 /* owned */
+    double score;                 /* in [0, 1]; -1 when the record gives none */
+} lx_card_pick;
+
+typedef struct lx_card {
+    uint64_t recno;               /* the record's number in its input (set by the caller) */
+    char *question;               /* NULL: none */
+    char *caption;                /* "question_id 7 · img_id cat", NULL: neither */
+    char *img_id;                 /* the image's id as text (NULL: none) */
+    char *image;                  /* the record's image field, a path (NULL: none) */
+    size_t ntokens;               /* word pieces shown */
+    char **tokens;                /* [ntokens] */
+    int tokens_are_ids;           /* 1: input_ids without a vocabulary, shown as numbers */
+    size_t cls;                   /* the word piece of the default view: [CLS], else 0 */
+    size_t nboxes;                /* regions shown */
+    float *boxes;                 /* [nboxes, 4] x1 y1 x2 y2, in pixels when pixels is 1,
+                                     else divided by the image size */
+    int pixels;
+    double width, height;         /* the image size in pixels (0: unknown; the caller may
+                                     set it from the image file) */
+    char **names;                 /* [nboxes] "attribute object", or NULL: no names */
+    float *att;                   /* [ntokens, nboxes] the weights drawn, or NULL */
+    int layer, nlayers;           /* att's layer (from 0) and the record's layers */
+    int head, nheads;             /* att's head (-1: the mean) and the record's heads */
+    size_t npicks;
+    lx_card_pick *picks;          /* [npicks] the answers, best first */
+    char *truth;                  /* the truth for people ("label: cat 1, dog 0.3"), NULL */
+    double score;                 /* the answer's score against the truth; -1: none */
+    lx_verdict verdict;
+} lx_card;
+
+/* Read r into c (zero-initialised or freed before; on error c is left freed).  opts may
+ * be NULL (the last layer, the mean over heads, no model).  Returns 0 or -1. */
+int lx_card_read(lx_card *c, const lx_record *r, const lx_card_opts *opts, lx_error *err);
+void lx_card_free(lx_card *c);
+/* The shade of each region for word piece t, into out[nboxes]: where its weight lies
+ * between the word piece's weakest and strongest region, (w - min) / (max - min) in
+ * double, so that the strongest is 1 and the weakest 0 (all 1 when the weights are equal
+ * and not 0).  Trained models put nearly no weight on their weakest regions, so this is
+ * close to w / max; on near-uniform maps it still shows which regions lead.  Nothing
+ * when the card has no attention. */
+void lx_card_shades(const lx_card *c, size_t t, double *out);
+/* "image/jpeg" or "image/png" by the bytes' signature, else NULL. */
+const char *lx_image_mime(const void *data, size_t len);
+
+/* The HTML page: lx_report_begin, a card at a time, lx_report_end.  The page holds
+ * everything (style, script, images as base64): no network access.  Each card draws the
+ * image (or a blank canvas of its size; 640 x 480 when unknown), each region as a box
+ * shaded by the default word piece's attention, the word pieces (hovering or clicking
+ * one shades the boxes by its attention, names the three strongest), the answers with
+ * their scores as bars, the truth and the score, and notes on what the record lacks.
+ * title and note are text (escaped here; note may be NULL).  Each returns 0 or -1 (a
+ * write error: "write error: ..."). */
+int lx_report_begin(FILE *f, const char *title, const char *note, lx_error *err);
+/* image: the bytes of a JPEG or PNG file, embedded as they are (NULL: none). */
+int lx_report_card(FILE *f, const lx_card *c, const void *image, size_t len, lx_error *err);
+int lx_report_end(FILE *f, const char *note, lx_error *err);
+/* One card as a standalone SVG file: the image, the boxes shaded by the default word
+ * piece's attention with the three strongest named, the question and the answer below. */
+int lx_card_write_svg(FILE *f, const lx_card *c, const void *image, size_t len,
+                      lx_error *err);
 
 #ifdef __cplusplus
 }

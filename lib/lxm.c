@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -95,7 +96,7 @@ struct lx_model {
 
 void lx_model_close(lx_model *m) {
     if (!m) return;
-    if (m->map) munmap(m->map, m->len);
+    if (m->map) lx_file_unmap(m->map, m->len);
     json_decref(m->hdr);
     free(m->names);
     free(m->ts);
@@ -144,10 +145,13 @@ static int parse_strtab(lx_model *m, const char *key, const unsigned char *data,
     if (!json_is_object(o) || get_u64(o, "count", &count) < 0 || get_u64(o, "offset", &off) < 0 ||
         get_u64(o, "nbytes", &nb) < 0 || get_u64(o, "crc32", &crc) < 0 || crc > UINT32_MAX)
         return lx_error_set(err, "header: \"%s\": expected count, offset, nbytes and crc32", key);
-    if (off % LXM_ALIGN || off > dsize || nb > dsize - off)
-        return lx_error_set(err, "%s: bytes %llu..%llu are not a 64-aligned range inside the "
+    if (off % LXM_ALIGN || off > dsize || nb > dsize - off) {
+        char e[LX_U128_STR];
+        return lx_error_set(err, "%s: bytes %llu..%s are not a 64-aligned range inside the "
                                  "%llu bytes of data", key, (unsigned long long)off,
-                            (unsigned long long)(off + nb), (unsigned long long)dsize);
+                            lx_u128_str(e, (unsigned __int128)off + nb),
+                            (unsigned long long)dsize);
+    }
     /* Each string takes at least its NUL, so count <= nbytes bounds the index. */
     if (count > nb || (nb && data[off + nb - 1] != 0))
         return lx_error_set(err, "%s: %llu bytes cannot hold %llu NUL-terminated strings", key,
@@ -155,7 +159,9 @@ static int parse_strtab(lx_model *m, const char *key, const unsigned char *data,
     const unsigned char *b = data + off;
     if (lx_utf8_invalid((const char *)b, (size_t)nb) != (size_t)-1) return lx_error_set(err, "%s: not valid UTF-8", key);
     t->s = malloc((count ? count : 1) * sizeof *t->s);
-    if (!t->s) return lx_error_set(err, "out of memory");
+    if (!t->s)
+        return lx_error_set(err, "out of memory for the index of the %s table (%llu strings)",
+                            key, (unsigned long long)count);
     size_t n = 0;
     for (uint64_t i = 0; i < nb; n++) {
         if (n == count)
@@ -189,7 +195,7 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
     lx_span *oi = calloc(n ? n : 1, sizeof *oi);
     int rc = 0;
     if (!m->names || !m->ts || !m->crcs || !m->by_name || !ni || !oi) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the table of %zu tensors", n);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
@@ -230,15 +236,22 @@ static int parse_tensors(lx_model *m, uint64_t dsize, const unsigned char *data,
         int64_t want = lx_tensor_nbytes(t);
         if (want < 0 || (uint64_t)want != nb) {
             char sh[128];
-            rc = lx_error_set(err, "tensor '%s': nbytes %llu, but %s %s needs %lld", name,
-                              (unsigned long long)nb, lx_dtype_name(t->dtype),
-                              lx_tensor_shape_str(t, sh, sizeof sh), (long long)want);
+            if (want < 0)
+                rc = lx_error_set(err, "tensor '%s': %s %s has more bytes than fit in 64 bits",
+                                  name, lx_dtype_name(t->dtype),
+                                  lx_tensor_shape_str(t, sh, sizeof sh));
+            else
+                rc = lx_error_set(err, "tensor '%s': nbytes %llu, but %s %s needs %lld", name,
+                                  (unsigned long long)nb, lx_dtype_name(t->dtype),
+                                  lx_tensor_shape_str(t, sh, sizeof sh), (long long)want);
             goto out;
         }
         if (off % LXM_ALIGN || off > dsize || nb > dsize - off) {
-            rc = lx_error_set(err, "tensor '%s': bytes %llu..%llu are not a %d-aligned range "
+            char e[LX_U128_STR];
+            rc = lx_error_set(err, "tensor '%s': bytes %llu..%s are not a %d-aligned range "
                                    "inside the %llu bytes of data", name,
-                              (unsigned long long)off, (unsigned long long)(off + nb), LXM_ALIGN,
+                              (unsigned long long)off,
+                              lx_u128_str(e, (unsigned __int128)off + nb), LXM_ALIGN,
                               (unsigned long long)dsize);
             goto out;
         }
@@ -285,7 +298,7 @@ static int parse_aliases(lx_model *m, lx_error *err) {
     m->alias_targets = calloc(n ? n : 1, sizeof *m->alias_targets);
     m->alias_idx = calloc(n ? n : 1, sizeof *m->alias_idx);
     if (!m->alias_names || !m->alias_targets || !m->alias_idx)
-        return lx_error_set(err, "out of memory");
+        return lx_error_set(err, "out of memory for the table of %zu aliases", n);
     const char *key;
     json_t *v;
     json_object_foreach(a, key, v) {
@@ -367,15 +380,20 @@ static int model_parse(lx_model *m, lx_error *err) {
         return lx_error_set(err, "data offset %llu is not a 64-aligned offset after the header "
                                  "and inside the file (%llu bytes)", (unsigned long long)doff,
                             (unsigned long long)size);
-    if (dsize != size - doff)
-        return lx_error_set(err, "file is %llu bytes, expected %llu (data offset %llu + data "
+    if (dsize != size - doff) {
+        char e[LX_U128_STR];
+        return lx_error_set(err, "file is %llu bytes, expected %s (data offset %llu + data "
                                  "size %llu): truncated or padded", (unsigned long long)size,
-                            (unsigned long long)(doff + dsize), (unsigned long long)doff,
-                            (unsigned long long)dsize);
+                            lx_u128_str(e, (unsigned __int128)doff + dsize),
+                            (unsigned long long)doff, (unsigned long long)dsize);
+    }
     if (crc_bytes((uint32_t)crc32(0, NULL, 0), p + LXM_PREFIX, hlen) != hcrc)
         return lx_error_set(err, "header CRC mismatch: the header is corrupt");
     json_error_t je;
     m->hdr = json_loadb((const char *)p + LXM_PREFIX, hlen, JSON_REJECT_DUPLICATES, &je);
+    if (!m->hdr && lx_json_oom(&je))
+        return lx_error_set(err, "out of memory parsing the %llu-byte header",
+                            (unsigned long long)hlen);
     if (!m->hdr) return lx_error_set(err, "header is not valid JSON: %s", je.text);
     if (!json_is_object(m->hdr)) return lx_error_set(err, "header is not a JSON object");
     if (parse_kind(m, err) < 0 || parse_tensors(m, dsize, p + doff, err) < 0 ||
@@ -390,7 +408,7 @@ static int model_parse(lx_model *m, lx_error *err) {
                                     : lx_schema_build_detector(&sch, &m->dconfig, err)) < 0)
         return -1;
     const lx_tensor **tp = malloc((m->n ? m->n : 1) * sizeof *tp);
-    int rc = tp ? 0 : lx_error_set(err, "out of memory");
+    int rc = tp ? 0 : lx_error_set(err, "out of memory for the table of %zu tensors", m->n);
     for (size_t i = 0; tp && i < m->n; i++) tp[i] = &m->ts[i];
     if (rc == 0) rc = lx_schema_check(&sch, m->names, tp, m->n, err);
     free(tp);
@@ -405,7 +423,7 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
         m = NULL;
     }
     if (!m) {
-        lx_error_set(err, "out of memory");
+        lx_error_set(err, "%s: out of memory opening it", path);
         return NULL;
     }
     if (!(m->map = lx_file_map(path, LXM_PREFIX, "an lx model file (.lxm)", &m->len, NULL,
@@ -431,11 +449,11 @@ lx_model *lx_model_open(const char *path, lx_error *err) {
 int lx_model_probe(const char *path) {
     struct stat st;
     unsigned char b[8];
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    size_t n = fread(b, 1, 8, f);
-    fclose(f);
+    int fd = lx_file_open(path, &st, NULL);
+    if (fd < 0) return 0;
+    ssize_t n;
+    while ((n = read(fd, b, 8)) < 0 && errno == EINTR) {}
+    close(fd);
     return n == 8 && memcmp(b, lxm_magic, 8) == 0;
 }
 
@@ -670,9 +688,52 @@ static int sink_write(sink *s, const void *p, size_t n) {
     return 0;
 }
 
-/* Write tensor t as dtype `to`, returning its CRC in *crc. */
-static int write_tensor(sink *fd, const lx_tensor *t, lx_dtype to, uint32_t *crc, float *fbuf,
-                        void *obuf, size_t chunk) {
+/* The values of each tensor against the dtype it is stored as (dts): none that is not
+ * finite, and none beyond the dtype's range unless sp->clamp (then counted into
+ * sp->clamped).  Checked before anything is written, so nothing is on failure. */
+static int check_values(const lx_model_spec *sp, const lx_dtype *dts, lx_error *err) {
+    const lx_tensor_dict *d = sp->tensors;
+    for (size_t i = 0; i < d->n; i++) {
+        const lx_tensor *t = &d->items[i].t;
+        lx_unfit u;
+        char at[8 * 24];
+        if (sp->clamped) sp->clamped[i] = 0;
+        if (!lx_tensor_unfit(t, dts[i], &u)) continue;
+        if (u.nonfinite) {
+            lx_error_set(err, "%s%s: got %g, expected a finite weight (%llu of the tensor's "
+                              "values are not finite)", d->items[i].name,
+                         lx_tensor_index_str(t, (uint64_t)u.first_nonfinite, at, sizeof at),
+                         isnan(u.nonfinite_value) ? NAN : (double)u.nonfinite_value,
+                         (unsigned long long)u.nonfinite);
+            if (err) err->code = LX_ERR_NONFINITE_WEIGHT;
+            return -1;
+        }
+        if (sp->clamp) {
+            if (sp->clamped) sp->clamped[i] = u.overflow;
+            continue;
+        }
+        lx_error_set(err, "%s%s: got %g, beyond %s's largest value %g (%llu of the tensor's "
+                          "values are)", d->items[i].name,
+                     lx_tensor_index_str(t, (uint64_t)u.first_overflow, at, sizeof at),
+                     (double)u.overflow_value, lx_dtype_name(dts[i]),
+                     (double)lx_dtype_max(dts[i]), (unsigned long long)u.overflow);
+        if (err) err->code = LX_ERR_DTYPE_RANGE;
+        return -1;
+    }
+    return 0;
+}
+
+/* Values beyond dtype to's range (finite: check_values refused the others) to its
+ * largest finite value of their sign. */
+static void clamp_to(float *v, size_t n, lx_dtype to) {
+    float mx = lx_dtype_max(to);
+    for (size_t i = 0; i < n; i++) v[i] = v[i] > mx ? mx : v[i] < -mx ? -mx : v[i];
+}
+
+/* Write tensor t as dtype `to` (clamp: values beyond its range clamped), returning its
+ * CRC in *crc. */
+static int write_tensor(sink *fd, const lx_tensor *t, lx_dtype to, int clamp, uint32_t *crc,
+                        float *fbuf, void *obuf, size_t chunk) {
     uint32_t c = (uint32_t)crc32(0, NULL, 0);
     if (t->dtype == to) {
         size_t nb = (size_t)lx_tensor_nbytes(t);
@@ -684,6 +745,7 @@ static int write_tensor(sink *fd, const lx_tensor *t, lx_dtype to, uint32_t *crc
         for (size_t i = 0; i < n; i += chunk) {
             size_t k = n - i < chunk ? n - i : chunk;
             lx_convert_to_f32(fbuf, (const char *)t->data + i * si, t->dtype, k);
+            if (clamp) clamp_to(fbuf, k, to);
             lx_convert_from_f32(obuf, to, fbuf, k);
             c = crc_bytes(c, obuf, k * so);
             if (sink_write(fd, obuf, k * so) < 0) return -1;
@@ -798,16 +860,17 @@ static int write_model(const char *path, const lx_model_spec *sp, lx_error *err)
     size_t chunk = 1 << 16;
     float *fbuf = malloc(chunk * sizeof *fbuf);
     void *obuf = malloc(chunk * sizeof(float));
-    char *tmp = malloc(strlen(path) + 16);
     char *text = NULL;
+    lx_outfile *of = NULL;
     int fd = -1, rc = 0;
     sink out = {-1, NULL, 0, 0};
     out.buf = malloc(LXM_SINK);
-    if (!offs || !crcs || !order || !done || !dts || !fbuf || !obuf || !tmp || !out.buf) {
-        rc = lx_error_set(err, "out of memory");
+    if (!offs || !crcs || !order || !done || !dts || !fbuf || !obuf || !out.buf) {
+        rc = lx_error_set(err, "out of memory for the write buffers (%d MB)", LXM_SINK >> 20);
         goto out;
     }
-    if ((rc = stored_dtypes(sp, dts, err)) < 0) goto out;
+    if ((rc = stored_dtypes(sp, dts, err)) < 0 || (rc = check_values(sp, dts, err)) < 0)
+        goto out;
     /* Layout: each tensor in layout_order, then each table, at the next multiple of 64; no
      * padding after the last one. */
     layout_order(d, order, done);
@@ -835,7 +898,7 @@ static int write_model(const char *path, const lx_model_spec *sp, lx_error *err)
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the header");
         goto out;
     }
     size_t hmax = strlen(text); /* the widest header: real CRCs make it no longer */
@@ -843,20 +906,13 @@ static int write_model(const char *path, const lx_model_spec *sp, lx_error *err)
     text = NULL;
     uint64_t doff = align_up(LXM_PREFIX + hmax);
 
-    /* the file is written beside its target and renamed over it: that is only right for
-     * a regular file (renaming over /dev/null or a FIFO would replace the device) */
-    struct stat tst;
-    if (stat(path, &tst) == 0 && !S_ISREG(tst.st_mode)) {
-        rc = lx_error_set(err, "%s: not a regular file (a model file is written with seeks "
-                               "and renamed into place)", path);
+    /* written beside its target and renamed over it (lx_outfile: never over a device,
+     * the source, or a standard stream) */
+    if (!(of = lx_outfile_open(path, err))) {
+        rc = -1;
         goto out;
     }
-    sprintf(tmp, "%s.tmpXXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        rc = lx_error_set(err, "%s: %s", path, strerror(errno));
-        goto out;
-    }
+    fd = lx_outfile_fd(of);
     static const unsigned char zeros[LXM_ALIGN];
     uint64_t pos = 0;
     out.fd = fd;
@@ -866,7 +922,7 @@ static int write_model(const char *path, const lx_model_spec *sp, lx_error *err)
         if (sink_write(&out, zeros, (size_t)(offs[i] - pos)) < 0) goto ioerr;
         const lx_tensor *t = &d->items[i].t;
         lx_dtype to = dts[i];
-        if (write_tensor(&out, t, to, &crcs[i], fbuf, obuf, chunk) < 0) goto ioerr;
+        if (write_tensor(&out, t, to, sp->clamp, &crcs[i], fbuf, obuf, chunk) < 0) goto ioerr;
         lx_tensor st = *t;
         st.dtype = to;
         pos = offs[i] + (uint64_t)lx_tensor_nbytes(&st);
@@ -883,14 +939,14 @@ static int write_model(const char *path, const lx_model_spec *sp, lx_error *err)
     text = json_dumps(h, JSON_COMPACT);
     json_decref(h);
     if (!text) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the header");
         goto out;
     }
     size_t hl = strlen(text);
     size_t hlen = (size_t)doff - LXM_PREFIX; /* header padded with spaces up to the data */
     char *hb = malloc(hlen);
     if (!hb) {
-        rc = lx_error_set(err, "out of memory");
+        rc = lx_error_set(err, "out of memory for the %zu-byte header", hlen);
         goto out;
     }
     memcpy(hb, text, hl);
@@ -906,24 +962,13 @@ static int write_model(const char *path, const lx_model_spec *sp, lx_error *err)
     free(hb);
     if (bad) goto ioerr;
     if (ftruncate(fd, (off_t)(doff + dsize)) < 0) goto ioerr;
-    if (fchmod(fd, 0644) < 0) goto ioerr;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto ioerr;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0) goto ioerr;
+    rc = lx_outfile_commit(of, err);
+    of = NULL;
     goto out;
 ioerr:
     rc = lx_error_set(err, "%s: write failed: %s", path, strerror(errno));
-    if (fd >= 0) close(fd);
-    fd = -1;
-    unlink(tmp);
 out:
-    if (fd >= 0) {
-        close(fd);
-        unlink(tmp);
-    }
+    lx_outfile_abort(of);
     free(out.buf);
     free(text);
     free(offs);
@@ -933,14 +978,15 @@ out:
     free(dts);
     free(fbuf);
     free(obuf);
-    free(tmp);
     return rc;
 }
 
-/* int8: the matrices the schema marks int8 quantized first (lx_quantize_spec), then
- * written with the writer above, which keeps int8 tensors and stores every float one in
- * f32.  A set that already holds int8 matrices (a .lxm source) is written only as int8:
- * widening quantized values would pass them off as the original weights. */
+/* int8: the source's values checked as for f32 (int8 holds every finite weight: the
+ * row's scale takes its range, so nothing is ever clamped), the matrices the schema marks
+ * int8 quantized (lx_quantize_spec), then written with the writer above, which keeps
+ * int8 tensors and stores every float one in f32.  A set that already holds int8
+ * matrices (a .lxm source) is written only as int8: widening quantized values would pass
+ * them off as the original weights. */
 int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
     if (sp->dtype != LX_I8) {
         for (size_t i = 0; i < sp->tensors->n; i++)
@@ -950,11 +996,20 @@ int lx_model_write(const char *path, const lx_model_spec *sp, lx_error *err) {
                                     sp->tensors->items[i].name, lx_dtype_name(sp->dtype));
         return write_model(path, sp, err);
     }
+    size_t n = sp->tensors->n;
+    lx_dtype *dts = malloc((n ? n : 1) * sizeof *dts);
+    if (!dts) return lx_error_set(err, "out of memory");
+    for (size_t i = 0; i < n; i++) dts[i] = LX_F32;
+    int bad = check_values(sp, dts, err);
+    free(dts);
+    if (bad < 0) return -1;
     lx_tensor_dict q;
     if (lx_quantize_spec(&q, sp, err) < 0) return -1;
     lx_model_spec qs = *sp;
     qs.tensors = &q;
     qs.dtype = LX_F32;
+    qs.clamp = 0;
+    qs.clamped = NULL; /* sized for sp's tensors, not q's; set to 0 above */
     int rc = write_model(path, &qs, err);
     lx_tensor_dict_free(&q);
     return rc;

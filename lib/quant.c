@@ -26,6 +26,7 @@
  * quantized set of tensors, and the writer stores int8 tensors as they are and every
  * other float tensor in f32.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,12 @@ float lx_quantize_row_i8(const float *x, size_t n, int8_t *q) {
     }
     float s = m / 127.0f;
     /* the quotient in double: rounding it to f32 first could move a value just under a
-     * half step onto the half and round it the wrong way */
-    for (size_t i = 0; i < n; i++) q[i] = s > 0.0f ? (int8_t)lrint((double)x[i] / s) : 0;
+     * half step onto the half and round it the wrong way.  A scale below FLT_MIN is
+     * subnormal, rounded by up to half of 2^-149, far more than its relative precision:
+     * x / s could then pass 127.5; such rows (largest magnitude under 1.5e-36) are divided
+     * by the scale in double instead, so |q| <= 127 always */
+    double d = s >= FLT_MIN ? (double)s : (double)m / 127.0;
+    for (size_t i = 0; i < n; i++) q[i] = m > 0.0f ? (int8_t)lrint((double)x[i] / d) : 0;
     return s;
 }
 

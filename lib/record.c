@@ -1,14 +1,93 @@
 /*
  * record.c — lx_record: an ordered list of named fields, each a JSON value or a tensor.
  *
- * Records are small (a few to a few dozen fields), so lookups are linear.  Setting a
- * field that exists replaces it where it stands, so a tool that rewrites a field keeps
- * the record's order; a new field goes to the end, after everything passed through.
+ * The fields are an array in the record's order.  Setting a field that exists replaces
+ * it where it stands, so a tool that rewrites a field keeps the record's order; a new
+ * field goes to the end, after everything passed through.
+ *
+ * Most records have a few to a few dozen fields and are searched linearly.  A record of
+ * more than INDEX_MIN fields (a JSON object of 100 000 keys is valid input) also gets a
+ * hash index of its names, kept up to date by the functions that change the record, so
+ * that reading or building it stays linear in its size.  Lookups never change the
+ * record: readers of one record may share it between threads.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include "internal.h"
+
+#define INDEX_MIN 16
+
+/* Open addressing with linear probing, at most half full.  A slot holds a field's
+ * number plus one (0: empty).  The hash is seeded per index (from getrandom, else the
+ * clock and an address) so that names chosen to collide cannot make a record quadratic
+ * again. */
+struct lx_field_index {
+    uint64_t seed;
+    size_t mask;                  /* slots - 1; slots is a power of two */
+    uint32_t *slots;
+};
+
+static uint64_t name_hash(uint64_t seed, const char *s) {
+    uint64_t h = seed ^ 0xcbf29ce484222325ull; /* FNV-1a from the seed, then a mix */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static void index_free(lx_record *r) {
+    if (!r->index) return;
+    free(r->index->slots);
+    free(r->index);
+    r->index = NULL;
+}
+
+static void index_put(struct lx_field_index *x, const char *name, size_t i) {
+    size_t s = (size_t)name_hash(x->seed, name) & x->mask;
+    while (x->slots[s]) s = (s + 1) & x->mask;
+    x->slots[s] = (uint32_t)(i + 1);
+}
+
+/* (Re)build the index over the record's fields, with room for room fields.  Without
+ * memory, or beyond what a slot can number, the record goes without one (and is
+ * searched linearly: slower, never wrong). */
+static void index_build(lx_record *r, size_t room) {
+    struct lx_field_index *x = r->index;
+    if (room >= UINT32_MAX / 2) {
+        index_free(r);
+        return;
+    }
+    size_t slots = 64;
+    while (slots < 2 * room) slots *= 2;
+    if (!x) {
+        if (!(x = calloc(1, sizeof *x))) return;
+        if (getrandom(&x->seed, sizeof x->seed, GRND_NONBLOCK) != (ssize_t)sizeof x->seed)
+            x->seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)x;
+        r->index = x;
+    }
+    free(x->slots);
+    if (!(x->slots = calloc(slots, sizeof *x->slots))) {
+        index_free(r);
+        return;
+    }
+    x->mask = slots - 1;
+    for (size_t i = 0; i < r->nfields; i++) index_put(x, r->fields[i].name, i);
+}
+
+/* Field i was appended: index it (building the index when the record grows past
+ * INDEX_MIN fields, doubling it when half full). */
+static void index_added(lx_record *r, size_t i) {
+    if (r->nfields <= INDEX_MIN) return;
+    if (!r->index || 2 * r->nfields > r->index->mask + 1) {
+        index_build(r, 2 * r->nfields);
+        return;
+    }
+    index_put(r->index, r->fields[i].name, i);
+}
 
 void lx_record_init(lx_record *r) { memset(r, 0, sizeof *r); }
 
@@ -23,10 +102,20 @@ void lx_record_clear(lx_record *r) {
     for (size_t i = 0; i < r->nfields; i++) field_free(&r->fields[i]);
     free(r->fields);
     free(r->buf);
+    index_free(r);
     lx_record_init(r);
 }
 
 lx_field *lx_record_find(const lx_record *r, const char *name) {
+    const struct lx_field_index *x = r->index;
+    if (x) {
+        for (size_t s = (size_t)name_hash(x->seed, name) & x->mask; x->slots[s];
+             s = (s + 1) & x->mask) {
+            lx_field *f = &r->fields[x->slots[s] - 1];
+            if (strcmp(f->name, name) == 0) return f;
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < r->nfields; i++)
         if (strcmp(r->fields[i].name, name) == 0) return &r->fields[i];
     return NULL;
@@ -62,6 +151,7 @@ static lx_field *slot(lx_record *r, const char *name, lx_error *err) {
     memset(f, 0, sizeof *f);
     if (!(f->name = strdup(name))) return lx_error_set(err, "out of memory"), NULL;
     r->nfields++;
+    index_added(r, r->nfields - 1);
     return f;
 }
 
@@ -94,6 +184,9 @@ int lx_record_remove(lx_record *r, const char *name) {
     field_free(f);
     memmove(&r->fields[i], &r->fields[i + 1], (r->nfields - i - 1) * sizeof *f);
     r->nfields--;
+    /* the fields after it moved down one place: renumber (linear, as the move is) */
+    if (r->nfields > INDEX_MIN) index_build(r, r->nfields);
+    else index_free(r);
     return 1;
 }
 

@@ -10,8 +10,10 @@
  * does not back.
  */
 #include <errno.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "internal.h"
 
 #define CHUNK (1u << 16)
@@ -24,6 +26,7 @@ struct lx_reader {
     int array;                /* JSON array mode: inside the top-level [...] */
     int array_done;
     int dead;                 /* a frame error: cannot resume */
+    int read_failed;          /* the input could not be read, or not held (also dead) */
     int eof;
     char *buf;                /* JSON window */
     size_t pos, len, cap;
@@ -73,13 +76,19 @@ static long fill(lx_reader *rd, lx_error *err) {
             return lx_error_set(err, "record is larger than %zu bytes", RECORD_MAX);
         size_t cap = rd->cap ? rd->cap * 2 : 4 * CHUNK;
         char *b = realloc(rd->buf, cap + 1);
-        if (!b) return lx_error_set(err, "out of memory");
+        if (!b) {
+            rd->dead = rd->read_failed = 1;
+            return lx_error_set(err, "out of memory for a %zu-byte read buffer", cap + 1);
+        }
         rd->buf = b;
         rd->cap = cap;
     }
     size_t n = fread(rd->buf + rd->len, 1, rd->cap - rd->len, rd->f);
     if (n == 0) {
-        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+        if (ferror(rd->f)) {
+            rd->dead = rd->read_failed = 1;   /* reading again would fail again */
+            return lx_error_set(err, "read error: %s", strerror(errno));
+        }
         rd->eof = 1;
         return 0;
     }
@@ -141,11 +150,35 @@ static void skip_line(lx_reader *rd, lx_error *err) {
     }
 }
 
-/* After a bad JSON value: go on from the next line, so that one broken line of a JSON
- * lines file costs only that record (inside a top-level array there is no such place). */
-static int resync(lx_reader *rd) {
+/* 1 if the n-byte JSON value at rd->pos is alone on its line: no newline inside it and
+ * only blanks after it up to the end of the line.  0 if not, -1 on a read error. */
+static int alone_on_line(lx_reader *rd, size_t n, lx_error *err) {
+    if (memchr(rd->buf + rd->pos, '\n', n)) return 0;
+    for (size_t off = n;; off++) { /* offsets from rd->pos: fill may move the window */
+        if (rd->pos + off == rd->len) {
+            long got = fill(rd, err);
+            if (got < 0) return -1;
+            if (got == 0) return 1;
+        }
+        char c = rd->buf[rd->pos + off];
+        if (c == '\n') return 1;
+        if (!is_blank(c)) return 0;
+    }
+}
+
+/* After a bad JSON value of n bytes (0: the input ended inside it): go on from the next
+ * line, so that one broken line of a JSON lines file costs only that record (inside a
+ * top-level array there is no such place).  A value alone on its line is stepped over
+ * as a good one is, so that the reader stands where it would after a good record
+ * (lx_reader_skip counts such values without parsing them). */
+static int resync(lx_reader *rd, long n) {
     if (rd->array) {
         rd->dead = 1;
+        return -1;
+    }
+    if (n > 0 && alone_on_line(rd, (size_t)n, NULL) == 1) {
+        rd->pos += (size_t)n;
+        rd->consumed += (uint64_t)n;
         return -1;
     }
     rd->pos++, rd->consumed++;
@@ -163,6 +196,7 @@ static int next_lines(lx_reader *rd, lx_record *r, lx_error *err) {
             rd->consumed += n + (nl != NULL);
             if (n && s[n - 1] == '\r') n--;
             rd->recno++;
+            if (!r) return 1; /* lx_reader_skip */
             json_t *v = json_stringn(s, n);
             if (!v) return lx_error_set(err, "line is not valid UTF-8");
             return lx_record_set_json(r, rd->lines_field, v, err) < 0 ? -1 : 1;
@@ -173,6 +207,19 @@ static int next_lines(lx_reader *rd, lx_record *r, lx_error *err) {
     }
 }
 
+/* Whether the n bytes at text are a JSON object as lx_record_from_json parses them. */
+static int json_valid(const char *text, size_t n) {
+    json_error_t je;
+    json_t *v = json_loadb(text, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    int ok = json_is_object(v);
+    json_decref(v);
+    return ok;
+}
+
+/* The next JSON record into r, or with r NULL (lx_reader_skip) stepped over: a value
+ * inside a top-level array or alone on its line by its brackets (a bad one would have
+ * stopped the reader, or the reader goes on at the next line either way); any other is
+ * parsed, since where the reader goes on after it depends on whether it is valid. */
 static int next_json(lx_reader *rd, lx_record *r, lx_error *err) {
     int c = peek(rd, err);
     if (c == -2) return -1;
@@ -214,16 +261,51 @@ static int next_json(lx_reader *rd, lx_record *r, lx_error *err) {
     }
     if (n == 0) {
         lx_error_set(err, "input ends inside a JSON object");
-        return resync(rd);
+        return resync(rd, 0);
     }
-    const char *text = rd->buf + rd->pos;
-    if (lx_record_from_json(r, text, (size_t)n, err) < 0) return resync(rd);
+    if (!r) { /* lx_reader_skip: where the reader would go on, without decoding */
+        int alone = rd->array ? 1 : alone_on_line(rd, (size_t)n, err);
+        if (alone < 0) return rd->dead = 1, -1;
+        if (!alone && !json_valid(rd->buf + rd->pos, (size_t)n)) return resync(rd, n);
+    } else if (lx_record_from_json(r, rd->buf + rd->pos, (size_t)n, err) < 0) {
+        return resync(rd, n);
+    }
     rd->pos += (size_t)n;
     rd->consumed += (uint64_t)n;
     return 1;
 }
 
-/* Read exactly n bytes of a frame that starts with the `have` bytes in head. */
+/* lx_reader_skip: step over the rest of a frame of total bytes whose prefix was read:
+ * what the window holds, then a seek when the input is a regular file that holds the
+ * rest, else reads (a short input is a truncated frame, as for the reader). */
+static int skip_frame(lx_reader *rd, uint64_t total, lx_error *err) {
+    uint64_t have = LX_FRAME_PREFIX, left = total - have;
+    size_t k = rd->len - rd->pos < left ? rd->len - rd->pos : (size_t)left;
+    rd->pos += k, rd->consumed += k, have += k, left -= k;
+    struct stat st;
+    off_t at;
+    int fd = fileno(rd->f);
+    if (left > 0 && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (at = ftello(rd->f)) >= 0 && at <= st.st_size && (uint64_t)(st.st_size - at) >= left &&
+        fseeko(rd->f, (off_t)left, SEEK_CUR) == 0) {
+        rd->consumed += left;
+        return 1;
+    }
+    char tmp[1 << 14];
+    while (left > 0) {
+        size_t got = fread(tmp, 1, left < sizeof tmp ? (size_t)left : sizeof tmp, rd->f);
+        if (got == 0) {
+            rd->dead = 1;
+            if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+            return lx_error_set(err, "truncated frame: input ends after %llu of its %llu bytes",
+                                (unsigned long long)have, (unsigned long long)total);
+        }
+        rd->consumed += got, have += got, left -= got;
+    }
+    return 1;
+}
+
+/* The next frame into r, or with r NULL (lx_reader_skip) stepped over. */
 static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
     unsigned char pre[LX_FRAME_PREFIX];
     size_t got = 0;
@@ -240,13 +322,17 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
         got += k;
     }
     if (got == 0) {
-        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
+        if (ferror(rd->f)) {
+            rd->dead = rd->read_failed = 1;
+            return lx_error_set(err, "read error: %s", strerror(errno));
+        }
         return 0;
     }
     rd->recno++;
     rd->consumed += got;
     if (got < sizeof pre) {
         rd->dead = 1;
+        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
         return lx_error_set(err, "truncated frame: input ends after %zu bytes of its prefix", got);
     }
     uint64_t total;
@@ -259,10 +345,11 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
         return lx_error_set(err, "frame length %llu is beyond the %zu-byte limit",
                             (unsigned long long)total, RECORD_MAX * 16);
     }
+    if (!r) return skip_frame(rd, total, err);
     /* grow the buffer as data arrives: a lying length cannot allocate what is not there */
     size_t cap = total < (1u << 20) ? (size_t)total : (1u << 20), have = sizeof pre;
     char *buf = lx_aligned_alloc(cap);
-    if (!buf) return rd->dead = 1, lx_error_set(err, "out of memory");
+    if (!buf) return rd->dead = 1, lx_error_set(err, "out of memory for a %zu-byte frame", cap);
     memcpy(buf, pre, sizeof pre);
     while (have < total) {
         if (have == cap) {
@@ -270,7 +357,8 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
             char *nb = lx_aligned_alloc(ncap);
             if (!nb) {
                 free(buf);
-                return rd->dead = 1, lx_error_set(err, "out of memory");
+                return rd->dead = 1, lx_error_set(err, "out of memory for a %zu-byte frame",
+                                                  ncap);
             }
             memcpy(nb, buf, have);
             free(buf);
@@ -302,8 +390,19 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
     return 1;
 }
 
-int lx_reader_next(lx_reader *rd, lx_record *r, lx_error *err) {
-    lx_record_clear(r);
+static int read_next(lx_reader *rd, lx_record *r, lx_error *err);
+
+/* The next record into r, or with r NULL stepped over (lx_reader_skip).  A read error
+ * (or no memory for the bytes read) between records belongs to the record that could
+ * not be read, so that it is not reported as the last good one, or as record 0. */
+static int next(lx_reader *rd, lx_record *r, lx_error *err) {
+    uint64_t before = rd->recno;
+    int rc = read_next(rd, r, err);
+    if (rc < 0 && rd->read_failed && rd->recno == before) rd->recno++;
+    return rc;
+}
+
+static int read_next(lx_reader *rd, lx_record *r, lx_error *err) {
     if (rd->dead) return lx_error_set(err, "cannot read past an earlier bad frame");
     if (rd->lines_field) {
         rd->fmt = LX_FMT_JSON;
@@ -340,6 +439,23 @@ int lx_reader_next(lx_reader *rd, lx_record *r, lx_error *err) {
     return rd->fmt == LX_FMT_BIN ? next_frame(rd, r, err) : next_json(rd, r, err);
 }
 
+int lx_reader_next(lx_reader *rd, lx_record *r, lx_error *err) {
+    lx_record_clear(r);
+    return next(rd, r, err);
+}
+
+int lx_reader_skip(lx_reader *rd, uint64_t n, uint64_t *skipped, lx_error *err) {
+    *skipped = 0;
+    while (*skipped < n) {
+        int rc = next(rd, NULL, err);
+        if (rc == 0) break;
+        /* a bad record the reader can go on past is one more record stepped over */
+        if (rc < 0 && (rd->dead || ferror(rd->f))) return -1;
+        (*skipped)++;
+    }
+    return 0;
+}
+
 int lx_format_parse(const char *s, lx_format *out) {
     if (strcmp(s, "json") == 0 || strcmp(s, "jsonl") == 0) *out = LX_FMT_JSON;
     else if (strcmp(s, "bin") == 0 || strcmp(s, "binary") == 0) *out = LX_FMT_BIN;
@@ -361,15 +477,23 @@ lx_writer *lx_writer_open(FILE *f, lx_format fmt, lx_error *err) {
     return w;
 }
 
+/* Only whole records reach the file, so that the output of a killed run ends on a whole
+ * record: what stdio holds is flushed before a record that would not fit beside it, and
+ * a record larger than stdio's buffer (written in whole blocks, its tail kept in the
+ * buffer) is flushed at once.  (A write the kernel cuts short, on a full disk or a
+ * signal, can still leave part of one.) */
 int lx_writer_write(lx_writer *w, const lx_record *r, lx_error *err) {
     char *buf;
     size_t len;
     int rc = w->fmt == LX_FMT_BIN ? lx_record_to_frame(r, &buf, &len, err)
                                    : lx_record_to_json(r, &buf, &len, err);
     if (rc < 0) return -1;
-    size_t n = fwrite(buf, 1, len, w->f);
+    size_t held = __fpending(w->f); /* no buffer yet: nothing held */
+    int ok = !(held > 0 && held + len > __fbufsize(w->f) && fflush(w->f) != 0);
+    ok = ok && fwrite(buf, 1, len, w->f) == len;
+    ok = ok && !(len > __fbufsize(w->f) && fflush(w->f) != 0); /* its buffer now exists */
     free(buf);
-    if (n != len) return lx_error_set(err, "write error: %s", strerror(errno));
+    if (!ok) return lx_error_set(err, "write error: %s", strerror(errno));
     return 0;
 }
 

@@ -535,13 +535,15 @@ int lx_tokenizer_encode(lx_tokenizer *t, const char *a, size_t alen, const char 
     int64_t cls = t->sp_id[SP_CLS], sep = t->sp_id[SP_SEP];
     out->input_ids[out->n] = cls;
     out->token_type_ids[out->n++] = 0;
-    memcpy(out->input_ids + out->n, sa->input_ids, na * sizeof(int64_t));
-    memset(out->token_type_ids + out->n, 0, na * sizeof(int64_t));
+    if (na) { /* an empty text has no pieces (and sa->input_ids may be NULL) */
+        memcpy(out->input_ids + out->n, sa->input_ids, na * sizeof(int64_t));
+        memset(out->token_type_ids + out->n, 0, na * sizeof(int64_t));
+    }
     out->n += na;
     out->input_ids[out->n] = sep;
     out->token_type_ids[out->n++] = 0;
     if (b) {
-        memcpy(out->input_ids + out->n, sb->input_ids, nb * sizeof(int64_t));
+        if (nb) memcpy(out->input_ids + out->n, sb->input_ids, nb * sizeof(int64_t));
         for (size_t i = 0; i < nb; i++)
             out->token_type_ids[out->n + i] = 1;
         out->n += nb;

@@ -40,9 +40,9 @@ lx_tsv *lx_tsv_open(const char *path, size_t bufsize, lx_error *err) {
         lx_error_set(err, "out of memory");
         return NULL;
     }
-    t->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    t->fd = lx_file_open(path, &st, err); /* a FIFO is refused, not waited on */
     if (t->fd < 0) {
-        lx_error_set(err, "%s: %s", path, strerror(errno));
         free(t);
         return NULL;
     }
@@ -93,7 +93,7 @@ static int make_room(lx_tsv *t, lx_error *err) {
 int lx_tsv_next(lx_tsv *t, const char **line, size_t *len, uint64_t *offset,
                 lx_error *err) {
     for (;;) {
-        char *s = t->buf + t->start;
+        char *s = t->buf ? t->buf + t->start : NULL; /* no buffer before the first read */
         size_t have = t->end - t->start;
         char *nl = have > t->scan ? memchr(s + t->scan, '\n', have - t->scan) : NULL;
         size_t n;

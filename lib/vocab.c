@@ -25,14 +25,14 @@ static uint32_t key_hash(const char *s, size_t n, int cont) {
 lx_vocab *lx_vocab_new(lx_error *err) {
     lx_vocab *v = calloc(1, sizeof *v);
     if (!v) {
-        lx_error_set(err, "out of memory");
+        lx_error_set(err, "out of memory for a vocabulary");
         return NULL;
     }
     v->nslots = 1024;
     v->slots = malloc(v->nslots * sizeof *v->slots);
     if (!v->slots) {
         free(v);
-        lx_error_set(err, "out of memory");
+        lx_error_set(err, "out of memory for a vocabulary");
         return NULL;
     }
     memset(v->slots, 0xff, v->nslots * sizeof *v->slots);   /* -1: empty */
@@ -80,7 +80,7 @@ static int grow_slots(lx_vocab *v, lx_error *err) {
     size_t n = v->nslots * 2;
     int32_t *s = malloc(n * sizeof *s);
     if (!s)
-        return lx_error_set(err, "out of memory");
+        return lx_error_set(err, "out of memory for a vocabulary index of %zu slots", n);
     memset(s, 0xff, n * sizeof *s);
     free(v->slots);
     v->slots = s;
@@ -103,7 +103,7 @@ int64_t lx_vocab_add(lx_vocab *v, const char *token, size_t len, lx_error *err) 
         size_t cap = v->cap ? v->cap * 2 : 1024;
         lx_vocab_ent *e = realloc(v->ents, cap * sizeof *e);
         if (!e)
-            return lx_error_set(err, "out of memory");
+            return lx_error_set(err, "out of memory for a vocabulary of %zu entries", cap);
         v->ents = e;
         v->cap = cap;
     }
@@ -113,7 +113,7 @@ int64_t lx_vocab_add(lx_vocab *v, const char *token, size_t len, lx_error *err) 
             cap *= 2;
         char *p = realloc(v->pool, cap);
         if (!p)
-            return lx_error_set(err, "out of memory");
+            return lx_error_set(err, "out of memory for %zu bytes of vocabulary text", cap);
         v->pool = p;
         v->pool_cap = cap;
     }

@@ -55,16 +55,26 @@ static int before(float la, size_t a, float lb, size_t b) {
     return la > lb || (la == lb && a < b);
 }
 
+/* exp(x - mx) for a softmax whose largest logit is mx, with the limit where mx is +inf:
+ * 1 for the +inf logits, 0 for the others (exp(inf - inf) would be NaN). */
+static double softmax_term(double x, double mx) {
+    if (isinf(mx) && mx > 0)
+        return x == mx ? 1.0 : 0.0;
+    return exp(x - mx);
+}
+
 size_t lx_topk(const float *logits, size_t n, size_t k, lx_scoring scoring, lx_pick *out) {
     if (k > n)
         k = n;
     if (k == 0)
         return 0;
-    /* insertion into a sorted list of k: n * k at worst, k is small (top 5) */
+    /* insertion into a sorted list of k: n * k at worst, k is small (top 5).  NaN is never
+     * picked (it compares false with everything, so it would otherwise stick wherever it
+     * landed, first included). */
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         float v = logits[i];
-        if (m == k && !before(v, i, out[k - 1].logit, out[k - 1].index))
+        if (isnan(v) || (m == k && !before(v, i, out[k - 1].logit, out[k - 1].index)))
             continue;
         size_t j = m < k ? m++ : k - 1;
         while (j > 0 && before(v, i, out[j - 1].logit, out[j - 1].index)) {
@@ -74,17 +84,20 @@ size_t lx_topk(const float *logits, size_t n, size_t k, lx_scoring scoring, lx_p
         out[j].index = i;
         out[j].logit = v;
     }
+    if (m == 0)
+        return 0;
     if (scoring == LX_SCORE_SOFTMAX) {
         double mx = out[0].logit, sum = 0; /* out[0] holds the largest logit */
         for (size_t i = 0; i < n; i++)
-            sum += exp((double)logits[i] - mx);
-        for (size_t j = 0; j < k; j++)
-            out[j].score = (float)(exp((double)out[j].logit - mx) / sum);
+            if (!isnan(logits[i]))
+                sum += softmax_term(logits[i], mx);
+        for (size_t j = 0; j < m; j++)
+            out[j].score = (float)(softmax_term(out[j].logit, mx) / sum);
     } else {
-        for (size_t j = 0; j < k; j++)
+        for (size_t j = 0; j < m; j++)
             out[j].score = (float)(1.0 / (1.0 + exp(-(double)out[j].logit)));
     }
-    return k;
+    return m;
 }
 
 json_t *lx_vqa_picks_json(const lx_pick *p, size_t k, const lx_strlist *l) {
@@ -98,10 +111,15 @@ json_t *lx_vqa_picks_json(const lx_pick *p, size_t k, const lx_strlist *l) {
             json_decref(a);
             return NULL;
         }
-        json_object_set_new(o, "answer", json_string(ans));
-        json_object_set_new(o, "label", json_integer((json_int_t)p[j].index));
-        json_object_set_new(o, "score", json_real(p[j].score));
-        json_object_set_new(o, "logit", json_real(p[j].logit));
+        /* every member, or none: json_real refuses what is not finite (a logit of +inf),
+         * and a pick without its score must not pass for a whole one */
+        if (json_object_set_new(o, "answer", json_string(ans)) < 0 ||
+            json_object_set_new(o, "label", json_integer((json_int_t)p[j].index)) < 0 ||
+            json_object_set_new(o, "score", json_real(p[j].score)) < 0 ||
+            json_object_set_new(o, "logit", json_real(p[j].logit)) < 0) {
+            json_decref(a);
+            return NULL;
+        }
     }
     return a;
 }
@@ -171,10 +189,10 @@ int lx_labels_from_json(lx_strlist *l, const json_t *v, lx_error *err) {
 }
 
 int lx_labels_read_file(lx_strlist *l, const char *path, lx_error *err) {
-    json_error_t je;
     memset(l, 0, sizeof *l);
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!j) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    json_t *j = lx_json_read_file(path, LX_JSON_FILE_MAX, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                                  err);
+    if (!j) return -1;
     int rc = lx_labels_from_json(l, j, err);
     json_decref(j);
     if (rc < 0) lx_error_prefix(err, "%s", path);

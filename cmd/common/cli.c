@@ -3,6 +3,7 @@
  * the record loops and the final flush, written once.
  */
 #include <errno.h>
+#include <limits.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -134,7 +135,7 @@ static void help(const cli_tool *t, FILE *f) {
     opt_line(f, "-m, --model FILE",
              t->model_help ? t->model_help : "the .lxm model file (default: $LX_MODEL)");
     snprintf(buf, sizeof buf, "output encoding: %s", formats[t->format]);
-    opt_line(f, "-f, --format FMT", buf);
+    opt_line(f, "-f, --format FMT", t->format_help ? t->format_help : buf);
     snprintf(buf, sizeof buf, "worker threads, 0 to %d (default 0: all cores)",
              LX_CLI_MAX_THREADS);
     opt_line(f, "    --threads N", t->threads_help ? t->threads_help : buf);
@@ -144,6 +145,12 @@ static void help(const cli_tool *t, FILE *f) {
         opt_line(f, "    --batch N", buf);
     }
     opt_line(f, "    --skip-bad", "report a bad record and go on without it (default: stop)");
+    if (t->flags & CLI_RECORDS) {
+        opt_line(f, "    --skip N", "skip the first N input records unread");
+        opt_line(f, "    --resume FILE", "write the records to FILE; after a kill the same\n"
+                                        "                        command goes on where it stopped\n"
+                                        "                        (FILE.progress keeps count)");
+    }
     opt_line(f, "    --progress", t->progress_help ? t->progress_help
                                   : "a progress line on standard error, a count at the end");
     opt_line(f, "-h, --help", "this help");
@@ -167,7 +174,7 @@ static void help(const cli_tool *t, FILE *f) {
 /* ---- cli_start ------------------------------------------------------------------ */
 
 /* The shared long-only options' values: above any a tool gives its own. */
-enum { O_THREADS = 0x10000, O_BATCH, O_SKIP_BAD, O_PROGRESS, O_VERSION };
+enum { O_THREADS = 0x10000, O_BATCH, O_SKIP_BAD, O_PROGRESS, O_VERSION, O_SKIP, O_RESUME };
 
 static const struct option shared[] = {
     {"model", required_argument, NULL, 'm'},
@@ -178,6 +185,8 @@ static const struct option shared[] = {
     {"progress", no_argument, NULL, O_PROGRESS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, O_VERSION},
+    {"skip", required_argument, NULL, O_SKIP},      /* CLI_RECORDS only */
+    {"resume", required_argument, NULL, O_RESUME},  /* CLI_RECORDS only */
 };
 #define NSHARED (sizeof shared / sizeof *shared)
 #define MAX_OPTIONS 64
@@ -186,6 +195,7 @@ static const struct option shared[] = {
  * written to a terminal: an explicit -f bin there is a usage error, a default of bin
  * falls back to JSON (LX_FMT_AUTO decides at the first record, see writer()). */
 static int choose_format(lx_cli *c) {
+    if (c->resume_path) return 0; /* the records go to FILE */
     int tty = isatty(STDOUT_FILENO);
     if (c->format_arg && c->format == LX_FMT_BIN && tty)
         return cli_usage(c, "refusing to write binary frames to a terminal; redirect "
@@ -212,8 +222,10 @@ int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts) {
     c->input = "<stdin>";
     c->format = t->format;
     c->batch = LX_CLI_BATCH;
+    c->outf = stdout;
     /* a closed downstream (head, a failed pipe) ends the tool quietly with 141 */
     signal(SIGPIPE, SIG_DFL);
+    cli_signals(t->name);
     c->progress_auto = isatty(STDERR_FILENO);
 #ifdef __GLIBC__
     /* Records of a few hundred KB are allocated and freed one after another: keep freed
@@ -228,7 +240,9 @@ int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts) {
     struct option lo[MAX_OPTIONS];
     size_t n = 0;
     for (size_t i = 0; i < NSHARED; i++)
-        if (shared[i].val != O_BATCH || (t->flags & CLI_BATCH)) lo[n++] = shared[i];
+        if ((shared[i].val != O_BATCH || (t->flags & CLI_BATCH)) &&
+            ((shared[i].val != O_SKIP && shared[i].val != O_RESUME) || (t->flags & CLI_RECORDS)))
+            lo[n++] = shared[i];
     for (const struct option *o = t->longopts; o && o->name && n < MAX_OPTIONS - 1; o++)
         lo[n++] = *o;
     lo[n] = (struct option){0};
@@ -255,6 +269,16 @@ int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts) {
                 return st;
             break;
         case O_SKIP_BAD: c->skip_bad = 1; break;
+        case O_SKIP: {
+            long v;
+            if ((st = cli_parse_long(c, "--skip", optarg, 0, LONG_MAX, &v))) return st;
+            c->skip = (uint64_t)v;
+            break;
+        }
+        case O_RESUME:
+            if (!*optarg) return cli_usage(c, "--resume needs a file name");
+            c->resume_path = optarg;
+            break;
         case O_PROGRESS: c->progress = 1; break;
         case 'h':
             help(t, stdout);
@@ -268,6 +292,9 @@ int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts) {
             if ((st = t->option(c, opts, ch, optarg))) return st;
         }
     }
+    if (c->skip && c->resume_path)
+        return cli_usage(c, "--skip and --resume do not go together (--resume skips the "
+                            "records its FILE.progress counts)");
     if ((st = operands(c, argc, argv)) || (st = choose_format(c))) return st;
     return CLI_RUN;
 }
@@ -320,16 +347,16 @@ lx_net *cli_net_new(const lx_cli *c, const lx_model *m, lx_net_opts o, lx_error 
 
 /* ---- the record loops ----------------------------------------------------------- */
 
-/* Standard output's writer, opened at the first record written.  LX_FMT_AUTO: the
- * encoding the input (rd, when there is one) is not; JSON to a terminal. */
+/* The output's writer, opened at the first record written.  LX_FMT_AUTO: the encoding
+ * the input (rd, when there is one) is not; JSON to a terminal. */
 static lx_writer *writer(lx_cli *c, const lx_reader *rd, lx_error *err) {
     if (c->out) return c->out;
     lx_format fmt = c->format;
     if (fmt == LX_FMT_AUTO)
-        fmt = (rd && lx_reader_format(rd) == LX_FMT_BIN) || isatty(STDOUT_FILENO)
+        fmt = (rd && lx_reader_format(rd) == LX_FMT_BIN) || isatty(fileno(c->outf))
                   ? LX_FMT_JSON : LX_FMT_BIN;
     c->records = 1;
-    return c->out = lx_writer_open(stdout, fmt, err);
+    return c->out = lx_writer_open(c->outf, fmt, err);
 }
 
 lx_writer *cli_output(lx_cli *c, lx_error *err) {
@@ -346,69 +373,124 @@ static int bad_record(lx_cli *c, uint64_t recno, const char *msg, int can_resume
     return 0;
 }
 
+/* --resume's last checkpoint: what was handled, unless the output has failed. */
+static int last_checkpoint(lx_cli *c, int status, uint64_t done, uint64_t done_at) {
+    if (c->rs && !ferror(c->outf) && cli_resume_checkpoint(c, done, done_at, 1) < 0)
+        return LX_EXIT_FAIL;
+    return status;
+}
+
 int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
     lx_record r;
     lx_error err = {0};
     int status = LX_EXIT_OK;
+    /* the input records handled (--resume): up to number done, ending at byte done_at */
+    uint64_t done = lx_reader_record_no(rd), done_at = lx_reader_bytes(rd);
     lx_record_init(&r);
     for (;;) {
         int rc = lx_reader_next(rd, &r, &err);
         if (rc == 0) break;
         if (rc > 0 && fn) rc = fn(ctx, &r, &err);
-        if (rc == 0) continue; /* dropped */
+        /* a model in use: not rewritten under the record, and every record out at once,
+         * so that a SIGBUS (signals.c) loses nothing that was done */
+        lx_error merr;
+        int mapped = lx_file_check_mapped(&merr);
+        if (mapped < 0) {
+            status = cli_error(c, "%s", merr.msg);
+            break;
+        }
         if (rc > 0) {
             lx_writer *w = writer(c, rd, &err);
-            if (w && lx_writer_write(w, &r, &err) == 0) {
+            if (w && lx_writer_write(w, &r, &err) == 0 &&
+                (!mapped || lx_writer_flush(w, &err) == 0)) {
                 cli_tick(c);
-                continue;
-            }
-            if (!w || ferror(stdout)) { /* no writer, or a write error: the run stops */
+            } else if (!w || ferror(c->outf)) { /* no writer, or a write error: the run stops */
                 status = cli_error(c, "%s", err.msg);
                 break;
+            } else {
+                rc = -1; /* the record could not be encoded: a bad record */
             }
-            /* else the record could not be encoded: a bad record */
         }
-        if (bad_record(c, lx_reader_record_no(rd), err.msg, lx_reader_can_resume(rd)) < 0) {
+        if (rc < 0 &&
+            bad_record(c, lx_reader_record_no(rd), err.msg, lx_reader_can_resume(rd)) < 0) {
+            status = LX_EXIT_FAIL;
+            break;
+        }
+        /* written, dropped (rc 0) or skipped as bad */
+        done = lx_reader_record_no(rd), done_at = lx_reader_bytes(rd);
+        if (c->rs && cli_resume_checkpoint(c, done, done_at, 0) < 0) {
             status = LX_EXIT_FAIL;
             break;
         }
     }
     lx_record_clear(&r);
     if (c->out) lx_writer_flush(c->out, NULL);
-    return status;
+    return last_checkpoint(c, status, done, done_at);
 }
 
-/* Write recs[0..n) in order, clearing each. */
-static int write_batch(lx_cli *c, const lx_reader *rd, lx_record *recs, size_t n,
-                       lx_error *err) {
-    lx_writer *w = writer(c, rd, err);
-    if (!w) return -1;
+/* Write recs[0..n) (record numbers nos) in order, clearing each, and flush them (so that
+ * a SIGBUS in the next batch loses nothing done); a record the run found bad (bad[i]) or
+ * that the encoding cannot hold is reported in its place.  Returns the status:
+ * LX_EXIT_OK to go on, else the run stops (message printed). */
+static int write_batch(lx_cli *c, const lx_reader *rd, lx_record *recs, const uint64_t *nos,
+                       const lx_error *bad, size_t n) {
+    lx_error err = {0};
+    if (lx_file_check_mapped(&err) < 0) /* the model was rewritten under the batch */
+        return cli_error(c, "%s", err.msg);
+    lx_writer *w = writer(c, rd, &err);
+    if (!w) return cli_error(c, "%s", err.msg);
     for (size_t i = 0; i < n; i++) {
-        if (lx_writer_write(w, &recs[i], err) < 0) return -1;
-        cli_tick(c);
+        const char *why = bad[i].msg[0] ? bad[i].msg : NULL;
+        if (!why && lx_writer_write(w, &recs[i], &err) < 0) {
+            if (ferror(c->outf)) return cli_error(c, "%s", err.msg);
+            why = err.msg; /* not encoded: nothing of it was written */
+        }
         lx_record_clear(&recs[i]);
+        if (!why) cli_tick(c);
+        else if (bad_record(c, nos[i], why, 1) < 0) return LX_EXIT_FAIL;
     }
-    return lx_writer_flush(w, err);
+    if (lx_writer_flush(w, &err) < 0) return cli_error(c, "%s", err.msg);
+    return LX_EXIT_OK;
 }
 
 int cli_batch_filter(lx_cli *c, lx_reader *rd, cli_check_fn check, cli_batch_fn run,
                      void *ctx) {
     size_t batch = (size_t)c->batch;
     lx_record *recs = calloc(batch, sizeof *recs);
+    uint64_t *nos = calloc(batch, sizeof *nos);   /* each record's number */
+    lx_error *bads = calloc(batch, sizeof *bads); /* what the run found wrong with each */
     lx_error err = {0};
     int status = LX_EXIT_OK;
     size_t n = 0;
-    if (!recs) return cli_error(c, "out of memory for a batch of %zu records", batch);
+    /* the last good record read, the end of the pending batch: its number and the
+     * input byte where it ended (for --resume's checkpoints) */
+    uint64_t last = 0, last_at = 0;
+    if (!recs || !nos || !bads) {
+        free(recs), free(nos), free(bads);
+        return cli_error(c, "out of memory for a batch of %zu records", batch);
+    }
     for (;;) {
         int rc = lx_reader_next(rd, &recs[n], &err);
-        uint64_t recno = lx_reader_record_no(rd);
+        uint64_t recno = nos[n] = lx_reader_record_no(rd), at = lx_reader_bytes(rd);
         int good = rc > 0 && check(ctx, &recs[n], n, &err) == 0;
+        if (good) last = recno, last_at = at;
         if (good && ++n < batch) continue;
         /* end of input, a full batch, or a bad record: run and write what is pending */
         size_t bad = n;
         lx_error berr = {0};
-        if (n > 0 && (run(ctx, recs, n, &berr) < 0 || write_batch(c, rd, recs, n, &berr) < 0)) {
+        for (size_t i = 0; i < n; i++) bads[i].msg[0] = '\0';
+        if (n > 0 && run(ctx, recs, n, bads, &berr) < 0) {
             status = cli_error(c, "%s", berr.msg);
+            break;
+        }
+        if (n > 0 && (status = write_batch(c, rd, recs, nos, bads, n)) != LX_EXIT_OK) break;
+        /* --resume: a checkpoint after each full batch and each dropped bad record,
+         * places where a run over the same input, or a longer one, cuts its batches
+         * too; not after a batch cut short by the end of the input (it may go on in a
+         * resumed run) or by a bad record that stops the run (it may be mended).  So a
+         * resumed run makes the batches, and the bytes, of an uninterrupted one. */
+        if (good && c->rs && cli_resume_checkpoint(c, last, last_at, 1) < 0) {
+            status = LX_EXIT_FAIL;
             break;
         }
         n = 0;
@@ -420,10 +502,44 @@ int cli_batch_filter(lx_cli *c, lx_reader *rd, cli_check_fn check, cli_batch_fn 
             break;
         }
         err.msg[0] = '\0';
+        if (c->rs && cli_resume_checkpoint(c, recno, at, 1) < 0) {
+            status = LX_EXIT_FAIL;
+            break;
+        }
     }
     for (size_t i = 0; i < batch; i++) lx_record_clear(&recs[i]);
     free(recs);
+    free(nos);
+    free(bads);
     if (c->out) lx_writer_flush(c->out, NULL);
+    return status; /* no checkpoint here: the records of a batch cut short are written,
+                      but a resumed run makes them again in a full batch */
+}
+
+/* Skip the input's first n records: unread, or read and passed to l->skipped.
+ * *got gets how many there were (fewer than n: the input ended).  Returns 0, or the
+ * exit status after the message (an input the reader cannot go on in). */
+static int skip_records(lx_cli *c, lx_reader *rd, const cli_loop *l, uint64_t n,
+                        uint64_t *got) {
+    lx_error err = {0};
+    *got = 0;
+    if (!l->skipped) {
+        if (lx_reader_skip(rd, n, got, &err) < 0)
+            return cli_record_error(c, lx_reader_record_no(rd), err.msg);
+        return 0;
+    }
+    lx_record r;
+    lx_record_init(&r);
+    int rc, status = 0;
+    while (*got < n && (rc = lx_reader_next(rd, &r, &err)) != 0) {
+        if ((rc < 0 && !lx_reader_can_resume(rd)) ||
+            (rc > 0 && l->skipped(l->ctx, &r, &err) < 0)) {
+            status = cli_record_error(c, lx_reader_record_no(rd), err.msg);
+            break;
+        }
+        (*got)++;
+    }
+    lx_record_clear(&r);
     return status;
 }
 
@@ -432,17 +548,26 @@ int cli_records(lx_cli *c, const cli_loop *l) {
     if (!in) return LX_EXIT_FAIL;
     if (c->path) c->input = c->path;
     lx_error err = {0};
-    lx_reader *rd = lx_reader_open(in, c->input, &err);
-    int status;
-    if (!rd) {
+    int status = c->resume_path ? cli_resume_open(c, in) : LX_EXIT_OK;
+    lx_reader *rd = NULL;
+    if (status == LX_EXIT_OK && !(rd = lx_reader_open(in, c->input, &err)))
         status = cli_error(c, "%s", err.msg);
-    } else {
+    if (status == LX_EXIT_OK) {
         if (l->lines) lx_reader_set_lines(rd, l->lines);
         c->records = 1;
+        uint64_t skip = c->rs ? cli_resume_skip(c) : c->skip, got = 0;
+        if (skip) status = skip_records(c, rd, l, skip, &got);
+        if (status == LX_EXIT_OK && c->rs) {
+            status = cli_resume_begin(c, rd, got);
+        } else if (status == LX_EXIT_OK && got < skip) {
+            status = cli_error(c, "%s: --skip %llu: the input has only %llu records", c->input,
+                               (unsigned long long)skip, (unsigned long long)got);
+        }
+    }
+    if (status == LX_EXIT_OK)
         status = l->run ? cli_batch_filter(c, rd, l->check, l->run, l->ctx)
                         : cli_filter(c, rd, l->each, l->ctx);
-        lx_reader_close(rd);
-    }
+    lx_reader_close(rd);
     if (in != stdin) fclose(in);
     return status;
 }
@@ -463,9 +588,10 @@ void cli_tick(lx_cli *c) {
 
 int cli_finish(lx_cli *c, int status) {
     if (c->out) {
-        lx_writer_close(c->out); /* flushes into stdout */
+        lx_writer_close(c->out); /* flushes into the output */
         c->out = NULL;
     }
+    status = cli_resume_close(c, status);
     end_progress(c);
     if (c->nskipped)
         cli_note(c, "%llu record%s skipped", (unsigned long long)c->nskipped,

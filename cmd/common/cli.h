@@ -53,10 +53,13 @@ enum {
                                      left in lx_cli.args for the tool */
     CLI_MODEL = 1u << 1,          /* reads a model: -m FILE or $LX_MODEL (help lists it) */
     CLI_NET = 1u << 2,            /* runs the network: --threads and LX_CPU apply */
-    CLI_BATCH = 1u << 3           /* runs records in batches: takes --batch N */
+    CLI_BATCH = 1u << 3,          /* runs records in batches: takes --batch N */
+    CLI_RECORDS = 1u << 4         /* reads records (cli_records): takes --skip N and
+                                     --resume FILE */
 };
 
 typedef struct lx_cli lx_cli;
+typedef struct cli_resume cli_resume;
 
 /* A tool, as the skeleton needs to know it.  The help is printed as: about, then
  * describe's text, then options, then the shared options, the environment and the exit
@@ -71,6 +74,7 @@ typedef struct cli_tool {
     lx_format format;             /* default output encoding: LX_FMT_JSON, LX_FMT_BIN,
                                      or LX_FMT_AUTO: the encoding the input is not */
     const char *model_help;       /* -m's text in --help (NULL: the .lxm model file) */
+    const char *format_help;      /* -f's text (NULL: the output encodings) */
     const char *threads_help;     /* --threads's text (NULL: worker threads) */
     const char *progress_help;    /* --progress's text (NULL: a progress line) */
     const char *shortopts;        /* its own short options, getopt-style ("k:"), or NULL */
@@ -97,12 +101,17 @@ struct lx_cli {
     long batch;                   /* --batch (LX_CLI_BATCH) */
     int skip_bad;                 /* --skip-bad: report bad records and go on */
     int progress;                 /* --progress */
+    uint64_t skip;                /* --skip N: input records to skip unread */
+    const char *resume_path;      /* --resume FILE: write there, going on from its
+                                     progress (see resume.c) */
     const char *path;             /* CLI_INPUT: the FILE operand (NULL: standard input) */
     char **args;                  /* without CLI_INPUT: the operands */
     int nargs;
     /* the run */
     const char *input;            /* input name for messages: "<stdin>" or a path */
-    lx_writer *out;               /* standard output's writer, opened at the first record */
+    lx_writer *out;               /* the output's writer, opened at the first record */
+    FILE *outf;                   /* where records go: stdout, or FILE with --resume */
+    cli_resume *rs;               /* --resume's state */
     int records;                  /* 1 once records were read or written (for the count) */
     int write_failed;             /* a write error on stdout was reported */
     int progress_auto;            /* progress was not asked for; stderr is a terminal */
@@ -117,6 +126,13 @@ struct lx_cli {
  * stderr is a terminal.  -h/--help and --version print and finish here.  Returns
  * CLI_RUN to go on, or the exit status main returns (help, version, usage error). */
 int cli_start(lx_cli *c, const cli_tool *t, int argc, char **argv, void *opts);
+
+/* The signals that end a run (signals.c): SIGINT, SIGTERM and SIGHUP remove the
+ * temporary files being written, then kill the tool as before; SIGXFSZ is ignored (a
+ * write past ulimit -f fails with EFBIG, an ordinary write error); a SIGBUS in a file lx
+ * mapped is "prog: PATH changed or truncated while in use; ..." and exit 1.  Called by
+ * cli_start. */
+void cli_signals(const char *prog);
 
 /* ---- messages ------------------------------------------------------------------- */
 
@@ -166,10 +182,13 @@ lx_net *cli_net_new(const lx_cli *c, const lx_model *m, lx_net_opts o, lx_error 
  * (message in err). */
 typedef int (*cli_record_fn)(void *ctx, lx_record *r, lx_error *err);
 /* Batches: check(ctx, r, slot, err) as each record is read (0 good, -1 bad; slot is
- * its place in the batch, 0..batch-1), then run(ctx, recs, n, err) on up to --batch
- * good records (0, or -1 to stop the run). */
+ * its place in the batch, 0..batch-1), then run(ctx, recs, n, bad, err) on up to
+ * --batch good records: 0, or -1 to stop the run.  bad[0..n) comes cleared; a record
+ * the run finds bad after all (outputs that are not finite) gets its message in bad[i]
+ * and is reported like a bad input record, in its place among the others. */
 typedef int (*cli_check_fn)(void *ctx, lx_record *r, size_t slot, lx_error *err);
-typedef int (*cli_batch_fn)(void *ctx, lx_record *recs, size_t n, lx_error *err);
+typedef int (*cli_batch_fn)(void *ctx, lx_record *recs, size_t n, lx_error *bad,
+                            lx_error *err);
 
 typedef struct cli_loop {
     cli_record_fn each;           /* one at a time (NULL, without run: pass through) */
@@ -177,27 +196,55 @@ typedef struct cli_loop {
     cli_batch_fn run;
     void *ctx;                    /* passed to each, check and run */
     const char *lines;            /* read plain text lines into this field (--lines) */
+    cli_record_fn skipped;        /* the records --skip and --resume skip are read and
+                                     passed here (its return value is ignored but -1,
+                                     which stops the run), for a tool whose output
+                                     depends on earlier records; NULL: skipped unread */
 } cli_loop;
 
-/* The run: open the input (the FILE operand or standard input), read its records,
- * pass them through the loop and write them to stdout in order.  A bad record is
- * reported after every record before it has been written and flushed; with
- * --skip-bad it is dropped and counted, else the run stops.  Returns the exit status
- * (messages printed). */
+/* The run: open the input (the FILE operand or standard input), skip what --skip or
+ * --resume says, read its records, pass them through the loop and write them to the
+ * output (stdout, or the --resume FILE) in order.  A bad record (bad input, outputs that
+ * are not finite, or a record the output encoding cannot hold, such as NaN in JSON) is
+ * reported after every record before it has been written and flushed; with --skip-bad
+ * it is dropped and counted, else the run stops.  Returns the exit status (messages
+ * printed). */
 int cli_records(lx_cli *c, const cli_loop *l);
 /* The two loops cli_records runs, over an open reader. */
 int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx);
 int cli_batch_filter(lx_cli *c, lx_reader *rd, cli_check_fn check, cli_batch_fn run,
                      void *ctx);
-/* Standard output's record writer, for a tool that makes records itself (opened on
- * first use).  NULL with err set. */
+/* The output's record writer, for a tool that makes records itself (opened on first
+ * use).  NULL with err set. */
 lx_writer *cli_output(lx_cli *c, lx_error *err);
 /* Count one record written and update the progress line (at most ~4 times a second). */
 void cli_tick(lx_cli *c);
 
-/* The end of every run: flush and close the writer and stdout (a failed write fails
- * the run: "prog: write error: ..."), end the progress line, report skipped records
- * and, with --progress, the count.  Pass the status so far; returns the exit status. */
+/* The end of every run: flush and close the writer, the --resume FILE and stdout (a
+ * failed write fails the run: "prog: write error: ..."), end the progress line, report
+ * skipped records and, with --progress, the count.  Pass the status so far; returns the
+ * exit status. */
 int cli_finish(lx_cli *c, int status);
+
+/* ---- --resume FILE (resume.c; cli_records calls these) -------------------------- */
+
+/* Before the input is read: open FILE and FILE.progress, choose the checkpoint to go on
+ * from and check FILE against it (c->format becomes FILE's encoding).  in is the input,
+ * which FILE must not be.  Returns 0, or the exit status after the message. */
+int cli_resume_open(lx_cli *c, FILE *in);
+/* The input records the checkpoint has handled: cli_records skips them. */
+uint64_t cli_resume_skip(const lx_cli *c);
+/* After skipping them (skipped: how many there were): check that there were as many and
+ * that they ended at the byte they ended at before (the same input), cut FILE back to
+ * the checkpoint and make it c->outf, say what goes on.  Returns 0, or the exit status
+ * after the message. */
+int cli_resume_begin(lx_cli *c, const lx_reader *rd, uint64_t skipped);
+/* A checkpoint: the input's records up to number in, the last ending at byte in_bytes,
+ * are handled and their records written; flush them and log it.  Unless force, only
+ * when the last one is some time ago.  Returns 0, or -1 after the message. */
+int cli_resume_checkpoint(lx_cli *c, uint64_t in, uint64_t in_bytes, int force);
+/* Close FILE (a failed write fails the run); a failed run cuts FILE back to its last
+ * checkpoint.  Returns the status. */
+int cli_resume_close(lx_cli *c, int status);
 
 #endif

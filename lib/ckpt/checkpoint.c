@@ -9,7 +9,9 @@
  * tf_model.h5 (or flax_model.msgpack) and nothing readable is refused with a message
  * saying so.  A file is read by its content: the safetensors header or shard-index
  * JSON, else the PyTorch zip or legacy pickle format.  A sharded .bin index is read
- * shard by shard like a safetensors one.
+ * shard by shard like a safetensors one.  The shards of an index are weight files: one
+ * that is an index itself (by name or by content) is an error, so reading never
+ * recurses past one level.  Every file is opened non-blocking and must be regular.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include "../internal.h"
 #include "ckpt.h"
 
 static int is_dir(const char *p) {
@@ -121,10 +125,17 @@ static char *pick_in_dir(const char *dir, lx_error *err) {
     return NULL;
 }
 
-/* A sharded PyTorch checkpoint: {"weight_map": {name: "pytorch_model-0000N.bin"}}. */
+/* A shard index (either kind) names weight files, never another index: read_file,
+ * given the index a shard is read for, refuses one, so an index naming itself, or two
+ * naming each other, is an error and not a recursion without end. */
 static int read_torch_index(lx_tensor_dict *d, const char *path, lx_error *err);
 
-static int read_file(lx_tensor_dict *d, const char *path, lx_error *err) {
+static int is_index(const char *path) { return ends_with(path, ".index.json"); }
+
+static int read_file(lx_tensor_dict *d, const char *path, const char *index, lx_error *err) {
+    if (index && is_index(path))
+        return lx_error_set(err, "%s: names %s as a shard, which is a shard index too (the "
+                                 "shards of an index must be weight files)", index, path);
     if (ends_with(path, ".h5"))
         return lx_error_set(err, "%s: TensorFlow checkpoints are not read; convert it to "
                                  "safetensors or PyTorch first", path);
@@ -132,19 +143,24 @@ static int read_file(lx_tensor_dict *d, const char *path, lx_error *err) {
         return lx_safetensors_read(d, path, err);
     if (ends_with(path, ".bin.index.json")) return read_torch_index(d, path, err);
     /* By content: a safetensors header starts with a little-endian length and then '{'. */
-    FILE *f = fopen(path, "rb");
-    if (!f) return lx_error_set(err, "%s: %s", path, strerror(errno));
+    struct stat st;
+    int fd = lx_file_open(path, &st, err);
+    if (fd < 0) return -1;
     unsigned char b[9];
-    size_t n = fread(b, 1, sizeof b, f);
-    fclose(f);
+    ssize_t n;
+    while ((n = read(fd, b, sizeof b)) < 0 && errno == EINTR) {}
+    close(fd);
     if (n == 9 && b[8] == '{' && b[6] == 0 && b[7] == 0) return lx_safetensors_read(d, path, err);
+    if (index && n > 0 && b[0] == '{')
+        return lx_error_set(err, "%s: names %s as a shard, which is JSON (a shard index?), "
+                                 "not a weight file", index, path);
     return lx_torch_read(d, path, err);
 }
 
+/* A sharded PyTorch checkpoint: {"weight_map": {name: "pytorch_model-0000N.bin"}}. */
 static int read_torch_index(lx_tensor_dict *d, const char *path, lx_error *err) {
-    json_error_t je;
-    json_t *idx = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!idx) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    json_t *idx = lx_json_read_file(path, LX_INDEX_MAX_BYTES, JSON_REJECT_DUPLICATES, err);
+    if (!idx) return -1;
     json_t *wm = json_object_get(idx, "weight_map");
     if (!json_is_object(wm) || json_object_size(wm) == 0) {
         json_decref(idx);
@@ -152,12 +168,13 @@ static int read_torch_index(lx_tensor_dict *d, const char *path, lx_error *err) 
     }
     char *dir = lx_checkpoint_dir(path);
     json_t *done = json_object();
-    int rc = 0;
+    int rc = dir && done ? 0 : lx_error_set(err, "out of memory");
     const char *key;
     json_t *v;
     json_object_foreach(wm, key, v) {
+        if (rc < 0) break;
         const char *f = json_string_value(v);
-        if (!f || !*f || strchr(f, '/') || strcmp(f, "..") == 0) {
+        if (!f || !*f || strchr(f, '/') || strcmp(f, "..") == 0 || strcmp(f, ".") == 0) {
             rc = lx_error_set(err, "%s: weight_map[\"%s\"] is not a file name in the index's "
                                    "folder", path, key);
             break;
@@ -165,9 +182,8 @@ static int read_torch_index(lx_tensor_dict *d, const char *path, lx_error *err) 
         if (json_object_get(done, f)) continue;
         json_object_set_new(done, f, json_true());
         char *p = join(dir, f);
-        rc = p ? read_file(d, p, err) : lx_error_set(err, "out of memory");
+        rc = p ? read_file(d, p, path, err) : lx_error_set(err, "out of memory");
         free(p);
-        if (rc < 0) break;
     }
     if (rc == 0)
         json_object_foreach(wm, key, v) if (!lx_tensor_dict_get(d, key)) {
@@ -187,11 +203,14 @@ int lx_checkpoint_read(lx_tensor_dict *d, const char *src, char **used, lx_error
         path = pick_in_dir(src, err);
         if (!path) return -1;
     } else {
-        if (!is_file(src)) return lx_error_set(err, "%s: %s", src, strerror(errno ? errno : ENOENT));
+        struct stat st;
+        if (stat(src, &st) < 0) return lx_error_set(err, "%s: %s", src, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+            return lx_error_set(err, "%s: not a regular file or a folder", src);
         path = strdup(src);
         if (!path) return lx_error_set(err, "out of memory");
     }
-    int rc = read_file(d, path, err);
+    int rc = read_file(d, path, NULL, err);
     if (rc == 0 && d->n == 0) rc = lx_error_set(err, "%s: holds no tensors", path);
     if (used && rc == 0) *used = path;
     else free(path);

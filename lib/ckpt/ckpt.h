@@ -13,8 +13,13 @@
  * If this fails (out of memory) the region is released at once. */
 int lx_tensor_dict_keep(lx_tensor_dict *d, void *addr, size_t len, lx_error *err);
 
-/* safetensors (safetensors.c): one file, or a shard index (model.safetensors.index.json).
- * Tensors are views into the mapped file(s). */
+/* The most a shard index (*.index.json) may hold: a model of thousands of tensors needs
+ * a few hundred KB. */
+#define LX_INDEX_MAX_BYTES (64u << 20)
+
+/* safetensors (safetensors.c): one file, or a shard index (model.safetensors.index.json),
+ * whose shards must be safetensors files (not indexes).  Tensors are views into the
+ * mapped file(s). */
 int lx_safetensors_read(lx_tensor_dict *d, const char *path, lx_error *err);
 
 /* PyTorch checkpoints (torch.c over zipfile.c and pickle.c): the zip format (data.pkl +

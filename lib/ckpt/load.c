@@ -111,14 +111,16 @@ static int read_list(lx_strlist *l, list_reader read, const char *dir, const cha
 /* ---- LXMERT ----------------------------------------------------------------------- */
 
 /* The config: opts->config or config.json beside, over LXMERT-base; tokenizer_config.json's
- * do_lower_case. */
-static int read_config(lx_checkpoint *ck, const char *dir, const char *path, lx_error *err) {
-    char *p = path ? NULL : side_file(dir, "config.json");
-    if (!path && !(path = p)) ck->notes |= LX_CHECKPOINT_NO_CONFIG;
-    int rc = path ? lx_config_read_file(&ck->config, path, err) : 0;
-    free(p);
+ * do_lower_case.  *used gets the config file read (owned), or NULL. */
+static int read_config(lx_checkpoint *ck, const char *dir, const char *path, char **used,
+                       lx_error *err) {
+    char *p = path ? strdup(path) : side_file(dir, "config.json");
+    if (path && !p) return lx_error_set(err, "out of memory");
+    if (!p) ck->notes |= LX_CHECKPOINT_NO_CONFIG;
+    *used = p;
+    int rc = p ? lx_config_read_file(&ck->config, p, err) : 0;
     if (rc < 0 || !(p = side_file(dir, "tokenizer_config.json"))) return rc;
-    json_t *j = json_load_file(p, 0, NULL);
+    json_t *j = lx_json_read_file(p, LX_JSON_FILE_MAX, 0, NULL);
     json_t *lc = json_object_get(j, "do_lower_case");
     if (json_is_boolean(lc)) ck->config.do_lower_case = json_is_true(lc);
     json_decref(j);
@@ -149,14 +151,26 @@ static int read_lists(lx_checkpoint *ck, const char *dir, const lx_checkpoint_op
     return 0;
 }
 
+/* A config file's values are checked on their own first, so that a bad value is blamed
+ * on the config, not the weights; when the weights then disagree with the config, the
+ * message names both. */
 static int load_lxmert(lx_checkpoint *ck, const char *dir, const lx_checkpoint_opts *o,
                        int lxm, lx_error *err) {
-    if (lxm ? o->config && lx_config_read_file(&ck->config, o->config, err) < 0
-            : read_config(ck, dir, o->config, err) < 0)
-        return -1;
-    if (lx_schema_normalize(&ck->tensors, &ck->config, o->flags, err) < 0)
-        return lx_error_prefix(err, "%s", ck->path);
-    return read_lists(ck, dir, o, lxm, err);
+    char *cfg = NULL;
+    int rc = 0;
+    if (lxm) {
+        if (o->config && !(cfg = strdup(o->config))) return lx_error_set(err, "out of memory");
+        if (cfg) rc = lx_config_read_file(&ck->config, cfg, err);
+    } else {
+        rc = read_config(ck, dir, o->config, &cfg, err);
+    }
+    if (rc == 0 && cfg && lx_config_check(&ck->config, err) < 0)
+        rc = lx_error_prefix(err, "%s", cfg);
+    if (rc == 0 && lx_schema_normalize(&ck->tensors, &ck->config, o->flags, err) < 0)
+        rc = cfg ? lx_error_prefix(err, "%s with the config %s", ck->path, cfg)
+                 : lx_error_prefix(err, "%s", ck->path);
+    free(cfg);
+    return rc < 0 ? -1 : read_lists(ck, dir, o, lxm, err);
 }
 
 /* ---- the detector ----------------------------------------------------------------- */
@@ -164,10 +178,7 @@ static int load_lxmert(lx_checkpoint *ck, const char *dir, const lx_checkpoint_o
 /* An HF config: JSON when its name ends in .json, else YAML.  NULL with err set. */
 static json_t *read_hf(const char *path, lx_error *err) {
     if (!ends_with(path, ".json")) return lx_yaml_read_file(path, err);
-    json_error_t je;
-    json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!j) lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
-    return j;
+    return lx_json_read_file(path, LX_JSON_FILE_MAX, JSON_REJECT_DUPLICATES, err);
 }
 
 /* The config's class and attribute counts, where it gives them, are the weights'. */

@@ -12,8 +12,10 @@
  *
  * Bounds: every length read from the pickle is checked against the bytes left before it
  * is used; the stack, the MARK depth and memo indices are limited (memo indices by the
- * pickle's length, since each PUT costs at least two bytes); integers that do not fit in
- * 64 bits stay raw bytes.  Dicts append (no key lookup: a duplicate key is left for the
+ * pickle's length, since each PUT costs at least two bytes); the memo is a hash table
+ * that grows with the PUTs run, not with the indices they name, so one PUT of a large
+ * index in a large (or sparse) file costs one entry; integers that do not fit in 64 bits
+ * stay raw bytes.  Dicts append (no key lookup: a duplicate key is left for the
  * caller to reject), so no opcode costs more than linear work in its operands.
  */
 #include <stdarg.h>
@@ -110,9 +112,12 @@ typedef struct vm {
     size_t sp, cap;
     size_t marks[LX_PK_MAX_MARKS];
     int nmarks;
-    lx_pk **memo;                 /* memo[i], NULL when unset */
-    size_t nmemo;                 /* allocated slots */
-    size_t memo_count;            /* set slots (MEMOIZE's next index) */
+    struct memo_slot {
+        uint64_t idx;
+        lx_pk *v;                 /* NULL: an empty slot */
+    } *memo;                      /* open addressing, linear probing */
+    size_t nmemo;                 /* slots allocated: 0 or a power of two */
+    size_t memo_count;            /* slots set (MEMOIZE's next index) */
     uint64_t budget;              /* container items still allowed to be copied */
     lx_error *err;
 } vm;
@@ -181,13 +186,25 @@ static int room(vm *m, lx_pk ***a, size_t n, size_t *cap, size_t first) {
     return 0;
 }
 
+/* Values are handed out from blocks: no allocation (nor its header) per value. */
+#define BLOCK_VALUES 1024
+struct lx_pk_block {
+    lx_pk_block *next;
+    lx_pk v[BLOCK_VALUES];
+};
+
 static lx_pk *newv(vm *m, lx_pk_kind k) {
     lx_pickle *p = m->p;
-    if (room(m, &p->all, p->nall, &p->capall, 256) < 0) return NULL;
-    lx_pk *v = calloc(1, sizeof *v);
-    if (!v) { fail(m, "out of memory"); return NULL; }
+    if (!p->blocks || p->nused == BLOCK_VALUES) {
+        lx_pk_block *b = malloc(sizeof *b);
+        if (!b) { fail(m, "out of memory for pickle values"); return NULL; }
+        b->next = p->blocks;
+        p->blocks = b;
+        p->nused = 0;
+    }
+    lx_pk *v = &p->blocks->v[p->nused++];
+    memset(v, 0, sizeof *v);
     v->kind = k;
-    p->all[p->nall++] = v;
     return v;
 }
 
@@ -278,6 +295,7 @@ static lx_pk *make_seq(vm *m, lx_pk_kind k, lx_pk **items, size_t n) {
 }
 
 static lx_pk *make_int(vm *m, int64_t i) {
+    if (i >= 0 && i < 256) return &m->p->small[i];   /* immutable: shared */
     lx_pk *v = newv(m, LX_PK_INT);
     if (v) v->u.i = i;
     return v;
@@ -399,23 +417,34 @@ static int parse_dec(vm *m, const char *s, size_t n, int64_t *out) {
     return 0;
 }
 
+/* The slot of idx in the memo: where it is, or the empty slot where it would go. */
+static struct memo_slot *memo_slot(const vm *m, uint64_t idx) {
+    size_t mask = m->nmemo - 1, i = (size_t)((idx * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    while (m->memo[i].v && m->memo[i].idx != idx) i = (i + 1) & mask;
+    return &m->memo[i];
+}
+
 static int memo_put(vm *m, uint64_t idx) {
     lx_pk *v = top(m);
     if (!v) return -1;
     /* Every PUT takes at least two bytes, so a real index stays below the length. */
     if (idx >= m->len) return fail(m, "memo index %llu is beyond any this pickle can use",
                                    (unsigned long long)idx);
-    if (idx >= m->nmemo) {
-        size_t nc = m->nmemo ? m->nmemo : 64;
-        while (nc <= idx) nc *= 2;
-        lx_pk **a = realloc(m->memo, nc * sizeof *a);
-        if (!a) return fail(m, "out of memory");
-        memset(a + m->nmemo, 0, (nc - m->nmemo) * sizeof *a);
+    if (2 * (m->memo_count + 1) > m->nmemo) {   /* keep the table at most half full */
+        size_t nc = m->nmemo ? 2 * m->nmemo : 64;
+        struct memo_slot *old = m->memo, *a = calloc(nc, sizeof *a);
+        if (!a) return fail(m, "out of memory for %zu memo entries", m->memo_count + 1);
+        size_t on = m->nmemo;
         m->memo = a;
         m->nmemo = nc;
+        for (size_t i = 0; i < on; i++)
+            if (old[i].v) *memo_slot(m, old[i].idx) = old[i];
+        free(old);
     }
-    if (!m->memo[idx]) m->memo_count++;
-    m->memo[idx] = v;
+    struct memo_slot *sl = memo_slot(m, idx);
+    if (!sl->v) m->memo_count++;
+    sl->idx = idx;
+    sl->v = v;
     return 0;
 }
 
@@ -440,9 +469,10 @@ static int memo_operand(vm *m, int op, uint64_t *idx) {
 }
 
 static int memo_get(vm *m, uint64_t idx) {
-    if (idx >= m->nmemo || !m->memo[idx])
+    struct memo_slot *sl = m->nmemo ? memo_slot(m, idx) : NULL;
+    if (!sl || !sl->v)
         return fail(m, "memo entry %llu is not defined", (unsigned long long)idx);
-    return push(m, m->memo[idx]);
+    return push(m, sl->v);
 }
 
 static lx_pk *resolve_global(vm *m, const char *mod, size_t mlen, const char *name,
@@ -494,19 +524,27 @@ static lx_pk *rebuild_tensor(vm *m, lx_pk **a) {
         fail(m, "tensor rebuild: expected a storage, got %s", lx_pk_kind_name(a[0]->kind));
         return NULL;
     }
-    lx_pk *t = newv(m, LX_PK_TENSOR);
-    if (!t) return NULL;
-    t->u.tensor.storage = a[0];
+    int64_t shape[LX_MAX_DIMS], stride[LX_MAX_DIMS], offset = 0;
     int nd, ns;
-    if (get_int(m, a[1], "storage offset", &t->u.tensor.offset) < 0) return NULL;
-    if (t->u.tensor.offset < 0) { fail(m, "negative storage offset"); return NULL; }
-    if (get_dims(m, a[2], "size", t->u.tensor.shape, &nd) < 0) return NULL;
-    if (get_dims(m, a[3], "stride", t->u.tensor.stride, &ns) < 0) return NULL;
+    if (get_int(m, a[1], "storage offset", &offset) < 0) return NULL;
+    if (offset < 0) { fail(m, "negative storage offset"); return NULL; }
+    if (get_dims(m, a[2], "size", shape, &nd) < 0) return NULL;
+    if (get_dims(m, a[3], "stride", stride, &ns) < 0) return NULL;
     if (nd != ns) {
         fail(m, "tensor size has %d dimensions but stride has %d", nd, ns);
         return NULL;
     }
+    lx_pk *t = newv(m, LX_PK_TENSOR);
+    if (!t) return NULL;
+    int64_t *dims = malloc(2 * (size_t)(nd ? nd : 1) * sizeof *dims);
+    if (!dims) { fail(m, "out of memory"); return NULL; }
+    memcpy(dims, shape, (size_t)nd * sizeof *dims);
+    memcpy(dims + nd, stride, (size_t)nd * sizeof *dims);
+    t->u.tensor.storage = a[0];
+    t->u.tensor.offset = offset;
     t->u.tensor.ndim = nd;
+    t->u.tensor.shape = dims;
+    t->u.tensor.stride = dims + nd;
     return t;
 }
 
@@ -674,20 +712,15 @@ static int step(vm *m, lx_pk **out) {
     case '2':
         if (!(v = top(m))) return -1;
         return push(m, v);
-    case 'N': return push(m, newv(m, LX_PK_NONE));
+    case 'N': return push(m, &m->p->none);
     case 0x88:
     case 0x89:
-        if (!(v = newv(m, LX_PK_BOOL))) return -1;
-        v->u.i = c == 0x88;
-        return push(m, v);
+        return push(m, c == 0x88 ? &m->p->yes : &m->p->no);
     case 'I':
     case 'L':
         if (readline(m, &s, &n) < 0) return -1;
-        if (c == 'I' && n == 2 && s[0] == '0' && (s[1] == '0' || s[1] == '1')) {
-            if (!(v = newv(m, LX_PK_BOOL))) return -1;
-            v->u.i = s[1] == '1';
-            return push(m, v);
-        }
+        if (c == 'I' && n == 2 && s[0] == '0' && (s[1] == '0' || s[1] == '1'))
+            return push(m, s[1] == '1' ? &m->p->yes : &m->p->no);
         if (parse_dec(m, s, n, &iv) < 0) return -1;
         return push(m, make_int(m, iv));
     case 'J':
@@ -764,7 +797,7 @@ static int step(vm *m, lx_pk **out) {
             return push(m, make_bytes(m, LX_PK_BYTES, d, len));   /* Python 2 str */
         return push(m, make_str(m, d, len));
     }
-    case ')': return push(m, newv(m, LX_PK_TUPLE));
+    case ')': return push(m, &m->p->empty);   /* tuples are never changed: shared */
     case ']': return push(m, newv(m, LX_PK_LIST));
     case '}': return push(m, newv(m, LX_PK_DICT));
     case 0x8f: return push(m, newv(m, LX_PK_SET));
@@ -890,7 +923,17 @@ static int step(vm *m, lx_pk **out) {
     }
 }
 
-void lx_pickle_init(lx_pickle *p) { memset(p, 0, sizeof *p); }
+void lx_pickle_init(lx_pickle *p) {
+    memset(p, 0, sizeof *p);
+    p->none.kind = LX_PK_NONE;
+    p->yes.kind = p->no.kind = LX_PK_BOOL;
+    p->yes.u.i = 1;
+    p->empty.kind = LX_PK_TUPLE;
+    for (int i = 0; i < 256; i++) {
+        p->small[i].kind = LX_PK_INT;
+        p->small[i].u.i = i;
+    }
+}
 
 int lx_pickle_load(lx_pickle *p, const void *buf, size_t len, lx_pk **out, lx_error *err) {
     vm *m = calloc(1, sizeof *m);
@@ -901,8 +944,10 @@ int lx_pickle_load(lx_pickle *p, const void *buf, size_t len, lx_pk **out, lx_er
     m->err = err;
     m->budget = 4 * (uint64_t)len + 65536;
     *out = NULL;
-    int rc;
-    while ((rc = step(m, out)) == 0) {}
+    /* The stack exists from the start, so that an empty frame (MARK then TUPLE) is a
+     * pointer into it, never an offset from NULL. */
+    int rc = room(m, &m->stack, 0, &m->cap, 64);
+    while (rc == 0 && (rc = step(m, out)) == 0) {}
     if (rc == 1) p->end = m->pos;
     free(m->stack);
     free(m->memo);
@@ -911,17 +956,21 @@ int lx_pickle_load(lx_pickle *p, const void *buf, size_t len, lx_pk **out, lx_er
 }
 
 void lx_pickle_free(lx_pickle *p) {
-    for (size_t i = 0; i < p->nall; i++) {
-        lx_pk *v = p->all[i];
-        switch (v->kind) {
-        case LX_PK_STR: case LX_PK_BYTES: case LX_PK_BIGINT: free(v->u.str.s); break;
-        case LX_PK_TUPLE: case LX_PK_LIST: case LX_PK_SET: free(v->u.seq.items); break;
-        case LX_PK_DICT: free(v->u.dict.keys); free(v->u.dict.vals); break;
-        default: break;
+    size_t n = p->nused;   /* the newest block is the only one not full */
+    for (lx_pk_block *b = p->blocks, *next; b; b = next, n = BLOCK_VALUES) {
+        for (size_t i = 0; i < n; i++) {
+            lx_pk *v = &b->v[i];
+            switch (v->kind) {
+            case LX_PK_STR: case LX_PK_BYTES: case LX_PK_BIGINT: free(v->u.str.s); break;
+            case LX_PK_TUPLE: case LX_PK_LIST: case LX_PK_SET: free(v->u.seq.items); break;
+            case LX_PK_DICT: free(v->u.dict.keys); free(v->u.dict.vals); break;
+            case LX_PK_TENSOR: free(v->u.tensor.shape); break;
+            default: break;
+            }
         }
-        free(v);
+        next = b->next;
+        free(b);
     }
-    free(p->all);
     free(p->storages);
-    memset(p, 0, sizeof *p);
+    lx_pickle_init(p);
 }

@@ -11,8 +11,10 @@
  * _rebuild_tensor_v2(storage, offset, size, stride, ...) becomes LX_PK_TENSOR.
  *
  * All values live in the lx_pickle context and are freed together by lx_pickle_free.
- * Values may be shared (the memo) and even cyclic (a list appended to itself), so
- * callers that walk them must bound their depth.
+ * Values may be shared (the memo, and the immutable None, True, False, () and small
+ * ints, which are one value each) and even cyclic (a list appended to itself), so
+ * callers that walk them must bound their depth.  Values are 48 bytes, allocated in
+ * blocks: a pickle of N opcodes costs at most about 24 N bytes of them.
  */
 #ifndef LX_PICKLE_H
 #define LX_PICKLE_H
@@ -68,16 +70,21 @@ struct lx_pk {
         struct {
             lx_pk *storage;         /* an LX_PK_STORAGE */
             int64_t offset;         /* storage offset, in elements */
-            int ndim;
-            int64_t shape[LX_MAX_DIMS];
-            int64_t stride[LX_MAX_DIMS];
+            int ndim;               /* 0..LX_MAX_DIMS */
+            int64_t *shape;         /* [ndim] (owned; stride shares its allocation) */
+            int64_t *stride;        /* [ndim] */
         } tensor;
     } u;
 };
 
+typedef struct lx_pk_block lx_pk_block;
+
+/* Not to be copied once used: the shared constants are values inside it. */
 typedef struct lx_pickle {
-    lx_pk **all;                  /* every value created, for freeing */
-    size_t nall, capall;
+    lx_pk_block *blocks;          /* every value created, newest block first */
+    size_t nused;                 /* values used in the newest block */
+    lx_pk none, yes, no, empty;   /* None, True, False, () */
+    lx_pk small[256];             /* the ints 0..255 */
     lx_pk **storages;             /* every LX_PK_STORAGE, in order of appearance */
     size_t nstorages, capstorages;
     size_t end;                   /* offset just past the STOP opcode */

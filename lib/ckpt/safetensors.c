@@ -19,7 +19,9 @@
  *
  * A shard index (model.safetensors.index.json) is {"weight_map": {name: "file"}}; the
  * shards are read from the index's folder and every name the map lists must be found in
- * the shard it names.
+ * the shard it names.  A shard is a safetensors file, never another index.
+ *
+ * Writing goes through lx_outfile: a temporary beside the target, renamed into place.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -180,9 +182,8 @@ static int ends_with(const char *s, const char *suf) {
 
 /* A shard index: read every shard it names, then check the map against what was read. */
 static int read_index(lx_tensor_dict *d, const char *path, lx_error *err) {
-    json_error_t je;
-    json_t *idx = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-    if (!idx) return lx_error_set(err, "%s: not valid JSON: %s (line %d)", path, je.text, je.line);
+    json_t *idx = lx_json_read_file(path, LX_INDEX_MAX_BYTES, JSON_REJECT_DUPLICATES, err);
+    if (!idx) return -1;
     json_t *wm = json_object_get(idx, "weight_map");
     int rc = 0;
     if (!json_is_object(wm) || json_object_size(wm) == 0) {
@@ -205,6 +206,11 @@ static int read_index(lx_tensor_dict *d, const char *path, lx_error *err) {
         if (!*f || strchr(f, '/') || strcmp(f, "..") == 0 || strcmp(f, ".") == 0) {
             rc = lx_error_set(err, "%s: shard name '%s' is not a file name in the index's "
                                    "folder", path, f);
+            break;
+        }
+        if (ends_with(f, ".index.json")) { /* one level only: an index names weights */
+            rc = lx_error_set(err, "%s: names %s as a shard, which is a shard index too (the "
+                                   "shards of an index must be weight files)", path, f);
             break;
         }
         if (json_object_get(done, f)) continue;
@@ -278,24 +284,21 @@ int lx_safetensors_write(const char *path, const char *const *names,
     json_decref(h);
     if (!text) return lx_error_set(err, "out of memory");
     size_t tl = strlen(text), hl = (tl + 7) & ~(size_t)7; /* pad to 8 with spaces */
-    FILE *f = fopen(path, "wb");
+    lx_outfile *f = lx_outfile_open(path, err);
     if (!f) {
         free(text);
-        return lx_error_set(err, "%s: %s", path, strerror(errno));
+        return -1;
     }
     unsigned char lenb[8];
     lx_wr_u64(lenb, hl);
-    int ok = fwrite(lenb, 1, 8, f) == 8 && fwrite(text, 1, tl, f) == tl;
-    for (size_t i = tl; ok && i < hl; i++) ok = fputc(' ', f) != EOF;
+    int rc = lx_outfile_write(f, lenb, 8, err) < 0 || lx_outfile_write(f, text, tl, err) < 0 ||
+             lx_outfile_write(f, "       ", hl - tl, err) < 0 ? -1 : 0;
     free(text);
-    for (size_t i = 0; ok && i < n; i++) {
-        size_t nb = (size_t)lx_tensor_nbytes(tensors[i]);
-        ok = fwrite(tensors[i]->data, 1, nb, f) == nb;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = lx_outfile_write(f, tensors[i]->data, (size_t)lx_tensor_nbytes(tensors[i]), err);
+    if (rc < 0) {
+        lx_outfile_abort(f);
+        return -1;
     }
-    if (fclose(f) != 0) ok = 0;
-    if (!ok) {
-        unlink(path);
-        return lx_error_set(err, "%s: write failed: %s", path, strerror(errno));
-    }
-    return 0;
+    return lx_outfile_commit(f, err);
 }

@@ -11,7 +11,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include "../internal.h"
 #include "ckpt.h"
 
 #define LX_DICT_MAX 16384
@@ -27,7 +27,7 @@ void lx_tensor_dict_free(lx_tensor_dict *d) {
     }
     free(d->items);
     for (size_t i = 0; i < d->nmaps; i++) {
-        if (d->map_lens[i]) munmap(d->maps[i], d->map_lens[i]);
+        if (d->map_lens[i]) lx_file_unmap(d->maps[i], d->map_lens[i]);
         else free(d->maps[i]);
     }
     free(d->maps);
@@ -85,7 +85,7 @@ int lx_tensor_dict_keep(lx_tensor_dict *d, void *addr, size_t len, lx_error *err
     return 0;
 oom:
     /* The caller still owns addr; release it so that it is not leaked. */
-    if (len) munmap(addr, len);
+    if (len) lx_file_unmap(addr, len);
     else free(addr);
     return lx_error_set(err, "out of memory");
 }

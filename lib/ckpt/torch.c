@@ -40,6 +40,7 @@ typedef struct slot {
     const char *key;
     lx_pk_elem elem;
     int64_t numel;                /* elements the pickle says it holds */
+    int64_t used;                 /* elements the state dict's tensors reach (zip) */
     const uint8_t *data;          /* NULL until bound */
     uint64_t nbytes;
 } slot;
@@ -66,7 +67,7 @@ static int collect_slots(const lx_pickle *p, slots *s, lx_error *err) {
     for (size_t i = 0; i < p->nstorages; i++) {
         const lx_pk *st = p->storages[i];
         s->v[s->n++] = (slot){st->u.storage.key, st->u.storage.elem, st->u.storage.numel,
-                              NULL, 0};
+                              0, NULL, 0};
     }
     qsort(s->v, s->n, sizeof *s->v, cmp_slot);
     size_t w = 0;
@@ -173,26 +174,19 @@ static void copy_elem(uint8_t *dst, const uint8_t *src, lx_pk_elem e, size_t esi
     }
 }
 
-static int make_tensor(const slot *s, const lx_pk *pt, const char *name, lx_tensor *out,
-                       uint64_t *budget, lx_error *err) {
-    lx_dtype dt;
-    memset(out, 0, sizeof *out);
-    if (elem_dtype(s->elem, &dt) < 0)
-        return lx_error_set(err, "tensor %s: %s tensors are not supported (expected float32, "
-                                 "float16, bfloat16, float64, int64, int32 or uint8)", name,
-                            lx_pk_elem_name(s->elem));
+/* The elements of its storage that tensor pt reaches (last element touched, offset +
+ * sum (shape_i - 1) * stride_i, plus one; 0 for an empty tensor), checked against the
+ * `avail` elements the storage holds.  Returns 0 or -1. */
+static int tensor_reach(const slot *s, const lx_pk *pt, const char *name, int64_t avail,
+                        int64_t *reach, lx_error *err) {
     int nd = pt->u.tensor.ndim;
     const int64_t *shape = pt->u.tensor.shape, *stride = pt->u.tensor.stride;
-    lx_tensor shp = {.dtype = dt, .ndim = nd};
+    lx_tensor shp = {.dtype = LX_U8, .ndim = nd};
     memcpy(shp.shape, shape, (size_t)nd * sizeof *shape);
     int64_t nelem = lx_tensor_nelem(&shp);
     if (nelem < 0) return lx_error_set(err, "tensor %s: shape overflows", name);
-    if (nelem == 0) return lx_tensor_alloc(out, dt, nd, shape, err);
-    size_t esize = lx_pk_elem_size(s->elem);
-    /* The elements the storage really holds: what the pickle says, within the bytes. */
-    int64_t avail = s->numel;
-    if ((uint64_t)avail > s->nbytes / esize) avail = (int64_t)(s->nbytes / esize);
-    /* Last element touched: offset + sum (shape_i - 1) * stride_i, overflow-checked. */
+    *reach = 0;
+    if (nelem == 0) return 0;
     int64_t last = pt->u.tensor.offset;
     for (int i = 0; i < nd; i++) {
         if (stride[i] && shape[i] - 1 > (INT64_MAX - last) / stride[i])
@@ -205,6 +199,29 @@ static int make_tensor(const slot *s, const lx_pk *pt, const char *name, lx_tens
                             lx_pk_elem_name(s->elem), (long long)pt->u.tensor.offset,
                             lx_tensor_shape_str(&shp, (char[160]){0}, 160), (long long)last,
                             s->key, (long long)avail);
+    *reach = last + 1;
+    return 0;
+}
+
+static int make_tensor(const slot *s, const lx_pk *pt, const char *name, lx_tensor *out,
+                       uint64_t *budget, lx_error *err) {
+    lx_dtype dt;
+    memset(out, 0, sizeof *out);
+    if (elem_dtype(s->elem, &dt) < 0)
+        return lx_error_set(err, "tensor %s: %s tensors are not supported (expected float32, "
+                                 "float16, bfloat16, float64, int64, int32 or uint8)", name,
+                            lx_pk_elem_name(s->elem));
+    int nd = pt->u.tensor.ndim;
+    const int64_t *shape = pt->u.tensor.shape, *stride = pt->u.tensor.stride;
+    lx_tensor shp = {.dtype = dt, .ndim = nd};
+    memcpy(shp.shape, shape, (size_t)nd * sizeof *shape);
+    size_t esize = lx_pk_elem_size(s->elem);
+    /* The elements the storage really holds: what the pickle says, within the bytes. */
+    int64_t avail = s->numel, reach;
+    if ((uint64_t)avail > s->nbytes / esize) avail = (int64_t)(s->nbytes / esize);
+    if (tensor_reach(s, pt, name, avail, &reach, err) < 0) return -1;
+    int64_t nelem = lx_tensor_nelem(&shp);
+    if (nelem == 0) return lx_tensor_alloc(out, dt, nd, shape, err);
     int contiguous = 1;
     int64_t expect = 1;
     for (int i = nd - 1; i >= 0; i--) {
@@ -220,7 +237,8 @@ static int make_tensor(const slot *s, const lx_pk *pt, const char *name, lx_tens
     }
     /* Copies are bounded: many strided tensors over one big storage could otherwise
      * ask for far more memory than the file holds. */
-    uint64_t bytes = (uint64_t)nelem * lx_dtype_size(dt);
+    int64_t nb = lx_tensor_nbytes(&shp);
+    uint64_t bytes = nb < 0 ? UINT64_MAX : (uint64_t)nb;
     if (bytes > *budget)
         return lx_error_set(err, "tensor %s: copying strided or unaligned tensors would "
                                  "take more memory than twice the file's size", name);
@@ -276,6 +294,24 @@ static int add_tensors(lx_tensor_dict *d, const lx_pk *sd, const slots *s, uint6
 }
 
 /* ---- the zip layout ------------------------------------------------------------------ */
+
+#define PKL_MAX_DEFLATED ((uint64_t)64 << 20)
+
+/* How far into each storage the state dict's tensors reach (slot.used), checked against
+ * the elements the pickle gives the storage: known before any entry is inflated, so
+ * that a deflated storage is inflated only as far as a tensor reads it. */
+static int storage_reach(const lx_pk *sd, slots *s, lx_error *err) {
+    for (size_t i = 0; i < sd->u.dict.n; i++) {
+        const lx_pk *k = sd->u.dict.keys[i], *v = sd->u.dict.vals[i];
+        if (v->kind != LX_PK_TENSOR || k->kind != LX_PK_STR) continue;
+        slot *sl = find_slot(s, v->u.tensor.storage->u.storage.key);
+        int64_t reach;
+        if (!sl) continue;   /* add_tensors says so */
+        if (tensor_reach(sl, v, k->u.str.s, sl->numel, &reach, err) < 0) return -1;
+        if (reach > sl->used) sl->used = reach;
+    }
+    return 0;
+}
 
 /* PREFIX/byteorder must say "little"; PREFIX/version is the archive format version, a
  * decimal number ("3\n" since 1.6): the layout of data.pkl and data/ has not changed
@@ -336,8 +372,12 @@ static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickl
     if (check_small_entry(&z, name, plen, "byteorder", err) < 0 ||
         check_small_entry(&z, name, plen, "version", err) < 0)
         goto out_name;
+    /* A stored pickle is read in place; a deflated one is inflated whole, so it is held to
+     * what a pickle of a state dict needs (tens of KB for LXMERT, some 200 bytes a
+     * tensor), not to the 1032:1 deflate allows. */
     const void *pdata;
-    if (lx_zip_read(&z, pkl, (uint64_t)1 << 32, 1, &pdata, &pkl_owned, err) < 0)
+    if (lx_zip_read(&z, pkl, pkl->method == 0 ? (uint64_t)1 << 32 : PKL_MAX_DEFLATED, 1,
+                    &pdata, &pkl_owned, err) < 0)
         goto out_name;
     lx_pk *root;
     if (lx_pickle_load(p, pdata, pkl->usize, &root, err) < 0) {
@@ -345,6 +385,9 @@ static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickl
         goto out_name;
     }
     if (collect_slots(p, s, err) < 0) goto out_name;
+    long work = SEARCH_BUDGET;
+    const lx_pk *sd = find_state_dict(root, 3, &work, err);
+    if (!sd || storage_reach(sd, s, err) < 0) goto out_name;
     for (size_t i = 0; i < s->n; i++) {
         slot *sl = &s->v[i];
         if (strlen(sl->key) > 48 || strchr(sl->key, '/')) {
@@ -357,25 +400,28 @@ static int read_zip(lx_tensor_dict *d, const uint8_t *map, size_t size, lx_pickl
             lx_error_set(err, "storage %s: no entry %s in the archive", sl->key, name);
             goto out_name;
         }
-        const void *data;
-        void *own;
-        if (lx_zip_read(&z, e, (uint64_t)1 << 40, 1, &data, &own, err) < 0) goto out_name;
-        if (own && lx_tensor_dict_keep(d, own, 0, err) < 0) goto out_name;
+        /* The entry must hold every element the pickle gives the storage; checked on
+         * the sizes the directory declares, before anything is inflated. */
         size_t es = lx_pk_elem_size(sl->elem);
-        if ((uint64_t)sl->numel > e->usize / es) {
-            lx_error_set(err, "storage %s: %lld %s elements need %llu bytes, entry %s holds "
+        unsigned __int128 need = (unsigned __int128)(uint64_t)sl->numel * es;
+        if (need > e->usize) {
+            char b[LX_U128_STR];
+            lx_error_set(err, "storage %s: %lld %s elements need %s bytes, entry %s holds "
                               "%llu", sl->key, (long long)sl->numel,
-                         lx_pk_elem_name(sl->elem),
-                         (unsigned long long)sl->numel * es, name,
+                         lx_pk_elem_name(sl->elem), lx_u128_str(b, need), name,
                          (unsigned long long)e->usize);
             goto out_name;
         }
+        /* A deflated entry is inflated only as far as the tensors read it (used <=
+         * numel, so this is within the entry); stored ones are read in place. */
+        const void *data;
+        void *own;
+        if (lx_zip_read_part(&z, e, (uint64_t)sl->used * es, 1, &data, &own, err) < 0)
+            goto out_name;
+        if (own && lx_tensor_dict_keep(d, own, 0, err) < 0) goto out_name;
         sl->data = data;
-        sl->nbytes = e->usize;
+        sl->nbytes = own ? (uint64_t)sl->used * es : e->usize;
     }
-    long work = SEARCH_BUDGET;
-    const lx_pk *sd = find_state_dict(root, 3, &work, err);
-    if (!sd) goto out_name;
     rc = add_tensors(d, sd, s, size, err);
 out_name:
     free(name);
@@ -468,7 +514,7 @@ static int read_legacy(lx_tensor_dict *d, int fd, const uint8_t *map, size_t siz
         uint8_t *region = mmap(NULL, total, PROT_READ | PROT_WRITE,
                                MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (region == MAP_FAILED)
-            return lx_error_set(err, "cannot allocate %llu bytes for the storages: %m",
+            return lx_error_set(err, "out of memory for the %llu bytes of the storages: %m",
                                 (unsigned long long)total);
         if (lx_tensor_dict_keep(d, region, total, err) < 0) return -1;
         uint64_t at = 0;

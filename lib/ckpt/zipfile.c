@@ -211,56 +211,125 @@ const lx_zip_entry *lx_zip_find(const lx_zip *z, const char *name) {
     return bsearch(&key, z->entries, z->n, sizeof key, cmp_entry);
 }
 
-/* Inflate a raw deflate stream of e into a fresh buffer of exactly e->usize bytes. */
-static int inflate_entry(const lx_zip *z, const lx_zip_entry *e, void **out, lx_error *err) {
-    uint8_t *buf = lx_aligned_alloc(e->usize ? e->usize : 1);
+/* Inflate the raw deflate stream of e, keeping its first `want` bytes (want <= usize) in
+ * a fresh buffer.  The rest of the stream is inflated through a small window only to
+ * check its length and CRC-32, so memory never exceeds what the caller wants whatever
+ * the entry declares; when only a part is wanted and no CRC check, inflating stops once
+ * `want` bytes are kept. */
+static int inflate_entry(const lx_zip *z, const lx_zip_entry *e, uint64_t want, int check_crc,
+                         void **out, lx_error *err) {
+    uint8_t *buf = lx_aligned_alloc(want ? want : 1);
     if (!buf) return lx_error_set(err, "zip entry %s: out of memory for %llu bytes", e->name,
-                                  (unsigned long long)e->usize);
+                                  (unsigned long long)want);
+    /* The stream is followed to its end (to check its size, and its CRC-32 if asked)
+     * unless the caller wants only a part and no CRC. */
+    uint64_t wsize = e->usize - want + 1;
+    if (wsize > (1 << 18)) wsize = 1 << 18;
+    uint8_t *window = check_crc || want == e->usize ? malloc(wsize) : NULL;
+    if ((check_crc || want == e->usize) && !window) {
+        free(buf);
+        return lx_error_set(err, "zip entry %s: out of memory", e->name);
+    }
     z_stream s;
     memset(&s, 0, sizeof s);
     if (inflateInit2(&s, -MAX_WBITS) != Z_OK) {
         free(buf);
+        free(window);
         return lx_error_set(err, "zip entry %s: zlib initialisation failed", e->name);
     }
     const uint8_t *in = z->base + e->data_off;
-    uint64_t in_left = e->csize, out_left = e->usize;
+    uint64_t in_left = e->csize, total = 0;   /* total: bytes inflated so far */
+    uint32_t crc = 0;
     const uInt chunk = 1u << 30;
     int rc = Z_OK;
-    s.next_out = buf;
-    while (rc == Z_OK) {
+    for (;;) {
         if (s.avail_in == 0 && in_left) {
             s.next_in = (Bytef *)in;
             s.avail_in = in_left > chunk ? chunk : (uInt)in_left;
             in += s.avail_in;
             in_left -= s.avail_in;
         }
-        if (s.avail_out == 0 && out_left) {
-            s.avail_out = out_left > chunk ? chunk : (uInt)out_left;
-            out_left -= s.avail_out;
+        if (total < want) {              /* into the buffer */
+            s.next_out = buf + total;
+            s.avail_out = want - total > chunk ? chunk : (uInt)(want - total);
+        } else if (window) {             /* past it: one byte more than declared is
+                                            enough to see a stream that is too long */
+            uint64_t room = e->usize - total + 1;
+            s.next_out = window;
+            s.avail_out = room > wsize ? (uInt)wsize : (uInt)room;
+        } else {
+            break;                       /* the caller has all it asked for */
         }
         uInt ai = s.avail_in, ao = s.avail_out;
+        uint8_t *from = s.next_out;
         rc = inflate(&s, Z_NO_FLUSH);
-        if (rc == Z_BUF_ERROR || (rc == Z_OK && ai == s.avail_in && ao == s.avail_out)) {
-            rc = Z_BUF_ERROR;   /* no progress possible: input ended or output is full */
-            break;
-        }
+        uInt made = ao - s.avail_out;
+        if (check_crc) crc = (uint32_t)crc32_z(crc, from, made);
+        total += made;
+        if (rc != Z_OK || total > e->usize || (ai == s.avail_in && made == 0)) break;
     }
-    uint64_t produced = s.total_out;
     inflateEnd(&s);
-    if (rc != Z_STREAM_END || produced != e->usize || s.avail_out != 0 || out_left) {
+    free(window);
+    const char *bad = NULL;
+    if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR || rc == Z_STREAM_ERROR)
+        bad = rc == Z_MEM_ERROR ? "out of memory in zlib" : "corrupt deflate data";
+    if (bad) {
         free(buf);
-        if (rc == Z_DATA_ERROR)
-            return lx_error_set(err, "zip entry %s: corrupt deflate data", e->name);
-        if (rc == Z_STREAM_END)
-            return lx_error_set(err, "zip entry %s: inflates to %llu bytes, expected %llu",
-                                e->name, (unsigned long long)produced,
-                                (unsigned long long)e->usize);
-        return lx_error_set(err, "zip entry %s: deflate data %s (expected %llu bytes)",
-                            e->name, s.avail_out == 0 && !out_left ? "inflates to more bytes"
-                                                                   : "ends early",
+        return lx_error_set(err, "zip entry %s: %s", e->name, bad);
+    }
+    if (total > e->usize) {
+        free(buf);
+        return lx_error_set(err, "zip entry %s: deflate data inflates to more than the %llu "
+                                 "bytes the directory declares", e->name,
                             (unsigned long long)e->usize);
     }
+    if (rc == Z_STREAM_END && total < e->usize) {
+        free(buf);
+        return lx_error_set(err, "zip entry %s: inflates to %llu bytes, expected %llu",
+                            e->name, (unsigned long long)total, (unsigned long long)e->usize);
+    }
+    if (rc != Z_STREAM_END && (window || total < want)) {
+        free(buf);
+        return lx_error_set(err, "zip entry %s: deflate data ends early (%llu of %llu bytes)",
+                            e->name, (unsigned long long)total, (unsigned long long)e->usize);
+    }
+    if (check_crc && total == e->usize && crc != e->crc) {
+        free(buf);
+        return lx_error_set(err, "zip entry %s: CRC-32 is %08x, the directory says %08x",
+                            e->name, crc, e->crc);
+    }
     *out = buf;
+    return 0;
+}
+
+int lx_zip_read_part(const lx_zip *z, const lx_zip_entry *e, uint64_t want, int check_crc,
+                     const void **data, void **owned, lx_error *err) {
+    *data = NULL;
+    *owned = NULL;
+    if (want > e->usize) want = e->usize;
+    if (e->method == 0) {
+        *data = z->base + e->data_off;
+        if (check_crc) {
+            uint32_t c = (uint32_t)crc32_z(0, *data, (z_size_t)e->usize);
+            if (c != e->crc) {
+                *data = NULL;
+                return lx_error_set(err, "zip entry %s: CRC-32 is %08x, the directory says "
+                                         "%08x", e->name, c, e->crc);
+            }
+        }
+        return 0;
+    }
+    if (e->method != 8)
+        return lx_error_set(err, "zip entry %s: compression method %u is not supported "
+                                 "(expected 0, stored, or 8, deflate)", e->name, e->method);
+    /* Deflate cannot expand beyond ~1032:1; a larger claim is a lie, refuse it before
+     * allocating. */
+    if (e->usize / 1032 > e->csize + 1)
+        return lx_error_set(err, "zip entry %s: %llu compressed bytes cannot inflate to %llu",
+                            e->name, (unsigned long long)e->csize,
+                            (unsigned long long)e->usize);
+    if (inflate_entry(z, e, want, check_crc, owned, err) < 0) return -1;
+    *data = *owned;
     return 0;
 }
 
@@ -272,30 +341,5 @@ int lx_zip_read(const lx_zip *z, const lx_zip_entry *e, uint64_t max_size, int c
         return lx_error_set(err, "zip entry %s: %llu bytes, more than the %llu accepted",
                             e->name, (unsigned long long)e->usize,
                             (unsigned long long)max_size);
-    if (e->method == 0) {
-        *data = z->base + e->data_off;
-    } else if (e->method == 8) {
-        /* Deflate cannot expand beyond ~1032:1; a larger claim is a lie, refuse it before
-         * allocating. */
-        if (e->usize / 1032 > e->csize + 1)
-            return lx_error_set(err, "zip entry %s: %llu compressed bytes cannot inflate to "
-                                     "%llu", e->name, (unsigned long long)e->csize,
-                                (unsigned long long)e->usize);
-        if (inflate_entry(z, e, owned, err) < 0) return -1;
-        *data = *owned;
-    } else {
-        return lx_error_set(err, "zip entry %s: compression method %u is not supported "
-                                 "(expected 0, stored, or 8, deflate)", e->name, e->method);
-    }
-    if (check_crc) {
-        uint32_t c = (uint32_t)crc32_z(0, *data, (z_size_t)e->usize);
-        if (c != e->crc) {
-            free(*owned);
-            *owned = NULL;
-            *data = NULL;
-            return lx_error_set(err, "zip entry %s: CRC-32 is %08x, the directory says %08x",
-                                e->name, c, e->crc);
-        }
-    }
-    return 0;
+    return lx_zip_read_part(z, e, e->usize, check_crc, data, owned, err);
 }

@@ -41,5 +41,12 @@ const lx_zip_entry *lx_zip_find(const lx_zip *z, const char *name);
  * larger than that).  If check_crc, the CRC-32 is verified.  Returns 0 or -1. */
 int lx_zip_read(const lx_zip *z, const lx_zip_entry *e, uint64_t max_size, int check_crc,
                 const void **data, void **owned, lx_error *err);
+/* The first `want` bytes of e (all of it if want >= e->usize), for a caller that knows
+ * how much of an entry it will use: a deflated entry is inflated into a buffer of that
+ * size and no more, whatever size the directory declares.  With check_crc the rest of
+ * the stream is still inflated (through a small window) to check its size and CRC-32;
+ * without it, inflating stops at `want`.  Stored entries are read in place as above. */
+int lx_zip_read_part(const lx_zip *z, const lx_zip_entry *e, uint64_t want, int check_crc,
+                     const void **data, void **owned, lx_error *err);
 
 #endif

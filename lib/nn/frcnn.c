@@ -31,6 +31,23 @@ static int out_map(lx_detector *d, int slot, const lx_conv *cv, const lx_fmap *x
     return y->d ? 0 : -1;
 }
 
+/* 0 when the n values of v (rows of width values) are finite, else -1 naming the first
+ * that is not.  Nothing in an image's pixels can overflow the detector, so the cause is
+ * a weight; checked where a value that is not finite would be sorted or cast to an
+ * integer (the RPN's and the box head's outputs) and in the regions returned. */
+static int check_finite(const char *what, const float *v, size_t n, size_t width,
+                        lx_error *err) {
+    size_t at = lx_f32_first_nonfinite(v, n);
+    if (at == n) return 0;
+    lx_tensor t = {.dtype = LX_F32, .ndim = width > 1 ? 2 : 1,
+                   .shape = {(int64_t)(n / width), (int64_t)width}};
+    char idx[64];
+    return lx_error_set(err, "%s%s: got %g, expected a finite number: the detector "
+                             "overflowed (a weight of the model that is not finite or too "
+                             "large)", what, lx_tensor_index_str(&t, at, idx, sizeof idx),
+                        isnan(v[at]) ? NAN : (double)v[at]);
+}
+
 /* ---- ResNet ------------------------------------------------------------------------- */
 
 /* BasicStem: conv1 7x7 / 2 + BatchNorm + ReLU, then max_pool2d(3, 2, ceil_mode). */
@@ -118,7 +135,9 @@ int lx_frcnn_rpn(lx_detector *d, const lx_fmap *res4, int h, int w, lx_error *er
         out_map(d, MAP_CONV1, &d->w.rpn_conv, res4, &hidden, err) < 0 ||
         lx_op_conv(&d->rt, &d->w.rpn_conv, res4, &hidden, NULL, 1, err) < 0 ||
         lx_op_conv(&d->rt, &d->w.rpn_logits, &hidden, &logits, NULL, 0, err) < 0 ||
-        lx_op_conv(&d->rt, &d->w.rpn_deltas, &hidden, &deltas, NULL, 0, err) < 0)
+        lx_op_conv(&d->rt, &d->w.rpn_deltas, &hidden, &deltas, NULL, 0, err) < 0 ||
+        check_finite("pred_objectness_logits", r->logits, n, 1, err) < 0 ||
+        check_finite("pred_anchor_deltas", r->deltas, 4 * n, 4, err) < 0)
         return -1;
     return lx_frcnn_proposals(d, h, w, err);
 }
@@ -246,6 +265,14 @@ int lx_frcnn_box_head(lx_detector *d, int h, int w, lx_error *err) {
                      (size_t)wt->bbox_pred.out, err) < 0 ||
         attributes(d, err) < 0)
         return -1;
+    size_t P = (size_t)r->n;
+    if (check_finite("cls_score", r->cls_logits, P * (size_t)wt->cls_score.out,
+                     (size_t)wt->cls_score.out, err) < 0 ||
+        check_finite("bbox_pred", r->box_deltas, P * (size_t)wt->bbox_pred.out,
+                     (size_t)wt->bbox_pred.out, err) < 0 ||
+        check_finite("attr_score", r->attr_logits, P * (size_t)wt->attr_score.out,
+                     (size_t)wt->attr_score.out, err) < 0)
+        return -1;
     scores(d, h, w);
     return 0;
 }
@@ -299,12 +326,12 @@ lx_detector *lx_detector_new(const lx_model *m, const lx_detector_opts *opts, lx
     d->model = m;
     d->cfg = *lx_model_detector_config(m);
     if (opts) d->opts = *opts;
+    d->rt.exact_bf16 = d->opts.exact_bf16;
     if (configure(d, err) < 0 ||
-        lx_rt_init(&d->rt, d->opts.threads, d->opts.max_isa, err) < 0) {
+        lx_rt_init(&d->rt, m, d->opts.threads, d->opts.max_isa, err) < 0) {
         free(d);
         return NULL;
     }
-    d->rt.exact_bf16 = d->opts.exact_bf16;
     if (lx_frcnn_bind(d, err) < 0) {
         lx_detector_free(d);
         return NULL;
@@ -376,7 +403,11 @@ static int regions(lx_detector *d, const lx_image *img, const float *boxes, lx_r
         g->attrs_id[k] = r->attr_id[i];
         g->attrs_conf[k] = r->attr_prob[i];
     }
-    return 0;
+    size_t N = (size_t)r->nkeep;
+    return check_finite("boxes", g->boxes, 4 * N, 4, err) < 0 ||
+           check_finite("features", g->features, N * (size_t)C5, (size_t)C5, err) < 0 ||
+           check_finite("objects_conf", g->objects_conf, N, 1, err) < 0 ||
+           check_finite("attrs_conf", g->attrs_conf, N, 1, err) < 0 ? -1 : 0;
 }
 
 int lx_detector_run(lx_detector *d, const lx_image *img, lx_regions *out, lx_error *err) {

@@ -132,7 +132,7 @@ void *lx_buf_reserve(lx_buf *b, size_t bytes, lx_error *err) {
     free(b->p);
     b->cap = 0;
     if (!(b->p = lx_aligned_alloc(bytes ? bytes : 1))) {
-        lx_error_set(err, "out of memory (%zu MB of working memory)", bytes >> 20);
+        lx_error_set(err, "out of memory for %zu bytes of working memory", bytes);
         return NULL;
     }
     b->cap = bytes;

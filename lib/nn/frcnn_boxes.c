@@ -102,21 +102,37 @@ static void clip(float *b, int h, int w) {
     }
 }
 
+/* The NMS candidates: the top boxes, clipped, without the empty ones. */
+typedef struct candidates {
+    float *boxes, *scores;        /* [ntop, 4], [ntop] */
+    int *anchor;                  /* [ntop] their anchor indices */
+    int *scratch;                 /* [ntop] NMS's order */
+    int n;
+} candidates;
+
+/* d->rpn's arrays for its anchors and top boxes, and the candidates'. */
+static int rpn_arrays(lx_detector *d, candidates *c, lx_error *err) {
+    lx_rpn_state *r = &d->rpn;
+    size_t n = (size_t)r->h16 * r->w16 * r->anchors, k;
+    r->ntop = n < (size_t)d->cfg.pre_nms_topk ? (int)n : d->cfg.pre_nms_topk;
+    k = (size_t)r->ntop;
+    r->proposals = lx_frcnn_array(d, LX_A_RPN_PROPOSALS, n * 4, sizeof(float), err);
+    r->order = lx_frcnn_array(d, LX_A_RPN_ORDER, n, sizeof(int), err);
+    r->top_boxes = lx_frcnn_array(d, LX_A_RPN_TOP, k * 4, sizeof(float), err);
+    r->nms_keep = lx_frcnn_array(d, LX_A_RPN_KEEP, k, sizeof(int), err);
+    *c = (candidates){lx_frcnn_array(d, LX_A_CAND_BOXES, k * 4, sizeof(float), err),
+                      lx_frcnn_array(d, LX_A_CAND_SCORES, k, sizeof(float), err),
+                      lx_frcnn_array(d, LX_A_CAND_INDEX, k, sizeof(int), err),
+                      lx_frcnn_array(d, LX_A_SCRATCH, k, sizeof(int), err), 0};
+    return r->proposals && r->order && r->top_boxes && r->nms_keep && c->boxes && c->scores &&
+                   c->anchor && c->scratch ? 0 : -1;
+}
+
 int lx_frcnn_proposals(lx_detector *d, int h, int w, lx_error *err) {
     lx_rpn_state *r = &d->rpn;
+    candidates c;
+    if (rpn_arrays(d, &c, err) < 0) return -1;
     int n = r->h16 * r->w16 * r->anchors;
-    r->proposals = lx_frcnn_array(d, LX_A_RPN_PROPOSALS, (size_t)n * 4, sizeof(float), err);
-    r->order = lx_frcnn_array(d, LX_A_RPN_ORDER, (size_t)n, sizeof(int), err);
-    r->ntop = n < d->cfg.pre_nms_topk ? n : d->cfg.pre_nms_topk;
-    r->top_boxes = lx_frcnn_array(d, LX_A_RPN_TOP, (size_t)r->ntop * 4, sizeof(float), err);
-    r->nms_keep = lx_frcnn_array(d, LX_A_RPN_KEEP, (size_t)r->ntop, sizeof(int), err);
-    float *cb = lx_frcnn_array(d, LX_A_CAND_BOXES, (size_t)r->ntop * 4, sizeof(float), err);
-    float *cs = lx_frcnn_array(d, LX_A_CAND_SCORES, (size_t)r->ntop, sizeof(float), err);
-    int *ci = lx_frcnn_array(d, LX_A_CAND_INDEX, (size_t)r->ntop, sizeof(int), err);
-    int *scratch = lx_frcnn_array(d, LX_A_SCRATCH, (size_t)r->ntop, sizeof(int), err);
-    if (!r->proposals || !r->order || !r->top_boxes || !r->nms_keep || !cb || !cs || !ci ||
-        !scratch)
-        return -1;
     for (int i = 0; i < n; i++) {
         float anchor[4];
         lx_frcnn_anchor(d, i, anchor);
@@ -124,27 +140,23 @@ int lx_frcnn_proposals(lx_detector *d, int h, int w, lx_error *err) {
                         r->proposals + 4 * (size_t)i);
     }
     sort_desc(r->order, n, r->logits, 1, 1);
-    int nc = 0;   /* candidates: the top boxes, clipped, without the empty ones */
     for (int k = 0; k < r->ntop; k++) {
         float *b = r->top_boxes + 4 * k;
         memcpy(b, r->proposals + 4 * (size_t)r->order[k], 4 * sizeof *b);
         clip(b, h, w);
         if (!(b[2] - b[0] > 0 && b[3] - b[1] > 0)) continue;
-        memcpy(cb + 4 * nc, b, 4 * sizeof *b);
-        cs[nc] = r->logits[r->order[k]];
-        ci[nc++] = r->order[k];
+        memcpy(c.boxes + 4 * c.n, b, 4 * sizeof *b);
+        c.scores[c.n] = r->logits[r->order[k]];
+        c.anchor[c.n++] = r->order[k];
     }
-    int nk = lx_frcnn_nms(cb, cs, nc, d->cfg.rpn_nms_thresh, scratch, r->nms_keep);
-    r->nkept = nk;
-    int P = nk < d->cfg.post_nms_topk ? nk : d->cfg.post_nms_topk;
+    r->nkept = lx_frcnn_nms(c.boxes, c.scores, c.n, d->cfg.rpn_nms_thresh, c.scratch, r->nms_keep);
+    int P = r->nkept < d->cfg.post_nms_topk ? r->nkept : d->cfg.post_nms_topk;
     if (lx_frcnn_rois_reserve(d, P, err) < 0) return -1;
     for (int k = 0; k < P; k++) {   /* NMS gives them in descending logit order */
-        int c = r->nms_keep[k];
-        memcpy(d->rois.boxes + 4 * k, cb + 4 * c, 4 * sizeof(float));
-        d->rois.logits[k] = cs[c];
-        r->nms_keep[k] = ci[c];
+        memcpy(d->rois.boxes + 4 * k, c.boxes + 4 * r->nms_keep[k], 4 * sizeof(float));
+        d->rois.logits[k] = c.scores[r->nms_keep[k]];
     }
-    for (int k = P; k < nk; k++) r->nms_keep[k] = ci[r->nms_keep[k]];
+    for (int k = 0; k < r->nkept; k++) r->nms_keep[k] = c.anchor[r->nms_keep[k]];
     return 0;
 }
 

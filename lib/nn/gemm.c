@@ -13,7 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cblas.h>
+#include "blas.h"
 #include "gemm.h"
 #include "kernels.h"
 
@@ -173,7 +173,7 @@ static int range_portable(const lx_cpu *cpu, const lx_gemm_op *op, int n0, int n
                 else
                     memcpy(ci, op->bias + j0, (size_t)jn * sizeof *ci);
             }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, jn, k, 1.0f, a, (int)lda,
+        lx_sgemm(CblasNoTrans, CblasTrans, m, jn, k, 1.0f, a, (int)lda,
                     wt, k, op->accumulate || op->bias ? 1.0f : 0.0f, op->c + j0,
                     (int)op->ldc);
     }
@@ -382,7 +382,7 @@ int lx_gemm(const lx_cpu *cpu, const lx_gemm_op *op, lx_pool *pool,
     /* our own kernels (int8 has no sgemm route), or sgemm: OpenBLAS's threads when it has
      * them */
     int own = op->kind == LX_GEMM_I8 || path != PATH_SGEMM;
-    int nt = own || openblas_get_num_threads() == 1 ? lx_pool_size(pool) : 1;
+    int nt = own || lx_blas_threads() == 1 ? lx_pool_size(pool) : 1;
     while (nt > 1 && (macs / nt < MT_MIN_MACS || op->n / nt < 4)) nt--;
     if (nt == 1)
         return range_unchecked(cpu, op, 0, op->n, op->ab, op->ldab, NULL, NULL, &s[0], err);
@@ -451,7 +451,7 @@ static void f32_cols(lx_isa isa, int few, int m, int k, const float *a, size_t l
         if (bias)
             for (int i = 0; i < m; i++)
                 memcpy(c + (size_t)i * ldc, bias, (size_t)(n1 - n0) * sizeof *c);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n1 - n0, k, 1.0f, a, (int)lda,
+        lx_sgemm(CblasNoTrans, CblasTrans, m, n1 - n0, k, 1.0f, a, (int)lda,
                     w, k, bias ? 1.0f : 0.0f, c, (int)ldc);
     }
     if (gelu)
@@ -483,7 +483,7 @@ void lx_gemm_attention(lx_isa isa, const float *q, const float *k, const float *
     else if (isa >= LX_ISA_AVX2)
         lx_gemm_f32_avx2(lq, lk, dh, q, ld, k, ld, NULL, p, (size_t)lk, 0);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, lq, lk, dh, 1.0f, q, (int)ld, k,
+        lx_sgemm(CblasNoTrans, CblasTrans, lq, lk, dh, 1.0f, q, (int)ld, k,
                     (int)ld, 0.0f, p, lk);
     for (int a = 0; a < lq; a++) lx_k_softmax_masked(p + (size_t)a * lk, mask, scale, lk, isa);
     if (isa >= LX_ISA_AVX512)
@@ -491,6 +491,6 @@ void lx_gemm_attention(lx_isa isa, const float *q, const float *k, const float *
     else if (isa >= LX_ISA_AVX2)
         lx_gemm_pv_avx2(lq, lk, dh, p, (size_t)lk, v, ld, ctx, ldc);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, lq, dh, lk, 1.0f, p, lk, v,
+        lx_sgemm(CblasNoTrans, CblasNoTrans, lq, dh, lk, 1.0f, p, lk, v,
                     (int)ld, 0.0f, ctx, (int)ldc);
 }

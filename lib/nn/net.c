@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../internal.h"
 #include "kernels.h"
 #include "net.h"
 
@@ -204,34 +205,8 @@ static int decode_rows(lx_net *net, const lx_lin *l, const float *x, const lx_ro
     return 0;
 }
 
-/* LxmertPreTrainingHeads, LxmertVisualObjHead and LxmertVisualAnswerHead: the heads
- * want asks for. */
-static int heads(lx_net *net, lx_batch *b, unsigned want, lx_error *err) {
-    const lx_weights *w = &net->w;
-    lx_state *s = &net->s;
-    float *pooled = s->small, *lang = s->tmp, *visn = s->tmp + (size_t)b->lang.total * net->H;
-    const float *hl = s->hs.f, *hv = s->hs.f + (size_t)b->lang.total * net->H;
-    for (size_t i = 0; i < b->n; i++) {
-        lx_act p = lx_act_f32(pooled + i * net->H, (size_t)net->H);
-        float *match = lx_outs_data(&b->out, i, LX_O_MATCH);
-        if ((match && lx_op_linear(&net->rt, &w->seq_relationship, &p, 1, match, 2, err) < 0) ||
-            ((want & LX_OUT_QA) &&
-             lx_net_qa_head(net, p.f, 1, lx_outs_data(&b->out, i, LX_O_QA), err) < 0))
-            return -1;
-    }
-    if ((want & LX_OUT_MLM) &&
-        (head_transform(net, &w->mlm_transform, &w->mlm_ln, hl, b->lang.total, lang, err) < 0 ||
-         decode_rows(net, &w->mlm_decoder, lang, &b->lang, b, LX_O_MLM, err) < 0))
-        return -1;
-    if (!(want & (LX_OUT_OBJ | LX_OUT_ATTR | LX_OUT_FEAT))) return 0;
-    return head_transform(net, &w->obj_transform, &w->obj_ln, hv, b->visn.total, visn, err) < 0 ||
-           decode_rows(net, &w->obj, visn, &b->visn, b, LX_O_OBJ, err) < 0 ||
-           decode_rows(net, &w->attr, visn, &b->visn, b, LX_O_ATTR, err) < 0 ||
-           decode_rows(net, &w->feat, visn, &b->visn, b, LX_O_FEAT, err) < 0 ? -1 : 0;
-}
-
-int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err) {
-    if (!(net->avail & LX_OUT_QA)) return lx_error_set(err, "the model has no question answering head");
+/* LxmertVisualAnswerHead over n pooled rows: logits [n, labels]. */
+static int qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *err) {
     if (n == 0) return 0;
     const lx_weights *w = &net->w;
     size_t H2 = 2 * (size_t)net->H;
@@ -246,6 +221,49 @@ int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx
     }
     free(a.f);
     return rc;
+}
+
+/* LxmertPreTrainingHeads, LxmertVisualObjHead and LxmertVisualAnswerHead: the heads
+ * want asks for. */
+static int heads(lx_net *net, lx_batch *b, unsigned want, lx_error *err) {
+    const lx_weights *w = &net->w;
+    lx_state *s = &net->s;
+    float *pooled = s->small, *lang = s->tmp, *visn = s->tmp + (size_t)b->lang.total * net->H;
+    const float *hl = s->hs.f, *hv = s->hs.f + (size_t)b->lang.total * net->H;
+    for (size_t i = 0; i < b->n; i++) {
+        lx_act p = lx_act_f32(pooled + i * net->H, (size_t)net->H);
+        float *match = lx_outs_data(&b->out, i, LX_O_MATCH);
+        if ((match && lx_op_linear(&net->rt, &w->seq_relationship, &p, 1, match, 2, err) < 0) ||
+            ((want & LX_OUT_QA) &&
+             qa_head(net, p.f, 1, lx_outs_data(&b->out, i, LX_O_QA), err) < 0))
+            return -1;
+    }
+    if ((want & LX_OUT_MLM) &&
+        (head_transform(net, &w->mlm_transform, &w->mlm_ln, hl, b->lang.total, lang, err) < 0 ||
+         decode_rows(net, &w->mlm_decoder, lang, &b->lang, b, LX_O_MLM, err) < 0))
+        return -1;
+    if (!(want & (LX_OUT_OBJ | LX_OUT_ATTR | LX_OUT_FEAT))) return 0;
+    return head_transform(net, &w->obj_transform, &w->obj_ln, hv, b->visn.total, visn, err) < 0 ||
+           decode_rows(net, &w->obj, visn, &b->visn, b, LX_O_OBJ, err) < 0 ||
+           decode_rows(net, &w->attr, visn, &b->visn, b, LX_O_ATTR, err) < 0 ||
+           decode_rows(net, &w->feat, visn, &b->visn, b, LX_O_FEAT, err) < 0 ? -1 : 0;
+}
+
+int lx_net_qa_head(lx_net *net, const float *pooled, size_t n, float *logits, lx_error *bad,
+                   lx_error *err) {
+    if (!(net->avail & LX_OUT_QA)) return lx_error_set(err, "the model has no question answering head");
+    if (qa_head(net, pooled, n, logits, err) < 0) return -1;
+    size_t L = (size_t)net->cfg.num_qa_labels;
+    lx_tensor row = {.dtype = LX_F32, .ndim = 1, .shape = {(int64_t)L}};
+    for (size_t i = 0; i < n; i++) {
+        const float *r = logits + i * L;
+        size_t at = lx_f32_first_nonfinite(r, L);
+        if (bad) bad[i].msg[0] = '\0';
+        if (at == L) continue;
+        lx_out_not_finite(bad ? &bad[i] : err, "question_answering_score", &row, at, r[at]);
+        if (!bad) return n > 1 ? lx_error_prefix(err, "row %zu", i) : -1;
+    }
+    return 0;
 }
 
 /* ---- a batch ------------------------------------------------------------------------ */
@@ -308,7 +326,20 @@ static const char *missing_head(unsigned miss) {
          : (miss & LX_OUT_FEAT) ? "feature regression (feat)" : "question answering (qa)";
 }
 
-int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *err) {
+/* Check each record's outputs: a bad one's go (bad[i] says why), or, without bad, the
+ * first fails the batch. */
+static int check_outputs(lx_batch *b, lx_error *bad, lx_error *err) {
+    for (size_t i = 0; i < b->n; i++) {
+        if (bad) bad[i].msg[0] = '\0';
+        if (lx_outs_check(&b->out, i, bad ? &bad[i] : err) == 0) continue;
+        if (!bad) return b->n > 1 ? lx_error_prefix(err, "record %zu of the batch", i) : -1;
+        lx_outs_drop(&b->out, i);
+    }
+    return 0;
+}
+
+int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_error *bad,
+                   lx_error *err) {
     if (n == 0) return 0;
     if (want & ~net->avail)
         return lx_error_set(err, "the model has no %s head", missing_head(want & ~net->avail));
@@ -323,6 +354,7 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
     if (rc == 0 && (want & (LX_OUT_POOLED | LX_OUT_MATCH | LX_OUT_QA)))
         rc = pooler(net, &b, err);
     if (rc == 0) rc = heads(net, &b, want, err);
+    if (rc == 0) rc = check_outputs(&b, bad, err);
     if (rc == 0) rc = lx_outs_append(&b.out, recs, err);
     lx_outs_free(&b.out);
     return rc;
@@ -351,7 +383,7 @@ lx_net *lx_net_new(const lx_model *m, const lx_net_opts *opts, lx_error *err) {
     net->rt.exact_bf16 = net->opts.exact_bf16;
     /* One pool of threads runs everything: each product split by output columns, the
      * attention heads, the element-wise passes. */
-    if (lx_rt_init(&net->rt, net->opts.threads, net->opts.max_isa, err) < 0 ||
+    if (lx_rt_init(&net->rt, m, net->opts.threads, net->opts.max_isa, err) < 0 ||
         lx_net_bind(net, err) < 0) {
         lx_net_free(net);
         return NULL;

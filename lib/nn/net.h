@@ -31,6 +31,11 @@
 
 /* Regions a record may carry: its vision attention scores are [N, N] per thread. */
 #define LX_NET_MAX_REGIONS 4096
+/* The largest magnitude of a visual_feats or visual_pos value.  Region features are
+ * ReLU activations averaged over a region, boxes are 0..1 (pixels, with --no-box-check:
+ * thousands): 1e6 is far beyond both, and through a layer of 2048 inputs with weights
+ * below 1 it stays far inside the float range, where 3e38 overflows the first product. */
+#define LX_NET_MAX_INPUT 1e6
 
 /* ---- weights ------------------------------------------------------------------- */
 
@@ -189,12 +194,12 @@ void lx_op_attention(lx_net *net, const lx_rows *q, const lx_rows *k, float **pr
       HIDDEN)                                                                              \
     X(VISION_HS, "vision_hidden_states", LX_OUT_HIDDEN, NULL, 3, RX_LAYERS, REGIONS,       \
       HIDDEN)                                                                              \
-    X(LANGUAGE_ATT, "language_attentions", LX_OUT_ATTENTIONS, NULL, 4, L_LAYERS, HEADS,    \
-      TOKENS, TOKENS)                                                                      \
-    X(VISION_ATT, "vision_attentions", LX_OUT_ATTENTIONS, NULL, 4, R_LAYERS, HEADS,        \
+    X(LANGUAGE_ATT, "language_attentions", LX_OUT_SELF_ATTENTIONS, NULL, 4, L_LAYERS,      \
+      HEADS, TOKENS, TOKENS)                                                               \
+    X(VISION_ATT, "vision_attentions", LX_OUT_SELF_ATTENTIONS, NULL, 4, R_LAYERS, HEADS,   \
       REGIONS, REGIONS)                                                                    \
-    X(CROSS_ATT, "cross_encoder_attentions", LX_OUT_ATTENTIONS, NULL, 4, X_LAYERS, HEADS,  \
-      TOKENS, REGIONS)                                                                     \
+    X(CROSS_ATT, "cross_encoder_attentions", LX_OUT_CROSS_ATTENTIONS, NULL, 4, X_LAYERS,   \
+      HEADS, TOKENS, REGIONS)                                                              \
     X(MLM, "prediction_logits", LX_OUT_MLM, "mlm", 2, TOKENS, VOCAB)                       \
     X(MATCH, "cross_relationship_score", LX_OUT_MATCH, "match", 1, TWO)                    \
     X(OBJ, "visual_obj_logits", LX_OUT_OBJ, "obj", 2, REGIONS, OBJECTS)                    \
@@ -224,6 +229,14 @@ void lx_outs_rows(lx_outs *o, int k, int layer, const lx_net *net, const lx_rows
 /* Per record, a pointer to layer slot `layer` of output k (NULL when not asked for);
  * NULL when no record asked for it. */
 float **lx_outs_slots(lx_outs *o, int k, int layer);
+/* Record i's outputs: 0 when every value is finite, else -1 naming the first that is
+ * not (one pass over them, vectorised). */
+int lx_outs_check(const lx_outs *o, size_t i, lx_error *err);
+/* Free record i's outputs: lx_outs_append then gives it none. */
+void lx_outs_drop(lx_outs *o, size_t i);
+/* The message for output `name` whose value v at flat index at of t (a tensor of the
+ * output's shape, for the index) is not finite.  Returns -1. */
+int lx_out_not_finite(lx_error *err, const char *name, const lx_tensor *t, size_t at, float v);
 /* Append the outputs to the records, in HF's order (the tensors move into them). */
 int lx_outs_append(lx_outs *o, lx_record *recs, lx_error *err);
 void lx_outs_free(lx_outs *o);

@@ -74,13 +74,36 @@ static int check_finite(const lx_tensor *t, const char *name, int width, lx_erro
     return 0;
 }
 
-/* An optional mask [n] of finite values. */
+/* Values of magnitude at most LX_NET_MAX_INPUT (finite ones). */
+static int check_bounded(const lx_tensor *t, const char *name, int width, lx_error *err) {
+    if (check_finite(t, name, width, err) < 0) return -1;
+    size_t n = (size_t)lx_tensor_nelem(t);
+    for (size_t i = 0; i < n; i++) {
+        double v = lx_net_elem(t, i);
+        if (fabs(v) <= LX_NET_MAX_INPUT) continue;
+        return lx_error_set(err, "%s[%zu][%zu]: got %g, expected a value from -%g to %g (a "
+                                 "larger one overflows the network)", name, i / (size_t)width,
+                            i % (size_t)width, v, LX_NET_MAX_INPUT, LX_NET_MAX_INPUT);
+    }
+    return 0;
+}
+
+/* An optional mask [n] of 0s and 1s, as HF's attention masks are: 1 attends, 0 masks.
+ * Any other value would scale the additive mask (1 - m) * -FLT_MAX past the float range
+ * (255 or 1e30 give infinities, then NaN scores), or half-mask a token. */
 static int check_mask(const lx_tensor *m, const char *name, int64_t n, const char *like,
                       lx_error *err) {
     char e[96];
     snprintf(e, sizeof e, "[%lld] like %s", (long long)n, like);
     if (!m) return 0;
-    return want_shape(m, name, 1, n, 0, e, err) < 0 || check_finite(m, name, 0, err) < 0 ? -1 : 0;
+    if (want_shape(m, name, 1, n, 0, e, err) < 0) return -1;
+    for (int64_t i = 0; i < n; i++) {
+        double v = lx_net_elem(m, (size_t)i);
+        if (v != 0 && v != 1)
+            return lx_error_set(err, "%s[%lld]: got %g, expected 0 or 1 (1: attend, 0: "
+                                     "masked)", name, (long long)i, v);
+    }
+    return 0;
 }
 
 /* The language side: input_ids [L], token_type_ids and attention_mask [L].  *L out. */
@@ -135,13 +158,13 @@ static int check_vision(const lx_net *net, const lx_record *r, lx_error *err) {
     if (N > LX_NET_MAX_REGIONS)
         return lx_error_set(err, "visual_feats: got %lld regions, expected at most %d",
                             (long long)N, LX_NET_MAX_REGIONS);
-    if (check_finite(vf, "visual_feats", c->visual_feat_dim, err) < 0) return -1;
+    if (check_bounded(vf, "visual_feats", c->visual_feat_dim, err) < 0) return -1;
     const lx_tensor *vp = input(r, "visual_pos", 1, err, &bad);
     if (bad) return -1;
     snprintf(e, sizeof e, "[%lld, %d] (one box per region of visual_feats)", (long long)N,
              c->visual_pos_dim);
     if (want_shape(vp, "visual_pos", 2, N, c->visual_pos_dim, e, err) < 0 ||
-        check_finite(vp, "visual_pos", c->visual_pos_dim, err) < 0 ||
+        check_bounded(vp, "visual_pos", c->visual_pos_dim, err) < 0 ||
         check_boxes(net, vp, N, err) < 0)
         return -1;
     const lx_tensor *vm = input(r, "visual_attention_mask", 0, err, &bad);

@@ -8,9 +8,11 @@
  * lx-vqa's list of fields to drop, their help) read this table; a test checks the man
  * page against it.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../internal.h"
 #include "net.h"
 
 /* LX_NET_OUTPUTS (net.h) as a table: dimensions named without their LX_DIM_ prefix. */
@@ -133,6 +135,29 @@ int lx_outs_append(lx_outs *o, lx_record *recs, lx_error *err) {
                 return -1;
         }
     return 0;
+}
+
+int lx_out_not_finite(lx_error *err, const char *name, const lx_tensor *t, size_t at, float v) {
+    char idx[8 * 24];
+    return lx_error_set(err, "%s%s: got %g, expected a finite number: the network overflowed "
+                             "(a weight of the model that is not finite or too large, or an "
+                             "input value too large for it)",
+                        name, lx_tensor_index_str(t, at, idx, sizeof idx),
+                        isnan(v) ? NAN : (double)v);
+}
+
+int lx_outs_check(const lx_outs *o, size_t i, lx_error *err) {
+    for (int k = 0; k < LX_O_COUNT; k++) {
+        const lx_tensor *t = &o->t[i * LX_O_COUNT + k];
+        if (!t->data) continue;
+        size_t n = (size_t)lx_tensor_nelem(t), at = lx_f32_first_nonfinite(t->data, n);
+        if (at < n) return lx_out_not_finite(err, outputs[k].name, t, at, ((float *)t->data)[at]);
+    }
+    return 0;
+}
+
+void lx_outs_drop(lx_outs *o, size_t i) {
+    for (int k = 0; k < LX_O_COUNT; k++) lx_tensor_free(&o->t[i * LX_O_COUNT + k]);
 }
 
 void lx_outs_free(lx_outs *o) {

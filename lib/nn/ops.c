@@ -8,28 +8,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cblas.h>
+#include "blas.h"
 #include "kernels.h"
 #include "ops.h"
 
-/* OpenBLAS (pthreads build) starts its worker threads when the library loads, and they
- * spin with sched_yield for ~2^28 cycles waiting for work that never comes here (the
- * runtime sets OpenBLAS to one thread and splits products over its own pool): on two
- * cores that spinning thread slows a one-record run.  OpenBLAS exports this (its fork
- * handler calls it); weak, so another BLAS without it simply skips the call. */
-void blas_thread_shutdown_(void) __attribute__((weak));
-
 /* ---- the runtime ------------------------------------------------------------------ */
 
-int lx_rt_init(lx_rt *rt, int threads, lx_isa max_isa, lx_error *err) {
+/* Can a product of m's network reach OpenBLAS on this CPU (gemm.c's path_of and
+ * lx_gemm_f32_cols)?  Below AVX-512, products of many rows do; on AVX-512 only 16-bit
+ * weights computed in f32 (f16, or bf16 with exact_bf16), with many rows.  Where this
+ * says no and a product takes it all the same, lx_sgemm still never hangs (blas.h). */
+static int takes_blas(const lx_rt *rt, const lx_model *m) {
+    if (rt->cpu.isa < LX_ISA_AVX512 || !m) return 1;
+    for (size_t i = 0; i < lx_model_ntensors(m); i++) {
+        lx_dtype d = lx_model_tensor_at(m, i)->dtype;
+        if (d == LX_F16 || (d == LX_BF16 && rt->exact_bf16)) return 1;
+    }
+    return 0;
+}
+
+int lx_rt_init(lx_rt *rt, const lx_model *m, int threads, lx_isa max_isa, lx_error *err) {
     lx_cpu_detect(&rt->cpu, max_isa);
     for (int t = 0; t < LX_POOL_MAX; t++) lx_gemm_scratch_init(&rt->gs[t]);
     long nt = threads > 0 ? threads : sysconf(_SC_NPROCESSORS_ONLN);
     rt->nthreads = nt < 1 ? 1 : nt > LX_POOL_MAX ? LX_POOL_MAX : (int)nt;
+    /* OpenBLAS first, while this is the only thread (lx_blas_init may fork), and only
+     * when a product may take it: one thread of its own, a matrix buffer for each of
+     * ours (blas.c), which under a memory limit cost address space for nothing. */
+    if (takes_blas(rt, m) && lx_blas_init(rt->nthreads, err) < 0) return -1;
     if (lx_pool_init(&rt->pool, rt->nthreads, err) < 0) return -1;
     rt->pool_up = 1;
-    openblas_set_num_threads(1);
-    if (blas_thread_shutdown_) blas_thread_shutdown_();
     return 0;
 }
 
@@ -55,8 +63,8 @@ int lx_rt_work(lx_rt *rt, size_t n, lx_error *err) {
         free(rt->work[t]);
         if (!(rt->work[t] = lx_aligned_alloc(n * sizeof(float)))) {
             rt->work_cap = 0;
-            return lx_error_set(err, "out of memory (%zu MB of working rows per thread)",
-                                n * sizeof(float) >> 20);
+            return lx_error_set(err, "out of memory for %zu bytes of working rows (for each "
+                                     "of %d threads)", n * sizeof(float), rt->nthreads);
         }
     }
     rt->work_cap = n;
@@ -200,7 +208,9 @@ static int f32pack_ready(lx_rt *rt, int m, lx_error *err) {
     if (rt->cpu.isa >= LX_ISA_AVX512 && m > LX_GEMM_F32_FEW_ROWS && !rt->f32pack[0])
         for (int t = 0; t < rt->nthreads; t++)
             if (!(rt->f32pack[t] = lx_aligned_alloc(lx_gemm_f32pack_bytes())))
-                return lx_error_set(err, "out of memory (packed weights)");
+                return lx_error_set(err, "out of memory for the packed weights (%zu bytes for "
+                                         "each of %d threads)", lx_gemm_f32pack_bytes(),
+                                    rt->nthreads);
     return 0;
 }
 

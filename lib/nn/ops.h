@@ -130,9 +130,12 @@ typedef struct lx_rt {
                                    * makes ~130 runs) */
 } lx_rt;
 
-/* Detect the CPU (up to max_isa), start a pool of threads (0: all cores) and set
- * OpenBLAS to one thread (the pool splits every product itself).  Returns 0 or -1. */
-int lx_rt_init(lx_rt *rt, int threads, lx_isa max_isa, lx_error *err);
+/* Detect the CPU (up to max_isa); when a product of the network of model m (NULL: any
+ * network) may take OpenBLAS on it, load OpenBLAS with one thread (the pool splits every
+ * product itself) and a matrix buffer for each pool thread (blas.h: "out of memory" when
+ * they do not fit); start a pool of threads (0: all cores).  rt->exact_bf16 is set
+ * first.  Returns 0 or -1. */
+int lx_rt_init(lx_rt *rt, const lx_model *m, int threads, lx_isa max_isa, lx_error *err);
 void lx_rt_free(lx_rt *rt);
 /* Does l's product take its input rounded to bf16 (bf16 weights, not exact_bf16)? */
 int lx_rt_takes_bf16(const lx_rt *rt, const lx_lin *l);

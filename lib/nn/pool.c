@@ -77,7 +77,9 @@ int lx_pool_init(lx_pool *p, int nthreads, lx_error *err) {
         int rc = pthread_create(&p->tid[t], NULL, worker, &p->w[t]);
         if (rc != 0) {
             lx_pool_free(p);
-            return lx_error_set(err, "pool: cannot start thread %d of %d: %s", t + 1,
+            /* EAGAIN: no room for its stack (ulimit -v), or a limit on threads */
+            return lx_error_set(err, "pool: %scannot start thread %d of %d: %s",
+                                rc == EAGAIN ? "out of memory (or threads): " : "", t + 1,
                                 nthreads, strerror(rc));
         }
         p->n = t + 1;

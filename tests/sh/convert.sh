@@ -137,7 +137,20 @@ sed 's/"hidden_size": 48/"hidden_size": 64/' "$M/tiny-vqa/config.json" > "$T/con
 bad 'got shape \[30522, 48\], expected \[30522, 64\]' "$M/tiny-vqa" -o "$T/bad.lxm" --config "$T/config.json"
 printf '{"hidden_size": "48"}' > "$T/config.json"
 bad 'hidden_size: expected a non-negative integer' "$M/tiny-vqa" -o "$T/bad.lxm" --config "$T/config.json"
-rm "$T/config.json"
+# a bad value in --config is blamed on the config file, not on the weights; a config the
+# weights do not fit names both
+sed 's/"num_attention_heads": [0-9]*/"num_attention_heads": 5/' "$M/tiny-vqa/config.json" > "$T/config.json"
+for src in "$M/tiny-vqa" "$T/vqa.lxm"; do
+    bad "^lx-convert: $T/config.json: config: hidden_size 48 is not a multiple of num_attention_heads 5\$" \
+        "$src" -o "$T/bad.lxm" --config "$T/config.json"
+done
+sed 's/"hidden_size": 48/"hidden_size": 64/' "$M/tiny-vqa/config.json" > "$T/config.json"
+bad "^lx-convert: $T/vqa.lxm with the config $T/config.json: .*got shape \[30522, 48\], expected \[30522, 64\]" \
+    "$T/vqa.lxm" -o "$T/bad.lxm" --config "$T/config.json"
+mkdir "$T/sidecfg" && cp "$M/tiny-vqa/model.safetensors" "$T/sidecfg/"
+printf '{"hidden_size": 0}' > "$T/sidecfg/config.json"
+bad "^lx-convert: $T/sidecfg/config.json: config: hidden_size" "$T/sidecfg" -o "$T/bad.lxm"
+rm -r "$T/config.json" "$T/sidecfg"
 head -n 100 "$FX/vocab/bert-base-uncased-vocab.txt" > "$T/vocab.txt"
 bad '100 tokens, but the model.s vocab_size is 30522' "$M/tiny-vqa" -o "$T/bad.lxm" --vocab "$T/vocab.txt"
 # no config: LXMERT-base, which the tiny weights do not fit

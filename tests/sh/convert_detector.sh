@@ -75,7 +75,7 @@ bad "^lx-convert: $T/o29.txt: 29 object names, but the model has 30 object class
     "$D" --objects "$T/o29.txt" --attributes "$T/a.txt"
 bad "^lx-convert: $T/o.txt: 30 attribute names, but the model has 12 attributes$" \
     "$D" --objects "$T/o.txt" --attributes "$T/o.txt"
-bad "$T/none.txt: No such file" "$D" --objects "$T/none.txt"
+bad "$T/none.txt: cannot open: No such file" "$D" --objects "$T/none.txt"
 printf 'rpn:\n  nms_thresh: 0.7\n  nms_thresh: 0.5\n' > "$T/alone/config.yaml"
 bad "^lx-convert: $T/alone/config.yaml: line 3: the key 'nms_thresh' is given twice$" "$T/alone"
 printf 'input: {min_size_test: 96\n' > "$T/alone/config.yaml"

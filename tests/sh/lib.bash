@@ -7,6 +7,9 @@ FX=$LX_FIXTURES
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 PATH=$LX_BIN:$LX_BUILD/tools:$PATH
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# skip REASON: this machine cannot run the test (an optional program is missing); run-tests
+# reports it as skipped, with the reason, never as passed
+skip() { echo "skipped: $*" >&2; exit 77; }
 # expect_status WANT CMD...: run CMD (stdout to $T/out, stderr to $T/err), check its exit status
 expect_status() {
     local want=$1; shift

@@ -107,7 +107,7 @@ done
 flush_errors
 
 # ... and each tool's --help examples, one block a tool (without their 2-space indent)
-for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect; do
+for tool in lx-tokenize lx-embed-vis lx-encode lx-vqa lx-convert lx-detect lx-show; do
     "$tool" --help | awk '/^Examples:$/ { ex = 1; next } ex && /^$/ { ex = 0 }
                           ex { print substr($0, 3) }' > "$T/ex/help-$tool.1.sh"
     [ -s "$T/ex/help-$tool.1.sh" ] || err "$tool --help has no Examples section"
@@ -185,9 +185,10 @@ mkdir -p "$B/snap/pretrained" "$B/lxmert-vqa-uncased" "$B/coco" "$B/photos"
     printf '{"question_id": %d, "img_id": "%s", "image": "%s.jpg", "sent": "%s"}\n' \
         1 cat cat "What is the cat doing?" 2 dog dog "Is the dog asleep?" \
         3 cat cat "What color is the cat?" > photo-questions.jsonl
-    # answers of two runs, for totals
+    # answers of two runs, for totals; answers with their attentions, for lx-show
     head -n 3 inputs.jsonl | lx-vqa -m vqa.lxm > answers-1.jsonl
     tail -n +4 inputs.jsonl | lx-vqa -m vqa.lxm > answers-2.jsonl
+    lx-vqa -m vqa.lxm --attentions -f bin < inputs.jsonl > answers.bin
     rm -f ./*.lxi
 ) > "$T/standins.log" 2>&1 || { cat "$T/standins.log" >&2; fail "making the stand-ins"; }
 

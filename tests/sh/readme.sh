@@ -104,5 +104,9 @@ grep -q '"count": *'"$((2 * nq))" summary.json || fail "summary.json does not co
 [ -s frcnn.lxm ] || fail "the detector was not converted"
 [ "$(wc -l < photo-answers.jsonl)" -eq 3 ] && grep -q '"answer":' photo-answers.jsonl ||
     fail "photo-answers.jsonl: expected 3 answers"
+[ "$(grep -c '<article class="card' report.html)" -eq 3 ] &&
+    [ "$(grep -c 'src="data:image/jpeg;base64,' report.html)" -eq 3 ] ||
+    fail "report.html: expected 3 cards with their pictures"
+[ -s wrong.html ] && [ -n "$(ls figures/*.svg)" ] || fail "lx-show wrote no wrong.html or figures/"
 finished=1
 echo "ok: $n README commands"

@@ -55,6 +55,15 @@ lx-convert -f json --skip-bad < "$T/bad.jsonl" > "$T/out" 2> "$T/err"; [ $? -eq 
 [ "$(cat "$T/out")" = $'{"a":1}\n{"a":3}' ] || fail "--skip-bad lost good records: $(cat "$T/out")"
 expect_err "1 record skipped"
 
+# A read error names the record that could not be read (not record 0) and stops the run,
+# --skip-bad or not: reading again would only fail again
+mkdir "$T/dir"
+for skip in "" --skip-bad; do
+    expect_status 1 timeout 10 lx-convert -f json $skip < "$T/dir"
+    expect_err '^lx-convert: <stdin>:record 1: read error: Is a directory$'
+    [ "$(wc -l < "$T/err")" -eq 1 ] || fail "a read error reported more than once"
+done
+
 # never binary frames to a terminal (script gives the tool a terminal where available)
 if command -v script >/dev/null; then
     script -qec "$LX_BIN/lx-convert -f bin < $FX/cases.jsonl" /dev/null > "$T/tty" 2>&1

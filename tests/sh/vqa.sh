@@ -90,6 +90,33 @@ grep -q '"overall": 30\.0' "$T/ev2.json" || fail "--eval-only over lx-vqa output
 expect_status 1 lx-vqa --eval-only "$T/p.jsonl"
 expect_err "record 1: answer: missing, expected the prediction"
 
+# --attentions: the encoder adds the cross-modality attentions alone; the record keeps
+# them with the boxes and drops the features.  The same answers as without, and the same
+# attentions as lx-encode --attentions gives (one record a batch: the same bits)
+lx-tokenize --max-length 20 < "$FX/questions.jsonl" |
+    lx-embed-vis --features "$FX/features.tsv" > "$T/in.bin" || fail "inputs"
+lx-vqa --batch 1 < "$T/in.bin" > "$T/plain.jsonl" || fail "lx-vqa"
+lx-vqa --batch 1 --attentions -f bin < "$T/in.bin" > "$T/att.bin" || fail "lx-vqa --attentions"
+lx-convert -f json < "$T/att.bin" > "$T/att.jsonl" || fail "lx-convert"
+n=$(wc -l < "$T/plain.jsonl")
+[ "$n" -ge 4 ] && [ "$(wc -l < "$T/att.jsonl")" -eq "$n" ] || fail "--attentions: one record each"
+reccmp --fields question_id,answer,answers "$T/plain.jsonl" "$T/att.jsonl" ||
+    fail "--attentions changes the answers"
+[ "$(grep -c '"cross_encoder_attentions":\[\[\[\[' "$T/att.jsonl")" -eq "$n" ] ||
+    fail "--attentions: cross_encoder_attentions in every record"
+[ "$(grep -c '"visual_pos":\[\[' "$T/att.jsonl")" -eq "$n" ] || fail "--attentions keeps visual_pos"
+! grep -qE '"(visual_feats|language_attentions|vision_attentions|pooled_output)"' "$T/att.jsonl" ||
+    fail "--attentions keeps only what lx-show draws"
+! grep -q cross_encoder "$T/plain.jsonl" || fail "attentions without --attentions"
+lx-encode --batch 1 --attentions -f json < "$T/in.bin" > "$T/enc.jsonl" || fail "lx-encode --attentions"
+reccmp --fields question_id,input_ids,visual_pos,cross_encoder_attentions "$T/enc.jsonl" "$T/att.jsonl" ||
+    fail "--attentions differs from lx-encode --attentions"
+# from encoder outputs (the head-only path) the attentions they carry are kept
+lx-encode --batch 1 --only pooled_output,cross_encoder_attentions < "$T/in.bin" |
+    lx-vqa --attentions -f json > "$T/att2.jsonl" || fail "--attentions after lx-encode"
+reccmp --fields question_id,answer,cross_encoder_attentions "$T/att.jsonl" "$T/att2.jsonl" ||
+    fail "--attentions after lx-encode differs"
+
 # Bad records: the good ones before are written, the message names the record
 { pooled 1 ''; echo '{"id":2,"pooled_output":[1,2,3]}'; pooled 3 ''; } > "$T/bad.jsonl"
 expect_status 1 lx-vqa "$T/bad.jsonl"

@@ -48,6 +48,13 @@ static inline void pk_str(gbuf *g, const char *s) {
     g_put(g, s, strlen(s));
 }
 static inline void pk_int(gbuf *g, int32_t v) { g_u8(g, 'J'); g_le(g, (uint32_t)v, 4); }
+/* An int that may not fit in 32 bits: BININT when it does, else LONG1 of 8 bytes. */
+static inline void pk_int64(gbuf *g, int64_t v) {
+    if (v >= INT32_MIN && v <= INT32_MAX) { pk_int(g, (int32_t)v); return; }
+    g_u8(g, 0x8a);
+    g_u8(g, 8);
+    g_le(g, (uint64_t)v, 8);
+}
 static inline void pk_global(gbuf *g, const char *mod, const char *name) {
     g_u8(g, 'c');
     g_put(g, mod, strlen(mod));
@@ -71,7 +78,7 @@ static inline void pk_tensor(gbuf *g, const char *stype, const char *key, int64_
     pk_global(g, "torch", stype);
     pk_str(g, key);
     pk_str(g, "cpu");
-    pk_int(g, (int32_t)numel);
+    pk_int64(g, numel);
     pk_op(g, 't');
     pk_op(g, 'Q');
     pk_int(g, (int32_t)offset);

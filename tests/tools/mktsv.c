@@ -108,6 +108,12 @@ int main(int argc, char **argv) {
         put_b64(feat, (size_t)(k * dim) * 4, spoil && strcmp(bad, "base64") == 0);
         putchar('\n');
     }
+    free(feat);
+    free(box);
+    free(oc);
+    free(ac);
+    free(oid);
+    free(aid);
     return fflush(stdout) == 0 ? 0 : 1;
 usage:
     fprintf(stderr, "usage: mktsv [-n IMAGES] [-b BOXES] [-d DIM] [-l 10|6] [-s SEED] "

@@ -363,7 +363,9 @@ static void test_round(void **state) {
         for (int t = 0; t < 1000; t++) { /* and random bit patterns */
             uint32_t u[9];
             float x[9], y[9];
-            for (int i = 0; i < 9; i++) u[i] = (uint32_t)(rnd() * 2147483648.0) * 2u + (t & 1);
+            for (int i = 0; i < 9; i++) /* via int32: a negative double cast to an
+                                          * unsigned type is undefined */
+                u[i] = (uint32_t)(int32_t)(rnd() * 2147483648.0) * 2u + (t & 1);
             memcpy(x, u, sizeof x);
             lx_k_round_f32_avx2(y, x, 9);
             for (int i = 0; i < 9; i++) {
@@ -826,6 +828,20 @@ static void test_i8_weights(void **state) {
     assert_true(lx_quantize_row_i8(z, 2, q) == 0.0f);
     assert_int_equal(q[0], 0);
     assert_int_equal(q[1], 0);
+    /* rows so small that their scale is subnormal (imprecise) or 0: still |q| <= 127, the
+     * largest magnitude at 127 and every value within half a step of the exact scale */
+    const float tiny[] = {1.4e-45f, 3e-45f, 2.5e-43f, 1e-40f, 1e-38f, 1.4e-36f};
+    for (size_t r = 0; r < sizeof tiny / sizeof *tiny; r++) {
+        float y[4] = {tiny[r], -tiny[r] * 0.5f, tiny[r] * 0.3f, 0.0f};
+        s = lx_quantize_row_i8(y, 4, q);
+        assert_true(s == tiny[r] / 127.0f);
+        assert_int_equal(q[0], 127);
+        double step = (double)tiny[r] / 127.0;
+        for (int i = 0; i < 4; i++) {
+            assert_true(q[i] >= -127 && q[i] <= 127);
+            assert_true(fabs(y[i] - q[i] * step) <= step / 2 * (1 + 1e-9));
+        }
+    }
     float bad[2] = {1.0f, INFINITY};
     assert_true(lx_quantize_row_i8(bad, 2, q) < 0);
     bad[1] = NAN;

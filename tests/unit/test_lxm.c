@@ -258,17 +258,47 @@ static void test_int8(void **state) {
     lx_model_close(m);
     unlink(out);
 
-    /* a weight that is not finite cannot be quantized */
+    /* any finite weight fits: 1e30 becomes its row's 127 and the rest of the row rounds
+     * to 0; nothing is clamped (and nothing counted as clamped, clamp or not) */
     lx_tensor *w = lx_tensor_dict_get(&d, "lxmert.encoder.x_layers.0.visn_inter.dense.weight");
     lx_tensor copy; /* the dict's tensor is a view of the mapped (read-only) file */
     assert_int_equal(lx_tensor_copy(&copy, w, &err), 0);
     *w = copy;
-    ((float *)w->data)[3 * w->shape[1] + 5] = INFINITY;
-    spec = (lx_model_spec){.config = &c, .tensors = &d, .dtype = LX_I8};
-    assert_int_equal(lx_model_write(out, &spec, &err), -1);
-    assert_non_null(strstr(err.msg, "visn_inter.dense.weight: row 3 holds a value that is not "
-                                    "finite"));
-    assert_int_equal(stat(out, &st), -1);
+    int64_t in = w->shape[1];
+    ((float *)w->data)[3 * in + 5] = -1e30f;
+    uint64_t clamped[512];
+    assert_true(d.n <= 512);
+    for (int cl = 0; cl < 2; cl++) {
+        memset(clamped, 0xff, sizeof clamped);
+        spec = (lx_model_spec){.config = &c, .tensors = &d, .dtype = LX_I8, .clamp = cl,
+                               .clamped = clamped};
+        assert_int_equal(lx_model_write(out, &spec, &err), 0);
+        for (size_t i = 0; i < d.n; i++) assert_int_equal(clamped[i], 0);
+        m = lx_model_open(out, &err);
+        if (!m) fail_msg("%s", err.msg);
+        const lx_tensor *t = lx_model_tensor(m, "lxmert.encoder.x_layers.0.visn_inter.dense.weight");
+        const lx_tensor *sc = lx_model_tensor(m, "lxmert.encoder.x_layers.0.visn_inter.dense."
+                                                 "weight_scale");
+        assert_non_null(t);
+        assert_non_null(sc);
+        assert_true(((const float *)sc->data)[3] == 1e30f / 127.0f);
+        for (int64_t e = 0; e < in; e++)
+            assert_int_equal(((const int8_t *)t->data)[3 * in + e], e == 5 ? -127 : 0);
+        lx_model_close(m);
+        unlink(out);
+    }
+    /* a weight that is not finite cannot be quantized: refused as for every dtype, the
+     * element named, before anything is written */
+    ((float *)w->data)[3 * in + 5] = INFINITY;
+    for (int cl = 0; cl < 2; cl++) {
+        spec = (lx_model_spec){.config = &c, .tensors = &d, .dtype = LX_I8, .clamp = cl,
+                               .clamped = clamped};
+        assert_int_equal(lx_model_write(out, &spec, &err), -1);
+        assert_int_equal(err.code, LX_ERR_NONFINITE_WEIGHT);
+        if (!strstr(err.msg, "visn_inter.dense.weight[3][5]: got inf, expected a finite weight"))
+            fail_msg("%s", err.msg);
+        assert_int_equal(stat(out, &st), -1);
+    }
     lx_tensor_dict_free(&d);
 }
 
@@ -549,6 +579,20 @@ static void test_bad_prefix(void **state) {
     expect_refused(bad, "truncated");
 
     memcpy(b, f.b, f.len);
+    put64(b + 32, UINT64_MAX);               /* offset + size overflows: the true sum */
+    write_whole(bad, b, f.len);
+    {
+        char want[160];
+        unsigned __int128 sum = (unsigned __int128)get64(f.b + 24) + UINT64_MAX;
+        char num[LX_U128_STR];
+        snprintf(want, sizeof want, "expected %s (data offset %llu + data size "
+                 "18446744073709551615)", lx_u128_str(num, sum),
+                 (unsigned long long)get64(f.b + 24));
+        expect_refused(bad, want);
+        assert_true(strlen(num) == 20 && num[0] == '1');   /* above 2^64 */
+    }
+
+    memcpy(b, f.b, f.len);
     b[60] ^= 0x20;                           /* a header byte, CRC not updated */
     write_whole(bad, b, f.len);
     expect_refused(bad, "CRC");
@@ -597,6 +641,16 @@ static void test_bad_header(void **state) {
     EDIT(json_object_set_new(t1, "offset", json_integer((json_int_t)dsize)), "inside the");
     EDIT(json_object_set_new(t1, "offset", json_integer((json_int_t)(dsize + 6400))), "inside the");
     EDIT(json_object_set_new(t1, "offset", json_integer(INT64_MAX - 63)), "inside the");
+    {
+        /* offset + nbytes past 2^64: printed as the true sum */
+        char want[96];
+        snprintf(want, sizeof want, "bytes 9223372036854775744..18446744073709551488 are not");
+        EDIT((json_object_set_new(t0, "offset", json_integer(INT64_MAX - 63)),
+              json_object_set_new(t0, "dtype", json_string("u8")),
+              json_object_set_new(t0, "shape", json_pack("[I]", (json_int_t)INT64_MAX - 63)),
+              json_object_set_new(t0, "nbytes", json_integer(INT64_MAX - 63))),
+             want);
+    }
     EDIT(json_object_set_new(t1, "offset", json_integer(json_integer_value(json_object_get(t1, "offset")) + 4)),
          "aligned");
     EDIT(json_object_set_new(t1, "offset", json_integer(-64)), "expected name");
@@ -607,7 +661,7 @@ static void test_bad_header(void **state) {
     EDIT(json_object_set_new(t0, "shape", json_pack("[i, i]", -1, 48)), "non-negative");
     EDIT(json_object_set_new(t0, "shape", json_pack("[I, I, I]", (json_int_t)1 << 40,
                                                     (json_int_t)1 << 40, (json_int_t)1 << 40)),
-         "needs");
+         "f32 [1099511627776, 1099511627776, 1099511627776] has more bytes than fit in 64 bits");
     EDIT(json_object_set_new(t0, "shape", json_pack("[i,i,i,i,i,i,i,i,i]", 1, 1, 1, 1, 1, 1, 1, 1, 1)),
          "dimensions");
     EDIT(json_object_set_new(t1, "name", json_string("lxmert.embeddings.word_embeddings.weight")),

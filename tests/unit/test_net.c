@@ -173,7 +173,7 @@ static void golden_tol(const char *lxm, const char *net_name, const lx_net_opts 
             }
         }
         for (size_t at = 0; at < cnt; at += batch)
-            if (lx_net_forward(net, r + at, batch, want, &err) < 0) {
+            if (lx_net_forward(net, r + at, batch, want, NULL, &err) < 0) {
                 print_error("%s batch %zu: %s\n", net_name, batch, err.msg);
                 fail();
             }
@@ -304,7 +304,7 @@ static double int8_cases(const char *lxm, const char *net_name, const lx_net_opt
     for (int k = 0; k < 5; k++) {
         lx_record r;
         load_case(&r, k);
-        assert_int_equal(lx_net_forward(net, &r, 1, lx_net_available(net), &err), 0);
+        assert_int_equal(lx_net_forward(net, &r, 1, lx_net_available(net), NULL, &err), 0);
         char rel[96];
         snprintf(rel, sizeof rel, "expected/%s.case%d.safetensors", net_name, k);
         lx_tensor_dict d;
@@ -369,10 +369,10 @@ static void test_int8(void **st) {
         lx_record one[5], *all = calloc(N, sizeof *all);
         for (int k = 0; k < 5; k++) {
             load_case(&one[k], k);
-            assert_int_equal(lx_net_forward(net, &one[k], 1, lx_net_available(net), &err), 0);
+            assert_int_equal(lx_net_forward(net, &one[k], 1, lx_net_available(net), NULL, &err), 0);
         }
         for (int i = 0; i < N; i++) load_case(&all[i], i % 5);
-        assert_int_equal(lx_net_forward(net, all, N, lx_net_available(net), &err), 0);
+        assert_int_equal(lx_net_forward(net, all, N, lx_net_available(net), NULL, &err), 0);
         for (int i = 0; i < N; i++) {
             const lx_record *a = &one[i % 5], *b = &all[i];
             assert_int_equal(a->nfields, b->nfields);
@@ -407,8 +407,8 @@ static void test_int8(void **st) {
         lx_record a, b;
         load_case(&a, k);
         load_case(&b, k);
-        assert_int_equal(lx_net_forward(fused, &a, 1, lx_net_available(fused), &err), 0);
-        assert_int_equal(lx_net_forward(three, &b, 1, lx_net_available(three), &err), 0);
+        assert_int_equal(lx_net_forward(fused, &a, 1, lx_net_available(fused), NULL, &err), 0);
+        assert_int_equal(lx_net_forward(three, &b, 1, lx_net_available(three), NULL, &err), 0);
         assert_int_equal(a.nfields, b.nfields);
         for (size_t f = 0; f < a.nfields; f++)
             assert_memory_equal(a.fields[f].tensor.data, b.fields[f].tensor.data,
@@ -444,7 +444,7 @@ static void test_vqa_bf16_native(void **st) {
             for (size_t i = 0; i < N; i++) load_case(&r[i], (int)(i % 5));
             /* 1: five forward passes of one record; N: one pass of all */
             for (size_t at = 0; at < (batch == 1 ? 5 : N); at += batch)
-                if (lx_net_forward(net, r + at, batch, lx_net_available(net), &err) < 0) {
+                if (lx_net_forward(net, r + at, batch, lx_net_available(net), NULL, &err) < 0) {
                     print_error("%s\n", err.msg);
                     fail();
                 }
@@ -482,8 +482,8 @@ static void test_fused_same_bits(void **st) {
                 load_case(&a[i], (int)(i % 5));
                 load_case(&b[i], (int)(i % 5));
             }
-            assert_int_equal(lx_net_forward(nf, a, batch, lx_net_available(nf), &err), 0);
-            assert_int_equal(lx_net_forward(nu, b, batch, lx_net_available(nu), &err), 0);
+            assert_int_equal(lx_net_forward(nf, a, batch, lx_net_available(nf), NULL, &err), 0);
+            assert_int_equal(lx_net_forward(nu, b, batch, lx_net_available(nu), NULL, &err), 0);
             for (size_t i = 0; i < batch; i++) {
                 assert_int_equal(a[i].nfields, b[i].nfields);
                 for (size_t f = 0; f < a[i].nfields; f++) {
@@ -544,13 +544,13 @@ static void test_batched(void **st) {
     for (int k = 0; k < 5; k++) {
         load_case(&one[k], k);
         load_case(&many[k], k);
-        assert_int_equal(lx_net_forward(net, &one[k], 1, want, &err), 0);
+        assert_int_equal(lx_net_forward(net, &one[k], 1, want, NULL, &err), 0);
     }
     size_t sizes[] = {5, 3};
     for (size_t b = 0; b < 2; b++) {
         for (size_t at = 0; at < 5; at += sizes[b]) {
             size_t cnt = 5 - at < sizes[b] ? 5 - at : sizes[b];
-            if (lx_net_forward(net, many + at, cnt, want, &err) < 0) {
+            if (lx_net_forward(net, many + at, cnt, want, NULL, &err) < 0) {
                 print_error("%s\n", err.msg);
                 fail();
             }
@@ -646,10 +646,10 @@ static void test_checks(void **st) {
     lx_record_remove(&r, "token_type_ids");
     lx_record_remove(&r, "visual_attention_mask");
     assert_int_equal(lx_net_check(net, &r, &err), 0);
-    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_POOLED | LX_OUT_QA, &err), 0);
+    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_POOLED | LX_OUT_QA, NULL, &err), 0);
     assert_non_null(lx_record_tensor(&r, "pooled_output"));
     assert_null(lx_record_tensor(&r, "language_output"));
-    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_MLM, &err), -1);
+    assert_int_equal(lx_net_forward(net, &r, 1, LX_OUT_MLM, NULL, &err), -1);
     lx_record_remove(&r, "visual_feats");
     expect_bad(net, &r, "visual_feats: missing");
     lx_record_clear(&r);
@@ -675,7 +675,7 @@ static void test_outputs_table(void **st) {
     lx_record r;
     load_case(&r, 2);
     size_t inputs = r.nfields;
-    assert_int_equal(lx_net_forward(net, &r, 1, all, &err), 0);
+    assert_int_equal(lx_net_forward(net, &r, 1, all, NULL, &err), 0);
     assert_int_equal(r.nfields, inputs + n);
     const lx_tensor *ids = lx_record_tensor(&r, "input_ids");
     const lx_tensor *vf = lx_record_tensor(&r, "visual_feats");
@@ -695,6 +695,55 @@ static void test_outputs_table(void **st) {
                                             buf, sizeof buf), "[x, heads, L, N]");
     assert_null(lx_net_output_find("no_such_output"));
     lx_record_clear(&r);
+    lx_net_free(net);
+    lx_model_close(m);
+}
+
+/* LX_OUT_CROSS_ATTENTIONS asks for the cross-modality attentions alone (what lx-vqa
+ * --attentions keeps): the one field, with the bits of the stack LX_OUT_ATTENTIONS gives
+ * beside the self-attentions, and within the tolerance of the reference. */
+static void test_cross_attentions_only(void **st) {
+    (void)st;
+    lx_error err = {0};
+    lx_model *m = lx_model_open(convert("models/tiny-vqa", "", "cross-only"), &err);
+    assert_non_null(m);
+    lx_net *net = lx_net_new(m, &exact, &err);
+    assert_non_null(net);
+    assert_int_equal(LX_OUT_ATTENTIONS, LX_OUT_SELF_ATTENTIONS | LX_OUT_CROSS_ATTENTIONS);
+    assert_int_equal(lx_net_output_find("cross_encoder_attentions")->flag,
+                     LX_OUT_CROSS_ATTENTIONS);
+    lx_record one, all;
+    load_case(&one, 1);
+    load_case(&all, 1);
+    size_t inputs = one.nfields;
+    assert_int_equal(lx_net_forward(net, &one, 1, LX_OUT_CROSS_ATTENTIONS | LX_OUT_QA, NULL, &err), 0);
+    assert_int_equal(one.nfields, inputs + 2);
+    assert_string_equal(one.fields[inputs].name, "cross_encoder_attentions");
+    assert_string_equal(one.fields[inputs + 1].name, "question_answering_score");
+    assert_null(lx_record_find(&one, "language_attentions"));
+    assert_null(lx_record_find(&one, "vision_attentions"));
+    assert_int_equal(lx_net_forward(net, &all, 1, LX_OUT_ATTENTIONS, NULL, &err), 0);
+    assert_int_equal(all.nfields, inputs + 3);
+    const lx_tensor *a = lx_record_tensor(&one, "cross_encoder_attentions");
+    const lx_tensor *b = lx_record_tensor(&all, "cross_encoder_attentions");
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(lx_tensor_nbytes(a), lx_tensor_nbytes(b));
+    assert_memory_equal(a->data, b->data, (size_t)lx_tensor_nbytes(a));
+    lx_tensor_dict d;
+    read_st(&d, "expected/tiny-vqa.case1.safetensors");
+    for (int64_t l = 0; l < a->shape[0]; l++) {
+        char key[64];
+        snprintf(key, sizeof key, "cross_encoder_attentions.%lld", (long long)l);
+        const lx_tensor *want = lx_tensor_dict_get(&d, key);
+        assert_non_null(want);
+        size_t n = (size_t)lx_tensor_nelem(want);
+        assert_int_equal((int64_t)n * a->shape[0], lx_tensor_nelem(a));
+        assert_true(maxdiff_rel((const float *)a->data + (size_t)l * n, want->data, n) <= 1e-4);
+    }
+    lx_tensor_dict_free(&d);
+    lx_record_clear(&one);
+    lx_record_clear(&all);
     lx_net_free(net);
     lx_model_close(m);
 }
@@ -723,6 +772,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vqa_f32),
         cmocka_unit_test(test_outputs_table),
+        cmocka_unit_test(test_cross_attentions_only),
         cmocka_unit_test(test_vqa_f16),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_separate_qkv),

@@ -372,6 +372,131 @@ static void test_truncated_everywhere(void **state) {
     g_free(&g);
 }
 
+/* Empty frames: MARK then TUPLE/LIST/DICT/FROZENSET/OBJ-less calls on an empty stack
+ * build empty values (the frame starts at the bottom of the stack). */
+static void test_empty_frames(void **state) {
+    static const struct { const char *pk; size_t n; lx_pk_kind kind; } cases[] = {
+        {"\x80\x02(t.", 5, LX_PK_TUPLE}, {"\x80\x02(l.", 5, LX_PK_LIST},
+        {"\x80\x02(d.", 5, LX_PK_DICT}, {"\x80\x04(\x91.", 5, LX_PK_SET},
+        {"(t.", 3, LX_PK_TUPLE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lx_pickle p;
+        lx_pickle_init(&p);
+        lx_pk *v;
+        lx_error err = {0};
+        if (load(&p, cases[i].pk, cases[i].n, &v, &err) < 0) fail_msg("%s", err.msg);
+        assert_int_equal(v->kind, cases[i].kind);
+        assert_int_equal(v->kind == LX_PK_DICT ? v->u.dict.n : v->u.seq.n, 0);
+        lx_pickle_free(&p);
+    }
+}
+
+/* The memo costs what the PUTs run, not the indices they name: one PUT of index ~10^8
+ * at the start of a 100 MB buffer (the rest zeros, as in a sparse file), and a thousand
+ * PUTs spread over that range, take a few KB, not a table of 10^8 entries. */
+typedef struct sparse_memo { int spread; } sparse_memo;
+
+static int run_sparse_memo(void *arg) {
+    const sparse_memo *c = arg;
+    const size_t len = (size_t)100 << 20;
+    uint8_t *b = calloc(1, len);     /* untouched pages: no memory until read */
+    if (!b) return 2;
+    size_t n = 0;
+    b[n++] = 0x80; b[n++] = 2; b[n++] = 'N';
+    for (uint32_t i = 0; i < (c->spread ? 1000u : 1u); i++) {
+        uint32_t idx = 99999990u - i * 99999u;
+        b[n++] = 'r';
+        lx_wr_u32(b + n, idx);
+        n += 4;
+    }
+    b[n++] = 'r'; lx_wr_u32(b + n, 7); n += 4;            /* and a GET of both ends */
+    b[n++] = 'h'; b[n++] = 7;
+    b[n++] = 'j'; lx_wr_u32(b + n, 99999990u); n += 4;
+    b[n++] = 0x86;                                         /* TUPLE2 */
+    b[n++] = '.';
+    lx_pickle p;
+    lx_pickle_init(&p);
+    lx_pk *v;
+    lx_error err = {0};
+    int rc = lx_pickle_load(&p, b, len, &v, &err);
+    int ok = rc == 0 && v->kind == LX_PK_TUPLE && v->u.seq.n == 2 &&
+             v->u.seq.items[0]->kind == LX_PK_NONE && v->u.seq.items[1]->kind == LX_PK_NONE;
+    if (rc < 0) fprintf(stderr, "%s\n", err.msg);
+    lx_pickle_free(&p);
+    free(b);
+    return ok ? 0 : 1;
+}
+
+static void test_sparse_memo(void **state) {
+    for (int spread = 0; spread < 2; spread++) {
+        sparse_memo c = {spread};
+        int st;
+        long rise = peak_rise_kib(run_sparse_memo, &c, &st);
+        assert_int_equal(st, 0);
+        if (rise > 32 * 1024) fail_msg("memo of %s PUTs: memory rose by %ld KiB",
+                                       spread ? "1000" : "one", rise);
+    }
+}
+
+/* None, True, False, () and the ints 0..255 are one value each, so a pickle of millions
+ * of them (pushed and popped) costs no memory beyond itself; other values cost 48 bytes
+ * each, in blocks. */
+static int run_constants(void *arg) {
+    const size_t len = (size_t)8 << 20;
+    uint8_t *b = malloc(len);
+    if (!b) return 2;
+    size_t n = 0;
+    b[n++] = 0x80; b[n++] = 2;
+    static const uint8_t ops[][3] = {{'N', '0'}, {')', '0'}, {0x88, '0'}, {0x89, '0'},
+                                     {'K', 7, '0'}};
+    for (unsigned i = 0; n + 8 < len; i++) {
+        const uint8_t *o = ops[i % 5];
+        size_t k = o[0] == 'K' ? 3 : 2;
+        memcpy(b + n, o, k);
+        n += k;
+    }
+    b[n++] = 'N';
+    b[n++] = '.';
+    lx_pickle p;
+    lx_pickle_init(&p);
+    lx_pk *v;
+    lx_error err = {0};
+    int rc = lx_pickle_load(&p, b, n, &v, &err);
+    int ok = rc == 0 && v->kind == LX_PK_NONE;
+    if (rc < 0) fprintf(stderr, "%s\n", err.msg);
+    lx_pickle_free(&p);
+    free(b);
+    return ok ? 0 : 1;
+}
+
+static void test_constants_shared(void **state) {
+    int st;
+    long rise = peak_rise_kib(run_constants, NULL, &st);
+    assert_int_equal(st, 0);
+    if (rise > 24 * 1024) fail_msg("8 MB of constants: memory rose by %ld KiB", rise);
+    /* shared, and still what they are */
+    lx_pickle p;
+    lx_pickle_init(&p);
+    lx_pk *v;
+    lx_error err = {0};
+    assert_int_equal(LOAD_LIT(&p, "\x80\x02(NNK\x05K\x05))\x88\x89M\x2c\x01t.", &v, &err), 0);
+    assert_int_equal(v->kind, LX_PK_TUPLE);
+    assert_int_equal(v->u.seq.n, 9);
+    lx_pk **it = v->u.seq.items;
+    assert_ptr_equal(it[0], it[1]);
+    assert_int_equal(it[0]->kind, LX_PK_NONE);
+    assert_ptr_equal(it[2], it[3]);
+    assert_int_equal(it[2]->u.i, 5);
+    assert_ptr_equal(it[4], it[5]);
+    assert_int_equal(it[4]->u.seq.n, 0);
+    assert_int_equal(it[6]->u.i, 1);
+    assert_int_equal(it[7]->u.i, 0);
+    assert_int_equal(it[7]->kind, LX_PK_BOOL);
+    assert_int_equal(it[8]->u.i, 300);
+    lx_pickle_free(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_protocol2_values),
@@ -382,6 +507,9 @@ int main(void) {
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_copy_budget),
         cmocka_unit_test(test_truncated_everywhere),
+        cmocka_unit_test(test_empty_frames),
+        cmocka_unit_test(test_sparse_memo),
+        cmocka_unit_test(test_constants_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

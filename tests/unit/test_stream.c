@@ -1,5 +1,6 @@
 /* Unit tests of the record codecs: JSON lines, binary frames, the reader's detection,
  * and what happens with truncated or hostile input. */
+#include <errno.h>
 #include "testutil.h"
 #include <math.h>
 #include <sys/resource.h>
@@ -211,6 +212,14 @@ static void test_nul_in_strings(void **st) {
     assert_int_equal(lx_record_to_json(&r, &out, &len, &err), 0);
     assert_string_equal(out, "{\"s\":\"a\\u0000b\"}\n");
     free(out);
+    /* and through a binary frame, which must read back what it wrote */
+    assert_int_equal(lx_record_to_frame(&r, &out, &len, &err), 0);
+    lx_record back;
+    lx_record_init(&back);
+    if (lx_record_from_frame(&back, out, len, &err) < 0) fail_msg("%s", err.msg);
+    assert_int_equal(json_string_length(lx_record_json(&back, "s")), 3);
+    assert_memory_equal(json_string_value(lx_record_json(&back, "s")), "a\0b", 3);
+    lx_record_clear(&back);
     lx_record_clear(&r);
 }
 
@@ -284,25 +293,129 @@ static void test_hostile_frames(void **st) {
     assert_int_equal(decode_mem("LXRF\x09\0\0\0garbage garbage garbage", 31, b, 4, &err, &status), 0);
     assert_int_equal(status, -1);
     assert_non_null(strstr(err.msg, "version"));
-    /* a header that is not JSON, a tensor outside the frame, overlapping tensors */
-    const char *hdrs[] = {
-        "{not json",
-        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[1000],\"offset\":0,\"nbytes\":4000}}}",
-        "{\"record\":{\"x\":null,\"y\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16},"
-        "\"y\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
-        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":17}}}",
-        "{\"record\":{\"x\":null},\"tensors\":{\"x\":{\"dtype\":\"q7\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
-        "{\"record\":{},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
+    /* a header that is not JSON, a tensor outside the frame, overlapping tensors, and
+     * numbers that each get their own message with the true values */
+#define T1(desc) "{\"record\":{\"x\":null},\"tensors\":{\"x\":" desc "}}"
+    static const struct { const char *hdr, *msg; } cases[] = {
+        {"{not json", "not valid JSON"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[1000],\"offset\":0,\"nbytes\":4000}"),
+         "bytes 0..4000 lie outside the frame's 384 bytes of data"},
+        {"{\"record\":{\"x\":null,\"y\":null},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16},"
+         "\"y\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}", "overlap"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":17}"),
+         "nbytes 17, but f32 [4] needs 16"},
+        {T1("{\"dtype\":\"q7\",\"shape\":[4],\"offset\":0,\"nbytes\":16}"), "bad descriptor"},
+        {"{\"record\":{},\"tensors\":{\"x\":{\"dtype\":\"f32\",\"shape\":[4],\"offset\":0,\"nbytes\":16}}}",
+         "not fields of its record"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4],\"offset\":32,\"nbytes\":16}"),
+         "offset 32 is not a multiple of 64"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4],\"offset\":-64,\"nbytes\":16}"),
+         "offset -64 is not a byte offset"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4],\"offset\":9223372036854775744,\"nbytes\":16}"),
+         "bytes 9223372036854775744..9223372036854775760 lie outside"},
+        {T1("{\"dtype\":\"f32\",\"shape\":[4611686018427387904],\"offset\":0,\"nbytes\":0}"),
+         "shape [4611686018427387904] has more bytes than fit in 64 bits"},
     };
-    for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+#undef T1
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         unsigned char f2[1024] = "LXRF\x01\0\0\0";
-        uint64_t total = 512, h = strlen(hdrs[i]);
+        uint64_t total = 512, h = strlen(cases[i].hdr);
         memcpy(f2 + 8, &total, 8);
         memcpy(f2 + 16, &h, 8);
-        memcpy(f2 + 24, hdrs[i], h);
+        memcpy(f2 + 24, cases[i].hdr, h);
         assert_int_equal(decode_mem((char *)f2, 512, b, 4, &err, &status), 0);
         assert_int_equal(status, -1);
+        if (!strstr(err.msg, cases[i].msg))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
     }
+}
+
+/* A stream that gives `len` bytes of `data` (in pieces of at most 7 bytes), then fails
+ * with EIO. */
+typedef struct failing { const char *data; size_t len, pos; } failing;
+
+static ssize_t failing_read(void *cookie, char *buf, size_t size) {
+    failing *f = cookie;
+    if (f->pos == f->len) {
+        errno = EIO;
+        return -1;
+    }
+    size_t n = f->len - f->pos < size ? f->len - f->pos : size;
+    if (n > 7) n = 7;
+    memcpy(buf, f->data + f->pos, n);
+    f->pos += n;
+    return (ssize_t)n;
+}
+
+/* A read error is reported once, for the record that could not be read (not the last
+ * good one, not record 0), and the reader does not try again: --skip-bad cannot loop
+ * on it.  Also when the error cuts a record, and with --lines. */
+static void test_read_error(void **st) {
+    char *frames;
+    size_t flen;
+    lx_error err;
+    lx_record two[2];
+    FILE *src = fopen(fixture("cases.jsonl"), "rb");
+    assert_non_null(src);
+    size_t jn = 0;
+    char *json = NULL;
+    assert_true(getdelim(&json, &jn, '\0', src) > 0);   /* the whole file */
+    fclose(src);
+    const char *nl = strchr(json, '\n');
+    nl = strchr(nl + 1, '\n');                          /* two lines */
+    size_t jlen = (size_t)(nl + 1 - json);
+    {
+        FILE *f = fmemopen(json, jlen, "rb");
+        lx_reader *rd = lx_reader_open(f, "mem", &err);
+        for (int i = 0; i < 2; i++) {
+            lx_record_init(&two[i]);
+            assert_int_equal(lx_reader_next(rd, &two[i], &err), 1);
+            lx_record_own(&two[i], &err);
+        }
+        lx_reader_close(rd);
+        fclose(f);
+    }
+    frames = encode_all(two, 2, 1, &flen);
+    static const struct { int bin, lines; size_t cut; uint64_t recno; } cases[] = {
+        {0, 0, 0, 1}, {0, 0, 1, 2}, {0, 0, 2, 3}, {0, 0, 3, 2},
+        {1, 0, 0, 1}, {1, 0, 1, 2}, {1, 0, 2, 3}, {1, 0, 3, 2},
+        {0, 1, 0, 1}, {0, 1, 2, 3}, {0, 1, 3, 2},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const char *data = cases[c].bin ? frames : json;
+        size_t total = cases[c].bin ? flen : jlen;
+        /* cut: 0 nothing, 1 after the first record, 2 after both, 3 inside the second */
+        size_t first = cases[c].bin ? (size_t)lx_rd_u64(frames + 8)   /* its length */
+                                    : (size_t)(strchr(json, '\n') + 1 - json);
+        size_t len = cases[c].cut == 0 ? 0 : cases[c].cut == 1 ? first
+                   : cases[c].cut == 2 ? total : first + 10;
+        failing fl = {data, len, 0};
+        FILE *f = fopencookie(&fl, "rb", (cookie_io_functions_t){.read = failing_read});
+        assert_non_null(f);
+        lx_reader *rd = lx_reader_open(f, "mem", &err);
+        if (cases[c].lines) lx_reader_set_lines(rd, "text");
+        lx_record r;
+        lx_record_init(&r);
+        int rc, good = 0;
+        while ((rc = lx_reader_next(rd, &r, &err)) > 0) good++;
+        if (rc != -1) fail_msg("case %zu: read to the end without an error", c);
+        if (!strstr(err.msg, "read error: Input/output error"))
+            fail_msg("case %zu: '%s'", c, err.msg);
+        if (lx_reader_record_no(rd) != cases[c].recno)
+            fail_msg("case %zu: record %llu, expected %llu", c,
+                     (unsigned long long)lx_reader_record_no(rd),
+                     (unsigned long long)cases[c].recno);
+        assert_int_equal(good, (int)cases[c].recno - 1);
+        assert_false(lx_reader_can_resume(rd));
+        assert_int_equal(lx_reader_next(rd, &r, &err), -1);   /* not read again */
+        assert_int_equal(fl.pos, len);
+        lx_record_clear(&r);
+        lx_reader_close(rd);
+        fclose(f);
+    }
+    for (int i = 0; i < 2; i++) lx_record_clear(&two[i]);
+    free(frames);
+    free(json);
 }
 
 static void test_json_array_and_errors(void **st) {
@@ -370,6 +483,7 @@ int main(void) {
         cmocka_unit_test(test_nul_in_strings),
         cmocka_unit_test(test_truncated_frames),
         cmocka_unit_test(test_hostile_frames),
+        cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_json_array_and_errors),
         cmocka_unit_test(test_lines),
     };

@@ -150,6 +150,26 @@ static void test_truncation(void **state) {
     lx_vocab_free(v);
 }
 
+/* Empty texts on a fresh tokenizer (no pieces buffer yet): only the special tokens, and
+ * no copy from a NULL buffer (UBSan's nonnull check caught it). */
+static void test_empty_texts(void **state) {
+    (void)state;
+    lx_vocab *v = bert_vocab();
+    lx_error err = {0};
+    for (int pair = 0; pair < 2; pair++) {
+        lx_tokenizer *t = lx_tokenizer_new(v, 1, &err);
+        lx_encoding e;
+        lx_encoding_init(&e);
+        encode_str(t, "", pair ? "" : NULL, 0, &e);
+        assert_int_equal(e.n, pair ? 3 : 2);
+        assert_string_equal(lx_vocab_token(v, e.input_ids[0]), "[CLS]");
+        assert_string_equal(lx_vocab_token(v, e.input_ids[e.n - 1]), "[SEP]");
+        lx_encoding_free(&e);
+        lx_tokenizer_free(t);
+    }
+    lx_vocab_free(v);
+}
+
 static void test_invalid_utf8(void **state) {
     lx_vocab *v = bert_vocab();
     lx_error err = {0};
@@ -257,6 +277,7 @@ int main(void) {
         cmocka_unit_test(test_reference_cases),
         cmocka_unit_test(test_fast_path_matches_unicode_path),
         cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_empty_texts),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_long_words_and_specials),
         cmocka_unit_test(test_decode),

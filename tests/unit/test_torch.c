@@ -452,6 +452,87 @@ static void test_extents_more(void **state) {
     unlink(path);
 }
 
+/* Read a checkpoint in a child process (peak_rise_kib): 0 if it reads and its tensor
+ * "w" is 8 zeros, 1 if it fails with `what` in the message. */
+typedef struct child_read { const char *path, *what; } child_read;
+
+static int child_read_ckpt(void *arg) {
+    const child_read *c = arg;
+    lx_tensor_dict d;
+    lx_error err;
+    int r = read_ckpt(&d, c->path, &err), status = 2;
+    if (r == 0 && !c->what) {
+        const lx_tensor *t = lx_tensor_dict_get(&d, "w");
+        status = t && t->shape[0] == 8 && ((const float *)t->data)[7] == 0.0f ? 0 : 3;
+    } else if (r < 0 && c->what && strstr(err.msg, c->what)) {
+        status = 1;
+    } else if (r < 0) {
+        fprintf(stderr, "unexpected error: %s\n", err.msg);
+    }
+    lx_tensor_dict_free(&d);
+    return status;
+}
+
+/* Some 128 KB of zip whose storage deflates to 128 MiB of zeros, read by a tensor of 8
+ * elements: inflated only as far as the tensor reads it, the rest of the stream only
+ * checked (its CRC and length), so memory stays far below the entry's size.  The same
+ * entry under a storage the pickle calls larger than it is refused before inflating. */
+static void test_inflate_bomb(void **state) {
+    const size_t big = (size_t)128 << 20;
+    const char *path = scratch("bomb.pt");
+    int64_t shape[1] = {8}, stride[1] = {1};
+    for (int variant = 0; variant < 3; variant++) {
+        /* 0: storage of 2^26 floats (the whole entry), tensor of 8.  1: storage of 8
+         * floats in an entry of 256 MiB.  2: storage of 2^62 floats: refused, naming
+         * the true byte count (2^64, which does not fit in 64 bits). */
+        int64_t numel = variant == 0 ? (int64_t)(big / 4) : variant == 1 ? 8
+                                                                         : (int64_t)1 << 62;
+        gbuf pkl = {0};
+        one_tensor(&pkl, "0", numel, 1, shape, stride);
+        void *zeros = calloc(1, big);   /* untouched: the zero page, no memory */
+        assert_non_null(zeros);
+        gzip_entry e[] = {{"archive/data.pkl", pkl.b, pkl.n, 0},
+                          {"archive/data/0", zeros, big, 1}};
+        gbuf z = {0};
+        gzip_write(&z, e, 2, 0);
+        free(zeros);
+        assert_true(z.n < ((size_t)1 << 20));
+        assert_int_equal(g_write_file(path, z.b, z.n), 0);
+        g_free(&z);
+        g_free(&pkl);
+        int rc;
+        child_read c = {path, variant == 2 ? "4611686018427387904 float32 elements need "
+                                             "18446744073709551616 bytes, entry "
+                                             "archive/data/0 holds 134217728" : NULL};
+        long rise = peak_rise_kib(child_read_ckpt, &c, &rc);
+        assert_int_equal(rc, variant == 2 ? 1 : 0);
+        if (rise > 32 * 1024) fail_msg("variant %d: memory rose by %ld KiB", variant, rise);
+    }
+    unlink(path);
+}
+
+/* A deflated data.pkl of 65 MiB (zeros, some 65 KB compressed) is refused before it is
+ * inflated: a state dict's pickle is far smaller. */
+static void test_pickle_bomb(void **state) {
+    const size_t big = (size_t)65 << 20;
+    const char *path = scratch("pklbomb.pt");
+    void *zeros = calloc(1, big);
+    assert_non_null(zeros);
+    gzip_entry e[] = {{"archive/data.pkl", zeros, big, 1}};
+    gbuf z = {0};
+    gzip_write(&z, e, 1, 0);
+    free(zeros);
+    assert_int_equal(g_write_file(path, z.b, z.n), 0);
+    g_free(&z);
+    int rc;
+    child_read c = {path, "zip entry archive/data.pkl: 68157440 bytes, more than the "
+                          "67108864 accepted"};
+    long rise = peak_rise_kib(child_read_ckpt, &c, &rc);
+    assert_int_equal(rc, 1);
+    if (rise > 16 * 1024) fail_msg("memory rose by %ld KiB", rise);
+    unlink(path);
+}
+
 /* The zip fixture with its central directory offset broken, and other garbage. */
 static void test_bad_files(void **state) {
     const char *src = fixture("models/tiny-vqa-torchzip/pytorch_model.bin");
@@ -598,6 +679,8 @@ int main(void) {
         cmocka_unit_test(test_extents),
         cmocka_unit_test(test_extents_more),
         cmocka_unit_test(test_copy_budget),
+        cmocka_unit_test(test_inflate_bomb),
+        cmocka_unit_test(test_pickle_bomb),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_ambiguous),

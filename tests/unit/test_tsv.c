@@ -4,7 +4,10 @@
  * the index (built, loaded, stale, unwritable), the store, every kind of bad line, and
  * the writer (the fixture's lines written back byte for byte).
  */
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <math.h>
 #include "testutil.h"
 
@@ -242,6 +245,55 @@ static void copy_file(const char *from, const char *to) {
     fclose(b);
 }
 
+/* A TSV appended to while its index is built: refused with a message that names it and
+ * says it changed, never an index that does not describe it (nor "index entry N is out
+ * of range").  A child appends short lines (the index reads only their keys), one every
+ * 50 us and at most 16 MB of them, while the index is built again and again; a build
+ * that happens to see no append succeeds. */
+static void test_index_while_appended(void **state) {
+    (void)state;
+    char tsv[4096], idx[4200];
+    snprintf(tsv, sizeof tsv, "%s", scratch("growing.tsv"));
+    snprintf(idx, sizeof idx, "%s.lxi", tsv);
+    copy_file(fixture("features.tsv"), tsv);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(tsv, O_WRONLY | O_APPEND);
+        for (unsigned long i = 0, bytes = 0; fd >= 0 && bytes < (16ul << 20); i++) {
+            char line[64];
+            int k = snprintf(line, sizeof line, "appended_%lu\tx\n", i);
+            if (write(fd, line, (size_t)k) != k) break;
+            bytes += (unsigned long)k;
+            usleep(50);
+        }
+        _exit(0);
+    }
+    int refused = 0, done = 0;
+    for (int attempt = 0; !done && refused < 3; attempt++) {
+        done = waitpid(pid, NULL, WNOHANG) == pid;   /* then one last try */
+        unlink(idx);
+        lx_error err = {0};
+        lx_featindex *ix = lx_featindex_open(tsv, NULL, 1 << 16, &err);
+        if (ix) {
+            lx_featindex_close(ix);
+            continue;
+        }
+        if (!strstr(err.msg, tsv) || !strstr(err.msg, "changed while being indexed")) {
+            kill(pid, SIGKILL);
+            fail_msg("attempt %d: '%s'", attempt, err.msg);
+        }
+        refused++;
+    }
+    if (!done) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    unlink(tsv);
+    unlink(idx);
+    assert_true(refused > 0);
+}
+
 /* Built on first use, loaded next time, rebuilt when the TSV changes, kept in memory
  * when it cannot be written; the store finds every image through it. */
 static void test_index(void **state) {
@@ -287,6 +339,14 @@ static void test_index(void **state) {
     ix = lx_featindex_open(tsv, NULL, 0, &err);
     assert_int_equal(lx_featindex_status(ix), LX_FEATINDEX_BUILT);
     lx_featindex_close(ix);
+
+    /* The TSV itself as its index path: an error, the TSV untouched (never renamed over). */
+    assert_int_equal(stat(tsv, &st), 0);
+    off_t tsv_size = st.st_size;
+    assert_null(lx_featindex_open(tsv, tsv, 0, &err));
+    assert_non_null(strstr(err.msg, "is the TSV itself"));
+    assert_int_equal(stat(tsv, &st), 0);
+    assert_int_equal(st.st_size, tsv_size);
 
     /* Nowhere to write: kept in memory, with a note saying so. */
     ix = lx_featindex_open(tsv, "/nonexistent-dir/x.lxi", 0, &err);
@@ -525,6 +585,7 @@ int main(void) {
         cmocka_unit_test(test_split_lines),
         cmocka_unit_test(test_line_ends),
         cmocka_unit_test(test_index),
+        cmocka_unit_test(test_index_while_appended),
         cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_records),

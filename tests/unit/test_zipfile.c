@@ -171,6 +171,47 @@ static void test_bad_central_directory(void **state) {
 
 /* A deflated entry whose sizes lie: an inflated size far above what the data can give,
  * and one smaller than the real data. */
+/* Part of a deflated entry: a buffer of what is wanted and no more; the rest of the
+ * stream still checked (CRC-32, length) when asked, or not inflated at all. */
+static void test_read_part(void **state) {
+    gbuf g = {0};
+    build(&g, 0);
+    lx_zip z;
+    lx_error err = {0};
+    assert_int_equal(lx_zip_open(&z, g.b, g.n, &err), 0);
+    lx_zip_entry *e = (lx_zip_entry *)lx_zip_find(&z, "arch/data/0");
+    const void *d;
+    void *own;
+    for (int crc = 0; crc < 2; crc++) {
+        assert_int_equal(lx_zip_read_part(&z, e, 100, crc, &d, &own, &err), 0);
+        assert_non_null(own);
+        assert_ptr_equal(d, own);
+        for (int i = 0; i < 100; i++) assert_int_equal(((const uint8_t *)d)[i], i % 7);
+        free(own);
+    }
+    /* More than the entry holds is the whole entry. */
+    assert_int_equal(lx_zip_read_part(&z, e, UINT64_MAX, 1, &d, &own, &err), 0);
+    free(own);
+    /* A wrong CRC is found past the part read, when asked. */
+    e->crc ^= 1;
+    assert_int_equal(lx_zip_read_part(&z, e, 100, 1, &d, &own, &err), -1);
+    assert_non_null(strstr(err.msg, "CRC-32"));
+    assert_null(own);
+    assert_int_equal(lx_zip_read_part(&z, e, 100, 0, &d, &own, &err), 0);
+    free(own);
+    e->crc ^= 1;
+    /* A stream longer than declared: refused at one byte past the declared size. */
+    e->usize -= 10;
+    assert_int_equal(lx_zip_read_part(&z, e, 100, 1, &d, &own, &err), -1);
+    assert_non_null(strstr(err.msg, "inflates to more than the 4990 bytes"));
+    e->usize += 20;
+    assert_int_equal(lx_zip_read_part(&z, e, 100, 1, &d, &own, &err), -1);
+    assert_non_null(strstr(err.msg, "inflates to 5000 bytes, expected 5010"));
+    e->usize -= 10;
+    lx_zip_close(&z);
+    g_free(&g);
+}
+
 static void test_lying_deflate(void **state) {
     gbuf g = {0};
     build(&g, 1);
@@ -203,6 +244,7 @@ int main(void) {
         cmocka_unit_test(test_corrupt_bytes),
         cmocka_unit_test(test_bad_central_directory),
         cmocka_unit_test(test_lying_deflate),
+        cmocka_unit_test(test_read_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,15 @@ reccmp --tol 5e-3 --fields language_output,vision_output,pooled_output,language_
     "$T/q1.bin" "$T/b1.bin" || fail "int8 hidden states off by more than 5e-3"
 reccmp --tol 5e-2 --fields "$tensors" "$T/q1.bin" "$T/b1.bin" || fail "int8 outputs off by more than 5e-2"
 ! reccmp --fields pooled_output "$T/q1.bin" "$T/b1.bin" 2> /dev/null || fail "int8 gave f32's bits"
+# errstats (docs/performance.md's int8 figures): the same answers, and per-layer errors
+# that are the quantization's: above 0, within the bound above
+errstats "$T/b1.bin" "$T/q1.bin" > "$T/es" || fail "errstats"
+grep -q '^question_answering_score: same top-1 in 5 of 5 records (100.00%)' "$T/es" \
+    || fail "int8 changed a top answer: $(cat "$T/es")"
+awk '$1 ~ /^(language|vision)_hidden_states\.[0-9]+$/ { n++; if (!($2 > 0 && $2 <= 5e-3)) bad = bad " " $1 }
+     END { exit n != 7 || bad != "" }' "$T/es" || fail "int8 per-layer errors: $(cat "$T/es")"
+errstats "$T/b1.bin" "$T/b1.bin" > "$T/es" || fail "errstats on itself"
+awk 'NR > 2 && $1 !~ /:$/ && $2 != 0 { exit 1 }' "$T/es" || fail "errstats of a stream against itself: $(cat "$T/es")"
 lx-encode -m "$T/pre8.lxm" --batch 5 --hidden-states --attentions --heads all \
     < "$C" > "$T/q5.bin" || fail "int8 batch 5 run"
 if [ "$(gemmbench --path)" != portable ]; then

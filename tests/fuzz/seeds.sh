@@ -21,6 +21,7 @@ make -s "$B/fuzz/mkseeds"
     --layers 1,1,1 --positions 8 --vocab 110 --labels 3 --feat-dim 4 --heads qa -o "$t/m"
 mkdir -p "$C/lxm" "$C/lines" "$C/labels" "$C/yaml" "$C/torch" "$C/zip" "$C/pickle" "$C/image" "$C/stream"
 "$BIN/lx-convert" "$t/m" -o "$C/lxm/lxmert-f16.lxm" --dtype f16
+"$BIN/lx-convert" "$t/m" -o "$C/lxm/lxmert-int8.lxm" --dtype int8
 cp "$t/m/vocab.txt" "$C/lines/randmodel-vocab"
 cp "$t/m/label2ans.json" "$C/labels/randmodel-label2ans"
 # the detector's config.yaml and name lists

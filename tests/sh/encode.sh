@@ -65,6 +65,16 @@ grep -q '^question_answering_score: same top-1 in 5 of 5 records (100.00%)' "$T/
     || fail "int8 changed a top answer: $(cat "$T/es")"
 awk '$1 ~ /^(language|vision)_hidden_states\.[0-9]+$/ { n++; if (!($2 > 0 && $2 <= 5e-3)) bad = bad " " $1 }
      END { exit n != 7 || bad != "" }' "$T/es" || fail "int8 per-layer errors: $(cat "$T/es")"
+# i8deq (the same figures' split): the int8 weights in f32, every matrix within half a
+# step of f32's, so that the network's outputs move less than int8's
+i8deq "$T/pre8.lxm" "$T/deq.lxm" 2> "$T/err" || fail "i8deq: $(cat "$T/err")"
+grep -q '^i8deq: 50 int8 matrices written in f32' "$T/err" || fail "i8deq said: $(cat "$T/err")"
+lx-convert --info "$T/deq.lxm" > "$T/info" || fail "i8deq's model"
+! grep -Eq ' i8 |_scale ' "$T/info" || fail "i8deq left int8 tensors"
+lx-encode -m "$T/deq.lxm" --batch 1 --hidden-states --heads qa < "$C" > "$T/d1.bin" || fail "deq run"
+reccmp --tol 5e-3 --fields language_output,vision_output,pooled_output "$T/d1.bin" "$T/b1.bin" \
+    || fail "dequantized weights off by more than 5e-3"
+! reccmp --fields pooled_output "$T/d1.bin" "$T/b1.bin" 2> /dev/null || fail "i8deq gave f32's bits"
 errstats "$T/b1.bin" "$T/b1.bin" > "$T/es" || fail "errstats on itself"
 awk 'NR > 2 && $1 !~ /:$/ && $2 != 0 { exit 1 }' "$T/es" || fail "errstats of a stream against itself: $(cat "$T/es")"
 lx-encode -m "$T/pre8.lxm" --batch 5 --hidden-states --attentions --heads all \

@@ -428,6 +428,11 @@ static int convert(lx_cli *c, const opts *o, lx_dtype dtype) {
     }
     if (c->progress)
         cli_note(c, "read %zu tensors from %s in %.2f s", ck.tensors.n, ck.path, now() - t0);
+    if (o->output && dtype == LX_I8 && ck.kind == LX_MODEL_DETECTOR) {
+        lx_checkpoint_free(&ck);
+        return cli_usage(c, "--dtype int8 is for LXMERT checkpoints; %s is a detector (Faster "
+                            "R-CNN): store it as f32, f16 or bf16", o->src);
+    }
     if ((o->output && (status = check_output(c, o, &ck, o->output))) ||
         (o->export_st && (status = check_output(c, o, &ck, o->export_st)))) {
         lx_checkpoint_free(&ck);

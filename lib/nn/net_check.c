@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include "../internal.h"
 #include "net.h"
 
 static const lx_input inputs[] = {
@@ -53,7 +54,7 @@ static int check_ids(const lx_tensor *t, const char *name, int64_t L, int64_t li
     snprintf(e, sizeof e, "[%lld] like input_ids", (long long)L);
     if (want_shape(t, name, 1, L, 0, e, err) < 0) return -1;
     for (int64_t i = 0; i < L; i++) {
-        double v = lx_net_elem(t, (size_t)i);
+        double v = lx_tensor_elem(t, (size_t)i);
         if (!(v >= 0 && v < (double)limit) || v != floor(v))
             return lx_error_set(err, "%s[%lld]: got %g, expected an integer in 0..%lld (%s)", name,
                                 (long long)i, v, (long long)limit - 1, what);
@@ -64,7 +65,7 @@ static int check_ids(const lx_tensor *t, const char *name, int64_t L, int64_t li
 static int check_finite(const lx_tensor *t, const char *name, int width, lx_error *err) {
     size_t n = (size_t)lx_tensor_nelem(t);
     for (size_t i = 0; i < n; i++) {
-        double v = lx_net_elem(t, i);
+        double v = lx_tensor_elem(t, i);
         if (isfinite(v)) continue;
         if (width > 0)
             return lx_error_set(err, "%s[%zu][%zu]: got %g, expected a finite number", name,
@@ -79,7 +80,7 @@ static int check_bounded(const lx_tensor *t, const char *name, int width, lx_err
     if (check_finite(t, name, width, err) < 0) return -1;
     size_t n = (size_t)lx_tensor_nelem(t);
     for (size_t i = 0; i < n; i++) {
-        double v = lx_net_elem(t, i);
+        double v = lx_tensor_elem(t, i);
         if (fabs(v) <= LX_NET_MAX_INPUT) continue;
         return lx_error_set(err, "%s[%zu][%zu]: got %g, expected a value from -%g to %g (a "
                                  "larger one overflows the network)", name, i / (size_t)width,
@@ -98,7 +99,7 @@ static int check_mask(const lx_tensor *m, const char *name, int64_t n, const cha
     if (!m) return 0;
     if (want_shape(m, name, 1, n, 0, e, err) < 0) return -1;
     for (int64_t i = 0; i < n; i++) {
-        double v = lx_net_elem(m, (size_t)i);
+        double v = lx_tensor_elem(m, (size_t)i);
         if (v != 0 && v != 1)
             return lx_error_set(err, "%s[%lld]: got %g, expected 0 or 1 (1: attend, 0: "
                                      "masked)", name, (long long)i, v);
@@ -133,7 +134,7 @@ static int check_language(const lx_net *net, const lx_record *r, int64_t *L, lx_
 static int check_boxes(const lx_net *net, const lx_tensor *vp, int64_t N, lx_error *err) {
     size_t w = (size_t)net->cfg.visual_pos_dim, n = (size_t)N * w;
     for (size_t i = 0; !net->opts.no_box_check && i < n; i++) {
-        double v = lx_net_elem(vp, i);
+        double v = lx_tensor_elem(vp, i);
         if (v < -1e-5 || v > 1 + 1e-5)
             return lx_error_set(err,
                 "visual_pos[%zu][%zu]: got %g, expected boxes normalised to 0..1 (divide "

@@ -219,6 +219,15 @@ static int check_truth(const lx_record *r, lx_error *err) {
     json_object_foreach((json_t *)label, k, v)
         if (!json_is_number(v))
             return lx_error_set(err, "label[\"%s\"]: got a non-number, expected a score", k);
+    /* numbers, or one value, are no human answers: not to be dropped unseen (the
+     * predictions replace the field) */
+    const lx_field *af = lx_record_find(r, "answers");
+    if (af && ((!af->json && lx_tensor_nelem(&af->tensor) > 0) ||
+               (af->json && !json_is_array(af->json))))
+        return lx_error_set(err, "answers: got %s, expected the human answers (a list of "
+                                 "strings or of objects with \"answer\")",
+                            !af->json ? "numbers" : json_is_object(af->json) ? "an object"
+                            : json_is_string(af->json) ? "a string" : "a single value");
     const json_t *h = human_answers(r);
     for (size_t i = 0; h && i < json_array_size(h); i++) {
         const json_t *a = json_array_get(h, i);

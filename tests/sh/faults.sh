@@ -95,6 +95,13 @@ for t in $TOOLS; do
     done
 done
 
+# a frame that is not one (a garbage header) stops it too
+to lx-convert -f bin < "$FX/questions.jsonl" > "$T/q7.bin" || fail "questions to frames"
+{ cat "$T/q7.bin"; printf 'LXRF\007\000\000\000garbagegarbagegarbagegarbage'; cat "$T/q7.bin"; } > "$T/in"
+expect_status 1 run tokenize --skip-bad
+expect_err "^lx-tokenize: $T/in:record 8: frame version 7"
+[ "$(wc -l < "$T/out")" -eq 7 ] || fail "the records before a garbage frame are written"
+
 # ---- every tool: SIGTERM between records ends it with 143 ---------------------------------
 for t in $TOOLS; do
     rm -f "$T/in"
@@ -172,7 +179,38 @@ expect_err "f.tsv: 6 images, index built"
 cmp -s "$T/out" "$T/ref.jsonl" || fail "a damaged index: other records"
 cmp -s "$T/f.tsv.lxi" "$T/x.lxi" && fail "the damaged index was not rewritten"
 
-# ---- lx-vqa: --labels that do not fit, before any record; human answers of another form --
+# ---- lx-encode, lx-vqa: the inputs' lengths and values; a head the model lacks ------------
+python3 - "$FX/cases.jsonl" "$T" <<'PY' || fail "making bad inputs"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+def bad(name, edit):
+    r = json.loads(json.dumps(recs[1]))
+    edit(r)
+    with open(f"{sys.argv[2]}/{name}.jsonl", "w") as f:
+        for x in (recs[0], r, recs[2]):
+            f.write(json.dumps(x) + "\n")
+bad("ttlen", lambda r: r["token_type_ids"].pop())
+bad("masklen", lambda r: r["attention_mask"].pop())
+bad("tt7", lambda r: r["token_type_ids"].__setitem__(1, 7))
+bad("vmask", lambda r: r.__setitem__("visual_attention_mask", [2] * len(r["visual_feats"])))
+PY
+for tool in lx-encode lx-vqa; do
+    for c in 'ttlen|token_type_ids: got \[9\], expected \[10\] like input_ids' \
+             'masklen|attention_mask: got \[9\], expected \[10\] like input_ids' \
+             'tt7|token_type_ids\[1\]: got 7, expected an integer in 0\.\.1' \
+             'vmask|visual_attention_mask\[0\]: got 2, expected 0 or 1'; do
+        expect_status 1 to $tool -m "$T/v.lxm" -f json "$T/${c%%|*}.jsonl"
+        expect_err "^$tool: $T/${c%%|*}.jsonl:record 2: ${c#*|}"
+        [ "$(wc -l < "$T/out")" -eq 1 ] || fail "$tool ${c%%|*}: the record before is written"
+        expect_status 0 to $tool -m "$T/v.lxm" -f json --skip-bad "$T/${c%%|*}.jsonl"
+        [ "$(wc -l < "$T/out")" -eq 2 ] || fail "$tool ${c%%|*}: --skip-bad"
+    done
+done
+expect_status 1 to lx-encode -m "$T/v.lxm" --heads all "$FX/cases.jsonl"
+expect_err "^lx-encode: $T/v.lxm: the model has no [a-z_]+ head"
+[ ! -s "$T/out" ] || fail "a head the model lacks: records written"
+
+# ---- lx-vqa: --labels that do not fit, before any record; the truth's form ---------------
 expect_status 1 to lx-vqa -m "$T/v.lxm" --labels "$FX/models/tiny-vqa/vocab.txt" "$FX/cases.jsonl"
 [ ! -s "$T/out" ] || fail "--labels that do not fit: records written"
 pooled() { # pooled ID [EXTRA]: a record carrying pooled_output (hidden 48)
@@ -188,6 +226,9 @@ for a in '[5,6]|numbers' '"yes"|a string' '{"yes":1}|an object' '[[1,2]]|numbers
     expect_status 0 to lx-vqa -m "$T/v.lxm" --skip-bad "$T/h.jsonl"
     [ "$(wc -l < "$T/out")" -eq 2 ] || fail "answers ${a%%|*}: --skip-bad"
 done
+{ pooled 1; pooled 2 ',"label":{"yes":"x"}'; } > "$T/h.jsonl"
+expect_status 1 to lx-vqa -m "$T/v.lxm" "$T/h.jsonl"
+expect_err "^lx-vqa: $T/h.jsonl:record 2: label\[\"yes\"\]: got a non-number, expected a score"
 # an empty list, strings, objects with "answer": truth (or none), not an error
 for a in '[]' '["yes","no"]' '[{"answer":"yes"}]'; do
     { pooled 1 ",\"answers\":$a"; } | expect_status 0 to lx-vqa -m "$T/v.lxm"
@@ -202,6 +243,11 @@ echo '{"hidden_size": 47}' > "$T/badcfg/config.json"
 echo "the model before" > "$T/old.lxm"
 expect_status 1 to lx-convert "$T/cut" -o "$T/old.lxm"
 expect_err "^lx-convert: $T/cut/model.safetensors: tensor '.*': data_offsets .* out of range"
+mkdir "$T/zip"
+cp "$M/tiny-vqa-torchzip/"* "$T/zip/"
+printf 'XXXXXXXX' | dd of="$T/zip/pytorch_model.bin" bs=1 seek=2000 conv=notrunc 2> /dev/null
+expect_status 1 to lx-convert "$T/zip" -o "$T/old.lxm"
+expect_err "^lx-convert: $T/zip/pytorch_model.bin: zip entry [^ ]*: CRC-32 is [0-9a-f]+, the directory says [0-9a-f]+$"
 expect_status 1 to lx-convert "$T/badcfg" -o "$T/old.lxm"
 expect_err "^lx-convert: $T/badcfg/config.json: config: hidden_size 47"
 [ "$(cat "$T/old.lxm")" = "the model before" ] || fail "a failed conversion changed the model"

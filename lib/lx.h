@@ -1015,8 +1015,9 @@ int lx_vqa_human_accuracy(const json_t *answers, const char *pred, double *acc,
 /* The truth record r carries, checked: *label its "label" (LXMERT's {answer: score}, an
  * object of numbers) and *humans its "answers" when they are the annotation's human
  * answers (strings, or objects with an "answer" string; a list of predictions, objects
- * with a numeric "score" or "logit", is not truth).  Each NULL when absent.  Returns 0,
- * or -1 for malformed truth (the message names the field). */
+ * with a numeric "score" or "logit", is not truth; an empty list is no truth; an
+ * "answers" of another form, numbers or a single value, is malformed).  Each NULL when
+ * absent.  Returns 0, or -1 for malformed truth (the message names the field). */
 int lx_vqa_record_truth(const lx_record *r, const json_t **label, const json_t **humans,
                         lx_error *err);
 

@@ -533,7 +533,16 @@ int lx_vqa_record_truth(const lx_record *r, const json_t **label, const json_t *
     json_object_foreach((json_t *)l, k, v)
         if (!json_is_number(v))
             return lx_error_set(err, "label[\"%s\"]: got a non-number, expected a score", k);
-    const json_t *a = lx_record_json(r, "answers");
+    /* numbers, or one value, are no human answers: not to be dropped unseen (lx-vqa's
+     * predictions replace the field) */
+    const lx_field *af = lx_record_find(r, "answers");
+    if (af && ((!af->json && lx_tensor_nelem(&af->tensor) > 0) ||
+               (af->json && !json_is_array(af->json))))
+        return lx_error_set(err, "answers: got %s, expected the human answers (a list of "
+                                 "strings or of objects with \"answer\")",
+                            !af->json ? "numbers" : json_is_object(af->json) ? "an object"
+                            : json_is_string(af->json) ? "a string" : "a single value");
+    const json_t *a = af ? af->json : NULL;
     if (json_is_array(a) && json_array_size(a) > 0 && !is_predictions(a)) {
         for (size_t i = 0; i < json_array_size(a); i++) {
             const json_t *e = json_array_get(a, i);

@@ -18,7 +18,8 @@ lx-encode -m "$T/pre.lxm" --batch 1 --hidden-states --attentions --heads all \
     < "$C" > "$T/b1.bin" || fail "batch 1 run"
 lx-convert -f json < "$T/b1.bin" > "$T/b1.jsonl" || fail "b1.bin does not read back"
 [ "$(wc -l < "$T/b1.jsonl")" -eq 5 ] || fail "expected 5 records"
-head -1 "$T/b1.jsonl" | grep -q '^{"id": *"case0", *"input_ids"' || fail "pass-through order"
+head -n 1 "$T/b1.jsonl" > "$T/b1.first"
+grep -q '^{"id": *"case0", *"input_ids"' "$T/b1.first" || fail "pass-through order"
 for f in language_output vision_output pooled_output language_hidden_states \
          vision_hidden_states language_attentions vision_attentions cross_encoder_attentions \
          prediction_logits cross_relationship_score match_probability visual_obj_logits \

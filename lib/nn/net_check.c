@@ -18,6 +18,23 @@ const lx_input *lx_net_inputs(size_t *n) {
     return inputs;
 }
 
+/* What a JSON value that is not a numeric tensor is, for a message: the reader keeps
+ * empty, ragged and mixed arrays as JSON. */
+static const char *json_kind(const json_t *v) {
+    if (!v) return "a non-numeric value";
+    if (!json_is_array(v)) return json_is_string(v) ? "a string" : json_is_object(v) ? "an object"
+                                                                 : "a single value";
+    if (json_array_size(v) == 0) return "an empty list";
+    size_t n = json_array_size(v), nums = 0, rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(v, i);
+        nums += json_is_number(e) != 0;
+        rows += json_is_array(e) != 0;
+    }
+    if (rows == n) return "nested lists of different lengths, or empty ones";
+    return nums == n ? "numbers out of range" : "a list that is not all numbers";
+}
+
 /* A numeric tensor field, or NULL (absent: *bad stays 0 unless it is required; present
  * but JSON: *bad = 1). */
 static const lx_tensor *input(const lx_record *r, const char *name, int required,
@@ -32,7 +49,7 @@ static const lx_tensor *input(const lx_record *r, const char *name, int required
     }
     if (f->json || f->tensor.dtype > LX_U8) {
         *bad = 1;
-        lx_error_set(err, "%s: got a non-numeric value, expected an array of numbers", name);
+        lx_error_set(err, "%s: got %s, expected an array of numbers", name, json_kind(f->json));
         return NULL;
     }
     return &f->tensor;

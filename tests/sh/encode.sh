@@ -107,6 +107,13 @@ expect_err "lx-embed-vis"
 expect_status 0 lx-encode -m "$T/vqa.lxm" -f json --no-box-check "$T/pix.jsonl"
 expect_status 0 lx-encode -m "$T/vqa.lxm" -f json --skip-bad "$T/pix.jsonl"
 [ "$(wc -l < "$T/out")" -eq 2 ] || fail "--skip-bad: expected 2 records"
+# an array the reader keeps as JSON is named for what it is
+for c in '[]:an empty list' '[[101], [102, 103]]:nested lists of different lengths' \
+         '[101, "a"]:a list that is not all numbers' '"101":a string'; do
+    rec "${c%%:*}" '[[0, 0, 1, 1]]' > "$T/kind.jsonl"
+    expect_status 1 lx-encode -m "$T/vqa.lxm" "$T/kind.jsonl"
+    expect_err "kind.jsonl:record 1: input_ids: got ${c#*:}"
+done
 rec '[101, 30522]' '[[0, 0, 1, 1], [0, 0, 1, 1]]' > "$T/bad.jsonl"
 expect_status 1 lx-encode -m "$T/vqa.lxm" "$T/bad.jsonl"
 expect_err "record 1: input_ids\[1\]: got 30522"

@@ -71,6 +71,7 @@ TOOLS   := $(patsubst cmd/%.c,%,$(wildcard cmd/lx-*.c))
 UNIT    := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 TTOOLS  := $(patsubst tests/tools/%.c,%,$(wildcard tests/tools/*.c))
 FUZZ    := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_HDR := $(wildcard tests/fuzz/*.h)
 FUZZ_SECONDS ?= 60
 LIBA    := $(BUILD)/liblx.a
 
@@ -112,16 +113,16 @@ $(BUILD)/tools/%: tests/tools/%.c tests/tools/*.h $(LIB_HDR) $(LIBA)
 
 # Each fuzz target (tests/fuzz/fuzz_NAME.c) is also linked with replay.c into a plain
 # program: the test fuzz/NAME runs it over the target's corpus and regression inputs.
-$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_HDR) $(LIBA)
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDR) $(LIB_HDR) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib -Itests/fuzz $< tests/fuzz/replay.c $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
 
 # The libFuzzer binaries (make fuzz-build SANITIZE=fuzz CC=clang: see fuzz below).
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB_HDR) $(LIBA)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDR) $(LIB_HDR) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(FUZZ_LINK) -Ilib -Itests/fuzz $< $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c tests/fuzz/fuzz.h $(LIB_HDR) $(LIBA)
+$(BUILD)/fuzz/mkseeds: tests/fuzz/mkseeds.c $(FUZZ_HDR) $(LIB_HDR) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ilib $< $(LIBA) $(LDFLAGS) $(LDLIBS) -o $@
 
@@ -201,8 +202,9 @@ help:
 	@echo '                  regression input (tests/fuzz/corpus/, tests/fuzz/regress/)'
 	@echo '  bench [B=NAME]  print speed and memory figures (bench/*.sh, or those whose'
 	@echo '                  name contains NAME); asserts nothing'
-	@echo '  demo            every stage of lx on small generated models and pictures'
-	@echo '                  (in demo-out/)'
+	@echo '  demo            every stage of lx on small generated models and pictures,'
+	@echo '                  in demo-out/: the answers (answers.jsonl) and lx-show'"'"'s page'
+	@echo '                  of them (report.html)'
 	@echo '  install         the tools, liblx.a, lx.h, lx.pc and the man pages under'
 	@echo '                  $$(DESTDIR)$$(PREFIX)'
 	@echo '  deps            install the Debian packages lx builds and tests with (root'

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "lx.h"
@@ -533,6 +534,20 @@ static int setup(run *R, lx_error *err) {
             return lx_error_set(err, "%s: not a directory", o->svg);
         return 0;
     }
+    /* the page is written as the records come, into FILE opened for writing, which
+     * empties it first: a file the run reads (the input, a model) is refused */
+    const char *reads = NULL;
+    struct stat so, si;
+    if (o->output && (c->path ? lx_file_same(o->output, c->path)
+                              : stat(o->output, &so) == 0 && fstat(STDIN_FILENO, &si) == 0 &&
+                                    so.st_dev == si.st_dev && so.st_ino == si.st_ino))
+        reads = "the input";
+    else if (o->output && ((mp && lx_file_same(o->output, mp)) ||
+                           (o->detector && lx_file_same(o->output, o->detector))))
+        reads = "a model";
+    if (reads)
+        return lx_error_set(err, "cannot write %s: it is %s, which this run reads; write to "
+                                 "another file", o->output, reads);
     R->out = o->output ? fopen(o->output, "w") : stdout;
     R->out_name = o->output ? o->output : "standard output";
     if (!R->out) return lx_error_set(err, "cannot create %s: %s", o->output, strerror(errno));

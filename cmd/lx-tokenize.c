@@ -234,7 +234,10 @@ static int setup(ctx *c, const lx_cli *cl, lx_error *err) {
     lx_encoding_init(&c->enc);
     if (!(c->piece = calloc(lx_vocab_size(c->vocab), sizeof *c->piece)))
         return lx_error_set(err, "out of memory");
-    return (c->tok = lx_tokenizer_new(c->vocab, lower, err)) ? 0 : -1;
+    if ((c->tok = lx_tokenizer_new(c->vocab, lower, err)))
+        return 0;
+    /* a vocabulary the tokenizer cannot use (no [UNK]): named by where it came from */
+    return lx_error_prefix(err, "%s", c->o->vocab ? c->o->vocab : cli_model_path(cl));
 }
 
 static void teardown(ctx *c) {

@@ -149,18 +149,6 @@ static void drop_bulky(lx_record *r, int attentions) {
 
 /* ---- the truth a record carries ------------------------------------------------- */
 
-/* The annotation's human answers: a list of strings or of objects with "answer" that are
- * not lx-vqa's own predictions (which carry "logit"). */
-static const json_t *human_answers(const lx_record *r) {
-    const json_t *a = lx_record_json(r, "answers");
-    if (!json_is_array(a) || json_array_size(a) == 0)
-        return NULL;
-    const json_t *e = json_array_get(a, 0);
-    if (json_is_object(e) && json_object_get(e, "logit"))
-        return NULL;
-    return a;
-}
-
 /* Answer one record from its logits: top-k, the fields, the scores. */
 static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
     /* the picks first: a record that cannot be answered is not counted in the summary
@@ -171,10 +159,13 @@ static int answer(run *R, lx_record *r, const float *logits, lx_error *err) {
     json_t *picks = lx_vqa_picks_json(R->picks, k, &R->labels);
     if (!picks)
         return lx_error_set(err, "answers: out of memory, or a score that is not finite");
-    const json_t *humans = human_answers(r);
+    const json_t *label, *humans;
+    if (lx_vqa_record_truth(r, &label, &humans, err) < 0) { /* checked before the batch */
+        json_decref(picks);
+        return -1;
+    }
     json_t *humans_ref = humans ? json_incref((json_t *)humans) : NULL;
     const char *best = R->labels.items[R->picks[0].index];
-    const json_t *label = lx_record_json(r, "label");
     const char *qt = json_string_value(lx_record_json(r, "question_type"));
     const char *at = json_string_value(lx_record_json(r, "answer_type"));
     double soft = -1, official = -1;
@@ -206,29 +197,10 @@ out:
 /* ---- batches ----------------------------------------------------------------------- */
 
 /* The truth must be well formed before the record joins a batch, so that a bad one is
- * reported as that record's error: label an object of numbers, human answers strings
- * or objects with an "answer" string. */
+ * reported as that record's error. */
 static int check_truth(const lx_record *r, lx_error *err) {
-    const json_t *label = lx_record_json(r, "label");
-    const lx_field *lf = lx_record_find(r, "label");
-    if (lf && !json_is_object(label))
-        return lx_error_set(err, "label: got %s, expected an object {answer: score}",
-                            json_is_array(label) || !label ? "a list" : "a non-object");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)label, k, v)
-        if (!json_is_number(v))
-            return lx_error_set(err, "label[\"%s\"]: got a non-number, expected a score", k);
-    const json_t *h = human_answers(r);
-    for (size_t i = 0; h && i < json_array_size(h); i++) {
-        const json_t *a = json_array_get(h, i);
-        if (json_is_object(a))
-            a = json_object_get(a, "answer");
-        if (!json_is_string(a))
-            return lx_error_set(err, "answers[%zu]: got no answer text, expected a string "
-                                     "or an object with \"answer\"", i);
-    }
-    return 0;
+    const json_t *label, *humans;
+    return lx_vqa_record_truth(r, &label, &humans, err);
 }
 
 /* Check one record and say how it will be answered: 1 head only, 2 encoder. */
@@ -340,9 +312,9 @@ static int eval_record(void *ctx, lx_record *r, lx_error *err) {
     if (!pred)
         return lx_error_set(err, "answer: %s, expected the prediction (a string)",
                             lx_record_find(r, "answer") ? "got a non-string" : "missing");
-    if (check_truth(r, err) < 0)
+    const json_t *label, *humans;
+    if (lx_vqa_record_truth(r, &label, &humans, err) < 0)
         return -1;
-    const json_t *label = lx_record_json(r, "label"), *humans = human_answers(r);
     const json_t *vs = lx_record_json(r, "vqa_score"), *va = lx_record_json(r, "vqa_accuracy");
     double soft = json_is_number(vs) ? json_number_value(vs) : -1;
     double official = json_is_number(va) ? json_number_value(va) : -1;
@@ -352,19 +324,8 @@ static int eval_record(void *ctx, lx_record *r, lx_error *err) {
             return -1;
     }
     if (official < 0 && humans) {
-        json_t *keep = json_incref((json_t *)humans);
-        size_t n = json_array_size(keep);
-        const char **h = malloc((n ? n : 1) * sizeof *h);
-        int rc = h ? 0 : lx_error_set(err, "out of memory");
-        for (size_t i = 0; rc == 0 && i < n; i++) {
-            const json_t *a = json_array_get(keep, i);
-            h[i] = json_string_value(json_is_object(a) ? json_object_get(a, "answer") : a);
-        }
-        if (rc == 0)
-            rc = lx_vqa_accuracy(h, n, pred, &official, err);
-        free(h);
-        json_decref(keep);
-        if (rc < 0 || lx_record_set_json(r, "vqa_accuracy", json_real(official), err) < 0)
+        if (lx_vqa_human_accuracy(humans, pred, &official, err) < 0 ||
+            lx_record_set_json(r, "vqa_accuracy", json_real(official), err) < 0)
             return -1;
     }
     if (soft < 0 && official < 0)

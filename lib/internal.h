@@ -16,6 +16,9 @@
 
 /* ---- tensor.c -------------------------------------------------------------------- */
 
+/* Element i of a numeric tensor, as a double (NaN for a dtype that is not numeric). */
+double lx_tensor_elem(const lx_tensor *t, size_t i);
+
 /* Convert n f32 values into dtype (f32, f16 or bf16). */
 void lx_convert_from_f32(void *dst, lx_dtype dtype, const float *src, size_t n);
 /* The index of the first value of v[0..n) that is not finite, or n when all are: one

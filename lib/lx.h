@@ -1014,6 +1014,19 @@ int lx_vqa_accuracy(const char *const *humans, size_t n, const char *pred, doubl
 /* LXMERT's soft score: label[pred] (a number), 0 when absent.  label must be an object. */
 int lx_vqa_soft_score(const json_t *label, const char *pred, double *score, lx_error *err);
 
+/* lx_vqa_accuracy over the annotation's human answers as JSON: a list of strings or of
+ * {"answer": ...} objects. */
+int lx_vqa_human_accuracy(const json_t *answers, const char *pred, double *acc,
+                          lx_error *err);
+/* The truth record r carries, checked: *label its "label" (LXMERT's {answer: score}, an
+ * object of numbers) and *humans its "answers" when they are the annotation's human
+ * answers (strings, or objects with an "answer" string; a list of predictions, objects
+ * with a numeric "score" or "logit", is not truth; an empty list is no truth; an
+ * "answers" of another form, numbers or a single value, is malformed).  Each NULL when
+ * absent.  Returns 0, or -1 for malformed truth (the message names the field). */
+int lx_vqa_record_truth(const lx_record *r, const json_t **label, const json_t **humans,
+                        lx_error *err);
+
 /* Running totals over a set of questions, overall and per question / answer type. */
 typedef struct lx_vqa_eval lx_vqa_eval;
 lx_vqa_eval *lx_vqa_eval_new(lx_error *err);

@@ -66,19 +66,6 @@ void lx_card_free(lx_card *c) {
 
 /* ---- small readers ---------------------------------------------------------------- */
 
-/* Element i of a numeric tensor, as a double. */
-static double tensor_elem(const lx_tensor *t, size_t i) {
-    switch (t->dtype) {
-    case LX_F32: return ((const float *)t->data)[i];
-    case LX_F16: return lx_f16_to_f32(((const uint16_t *)t->data)[i]);
-    case LX_BF16: return lx_bf16_to_f32(((const uint16_t *)t->data)[i]);
-    case LX_I32: return ((const int32_t *)t->data)[i];
-    case LX_I64: return (double)((const int64_t *)t->data)[i];
-    case LX_U8: return ((const uint8_t *)t->data)[i];
-    default: return NAN;
-    }
-}
-
 /* A JSON id (string or integer) as text into buf; 0 when absent, -1 when of another type. */
 static int id_text(const lx_record *r, const char *name, char *buf, size_t len, lx_error *err) {
     const lx_field *f = lx_record_find(r, name);
@@ -137,7 +124,7 @@ static int read_mask(const lx_record *r, const char *name, size_t n, unsigned ch
     if (t->shape[0] != (int64_t)n)
         return lx_error_set(err, "%s: got %lld entries, expected %zu", name,
                             (long long)t->shape[0], n);
-    for (size_t i = 0; i < n; i++) keep[i] = tensor_elem(t, i) != 0;
+    for (size_t i = 0; i < n; i++) keep[i] = lx_tensor_elem(t, i) != 0;
     return 0;
 }
 
@@ -255,7 +242,7 @@ static int name_source(const lx_record *r, const lx_card_opts *o, lx_table table
 static int name_part(const name_src *s, size_t i, const char **p, int *len, lx_error *err) {
     const char *name = "";
     if (s->ids) {
-        double v = tensor_elem(s->ids, i);
+        double v = lx_tensor_elem(s->ids, i);
         if (!(v >= 0) || v != floor(v) || v >= (double)s->ntab)
             return lx_error_set(err, "%s[%zu]: got %g, expected an id below %zu (the detector's "
                                      "%s names)", s->ids_name, i, v, s->ntab, s->what);
@@ -421,21 +408,15 @@ void lx_card_shades(const lx_card *c, size_t t, double *out) {
 
 /* ---- answers and truth -------------------------------------------------------------- */
 
-/* An answers list is lx-vqa's predictions when its objects carry a numeric score (the
- * annotation's human answer objects carry answer_confidence, never score). */
-static int is_predictions(const json_t *a) {
-    const json_t *e = json_array_get(a, 0);
-    return json_is_object(e) && json_is_number(json_object_get(e, "score"));
-}
-
-static int read_picks(lx_card *c, const lx_record *r, const json_t **humans, lx_error *err) {
+/* The answers shown: the record's predictions (an answers list that is not the human
+ * answers), else its single "answer". */
+static int read_picks(lx_card *c, const lx_record *r, const json_t *humans, lx_error *err) {
     const json_t *a = lx_record_json(r, "answers");
     const lx_field *af = lx_record_find(r, "answers");
-    *humans = NULL;
     if (af && !json_is_array(af->json))
         return lx_error_set(err, "answers: got %s, expected a list",
                             af->json ? "another JSON value" : "an array of numbers");
-    if (a && json_array_size(a) && is_predictions(a)) {
+    if (a && json_array_size(a) && !humans) {
         size_t n = json_array_size(a);
         if (!(c->picks = calloc(n, sizeof *c->picks))) return lx_error_set(err, "out of memory");
         for (size_t i = 0; i < n; i++) {
@@ -449,15 +430,6 @@ static int read_picks(lx_card *c, const lx_record *r, const json_t **humans, lx_
             c->picks[i].score = v;
             c->npicks++;
         }
-    } else if (a && json_array_size(a)) {
-        for (size_t i = 0; i < json_array_size(a); i++) {
-            const json_t *e = json_array_get(a, i);
-            if (json_is_object(e)) e = json_object_get(e, "answer");
-            if (!json_is_string(e))
-                return lx_error_set(err, "answers[%zu]: got no answer text, expected a string or "
-                                         "an object with \"answer\"", i);
-        }
-        *humans = a;
     }
     int bad = 0;
     const char *one = string_field(r, "answer", &bad, err);
@@ -544,17 +516,8 @@ static int humans_text(lx_strbuf *b, const json_t *h, lx_error *err) {
     return 0;
 }
 
-static int read_truth(lx_card *c, const lx_record *r, const json_t *humans, lx_error *err) {
-    const lx_field *lf = lx_record_find(r, "label");
-    const json_t *label = lf ? lf->json : NULL;
-    if (lf && !json_is_object(label))
-        return lx_error_set(err, "label: got %s, expected an object {answer: score}",
-                            json_is_array(label) || !label ? "a list" : "a non-object");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)label, k, v)
-        if (!json_is_number(v))
-            return lx_error_set(err, "label[\"%s\"]: got a non-number, expected a score", k);
+static int read_truth(lx_card *c, const lx_record *r, const json_t *label,
+                      const json_t *humans, lx_error *err) {
     c->score = -1;
     const char *pred = c->npicks ? c->picks[0].answer : NULL;
     static const char *const given[] = {"vqa_accuracy", "vqa_score"};
@@ -568,18 +531,9 @@ static int read_truth(lx_card *c, const lx_record *r, const json_t *humans, lx_e
     }
     if (c->score < 0 && pred && label && lx_vqa_soft_score(label, pred, &c->score, err) < 0)
         return -1;
-    if (c->score < 0 && pred && humans) {
-        size_t n = json_array_size(humans);
-        const char **h = malloc(n * sizeof *h);
-        if (!h) return lx_error_set(err, "out of memory");
-        for (size_t i = 0; i < n; i++) {
-            const json_t *e = json_array_get(humans, i);
-            h[i] = json_string_value(json_is_object(e) ? json_object_get(e, "answer") : e);
-        }
-        int rc = lx_vqa_accuracy(h, n, pred, &c->score, err);
-        free(h);
-        if (rc < 0) return -1;
-    }
+    if (c->score < 0 && pred && humans &&
+        lx_vqa_human_accuracy(humans, pred, &c->score, err) < 0)
+        return -1;
     lx_strbuf b = {0};
     if (label) label_text(&b, label);
     if (humans) {
@@ -641,7 +595,7 @@ int lx_card_read(lx_card *c, const lx_record *r, const lx_card_opts *opts, lx_er
     char **all = NULL;
     size_t L = 0, N = 0, *row = NULL, *col = NULL;
     unsigned char *keep = NULL;
-    const json_t *humans = NULL;
+    const json_t *label = NULL, *humans = NULL;
     int rc = -1;
     if (read_text(c, r, err) < 0 || read_pieces(c, r, o, &all, &L, err) < 0) goto out;
     /* the word pieces shown: attention_mask 1 */
@@ -672,8 +626,8 @@ int lx_card_read(lx_card *c, const lx_record *r, const lx_card_opts *opts, lx_er
         goto out;
     }
     if (read_regions(c, r, &N, &col, err) < 0 || read_names(c, r, o, N, col, err) < 0 ||
-        read_attention(c, r, o, L, row, N, col, err) < 0 || read_picks(c, r, &humans, err) < 0 ||
-        read_truth(c, r, humans, err) < 0)
+        read_attention(c, r, o, L, row, N, col, err) < 0 ||
+        lx_vqa_record_truth(r, &label, &humans, err) < 0 || read_picks(c, r, humans, err) < 0 || read_truth(c, r, label, humans, err) < 0)
         goto out;
     rc = 0;
 out:

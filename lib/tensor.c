@@ -110,6 +110,19 @@ const char *lx_tensor_shape_str(const lx_tensor *t, char *buf, size_t len) {
     return buf;
 }
 
+double lx_tensor_elem(const lx_tensor *t, size_t i) {
+    switch (t->dtype) {
+    case LX_F32: return ((const float *)t->data)[i];
+    case LX_F16: return lx_f16_to_f32(((const uint16_t *)t->data)[i]);
+    case LX_BF16: return lx_bf16_to_f32(((const uint16_t *)t->data)[i]);
+    case LX_I32: return ((const int32_t *)t->data)[i];
+    case LX_I64: return (double)((const int64_t *)t->data)[i];
+    case LX_U8: return ((const uint8_t *)t->data)[i];
+    case LX_I8: return ((const int8_t *)t->data)[i];
+    default: return NAN;
+    }
+}
+
 void lx_convert_to_f32(float *dst, const void *src, lx_dtype dtype, size_t n) {
     switch (dtype) {
     case LX_F32: memmove(dst, src, n * 4); break;

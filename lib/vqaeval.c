@@ -500,22 +500,72 @@ static const char **human_answers(const json_t *answers, size_t *n, lx_error *er
     return h;
 }
 
+int lx_vqa_human_accuracy(const json_t *answers, const char *pred, double *acc,
+                          lx_error *err) {
+    size_t n;
+    const char **h = human_answers(answers, &n, err);
+    if (!h)
+        return -1;
+    int rc = lx_vqa_accuracy(h, n, pred, acc, err);
+    free(h);
+    return rc;
+}
+
+/* An answers list is predictions (lx-vqa's, or another model's) when its objects carry a
+ * numeric "score" or "logit"; the annotation's human answer objects carry
+ * answer_confidence, never those. */
+static int is_predictions(const json_t *a) {
+    const json_t *e = json_array_get(a, 0);
+    return json_is_object(e) && (json_is_number(json_object_get(e, "score")) ||
+                                 json_is_number(json_object_get(e, "logit")));
+}
+
+int lx_vqa_record_truth(const lx_record *r, const json_t **label, const json_t **humans,
+                        lx_error *err) {
+    *label = *humans = NULL;
+    const lx_field *lf = lx_record_find(r, "label");
+    const json_t *l = lf ? lf->json : NULL;
+    if (lf && !json_is_object(l))
+        return lx_error_set(err, "label: got %s, expected an object {answer: score}",
+                            json_is_array(l) || !l ? "a list" : "a non-object");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)l, k, v)
+        if (!json_is_number(v))
+            return lx_error_set(err, "label[\"%s\"]: got a non-number, expected a score", k);
+    /* numbers, or one value, are no human answers: not to be dropped unseen (lx-vqa's
+     * predictions replace the field) */
+    const lx_field *af = lx_record_find(r, "answers");
+    if (af && ((!af->json && lx_tensor_nelem(&af->tensor) > 0) ||
+               (af->json && !json_is_array(af->json))))
+        return lx_error_set(err, "answers: got %s, expected the human answers (a list of "
+                                 "strings or of objects with \"answer\")",
+                            !af->json ? "numbers" : json_is_object(af->json) ? "an object"
+                            : json_is_string(af->json) ? "a string" : "a single value");
+    const json_t *a = af ? af->json : NULL;
+    if (json_is_array(a) && json_array_size(a) > 0 && !is_predictions(a)) {
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            const json_t *e = json_array_get(a, i);
+            if (json_is_object(e))
+                e = json_object_get(e, "answer");
+            if (!json_is_string(e))
+                return lx_error_set(err, "answers[%zu]: got no answer text, expected a string "
+                                         "or an object with \"answer\"", i);
+        }
+        *humans = a;
+    }
+    *label = l;
+    return 0;
+}
+
 int lx_vqa_eval_add(lx_vqa_eval *ev, const char *pred, const json_t *label,
                     const json_t *answers, const char *qtype, const char *atype,
                     double *soft, double *official, lx_error *err) {
     double s = -1, o = -1;
     if (label && lx_vqa_soft_score(label, pred, &s, err) < 0)
         return -1;
-    if (answers) {
-        size_t n;
-        const char **h = human_answers(answers, &n, err);
-        if (!h)
-            return -1;
-        int rc = lx_vqa_accuracy(h, n, pred, &o, err);
-        free(h);
-        if (rc < 0)
-            return -1;
-    }
+    if (answers && lx_vqa_human_accuracy(answers, pred, &o, err) < 0)
+        return -1;
     if (s >= 0 && metric_add(&ev->soft, s, qtype, atype, err) < 0)
         return -1;
     if (o >= 0 && metric_add(&ev->official, o, qtype, atype, err) < 0)

@@ -42,8 +42,8 @@ static void embeddings(lx_net *net, const lx_record *recs, const lx_batch *b) {
         const lx_tensor *ids = lx_record_tensor(&recs[i], "input_ids");
         const lx_tensor *tt = lx_record_tensor(&recs[i], "token_type_ids");
         for (int t = 0; t < b->lang.len[i]; t++) {
-            size_t id = (size_t)lx_net_elem(ids, (size_t)t);
-            size_t ty = tt ? (size_t)lx_net_elem(tt, (size_t)t) : 0;
+            size_t id = (size_t)lx_tensor_elem(ids, (size_t)t);
+            size_t ty = tt ? (size_t)lx_tensor_elem(tt, (size_t)t) : 0;
             float *row = net->s.hs.f + (size_t)(b->lang.off[i] + t) * H;
             const float *pe = w->position_embeddings + (size_t)t * H;
             const float *te = w->token_type_embeddings + ty * H, *we = row;
@@ -308,9 +308,9 @@ static void load_inputs(lx_net *net, const lx_record *recs, const lx_batch *b) {
         const lx_tensor *vp = lx_record_tensor(r, "visual_pos");
         float *ml = s->madd + b->lang.off[i], *mv = s->madd + b->visn.base + b->visn.off[i];
         for (int t = 0; t < b->lang.len[i]; t++)
-            ml[t] = am ? (float)((1.0 - lx_net_elem(am, (size_t)t)) * -FLT_MAX) : 0.0f;
+            ml[t] = am ? (float)((1.0 - lx_tensor_elem(am, (size_t)t)) * -FLT_MAX) : 0.0f;
         for (int t = 0; t < b->visn.len[i]; t++)
-            mv[t] = vm ? (float)((1.0 - lx_net_elem(vm, (size_t)t)) * -FLT_MAX) : 0.0f;
+            mv[t] = vm ? (float)((1.0 - lx_tensor_elem(vm, (size_t)t)) * -FLT_MAX) : 0.0f;
         size_t N = (size_t)b->visn.len[i], o = (size_t)b->visn.off[i];
         lx_convert_to_f32(s->feats + o * F, vf->data, vf->dtype, N * F);
         lx_convert_to_f32(s->pos + o * P, vp->data, vp->dtype, N * P);

@@ -108,20 +108,6 @@ typedef struct lx_rows {
     const int *off, *len;
 } lx_rows;
 
-/* Element i of a numeric tensor, as a double. */
-static inline double lx_net_elem(const lx_tensor *t, size_t i) {
-    switch (t->dtype) {
-    case LX_F32: return ((const float *)t->data)[i];
-    case LX_F16: return lx_f16_to_f32(((const uint16_t *)t->data)[i]);
-    case LX_BF16: return lx_bf16_to_f32(((const uint16_t *)t->data)[i]);
-    case LX_I32: return ((const int32_t *)t->data)[i];
-    case LX_I64: return (double)((const int64_t *)t->data)[i];
-    case LX_U8: return ((const uint8_t *)t->data)[i];
-    case LX_I8: return ((const int8_t *)t->data)[i];
-    default: return NAN;
-    }
-}
-
 /* ---- run state ----------------------------------------------------------------- */
 
 /* Buffers sized from the config and the largest batch seen, reused (net.c). */

@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include "../internal.h"
 #include "net.h"
 
 static const lx_input inputs[] = {
@@ -15,6 +16,23 @@ static const lx_input inputs[] = {
 const lx_input *lx_net_inputs(size_t *n) {
     *n = sizeof inputs / sizeof *inputs;
     return inputs;
+}
+
+/* What a JSON value that is not a numeric tensor is, for a message: the reader keeps
+ * empty, ragged and mixed arrays as JSON. */
+static const char *json_kind(const json_t *v) {
+    if (!v) return "a non-numeric value";
+    if (!json_is_array(v)) return json_is_string(v) ? "a string" : json_is_object(v) ? "an object"
+                                                                 : "a single value";
+    if (json_array_size(v) == 0) return "an empty list";
+    size_t n = json_array_size(v), nums = 0, rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(v, i);
+        nums += json_is_number(e) != 0;
+        rows += json_is_array(e) != 0;
+    }
+    if (rows == n) return "nested lists of different lengths, or empty ones";
+    return nums == n ? "numbers out of range" : "a list that is not all numbers";
 }
 
 /* A numeric tensor field, or NULL (absent: *bad stays 0 unless it is required; present
@@ -31,7 +49,7 @@ static const lx_tensor *input(const lx_record *r, const char *name, int required
     }
     if (f->json || (unsigned)f->tensor.dtype >= LX_DTYPE_COUNT) {
         *bad = 1;
-        lx_error_set(err, "%s: got a non-numeric value, expected an array of numbers", name);
+        lx_error_set(err, "%s: got %s, expected an array of numbers", name, json_kind(f->json));
         return NULL;
     }
     return &f->tensor;
@@ -53,7 +71,7 @@ static int check_ids(const lx_tensor *t, const char *name, int64_t L, int64_t li
     snprintf(e, sizeof e, "[%lld] like input_ids", (long long)L);
     if (want_shape(t, name, 1, L, 0, e, err) < 0) return -1;
     for (int64_t i = 0; i < L; i++) {
-        double v = lx_net_elem(t, (size_t)i);
+        double v = lx_tensor_elem(t, (size_t)i);
         if (!(v >= 0 && v < (double)limit) || v != floor(v))
             return lx_error_set(err, "%s[%lld]: got %g, expected an integer in 0..%lld (%s)", name,
                                 (long long)i, v, (long long)limit - 1, what);
@@ -64,7 +82,7 @@ static int check_ids(const lx_tensor *t, const char *name, int64_t L, int64_t li
 static int check_finite(const lx_tensor *t, const char *name, int width, lx_error *err) {
     size_t n = (size_t)lx_tensor_nelem(t);
     for (size_t i = 0; i < n; i++) {
-        double v = lx_net_elem(t, i);
+        double v = lx_tensor_elem(t, i);
         if (isfinite(v)) continue;
         if (width > 0)
             return lx_error_set(err, "%s[%zu][%zu]: got %g, expected a finite number", name,
@@ -79,7 +97,7 @@ static int check_bounded(const lx_tensor *t, const char *name, int width, lx_err
     if (check_finite(t, name, width, err) < 0) return -1;
     size_t n = (size_t)lx_tensor_nelem(t);
     for (size_t i = 0; i < n; i++) {
-        double v = lx_net_elem(t, i);
+        double v = lx_tensor_elem(t, i);
         if (fabs(v) <= LX_NET_MAX_INPUT) continue;
         return lx_error_set(err, "%s[%zu][%zu]: got %g, expected a value from -%g to %g (a "
                                  "larger one overflows the network)", name, i / (size_t)width,
@@ -98,7 +116,7 @@ static int check_mask(const lx_tensor *m, const char *name, int64_t n, const cha
     if (!m) return 0;
     if (want_shape(m, name, 1, n, 0, e, err) < 0) return -1;
     for (int64_t i = 0; i < n; i++) {
-        double v = lx_net_elem(m, (size_t)i);
+        double v = lx_tensor_elem(m, (size_t)i);
         if (v != 0 && v != 1)
             return lx_error_set(err, "%s[%lld]: got %g, expected 0 or 1 (1: attend, 0: "
                                      "masked)", name, (long long)i, v);
@@ -133,7 +151,7 @@ static int check_language(const lx_net *net, const lx_record *r, int64_t *L, lx_
 static int check_boxes(const lx_net *net, const lx_tensor *vp, int64_t N, lx_error *err) {
     size_t w = (size_t)net->cfg.visual_pos_dim, n = (size_t)N * w;
     for (size_t i = 0; !net->opts.no_box_check && i < n; i++) {
-        double v = lx_net_elem(vp, i);
+        double v = lx_tensor_elem(vp, i);
         if (v < -1e-5 || v > 1 + 1e-5)
             return lx_error_set(err,
                 "visual_pos[%zu][%zu]: got %g, expected boxes normalised to 0..1 (divide "

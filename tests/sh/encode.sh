@@ -19,7 +19,8 @@ lx-encode -m "$T/pre.lxm" --batch 1 --hidden-states --attentions --heads all \
     < "$C" > "$T/b1.bin" || fail "batch 1 run"
 lx-convert -f json < "$T/b1.bin" > "$T/b1.jsonl" || fail "b1.bin does not read back"
 [ "$(wc -l < "$T/b1.jsonl")" -eq 5 ] || fail "expected 5 records"
-head -1 "$T/b1.jsonl" | grep -q '^{"id": *"case0", *"input_ids"' || fail "pass-through order"
+head -n 1 "$T/b1.jsonl" > "$T/b1.first"
+grep -q '^{"id": *"case0", *"input_ids"' "$T/b1.first" || fail "pass-through order"
 for f in language_output vision_output pooled_output language_hidden_states \
          vision_hidden_states language_attentions vision_attentions cross_encoder_attentions \
          prediction_logits cross_relationship_score match_probability visual_obj_logits \
@@ -149,6 +150,13 @@ expect_err "lx-embed-vis"
 expect_status 0 lx-encode -m "$T/vqa.lxm" -f json --no-box-check "$T/pix.jsonl"
 expect_status 0 lx-encode -m "$T/vqa.lxm" -f json --skip-bad "$T/pix.jsonl"
 [ "$(wc -l < "$T/out")" -eq 2 ] || fail "--skip-bad: expected 2 records"
+# an array the reader keeps as JSON is named for what it is
+for c in '[]:an empty list' '[[101], [102, 103]]:nested lists of different lengths' \
+         '[101, "a"]:a list that is not all numbers' '"101":a string'; do
+    rec "${c%%:*}" '[[0, 0, 1, 1]]' > "$T/kind.jsonl"
+    expect_status 1 lx-encode -m "$T/vqa.lxm" "$T/kind.jsonl"
+    expect_err "kind.jsonl:record 1: input_ids: got ${c#*:}"
+done
 rec '[101, 30522]' '[[0, 0, 1, 1], [0, 0, 1, 1]]' > "$T/bad.jsonl"
 expect_status 1 lx-encode -m "$T/vqa.lxm" "$T/bad.jsonl"
 expect_err "record 1: input_ids\[1\]: got 30522"

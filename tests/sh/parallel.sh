@@ -5,7 +5,8 @@
 
 command -v parallel > /dev/null ||
     fail "GNU parallel is not installed (make deps installs it; Debian package 'parallel')"
-parallel --version 2>/dev/null | grep -q 'GNU parallel' || fail "'parallel' is not GNU parallel"
+parallel --version > "$T/version" 2> /dev/null
+grep -q 'GNU parallel' "$T/version" || fail "'parallel' is not GNU parallel"
 
 lx-convert "$FX/models/tiny-vqa" --labels "$FX/labels/vqa-label2ans.json" -o "$T/tiny.lxm" \
     || fail "lx-convert tiny-vqa"

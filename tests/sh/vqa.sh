@@ -39,8 +39,9 @@ grep -q '^{"id":1,"answer":"[^"]*","answers":\[{"answer":' "$T/p.out" \
 grep -q '"vqa_score"' <(sed -n 2p "$T/p.out") || fail "vqa_score where label is given"
 ! grep -q '"vqa_score"' <(sed -n 1p "$T/p.out") || fail "vqa_score without label"
 # --keep-tensors keeps pooled_output in place
-lx-vqa --keep-tensors < "$T/p.jsonl" | head -n 1 | grep -q '^{"id":1,"pooled_output":\[' \
-    || fail "--keep-tensors"
+lx-vqa --keep-tensors < "$T/p.jsonl" > "$T/keep.jsonl" || fail "--keep-tensors run"
+head -n 1 "$T/keep.jsonl" > "$T/keep1.jsonl"
+grep -q '^{"id":1,"pooled_output":\[' "$T/keep1.jsonl" || fail "--keep-tensors"
 # an ans2label file gives the same answers as the label2ans list embedded in the model
 lx-vqa -k 3 --labels "$FX/labels/vqa-ans2label.json" < "$T/p.jsonl" | cmp -s - "$T/p.out" \
     || fail "ans2label labels differ"

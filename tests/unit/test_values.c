@@ -279,6 +279,7 @@ static void set_mask(lx_record *r, const char *name, lx_dtype dt, int n, double 
         double x = i == at ? v : 1.0;
         switch (dt) {
         case LX_U8: ((uint8_t *)t.data)[i] = (uint8_t)x; break;
+        case LX_I8: ((int8_t *)t.data)[i] = (int8_t)x; break;
         case LX_I64: ((int64_t *)t.data)[i] = (int64_t)x; break;
         case LX_F16: ((uint16_t *)t.data)[i] = lx_f32_to_f16((float)x); break;
         default: ((float *)t.data)[i] = (float)x; break;
@@ -331,6 +332,11 @@ static void test_input_checks(void **st) {
     expect_input(net, &r, NULL);
     set_mask(&r, "attention_mask", LX_I64, 5, 0, 4);
     expect_input(net, &r, NULL);
+    set_mask(&r, "attention_mask", LX_I8, 5, 0, 4);
+    expect_input(net, &r, NULL);
+    set_mask(&r, "attention_mask", LX_I8, 5, -1, 2);
+    expect_input(net, &r, "attention_mask[2]: got -1, expected 0 or 1");
+    set_mask(&r, "attention_mask", LX_I8, 5, 0, 4);
     set_mask(&r, "visual_attention_mask", LX_U8, 3, 255, 1);
     expect_input(net, &r, "visual_attention_mask[1]: got 255, expected 0 or 1");
     set_mask(&r, "visual_attention_mask", LX_F32, 3, 2, 2);

@@ -119,7 +119,10 @@ void lx_k_softmax_masked_avx2(float *s, const float *mask, float scale, int n) {
         lx_store8(s + j, left, e);
         sum = _mm256_add_ps(sum, e);
     }
-    __m256 inv = _mm256_set1_ps(1.0f / hsum8(sum));
+    /* a row of NaN (a network that overflowed) sums to 0: it stays NaN, for the output
+     * check to find, with no division by zero */
+    float total = hsum8(sum);
+    __m256 inv = _mm256_set1_ps(total > 0 ? 1.0f / total : __builtin_nanf(""));
     for (int j = 0; j < n; j += 8) {
         size_t left = (size_t)(n - j);
         lx_store8(s + j, left, _mm256_mul_ps(lx_load8(s + j, left), inv));

@@ -63,7 +63,10 @@ void lx_k_softmax_masked_avx512(float *s, const float *mask, float scale, int n)
         _mm512_mask_storeu_ps(s + j, k, e);
         sum = _mm512_mask_add_ps(sum, k, sum, e);
     }
-    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    /* a row of NaN (a network that overflowed) sums to 0: it stays NaN, for the output
+     * check to find, with no division by zero */
+    float total = _mm512_reduce_add_ps(sum);
+    __m512 inv = _mm512_set1_ps(total > 0 ? 1.0f / total : __builtin_nanf(""));
     for (int j = 0; j < n; j += 16) {
         __mmask16 k = lx_lanes16(n - j);
         _mm512_mask_storeu_ps(s + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, s + j), inv));

@@ -80,9 +80,18 @@ for tool in lx-encode lx-vqa; do
     expect_err "^$tool: $C:record 1: [a-z_]+(\[[0-9]+\])+: got nan, expected a finite number: $OVER"
     [ ! -s "$T/out" ] || fail "$tool: nothing is written"
 done
-# the model's CRCs tell what lxmset did
-expect_status 1 to lx-convert --verify "$T/nan.lxm"
+# a model changed after it was written: its CRCs tell, and lx-convert does not launder
+# it into a model whose new CRCs vouch for it
+cp "$T/vqa.lxm" "$T/flip.lxm"
+lxmset --keep-crc "$T/flip.lxm" lxmert.encoder.visn_fc.visn_fc.weight 7 0.5 || fail "lxmset"
+expect_status 1 to lx-convert --verify "$T/flip.lxm"
 expect_err "visn_fc.visn_fc.weight"
+for out in "-o $T/y.lxm" "--export-safetensors $T/y.st"; do
+    expect_status 1 to lx-convert "$T/flip.lxm" $out
+    expect_err "^lx-convert: $T/flip.lxm: tensor 'lxmert.encoder.visn_fc.visn_fc.weight': CRC-32 [0-9a-f]{8}, expected [0-9a-f]{8}: the data is corrupt$"
+    [ ! -e "${out#* }" ] || fail "$out: written from a corrupt model"
+done
+expect_status 0 to lx-convert --verify "$T/nan.lxm" # lxmset keeps the CRCs true
 
 # One record of a batch overflows, the others do not: feature 5 weighs 3e38 (finite,
 # so lx-convert writes it), and only the record whose feature 5 is 2 overflows

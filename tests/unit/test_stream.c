@@ -2,7 +2,10 @@
  * and what happens with truncated or hostile input. */
 #include <errno.h>
 #include "testutil.h"
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 
 /* Read every record of a file (any encoding) into recs; returns the count. */
@@ -474,6 +477,76 @@ static void test_lines(void **st) {
     fclose(f);
 }
 
+/* The far end of a pipe: writes the first record in two pieces, waits until the reader
+ * says it has it (a byte on ack), then writes the second and closes. */
+typedef struct pipe_writer {
+    int fd, ack;
+} pipe_writer;
+
+static void *write_late(void *arg) {
+    const pipe_writer *w = arg;
+    static const char a[] = "{\"a\":", b[] = "1}\n", c[] = "{\"a\":2}\n";
+    char x;
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* the reader finds nothing at first */
+    if (write(w->fd, a, strlen(a)) < 0) return NULL;
+    nanosleep(&pause, NULL);
+    if (write(w->fd, b, strlen(b)) < 0) return NULL;
+    if (read(w->ack, &x, 1) == 1 && write(w->fd, c, strlen(c)) < 0) return NULL;
+    close(w->fd);
+    return NULL;
+}
+
+static void count_wait(void *ctx) { (*(int *)ctx)++; }
+
+/* A record is returned as soon as its bytes are in the pipe, with the writer still
+ * holding it open, also from a descriptor left non-blocking (reads that find nothing
+ * fail with EAGAIN: the reader waits in poll, never gives up or spins); the wait hook is
+ * called before each wait, or never without one.  (A reader that filled a whole window
+ * first would never return the first record: alarm ends the test then.) */
+static void test_pipe_as_it_comes(void **st) {
+    for (int nonblock = 0; nonblock < 2; nonblock++) {
+        for (int hook = 0; hook < 2; hook++) {
+            int p[2], q[2];
+            assert_int_equal(pipe(p), 0);
+            assert_int_equal(pipe(q), 0);
+            if (nonblock) assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+            FILE *f = fdopen(p[0], "rb");
+            assert_non_null(f);
+            lx_error err;
+            lx_reader *rd = lx_reader_open(f, "pipe", &err);
+            assert_non_null(rd);
+            int waits = 0;
+            if (hook) lx_reader_set_wait(rd, count_wait, &waits);
+            pipe_writer w = {p[1], q[0]};
+            pthread_t th;
+            assert_int_equal(pthread_create(&th, NULL, write_late, &w), 0);
+            alarm(20);
+            lx_record r;
+            lx_record_init(&r);
+            if (lx_reader_next(rd, &r, &err) != 1) fail_msg("%d %d: %s", nonblock, hook, err.msg);
+            assert_int_equal(json_integer_value(lx_record_json(&r, "a")), 1);
+            assert_int_equal(lx_reader_bytes(rd), 7);
+            /* waited before the first piece and between the two */
+            if (hook) assert_true(waits >= 2);
+            assert_int_equal(write(q[1], "x", 1), 1);
+            if (lx_reader_next(rd, &r, &err) != 1) fail_msg("%d %d: %s", nonblock, hook, err.msg);
+            assert_int_equal(json_integer_value(lx_record_json(&r, "a")), 2);
+            assert_int_equal(lx_reader_next(rd, &r, &err), 0);
+            assert_int_equal(lx_reader_record_no(rd), 2);
+            assert_int_equal(lx_reader_bytes(rd), 16);
+            if (!hook) assert_int_equal(waits, 0);
+            alarm(0);
+            assert_int_equal(pthread_join(th, NULL), 0);
+            lx_record_clear(&r);
+            lx_reader_close(rd);
+            fclose(f);
+            close(q[0]);
+            close(q[1]);
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_format),
@@ -486,6 +559,7 @@ int main(void) {
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_json_array_and_errors),
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_pipe_as_it_comes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include "testutil.h"
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -477,6 +478,70 @@ static void test_lines(void **st) {
     fclose(f);
 }
 
+/* A number beyond f32's range in a tensor is a bad record naming the field, the element
+ * and the value (it would have been infinite), whatever its sign; the largest float and
+ * numbers that round to it are kept.  Integers beyond int64 are refused (by jansson), the
+ * ends of its range kept.  The reader goes on after such a record (--skip-bad). */
+static void test_json_out_of_range(void **st) {
+    static const struct { const char *v, *msg; } bad[] = {
+        {"1e39", "visual_feats[1][1]: got 1e+39, outside f32's range "
+                 "(-3.4028235e+38 to 3.4028235e+38)"},
+        {"-1e39", "visual_feats[1][1]: got -1e+39, outside f32's range"},
+        {"3.4028236e38", "visual_feats[1][1]: got 3.4028236e+38, outside"},
+        {"1e308", "visual_feats[1][1]: got 1e+308, outside"},
+        {"1e400", "real number overflow"},
+        {"9223372036854775808", "too big integer"},
+        {"-9223372036854775809", "too big negative integer"},
+    };
+    char text[160];
+    lx_record r;
+    lx_error err;
+    lx_record_init(&r);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "{\"id\":1,\"visual_feats\":[[0.5,1],[2,%s]]}", bad[i].v);
+        err.msg[0] = '\0';
+        if (lx_record_from_json(&r, text, strlen(text), &err) != -1)
+            fail_msg("%s was read", bad[i].v);
+        if (!strstr(err.msg, bad[i].msg)) fail_msg("%s: '%s'", bad[i].v, err.msg);
+        assert_int_equal(r.nfields, 0);
+    }
+    /* an array of integers only is an i64 tensor: the same limits in 1-D */
+    snprintf(text, sizeof text, "{\"x\":[1.5,%s]}", "-2e39");
+    assert_int_equal(lx_record_from_json(&r, text, strlen(text), &err), -1);
+    assert_string_equal(err.msg, "x[1]: got -2e+39, outside f32's range "
+                                 "(-3.4028235e+38 to 3.4028235e+38)");
+    /* in range: the largest float, a number rounding to it, one too small (0) */
+    const char *ok = "{\"f\":[3.4028235e38,-3.40282356e38,1e-50],"
+                     "\"i\":[9223372036854775807,-9223372036854775808]}";
+    assert_int_equal(lx_record_from_json(&r, ok, strlen(ok), &err), 0);
+    const lx_tensor *f = lx_record_tensor(&r, "f"), *n = lx_record_tensor(&r, "i");
+    assert_non_null(f);
+    assert_non_null(n);
+    assert_true(((const float *)f->data)[0] == FLT_MAX);
+    assert_true(((const float *)f->data)[1] == -FLT_MAX);
+    assert_true(((const float *)f->data)[2] == 0.0f);
+    assert_int_equal(n->dtype, LX_I64);
+    assert_true(((const int64_t *)n->data)[0] == INT64_MAX);
+    assert_true(((const int64_t *)n->data)[1] == INT64_MIN);
+    lx_record_clear(&r);
+    /* through the reader: record 2 is bad, record 3 is read after it */
+    const char *in = "{\"a\":1}\n{\"visual_feats\":[[1e39]]}\n{\"a\":3}\n";
+    FILE *fp = fmemopen((void *)in, strlen(in), "rb");
+    lx_reader *rd = lx_reader_open(fp, "mem", &err);
+    assert_int_equal(lx_reader_next(rd, &r, &err), 1);
+    assert_int_equal(lx_reader_next(rd, &r, &err), -1);
+    assert_int_equal(lx_reader_record_no(rd), 2);
+    assert_string_equal(err.msg, "visual_feats[0][0]: got 1e+39, outside f32's range "
+                                 "(-3.4028235e+38 to 3.4028235e+38)");
+    assert_true(lx_reader_can_resume(rd));
+    assert_int_equal(lx_reader_next(rd, &r, &err), 1);
+    assert_int_equal(json_integer_value(lx_record_json(&r, "a")), 3);
+    assert_int_equal(lx_reader_next(rd, &r, &err), 0);
+    lx_record_clear(&r);
+    lx_reader_close(rd);
+    fclose(fp);
+}
+
 /* The far end of a pipe: writes the first record in two pieces, waits until the reader
  * says it has it (a byte on ack), then writes the second and closes. */
 typedef struct pipe_writer {
@@ -559,6 +624,7 @@ int main(void) {
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_json_array_and_errors),
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_json_out_of_range),
         cmocka_unit_test(test_pipe_as_it_comes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -382,12 +382,12 @@ static int last_checkpoint(lx_cli *c, int status, uint64_t done, uint64_t done_a
 
 /* The reader is about to wait for input that has not arrived: what was written so far
  * goes out first, so that a record's output does not wait for the next record (the
- * output stays in whole buffers while the input keeps up).  A failed write is reported
- * here; the loop then stops (cli_filter) or the next write fails too. */
+ * output stays in whole buffers while the input keeps up).  A failed write stops
+ * cli_filter after the read (c->wait_errno); in cli_batch_filter each batch is flushed
+ * when written, so nothing is pending here. */
 static void flush_before_wait(void *ctx) {
     lx_cli *c = ctx;
-    if (!ferror(c->outf) && fflush(c->outf) != 0)
-        cli_error(c, "write error: %s", strerror(errno));
+    if (!c->wait_errno && fflush(c->outf) != 0) c->wait_errno = errno ? errno : EIO;
 }
 
 int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
@@ -399,8 +399,8 @@ int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
     lx_record_init(&r);
     for (;;) {
         int rc = lx_reader_next(rd, &r, &err);
-        if (ferror(c->outf)) { /* the flush before waiting for this record failed */
-            status = LX_EXIT_FAIL;
+        if (c->wait_errno) { /* the flush before waiting for this record failed */
+            status = cli_error(c, "write error: %s", strerror(c->wait_errno));
             break;
         }
         if (rc == 0) break;

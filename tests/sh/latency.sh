@@ -75,4 +75,21 @@ await $((${#rec} + 1)) "lx-convert, an element of an open JSON array"
 printf '%s]\n' "$rec" >&3
 finish "lx-convert, JSON array"
 [ "$(cat "$T/out")" = "$rec"$'\n'"$rec" ] || fail "lx-convert, JSON array: $(cat "$T/out")"
+# output that cannot be written (a full disk): the flush before waiting fails, and the
+# run ends with one message and status 1 (at the next record, or at the end if that
+# came first)
+rm -f "$T/in"
+mkfifo "$T/in"
+timeout 60 lx-convert -f json < "$T/in" > /dev/full 2> "$T/err" &
+pid=$!
+exec 3> "$T/in"
+printf '%s\n' "$rec" >&3
+sleep 0.3
+printf '%s\n' "$rec" >&3
+exec 3>&-
+st=0
+wait "$pid" || st=$?
+[ "$st" -eq 1 ] || fail "writing to /dev/full: exit status $st, expected 1"
+[ "$(cat "$T/err")" = "lx-convert: write error: No space left on device" ] ||
+    fail "writing to /dev/full: $(cat "$T/err")"
 exit 0

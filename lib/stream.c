@@ -247,8 +247,11 @@ static int resync(lx_reader *rd, long n) {
 }
 
 static int next_lines(lx_reader *rd, lx_record *r, lx_error *err) {
+    size_t seen = 0; /* bytes after rd->pos known to hold no newline (fill may move them) */
     for (;;) {
-        char *nl = rd->len > rd->pos ? memchr(rd->buf + rd->pos, '\n', rd->len - rd->pos) : NULL;
+        char *nl = rd->len > rd->pos + seen
+                       ? memchr(rd->buf + rd->pos + seen, '\n', rd->len - rd->pos - seen) : NULL;
+        seen = rd->len - rd->pos;
         if (nl || (rd->eof && rd->len > rd->pos)) {
             size_t n = nl ? (size_t)(nl - (rd->buf + rd->pos)) : rd->len - rd->pos;
             const char *s = rd->buf + rd->pos;

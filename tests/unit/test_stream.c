@@ -612,6 +612,51 @@ static void test_pipe_as_it_comes(void **st) {
     }
 }
 
+/* Pieces written to a pipe one by one, a few milliseconds apart, then closed. */
+typedef struct pieces {
+    int fd;
+    const char *const *text;
+} pieces;
+
+static void *write_pieces(void *arg) {
+    const pieces *w = arg;
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    for (const char *const *t = w->text; *t; t++) {
+        nanosleep(&pause, NULL);
+        if (write(w->fd, *t, strlen(*t)) < 0) break;
+    }
+    close(w->fd);
+    return NULL;
+}
+
+/* --lines from a pipe whose lines arrive in pieces: each line whole, once. */
+static void test_lines_in_pieces(void **st) {
+    static const char *const text[] = {"what ", "is", " it?\r", "\nsecond", " line", "\n",
+                                       "\nlast", NULL};
+    static const char *const want[] = {"what is it?", "second line", "", "last"};
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    FILE *f = fdopen(p[0], "rb");
+    lx_error err;
+    lx_reader *rd = lx_reader_open(f, "pipe", &err);
+    lx_reader_set_lines(rd, "text");
+    pieces w = {p[1], text};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, write_pieces, &w), 0);
+    lx_record r;
+    lx_record_init(&r);
+    for (int i = 0; i < 4; i++) {
+        if (lx_reader_next(rd, &r, &err) != 1) fail_msg("line %d: %s", i + 1, err.msg);
+        assert_string_equal(json_string_value(lx_record_json(&r, "text")), want[i]);
+    }
+    assert_int_equal(lx_reader_next(rd, &r, &err), 0);
+    assert_int_equal(lx_reader_bytes(rd), 30);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    lx_record_clear(&r);
+    lx_reader_close(rd);
+    fclose(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_format),
@@ -626,6 +671,7 @@ int main(void) {
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_json_out_of_range),
         cmocka_unit_test(test_pipe_as_it_comes),
+        cmocka_unit_test(test_lines_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -380,6 +380,16 @@ static int last_checkpoint(lx_cli *c, int status, uint64_t done, uint64_t done_a
     return status;
 }
 
+/* The reader is about to wait for input that has not arrived: what was written so far
+ * goes out first, so that a record's output does not wait for the next record (the
+ * output stays in whole buffers while the input keeps up).  A failed write stops
+ * cli_filter after the read (c->wait_errno); in cli_batch_filter each batch is flushed
+ * when written, so nothing is pending here. */
+static void flush_before_wait(void *ctx) {
+    lx_cli *c = ctx;
+    if (!c->wait_errno && fflush(c->outf) != 0) c->wait_errno = errno ? errno : EIO;
+}
+
 int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
     lx_record r;
     lx_error err = {0};
@@ -389,6 +399,10 @@ int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
     lx_record_init(&r);
     for (;;) {
         int rc = lx_reader_next(rd, &r, &err);
+        if (c->wait_errno) { /* the flush before waiting for this record failed */
+            status = cli_error(c, "write error: %s", strerror(c->wait_errno));
+            break;
+        }
         if (rc == 0) break;
         if (rc > 0 && fn) rc = fn(ctx, &r, &err);
         /* a model in use: not rewritten under the record, and every record out at once,
@@ -554,6 +568,7 @@ int cli_records(lx_cli *c, const cli_loop *l) {
         status = cli_error(c, "%s", err.msg);
     if (status == LX_EXIT_OK) {
         if (l->lines) lx_reader_set_lines(rd, l->lines);
+        lx_reader_set_wait(rd, flush_before_wait, c);
         c->records = 1;
         uint64_t skip = c->rs ? cli_resume_skip(c) : c->skip, got = 0;
         if (skip) status = skip_records(c, rd, l, skip, &got);

@@ -366,8 +366,13 @@ lx_writer *cli_output(lx_cli *c, lx_error *err) {
 /* Flush what came before a bad record, then report it.  Returns 0 to go on (--skip-bad,
  * and the input can go on past it), -1 to stop. */
 static int bad_record(lx_cli *c, uint64_t recno, const char *msg, int can_resume) {
-    if (c->out) lx_writer_flush(c->out, NULL);
+    lx_error werr = {0};
+    int wfail = c->out && lx_writer_flush(c->out, &werr) < 0;
     cli_record_error(c, recno, msg);
+    if (wfail) { /* the records before it are lost too: that ends the run, and says so */
+        cli_error(c, "%s", werr.msg);
+        return -1;
+    }
     if (!c->skip_bad || !can_resume) return -1;
     c->nskipped++;
     return 0;

@@ -242,9 +242,11 @@ static void load_image(run *R, lx_card *c, const char *path, int asked, void **d
     if (!path) {
         if (asked) {
             const char *dir = c->image && c->image[0] != '/' ? R->o->image_dir : NULL;
+            struct stat st;
             if (c->image)
-                snprintf(why, sizeof why, "image %s%s%s not found", dir ? dir : "",
-                         dir ? "/" : "", c->image);
+                snprintf(why, sizeof why, "image %s%s%s %s", dir ? dir : "", dir ? "/" : "",
+                         c->image, stat(R->path, &st) == 0 ? "is not a regular file"
+                                                           : "not found");
             else snprintf(why, sizeof why, "no image %s.jpg, .jpeg or .png in %s", c->img_id,
                           R->o->image_dir);
             image_missing(R, c, why);
@@ -253,8 +255,10 @@ static void load_image(run *R, lx_card *c, const char *path, int asked, void **d
     }
     FILE *f = fopen(path, "rb");
     struct stat st;
-    if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(why, sizeof why, "cannot read %s: %s", path, strerror(errno));
+    int bad = !f || fstat(fileno(f), &st) < 0;
+    if (bad || !S_ISREG(st.st_mode)) {
+        snprintf(why, sizeof why, "cannot read %s: %s", path,
+                 bad ? strerror(errno) : "not a regular file");
         if (f) fclose(f);
         image_missing(R, c, why);
         return;

@@ -135,8 +135,9 @@ int lx_json_append_tensor(lx_strbuf *b, const lx_tensor *t, lx_error *err);
 int lx_json_append_record(lx_strbuf *b, const lx_record *r, int tensors_as_null,
                           lx_error *err);
 /* Convert a parsed JSON value into a tensor if it is a rectangular numeric array.
- * Returns 1 (tensor made), 0 (not a tensor, nothing done) or -1. */
-int lx_json_to_tensor(const json_t *v, lx_tensor *t, lx_error *err);
+ * Returns 1 (tensor made), 0 (not a tensor, nothing done) or -1 (a number beyond f32's
+ * range, or no memory; the message names the field, name). */
+int lx_json_to_tensor(const json_t *v, const char *name, lx_tensor *t, lx_error *err);
 /* Shortest decimal text that reads back (strtof) as exactly f, always with '.' or 'e'
  * ("0.0", "1e-07", "0.1").  buf must hold 32 bytes.  Returns the length. */
 int lx_format_float(char *buf, float f);

@@ -8,7 +8,9 @@
  * Reading: jansson parses the object (keeping key order); then every value that is a
  * rectangular nested array of numbers becomes a tensor — i64 if every number was an
  * integer literal, else f32 (each double rounded once to float).  Everything else stays
- * a jansson value and is written back as it came.
+ * a jansson value and is written back as it came.  A number beyond f32's range (it would
+ * become infinite) makes the record bad, as does an integer beyond int64's, which
+ * jansson refuses; numbers too small for f32 round to the nearest float (0 below it).
  */
 #include <math.h>
 #include <stdio.h>
@@ -275,27 +277,43 @@ static int probe_shape(const json_t *v, int dim, int64_t *shape, int *ndim, int 
     return 1;
 }
 
-static void fill(const json_t *v, int dim, int ndim, lx_tensor *t, size_t *k) {
+/* The numbers of v into t from element *k on.  Returns 0, or -1 with *k at a number f32
+ * cannot hold (*big gets it). */
+static int fill(const json_t *v, int dim, int ndim, lx_tensor *t, size_t *k, double *big) {
     for (size_t i = 0; i < json_array_size(v); i++) {
         json_t *x = json_array_get(v, i);
         if (dim + 1 < ndim) {
-            fill(x, dim + 1, ndim, t, k);
+            if (fill(x, dim + 1, ndim, t, k, big) < 0) return -1;
         } else if (t->dtype == LX_F32) {
-            ((float *)t->data)[(*k)++] =
-                json_is_real(x) ? (float)json_real_value(x) : (float)json_integer_value(x);
+            /* jansson's reals are finite: an infinite float is one beyond f32's range */
+            double d = json_is_real(x) ? json_real_value(x) : (double)json_integer_value(x);
+            float f = (float)d;
+            if (isinf(f)) return *big = d, -1;
+            ((float *)t->data)[(*k)++] = f;
         } else {
             ((int64_t *)t->data)[(*k)++] = json_integer_value(x);
         }
     }
+    return 0;
 }
 
-int lx_json_to_tensor(const json_t *v, lx_tensor *t, lx_error *err) {
+int lx_json_to_tensor(const json_t *v, const char *name, lx_tensor *t, lx_error *err) {
     int64_t shape[LX_MAX_DIMS];
     int ndim = 0, is_real = 0;
     if (!probe_shape(v, 0, shape, &ndim, &is_real)) return 0;
-    if (lx_tensor_alloc(t, is_real ? LX_F32 : LX_I64, ndim, shape, err) < 0) return -1;
+    if (lx_tensor_alloc(t, is_real ? LX_F32 : LX_I64, ndim, shape, err) < 0)
+        return lx_error_prefix(err, "%s", name);
     size_t k = 0;
-    fill(v, 0, ndim, t, &k);
+    double big;
+    if (fill(v, 0, ndim, t, &k, &big) < 0) {
+        char at[8 * 24], got[40], max[32];
+        format_double(got, big);
+        lx_format_float(max, lx_dtype_max(LX_F32));
+        lx_error_set(err, "%s%s: got %s, outside f32's range (-%s to %s)", name,
+                     lx_tensor_index_str(t, k, at, sizeof at), got, max, max);
+        lx_tensor_free(t);
+        return -1;
+    }
     return 1;
 }
 
@@ -314,7 +332,7 @@ int lx_record_from_json(lx_record *r, const char *text, size_t len, lx_error *er
     json_t *v;
     json_object_foreach(obj, k, v) {
         lx_tensor t;
-        int rc = lx_json_to_tensor(v, &t, err);
+        int rc = lx_json_to_tensor(v, k, &t, err);
         if (rc < 0) goto fail;
         if (rc == 1) {
             if (lx_record_set_tensor(r, k, &t, err) < 0) goto fail;

@@ -230,8 +230,17 @@ int lx_format_parse(const char *s, lx_format *out);
 
 typedef struct lx_reader lx_reader;
 
-/* A reader over an open FILE (not closed by the reader).  name is used in messages. */
+/* A reader over an open FILE (not closed by the reader).  name is used in messages.
+ * The reader reads f's descriptor with read(2), taking what the input has as it arrives
+ * (a record from a pipe is returned without waiting for more), so f must not have been
+ * read through stdio before, nor be read by the caller while the reader is in use.  A
+ * FILE without a descriptor (fmemopen, fopencookie) is read through stdio. */
 lx_reader *lx_reader_open(FILE *f, const char *name, lx_error *err);
+/* fn(ctx) is called each time the reader is about to wait for input that has not arrived
+ * (a pipe, terminal or socket with nothing to read yet; never for a regular file): a
+ * filter flushes its output there, so that what it made of the records so far does not
+ * wait for the next one.  NULL: no call. */
+void lx_reader_set_wait(lx_reader *rd, void (*fn)(void *ctx), void *ctx);
 /* Read the next record into r (cleared first).  Returns 1 for a record, 0 at the end,
  * -1 on a bad record (message in err).  After a bad JSON record the reader can go on
  * with the next one (see lx_reader_can_resume); after a bad frame it cannot. */

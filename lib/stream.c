@@ -8,12 +8,22 @@
  * compacted between records; a frame is read into a buffer of its own, grown only as
  * bytes actually arrive, so a corrupt length cannot make it allocate memory the input
  * does not back.
+ *
+ * The input is read with read(2) on its descriptor, never through stdio: a read returns
+ * what a pipe holds, so a record is returned as soon as its last byte arrives (fread
+ * would wait until the whole window was filled or the writer closed the pipe).  Before
+ * waiting for input that has not arrived the reader calls the caller's wait hook (a tool
+ * flushes its output there).  A descriptor left non-blocking by whoever opened it
+ * (EAGAIN) is waited on with poll(2).  A FILE with no descriptor (fmemopen) is read
+ * through stdio.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "internal.h"
 
 #define CHUNK (1u << 16)
@@ -21,6 +31,10 @@
 
 struct lx_reader {
     FILE *f;
+    int fd;                   /* f's descriptor, read with read(2); -1: read f with fread */
+    int regular;              /* fd is a regular file: reads never wait, skips can seek */
+    void (*wait)(void *);     /* called before waiting for input (lx_reader_set_wait) */
+    void *wait_ctx;
     char *name;
     lx_format fmt;
     int array;                /* JSON array mode: inside the top-level [...] */
@@ -41,7 +55,15 @@ lx_reader *lx_reader_open(FILE *f, const char *name, lx_error *err) {
         return lx_error_set(err, "out of memory"), NULL;
     }
     rd->f = f;
+    rd->fd = fileno(f);
+    struct stat st;
+    rd->regular = rd->fd >= 0 && fstat(rd->fd, &st) == 0 && S_ISREG(st.st_mode);
     return rd;
+}
+
+void lx_reader_set_wait(lx_reader *rd, void (*fn)(void *ctx), void *ctx) {
+    rd->wait = fn;
+    rd->wait_ctx = ctx;
 }
 
 void lx_reader_close(lx_reader *rd) {
@@ -61,6 +83,48 @@ int lx_reader_can_resume(const lx_reader *rd) { return !rd->dead; }
 uint64_t lx_reader_record_no(const lx_reader *rd) { return rd->recno; }
 lx_format lx_reader_format(const lx_reader *rd) { return rd->fmt; }
 uint64_t lx_reader_bytes(const lx_reader *rd) { return rd->consumed; }
+
+/* A read error: the reader stops (reading again would fail again). */
+static long read_error(lx_reader *rd, int e, lx_error *err) {
+    rd->dead = rd->read_failed = 1;
+    return lx_error_set(err, "read error: %s", strerror(e));
+}
+
+/* Tell the caller the reader is about to wait (errno kept for the read that follows). */
+static void before_wait(lx_reader *rd) {
+    int e = errno;
+    rd->wait(rd->wait_ctx);
+    errno = e;
+}
+
+/* Up to n bytes of input into buf: what the input holds now, waiting only when it holds
+ * nothing.  Returns the bytes read, 0 at the end of the input, -1 on a read error
+ * (message in err, the reader stops). */
+static long input_read(lx_reader *rd, void *buf, size_t n, lx_error *err) {
+    if (rd->fd < 0) { /* no descriptor (fmemopen, fopencookie): stdio is the only way */
+        size_t k = fread(buf, 1, n, rd->f);
+        if (k == 0 && ferror(rd->f)) return read_error(rd, errno, err);
+        return (long)k;
+    }
+    if (n > (1u << 30)) n = 1u << 30;
+    struct pollfd p = {.fd = rd->fd, .events = POLLIN};
+    int told = 0;
+    if (rd->wait && !rd->regular && poll(&p, 1, 0) == 0) { /* nothing to read yet */
+        before_wait(rd);
+        told = 1;
+    }
+    for (;;) {
+        ssize_t k = read(rd->fd, buf, n);
+        if (k >= 0) return (long)k;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return read_error(rd, errno, err);
+        /* a non-blocking descriptor with nothing in it: wait until it has something */
+        if (rd->wait && !told) before_wait(rd), told = 1;
+        int r;
+        while ((r = poll(&p, 1, -1)) < 0 && errno == EINTR) {}
+        if (r < 0) return read_error(rd, errno, err);
+    }
+}
 
 /* Read more bytes into the window.  Returns bytes added, 0 at EOF, -1 on error. */
 static long fill(lx_reader *rd, lx_error *err) {
@@ -83,17 +147,13 @@ static long fill(lx_reader *rd, lx_error *err) {
         rd->buf = b;
         rd->cap = cap;
     }
-    size_t n = fread(rd->buf + rd->len, 1, rd->cap - rd->len, rd->f);
-    if (n == 0) {
-        if (ferror(rd->f)) {
-            rd->dead = rd->read_failed = 1;   /* reading again would fail again */
-            return lx_error_set(err, "read error: %s", strerror(errno));
-        }
-        rd->eof = 1;
-        return 0;
+    long n = input_read(rd, rd->buf + rd->len, rd->cap - rd->len, err);
+    if (n <= 0) {
+        if (n == 0) rd->eof = 1;
+        return n;
     }
-    rd->len += n;
-    return (long)n;
+    rd->len += (size_t)n;
+    return n;
 }
 
 static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -187,8 +247,11 @@ static int resync(lx_reader *rd, long n) {
 }
 
 static int next_lines(lx_reader *rd, lx_record *r, lx_error *err) {
+    size_t seen = 0; /* bytes after rd->pos known to hold no newline (fill may move them) */
     for (;;) {
-        char *nl = rd->len > rd->pos ? memchr(rd->buf + rd->pos, '\n', rd->len - rd->pos) : NULL;
+        char *nl = rd->len > rd->pos + seen
+                       ? memchr(rd->buf + rd->pos + seen, '\n', rd->len - rd->pos - seen) : NULL;
+        seen = rd->len - rd->pos;
         if (nl || (rd->eof && rd->len > rd->pos)) {
             size_t n = nl ? (size_t)(nl - (rd->buf + rd->pos)) : rd->len - rd->pos;
             const char *s = rd->buf + rd->pos;
@@ -284,23 +347,22 @@ static int skip_frame(lx_reader *rd, uint64_t total, lx_error *err) {
     rd->pos += k, rd->consumed += k, have += k, left -= k;
     struct stat st;
     off_t at;
-    int fd = fileno(rd->f);
-    if (left > 0 && fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        (at = ftello(rd->f)) >= 0 && at <= st.st_size && (uint64_t)(st.st_size - at) >= left &&
-        fseeko(rd->f, (off_t)left, SEEK_CUR) == 0) {
+    if (left > 0 && rd->regular && fstat(rd->fd, &st) == 0 &&
+        (at = lseek(rd->fd, 0, SEEK_CUR)) >= 0 && at <= st.st_size &&
+        (uint64_t)(st.st_size - at) >= left && lseek(rd->fd, (off_t)left, SEEK_CUR) >= 0) {
         rd->consumed += left;
         return 1;
     }
     char tmp[1 << 14];
     while (left > 0) {
-        size_t got = fread(tmp, 1, left < sizeof tmp ? (size_t)left : sizeof tmp, rd->f);
+        long got = input_read(rd, tmp, left < sizeof tmp ? (size_t)left : sizeof tmp, err);
+        if (got < 0) return -1;
         if (got == 0) {
             rd->dead = 1;
-            if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
             return lx_error_set(err, "truncated frame: input ends after %llu of its %llu bytes",
                                 (unsigned long long)have, (unsigned long long)total);
         }
-        rd->consumed += got, have += got, left -= got;
+        rd->consumed += (uint64_t)got, have += (uint64_t)got, left -= (uint64_t)got;
     }
     return 1;
 }
@@ -308,31 +370,23 @@ static int skip_frame(lx_reader *rd, uint64_t total, lx_error *err) {
 /* The next frame into r, or with r NULL (lx_reader_skip) stepped over. */
 static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
     unsigned char pre[LX_FRAME_PREFIX];
-    size_t got = 0;
-    /* bytes still in the window (from format detection) come first */
-    while (got < sizeof pre) {
-        if (rd->pos < rd->len) {
-            size_t k = rd->len - rd->pos < sizeof pre - got ? rd->len - rd->pos : sizeof pre - got;
-            memcpy(pre + got, rd->buf + rd->pos, k);
-            rd->pos += k, got += k;
-            continue;
+    /* the prefix through the window, so that small frames come many to a read */
+    while (rd->len - rd->pos < sizeof pre) {
+        long k = fill(rd, err);
+        if (k < 0) { /* the record that could not be read (none begun: next() counts it) */
+            if (rd->len > rd->pos) rd->recno++, rd->consumed += rd->len - rd->pos;
+            return -1;
         }
-        size_t k = fread(pre + got, 1, sizeof pre - got, rd->f);
         if (k == 0) break;
-        got += k;
     }
-    if (got == 0) {
-        if (ferror(rd->f)) {
-            rd->dead = rd->read_failed = 1;
-            return lx_error_set(err, "read error: %s", strerror(errno));
-        }
-        return 0;
-    }
+    size_t got = rd->len - rd->pos < sizeof pre ? rd->len - rd->pos : sizeof pre;
+    if (got == 0) return 0;
+    memcpy(pre, rd->buf + rd->pos, got);
+    rd->pos += got;
     rd->recno++;
     rd->consumed += got;
     if (got < sizeof pre) {
         rd->dead = 1;
-        if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
         return lx_error_set(err, "truncated frame: input ends after %zu bytes of its prefix", got);
     }
     uint64_t total;
@@ -366,17 +420,29 @@ static int next_frame(lx_reader *rd, lx_record *r, lx_error *err) {
             cap = ncap;
         }
         size_t k;
+        /* the rest of a small frame through the window (the frames after it come in the
+         * same read), of a large one straight into its buffer */
+        if (rd->pos == rd->len && total - have < 4 * CHUNK && fill(rd, err) < 0) {
+            free(buf);
+            return -1;
+        }
         if (rd->pos < rd->len) {
             k = rd->len - rd->pos < cap - have ? rd->len - rd->pos : cap - have;
             memcpy(buf + have, rd->buf + rd->pos, k);
             rd->pos += k;
+        } else if (rd->eof) {
+            k = 0;
         } else {
-            k = fread(buf + have, 1, cap - have, rd->f);
+            long got = input_read(rd, buf + have, cap - have, err);
+            if (got < 0) {
+                free(buf);
+                return -1;
+            }
+            k = (size_t)got;
         }
         if (k == 0) {
             free(buf);
             rd->dead = 1;
-            if (ferror(rd->f)) return lx_error_set(err, "read error: %s", strerror(errno));
             return lx_error_set(err, "truncated frame: input ends after %zu of its %llu bytes",
                                 have, (unsigned long long)total);
         }
@@ -450,7 +516,7 @@ int lx_reader_skip(lx_reader *rd, uint64_t n, uint64_t *skipped, lx_error *err) 
         int rc = next(rd, NULL, err);
         if (rc == 0) break;
         /* a bad record the reader can go on past is one more record stepped over */
-        if (rc < 0 && (rd->dead || ferror(rd->f))) return -1;
+        if (rc < 0 && (rd->dead || rd->read_failed)) return -1;
         (*skipped)++;
     }
     return 0;

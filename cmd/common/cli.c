@@ -366,8 +366,13 @@ lx_writer *cli_output(lx_cli *c, lx_error *err) {
 /* Flush what came before a bad record, then report it.  Returns 0 to go on (--skip-bad,
  * and the input can go on past it), -1 to stop. */
 static int bad_record(lx_cli *c, uint64_t recno, const char *msg, int can_resume) {
-    if (c->out) lx_writer_flush(c->out, NULL);
+    lx_error werr = {0};
+    int wfail = c->out && lx_writer_flush(c->out, &werr) < 0;
     cli_record_error(c, recno, msg);
+    if (wfail) { /* the records before it are lost too: that ends the run, and says so */
+        cli_error(c, "%s", werr.msg);
+        return -1;
+    }
     if (!c->skip_bad || !can_resume) return -1;
     c->nskipped++;
     return 0;
@@ -380,6 +385,16 @@ static int last_checkpoint(lx_cli *c, int status, uint64_t done, uint64_t done_a
     return status;
 }
 
+/* The reader is about to wait for input that has not arrived: what was written so far
+ * goes out first, so that a record's output does not wait for the next record (the
+ * output stays in whole buffers while the input keeps up).  A failed write stops
+ * cli_filter after the read (c->wait_errno); in cli_batch_filter each batch is flushed
+ * when written, so nothing is pending here. */
+static void flush_before_wait(void *ctx) {
+    lx_cli *c = ctx;
+    if (!c->wait_errno && fflush(c->outf) != 0) c->wait_errno = errno ? errno : EIO;
+}
+
 int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
     lx_record r;
     lx_error err = {0};
@@ -389,6 +404,10 @@ int cli_filter(lx_cli *c, lx_reader *rd, cli_record_fn fn, void *ctx) {
     lx_record_init(&r);
     for (;;) {
         int rc = lx_reader_next(rd, &r, &err);
+        if (c->wait_errno) { /* the flush before waiting for this record failed */
+            status = cli_error(c, "write error: %s", strerror(c->wait_errno));
+            break;
+        }
         if (rc == 0) break;
         if (rc > 0 && fn) rc = fn(ctx, &r, &err);
         /* a model in use: not rewritten under the record, and every record out at once,
@@ -554,6 +573,7 @@ int cli_records(lx_cli *c, const cli_loop *l) {
         status = cli_error(c, "%s", err.msg);
     if (status == LX_EXIT_OK) {
         if (l->lines) lx_reader_set_lines(rd, l->lines);
+        lx_reader_set_wait(rd, flush_before_wait, c);
         c->records = 1;
         uint64_t skip = c->rs ? cli_resume_skip(c) : c->skip, got = 0;
         if (skip) status = skip_records(c, rd, l, skip, &got);

@@ -114,6 +114,7 @@ struct lx_cli {
     cli_resume *rs;               /* --resume's state */
     int records;                  /* 1 once records were read or written (for the count) */
     int write_failed;             /* a write error on stdout was reported */
+    int wait_errno;               /* the flush before waiting for input failed (errno) */
     int progress_auto;            /* progress was not asked for; stderr is a terminal */
     uint64_t nrecords;            /* records written so far */
     uint64_t nskipped;            /* records dropped (--skip-bad) */

@@ -47,10 +47,14 @@ static int copy_names(lx_strlist *l, const lx_model *m, lx_table t, lx_error *er
     return 0;
 }
 
-/* A .lxm source: its kind, its tensors as views, its config and name tables. */
+/* A .lxm source, its CRCs verified: its kind, its tensors as views, its config and name
+ * tables. */
 static int read_lxm(lx_checkpoint *ck, const char *src, lx_error *err) {
     lx_model *m = ck->model = lx_model_open(src, err);
     if (!m || !(ck->path = strdup(src))) return m ? lx_error_set(err, "out of memory") : -1;
+    /* what is converted is checked first: the output's new CRCs must not vouch for data
+     * that was already corrupt */
+    if (lx_model_verify(m, err) < 0) return lx_error_prefix(err, "%s", src), -1;
     ck->kind = lx_model_kind_of(m);
     ck->config = *lx_model_config(m);
     if (ck->kind == LX_MODEL_DETECTOR) ck->detector = *lx_model_detector_config(m);

@@ -61,6 +61,18 @@ for t in $TOOLS; do
         fail "$t > /dev/full: $(cat "$T/err")"
 done
 
+# a bad record after good ones whose output cannot be written: both are said (the flush
+# before the record's message is where the write fails), with and without --skip-bad
+for skip in "" --skip-bad; do
+    printf '{"text":"a b"}\n{"text":5}\n' > "$T/in"
+    to lx-tokenize -m "$T/v.lxm" $skip "$T/in" > /dev/full 2> "$T/err"
+    st=$?
+    [ $st -eq 1 ] || fail "lx-tokenize $skip: a bad record with stdout full: exit $st"
+    grep -q '^lx-tokenize: .*record 2: ' "$T/err" || fail "$skip: the bad record is not named"
+    grep -q '^lx-tokenize: write error: No space left on device$' "$T/err" ||
+        fail "lx-tokenize $skip: the write error is not said: $(cat "$T/err")"
+done
+
 # ---- every tool: a closed downstream ends it quietly (SIGPIPE) ----------------------------
 # (each writes more than a pipe holds, so that it is still writing when head exits)
 for i in $(seq 200); do cat "$FX/questions.jsonl"; done > "$T/qbig.jsonl"

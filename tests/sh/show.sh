@@ -111,6 +111,11 @@ grep -q '<svg viewBox="0 0 640 480"' "$T/noimg.html" || fail "the canvas of an u
 sed -n 4p "$T/b.jsonl" > "$T/r4.jsonl"
 expect_status 0 lx-show --image-dir "$T/empty" -o /dev/null "$T/r4.jsonl"
 expect_err "^lx-show: warning: record 1: image $T/empty/img2.jpg not found; drawn without it$"
+# a FIFO where the image should be is not waited on, and said to be what it is
+mkfifo "$T/empty/fifo.png"
+echo '{"image":"fifo.png","input_ids":[101,102]}' > "$T/fifo.jsonl"
+expect_status 0 timeout 20 lx-show --image-dir "$T/empty" -o /dev/null "$T/fifo.jsonl"
+expect_err "^lx-show: warning: record 1: image $T/empty/fifo.png is not a regular file; drawn without it$"
 printf '{"sent": "Nothing else?"}\n' | lx-show > "$T/bare.html" || fail "a record with a question only"
 grep -q 'no regions (visual_pos or boxes); no word pieces (tokens or input_ids); no answers' \
     "$T/bare.html" || fail "the notes of a bare record"

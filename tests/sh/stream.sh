@@ -55,6 +55,23 @@ lx-convert -f json --skip-bad < "$T/bad.jsonl" > "$T/out" 2> "$T/err"; [ $? -eq 
 [ "$(cat "$T/out")" = $'{"a":1}\n{"a":3}' ] || fail "--skip-bad lost good records: $(cat "$T/out")"
 expect_err "1 record skipped"
 
+# A number beyond f32's range in a tensor (it would be infinite) is a bad record naming
+# the field, the element and the value; an integer beyond int64's too
+for v in 1e39 -1e39; do
+    printf '{"a":1}\n{"id":2,"visual_feats":[[0.5,1.0],[2.0,%s]]}\n{"a":3}\n' "$v" > "$T/big.jsonl"
+    expect_status 1 lx-convert -f bin < "$T/big.jsonl"
+    expect_err "^lx-convert: <stdin>:record 2: visual_feats\[1\]\[1\]: got ${v/e/e\\+}, outside f32's range \(-3\.4028235e\+38 to 3\.4028235e\+38\)$"
+    lx-convert -f json < "$T/out" > "$T/back" || fail "the frames before a number out of range"
+    [ "$(cat "$T/back")" = '{"a":1}' ] || fail "$v: the record before it must be written"
+    lx-convert -f bin --skip-bad < "$T/big.jsonl" > "$T/out" 2> "$T/err" || fail "$v: --skip-bad"
+    lx-convert -f json < "$T/out" > "$T/back" || fail "the frames around a number out of range"
+    [ "$(cat "$T/back")" = $'{"a":1}\n{"a":3}' ] || fail "$v: --skip-bad gave $(cat "$T/back")"
+    expect_err "1 record skipped"
+done
+printf '{"input_ids":[[101,9223372036854775808]]}\n' > "$T/big.jsonl"
+expect_status 1 lx-convert -f bin < "$T/big.jsonl"
+expect_err "^lx-convert: <stdin>:record 1: invalid JSON: too big integer near '9223372036854775808'"
+
 # A read error names the record that could not be read (not record 0) and stops the run,
 # --skip-bad or not: reading again would only fail again
 mkdir "$T/dir"

@@ -80,9 +80,18 @@ for tool in lx-encode lx-vqa; do
     expect_err "^$tool: $C:record 1: [a-z_]+(\[[0-9]+\])+: got nan, expected a finite number: $OVER"
     [ ! -s "$T/out" ] || fail "$tool: nothing is written"
 done
-# the model's CRCs tell what lxmset did
-expect_status 1 to lx-convert --verify "$T/nan.lxm"
+# a model changed after it was written: its CRCs tell, and lx-convert does not launder
+# it into a model whose new CRCs vouch for it
+cp "$T/vqa.lxm" "$T/flip.lxm"
+lxmset --keep-crc "$T/flip.lxm" lxmert.encoder.visn_fc.visn_fc.weight 7 0.5 || fail "lxmset"
+expect_status 1 to lx-convert --verify "$T/flip.lxm"
 expect_err "visn_fc.visn_fc.weight"
+for out in "-o $T/y.lxm" "--export-safetensors $T/y.st"; do
+    expect_status 1 to lx-convert "$T/flip.lxm" $out
+    expect_err "^lx-convert: $T/flip.lxm: tensor 'lxmert.encoder.visn_fc.visn_fc.weight': CRC-32 [0-9a-f]{8}, expected [0-9a-f]{8}: the data is corrupt$"
+    [ ! -e "${out#* }" ] || fail "$out: written from a corrupt model"
+done
+expect_status 0 to lx-convert --verify "$T/nan.lxm" # lxmset keeps the CRCs true
 
 # One record of a batch overflows, the others do not: feature 5 weighs 3e38 (finite,
 # so lx-convert writes it), and only the record whose feature 5 is 2 overflows
@@ -113,18 +122,22 @@ for b in 1 3; do
 done
 
 # ---- JSON cannot hold what frames can -------------------------------------------------
-# a field passed through holds inf (1e39 read as f32): in JSON that record is bad, named,
-# and skipped with --skip-bad; in frames it goes through
-{ sed -n 1p "$C"; sed -n 2p "$C" | sed 's/^{/{"extra": [1, 1e39],/'; sed -n 3p "$C"; } > "$T/x.jsonl"
+# a field passed through holds inf (frames can; a JSON number beyond f32 is a bad record,
+# see stream.sh, so the frame's 1234.5 is made inf in its bytes): in JSON that record is
+# bad, named, and skipped with --skip-bad; in frames it goes through
+{ sed -n 1p "$C"; sed -n 2p "$C" | sed 's/^{/{"extra": [1, 1234.5],/'; sed -n 3p "$C"; } > "$T/x.jsonl"
+lx-convert -f bin < "$T/x.jsonl" > "$T/x0.bin" || fail "x.jsonl to frames"
+perl -0777 -pe 's/\x00\x50\x9a\x44/\x00\x00\x80\x7f/' "$T/x0.bin" > "$T/x.in"
+! cmp -s "$T/x0.bin" "$T/x.in" || fail "1234.5 not found in the frames"
 for b in 1 16; do
-    expect_status 1 to lx-encode -m "$T/vqa.lxm" -f json --batch $b "$T/x.jsonl"
-    expect_err "^lx-encode: $T/x.jsonl:record 2: field 'extra': element \[1\] is inf, which JSON cannot hold"
+    expect_status 1 to lx-encode -m "$T/vqa.lxm" -f json --batch $b "$T/x.in"
+    expect_err "^lx-encode: $T/x.in:record 2: field 'extra': element \[1\] is inf, which JSON cannot hold"
     [ "$(wc -l < "$T/out")" -eq 1 ] || fail "--batch $b: record 1 before the error"
-    expect_status 0 to lx-encode -m "$T/vqa.lxm" -f json --batch $b --skip-bad "$T/x.jsonl"
+    expect_status 0 to lx-encode -m "$T/vqa.lxm" -f json --batch $b --skip-bad "$T/x.in"
     [ "$(wc -l < "$T/out")" -eq 2 ] || fail "--batch $b --skip-bad: records 1 and 3"
     expect_err "1 record skipped"
 done
-expect_status 0 to lx-encode -m "$T/vqa.lxm" -f bin "$T/x.jsonl"
+expect_status 0 to lx-encode -m "$T/vqa.lxm" -f bin "$T/x.in"
 mv "$T/out" "$T/x.bin"
 expect_status 0 to lx-convert -f json --skip-bad < "$T/x.bin"
 [ "$(cat "$T/err")" = "lx-convert: <stdin>:record 2: field 'extra': element [1] is inf, which JSON cannot hold (binary frames can: -f bin)

@@ -126,8 +126,10 @@ expect_err "^lx-vqa: $T/bad.jsonl:record 2: pooled_output: got \[3\], expected \
 expect_status 0 lx-vqa --skip-bad "$T/bad.jsonl"
 expect_err "1 record skipped"
 [ "$(wc -l < "$T/out")" -eq 2 ] || fail "--skip-bad writes the good records"
-pooled 4 '' | sed 's/\[[-0-9.]*,/[1e39,/' > "$T/inf.jsonl"
-expect_status 1 lx-vqa "$T/inf.jsonl"
+# an infinite input (frames hold one: 1234.5 made inf in the frame's bytes)
+pooled 4 '' | sed 's/\[[-0-9.]*,/[1234.5,/' | lx-convert -f bin |
+    perl -0777 -pe 's/\x00\x50\x9a\x44/\x00\x00\x80\x7f/' > "$T/inf.bin" || fail "inf.bin"
+expect_status 1 lx-vqa "$T/inf.bin"
 expect_err "record 1: pooled_output\[0\]: got inf, expected a finite number"
 echo '{"id":9,"sent":"no inputs"}' > "$T/none.jsonl"
 expect_status 1 lx-vqa "$T/none.jsonl"

@@ -7,9 +7,10 @@
  *
  * INDEX is the flat index of the element, VALUE a number as strtof reads it ("inf",
  * "-inf", "nan", "1e30"), stored in the tensor's dtype (f32, f16 or bf16; rounded as
- * lx-convert rounds).  Only the data changes: the tensor's CRC-32 in the header no
- * longer matches, which `lx-convert --verify` reports and opening the model does not
- * check.
+ * lx-convert rounds).  The tensor's CRC-32 in the header (and the header's own) are
+ * rewritten to match, so the model is what a writer that did not check its values would
+ * have written; with --keep-crc only the data changes, and the model is corrupt (what
+ * `lx-convert --verify`, and lx-convert reading it, report).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 #include "bytes.h"
 
 __attribute__((format(printf, 1, 2))) static int die(const char *fmt, ...) {
@@ -31,9 +33,48 @@ __attribute__((format(printf, 1, 2))) static int die(const char *fmt, ...) {
     return 1;
 }
 
+/* crc32 of n bytes of fd at off. */
+static int file_crc(int fd, uint64_t off, uint64_t n, uint32_t *crc) {
+    unsigned char buf[1 << 16];
+    uLong c = crc32(0, NULL, 0);
+    while (n > 0) {
+        size_t k = n < sizeof buf ? (size_t)n : sizeof buf;
+        if (pread(fd, buf, k, (off_t)off) != (ssize_t)k) return -1;
+        c = crc32(c, buf, (uInt)k);
+        off += k, n -= k;
+    }
+    *crc = (uint32_t)c;
+    return 0;
+}
+
+/* Rewrite the CRC-32 of tensor name in the header text h[0..hlen) (the digits after its
+ * "crc32":, the header's padding spaces taking up a change of length) and the header's
+ * own CRC-32 at offset 12. */
+static int fix_crc(int fd, char *h, uint64_t hlen, const char *name, uint32_t crc) {
+    char key[512], num[16];
+    snprintf(key, sizeof key, "{\"name\":\"%s\",", name);
+    char *e = strstr(h, key), *c = e ? strstr(e, "\"crc32\":") : NULL;
+    if (!c) return die("no \"crc32\" for %s in the header", name);
+    c += 8;
+    size_t old = strspn(c, "0123456789"), k = (size_t)snprintf(num, sizeof num, "%u", crc);
+    size_t tail = hlen - (size_t)(c + old - h), pad = 0;
+    while (pad < tail && c[old + tail - 1 - pad] == ' ') pad++;
+    if (k > old + pad) return die("no room in the header for a longer CRC");
+    memmove(c + k, c + old, tail - (k > old ? k - old : 0));
+    if (k < old) memset(h + hlen - (old - k), ' ', old - k);
+    memcpy(c, num, k);
+    unsigned char hc[4];
+    lx_wr_u32(hc, (uint32_t)crc32(crc32(0, NULL, 0), (const unsigned char *)h, (uInt)hlen));
+    if (pwrite(fd, h, hlen, 40) != (ssize_t)hlen || pwrite(fd, hc, 4, 12) != 4)
+        return die("cannot rewrite the header: %s", strerror(errno));
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    int keep_crc = argc > 1 && strcmp(argv[1], "--keep-crc") == 0;
+    argc -= keep_crc, argv += keep_crc;
     if (argc != 5) {
-        fputs("Usage: lxmset MODEL.lxm TENSOR INDEX VALUE\n", stderr);
+        fputs("Usage: lxmset [--keep-crc] MODEL.lxm TENSOR INDEX VALUE\n", stderr);
         return 2;
     }
     const char *path = argv[1], *name = argv[2];
@@ -51,12 +92,12 @@ int main(int argc, char **argv) {
         return die("%s: not a .lxm file", path);
     uint64_t hlen = lx_rd_u64(pre + 16), doff = lx_rd_u64(pre + 24);
     if (hlen > (256u << 20)) return die("%s: header too large", path);
-    char *h = malloc(hlen ? hlen : 1);
+    char *h = malloc(hlen + 1);
     if (!h || pread(fd, h, hlen, 40) != (ssize_t)hlen)
         return die("%s: cannot read the header", path);
+    h[hlen] = '\0';
     json_error_t je;
     json_t *hdr = json_loadb(h, hlen, JSON_DISABLE_EOF_CHECK, &je);
-    free(h);
     if (!hdr) return die("%s: bad header: %s", path, je.text);
     json_t *ts = json_object_get(hdr, "tensors"), *e = NULL;
     for (size_t i = 0; i < json_array_size(ts) && !e; i++)
@@ -79,8 +120,14 @@ int main(int argc, char **argv) {
         return die("%s: tensor %s is not a float tensor", path, name);
     }
     if (idx >= nbytes / size) return die("INDEX %s: beyond tensor %s", argv[3], name);
-    if (pwrite(fd, b, size, (off_t)(doff + off + idx * size)) != (ssize_t)size || close(fd) != 0)
+    if (pwrite(fd, b, size, (off_t)(doff + off + idx * size)) != (ssize_t)size)
         return die("%s: write failed: %s", path, strerror(errno));
+    uint32_t crc;
+    if (!keep_crc && (file_crc(fd, doff + off, nbytes, &crc) < 0 ||
+                      fix_crc(fd, h, hlen, name, crc) != 0))
+        return die("%s: the CRC was not rewritten", path);
+    if (close(fd) != 0) return die("%s: write failed: %s", path, strerror(errno));
+    free(h);
     json_decref(hdr);
     return 0;
 }

@@ -2,7 +2,11 @@
  * and what happens with truncated or hostile input. */
 #include <errno.h>
 #include "testutil.h"
+#include <fcntl.h>
+#include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 
 /* Read every record of a file (any encoding) into recs; returns the count. */
@@ -474,6 +478,185 @@ static void test_lines(void **st) {
     fclose(f);
 }
 
+/* A number beyond f32's range in a tensor is a bad record naming the field, the element
+ * and the value (it would have been infinite), whatever its sign; the largest float and
+ * numbers that round to it are kept.  Integers beyond int64 are refused (by jansson), the
+ * ends of its range kept.  The reader goes on after such a record (--skip-bad). */
+static void test_json_out_of_range(void **st) {
+    static const struct { const char *v, *msg; } bad[] = {
+        {"1e39", "visual_feats[1][1]: got 1e+39, outside f32's range "
+                 "(-3.4028235e+38 to 3.4028235e+38)"},
+        {"-1e39", "visual_feats[1][1]: got -1e+39, outside f32's range"},
+        {"3.4028236e38", "visual_feats[1][1]: got 3.4028236e+38, outside"},
+        {"1e308", "visual_feats[1][1]: got 1e+308, outside"},
+        {"1e400", "real number overflow"},
+        {"9223372036854775808", "too big integer"},
+        {"-9223372036854775809", "too big negative integer"},
+    };
+    char text[160];
+    lx_record r;
+    lx_error err;
+    lx_record_init(&r);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "{\"id\":1,\"visual_feats\":[[0.5,1],[2,%s]]}", bad[i].v);
+        err.msg[0] = '\0';
+        if (lx_record_from_json(&r, text, strlen(text), &err) != -1)
+            fail_msg("%s was read", bad[i].v);
+        if (!strstr(err.msg, bad[i].msg)) fail_msg("%s: '%s'", bad[i].v, err.msg);
+        assert_int_equal(r.nfields, 0);
+    }
+    /* an array of integers only is an i64 tensor: the same limits in 1-D */
+    snprintf(text, sizeof text, "{\"x\":[1.5,%s]}", "-2e39");
+    assert_int_equal(lx_record_from_json(&r, text, strlen(text), &err), -1);
+    assert_string_equal(err.msg, "x[1]: got -2e+39, outside f32's range "
+                                 "(-3.4028235e+38 to 3.4028235e+38)");
+    /* in range: the largest float, a number rounding to it, one too small (0) */
+    const char *ok = "{\"f\":[3.4028235e38,-3.40282356e38,1e-50],"
+                     "\"i\":[9223372036854775807,-9223372036854775808]}";
+    assert_int_equal(lx_record_from_json(&r, ok, strlen(ok), &err), 0);
+    const lx_tensor *f = lx_record_tensor(&r, "f"), *n = lx_record_tensor(&r, "i");
+    assert_non_null(f);
+    assert_non_null(n);
+    assert_true(((const float *)f->data)[0] == FLT_MAX);
+    assert_true(((const float *)f->data)[1] == -FLT_MAX);
+    assert_true(((const float *)f->data)[2] == 0.0f);
+    assert_int_equal(n->dtype, LX_I64);
+    assert_true(((const int64_t *)n->data)[0] == INT64_MAX);
+    assert_true(((const int64_t *)n->data)[1] == INT64_MIN);
+    lx_record_clear(&r);
+    /* through the reader: record 2 is bad, record 3 is read after it */
+    const char *in = "{\"a\":1}\n{\"visual_feats\":[[1e39]]}\n{\"a\":3}\n";
+    FILE *fp = fmemopen((void *)in, strlen(in), "rb");
+    lx_reader *rd = lx_reader_open(fp, "mem", &err);
+    assert_int_equal(lx_reader_next(rd, &r, &err), 1);
+    assert_int_equal(lx_reader_next(rd, &r, &err), -1);
+    assert_int_equal(lx_reader_record_no(rd), 2);
+    assert_string_equal(err.msg, "visual_feats[0][0]: got 1e+39, outside f32's range "
+                                 "(-3.4028235e+38 to 3.4028235e+38)");
+    assert_true(lx_reader_can_resume(rd));
+    assert_int_equal(lx_reader_next(rd, &r, &err), 1);
+    assert_int_equal(json_integer_value(lx_record_json(&r, "a")), 3);
+    assert_int_equal(lx_reader_next(rd, &r, &err), 0);
+    lx_record_clear(&r);
+    lx_reader_close(rd);
+    fclose(fp);
+}
+
+/* The far end of a pipe: writes the first record in two pieces, waits until the reader
+ * says it has it (a byte on ack), then writes the second and closes. */
+typedef struct pipe_writer {
+    int fd, ack;
+} pipe_writer;
+
+static void *write_late(void *arg) {
+    const pipe_writer *w = arg;
+    static const char a[] = "{\"a\":", b[] = "1}\n", c[] = "{\"a\":2}\n";
+    char x;
+    struct timespec pause = {0, 50 * 1000 * 1000};
+    nanosleep(&pause, NULL); /* the reader finds nothing at first */
+    if (write(w->fd, a, strlen(a)) < 0) return NULL;
+    nanosleep(&pause, NULL);
+    if (write(w->fd, b, strlen(b)) < 0) return NULL;
+    if (read(w->ack, &x, 1) == 1 && write(w->fd, c, strlen(c)) < 0) return NULL;
+    close(w->fd);
+    return NULL;
+}
+
+static void count_wait(void *ctx) { (*(int *)ctx)++; }
+
+/* A record is returned as soon as its bytes are in the pipe, with the writer still
+ * holding it open, also from a descriptor left non-blocking (reads that find nothing
+ * fail with EAGAIN: the reader waits in poll, never gives up or spins); the wait hook is
+ * called before each wait, or never without one.  (A reader that filled a whole window
+ * first would never return the first record: alarm ends the test then.) */
+static void test_pipe_as_it_comes(void **st) {
+    for (int nonblock = 0; nonblock < 2; nonblock++) {
+        for (int hook = 0; hook < 2; hook++) {
+            int p[2], q[2];
+            assert_int_equal(pipe(p), 0);
+            assert_int_equal(pipe(q), 0);
+            if (nonblock) assert_int_equal(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+            FILE *f = fdopen(p[0], "rb");
+            assert_non_null(f);
+            lx_error err;
+            lx_reader *rd = lx_reader_open(f, "pipe", &err);
+            assert_non_null(rd);
+            int waits = 0;
+            if (hook) lx_reader_set_wait(rd, count_wait, &waits);
+            pipe_writer w = {p[1], q[0]};
+            pthread_t th;
+            assert_int_equal(pthread_create(&th, NULL, write_late, &w), 0);
+            alarm(20);
+            lx_record r;
+            lx_record_init(&r);
+            if (lx_reader_next(rd, &r, &err) != 1) fail_msg("%d %d: %s", nonblock, hook, err.msg);
+            assert_int_equal(json_integer_value(lx_record_json(&r, "a")), 1);
+            assert_int_equal(lx_reader_bytes(rd), 7);
+            /* waited before the first piece and between the two */
+            if (hook) assert_true(waits >= 2);
+            assert_int_equal(write(q[1], "x", 1), 1);
+            if (lx_reader_next(rd, &r, &err) != 1) fail_msg("%d %d: %s", nonblock, hook, err.msg);
+            assert_int_equal(json_integer_value(lx_record_json(&r, "a")), 2);
+            assert_int_equal(lx_reader_next(rd, &r, &err), 0);
+            assert_int_equal(lx_reader_record_no(rd), 2);
+            assert_int_equal(lx_reader_bytes(rd), 16);
+            if (!hook) assert_int_equal(waits, 0);
+            alarm(0);
+            assert_int_equal(pthread_join(th, NULL), 0);
+            lx_record_clear(&r);
+            lx_reader_close(rd);
+            fclose(f);
+            close(q[0]);
+            close(q[1]);
+        }
+    }
+}
+
+/* Pieces written to a pipe one by one, a few milliseconds apart, then closed. */
+typedef struct pieces {
+    int fd;
+    const char *const *text;
+} pieces;
+
+static void *write_pieces(void *arg) {
+    const pieces *w = arg;
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    for (const char *const *t = w->text; *t; t++) {
+        nanosleep(&pause, NULL);
+        if (write(w->fd, *t, strlen(*t)) < 0) break;
+    }
+    close(w->fd);
+    return NULL;
+}
+
+/* --lines from a pipe whose lines arrive in pieces: each line whole, once. */
+static void test_lines_in_pieces(void **st) {
+    static const char *const text[] = {"what ", "is", " it?\r", "\nsecond", " line", "\n",
+                                       "\nlast", NULL};
+    static const char *const want[] = {"what is it?", "second line", "", "last"};
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    FILE *f = fdopen(p[0], "rb");
+    lx_error err;
+    lx_reader *rd = lx_reader_open(f, "pipe", &err);
+    lx_reader_set_lines(rd, "text");
+    pieces w = {p[1], text};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, write_pieces, &w), 0);
+    lx_record r;
+    lx_record_init(&r);
+    for (int i = 0; i < 4; i++) {
+        if (lx_reader_next(rd, &r, &err) != 1) fail_msg("line %d: %s", i + 1, err.msg);
+        assert_string_equal(json_string_value(lx_record_json(&r, "text")), want[i]);
+    }
+    assert_int_equal(lx_reader_next(rd, &r, &err), 0);
+    assert_int_equal(lx_reader_bytes(rd), 30);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    lx_record_clear(&r);
+    lx_reader_close(rd);
+    fclose(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_format),
@@ -486,6 +669,9 @@ int main(void) {
         cmocka_unit_test(test_read_error),
         cmocka_unit_test(test_json_array_and_errors),
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_json_out_of_range),
+        cmocka_unit_test(test_pipe_as_it_comes),
+        cmocka_unit_test(test_lines_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

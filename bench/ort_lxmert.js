@@ -81,16 +81,19 @@ function recordInputs(r, where) {
     const floats = (v, name, n, width) => {
         if (!Array.isArray(v) || v.length !== n) die(`${where}: ${name}: expected ${n} rows`);
         const out = new Float32Array(n * (width || 1));
+        const put = (k, x) => {
+            if (typeof x !== 'number') die(`${where}: ${name}: ${JSON.stringify(x)} is not a number`);
+            out[k] = x;
+        };
         v.forEach((row, i) => {
             if (width) {
                 if (!Array.isArray(row) || row.length !== width)
                     die(`${where}: ${name}: row ${i}: expected ${width} values`);
-                row.forEach((x, j) => { out[i * width + j] = x; });
+                row.forEach((x, j) => put(i * width + j, x));
             } else {
-                out[i] = row;
+                put(i, row);
             }
         });
-        if (out.some(Number.isNaN)) die(`${where}: ${name}: not all numbers`);
         return out;
     };
     if (!Array.isArray(r.input_ids) || !Array.isArray(r.visual_feats))

@@ -83,4 +83,7 @@ expect_err "in.jsonl: record 2: 10 tokens and 10 regions, but its batch has 8 an
 head -1 "$T/in.jsonl" | sed 's/"visual_feats"/"feats"/' > "$T/bad.jsonl"
 expect_status 1 node "$B/ort_lxmert.js" "$T/tiny.onnx" "$T/bad.jsonl"
 expect_err "bad.jsonl: record 1: expected input_ids and visual_feats"
+head -1 "$T/in.jsonl" | sed 's/"visual_pos":\[\[[^],]*/"visual_pos":[[null/' > "$T/bad.jsonl"
+expect_status 1 node "$B/ort_lxmert.js" "$T/tiny.onnx" "$T/bad.jsonl"
+expect_err "bad.jsonl: record 1: visual_pos: null is not a number"
 exit 0

@@ -246,7 +246,8 @@ awk -F '\t' -v g="$gflop" -v fb="$(stat -c %s "$D/base.lxm")" -v hb="$(stat -c %
                                   (s <= 3 ? "lx " name : "PyTorch batch " b), pn, med(r, n), lo(r, n), hi(r, n) } } }
     }' "$D/rate" "$D/res"
 if [ -s "$D/ort.load" ]; then
-    sort -n "$D/ort.load" | awk '{ v[NR] = $1 } END { printf "onnxruntime session load (the .onnx to a ready session): median %d ms of %d runs (range %d-%d)\n", v[int((NR + 1) / 2)], NR, v[1], v[NR] }'
+    sort -n "$D/ort.load" | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "onnxruntime session load (the .onnx to a ready session): median %.0f ms of %d runs (range %d-%d)\n", m, NR, v[1], v[NR] }'
 fi
 if [ -n "$TORCH" ]; then # a fresh process: import, load the 856 MB safetensors, one forward
     peakrss -o "$D/t.torch.once" "$PY" "$TORCH" once "$D/base" --blas-threads "$(nproc)" \

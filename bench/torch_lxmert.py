@@ -33,12 +33,13 @@ import ctypes
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from safetensors_np import read_safetensors
 
 # How Debian's torch 1.13 computes (BLAS_INFO=generic): F.linear and matmul call sgemm from
 # libblas.so.3, i.e. OpenBLAS 0.3.21 (pthread build), which keeps its own thread pool
@@ -50,34 +51,6 @@ import torch.nn.functional as F
 # OpenBLAS using both cores (2 intra-op threads was 1.4-3x slower in every combination).
 DEFAULT_THREADS = 1
 DEFAULT_BLAS_THREADS = 2
-
-
-def read_safetensors(path):
-    """{name: f32 (or i64) tensor} from a .safetensors file."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        raw, dt, shape = data[begin:end], info["dtype"], info["shape"]
-        if dt == "F32":
-            a = raw.view("<f4")
-        elif dt == "F16":
-            a = raw.view("<f2").astype(np.float32)
-        elif dt == "BF16":
-            a = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
-        elif dt == "I64":
-            a = raw.view("<i8")
-        elif dt == "I32":
-            a = raw.view("<i4").astype(np.int64)
-        else:
-            raise ValueError(f"{path}: {name}: unsupported dtype {dt}")
-        out[name] = torch.from_numpy(np.array(a).reshape(shape))
-    return out
 
 
 class Lxmert:

@@ -237,6 +237,8 @@ help:
 	@echo '  LX_BENCH_KEEP   bench: set to keep the scratch directory'
 	@echo '  LX_BENCH_PYTHON bench: the Python with torch for the PyTorch baseline'
 	@echo '                  (default /usr/bin/python3)'
+	@echo '  LX_BENCH_ORT_DIR bench: where onnxruntime-node is installed for the ONNX'
+	@echo '                  Runtime peer (default ~/.cache/lx-bench/ort; not in deps)'
 	@echo '  LX_BENCH_ENCODE_R32, LX_BENCH_ENCODE_R1, LX_BENCH_EMBED_IMAGES,'
 	@echo '  LX_BENCH_GEMM_TIME, LX_BENCH_STREAM_REPS, LX_BENCH_TOKENIZE_N'
 	@echo '                  bench: the sizes of single benchmarks (see bench/*.sh)'

@@ -9,7 +9,19 @@ state, attention and output within 1e-4 absolute (1e-4 relative above magnitude 
 
   torch_lxmert.py check ../shared/fixtures
   torch_lxmert.py time MODEL_DIR --batch 32 --records 64 [--threads T] [--blas-threads N]
+  torch_lxmert.py time MODEL_DIR --batch 32 --input RECORDS.jsonl [...]
   torch_lxmert.py once MODEL_DIR
+  torch_lxmert.py onnx MODEL_DIR -o MODEL.onnx
+  torch_lxmert.py compare MODEL_DIR RECORDS.jsonl OUTPUTS.f32
+
+`onnx` exports the same network (torch.onnx.export, opset 14) for the ONNX Runtime peer of
+the benchmark (bench/ort_lxmert.js): inputs input_ids, attention_mask, token_type_ids
+([B, L]), visual_feats [B, N, 2048], visual_pos [B, N, 4], visual_attention_mask [B, N],
+with B, L and N free; outputs pooled_output [B, H] and question_answering_score [B, labels].
+`compare` runs PyTorch on JSON-lines records (what `lx-convert -f json` prints) and holds
+another engine's outputs for them against its own: OUTPUTS.f32 is raw little-endian f32,
+for each record its pooled_output then its question_answering_score (what
+`ort_lxmert.js --dump` writes).
 
 Needs Debian's python3-torch (1.13): run it with /usr/bin/python3.
 """
@@ -21,12 +33,13 @@ import ctypes
 import json
 import math
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from safetensors_np import read_safetensors
 
 # How Debian's torch 1.13 computes (BLAS_INFO=generic): F.linear and matmul call sgemm from
 # libblas.so.3, i.e. OpenBLAS 0.3.21 (pthread build), which keeps its own thread pool
@@ -38,34 +51,6 @@ import torch.nn.functional as F
 # OpenBLAS using both cores (2 intra-op threads was 1.4-3x slower in every combination).
 DEFAULT_THREADS = 1
 DEFAULT_BLAS_THREADS = 2
-
-
-def read_safetensors(path):
-    """{name: f32 (or i64) tensor} from a .safetensors file."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        raw, dt, shape = data[begin:end], info["dtype"], info["shape"]
-        if dt == "F32":
-            a = raw.view("<f4")
-        elif dt == "F16":
-            a = raw.view("<f2").astype(np.float32)
-        elif dt == "BF16":
-            a = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
-        elif dt == "I64":
-            a = raw.view("<i8")
-        elif dt == "I32":
-            a = raw.view("<i4").astype(np.int64)
-        else:
-            raise ValueError(f"{path}: {name}: unsupported dtype {dt}")
-        out[name] = torch.from_numpy(np.array(a).reshape(shape))
-    return out
 
 
 class Lxmert:
@@ -83,11 +68,14 @@ class Lxmert:
         return F.linear(x, self.w[p + ".weight"], self.w[p + ".bias"])
 
     def ln(self, x, p):
-        return F.layer_norm(x, (x.shape[-1],), self.w[p + ".weight"], self.w[p + ".bias"], self.eps)
+        # the width from the weight, a Python int (x.shape[-1] would be traced, and
+        # torch.onnx cannot export a layer_norm over a traced shape)
+        g = self.w[p + ".weight"]
+        return F.layer_norm(x, (g.shape[0],), g, self.w[p + ".bias"], self.eps)
 
     def attention(self, p, x, ctx, mask):
         """Multi-head attention of x (queries) over ctx (keys/values): (context, probs)."""
-        b, lq, h = x.shape
+        b, lq, h = x.shape[0], x.shape[1], self.hidden  # h an int: a constant when exported
         nh, hd = self.heads, h // self.heads
 
         def split(t):
@@ -247,20 +235,138 @@ def random_batch(n, tokens, regions, gen):
 def cmd_time(args):
     blas, blas_threads = set_threads(args)
     model = Lxmert(args.model)
-    gen = torch.Generator().manual_seed(1)
-    batches, left = [], args.records
-    while left > 0:
-        batches.append(random_batch(min(args.batch, left), args.tokens, args.regions, gen))
-        left -= args.batch
+    if args.input:  # the records, in forward's order of arguments
+        batches = [(i, t, m, f, p, v) for i, m, t, f, p, v in read_records(args.input, args.batch)]
+        records = sum(len(b[0]) for b in batches)
+    else:
+        gen = torch.Generator().manual_seed(1)
+        batches, left, records = [], args.records, args.records
+        while left > 0:
+            batches.append(random_batch(min(args.batch, left), args.tokens, args.regions, gen))
+            left -= args.batch
     with torch.inference_mode():
         model.forward(*batches[0])  # warm-up
         t0 = time.perf_counter()
         for b in batches:
             model.forward(*b)["question_answering_score"]
         dt = time.perf_counter() - t0
-    print(f"torch_ms_per_record={1000 * dt / args.records:.2f} batch={args.batch} "
-          f"records={args.records} threads={torch.get_num_threads()} blas_threads={blas_threads} "
+    print(f"torch_ms_per_record={1000 * dt / records:.2f} batch={args.batch} "
+          f"records={records} threads={torch.get_num_threads()} blas_threads={blas_threads} "
           f"torch={torch.__version__} blas={blas}")
+
+
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "visual_feats", "visual_pos",
+               "visual_attention_mask")
+ONNX_OUTPUTS = ("pooled_output", "question_answering_score")
+
+
+def read_records(path, batch):
+    """Batches of model inputs from JSON-lines records, in ONNX_INPUTS order; the optional
+    fields default as lx-encode's do (token types 0, masks 1).  A batch is stacked, so its
+    records must have the same numbers of tokens and of regions."""
+    batches, cur = [], []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            r = json.loads(line)
+            try:
+                ids = torch.tensor(r["input_ids"], dtype=torch.int64)
+                feats = torch.tensor(r["visual_feats"], dtype=torch.float32)
+                pos = torch.tensor(r["visual_pos"], dtype=torch.float32)
+            except KeyError as e:
+                sys.exit(f"torch_lxmert.py: {path}: record {n}: no {e.args[0]}")
+            rec = (ids, torch.tensor(r.get("attention_mask", [1] * len(ids)), dtype=torch.float32),
+                   torch.tensor(r.get("token_type_ids", [0] * len(ids)), dtype=torch.int64),
+                   feats, pos,
+                   torch.tensor(r.get("visual_attention_mask", [1] * len(feats)), dtype=torch.float32))
+            if cur and (rec[0].shape != cur[0][0].shape or rec[3].shape != cur[0][3].shape):
+                sys.exit(f"torch_lxmert.py: {path}: record {n}: {len(ids)} tokens and {len(feats)} "
+                         f"regions, but its batch has {len(cur[0][0])} and {len(cur[0][3])}")
+            cur.append(rec)
+            if len(cur) == batch:
+                batches.append(tuple(torch.stack(t) for t in zip(*cur)))
+                cur = []
+    if cur:
+        batches.append(tuple(torch.stack(t) for t in zip(*cur)))
+    return batches
+
+
+class Exported(torch.nn.Module):
+    """The network as a module of ONNX_INPUTS -> ONNX_OUTPUTS, for torch.onnx.export (the
+    weights become initializers; outputs nothing uses, such as the attentions, are pruned)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids, visual_feats, visual_pos,
+                visual_attention_mask):
+        out = self.model.forward(input_ids, token_type_ids, attention_mask, visual_feats, visual_pos,
+                                 visual_attention_mask)
+        return tuple(out[name] for name in ONNX_OUTPUTS)
+
+
+def cmd_onnx(args):
+    t0 = time.perf_counter()
+    model = Lxmert(args.model)
+    example = random_batch(2, args.tokens, args.regions, torch.Generator().manual_seed(1))
+    ids, types, mask, feats, pos, vmask = example
+    inputs = (ids, mask, types, feats, pos, vmask)
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+            "token_type_ids": {0: "batch", 1: "tokens"}, "visual_feats": {0: "batch", 1: "regions"},
+            "visual_pos": {0: "batch", 1: "regions"}, "visual_attention_mask": {0: "batch", 1: "regions"},
+            "pooled_output": {0: "batch"}, "question_answering_score": {0: "batch"}}
+    with torch.inference_mode():
+        torch.onnx.export(Exported(model), inputs, args.output, opset_version=args.opset,
+                          input_names=list(ONNX_INPUTS), output_names=list(ONNX_OUTPUTS),
+                          dynamic_axes=axes, do_constant_folding=True)
+    print(f"onnx={args.output} bytes={os.path.getsize(args.output)} opset={args.opset} "
+          f"export_s={time.perf_counter() - t0:.1f} torch={torch.__version__}")
+
+
+def cmd_compare(args):
+    """Max abs differences of another engine's outputs from PyTorch's on the same records.
+
+    The tolerance is relative to the largest magnitude of that output in that record (at
+    least 1), not to each value's own: a logit near 0 is a sum of terms as large as any
+    other logit's, so two summation orders leave it an error of their size.  (The answer
+    head of a random-weight base model gives logits up to about 80.)"""
+    model = Lxmert(args.model)
+    got = np.fromfile(args.outputs, dtype="<f4")
+    widths, n = None, 0
+    worst, worst_rel = {name: 0.0 for name in ONNX_OUTPUTS}, {name: 0.0 for name in ONNX_OUTPUTS}
+    bad = {name: 0 for name in ONNX_OUTPUTS}
+    with torch.inference_mode():
+        for b in read_records(args.records, args.batch):
+            ids, mask, types, feats, pos, vmask = b
+            out = model.forward(ids, types, mask, feats, pos, vmask)
+            ref = [out[name].numpy() for name in ONNX_OUTPUTS]
+            if widths is None:
+                widths = [r.shape[1] for r in ref]
+                per = sum(widths)
+            for i in range(len(ids)):
+                if (n + 1) * per > got.size:
+                    sys.exit(f"torch_lxmert.py: {args.outputs}: {got.size} values, fewer than "
+                             f"{per} for each record of {args.records}")
+                row, at = got[n * per:(n + 1) * per], 0
+                for name, w, r in zip(ONNX_OUTPUTS, widths, ref):
+                    x, g = r[i], row[at:at + w]
+                    d = np.abs(g.astype(np.float64) - x)
+                    scale = max(float(np.abs(x).max()), 1.0)
+                    worst[name] = max(worst[name], float(d.max()))
+                    worst_rel[name] = max(worst_rel[name], float(d.max()) / scale)
+                    bad[name] += int((d > args.tol * scale).sum())
+                    at += w
+                n += 1
+    if n * per != got.size:
+        sys.exit(f"torch_lxmert.py: {args.outputs}: {got.size} values, not {per} for each of "
+                 f"the {n} records of {args.records}")
+    ok = not any(bad.values())
+    print(f"{'ok' if ok else 'FAIL'} {n} records, max abs diff "
+          + ", ".join(f"{name} {worst[name]:.3g} ({worst_rel[name]:.2g} of its largest value)"
+                      for name in ONNX_OUTPUTS)
+          + f"; tolerance {args.tol:g} of an output's largest value in the record (at least 1)"
+          + "".join(f"; {name}: {bad[name]} values beyond it" for name in ONNX_OUTPUTS if bad[name]))
+    sys.exit(0 if ok else 1)
 
 
 def cmd_once(args):
@@ -299,9 +405,26 @@ def main():
         p.add_argument("--regions", type=int, default=36)
         if name == "time":
             p.add_argument("--batch", type=int, default=1)
-            p.add_argument("--records", type=int, default=8)
+            p.add_argument("--records", type=int, default=8, help="random records to time")
+            p.add_argument("--input", help="time these JSON-lines records instead "
+                                           "(lx-convert -f json; --records, --tokens, --regions unused)")
+    p = sub.add_parser("onnx", help="export the network to ONNX (torch.onnx.export)")
+    p.add_argument("model", help="HF model folder: config.json, model.safetensors")
+    p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
+    p.add_argument("--opset", type=int, default=14)
+    p.add_argument("--tokens", type=int, default=20, help="the example input's tokens (any work)")
+    p.add_argument("--regions", type=int, default=36, help="the example input's regions")
+    p = sub.add_parser("compare", help="hold another engine's outputs against PyTorch's")
+    p.add_argument("model", help="HF model folder: config.json, model.safetensors")
+    p.add_argument("records", help="JSON-lines records (lx-convert -f json)")
+    p.add_argument("outputs", help="raw f32: per record, pooled_output then question_answering_score")
+    p.add_argument("--batch", type=int, default=32, help="PyTorch's batch")
+    p.add_argument("--tol", type=float, default=1e-4,
+                   help="largest difference allowed, relative to the output's largest value "
+                        "in the record (at least 1)")
     args = ap.parse_args()
-    {"check": cmd_check, "time": cmd_time, "once": cmd_once}[args.cmd](args)
+    {"check": cmd_check, "time": cmd_time, "once": cmd_once, "onnx": cmd_onnx,
+     "compare": cmd_compare}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@
 #include <string.h>
 #include "../gemm.h"
 #include "math_avx512.h"
+#include "prefetch_avx512.h"
 
 /* Bytes of A rows per block and of W rows per panel, both kept in a 1 MB L2 (A blocks
  * small enough for L1 gain nothing: the W tile stays in L1 across the A tiles). */
@@ -212,27 +213,6 @@ static void drive(tile_fn tile_pf, tile_fn tile, int m, int n, int k, const char
 #define ACC_COL(OP, J, y)                                                                 \
     (c0##J = OP(c0##J, x0, y), c1##J = OP(c1##J, x1, y), c2##J = OP(c2##J, x2, y),       \
      c3##J = OP(c3##J, x3, y))
-/* Called once per cache line of each W row; pfc counts down to this tile's lines.  The
- * hint is NTA: these lines are used by this pass over the A tiles and never again.
- * Prefetches into L1 wait for L1's few miss buffers, which cap what one core streams
- * from memory; the same lines fetched W_FAR_TILES tiles earlier into L2 (T1) are
- * waiting there by then. */
-#define PREFETCH_W(kk)                                                                    \
-    do {                                                                                  \
-        if (PF && pfc-- == 0) {                                                           \
-            pfc = o->pf_period - 1;                                                       \
-            _mm_prefetch((const char *)(w0 + (kk) + pf), _MM_HINT_NTA);                   \
-            _mm_prefetch((const char *)(w1 + (kk) + pf), _MM_HINT_NTA);                   \
-            _mm_prefetch((const char *)(w2 + (kk) + pf), _MM_HINT_NTA);                   \
-            _mm_prefetch((const char *)(w3 + (kk) + pf), _MM_HINT_NTA);                   \
-            if (o->far) {                                                                 \
-                _mm_prefetch((const char *)(w0 + (kk) + o->far), _MM_HINT_T1);            \
-                _mm_prefetch((const char *)(w1 + (kk) + o->far), _MM_HINT_T1);            \
-                _mm_prefetch((const char *)(w2 + (kk) + o->far), _MM_HINT_T1);            \
-                _mm_prefetch((const char *)(w3 + (kk) + o->far), _MM_HINT_T1);            \
-            }                                                                             \
-        }                                                                                 \
-    } while (0)
 
 /* A 4x4 tile kernel: a[i] rows of A (elements TA), w[j] rows of W (elements TW); K in
  * steps of S values (STEP(kk, mask) adds their products into the sixteen accumulators),

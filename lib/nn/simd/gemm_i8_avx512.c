@@ -27,6 +27,7 @@
 #include <immintrin.h>
 #include <string.h>
 #include "../gemm.h"
+#include "prefetch_avx512.h"
 
 #define A_BLOCK_BYTES (256u * 1024u)
 #define W_PANEL_BYTES (256u * 1024u)
@@ -144,22 +145,6 @@ static inline VNNI void store_tile(__m512i r, const tile_out *o) {
 #define ACC_COL(J, y)                                                                     \
     (c0##J = _mm512_dpbusd_epi32(c0##J, y, x0), c1##J = _mm512_dpbusd_epi32(c1##J, y, x1), \
      c2##J = _mm512_dpbusd_epi32(c2##J, y, x2), c3##J = _mm512_dpbusd_epi32(c3##J, y, x3))
-#define PREFETCH_W(kk)                                                                    \
-    do {                                                                                  \
-        if (PF && pfc-- == 0) {                                                           \
-            pfc = o->pf_period - 1;                                                       \
-            _mm_prefetch((const char *)(w0 + (kk) + pf), _MM_HINT_NTA);                   \
-            _mm_prefetch((const char *)(w1 + (kk) + pf), _MM_HINT_NTA);                   \
-            _mm_prefetch((const char *)(w2 + (kk) + pf), _MM_HINT_NTA);                   \
-            _mm_prefetch((const char *)(w3 + (kk) + pf), _MM_HINT_NTA);                   \
-            if (o->far) {                                                                 \
-                _mm_prefetch((const char *)(w0 + (kk) + o->far), _MM_HINT_T1);            \
-                _mm_prefetch((const char *)(w1 + (kk) + o->far), _MM_HINT_T1);            \
-                _mm_prefetch((const char *)(w2 + (kk) + o->far), _MM_HINT_T1);            \
-                _mm_prefetch((const char *)(w3 + (kk) + o->far), _MM_HINT_T1);            \
-            }                                                                             \
-        }                                                                                 \
-    } while (0)
 /* 64 bytes of K: A rows whole (zero padded), W rows under mask m, flipped to unsigned */
 #define STEP(kk, m)                                                                       \
     do {                                                                                  \

@@ -264,8 +264,9 @@ void lx_qrows_fill(lx_isa isa, const float *a, size_t lda, int k, const lx_qrows
 static inline float lx_qrow_scale(float mx, int finite, float *inv) {
     *inv = 0.0f;
     if (!finite) return __builtin_nanf("");
-    float r = 127.0f / mx;                      /* +inf for mx = 0 */
-    if (!(r <= 3.4028235e38f)) return 0.0f;
+    if (!(mx > 0.0f)) return 0.0f;              /* a row of zeros */
+    float r = 127.0f / mx;
+    if (!(r <= 3.4028235e38f)) return 0.0f;     /* mx so small that 127 / mx overflows */
     *inv = r;
     return mx / 127.0f;
 }

@@ -657,9 +657,9 @@ static float qref(const qprob *p, int i, int j, int bias, int acc, float *sa_out
     const float *x = p->a + (size_t)i * p->lda;
     float mx = 0.0f;
     for (int kk = 0; kk < p->k; kk++) mx = fabsf(x[kk]) > mx ? fabsf(x[kk]) : mx;
-    float inv = 127.0f / mx, sa = mx / 127.0f;
+    float inv = mx > 0.0f ? 127.0f / mx : INFINITY, sa = mx / 127.0f;
     if (qrow_bad(p, i)) inv = 0.0f, sa = NAN;
-    else if (!(inv <= 3.4028235e38f)) inv = 0.0f, sa = 0.0f;
+    else if (!(inv <= 3.4028235e38f)) inv = 0.0f, sa = 0.0f; /* zeros, or 127 / mx overflows */
     int64_t sum = 0;
     for (int kk = 0; kk < p->k; kk++) {
         long q = inv != 0.0f ? lrintf(x[kk] * inv) : 0;

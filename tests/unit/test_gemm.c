@@ -72,21 +72,19 @@ static float wval(const prob *p, int j, int kk) {
 
 static lx_pool pool3; /* 3 threads */
 
-/* Run op with caps on a copy of c0 (split into two ranges when split is set, or with
- * lx_gemm on one thread or on pool3), return the freshly allocated C. */
-static float *run(const lx_cpu *caps, const prob *p, int bias, int acc, int split,
-                  int nthreads) {
-    float *c = malloc(sizeof(float) * (p->ldc * p->m + 1));
-    memcpy(c, p->c0, sizeof(float) * p->ldc * p->m);
-    lx_gemm_op op = {.kind = p->kind, .m = p->m, .n = p->n, .k = p->k, .a = p->a,
-                     .lda = p->lda, .w = p->w, .ldw = p->ldw, .bias = bias ? p->bias : NULL,
-                     .c = c, .ldc = p->ldc, .accumulate = acc};
+/* Run op with caps on a copy of c0 (m rows ldc apart; split into two ranges when split is
+ * set, or with lx_gemm on one thread or on pool3), return the freshly allocated C. */
+static float *run_op(const lx_cpu *caps, lx_gemm_op op, const float *c0, int split,
+                     int nthreads) {
+    float *c = malloc(sizeof(float) * (op.ldc * op.m + 1));
+    memcpy(c, c0, sizeof(float) * op.ldc * op.m);
+    op.c = c;
     lx_error err = {0};
     lx_gemm_scratch s[4];
     for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&s[t]);
     if (split) {
-        int h = p->n / 3;
-        assert_int_equal(lx_gemm_range(caps, &op, h, p->n, &s[0], &err), 0);
+        int h = op.n / 3;
+        assert_int_equal(lx_gemm_range(caps, &op, h, op.n, &s[0], &err), 0);
         assert_int_equal(lx_gemm_range(caps, &op, 0, h, &s[1], &err), 0);
     } else {
         int rc = lx_gemm(caps, &op, nthreads > 1 ? &pool3 : NULL, s, &err);
@@ -95,6 +93,15 @@ static float *run(const lx_cpu *caps, const prob *p, int bias, int acc, int spli
     }
     for (int t = 0; t < 4; t++) lx_gemm_scratch_free(&s[t]);
     return c;
+}
+
+/* p's product with caps (see run_op). */
+static float *run(const lx_cpu *caps, const prob *p, int bias, int acc, int split,
+                  int nthreads) {
+    lx_gemm_op op = {.kind = p->kind, .m = p->m, .n = p->n, .k = p->k, .a = p->a,
+                     .lda = p->lda, .w = p->w, .ldw = p->ldw, .bias = bias ? p->bias : NULL,
+                     .ldc = p->ldc, .accumulate = acc};
+    return run_op(caps, op, p->c0, split, nthreads);
 }
 
 /* Check c against the double reference; returns the largest error / tolerance seen. */
@@ -630,25 +637,10 @@ static int qrow_bad(const qprob *p, int i) { /* a NaN or an infinity */
 
 /* The product with caps (split: two ranges; else lx_gemm on one thread or on pool3). */
 static float *qrun(const lx_cpu *caps, const qprob *p, int bias, int acc, int split, int nt) {
-    float *c = malloc(sizeof(float) * (p->ldc * p->m + 1));
-    memcpy(c, p->c0, sizeof(float) * p->ldc * p->m);
     lx_gemm_op op = {.kind = LX_GEMM_I8, .m = p->m, .n = p->n, .k = p->k, .a = p->a,
                      .lda = p->lda, .w8 = p->w8, .wscale = p->ws, .ldw = p->ldw,
-                     .bias = bias ? p->bias : NULL, .c = c, .ldc = p->ldc, .accumulate = acc};
-    lx_error err = {0};
-    lx_gemm_scratch s[4];
-    for (int t = 0; t < 4; t++) lx_gemm_scratch_init(&s[t]);
-    if (split) {
-        int h = p->n / 3;
-        assert_int_equal(lx_gemm_range(caps, &op, h, p->n, &s[0], &err), 0);
-        assert_int_equal(lx_gemm_range(caps, &op, 0, h, &s[1], &err), 0);
-    } else {
-        int rc = lx_gemm(caps, &op, nt > 1 ? &pool3 : NULL, s, &err);
-        if (rc != 0) fprintf(stderr, "%s\n", err.msg);
-        assert_int_equal(rc, 0);
-    }
-    for (int t = 0; t < 4; t++) lx_gemm_scratch_free(&s[t]);
-    return c;
+                     .bias = bias ? p->bias : NULL, .ldc = p->ldc, .accumulate = acc};
+    return run_op(caps, op, p->c0, split, nt);
 }
 
 /* Element (i, j) of C as gemm.h defines it, computed here from scratch: A's row quantized,

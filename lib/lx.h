@@ -921,7 +921,9 @@ int lx_net_check(const lx_net *net, const lx_record *r, lx_error *err);
 /* Run n checked records as one batch and append the outputs selected by want to each.
  * A record's outputs agree with those of running it alone within 1e-5; their last bits
  * can depend on the batch's size (each product picks its kernel, and so its order of
- * summation, by the number of rows).
+ * summation, by the number of rows), and on want: when want needs no more of the last
+ * cross layer than each record's first language row (pooled_output, the match and QA
+ * heads, attentions), that layer computes only what those rows depend on.
  * Every output is checked to be finite (one pass over them): checked inputs can still
  * overflow the network when its weights are not finite or too large.  A record whose
  * outputs are not gets none, and bad[i] names the output, the value and the likely

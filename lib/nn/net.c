@@ -28,6 +28,10 @@
 typedef struct lx_batch {
     size_t n;
     lx_rows lang, visn;
+    int first_only;               /* the outputs asked for read no more of the last cross
+                                   * layer than each record's first language row (the
+                                   * pooler's): that layer computes those rows alone and
+                                   * leaves record i's in row i (x_layer) */
     lx_outs out;
 } lx_batch;
 
@@ -87,6 +91,25 @@ static int project_qkv(lx_net *net, const lx_att *a, const lx_rows *r, lx_error 
            lx_op_linear(&net->rt, &a->value, &x, r->total, q + 2 * net->H, ld, err) < 0 ? -1 : 0;
 }
 
+/* The projections of one direction of the cross-attention: Q of rows qr, K and V of
+ * rows kr (the rows of the fused weight, or the three weights). */
+static int project_q_kv(lx_net *net, const lx_att *a, const lx_rows *qr, const lx_rows *kr,
+                        lx_error *err) {
+    lx_state *s = &net->s;
+    int H = net->H;
+    size_t ld = 3 * (size_t)H;
+    lx_act xq = lx_act_at(&s->hs, qr->base), xk = lx_act_at(&s->hs, kr->base);
+    float *q = s->qkv + (size_t)qr->base * ld, *kv = s->qkv + (size_t)kr->base * ld + H;
+    lx_lin query = a->qkv.out ? lx_lin_rows(&a->qkv, 0, H) : a->query;
+    if (lx_op_linear(&net->rt, &query, &xq, qr->total, q, ld, err) < 0) return -1;
+    if (a->qkv.out) {
+        lx_lin key_value = lx_lin_rows(&a->qkv, H, 2 * H);
+        return lx_op_linear(&net->rt, &key_value, &xk, kr->total, kv, ld, err);
+    }
+    return lx_op_linear(&net->rt, &a->key, &xk, kr->total, kv, ld, err) < 0 ||
+           lx_op_linear(&net->rt, &a->value, &xk, kr->total, kv + H, ld, err) < 0 ? -1 : 0;
+}
+
 /* LxmertAttentionOutput over rows r: hidden = LayerNorm(dense(context) + hidden). */
 static int attention_output(lx_net *net, const lx_att *a, const lx_rows *r, lx_error *err) {
     lx_act ctx = lx_act_at(&net->s.ctx, r->base), hs = lx_act_at(&net->s.hs, r->base);
@@ -120,20 +143,51 @@ static int bert_layer(lx_net *net, const lx_layer *l, const lx_rows *r, float **
 
 /* LxmertCrossAttentionLayer, as LxmertXLayer uses it: the one visual_attention module
  * with language queries over vision keys and vision queries over language keys, both
- * from the layer's input states (Q, K, V and the output run once over all rows). */
-static int cross_attention(lx_net *net, const lx_att *a, const lx_batch *b, float **probs,
-                           lx_error *err) {
+ * from the layer's input states (Q, K, V and the output run once over all rows).  With
+ * lang_only, the language queries alone. */
+static int cross_attention(lx_net *net, const lx_att *a, const lx_batch *b, int lang_only,
+                           float **probs, lx_error *err) {
     lx_rows all = {b->n, 0, b->lang.total + b->visn.total, NULL, NULL};
+    if (lang_only) {
+        if (project_q_kv(net, a, &b->lang, &b->visn, err) < 0) return -1;
+        lx_op_attention(net, &b->lang, &b->visn, probs);
+        return attention_output(net, a, &b->lang, err);
+    }
     if (project_qkv(net, a, &all, err) < 0) return -1;
     lx_op_attention(net, &b->lang, &b->visn, probs);
     lx_op_attention(net, &b->visn, &b->lang, NULL);
     return attention_output(net, a, &all, err);
 }
 
+/* Each record's first language row moved to row i, with its bf16 copy (row i is never
+ * after the row it takes, and rows taken are not yet written). */
+static void gather_first(lx_net *net, const lx_rows *lang) {
+    lx_act *hs = &net->s.hs;
+    for (size_t i = 0; i < lang->n; i++) {
+        size_t from = (size_t)lang->off[i];
+        if (from == i) continue;
+        memcpy(hs->f + i * hs->ld, hs->f + from * hs->ld, (size_t)net->H * sizeof *hs->f);
+        if (hs->h) memcpy(hs->h + i * hs->ldh, hs->h + from * hs->ldh, hs->ldh * sizeof *hs->h);
+    }
+}
+
+/* LxmertXLayer for each record's first language row alone (b->first_only): the
+ * cross-attention's language queries, the language self-attention over all language
+ * rows, then the feed-forward of the first rows, gathered into rows 0..n-1. */
+static int x_layer_first(lx_net *net, const lx_xlayer *x, const lx_batch *b, float **probs,
+                         lx_error *err) {
+    lx_rows first = {b->n, 0, (int)b->n, NULL, NULL};
+    if (cross_attention(net, &x->visual_attention, b, 1, probs, err) < 0 ||
+        self_attention(net, &x->lang_self_att, &b->lang, NULL, err) < 0)
+        return -1;
+    gather_first(net, &b->lang);
+    return feed_forward(net, &x->lang, &first, err);
+}
+
 /* LxmertXLayer. */
 static int x_layer(lx_net *net, const lx_xlayer *x, const lx_batch *b, float **probs,
                    lx_error *err) {
-    return cross_attention(net, &x->visual_attention, b, probs, err) < 0 ||
+    return cross_attention(net, &x->visual_attention, b, 0, probs, err) < 0 ||
            self_attention(net, &x->lang_self_att, &b->lang, NULL, err) < 0 ||
            self_attention(net, &x->visn_self_att, &b->visn, NULL, err) < 0 ||
            feed_forward(net, &x->lang, &b->lang, err) < 0 ||
@@ -159,8 +213,10 @@ static int encoder(lx_net *net, lx_batch *b, lx_error *err) {
         lx_outs_rows(o, LX_O_VISION_HS, l, net, &b->visn);
     }
     for (int l = 0; l < c->x_layers; l++) {
-        if (x_layer(net, &w->x_layers[l], b, lx_outs_slots(o, LX_O_CROSS_ATT, l), err) < 0)
-            return -1;
+        float **probs = lx_outs_slots(o, LX_O_CROSS_ATT, l);
+        if (b->first_only && l == c->x_layers - 1)
+            return x_layer_first(net, &w->x_layers[l], b, probs, err);
+        if (x_layer(net, &w->x_layers[l], b, probs, err) < 0) return -1;
         lx_outs_rows(o, LX_O_LANGUAGE_HS, c->l_layers + l, net, &b->lang);
         lx_outs_rows(o, LX_O_VISION_HS, c->r_layers + l, net, &b->visn);
     }
@@ -173,8 +229,10 @@ static int encoder(lx_net *net, lx_batch *b, lx_error *err) {
 static int pooler(lx_net *net, lx_batch *b, lx_error *err) {
     lx_state *s = &net->s;
     size_t H = (size_t)net->H;
-    for (size_t i = 0; i < b->n; i++)
-        memcpy(s->small2 + i * H, s->hs.f + (size_t)b->lang.off[i] * H, H * sizeof *s->small2);
+    for (size_t i = 0; i < b->n; i++) {
+        size_t row = b->first_only ? i : (size_t)b->lang.off[i];
+        memcpy(s->small2 + i * H, s->hs.f + row * s->hs.ld, H * sizeof *s->small2);
+    }
     lx_act first = lx_act_f32(s->small2, H);
     if (lx_op_linear(&net->rt, &net->w.pooler, &first, (int)b->n, s->small, H, err) < 0) return -1;
     for (size_t i = 0; i < b->n * H; i++) s->small[i] = tanhf(s->small[i]);
@@ -345,6 +403,8 @@ int lx_net_forward(lx_net *net, lx_record *recs, size_t n, unsigned want, lx_err
         return lx_error_set(err, "the model has no %s head", missing_head(want & ~net->avail));
     lx_batch b = {0};
     if (batch_layout(net, recs, n, &b, err) < 0) return -1;
+    b.first_only = net->cfg.x_layers > 0 &&
+                   !(want & ~(LX_OUT_POOLED | LX_OUT_MATCH | LX_OUT_QA | LX_OUT_ATTENTIONS));
     int rc = lx_outs_alloc(&b.out, net, n, &b.lang, &b.visn, want, err);
     if (rc == 0) {
         load_inputs(net, recs, &b);

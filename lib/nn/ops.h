@@ -48,6 +48,20 @@ typedef struct lx_lin {
                                    * between batch sizes into whole steps */
 } lx_lin;
 
+/* Output rows [r0, r0 + n) of l, as a Linear of n outputs (the query, or the key and
+ * value, of a fused [3H, H] projection). */
+static inline lx_lin lx_lin_rows(const lx_lin *l, int r0, int n) {
+    lx_lin s = *l;
+    size_t at = (size_t)r0 * (size_t)l->in;
+    if (s.w) s.w += at;
+    if (s.w16) s.w16 += at;
+    if (s.w8) s.w8 += at;
+    if (s.ws) s.ws += r0;
+    if (s.b) s.b += r0;
+    s.out = n;
+    return s;
+}
+
 /* nn.LayerNorm: gamma and beta [n]. */
 typedef struct lx_ln {
     const float *g, *b;

@@ -794,6 +794,75 @@ static void test_cross_attentions_only(void **st) {
     lx_model_close(m);
 }
 
+/* Outputs that read no more of the last cross layer than each record's first language
+ * row (pooled_output and the heads on it, with the cross attentions) make that layer
+ * compute those rows alone: the same values as a pass that computes every output, on
+ * every kernel level, one record at a time and in a batch of 40; for int8 on the vector
+ * paths the same bits (its products' rows do not depend on each other). */
+static void pooled_alone(const char *lxm, const char *name, int int8) {
+    lx_error err = {0};
+    lx_model *m = lx_model_open(lxm, &err);
+    assert_non_null(m);
+    enum { N = 40 };
+    for (lx_isa isa = LX_ISA_PORTABLE; isa <= isa_best(); isa++) {
+        lx_net_opts o = {.threads = 0, .max_isa = isa};
+        lx_net *net = lx_net_new(m, &o, &err);
+        assert_non_null(net);
+        unsigned all = lx_net_available(net);
+        unsigned first = all & (LX_OUT_POOLED | LX_OUT_MATCH | LX_OUT_QA |
+                                LX_OUT_CROSS_ATTENTIONS);
+        assert_true(first & LX_OUT_POOLED);
+        for (size_t batch = 1; batch <= N; batch += N - 1) {
+            lx_record a[N], b[N];
+            for (size_t i = 0; i < batch; i++) {
+                load_case(&a[i], (int)(i % 5));
+                load_case(&b[i], (int)(i % 5));
+            }
+            assert_int_equal(lx_net_forward(net, a, batch, all, NULL, &err), 0);
+            assert_int_equal(lx_net_forward(net, b, batch, first, NULL, &err), 0);
+            size_t nout;
+            const lx_output *outs = lx_net_outputs(&nout);
+            for (size_t i = 0; i < batch; i++) {
+                for (size_t f = 0; f < nout; f++) {
+                    const lx_output *out = &outs[f];
+                    const lx_tensor *x = lx_record_tensor(&a[i], out->name);
+                    const lx_tensor *y = lx_record_tensor(&b[i], out->name);
+                    if (!(out->flag & first)) {
+                        assert_null(y);
+                        continue;
+                    }
+                    assert_non_null(x);
+                    assert_non_null(y);
+                    size_t n = (size_t)lx_tensor_nelem(x);
+                    assert_int_equal(n, lx_tensor_nelem(y));
+                    int same = int8 && isa >= LX_ISA_AVX2
+                                   ? memcmp(x->data, y->data, n * sizeof(float)) == 0
+                                   : maxdiff_rel(y->data, x->data, n) <= 1e-5;
+                    if (!same) {
+                        print_error("%s %s batch %zu record %zu: %s differs (%g)\n", name,
+                                    lx_isa_name(isa), batch, i, out->name,
+                                    maxdiff_rel(y->data, x->data, n));
+                        fail();
+                    }
+                }
+                lx_record_clear(&a[i]);
+                lx_record_clear(&b[i]);
+            }
+        }
+        lx_net_free(net);
+    }
+    lx_model_close(m);
+}
+
+static void test_pooled_alone(void **st) {
+    (void)st;
+    pooled_alone(convert("models/tiny-vqa", "", "alone-f32"), "tiny-vqa f32", 0);
+    pooled_alone(convert("models/tiny-vqa", "--dtype bf16", "alone-bf16"), "tiny-vqa bf16", 0);
+    pooled_alone(pretrain_st("alone-pre"), "tiny-pretrain f32", 0);
+    pooled_alone(int8_vqa(), "tiny-vqa int8", 1);
+    pooled_alone(int8_pretrain(), "tiny-pretrain int8", 1);
+}
+
 static int setup(void **st) {
     (void)st;
     snprintf(convert_dir, sizeof convert_dir, "%s", scratch("net"));
@@ -819,6 +888,7 @@ int main(void) {
         cmocka_unit_test(test_vqa_f32),
         cmocka_unit_test(test_outputs_table),
         cmocka_unit_test(test_cross_attentions_only),
+        cmocka_unit_test(test_pooled_alone),
         cmocka_unit_test(test_vqa_f16),
         cmocka_unit_test(test_levels),
         cmocka_unit_test(test_separate_qkv),

@@ -99,7 +99,10 @@ LX_MODEL=$T/vqa.lxm lx-encode -f json --only pooled_output,question_answering_sc
 grep -q '"pooled_output":' "$T/only.jsonl" || fail "--only lost pooled_output"
 grep -q '"question_answering_score":' "$T/only.jsonl" || fail "--only lost the qa scores"
 ! grep -q '"language_output":' "$T/only.jsonl" || fail "--only kept language_output"
-reccmp --fields pooled_output "$T/only.jsonl" "$T/out.json" || fail "--only changed pooled_output"
+# (only the first token's row of the last cross layer is computed then: the same values,
+# the last bits as another batch size could change them)
+reccmp --tol 1e-5 --fields pooled_output "$T/only.jsonl" "$T/out.json" ||
+    fail "--only changed pooled_output"
 lx-encode -m "$T/vqa.lxm" -f json --only pooled_output --drop-inputs < "$C" > "$T/drop.jsonl"
 ! grep -q '"visual_feats":' "$T/drop.jsonl" || fail "--drop-inputs kept visual_feats"
 grep -q '"id":' "$T/drop.jsonl" || fail "--drop-inputs dropped id"

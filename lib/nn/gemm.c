@@ -84,8 +84,8 @@ static int check_op(const lx_gemm_op *op, lx_error *err) {
         return lx_error_set(err, "gemm: W is [%d, %d] with row stride %zu%s, expected a "
                             "stride >= %d", op->n, op->k, op->ldw, w ? "" : " and NULL",
                             op->k);
-    if (i8 && op->n > 0 && op->k > 0 && !op->wscale)
-        return lx_error_set(err, "gemm: int8 W without its row scales");
+    if (i8 && op->n > 0 && op->k > 0 && (!op->wscale || !op->wsum))
+        return lx_error_set(err, "gemm: int8 W without its row %s", op->wscale ? "sums" : "scales");
     if (i8 && op->k > LX_GEMM_I8_MAX_K)
         return lx_error_set(err, "gemm: int8 W with k=%d, expected at most %d (the int32 "
                             "sums)", op->k, LX_GEMM_I8_MAX_K);

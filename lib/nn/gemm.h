@@ -88,6 +88,7 @@
 #ifndef LX_GEMM_H
 #define LX_GEMM_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cpu.h"
@@ -137,10 +138,12 @@ typedef struct lx_gemm_op {
      * are not written. */
     uint16_t *cb;
     size_t ldcb;
-    /* LX_GEMM_I8 only (then w is not read): the int8 weights [n, k], rows ldw apart, and
-     * their row scales [n] (lx_quantize_row_i8: W[j][k] ~ w8[j][k] * wscale[j]) */
+    /* LX_GEMM_I8 only (then w is not read): the int8 weights [n, k], rows ldw apart,
+     * their row scales [n] (lx_quantize_row_i8: W[j][k] ~ w8[j][k] * wscale[j]) and row
+     * sums */
     const int8_t *w8;
     const float *wscale;
+    const int32_t *wsum;          /* [n] the sums of w8's rows (lx_i8_row_sums) */
 } lx_gemm_op;
 
 /* Per-thread working memory (A rounded to bf16, widened weight tiles).  Init to empty,
@@ -194,44 +197,45 @@ void lx_gemm_f32_cols_rowwise(lx_isa isa, int m, int n, int k, const float *a, s
 /* ---- int8 weights (LX_GEMM_I8; lib/nn/gemm_i8.c, simd/gemm_i8_avx512.c, _avx2.c) ----
  * Dynamic quantization: W is int8 with a scale per output row (as lx-convert --dtype int8
  * stores it, symmetric: |w8| <= 127), and each row i of A is quantized when the product
- * runs, symmetrically too:
+ * runs, to unsigned bytes with a zero point, over the row's range widened to hold 0
+ * (lo = min(0, min_k A[i][k]), hi = max(0, max_k A[i][k]); lx_qrow_scale):
  *
- *     sa[i] = max_k |A[i][k]| / 127      qa[i][k] = round(A[i][k] * (127 / max_k |A[i][k]|))
+ *     sa[i] = (hi - lo) / 255     r = 255 / (hi - lo)     za[i] = round(-lo r)
+ *     qa[i][k] = min(255, max(0, round(A[i][k] r) + za[i]))
  *
- * (f32 arithmetic, round to nearest even, |qa| <= 127; a row of zeros, or one whose
- * largest magnitude is so small that 127 / it overflows, becomes zeros with sa = 0; a row
- * holding a value that is not finite becomes zeros with sa = NaN, so its outputs are
- * NaN).  Then, with the sum exact in int32 (|k| <= LX_GEMM_I8_MAX_K),
+ * (hi - lo, r, sa and za in double, rounded once; A r in f32; round to nearest even;
+ * A[i][k] ~ (qa[i][k] - za[i]) sa[i], and 0 is exactly za[i].  A row of zeros, or one
+ * whose range is so small that r overflows, becomes zeros with sa = 0; a row holding a
+ * value that is not finite becomes zeros with sa = NaN, so its outputs are NaN).  Then,
+ * with ws8[j] = sum_k w8[j][k] (lx_i8_row_sums, once when the weights are bound) and the
+ * sums exact in int32 (|k| <= LX_GEMM_I8_MAX_K),
  *
- *     acc = sum_k qa[i][k] w8[j][k]
+ *     acc = sum_k qa[i][k] w8[j][k] - za[i] ws8[j]     (= sum_k (qa - za) w8)
  *     C[i][j] (+)= (float)acc * (sa[i] * wscale[j]) + bias[j]
  *
  * in that order of f32 operations, no FMA.  Every path computes the same integers and
  * the same f32 operations, so all paths give the same bits whatever the rows, ranges or
  * threads (test_gemm checks the vector paths against the portable one bit for bit).  The
  * error against the product of the unquantized A and W is the two roundings: each term
- * qa sa w8 ws is within sa |W| / 2 + |A| ws / 2 + sa ws / 4 of A W (half a step of the
- * row's scale times the weight, and the other way round), summed over K with signs that
- * mostly cancel (test_gemm checks the worst case).
+ * is within sa |W| / 2 + |A| ws / 2 + sa ws / 4 of A W (half a step of the row's scale
+ * times the weight, and the other way round), summed over K with signs that mostly
+ * cancel (test_gemm checks the worst case).
  *
- * Why symmetric activations: no zero point, so no sums of W's rows are needed at load
- * time and the int32 sum is the dot product itself on the portable and AVX2 paths.
- * Activations after GELU (the feed-forward's second product) are one-sided and lose
- * about a bit of their range to it; the measured error is in docs/performance.md.
+ * Why a zero point: a symmetric scale (largest magnitude / 127) spends half its steps on
+ * values a row does not have when the row is one-sided, as GELU's outputs, which the
+ * feed-forward's second product takes, nearly are; over the range itself every row gets
+ * all 256 steps.  The price is W's row sums, one int32 per output, computed at load.
  *
  * Paths (path_of in gemm.c):
  *   avx512 + VNNI (cpu.vnni): vpdpbusd multiplies unsigned by signed bytes, four
- *           products a lane into int32.  W's bytes are made unsigned in registers
- *           (w8 ^ 0x80 = w8 + 128, one vpxord per W vector, shared by the tile's 4 rows
- *           of A) and A stays signed: the sum is sum_k (w8 + 128) qa = acc + 128 sum_k
- *           qa, and the row sums of qa come with the quantization, so acc is exact.  No
- *           pair saturates (vpdpbusd has no intermediate 16-bit step), and |acc + 128
- *           sum qa| <= 255 * 127 * 65536 < 2^31.  Tiles of 4 rows of A x 4 rows of W
- *           along K (64 bytes a step), as the bf16 kernel, W read in place.
- *   avx2    (also AVX-512 without VNNI): vpmovsxbw widens 16 bytes of A and of W to
- *           int16 and vpmaddwd multiplies them in pairs into int32: exact (|pair| <=
- *           2 * 127^2), unlike vpmaddubsw, whose int16 pair sums saturate for unsigned
- *           bytes above 127.  Tiles of 2 rows of A x 6 rows of W.
+ *           products a lane into int32: qa's bytes by w8's as they are.  No pair
+ *           saturates (vpdpbusd has no intermediate 16-bit step), and |sum qa w8| <=
+ *           255 * 127 * 65536 < 2^31.  Tiles of 4 rows of A x 4 rows of W along K (64
+ *           bytes a step), as the bf16 kernel, W read in place.
+ *   avx2    (also AVX-512 without VNNI): vpmovzxbw and vpmovsxbw widen 16 bytes of A and
+ *           of W to int16 and vpmaddwd multiplies them in pairs into int32: exact
+ *           (|pair| <= 2 * 255 * 127), unlike vpmaddubsw, whose int16 pair sums
+ *           saturate.  Tiles of 2 rows of A x 6 rows of W.
  *   portable  int32 loops.
  * A's quantized rows are zero padded to lx_qrows_ld(k) bytes (a multiple of 64), so the
  * vector kernels read whole vectors of A; W's K tail is read under a mask (AVX-512) or
@@ -242,12 +246,12 @@ void lx_gemm_f32_cols_rowwise(lx_isa isa, int m, int n, int k, const float *a, s
 #define LX_GEMM_I8_MAX_K 65536
 
 /* A quantized by rows: q [m][ld] (ld = lx_qrows_ld(k), zero past k), each row's scale
- * and the sum of its q values. */
+ * and zero point. */
 typedef struct lx_qrows {
-    int8_t *q;
+    uint8_t *q;
     size_t ld;
     float *scale;                 /* [m] */
-    int32_t *sum;                 /* [m] */
+    int32_t *zero;                /* [m] */
 } lx_qrows;
 
 size_t lx_qrows_ld(int k);
@@ -258,29 +262,46 @@ void lx_qrows_at(lx_qrows *qa, void *buf, int m, int k);
  * same bits on every level). */
 void lx_qrows_fill(lx_isa isa, const float *a, size_t lda, int k, const lx_qrows *qa, int i0,
                    int i1);
-/* One row's quantization from its largest magnitude mx (finite: every value of the row
- * is finite): returns sa and sets *inv, the factor before rounding (0: the row is
- * quantized as zeros). */
-static inline float lx_qrow_scale(float mx, int finite, float *inv) {
+/* One row's quantization from its smallest and largest values (finite: every value of
+ * the row is finite): returns sa and sets *inv, the factor before rounding (0: the row is
+ * quantized as zeros), and *zero, the zero point. */
+static inline float lx_qrow_scale(float mn, float mx, int finite, float *inv, int32_t *zero) {
     *inv = 0.0f;
+    *zero = 0;
     if (!finite) return __builtin_nanf("");
-    if (!(mx > 0.0f)) return 0.0f;              /* a row of zeros */
-    float r = 127.0f / mx;
-    if (!(r <= 3.4028235e38f)) return 0.0f;     /* mx so small that 127 / mx overflows */
-    *inv = r;
-    return mx / 127.0f;
+    double lo = mn < 0.0f ? mn : 0.0, hi = mx > 0.0f ? mx : 0.0, range = hi - lo;
+    if (!(range > 0.0)) return 0.0f;            /* a row of zeros */
+    double r = 255.0 / range;
+    if (!(r <= 3.4028235e38)) return 0.0f;      /* a range so small that 255 / it overflows */
+    *inv = (float)r;
+    double z = nearbyint(-lo * (double)*inv);
+    *zero = z < 0.0 ? 0 : z > 255.0 ? 255 : (int32_t)z;
+    return (float)(range / 255.0);
 }
+/* The quantized value of x: round(x inv) + zero, within 0..255 (as every level computes
+ * it; x inv in f32, rounded to nearest even). */
+static inline uint8_t lx_qrow_value(float x, float inv, int32_t zero) {
+    long v = lrintf(x * inv) + zero;
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+/* ws8[j] = sum_k w8[j][k] for the n rows of w8 (k values, rows ldw apart): the row sums
+ * an LX_GEMM_I8 op takes (exact in int32 for k <= LX_GEMM_I8_MAX_K). */
+void lx_i8_row_sums(lx_isa isa, const int8_t *w8, int n, int k, size_t ldw, int32_t *ws8);
+void lx_i8_row_sums_avx512(const int8_t *w8, int n, int k, size_t ldw, int32_t *ws8);
+void lx_i8_row_sums_avx2(const int8_t *w8, int n, int k, size_t ldw, int32_t *ws8);
 /* Columns [n0, n1) of the LX_GEMM_I8 op on A quantized in qa (the path's kernel). */
 void lx_gemm_i8_range(const lx_cpu *cpu, const lx_gemm_op *op, const lx_qrows *qa, int n0,
                       int n1);
 /* The kernels: C[i][j] (+)= (float)acc * (sa[i] * ws[j]) + bias[j] for i < m, j < n, qa
  * rows ldq apart (zero padded to a multiple of 64), w rows ldw apart. */
-void lx_gemm_i8_vnni_avx512(int m, int n, int k, const int8_t *qa, size_t ldq, const float *sa,
-                            const int32_t *suma, const int8_t *w, size_t ldw, const float *ws,
-                            const float *bias, float *c, size_t ldc, int accumulate);
-void lx_gemm_i8_avx2(int m, int n, int k, const int8_t *qa, size_t ldq, const float *sa,
-                     const int8_t *w, size_t ldw, const float *ws, const float *bias, float *c,
-                     size_t ldc, int accumulate);
+void lx_gemm_i8_vnni_avx512(int m, int n, int k, const uint8_t *qa, size_t ldq,
+                            const float *sa, const int32_t *za, const int8_t *w, size_t ldw,
+                            const float *ws, const int32_t *ws8, const float *bias, float *c,
+                            size_t ldc, int accumulate);
+void lx_gemm_i8_avx2(int m, int n, int k, const uint8_t *qa, size_t ldq, const float *sa,
+                     const int32_t *za, const int8_t *w, size_t ldw, const float *ws,
+                     const int32_t *ws8, const float *bias, float *c, size_t ldc,
+                     int accumulate);
 void lx_qrows_fill_avx512(const float *a, size_t lda, int k, const lx_qrows *qa, int i0, int i1);
 void lx_qrows_fill_avx2(const float *a, size_t lda, int k, const lx_qrows *qa, int i0, int i1);
 

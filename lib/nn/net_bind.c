@@ -20,11 +20,17 @@ typedef struct binder {
     lx_net *net;
 } binder;
 
-/* nn.Linear: P.weight (with P.weight_scale when it is int8), P.bias. */
+/* nn.Linear: P.weight (with P.weight_scale, and the row sums computed here, when it is
+ * int8), P.bias. */
 static void bind_lin(binder *b, lx_lin *l, const char *p) {
     memset(l, 0, sizeof *l);
     lx_bind_matrix(l, lx_bind_tensor(&b->l, 0, "%s.weight", p));
-    if (l->w8) l->ws = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "%s.weight_scale", p));
+    if (l->w8) {
+        l->ws = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "%s.weight_scale", p));
+        int32_t *sums = lx_bind_alloc(&b->l, (size_t)l->out * sizeof *sums);
+        if (sums) lx_i8_row_sums(b->l.isa, l->w8, l->out, l->in, (size_t)l->in, sums);
+        l->wsum = sums;
+    }
     l->b = lx_bind_f32(&b->l, lx_bind_tensor(&b->l, 0, "%s.bias", p));
 }
 
@@ -38,7 +44,7 @@ static void bind_ln(binder *b, lx_ln *ln, const char *p) {
 
 /* Q, K and V as one [3H, H] layer when their weights lie back to back in the mapping
  * (same dtype, key right after query, value right after key), as lx-convert writes
- * them; the biases (and int8 row scales) are copied into one [3H] array each.  Otherwise
+ * them; the biases (and int8 row scales and sums) are copied into one [3H] array each.  Otherwise
  * a->qkv stays empty and the three products run separately, with the same results
  * column by column. */
 static void fuse_qkv(binder *b, lx_att *a) {
@@ -66,6 +72,15 @@ static void fuse_qkv(binder *b, lx_att *a) {
         memcpy(ws + H, k->ws, H * sizeof *ws);
         memcpy(ws + 2 * H, v->ws, H * sizeof *ws);
         a->qkv.ws = ws;
+        int32_t *sums = lx_owned_alloc(&b->net->owned, 3 * H * sizeof *sums);
+        if (!sums) {
+            memset(&a->qkv, 0, sizeof a->qkv);
+            return;
+        }
+        memcpy(sums, q->wsum, H * sizeof *sums);
+        memcpy(sums + H, k->wsum, H * sizeof *sums);
+        memcpy(sums + 2 * H, v->wsum, H * sizeof *sums);
+        a->qkv.wsum = sums;
     }
 }
 

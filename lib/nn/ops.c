@@ -232,6 +232,7 @@ static lx_gemm_op gemm_op(const lx_rt *rt, const lx_lin *l) {
     lx_gemm_op op = {.kind = l->w8 ? LX_GEMM_I8 : !l->bf16 ? LX_GEMM_F16
                              : lx_rt_takes_bf16(rt, l) ? LX_GEMM_BF16 : LX_GEMM_BF16_EXACT,
                      .n = l->out, .k = l->in, .w = l->w16, .w8 = l->w8, .wscale = l->ws,
+                     .wsum = l->wsum,
                      .ldw = (size_t)l->in, .bias = l->b};
     return op;
 }

@@ -39,6 +39,7 @@ typedef struct lx_lin {
     int bf16;                     /* w16 holds bf16 (else f16) */
     const int8_t *w8;             /* [out, in] int8 (when w and w16 are NULL), or NULL */
     const float *ws;              /* [out] w8's row scales (lx_quantize_row_i8) */
+    const int32_t *wsum;          /* [out] w8's row sums (lx_i8_row_sums) */
     const float *b;               /* [out] or NULL */
     int out, in;
     int rowwise;                  /* f32 w: each row's result independent of how many rows
@@ -57,6 +58,7 @@ static inline lx_lin lx_lin_rows(const lx_lin *l, int r0, int n) {
     if (s.w16) s.w16 += at;
     if (s.w8) s.w8 += at;
     if (s.ws) s.ws += r0;
+    if (s.wsum) s.wsum += r0;
     if (s.b) s.b += r0;
     s.out = n;
     return s;

@@ -90,11 +90,13 @@ static void set_weights(lx_gemm_op *op, int n, int k) {
     float *ws = xalloc((size_t)n * 4);
     for (size_t i = 0; i < nk; i++) w[i] = (int8_t)(rndf() * 254.0f);
     for (int j = 0; j < n; j++) ws[j] = 0.001f;
-    op->w8 = w, op->wscale = ws;
+    int32_t *sums = xalloc((size_t)n * 4);
+    lx_i8_row_sums(LX_ISA_PORTABLE, w, n, k, (size_t)k, sums);
+    op->w8 = w, op->wscale = ws, op->wsum = sums;
 }
 
 static void free_weights(lx_gemm_op *op) {
-    free((void *)op->w), free((void *)op->w8), free((void *)op->wscale);
+    free((void *)op->w), free((void *)op->w8), free((void *)op->wscale), free((void *)op->wsum);
 }
 
 /* bytes per weight */

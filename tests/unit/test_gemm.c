@@ -577,24 +577,27 @@ static void test_f32_avx2(void **state) {
 
 /* ---- int8 weights ----------------------------------------------------------------- */
 
-/* An int8 product: f32 A, f32 W (wf) and its int8 form (w8, ws: lx_quantize_row_i8). */
+/* An int8 product: f32 A, f32 W (wf) and its int8 form (w8, ws: lx_quantize_row_i8;
+ * wsum: its row sums, added up here). */
 typedef struct qprob {
     int m, n, k;
     size_t lda, ldw, ldc;
     float *a, *wf, *ws, *bias, *c0;
     int8_t *w8;
+    int32_t *wsum;
 } qprob;
 
 /* Rows of A of different kinds (row i % 9): ordinary values; a zero row; a row whose
- * largest magnitude is subnormal (quantized as zeros); one outlier over small values; all
- * negative; ties (values x.5 after scaling by 127 / max); a NaN; an infinity; large
- * values (1e30). */
+ * range is subnormal (quantized as zeros); one outlier over small values; all negative
+ * (zero point 255); ties (-128 and 127, so a step of 1 and zero point 128, then values
+ * x.5); a NaN; an infinity; large values (1e30). */
 static void qprob_make(qprob *p, int m, int n, int k, int pad) {
     p->m = m, p->n = n, p->k = k;
     p->lda = (size_t)k + pad, p->ldw = (size_t)k + 3 * pad, p->ldc = (size_t)n + pad;
     p->a = malloc(sizeof(float) * (p->lda * m + 1));
     p->wf = malloc(sizeof(float) * (p->ldw * n + 1));
     p->w8 = malloc(p->ldw * n + 1);
+    p->wsum = malloc(sizeof(int32_t) * (n + 1));
     p->ws = malloc(sizeof(float) * (n + 1));
     p->bias = malloc(sizeof(float) * (n + 1));
     p->c0 = malloc(sizeof(float) * (p->ldc * m + 1));
@@ -607,7 +610,9 @@ static void qprob_make(qprob *p, int m, int n, int k, int pad) {
             case 2: r[kk] = (float)(u * 1e-39); break;
             case 3: r[kk] = kk == (size_t)k / 2 ? 40.0f : (float)(u * 0.1); break;
             case 4: r[kk] = (float)(-fabs(u) * 3.0); break;
-            case 5: r[kk] = kk == 0 ? 127.0f : (float)((int)(u * 100.0) + 0.5); break;
+            case 5:
+                r[kk] = kk == 0 ? 127.0f : kk == 1 ? -128.0f : (float)((int)(u * 100.0) + 0.5);
+                break;
             case 6: r[kk] = kk == (size_t)(k - 1) ? NAN : (float)u; break;
             case 7: r[kk] = kk == 0 ? -INFINITY : (float)u; break;
             case 8: r[kk] = (float)(u * 1e30); break;
@@ -620,13 +625,15 @@ static void qprob_make(qprob *p, int m, int n, int k, int pad) {
         for (size_t kk = 0; kk < p->ldw; kk++) r[kk] = j % 7 == 3 ? 0.0f : (float)(rnd() * 0.1);
         p->ws[j] = lx_quantize_row_i8(r, p->ldw, p->w8 + (size_t)j * p->ldw);
         assert_true(p->ws[j] >= 0.0f);
+        p->wsum[j] = 0;
+        for (int kk = 0; kk < k; kk++) p->wsum[j] += p->w8[(size_t)j * p->ldw + kk];
     }
     for (int j = 0; j < n; j++) p->bias[j] = (float)rnd();
     for (size_t i = 0; i < p->ldc * m; i++) p->c0[i] = (float)rnd();
 }
 
 static void qprob_free(qprob *p) {
-    free(p->a), free(p->wf), free(p->w8), free(p->ws), free(p->bias), free(p->c0);
+    free(p->a), free(p->wf), free(p->w8), free(p->wsum), free(p->ws), free(p->bias), free(p->c0);
 }
 
 static int qrow_bad(const qprob *p, int i) { /* a NaN or an infinity */
@@ -638,25 +645,42 @@ static int qrow_bad(const qprob *p, int i) { /* a NaN or an infinity */
 /* The product with caps (split: two ranges; else lx_gemm on one thread or on pool3). */
 static float *qrun(const lx_cpu *caps, const qprob *p, int bias, int acc, int split, int nt) {
     lx_gemm_op op = {.kind = LX_GEMM_I8, .m = p->m, .n = p->n, .k = p->k, .a = p->a,
-                     .lda = p->lda, .w8 = p->w8, .wscale = p->ws, .ldw = p->ldw,
+                     .lda = p->lda, .w8 = p->w8, .wscale = p->ws, .wsum = p->wsum, .ldw = p->ldw,
                      .bias = bias ? p->bias : NULL, .ldc = p->ldc, .accumulate = acc};
     return run_op(caps, op, p->c0, split, nt);
 }
 
-/* Element (i, j) of C as gemm.h defines it, computed here from scratch: A's row quantized,
- * the integer sum in 64 bits, the f32 operations in gemm.h's order. */
+/* Row i of A quantized as gemm.h defines it, computed here from scratch: the step sa,
+ * the factor r before rounding (0: zeros), the zero point. */
+static void qdef(const qprob *p, int i, float *sa, float *r, int32_t *zero) {
+    const float *x = p->a + (size_t)i * p->lda;
+    double lo = 0, hi = 0;
+    for (int kk = 0; kk < p->k; kk++) lo = x[kk] < lo ? x[kk] : lo, hi = x[kk] > hi ? x[kk] : hi;
+    double range = hi - lo, rd = range > 0 ? 255.0 / range : INFINITY;
+    *zero = 0, *r = 0.0f, *sa = 0.0f;
+    if (qrow_bad(p, i)) {
+        *sa = NAN;
+    } else if (rd <= 3.4028235e38) { /* else zeros, or 255 / range overflows */
+        *r = (float)rd;
+        *sa = (float)(range / 255.0);
+        *zero = (int32_t)nearbyint(-lo * (double)*r);
+        if (*zero > 255) *zero = 255;
+    }
+}
+
+/* Element (i, j) of C as gemm.h defines it: A's row quantized (qdef), the integer sum in
+ * 64 bits, the f32 operations in gemm.h's order. */
 static float qref(const qprob *p, int i, int j, int bias, int acc, float *sa_out) {
     const float *x = p->a + (size_t)i * p->lda;
-    float mx = 0.0f;
-    for (int kk = 0; kk < p->k; kk++) mx = fabsf(x[kk]) > mx ? fabsf(x[kk]) : mx;
-    float inv = mx > 0.0f ? 127.0f / mx : INFINITY, sa = mx / 127.0f;
-    if (qrow_bad(p, i)) inv = 0.0f, sa = NAN;
-    else if (!(inv <= 3.4028235e38f)) inv = 0.0f, sa = 0.0f; /* zeros, or 127 / mx overflows */
+    float sa, r;
+    int32_t zero;
+    qdef(p, i, &sa, &r, &zero);
+    assert_true(zero >= 0 && zero <= 255);
     int64_t sum = 0;
     for (int kk = 0; kk < p->k; kk++) {
-        long q = inv != 0.0f ? lrintf(x[kk] * inv) : 0;
-        assert_true(q >= -127 && q <= 127);
-        sum += q * p->w8[(size_t)j * p->ldw + kk];
+        long q = r != 0.0f ? lrintf(x[kk] * r) + zero : 0;
+        q = q < 0 ? 0 : q > 255 ? 255 : q;
+        sum += (q - zero) * p->w8[(size_t)j * p->ldw + kk];
     }
     assert_true(sum >= INT32_MIN && sum <= INT32_MAX);
     *sa_out = sa;
@@ -768,8 +792,9 @@ static void test_i8_vnni(void **state) {
     i8_paths(&cpu_native, "avx512 VNNI");
 }
 
-/* The quantization of A alone: every level gives the portable bits (values, scales, sums,
- * the zero padding to the row stride), including the special rows of qprob_make. */
+/* The quantization of A alone: every level gives the portable bits (values, scales, zero
+ * points, the zero padding to the row stride), including the special rows of qprob_make,
+ * and the portable ones are the definition's (qdef). */
 static void test_i8_rows(void **state) {
     (void)state;
     static const int ks[] = {1, 7, 8, 15, 16, 31, 33, 64, 100, 768, 3073};
@@ -788,23 +813,30 @@ static void test_i8_rows(void **state) {
         memset(b0, 0x5a, bytes);
         lx_qrows_fill(LX_ISA_PORTABLE, p.a, p.lda, p.k, &q0, 0, p.m);
         for (int i = 0; i < p.m; i++) {
-            int32_t sum = 0;
+            float sa, r;
+            int32_t zero;
+            qdef(&p, i, &sa, &r, &zero);
+            assert_true(memcmp(&q0.scale[i], &sa, 4) == 0 && q0.zero[i] == zero);
             for (size_t kk = 0; kk < q0.ld; kk++) {
                 int v = q0.q[(size_t)i * q0.ld + kk];
-                assert_true(v >= -127 && v <= 127);
-                if (kk >= (size_t)p.k) assert_int_equal(v, 0);
-                sum += v;
+                long want = 0;
+                if (kk < (size_t)p.k && r != 0.0f) {
+                    want = lrintf(p.a[(size_t)i * p.lda + kk] * r) + zero;
+                    want = want < 0 ? 0 : want > 255 ? 255 : want;
+                }
+                assert_int_equal(v, want); /* the padding and rows of zeros: 0 */
             }
-            assert_int_equal(q0.sum[i], sum);
             if (i % 9 == 1 || i % 9 == 2) assert_true(q0.scale[i] == 0.0f); /* zeros */
+            if (i % 9 == 4 && p.k > 1) assert_int_equal(q0.zero[i], 255);   /* all negative */
             if (i % 9 == 5 && p.k > 2) { /* ties to even: 2.5 -> 2, 3.5 -> 4, -0.5 -> 0 */
                 assert_true(q0.scale[i] == 1.0f);
-                for (int kk = 1; kk < p.k; kk++) {
+                assert_int_equal(q0.zero[i], 128);
+                for (int kk = 2; kk < p.k; kk++) {
                     float x = p.a[(size_t)i * p.lda + kk];
-                    assert_true(q0.q[(size_t)i * q0.ld + kk] == (int)rintf(x));
+                    assert_true(q0.q[(size_t)i * q0.ld + kk] == (int)rintf(x) + 128);
                 }
             }
-            if (qrow_bad(&p, i)) assert_true(isnan(q0.scale[i]) && sum == 0);
+            if (qrow_bad(&p, i)) assert_true(isnan(q0.scale[i]));
         }
         for (size_t l = 0; l < 2; l++) {
             if (!have[l]) continue;
@@ -813,10 +845,39 @@ static void test_i8_rows(void **state) {
             lx_qrows_fill(isas[l], p.a, p.lda, p.k, &q1, 7, p.m);
             assert_memory_equal(q1.q, q0.q, (size_t)p.m * q0.ld);
             assert_memory_equal(q1.scale, q0.scale, sizeof(float) * p.m);
-            assert_memory_equal(q1.sum, q0.sum, sizeof(int32_t) * p.m);
+            assert_memory_equal(q1.zero, q0.zero, sizeof(int32_t) * p.m);
         }
         free(b0), free(b1);
         qprob_free(&p);
+    }
+}
+
+/* W's row sums (lx_i8_row_sums): every level the plain sum, for row lengths around the
+ * vector widths, rows strided, values to both ends of the int8 range. */
+static void test_i8_row_sums(void **state) {
+    (void)state;
+    static const int ks[] = {1, 31, 32, 33, 63, 64, 65, 768, 3073};
+    const lx_isa isas[] = {LX_ISA_PORTABLE, LX_ISA_AVX2, LX_ISA_AVX512};
+    const int have[] = {1, cpu_avx2.isa >= LX_ISA_AVX2, cpu_native.isa >= LX_ISA_AVX512};
+    enum { N = 5 };
+    for (size_t t = 0; t < sizeof ks / sizeof ks[0]; t++) {
+        int k = ks[t];
+        size_t ldw = (size_t)k + 7;
+        int8_t *w = malloc(ldw * N);
+        for (size_t e = 0; e < ldw * N; e++)
+            w[e] = (int8_t)(e % 3 == 0 ? 127 : e % 5 == 0 ? -128 : (int)(rnd() * 127));
+        int32_t want[N], got[N];
+        for (int j = 0; j < N; j++) {
+            want[j] = 0;
+            for (int kk = 0; kk < k; kk++) want[j] += w[(size_t)j * ldw + kk];
+        }
+        for (size_t l = 0; l < 3; l++) {
+            if (!have[l]) continue;
+            memset(got, 0x5a, sizeof got);
+            lx_i8_row_sums(isas[l], w, N, k, ldw, got);
+            assert_memory_equal(got, want, sizeof want);
+        }
+        free(w);
     }
 }
 
@@ -912,7 +973,7 @@ static void test_errors(void **state) {
     assert_true(c[0] == 1 && c[4] == 2 && c[5] == 3);
     lx_gemm_op empty = {.kind = LX_GEMM_F16, .k = 5, .accumulate = 1};
     assert_int_equal(lx_gemm(&cpu_native, &empty, &pool3, &s, &err), 0);
-    /* int8: its weights and their scales, and K within the int32 sums' bound */
+    /* int8: its weights, their scales and sums, and K within the int32 sums' bound */
     int8_t w8[12] = {0};
     float ws[3] = {1, 1, 1};
     op = ok, op.kind = LX_GEMM_I8;
@@ -922,6 +983,10 @@ static void test_errors(void **state) {
     assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
     assert_non_null(strstr(err.msg, "int8 W without its row scales"));
     op.wscale = ws;
+    assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "int8 W without its row sums"));
+    int32_t wsum[3] = {0};
+    op.wsum = wsum;
     assert_int_equal(lx_gemm(&cpu_native, &op, NULL, &s, &err), 0);
     assert_true(c[0] == 0.0f && c[5] == 0.0f); /* A is zeros */
     op.k = LX_GEMM_I8_MAX_K + 1, op.lda = op.ldw = (size_t)op.k;
@@ -993,6 +1058,7 @@ int main(void) {
         cmocka_unit_test(test_i8_avx512_novnni),
         cmocka_unit_test(test_i8_vnni),
         cmocka_unit_test(test_i8_rows),
+        cmocka_unit_test(test_i8_row_sums),
         cmocka_unit_test(test_i8_weights),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_pool),

@@ -10,12 +10,10 @@
  * W row), then the accumulators reduced by a shuffle tree into one vector whose lane
  * 4 i + j is the tile's (i, j) sum.
  *
- * vpdpbusd takes unsigned bytes times signed bytes.  W's bytes are flipped to unsigned in
- * registers (x ^ 0x80 is x + 128 as an unsigned byte) and A stays signed, so each lane
- * sums (w + 128) qa; the 128 sum_k qa[i][k] that adds is known from the quantization
- * (lx_qrows.sum) and taken off after the reduction.  A's rows are zero padded to a
- * multiple of 64 bytes; W's last piece is loaded under a mask (its zeros flip to 128,
- * times A's zero padding: nothing).
+ * vpdpbusd takes unsigned bytes times signed bytes: A's quantized bytes (unsigned, with
+ * a zero point) times W's as they are.  The zero points come off after the reduction
+ * (za[i] times W's row sums, gemm.h).  A's rows are zero padded to a multiple of 64
+ * bytes; W's last piece is loaded under a mask.
  *
  * Loops: panels of W rows (kept in L2) outermost, then blocks of A rows, then groups of
  * 4-row W tiles (24 KB) that every 4-row A tile of the block passes over in turn, the A
@@ -42,33 +40,48 @@ void lx_qrows_fill_avx512(const float *a, size_t lda, int k, const lx_qrows *qa,
     const __m512 big = _mm512_set1_ps(3.4028235e38f);
     for (int i = i0; i < i1; i++) {
         const float *x = a + (size_t)i * lda;
-        int8_t *q = qa->q + (size_t)i * qa->ld;
-        __m512 mx = _mm512_setzero_ps();
+        uint8_t *q = qa->q + (size_t)i * qa->ld;
+        __m512 mn = _mm512_setzero_ps(), mx = mn;
         __mmask16 bad = 0;
         for (int kk = 0; kk < k; kk += 16) {
             __mmask16 m = k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - kk)) - 1);
-            __m512 v = _mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + kk));
-            bad |= _mm512_cmp_ps_mask(v, big, _CMP_NLE_UQ); /* NaN or inf */
+            __m512 v = _mm512_maskz_loadu_ps(m, x + kk);
+            bad |= _mm512_cmp_ps_mask(_mm512_abs_ps(v), big, _CMP_NLE_UQ); /* NaN or inf */
+            mn = _mm512_min_ps(mn, v);
             mx = _mm512_max_ps(mx, v);
         }
         float inv;
-        qa->scale[i] = lx_qrow_scale(_mm512_reduce_max_ps(mx), !bad, &inv);
+        qa->scale[i] = lx_qrow_scale(_mm512_reduce_min_ps(mn), _mm512_reduce_max_ps(mx), !bad,
+                                     &inv, &qa->zero[i]);
         memset(q, 0, qa->ld);
-        if (inv == 0.0f) {
-            qa->sum[i] = 0;
-            continue;
-        }
+        if (inv == 0.0f) continue;
         __m512 f = _mm512_set1_ps(inv);
-        __m512i s = _mm512_setzero_si512();
+        __m512i z = _mm512_set1_epi32(qa->zero[i]), zero = _mm512_setzero_si512();
         for (int kk = 0; kk < k; kk += 16) {
             __mmask16 m = k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - kk)) - 1);
             /* the multiply as the portable path's x * inv, the conversion to nearest even
-             * as its lrintf; |value| <= 127, so the saturating narrowing only narrows */
+             * as its lrintf, then + zero clamped to 0..255 (the narrowing saturates at 255) */
             __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + kk), f));
-            s = _mm512_add_epi32(s, v);
-            _mm_mask_storeu_epi8(q + kk, m, _mm512_cvtsepi32_epi8(v));
+            v = _mm512_max_epi32(_mm512_add_epi32(v, z), zero);
+            _mm_mask_storeu_epi8(q + kk, m, _mm512_cvtusepi32_epi8(v));
         }
-        qa->sum[i] = _mm512_reduce_add_epi32(s);
+    }
+}
+
+void lx_i8_row_sums_avx512(const int8_t *w8, int n, int k, size_t ldw, int32_t *ws8) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    for (int j = 0; j < n; j++) {
+        const int8_t *y = w8 + (size_t)j * ldw;
+        /* the bytes made unsigned (+ 128) and summed by vpsadbw into 64-bit lanes; the
+         * 128 each added, masked-off ones included, comes off at the end */
+        __m512i s = zero;
+        int kk = 0;
+        for (; kk < k; kk += 64) {
+            __mmask64 m = k - kk >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (k - kk)) - 1;
+            __m512i v = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, y + kk), flip);
+            s = _mm512_add_epi64(s, _mm512_sad_epu8(v, zero));
+        }
+        ws8[j] = (int32_t)(_mm512_reduce_add_epi64(s) - 128 * (long long)kk);
     }
 }
 
@@ -106,25 +119,26 @@ typedef struct tile_out {
     const float *bias, *ws;       /* at the tile's first column */
     const int *rows;              /* [4] the A rows (the last repeated past mr) */
     const float *sa;
-    const int32_t *suma;
+    const int32_t *za, *ws8;      /* za by row, ws8 at the tile's first column */
     int mr, nr, accumulate;
     int pf_phase, pf_period;
     size_t far;
 } tile_out;
 
-/* The tile's sums r (lane 4 i + j, qa's row sums not yet taken off) into C. */
+/* The tile's sums r (lane 4 i + j, the zero points not yet taken off) into C. */
 static inline VNNI void store_tile(__m512i r, const tile_out *o) {
     const int *ro = o->rows;
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    __m512i sum = _mm512_permutexvar_epi32(
-        spread, _mm512_castsi128_si512(_mm_setr_epi32(o->suma[ro[0]], o->suma[ro[1]],
-                                                      o->suma[ro[2]], o->suma[ro[3]])));
+    __m512i za = _mm512_permutexvar_epi32(
+        spread, _mm512_castsi128_si512(_mm_setr_epi32(o->za[ro[0]], o->za[ro[1]],
+                                                      o->za[ro[2]], o->za[ro[3]])));
     __m512 sa = _mm512_permutexvar_ps(
         spread, _mm512_castps128_ps512(_mm_setr_ps(o->sa[ro[0]], o->sa[ro[1]], o->sa[ro[2]],
                                                    o->sa[ro[3]])));
     __mmask8 m = (__mmask8)((1u << o->nr) - 1);
     __m512 ws = _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m, o->ws));
-    r = _mm512_sub_epi32(r, _mm512_slli_epi32(sum, 7));
+    __m512i ws8 = _mm512_broadcast_i32x4(_mm_maskz_loadu_epi32(m, o->ws8));
+    r = _mm512_sub_epi32(r, _mm512_mullo_epi32(za, ws8));
     __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(r), _mm512_mul_ps(sa, ws));
     if (o->bias) v = _mm512_add_ps(v, _mm512_broadcast_f32x4(_mm_maskz_loadu_ps(m, o->bias)));
     __m128 row[4] = {_mm512_castps512_ps128(v), _mm512_extractf32x4_ps(v, 1),
@@ -143,31 +157,30 @@ static inline VNNI void store_tile(__m512i r, const tile_out *o) {
             c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00,  \
             c30 = c00, c31 = c00, c32 = c00, c33 = c00
 #define ACC_COL(J, y)                                                                     \
-    (c0##J = _mm512_dpbusd_epi32(c0##J, y, x0), c1##J = _mm512_dpbusd_epi32(c1##J, y, x1), \
-     c2##J = _mm512_dpbusd_epi32(c2##J, y, x2), c3##J = _mm512_dpbusd_epi32(c3##J, y, x3))
-/* 64 bytes of K: A rows whole (zero padded), W rows under mask m, flipped to unsigned */
+    (c0##J = _mm512_dpbusd_epi32(c0##J, x0, y), c1##J = _mm512_dpbusd_epi32(c1##J, x1, y), \
+     c2##J = _mm512_dpbusd_epi32(c2##J, x2, y), c3##J = _mm512_dpbusd_epi32(c3##J, x3, y))
+/* 64 bytes of K: A rows (unsigned) whole (zero padded), W rows under mask m */
 #define STEP(kk, m)                                                                       \
     do {                                                                                  \
         PREFETCH_W(kk);                                                                   \
         __m512i x0 = _mm512_loadu_si512(a0 + (kk)), x1 = _mm512_loadu_si512(a1 + (kk));   \
         __m512i x2 = _mm512_loadu_si512(a2 + (kk)), x3 = _mm512_loadu_si512(a3 + (kk));   \
-        __m512i y = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w0 + (kk)), flip);        \
+        __m512i y = _mm512_maskz_loadu_epi8(m, w0 + (kk));                                \
         ACC_COL(0, y);                                                                    \
-        y = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w1 + (kk)), flip);                \
+        y = _mm512_maskz_loadu_epi8(m, w1 + (kk));                                        \
         ACC_COL(1, y);                                                                    \
-        y = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w2 + (kk)), flip);                \
+        y = _mm512_maskz_loadu_epi8(m, w2 + (kk));                                        \
         ACC_COL(2, y);                                                                    \
-        y = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, w3 + (kk)), flip);                \
+        y = _mm512_maskz_loadu_epi8(m, w3 + (kk));                                        \
         ACC_COL(3, y);                                                                    \
     } while (0)
 
-static inline __attribute__((always_inline)) VNNI void tile(const int8_t *const a[4],
+static inline __attribute__((always_inline)) VNNI void tile(const uint8_t *const a[4],
                                                             const int8_t *const w[4], int k,
                                                             const int PF, size_t pf,
                                                             const tile_out *o) {
     ACC_DECL;
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    const int8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    const uint8_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
     const int8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
     int kk = 0, pfc = o->pf_phase;
     for (; kk + 64 <= k; kk += 64) STEP(kk, ~(__mmask64)0);
@@ -177,14 +190,14 @@ static inline __attribute__((always_inline)) VNNI void tile(const int8_t *const 
     store_tile(reduce16i(v), o);
 }
 
-typedef void (*tile_fn)(const int8_t *const a[4], const int8_t *const w[4], int k, size_t pf,
+typedef void (*tile_fn)(const uint8_t *const a[4], const int8_t *const w[4], int k, size_t pf,
                         const tile_out *o);
-__attribute__((noinline)) static VNNI void tile_pf(const int8_t *const a[4],
+__attribute__((noinline)) static VNNI void tile_pf(const uint8_t *const a[4],
                                                    const int8_t *const w[4], int k, size_t pf,
                                                    const tile_out *o) {
     tile(a, w, k, 1, pf, o);
 }
-__attribute__((noinline)) static VNNI void tile_nopf(const int8_t *const a[4],
+__attribute__((noinline)) static VNNI void tile_nopf(const uint8_t *const a[4],
                                                      const int8_t *const w[4], int k,
                                                      size_t pf, const tile_out *o) {
     tile(a, w, k, 0, pf, o);
@@ -199,10 +212,10 @@ static int rows_in(size_t bytes, size_t row_bytes) {
     return (int)r;
 }
 
-VNNI void lx_gemm_i8_vnni_avx512(int m, int n, int k, const int8_t *qa, size_t ldq,
-                                 const float *sa, const int32_t *suma, const int8_t *w,
-                                 size_t ldw, const float *ws, const float *bias, float *c,
-                                 size_t ldc, int accumulate) {
+VNNI void lx_gemm_i8_vnni_avx512(int m, int n, int k, const uint8_t *qa, size_t ldq,
+                                 const float *sa, const int32_t *za, const int8_t *w,
+                                 size_t ldw, const float *ws, const int32_t *ws8,
+                                 const float *bias, float *c, size_t ldc, int accumulate) {
     int mb = rows_in(A_BLOCK_BYTES, ldq), nb = rows_in(W_PANEL_BYTES, (size_t)k);
     size_t gb = W_GROUP_BYTES / (4 * (size_t)(k ? k : 1));
     int G = gb < 1 ? 1 : gb > W_GROUP_MAX ? W_GROUP_MAX : (int)gb;
@@ -228,7 +241,7 @@ VNNI void lx_gemm_i8_vnni_avx512(int m, int n, int k, const int8_t *qa, size_t l
                 for (int it = 0; it < ntile; it++) {
                     int i0 = m0 + 4 * (back ? ntile - 1 - it : it);
                     int mr = m1 - i0 < 4 ? m1 - i0 : 4;
-                    const int8_t *ar[4];
+                    const uint8_t *ar[4];
                     int rows[4];
                     for (int i = 0; i < 4; i++) {
                         rows[i] = i0 + (i < mr ? i : mr - 1);
@@ -237,7 +250,7 @@ VNNI void lx_gemm_i8_vnni_avx512(int m, int n, int k, const int8_t *qa, size_t l
                     for (int g = 0; g < ng; g++) {
                         int jg = j0 + 4 * g;
                         tile_out o = {c + (size_t)i0 * ldc + jg, ldc, bias ? bias + jg : NULL,
-                                      ws + jg, rows, sa, suma, mr, nr[g], accumulate,
+                                      ws + jg, rows, sa, za, ws8 + jg, mr, nr[g], accumulate,
                                       (i0 - m0) / 4, ntile, far[g]};
                         (next[g] ? tile_pf : tile_nopf)(ar, wr[g], k, 4 * (size_t)G * ldw, &o);
                     }

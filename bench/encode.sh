@@ -81,6 +81,7 @@ gflop=$(awk -v L=$L -v N=$N 'BEGIN { H = 768; I = 3072; F = 2048
 gflop_all=${gflop#* } gflop=${gflop% *}
 echo "work: $gflop GFLOP per record for pooled_output (L=$L, N=$N; $gflop_all for every output)"
 echo "sgemm: OpenBLAS cblas_sgemm on 2048^3 f32, all $(nproc) cores (gemmbench --sgemm-rate), once per round"
+echo "fma peak: f32 FMAs in registers alone, all $(nproc) cores (gemmbench --fma-peak), once per round"
 echo "kernels: $(gemmbench --path) (LX_CPU=${LX_CPU:-best})"
 
 # field FILE KEY: the value of KEY=... in a peakrss record
@@ -188,8 +189,10 @@ measure() { # measure ROUND NAME MODEL BATCH INPUT RECORDS [lx-encode options]
 ROUNDS=${LX_BENCH_ROUNDS:-5}
 : > "$D/res"
 : > "$D/rate"
+: > "$D/peak"
 for k in $(seq "$ROUNDS"); do
     printf '%d\tsgemm\t%s\n' "$k" "$(gemmbench --sgemm-rate --time 1)" >> "$D/rate"
+    printf '%d\t%s\n' "$k" "$(gemmbench --fma-peak --threads "$(nproc)")" >> "$D/peak"
     cat "$D/base.lxm" "$D/base-bf16.lxm" > /dev/null # warm page cache
     measure "$k" "f32  batch 32" base 32 "$D/in.bin" "$R32"
     measure "$k" "f32  batch 32 -t1" base 32 "$D/in.bin" "$R32" --threads 1
@@ -251,6 +254,20 @@ awk -F '\t' -v g="$gflop" -v fb="$(stat -c %s "$D/base.lxm")" -v hb="$(stat -c %
                     if (n) printf "%-16s against %s: %.2fx as fast (median of per-round ratios; range %.2f-%.2f)\n",
                                   (s <= 3 ? "lx " name : "PyTorch batch " b), pn, med(r, n), lo(r, n), hi(r, n) } } }
     }' "$D/rate" "$D/res"
+# The FMA peak: no f32 product can go faster; how close the f32 rows come to it
+awk -F '\t' -v g="$gflop" '
+    function med(a, n,    i, j, x, b) { for (i = 1; i <= n; i++) b[i] = a[i]
+        for (i = 2; i <= n; i++) for (j = i; j > 1 && b[j] < b[j - 1]; j--) { x = b[j]; b[j] = b[j - 1]; b[j - 1] = x }
+        return n % 2 ? b[(n + 1) / 2] : (b[n / 2] + b[n / 2 + 1]) / 2 }
+    FNR == NR { peak[$1] = $2; pk[++np] = $2; next }
+    $2 ~ /^(f32  batch (32|1)|ort  batch 32)$/ && ($1 in peak) { n = ++cnt[$2]; s[$2, n] = 100 * g / $3 * 1000 / peak[$1] }
+    END { if (!np || pk[1] == 0) exit
+        printf "fma peak: median %.1f GFLOP/s", med(pk, np)
+        split("f32  batch 32|f32  batch 1|ort  batch 32", names, "|")
+        for (i = 1; i <= 3; i++) { name = names[i]; if (!(name in cnt)) continue
+            for (k = 1; k <= cnt[name]; k++) r[k] = s[name, k]
+            printf "; %s at %.0f%% of it", name, med(r, cnt[name]) }
+        printf " (on %s GFLOP a record)\n", g }' "$D/peak" "$D/res"
 if [ -s "$D/ort.load" ]; then
     sort -n "$D/ort.load" | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
         printf "onnxruntime session load (the .onnx to a ready session): median %.0f ms of %d runs (range %d-%d)\n", m, NR, v[1], v[NR] }'

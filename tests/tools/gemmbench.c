@@ -4,6 +4,7 @@
  *
  *   gemmbench [--threads N] [--portable] [--kind bf16|bf16-exact|f16|int8|f32] [--time S]
  *   gemmbench --sgemm-rate [--size N]
+ *   gemmbench --fma-peak [--threads N]
  *
  * --sgemm-rate prints one number: cblas_sgemm GFLOP/s on [N, N] x [N, N] f32 (N = 2048,
  * OpenBLAS's own threads) — "the machine's own large-sgemm rate" other benchmark scripts
@@ -19,11 +20,15 @@
  * the threads in 16-column chunks from a shared counter as lib/nn/net_ops.c does.
  * --kind int8: int8 weights with row scales (LX_GEMM_I8; A quantized per row in each
  * call, as the network runs them).
+ * --fma-peak prints one number: the GFLOP/s of f32 FMAs on N threads (default 2) in
+ * registers alone (12 independent chains, the widest vectors this CPU has: zmm with
+ * AVX-512, else ymm), the most any f32 product can reach here; 0 without AVX2.
  * Each figure is from the fastest of repeated calls lasting at least --time seconds,
  * after one warm-up call.  Data are random; nothing is checked here
  * (tests/unit/test_gemm.c does that).
  */
 #include <getopt.h>
+#include <immintrin.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +47,7 @@ typedef struct opts {
     int f32;                      /* 1: f32 weights through lx_gemm_f32_cols instead */
     double time;                  /* seconds per measurement, at least; 0.3 */
     int sgemm_rate;               /* 1: print only the large-sgemm GFLOP/s */
+    int fma_peak;                 /* 1: print only the FMA peak */
     int size;                     /* square size for the sgemm rate; 2048 */
 } opts;
 
@@ -342,9 +348,79 @@ static void streaming(const opts *o, const lx_cpu *caps, lx_pool *pool,
            lx_pool_size(pool), read_bandwidth(pool, o->time));
 }
 
+/* ---- the FMA peak ---- */
+
+#define PEAK_ITERS 20000000L
+#define CHAINS(F) F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11)
+
+/* iters steps of 12 independent FMA chains (latency 4-5 cycles, two FMA units: 12 keep
+ * both busy); the result only keeps the compiler from dropping them */
+__attribute__((target("avx512f"))) static float fma_chains_avx512(long iters) {
+    __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+#define DECL(i) __m512 a##i = _mm512_set1_ps((float)(i));
+    CHAINS(DECL)
+#undef DECL
+    for (long it = 0; it < iters; it++) {
+#define STEP(i) a##i = _mm512_fmadd_ps(a##i, b, c);
+        CHAINS(STEP)
+#undef STEP
+    }
+    __m512 s = _mm512_setzero_ps();
+#define SUM(i) s = _mm512_add_ps(s, a##i);
+    CHAINS(SUM)
+#undef SUM
+    return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_chains_avx2(long iters) {
+    __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+#define DECL(i) __m256 a##i = _mm256_set1_ps((float)(i));
+    CHAINS(DECL)
+#undef DECL
+    for (long it = 0; it < iters; it++) {
+#define STEP(i) a##i = _mm256_fmadd_ps(a##i, b, c);
+        CHAINS(STEP)
+#undef STEP
+    }
+    __m256 s = _mm256_setzero_ps();
+#define SUM(i) s = _mm256_add_ps(s, a##i);
+    CHAINS(SUM)
+#undef SUM
+    float v[8];
+    _mm256_storeu_ps(v, s);
+    return v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+}
+
+typedef struct peak_ctx {
+    int wide;                     /* zmm, else ymm */
+    float sink[64];
+} peak_ctx;
+
+static void peak_share(void *arg, int t, int nt) {
+    peak_ctx *p = arg;
+    (void)nt;
+    p->sink[t] = p->wide ? fma_chains_avx512(PEAK_ITERS) : fma_chains_avx2(PEAK_ITERS);
+}
+
+/* GFLOP/s of the FMA loops on every thread of pool at once, the best of three runs. */
+static double fma_peak(const lx_cpu *caps, lx_pool *pool) {
+    if (caps->isa < LX_ISA_AVX2) return 0;
+    peak_ctx p = {.wide = caps->isa >= LX_ISA_AVX512};
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        lx_pool_run(pool, peak_share, &p);
+        double g = lx_pool_size(pool) * (double)PEAK_ITERS * 12 * (p.wide ? 16 : 8) * 2 /
+                   (now() - t0) * 1e-9;
+        if (g > best) best = g;
+    }
+    return best;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: gemmbench [--threads N] [--portable] "
                "[--kind bf16|bf16-exact|f16|int8|f32] [--time S]\n       gemmbench --sgemm-rate [--size N] [--time S]\n"
+               "       gemmbench --fma-peak [--threads N]\n"
                "       gemmbench --path   (the kernels lx-encode takes here, after LX_CPU)\n");
 }
 
@@ -357,9 +433,10 @@ int main(int argc, char **argv) {
         {"kind", required_argument, 0, 'k'},    {"time", required_argument, 0, 'T'},
         {"sgemm-rate", no_argument, 0, 'r'},    {"size", required_argument, 0, 's'},
         {"path", no_argument, 0, 'P'},          {"help", no_argument, 0, 'h'},
+        {"fma-peak", no_argument, 0, 'F'},
         {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "t:pk:T:rs:Ph", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:pk:T:rs:PhF", lo, NULL)) != -1) {
         switch (c) {
         case 't': o.threads = atoi(optarg); break;
         case 'p': o.portable = 1; break;
@@ -374,6 +451,7 @@ int main(int argc, char **argv) {
         case 'T': o.time = atof(optarg); break;
         case 'r': o.sgemm_rate = 1; break;
         case 'P': path = 1; break;
+        case 'F': o.fma_peak = 1; break;
         case 's': o.size = atoi(optarg); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -398,6 +476,17 @@ int main(int argc, char **argv) {
     lx_cpu_detect(&caps, o.portable ? LX_ISA_PORTABLE : limit);
     if (path) {
         printf("%s\n", lx_cpu_name(&caps));
+        return 0;
+    }
+    if (o.fma_peak) {
+        lx_pool peak;
+        lx_error perr = {0};
+        if (lx_pool_init(&peak, o.threads, &perr) < 0) {
+            fprintf(stderr, "gemmbench: %s\n", perr.msg);
+            return 1;
+        }
+        printf("%.1f\n", fma_peak(&caps, &peak));
+        lx_pool_free(&peak);
         return 0;
     }
     static const char *kinds[] = {"bf16", "bf16-exact", "f16", "int8"};

@@ -9,6 +9,8 @@
  *   x_layer                 LxmertXLayer: visual_attention (ONE cross-attention module,
  *                           used in both directions over the layer's input states), then
  *                           lang/visn_self_att, then lang/visn feed-forward
+ *                           (x_layer_first: the last one, when only each record's first
+ *                           language row is read, as by the pooler)
  *   encoder                 the language layers, the vision layers, the cross layers
  *   pooler                  tanh(dense(the first token))
  *   heads                   cls.predictions, cls.seq_relationship, obj_predict_head,
@@ -31,7 +33,7 @@ typedef struct lx_batch {
     int first_only;               /* the outputs asked for read no more of the last cross
                                    * layer than each record's first language row (the
                                    * pooler's): that layer computes those rows alone and
-                                   * leaves record i's in row i (x_layer) */
+                                   * leaves record i's in row i (x_layer_first) */
     lx_outs out;
 } lx_batch;
 
